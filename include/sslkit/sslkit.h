@@ -1,0 +1,8 @@
+/* libsslkit umbrella header: include this one.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_H
+#define SSLKIT_H
+
+#include "sslkit/core.h"
+
+#endif

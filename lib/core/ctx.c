@@ -1,0 +1,64 @@
+/* The context: everything that would otherwise be global state.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+sslk_status sslk_ctx_create(sslk_ctx **out) {
+    SSLI_CHECK_PTR(out, "sslk_ctx_create");
+    *out = NULL;
+    sslk_ctx *c = calloc(1, sizeof *c);
+    if (!c) return ssli_err(SSLK_E_NOMEM, "sslk_ctx_create: out of memory");
+    c->nthreads = 1;
+    c->seed = 0;
+    c->log_min = SSLK_LOG_WARN;
+    *out = c;
+    return SSLK_OK;
+}
+
+void sslk_ctx_destroy(sslk_ctx *ctx) { free(ctx); }
+
+sslk_status sslk_ctx_set_threads(sslk_ctx *ctx, int n) {
+    SSLI_CHECK_PTR(ctx, "sslk_ctx_set_threads");
+    if (n < 0 || n > SSLK_MAX_THREADS)
+        return ssli_err(SSLK_E_INVALID_ARG,
+                        "sslk_ctx_set_threads: nthreads = %d, must be in [0, %d] (0 = all processors)",
+                        n, SSLK_MAX_THREADS);
+    if (n == 0) {
+        long p = sysconf(_SC_NPROCESSORS_ONLN);
+        n = p < 1 ? 1 : (p > SSLK_MAX_THREADS ? SSLK_MAX_THREADS : (int)p);
+    }
+    ctx->nthreads = n;
+    return SSLK_OK;
+}
+
+int sslk_ctx_get_threads(const sslk_ctx *ctx) { return ctx ? ctx->nthreads : 1; }
+
+sslk_status sslk_ctx_set_allocator(sslk_ctx *ctx, const sslk_allocator *a) {
+    SSLI_CHECK_PTR(ctx, "sslk_ctx_set_allocator");
+    if (!a) {
+        ctx->custom_alloc = false;
+        return SSLK_OK;
+    }
+    if (a->struct_size < sizeof(sslk_allocator) || !a->alloc || !a->free)
+        return ssli_err(SSLK_E_INVALID_ARG,
+                        "sslk_ctx_set_allocator: struct_size = %zu (need %zu) and both alloc and free must be set",
+                        a->struct_size, sizeof(sslk_allocator));
+    ctx->alloc = *a;
+    ctx->custom_alloc = true;
+    return SSLK_OK;
+}
+
+void sslk_ctx_set_log(sslk_ctx *ctx, sslk_log_fn fn, void *user, sslk_log_level min_level) {
+    if (!ctx) return;
+    ctx->log_fn = fn;
+    ctx->log_user = user;
+    ctx->log_min = min_level;
+}
+
+void sslk_ctx_set_seed(sslk_ctx *ctx, uint64_t seed) {
+    if (ctx) ctx->seed = seed;
+}
+
+uint64_t sslk_ctx_get_seed(const sslk_ctx *ctx) { return ctx ? ctx->seed : 0; }

@@ -1,0 +1,141 @@
+/* Internal core API shared by every layer.  Internal names use the ssli_
+ * prefix; they are hidden in the shared library (visibility + version script).
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_CORE_INTERNAL_H
+#define SSLKIT_CORE_INTERNAL_H
+
+#include "sslkit/core.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SSLI_ALIGN 64
+
+struct sslk_ctx {
+    int nthreads;
+    uint64_t seed;
+    sslk_allocator alloc;
+    bool custom_alloc;
+    sslk_log_fn log_fn;
+    void *log_user;
+    sslk_log_level log_min;
+};
+
+/* ---- errors -------------------------------------------------------------
+ * ssli_err records a printf-style sentence in the thread-local buffer and
+ * returns s, so callers write `return ssli_err(SSLK_E_SHAPE, "...", ...);`. */
+sslk_status ssli_err(sslk_status s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ssli_clear_error(void);
+
+/* Propagate a failing status from a call that already set the message. */
+#define SSLI_TRY(expr)                                                                  \
+    do {                                                                                \
+        sslk_status ssli_try_s_ = (expr);                                               \
+        if (ssli_try_s_ != SSLK_OK) return ssli_try_s_;                                 \
+    } while (0)
+
+/* Argument checks naming the function and argument. */
+#define SSLI_CHECK_PTR(p, fn)                                                           \
+    do {                                                                                \
+        if ((p) == NULL) return ssli_err(SSLK_E_INVALID_ARG, "%s: argument '%s' is NULL", fn, #p); \
+    } while (0)
+
+void ssli_log(const sslk_ctx *ctx, sslk_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- allocation -----------------------------------------------------------
+ * All return NULL on overflow or failure *and* set the error message
+ * (status SSLK_E_OVERFLOW or SSLK_E_NOMEM, retrievable via ssli_alloc_status). */
+bool ssli_mul_overflow(size_t a, size_t b, size_t *out);
+bool ssli_mul3_overflow(size_t a, size_t b, size_t c, size_t *out);
+void *ssli_malloc(const sslk_ctx *ctx, size_t n, size_t elem);      /* n*elem bytes, 64-aligned */
+void *ssli_calloc(const sslk_ctx *ctx, size_t n, size_t elem);      /* zeroed */
+void ssli_free(const sslk_ctx *ctx, void *p);
+/* Status of the last failing ssli_malloc/ssli_calloc on this thread. */
+sslk_status ssli_alloc_status(void);
+
+/* ---- counter-based RNG ------------------------------------------------------
+ * Philox-style stateless generator: every draw is a pure function of
+ * (key, counter), so results never depend on thread scheduling.  Derive keys
+ * with ssli_rng_key(seed, stream...) and index draws by sample/element index. */
+uint64_t ssli_mix64(uint64_t x);                              /* splitmix64 finaliser */
+uint64_t ssli_rng_key(uint64_t seed, uint64_t a, uint64_t b); /* derive a stream key */
+uint64_t ssli_rng_u64(uint64_t key, uint64_t counter);
+double ssli_rng_uniform(uint64_t key, uint64_t counter);      /* [0, 1), 53 bits */
+double ssli_rng_normal(uint64_t key, uint64_t counter);       /* N(0,1), Box-Muller on 2 draws */
+uint64_t ssli_rng_below(uint64_t key, uint64_t counter, uint64_t n); /* uniform in [0, n) */
+
+/* Sequential convenience stream over the counter-based generator. */
+typedef struct ssli_rng {
+    uint64_t key;
+    uint64_t ctr;
+} ssli_rng;
+static inline void ssli_rng_init(ssli_rng *r, uint64_t seed, uint64_t stream) {
+    r->key = ssli_rng_key(seed, stream, 0x5eed);
+    r->ctr = 0;
+}
+static inline double ssli_rng_next_uniform(ssli_rng *r) { return ssli_rng_uniform(r->key, r->ctr++); }
+static inline double ssli_rng_next_normal(ssli_rng *r) { return ssli_rng_normal(r->key, r->ctr++); }
+static inline uint64_t ssli_rng_next_below(ssli_rng *r, uint64_t n) { return ssli_rng_below(r->key, r->ctr++, n); }
+/* Fisher-Yates shuffle of idx[0..n) with the stream. */
+void ssli_rng_shuffle(ssli_rng *r, size_t *idx, size_t n);
+
+/* ---- settings -----------------------------------------------------------
+ * Each layer declares its settings as a static table; lib/core/settings.c
+ * collects them (see settings_registry.c).  Handles store values in a
+ * double array indexed by position in their table. */
+typedef struct ssli_setting_def {
+    int key;
+    const char *name;
+    sslk_setting_type type;
+    double lo, hi, def;
+    const char *doc;
+} ssli_setting_def;
+
+typedef struct ssli_setting_table {
+    const char *domain;
+    const ssli_setting_def *defs;
+    size_t count;
+} ssli_setting_table;
+
+/* Look up key in table; returns index or -1. */
+int ssli_setting_index(const ssli_setting_table *t, int key);
+/* Validate and store a value into vals[] (sized t->count).  fn names the API call. */
+sslk_status ssli_setting_set(const ssli_setting_table *t, double *vals, int key, double v,
+                             sslk_setting_type as, const char *fn);
+sslk_status ssli_setting_get(const ssli_setting_table *t, const double *vals, int key,
+                             double *v, const char *fn);
+void ssli_setting_defaults(const ssli_setting_table *t, double *vals);
+/* All tables, null-terminated (defined in lib/settings_registry.c). */
+extern const ssli_setting_table *const ssli_setting_tables[];
+
+/* ---- input validation ---------------------------------------------------- */
+/* Returns the index of the first non-finite element or SIZE_MAX when all finite. */
+size_t ssli_first_nonfinite_f32(const float *x, size_t n);
+size_t ssli_first_nonfinite_f64(const double *x, size_t n);
+/* SSLK_E_NONFINITE with a message naming fn, arg, and the row/column of the first bad value. */
+sslk_status ssli_check_finite_f32(const float *x, size_t rows, size_t cols, const char *fn,
+                                  const char *arg);
+
+/* ---- threading ------------------------------------------------------------ */
+static inline int ssli_threads(const sslk_ctx *ctx) { return ctx ? ctx->nthreads : 1; }
+
+/* ---- file helpers ----------------------------------------------------------
+ * Atomic write: open "<path>.tmp.XXXXXX" next to path, caller writes, then
+ * commit = fflush + fsync + rename (or abort = unlink).  Never leaves a
+ * half-written file at path. */
+typedef struct ssli_atomic_file {
+    void *fp; /* FILE* */
+    char *tmp_path;
+    char *path;
+} ssli_atomic_file;
+sslk_status ssli_atomic_open(ssli_atomic_file *f, const char *path, const char *fn);
+sslk_status ssli_atomic_write(ssli_atomic_file *f, const void *buf, size_t n, const char *fn);
+sslk_status ssli_atomic_commit(ssli_atomic_file *f, const char *fn);
+void ssli_atomic_abort(ssli_atomic_file *f);
+
+#endif

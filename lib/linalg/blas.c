@@ -1,0 +1,108 @@
+/* BLIS typed API with per-call thread counts.  BLIS 0.9 prototypes lack
+ * const, so the casts live here and nowhere else.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include "linalg.h"
+
+#include <blis.h>
+
+static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
+    rntm_t init = BLIS_RNTM_INITIALIZER;
+    *r = init;
+    bli_rntm_set_num_threads((dim_t)ssli_threads(ctx), r);
+}
+
+#define MUT(p) ((void *)(uintptr_t)(p))
+
+void ssli_sgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, float alpha,
+                const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                size_t ldc) {
+    if (m == 0 || n == 0) return;
+    rntm_t r;
+    rntm_for(ctx, &r);
+    bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 (dim_t)m, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1, MUT(B), (inc_t)ldb, 1,
+                 &beta, C, (inc_t)ldc, 1, NULL, &r);
+}
+
+void ssli_dgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, double alpha,
+                const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
+                size_t ldc) {
+    if (m == 0 || n == 0) return;
+    rntm_t r;
+    rntm_for(ctx, &r);
+    bli_dgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 (dim_t)m, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1, MUT(B), (inc_t)ldb, 1,
+                 &beta, C, (inc_t)ldc, 1, NULL, &r);
+}
+
+/* syrk computes one triangle; mirror it so callers see a full matrix. */
+#define MIRROR_LOWER(T, C, n, ldc)                                                            \
+    for (size_t i = 0; i < (n); i++)                                                          \
+        for (size_t j = i + 1; j < (n); j++) (C)[i * (ldc) + j] = (C)[j * (ldc) + i];
+
+void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
+                size_t lda, float beta, float *C, size_t ldc) {
+    if (n == 0) return;
+    rntm_t r;
+    rntm_for(ctx, &r);
+    /* BLIS syrk: C = alpha * A * A^T with A n x k. A^T A of a k x n row-major
+     * matrix is the same as A' A'^T with A' the column-major view. */
+    if (ta)
+        bli_ssyrk_ex(BLIS_LOWER, BLIS_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1,
+                     &beta, C, (inc_t)ldc, 1, NULL, &r);
+    else
+        bli_ssyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda,
+                     1, &beta, C, (inc_t)ldc, 1, NULL, &r);
+    MIRROR_LOWER(float, C, n, ldc)
+}
+
+void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
+                size_t lda, double beta, double *C, size_t ldc) {
+    if (n == 0) return;
+    rntm_t r;
+    rntm_for(ctx, &r);
+    if (ta)
+        bli_dsyrk_ex(BLIS_LOWER, BLIS_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1,
+                     &beta, C, (inc_t)ldc, 1, NULL, &r);
+    else
+        bli_dsyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda,
+                     1, &beta, C, (inc_t)ldc, 1, NULL, &r);
+    MIRROR_LOWER(double, C, n, ldc)
+}
+
+void ssli_sgemv(const sslk_ctx *ctx, bool ta, size_t m, size_t n, float alpha, const float *A,
+                size_t lda, const float *x, float beta, float *y) {
+    if (m == 0) return;
+    rntm_t r;
+    rntm_for(ctx, &r);
+    /* y (m) = op(A) x; with ta, the stored matrix is n x m. */
+    if (ta)
+        bli_sgemv_ex(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)n, (dim_t)m, &alpha, MUT(A),
+                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, NULL, &r);
+    else
+        bli_sgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)m, (dim_t)n, &alpha, MUT(A),
+                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, NULL, &r);
+}
+
+void ssli_dgemv(const sslk_ctx *ctx, bool ta, size_t m, size_t n, double alpha, const double *A,
+                size_t lda, const double *x, double beta, double *y) {
+    if (m == 0) return;
+    rntm_t r;
+    rntm_for(ctx, &r);
+    if (ta)
+        bli_dgemv_ex(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)n, (dim_t)m, &alpha, MUT(A),
+                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, NULL, &r);
+    else
+        bli_dgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)m, (dim_t)n, &alpha, MUT(A),
+                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, NULL, &r);
+}
+
+double ssli_sdot(size_t n, const float *x, const float *y) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * y[i];
+    return s;
+}
+
+const char *ssli_blis_arch(void) {
+    return bli_arch_string(bli_arch_query_id());
+}

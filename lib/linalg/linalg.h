@@ -1,0 +1,51 @@
+/* The only door to BLIS and LAPACK.  Row-major views with leading
+ * dimensions; ctx decides the thread count (NULL = 1 thread, which is what
+ * callers inside their own parallel loops must pass).
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_LINALG_H
+#define SSLKIT_LINALG_H
+
+#include "core/internal.h"
+
+/* C[m x n] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T.
+ * A is m x k (k x m when ta), B is k x n (n x k when tb), all row-major. */
+void ssli_sgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, float alpha,
+                const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                size_t ldc);
+void ssli_dgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, double alpha,
+                const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
+                size_t ldc);
+
+/* Gram matrix: C[n x n] = alpha * A^T A + beta * C with A k x n (ta = true), or
+ * alpha * A A^T + beta * C with A n x k (ta = false).  Both triangles of C are
+ * filled on return. */
+void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
+                size_t lda, float beta, float *C, size_t ldc);
+void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
+                size_t lda, double beta, double *C, size_t ldc);
+
+/* y[m] = alpha * op(A) x + beta * y with A m x n row-major (ta: A is n x m). */
+void ssli_sgemv(const sslk_ctx *ctx, bool ta, size_t m, size_t n, float alpha, const float *A,
+                size_t lda, const float *x, float beta, float *y);
+void ssli_dgemv(const sslk_ctx *ctx, bool ta, size_t m, size_t n, double alpha, const double *A,
+                size_t lda, const double *x, double beta, double *y);
+
+/* Dot products with double accumulation. */
+double ssli_sdot(size_t n, const float *x, const float *y);
+
+/* ---- LAPACK (double precision, row-major, square matrices dense n x n) ---- */
+/* Symmetric eigen-decomposition of A (n x n, lda >= n).  w gets the
+ * eigenvalues in ascending order; when vectors, A is overwritten by the
+ * eigenvectors as columns.  SSLK_E_NUMERIC when LAPACK does not converge. */
+sslk_status ssli_dsyev(size_t n, double *A, size_t lda, double *w, bool vectors);
+/* Singular values of A (m x n, row-major), descending, into s[min(m,n)]; A destroyed. */
+sslk_status ssli_dsvd_values(size_t m, size_t n, double *A, size_t lda, double *s);
+/* Cholesky A = L L^T in place (lower triangle).  SSLK_E_NUMERIC when not PD. */
+sslk_status ssli_dpotrf(size_t n, double *A, size_t lda);
+/* Inverse of an SPD matrix from its Cholesky factor (both triangles filled). */
+sslk_status ssli_dpotri(size_t n, double *A, size_t lda);
+
+/* Name of the BLIS kernel set chosen at run time (e.g. "zen3"). */
+const char *ssli_blis_arch(void);
+
+#endif

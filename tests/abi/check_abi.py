@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Compare the built library with the committed abidw baseline.  Additions
+are fine; abidiff's bit 8 (incompatible change) or an error bit fails."""
+import argparse
+import subprocess
+import sys
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--abidiff", required=True)
+ap.add_argument("--baseline", required=True)
+ap.add_argument("--lib", required=True)
+ap.add_argument("--headers", required=True)
+a = ap.parse_args()
+r = subprocess.run([a.abidiff, "--headers-dir2", a.headers, "--drop-private-types",
+                    "--no-added-syms", a.baseline, a.lib], capture_output=True, text=True)
+print(r.stdout)
+print(r.stderr, file=sys.stderr)
+bits = r.returncode
+if bits & 1 or bits & 2:
+    print(f"abidiff failed to run (exit {bits})")
+    sys.exit(1)
+if bits & 8:
+    print("INCOMPATIBLE ABI CHANGE against tests/abi/libsslkit.abi")
+    sys.exit(1)
+print("ABI compatible with the baseline" + (" (compatible changes present)" if bits & 4 else ""))

@@ -1,0 +1,283 @@
+/* Core: context, status codes, errors, allocation, RNG, settings, atomic files.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "testutil.h"
+
+START_TEST(version_matches_header) {
+    ck_assert_uint_eq(sslk_version_number(), SSLK_VERSION_NUMBER);
+    ck_assert_str_eq(sslk_version_string(), SSLK_VERSION_STRING);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d.%d.%d", SSLK_VERSION_MAJOR, SSLK_VERSION_MINOR, SSLK_VERSION_PATCH);
+    ck_assert_str_eq(buf, sslk_version_string());
+}
+END_TEST
+
+START_TEST(status_names_are_unique) {
+    for (int i = 0; i <= SSLK_E_INTERNAL; i++) {
+        const char *a = sslk_status_str((sslk_status)i);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_msg(strncmp(a, "SSLK_", 5) == 0, "%d -> %s", i, a);
+        for (int j = 0; j < i; j++) ck_assert_str_ne(a, sslk_status_str((sslk_status)j));
+    }
+    ck_assert_str_eq(sslk_status_str((sslk_status)999), "SSLK_E_UNKNOWN");
+    /* frozen values */
+    ck_assert_int_eq(SSLK_E_SHAPE, 2);
+    ck_assert_int_eq(SSLK_E_NONFINITE, 5);
+    ck_assert_int_eq(SSLK_E_INTERNAL, 17);
+}
+END_TEST
+
+START_TEST(ctx_threads_and_errors) {
+    sslk_ctx *c = NULL;
+    ck_status(sslk_ctx_create(NULL), SSLK_E_INVALID_ARG);
+    ck_assert(strstr(sslk_last_error(), "out") != NULL);
+    ck_ok(sslk_ctx_create(&c));
+    ck_assert_int_eq(sslk_ctx_get_threads(c), 1);
+    ck_ok(sslk_ctx_set_threads(c, 2));
+    ck_assert_int_eq(sslk_ctx_get_threads(c), 2);
+    ck_status(sslk_ctx_set_threads(c, -1), SSLK_E_INVALID_ARG);
+    ck_assert(strstr(sslk_last_error(), "-1") != NULL);
+    ck_status(sslk_ctx_set_threads(c, SSLK_MAX_THREADS + 1), SSLK_E_INVALID_ARG);
+    ck_assert_int_eq(sslk_ctx_get_threads(c), 2);
+    ck_ok(sslk_ctx_set_threads(c, 0));
+    ck_assert_int_eq(sslk_ctx_get_threads(c), (int)sysconf(_SC_NPROCESSORS_ONLN));
+    sslk_ctx_set_seed(c, 42);
+    ck_assert_uint_eq(sslk_ctx_get_seed(c), 42);
+    sslk_ctx_destroy(c);
+    sslk_ctx_destroy(NULL);
+}
+END_TEST
+
+static int log_count;
+static char log_last[256];
+static void log_cb(void *user, sslk_log_level lvl, const char *msg) {
+    (void)lvl;
+    *(int *)user += 1;
+    snprintf(log_last, sizeof log_last, "%s", msg);
+}
+
+START_TEST(ctx_log_filters_levels) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    log_count = 0;
+    sslk_ctx_set_log(c, log_cb, &log_count, SSLK_LOG_INFO);
+    ssli_log(c, SSLK_LOG_DEBUG, "hidden %d", 1);
+    ssli_log(c, SSLK_LOG_WARN, "shown %d", 2);
+    ck_assert_int_eq(log_count, 1);
+    ck_assert_str_eq(log_last, "shown 2");
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+static size_t alloc_calls, free_calls;
+static void *my_alloc(void *u, size_t n, size_t a) {
+    (void)u;
+    alloc_calls++;
+    return aligned_alloc(a, n);
+}
+static void my_free(void *u, void *p) {
+    (void)u;
+    if (p) free_calls++;
+    free(p);
+}
+
+START_TEST(alloc_overflow_and_custom) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    size_t out;
+    ck_assert(ssli_mul_overflow(SIZE_MAX / 2, 3, &out));
+    ck_assert(!ssli_mul_overflow(1000, 1000, &out) && out == 1000000);
+    ck_assert(ssli_mul3_overflow(1ULL << 30, 1ULL << 30, 1ULL << 10, &out));
+    void *p = ssli_malloc(c, SIZE_MAX / 4, 8);
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(ssli_alloc_status(), SSLK_E_OVERFLOW);
+    p = ssli_malloc(c, 10, 4);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % SSLI_ALIGN, 0);
+    ssli_free(c, p);
+    sslk_allocator a = {sizeof a, NULL, my_alloc, my_free};
+    sslk_allocator bad = {4, NULL, my_alloc, my_free};
+    ck_status(sslk_ctx_set_allocator(c, &bad), SSLK_E_INVALID_ARG);
+    ck_ok(sslk_ctx_set_allocator(c, &a));
+    float *q = ssli_calloc(c, 100, sizeof(float));
+    ck_assert_ptr_nonnull(q);
+    for (int i = 0; i < 100; i++) ck_assert(q[i] == 0.0f);
+    ssli_free(c, q);
+    ck_assert_uint_eq(alloc_calls, 1);
+    ck_assert_uint_eq(free_calls, 1);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+START_TEST(rng_is_counter_based_and_uniform) {
+    uint64_t k = ssli_rng_key(7, 1, 2);
+    ck_assert_uint_eq(k, ssli_rng_key(7, 1, 2));
+    ck_assert_uint_ne(k, ssli_rng_key(7, 2, 1));
+    ck_assert_uint_ne(k, ssli_rng_key(8, 1, 2));
+    /* same (key, counter) -> same value, whatever the order of evaluation */
+    double a = ssli_rng_uniform(k, 12345);
+    (void)ssli_rng_uniform(k, 1);
+    ck_assert(a == ssli_rng_uniform(k, 12345));
+    /* moments: mean 1/2, variance 1/12 for uniforms; 0 and 1 for normals.
+     * With n = 200000 the standard error of the mean is 6.5e-4 (uniform). */
+    const size_t n = 200000;
+    double s = 0, s2 = 0, ns = 0, ns2 = 0, ns4 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = ssli_rng_uniform(k, i);
+        ck_assert(u >= 0 && u < 1);
+        s += u;
+        s2 += u * u;
+        double z = ssli_rng_normal(k, i);
+        ns += z;
+        ns2 += z * z;
+        ns4 += z * z * z * z;
+    }
+    double m = s / n, v = s2 / n - m * m;
+    ck_assert_msg(fabs(m - 0.5) < 4e-3, "uniform mean %g", m);
+    ck_assert_msg(fabs(v - 1.0 / 12) < 2e-3, "uniform var %g", v);
+    ck_assert_msg(fabs(ns / n) < 1e-2, "normal mean %g", ns / n);
+    ck_assert_msg(fabs(ns2 / n - 1) < 2e-2, "normal var %g", ns2 / n);
+    ck_assert_msg(fabs(ns4 / n - 3) < 0.1, "normal 4th moment %g", ns4 / n);
+    /* ssli_rng_below: every bucket of 10 within 5 sigma of n/10 */
+    size_t cnt[10] = {0};
+    for (size_t i = 0; i < n; i++) cnt[ssli_rng_below(k, i, 10)]++;
+    for (int b = 0; b < 10; b++)
+        ck_assert_msg(fabs((double)cnt[b] - n / 10.0) < 5 * sqrt(n * 0.09), "bucket %d: %zu", b, cnt[b]);
+}
+END_TEST
+
+START_TEST(rng_shuffle_is_permutation) {
+    size_t idx[1000], seen[1000] = {0};
+    for (size_t i = 0; i < 1000; i++) idx[i] = i;
+    ssli_rng r;
+    ssli_rng_init(&r, 3, 0);
+    ssli_rng_shuffle(&r, idx, 1000);
+    size_t fixed = 0;
+    for (size_t i = 0; i < 1000; i++) {
+        seen[idx[i]]++;
+        fixed += idx[i] == i;
+    }
+    for (size_t i = 0; i < 1000; i++) ck_assert_uint_eq(seen[i], 1);
+    ck_assert_uint_lt(fixed, 10); /* expected 1 fixed point */
+    size_t idx2[1000];
+    for (size_t i = 0; i < 1000; i++) idx2[i] = i;
+    ssli_rng_init(&r, 3, 0);
+    ssli_rng_shuffle(&r, idx2, 1000);
+    ck_assert_mem_eq(idx, idx2, sizeof idx);
+}
+END_TEST
+
+static const ssli_setting_def test_defs[] = {
+    {9901, "alpha", SSLK_SETTING_F64, 0.0, 10.0, 2.5, "a real"},
+    {9902, "count", SSLK_SETTING_I64, 1, 100, 3, "an integer"},
+};
+static const ssli_setting_table test_table = {"test", test_defs, 2};
+
+START_TEST(settings_bounds_and_types) {
+    double v[2];
+    ssli_setting_defaults(&test_table, v);
+    ck_assert(v[0] == 2.5 && v[1] == 3);
+    ck_ok(ssli_setting_set(&test_table, v, 9901, 7.0, SSLK_SETTING_F64, "f"));
+    ck_assert(v[0] == 7.0);
+    ck_status(ssli_setting_set(&test_table, v, 9901, 10.5, SSLK_SETTING_F64, "f"), SSLK_E_SETTING);
+    ck_assert(strstr(sslk_last_error(), "alpha") != NULL);
+    ck_status(ssli_setting_set(&test_table, v, 9901, NAN, SSLK_SETTING_F64, "f"), SSLK_E_SETTING);
+    ck_status(ssli_setting_set(&test_table, v, 9902, 2.5, SSLK_SETTING_F64, "f"), SSLK_E_SETTING);
+    ck_status(ssli_setting_set(&test_table, v, 9903, 1, SSLK_SETTING_I64, "f"), SSLK_E_SETTING);
+    ck_assert(v[0] == 7.0 && v[1] == 3); /* failed sets change nothing */
+    double got;
+    ck_ok(ssli_setting_get(&test_table, v, 9902, &got, "f"));
+    ck_assert(got == 3);
+    /* public introspection refuses unknown keys */
+    ck_status(sslk_setting_info(-12345, NULL, NULL, NULL, NULL, NULL, NULL), SSLK_E_SETTING);
+    int key;
+    ck_status(sslk_setting_find("nodomain", "x", &key), SSLK_E_NOT_FOUND);
+    size_t count;
+    ck_status(sslk_setting_list("nodomain", NULL, 0, &count), SSLK_E_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(settings_registry_consistent) {
+    /* Every registered key is unique, has bounds lo <= def <= hi, and is found by name. */
+    for (size_t t = 0; ssli_setting_tables[t]; t++) {
+        const ssli_setting_table *T = ssli_setting_tables[t];
+        for (size_t i = 0; i < T->count; i++) {
+            const ssli_setting_def *d = &T->defs[i];
+            ck_assert_msg(d->lo <= d->def && d->def <= d->hi, "%s.%s default out of bounds", T->domain, d->name);
+            int key;
+            ck_ok(sslk_setting_find(T->domain, d->name, &key));
+            ck_assert_int_eq(key, d->key);
+            const char *nm, *dom;
+            ck_ok(sslk_setting_info(d->key, &nm, &dom, NULL, NULL, NULL, NULL));
+            ck_assert_str_eq(dom, T->domain);
+            for (size_t u = 0; ssli_setting_tables[u]; u++)
+                for (size_t j = 0; j < ssli_setting_tables[u]->count; j++)
+                    if (!(u == t && j == i))
+                        ck_assert_msg(ssli_setting_tables[u]->defs[j].key != d->key, "duplicate key %d", d->key);
+        }
+    }
+}
+END_TEST
+
+START_TEST(atomic_file_commit_and_abort) {
+    char dir[] = "/tmp/sslk_atomicXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    FILE *f = fopen(path, "wb");
+    fputs("old", f);
+    fclose(f);
+    ssli_atomic_file af;
+    ck_ok(ssli_atomic_open(&af, path, "t"));
+    ck_ok(ssli_atomic_write(&af, "new contents", 12, "t"));
+    ssli_atomic_abort(&af); /* an interrupted write leaves the old file */
+    char buf[32] = {0};
+    f = fopen(path, "rb");
+    ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 3);
+    fclose(f);
+    ck_assert_str_eq(buf, "old");
+    ck_ok(ssli_atomic_open(&af, path, "t"));
+    ck_ok(ssli_atomic_write(&af, "new contents", 12, "t"));
+    ck_ok(ssli_atomic_commit(&af, "t"));
+    memset(buf, 0, sizeof buf);
+    f = fopen(path, "rb");
+    ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 12);
+    fclose(f);
+    ck_assert_str_eq(buf, "new contents");
+    ck_status(ssli_atomic_open(&af, "/nonexistent_dir_sslk/x", "t"), SSLK_E_IO);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(nonfinite_check_names_position) {
+    float x[6] = {0, 1, 2, 3, NAN, 5};
+    ck_status(ssli_check_finite_f32(x, 2, 3, "fn", "z"), SSLK_E_NONFINITE);
+    ck_assert(strstr(sslk_last_error(), "row 1, column 1") != NULL);
+    x[4] = 4;
+    ck_ok(ssli_check_finite_f32(x, 2, 3, "fn", "z"));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, version_matches_header);
+    tcase_add_test(tc, status_names_are_unique);
+    tcase_add_test(tc, ctx_threads_and_errors);
+    tcase_add_test(tc, ctx_log_filters_levels);
+    tcase_add_test(tc, alloc_overflow_and_custom);
+    tcase_add_test(tc, rng_is_counter_based_and_uniform);
+    tcase_add_test(tc, rng_shuffle_is_permutation);
+    tcase_add_test(tc, settings_bounds_and_types);
+    tcase_add_test(tc, settings_registry_consistent);
+    tcase_add_test(tc, atomic_file_commit_and_abort);
+    tcase_add_test(tc, nonfinite_check_names_position);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

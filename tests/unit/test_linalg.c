@@ -1,0 +1,161 @@
+/* linalg: BLIS products and LAPACK wrappers against naive loops and
+ * hand-derived decompositions.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <stdlib.h>
+
+#include "linalg/linalg.h"
+#include "testutil.h"
+
+static void naive_gemm(bool ta, bool tb, size_t m, size_t n, size_t k, const double *A, size_t lda,
+                       const double *B, size_t ldb, double *C, size_t ldc) {
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++)
+                s += (ta ? A[p * lda + i] : A[i * lda + p]) * (tb ? B[j * ldb + p] : B[p * ldb + j]);
+            C[i * ldc + j] = s;
+        }
+}
+
+START_TEST(gemm_all_transposes_both_precisions) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    ck_ok(sslk_ctx_set_threads(c, 2));
+    const size_t m = 37, n = 29, k = 41;
+    double *A = malloc(sizeof(double) * 64 * 64), *B = malloc(sizeof(double) * 64 * 64);
+    double *C = malloc(sizeof(double) * m * n), *R = malloc(sizeof(double) * m * n);
+    float *Af = malloc(sizeof(float) * 64 * 64), *Bf = malloc(sizeof(float) * 64 * 64),
+          *Cf = malloc(sizeof(float) * m * n);
+    tu_fill_uniform_d(A, 64 * 64, 1, -1, 1);
+    tu_fill_uniform_d(B, 64 * 64, 2, -1, 1);
+    for (size_t i = 0; i < 64 * 64; i++) {
+        Af[i] = (float)A[i];
+        Bf[i] = (float)B[i];
+    }
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            size_t lda = 50, ldb = 45; /* leading dims larger than the views */
+            naive_gemm(ta, tb, m, n, k, A, lda, B, ldb, R, n);
+            for (size_t i = 0; i < m * n; i++) C[i] = 1.0;
+            ssli_dgemm(c, ta, tb, m, n, k, 2.0, A, lda, B, ldb, -1.0, C, n);
+            for (size_t i = 0; i < m * n; i++) ck_close(C[i], 2 * R[i] - 1.0, 1e-12, 1e-12);
+            ssli_sgemm(c, ta, tb, m, n, k, 1.0f, Af, lda, Bf, ldb, 0.0f, Cf, n);
+            for (size_t i = 0; i < m * n; i++) ck_close(Cf[i], R[i], 1e-5, 1e-5);
+        }
+    free(A); free(B); free(C); free(R); free(Af); free(Bf); free(Cf);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+START_TEST(syrk_fills_both_triangles) {
+    const size_t k = 13, n = 7;
+    double A[13 * 7], G[49], R[49];
+    float Af[13 * 7], Gf[49];
+    tu_fill_uniform_d(A, k * n, 3, -1, 1);
+    for (size_t i = 0; i < k * n; i++) Af[i] = (float)A[i];
+    naive_gemm(true, false, n, n, k, A, n, A, n, R, n);
+    ssli_dsyrk(NULL, true, n, k, 1.0, A, n, 0.0, G, n);
+    ssli_ssyrk(NULL, true, n, k, 1.0f, Af, n, 0.0f, Gf, n);
+    for (size_t i = 0; i < n * n; i++) {
+        ck_close(G[i], R[i], 1e-12, 1e-12);
+        ck_close(Gf[i], R[i], 1e-5, 1e-5);
+    }
+    /* A A^T of the 7 x 13 view */
+    double R2[49], G2[49];
+    naive_gemm(false, true, n, n, k, A, k, A, k, R2, n);
+    ssli_dsyrk(NULL, false, n, k, 1.0, A, k, 0.0, G2, n);
+    for (size_t i = 0; i < n * n; i++) ck_close(G2[i], R2[i], 1e-12, 1e-12);
+}
+END_TEST
+
+START_TEST(gemv_matches_naive) {
+    const size_t m = 9, n = 6;
+    double A[54], x[9], y[9], r[9];
+    tu_fill_uniform_d(A, 54, 4, -1, 1);
+    tu_fill_uniform_d(x, 9, 5, -1, 1);
+    naive_gemm(false, false, m, 1, n, A, n, x, 1, r, 1);
+    ssli_dgemv(NULL, false, m, n, 1.0, A, n, x, 0.0, y);
+    for (size_t i = 0; i < m; i++) ck_close(y[i], r[i], 1e-12, 1e-12);
+    /* A^T x with A stored 9 x 6 as the 6 x 9 transposed view */
+    naive_gemm(true, false, n, 1, m, A, n, x, 1, r, 1);
+    ssli_dgemv(NULL, true, n, m, 1.0, A, n, x, 0.0, y);
+    for (size_t i = 0; i < n; i++) ck_close(y[i], r[i], 1e-12, 1e-12);
+    float Af[54], xf[9], yf[9];
+    for (int i = 0; i < 54; i++) Af[i] = (float)A[i];
+    for (int i = 0; i < 9; i++) xf[i] = (float)x[i];
+    ssli_sgemv(NULL, true, n, m, 1.0f, Af, n, xf, 0.0f, yf);
+    for (size_t i = 0; i < n; i++) ck_close(yf[i], r[i], 1e-5, 1e-5);
+    ck_close(ssli_sdot(9, xf, xf), 0, 0, 1e9); /* smoke: finite */
+}
+END_TEST
+
+START_TEST(eigen_of_hand_matrix) {
+    /* [[2,1],[1,2]] has eigenvalues 1 and 3, eigenvectors (1,-1)/sqrt2, (1,1)/sqrt2 */
+    double A[4] = {2, 1, 1, 2}, w[2];
+    ck_ok(ssli_dsyev(2, A, 2, w, true));
+    ck_close(w[0], 1.0, 1e-14, 1e-14);
+    ck_close(w[1], 3.0, 1e-14, 1e-14);
+    ck_close(fabs(A[0 * 2 + 1]), sqrt(0.5), 1e-14, 1e-14); /* column 1 = (1,1)/sqrt2 */
+    ck_close(A[0 * 2 + 1] * A[1 * 2 + 1], 0.5, 1e-14, 1e-14);
+    ck_close(A[0 * 2 + 0] * A[1 * 2 + 0], -0.5, 1e-14, 1e-14);
+    /* random SPD: trace and reconstruction */
+    const size_t n = 20;
+    double X[400], S[400], Q[400], ev[20];
+    tu_fill_uniform_d(X, 400, 8, -1, 1);
+    naive_gemm(true, false, n, n, n, X, n, X, n, S, n);
+    for (size_t i = 0; i < 400; i++) Q[i] = S[i];
+    ck_ok(ssli_dsyev(n, Q, n, ev, true));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double r = 0;
+            for (size_t p = 0; p < n; p++) r += Q[i * n + p] * ev[p] * Q[j * n + p];
+            ck_close(r, S[i * n + j], 1e-10, 1e-10);
+        }
+    for (size_t i = 1; i < n; i++) ck_assert(ev[i] >= ev[i - 1]);
+}
+END_TEST
+
+START_TEST(svd_values_of_hand_matrix) {
+    /* diag(3, 2) padded with a zero row: singular values 3, 2 */
+    double A[6] = {0, 2, 3, 0, 0, 0}, s[2];
+    ck_ok(ssli_dsvd_values(3, 2, A, 2, s));
+    ck_close(s[0], 3.0, 1e-14, 1e-14);
+    ck_close(s[1], 2.0, 1e-14, 1e-14);
+    /* singular values of random X equal sqrt(eig(X^T X)) */
+    double X[15 * 6], G[36], w[6], sv[6];
+    tu_fill_uniform_d(X, 90, 9, -1, 1);
+    naive_gemm(true, false, 6, 6, 15, X, 6, X, 6, G, 6);
+    ck_ok(ssli_dsyev(6, G, 6, w, false));
+    ck_ok(ssli_dsvd_values(15, 6, X, 6, sv));
+    for (int i = 0; i < 6; i++) ck_close(sv[i], sqrt(w[5 - i]), 1e-12, 1e-12);
+}
+END_TEST
+
+START_TEST(cholesky_and_inverse) {
+    double A[4] = {4, 2, 2, 3};
+    ck_ok(ssli_dpotrf(2, A, 2));
+    ck_close(A[0], 2.0, 1e-15, 0);             /* L = [[2,0],[1,sqrt2]] */
+    ck_close(A[2], 1.0, 1e-15, 0);
+    ck_close(A[3], sqrt(2.0), 1e-15, 0);
+    ck_ok(ssli_dpotri(2, A, 2));               /* inverse = [[3,-2],[-2,4]] / 8 */
+    ck_close(A[0], 3.0 / 8, 1e-14, 0);
+    ck_close(A[1], -2.0 / 8, 1e-14, 0);
+    ck_close(A[2], -2.0 / 8, 1e-14, 0);
+    ck_close(A[3], 4.0 / 8, 1e-14, 0);
+    double N[4] = {1, 2, 2, 1}; /* indefinite */
+    ck_status(ssli_dpotrf(2, N, 2), SSLK_E_NUMERIC);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("linalg");
+    TCase *tc = tcase_create("linalg");
+    tcase_add_test(tc, gemm_all_transposes_both_precisions);
+    tcase_add_test(tc, syrk_fills_both_triangles);
+    tcase_add_test(tc, gemv_matches_naive);
+    tcase_add_test(tc, eigen_of_hand_matrix);
+    tcase_add_test(tc, svd_values_of_hand_matrix);
+    tcase_add_test(tc, cholesky_and_inverse);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

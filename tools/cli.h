@@ -1,0 +1,37 @@
+/* The sslkit command-line program: shared declarations.  Each command lives
+ * in its own cmd_<name>.c and registers in the table in sslkit.c.  The CLI
+ * uses only the public API.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_CLI_H
+#define SSLKIT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <sslkit/sslkit.h>
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} cli_command;
+
+/* Print "sslkit <cmd>: <what>: <status>: <last error>" to stderr and return 1. */
+int cli_fail(const char *cmd, const char *what, sslk_status s);
+/* Print a usage error and return 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Create a context honouring --threads (0 = all processors) and SSLKIT_THREADS. */
+sslk_ctx *cli_ctx(int threads);
+/* Find "--name value" or "--name=value" in argv; returns NULL if absent. */
+const char *cli_opt(int argc, char **argv, const char *name);
+bool cli_flag(int argc, char **argv, const char *name);
+/* Positional arguments (those not starting with "--" and not an option's value);
+ * value_opts lists options that take a value (NULL-terminated). */
+int cli_positionals(int argc, char **argv, const char *const *value_opts, char **out, int cap);
+/* JSON string escaping onto f. */
+void cli_json_str(FILE *f, const char *s);
+
+int cmd_version(int argc, char **argv);
+/* more commands are declared here */
+
+#endif

@@ -1,0 +1,43 @@
+/* sslkit: command-line front end to libsslkit.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"version", "print the library version", cmd_version},
+    /* more commands are registered here, one line each */
+};
+static const size_t ncommands = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sslkit <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < ncommands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nCommon options: --threads N (default: all processors; env SSLKIT_THREADS).\n"
+               "Run 'sslkit help <command>' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        if (argc >= 3) {
+            for (size_t i = 0; i < ncommands; i++)
+                if (strcmp(commands[i].name, argv[2]) == 0) {
+                    char *hargv[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, hargv);
+                }
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0) return cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < ncommands; i++)
+        if (strcmp(commands[i].name, name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "sslkit: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return 2;
+}
