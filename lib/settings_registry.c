@@ -4,8 +4,20 @@
 #include "core/internal.h"
 
 /* extern declarations, one per layer */
+/* @metric-extern */
+/* @loss-extern */
+/* @nn-extern */
+/* @data-extern */
+/* @train-extern */
+/* @geometry-extern */
 
 const ssli_setting_table *const ssli_setting_tables[] = {
     /* entries, one per layer */
+    /* @metric-entry */
+    /* @loss-entry */
+    /* @nn-entry */
+    /* @data-entry */
+    /* @train-entry */
+    /* @geometry-entry */
     NULL,
 };

@@ -4,5 +4,6 @@
 #define SSLKIT_H
 
 #include "sslkit/core.h"
+/* @includes (one line per header) */
 
 #endif
