@@ -32,6 +32,12 @@ int cli_positionals(int argc, char **argv, const char *const *value_opts, char *
 void cli_json_str(FILE *f, const char *s);
 
 int cmd_version(int argc, char **argv);
-/* more commands are declared here */
+/* more commands are declared here, one line each */
+/* @metric */
+/* @loss */
+/* @nn */
+/* @data */
+/* @train */
+/* @geometry */
 
 #endif

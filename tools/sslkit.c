@@ -7,6 +7,12 @@
 static const cli_command commands[] = {
     {"version", "print the library version", cmd_version},
     /* more commands are registered here, one line each */
+    /* @metric */
+    /* @loss */
+    /* @nn */
+    /* @data */
+    /* @train */
+    /* @geometry */
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 

@@ -9,3 +9,9 @@ from ._lib import Context, Error, default_ctx, set_threads, setting_info, settin
 __version__ = _clib.sslk_version_string().decode()
 
 # Each layer's module is imported here, one line each.
+# @metric
+# @loss
+# @nn
+# @data
+# @train
+# @geometry
