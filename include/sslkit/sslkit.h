@@ -4,6 +4,7 @@
 #define SSLKIT_H
 
 #include "sslkit/core.h"
+#include "sslkit/param.h"
 /* @includes (one line per header) */
 
 #endif
