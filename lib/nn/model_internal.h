@@ -1,0 +1,163 @@
+/* Internal model structure, read by the geometry tools (SplineCam, POLICE)
+ * and the trainer.  Everything here is internal (ssli_), never exported.
+ *
+ * A model is a tree of sequences: the top sequence holds layers; a residual
+ * layer holds two child sequences (body, shortcut; shortcut NULL = identity)
+ * and outputs body(x) + shortcut(x).  Shapes are (c, h, w) with ndim 1 for
+ * vectors (h = w = 1) and 3 for images.  Buffers are row-major per sample:
+ * a batch is rows x numel(shape), NCHW for images.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_NN_MODEL_INTERNAL_H
+#define SSLKIT_NN_MODEL_INTERNAL_H
+
+#include "core/internal.h"
+#include "sslkit/model.h"
+
+typedef enum ssli_layer_kind {
+    SSLI_LAYER_LINEAR = 1,    /* y = x W^T + b, W out x in (image inputs flattened) */
+    SSLI_LAYER_CONV2D = 2,    /* W cout x cin x k x k, stride, pad, bias cout or NULL */
+    SSLI_LAYER_BATCHNORM = 3, /* weight = gamma, bias = beta (c), running_mean/var (c) */
+    SSLI_LAYER_RELU = 4,
+    SSLI_LAYER_LEAKY_RELU = 5, /* slope */
+    SSLI_LAYER_ABS = 6,
+    SSLI_LAYER_MAXPOOL = 7,   /* k, stride, no padding, floor; ties -> first in window */
+    SSLI_LAYER_AVGPOOL = 8,   /* k, stride, no padding, floor */
+    SSLI_LAYER_GAP = 9,       /* (c, h, w) -> (c) */
+    SSLI_LAYER_FLATTEN = 10,  /* (c, h, w) -> (c*h*w); data unchanged */
+    SSLI_LAYER_RESIDUAL = 11  /* body(x) + shortcut(x) */
+} ssli_layer_kind;
+
+typedef struct ssli_shape {
+    size_t c, h, w;
+    int ndim; /* 1 or 3 */
+} ssli_shape;
+
+static inline size_t ssli_shape_numel(ssli_shape s) { return s.c * s.h * s.w; }
+
+typedef struct ssli_seq ssli_seq;
+
+typedef struct ssli_layer {
+    ssli_layer_kind kind;
+    ssli_shape in, out;
+    char name[64]; /* PyTorch module path, e.g. "3" or "2.body.0" */
+
+    /* Parameters and their gradients (NULL when absent).  Linear: weight
+     * out x in_numel; conv: cout x cin x k x k; batch-norm: gamma (c).
+     * bias: linear/conv bias, batch-norm beta. */
+    float *weight, *bias, *gweight, *gbias;
+    size_t weight_count, bias_count;
+
+    size_t kernel, stride, pad; /* conv2d (kernel, stride, pad), pools (kernel, stride) */
+    float slope;                /* leaky-ReLU */
+
+    /* Batch-norm buffers (c each); eps and momentum come from the model's settings. */
+    float *running_mean, *running_var;
+    int64_t num_batches_tracked;
+
+    /* Residual children. */
+    ssli_seq *body, *shortcut;
+
+    /* ---- per-call state (owned, grown to the largest rows seen) ---- */
+    float *out_buf;   /* rows x numel(out): this layer's output of the last forward */
+    size_t out_cap;   /* rows capacity of out_buf */
+    float *aux;       /* batch-norm: xhat rows x c*h*w (train) ; maxpool: argmax as float-free int32 */
+    size_t aux_cap;   /* bytes */
+    double *stat;     /* batch-norm: mean, inv_std of the last forward (2c) */
+} ssli_layer;
+
+struct ssli_seq {
+    ssli_layer *layers;
+    size_t n, cap;
+    ssli_shape in, out; /* out = last layer's out (in when empty) */
+    float *gbuf[2];     /* backward ping-pong gradient buffers, gcap floats each */
+    size_t gcap;
+};
+
+/* ---- constraint hook (POLICE, issue 8) ------------------------------------
+ * When m->hook is set, every forward runs rows = n + hook->extra_rows rows:
+ * the caller's n rows followed by hook->extra_rows rows copied from
+ * hook->extra_input (extra_rows x in_numel, owned by the hook).  Batch-norm
+ * in train mode computes its statistics over the first n rows only and
+ * normalises all rows with them (the gradient of the extra rows flows into
+ * the statistics exactly).  The extra rows of the output are dropped, and
+ * their output gradient is zero in backward.
+ *
+ * Pre-activation points: the output of every linear / conv2d / batch-norm
+ * layer that is NOT directly followed by a batch-norm in its sequence
+ * (so "linear,bn,relu" is hooked once, after bn).  At each such point:
+ *   forward : hook->forward(user, L, h, n, c, width) may modify h in place
+ *             (h is (n + c) x width, width = numel of the layer's output);
+ *   backward: hook->backward(user, L, g, n, c, width) receives the gradient
+ *             w.r.t. the hooked (shifted) output and must turn it, in place,
+ *             into the gradient w.r.t. the unshifted pre-activation.
+ * L is the hooked layer's pointer (stable for the model's lifetime); the hook
+ * decides which layers it acts on (e.g. skip the output layer).  A non-OK
+ * status aborts the pass and is returned as is. */
+typedef struct ssli_model_hook {
+    size_t extra_rows;
+    const float *extra_input;
+    sslk_status (*forward)(void *user, const ssli_layer *L, float *h, size_t n, size_t c,
+                           size_t width);
+    sslk_status (*backward)(void *user, const ssli_layer *L, float *g, size_t n, size_t c,
+                            size_t width);
+    void *user;
+} ssli_model_hook;
+
+#define SSLI_MODEL_MAX_DEPTH 16 /* nesting of open residual blocks */
+
+struct sslk_model {
+    sslk_ctx *ctx;
+    uint64_t seed;
+    uint64_t layers_added; /* counter keying the init stream of each new layer */
+    ssli_seq top;
+    double settings[2]; /* indexed like ssli_settings_model */
+
+    /* builder state: open residual blocks (path of layers being filled) */
+    ssli_layer *open[SSLI_MODEL_MAX_DEPTH];
+    int open_in_shortcut[SSLI_MODEL_MAX_DEPTH];
+    int nopen;
+
+    /* last forward */
+    float *in_buf; /* rows x in_numel copy of the input (+ hook rows) */
+    size_t in_cap;
+    size_t last_n, last_rows; /* caller rows, total rows (n + extra); 0 = no forward yet */
+    sslk_mode last_mode;
+
+    const ssli_model_hook *hook; /* NULL: no constraint */
+
+    float *ws; /* shared scratch (im2col columns, per-thread partial sums) */
+    size_t ws_cap; /* bytes */
+
+    /* cached parameter table (rebuilt when layers change) */
+    sslk_param_view *views;
+    char (*view_names)[96];
+    size_t nviews;
+    bool views_dirty;
+};
+
+extern const ssli_setting_table ssli_settings_model;
+#define SSLI_MODEL_S_BN_MOMENTUM 0
+#define SSLI_MODEL_S_BN_EPS 1
+
+/* ---- accessors for other layers ------------------------------------------ */
+/* Top-level layers (residual layers expose their children through body/shortcut). */
+static inline size_t ssli_model_nlayers(const sslk_model *m) { return m->top.n; }
+static inline ssli_layer *ssli_model_layer(const sslk_model *m, size_t i) {
+    return i < m->top.n ? &m->top.layers[i] : NULL;
+}
+static inline const ssli_seq *ssli_model_top(const sslk_model *m) { return &m->top; }
+static inline double ssli_model_bn_eps(const sslk_model *m) { return m->settings[SSLI_MODEL_S_BN_EPS]; }
+
+/* Attach (or with NULL detach) a constraint hook; the struct must outlive
+ * the attachment.  Invalidates the last forward. */
+void ssli_model_set_hook(sslk_model *m, const ssli_model_hook *hook);
+/* True when the layer at index i of seq is a pre-activation point (see above). */
+bool ssli_seq_is_preact(const ssli_seq *s, size_t i);
+
+/* ---- internal building blocks (lib/nn) ------------------------------------ */
+sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
+                             sslk_mode mode, const float **y);
+sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, const float *gy,
+                              size_t rows, size_t nstat, float *gx);
+
+#endif
