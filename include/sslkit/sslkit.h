@@ -6,5 +6,6 @@
 #include "sslkit/core.h"
 #include "sslkit/param.h"
 /* @includes (one line per header) */
+#include "sslkit/data.h"
 
 #endif
