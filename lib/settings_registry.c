@@ -9,6 +9,8 @@
 /* @nn-extern */
 /* @data-extern */
 /* @train-extern */
+extern const ssli_setting_table ssli_settings_knn;
+extern const ssli_setting_table ssli_settings_probe;
 /* @geometry-extern */
 
 const ssli_setting_table *const ssli_setting_tables[] = {
@@ -18,6 +20,8 @@ const ssli_setting_table *const ssli_setting_tables[] = {
     /* @nn-entry */
     /* @data-entry */
     /* @train-entry */
+    &ssli_settings_knn,
+    &ssli_settings_probe,
     /* @geometry-entry */
     NULL,
 };

@@ -7,5 +7,6 @@
 #include "sslkit/param.h"
 /* @includes (one line per header) */
 #include "sslkit/data.h"
+#include "sslkit/eval.h"
 
 #endif

@@ -14,4 +14,5 @@ __version__ = _clib.sslk_version_string().decode()
 # @nn
 # @data
 # @train
+from .train import KNN, LinearProbe, knn_eval, linear_probe  # noqa: E402,F401
 # @geometry

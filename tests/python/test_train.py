@@ -1,0 +1,140 @@
+"""kNN and linear probe against numpy reimplementations."""
+import numpy as np
+import pytest
+
+import sslkit
+
+
+def knn_ref(trz, try_, tez, nc, k, t, weighting="exp", distance="cosine", eps=1e-6):
+    """Straightforward numpy weighted kNN (double precision)."""
+    trz = trz.astype(np.float64)
+    tez = tez.astype(np.float64)
+    if distance == "cosine":
+        a = trz / np.linalg.norm(trz, axis=1, keepdims=True)
+        b = tez / np.linalg.norm(tez, axis=1, keepdims=True)
+        sim = b @ a.T
+        order = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+        s = np.take_along_axis(sim, order, 1)
+        dist = 1 - s
+        w = {"exp": np.exp(s / t), "inverse": 1 / (dist + eps), "uniform": np.ones_like(s)}[weighting]
+    else:
+        d2 = ((tez[:, None, :] - trz[None, :, :]) ** 2).sum(-1)
+        order = np.argsort(d2, axis=1, kind="stable")[:, :k]
+        dist = np.sqrt(np.take_along_axis(d2, order, 1))
+        w = {"exp": np.exp(-dist / t), "inverse": 1 / (dist + eps), "uniform": np.ones_like(dist)}[weighting]
+    votes = np.zeros((tez.shape[0], nc))
+    for i in range(tez.shape[0]):
+        np.add.at(votes[i], try_[order[i]], w[i])
+    return votes
+
+
+def blobs(n, d, nc, seed, spread=1.0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(nc, d)) * 2
+    y = rng.integers(0, nc, n)
+    return (centers[y] + spread * rng.normal(size=(n, d))).astype(np.float32), y.astype(np.int32)
+
+
+@pytest.mark.parametrize("weighting", ["exp", "inverse", "uniform"])
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_knn_votes_match_numpy(weighting, distance):
+    trz, try_ = blobs(300, 8, 5, 1, spread=2.0)
+    tez, tey = blobs(70, 8, 5, 2, spread=2.0)
+    k, t = 7, 0.5
+    knn = sslkit.KNN(k=k, t=t, weighting=weighting, distance=distance, memory_mb=1).fit(trz, try_, 5)
+    got = knn.scores(tez)
+    ref = knn_ref(trz, try_, tez, 5, k, t, weighting, distance)
+    np.testing.assert_allclose(got, ref, rtol=2e-4, atol=1e-5)
+    pred = knn.predict(tez, ntop=3)
+    assert np.array_equal(pred[:, 0], np.argmax(ref, axis=1))
+    acc = sslkit.knn_eval(trz, try_, tez, tey, k=k, t=t, weighting=weighting, distance=distance)
+    ranked = np.argsort(-ref, axis=1, kind="stable")
+    assert acc["top1"] == pytest.approx(np.mean(ranked[:, 0] == tey))
+    assert acc["top5"] == pytest.approx(np.mean((ranked[:, :5] == tey[:, None]).any(1)))
+
+
+def test_knn_hand_example():
+    # 1-D on the unit circle: query at angle 0; neighbours at 0.1 (class 1), 0.2 (class 0),
+    # 0.3 (class 0); k = 3, T = 0.1: votes c0 = e^(cos .2/.1) + e^(cos .3/.1), c1 = e^(cos .1/.1).
+    ang = np.array([0.1, 0.2, 0.3, 3.0])
+    trz = np.stack([np.cos(ang), np.sin(ang)], 1)
+    try_ = np.array([1, 0, 0, 1])
+    knn = sslkit.KNN(k=3, t=0.1).fit(trz, try_, 2)
+    s = knn.scores(np.array([[2.0, 0.0]]))[0]
+    c = np.cos(ang)
+    assert s[0] == pytest.approx(np.exp(c[1] / 0.1) + np.exp(c[2] / 0.1), rel=1e-5)
+    assert s[1] == pytest.approx(np.exp(c[0] / 0.1), rel=1e-5)
+    assert knn.predict(np.array([[2.0, 0.0]]))[0] == 0
+
+
+def test_knn_errors():
+    knn = sslkit.KNN()
+    with pytest.raises(sslkit.Error) as e:
+        knn.fit(np.ones((4, 3)), np.array([0, 1, 2, 5]), 3)
+    assert e.value.status_name == "SSLK_E_RANGE"
+    with pytest.raises(sslkit.Error) as e:
+        knn.fit(np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0, 1]), 2)
+    assert e.value.status_name == "SSLK_E_DEGENERATE"
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.KNN(k=0)
+    assert e.value.status_name == "SSLK_E_SETTING"
+
+
+def lr_newton(X, y, nc, l2, iters=50):
+    """Newton's method on mean CE + l2/2 ||W||^2 (bias free), double precision."""
+    n, d = X.shape
+    Xa = np.hstack([X, np.ones((n, 1))])
+    Y = np.eye(nc)[y]
+    w = np.zeros((d + 1) * nc)
+    reg = np.ones((d + 1, nc))
+    reg[d] = 0
+    reg = reg.reshape(-1)
+    for _ in range(iters):
+        W = w.reshape(d + 1, nc)
+        L = Xa @ W
+        L -= L.max(1, keepdims=True)
+        P = np.exp(L)
+        P /= P.sum(1, keepdims=True)
+        g = (Xa.T @ (P - Y)).reshape(-1) / n + l2 * reg * w
+        H = np.zeros(((d + 1) * nc, (d + 1) * nc))
+        for i in range(n):
+            S = np.diag(P[i]) - np.outer(P[i], P[i])
+            H += np.kron(np.outer(Xa[i], Xa[i]), S)
+        H = H / n + np.diag(l2 * reg) + 1e-12 * np.eye(len(w))
+        w -= np.linalg.lstsq(H, g, rcond=None)[0]
+    return w.reshape(d + 1, nc)
+
+
+def test_probe_matches_newton_reference():
+    X, y = blobs(120, 4, 3, 5, spread=2.5)
+    l2 = 1e-2
+    p = sslkit.LinearProbe(l2=l2, tol=1e-9, max_iter=2000).fit(X, y, 3)
+    assert p.l2 == l2
+    mu, sd = X.astype(np.float64).mean(0), X.astype(np.float64).std(0)
+    Xs = (X - mu) / sd
+    W = lr_newton(Xs, y, 3, l2)
+    Xt, _ = blobs(40, 4, 3, 6, spread=2.5)
+    ref = np.hstack([(Xt - mu) / sd, np.ones((40, 1))]) @ W
+    got = p.logits(Xt)
+    # logits are defined up to a per-row constant only through the bias: compare centred
+    np.testing.assert_allclose(got - got.mean(1, keepdims=True), ref - ref.mean(1, keepdims=True),
+                               rtol=1e-3, atol=2e-3)
+    assert np.array_equal(p.predict(Xt), np.argmax(ref, 1))
+
+
+def test_probe_chooses_penalty_and_beats_chance():
+    X, y = blobs(600, 20, 4, 7, spread=4.0)
+    Xt, yt = blobs(300, 20, 4, 7 + 100, spread=4.0)
+    # the same centres: regenerate test from the same generator state
+    rng = np.random.default_rng(7)
+    centers = rng.normal(size=(4, 20)) * 2
+    yt = rng.integers(0, 4, 300).astype(np.int32)
+    Xt = (centers[yt] + 4.0 * np.random.default_rng(99).normal(size=(300, 20))).astype(np.float32)
+    res = sslkit.linear_probe(X, y, Xt, yt)
+    assert res["l2"] in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+    # Bayes-optimal reference: nearest true centre
+    d2 = ((Xt[:, None, :] - centers[None]) ** 2).sum(-1)
+    bayes = np.mean(np.argmin(d2, 1) == yt)
+    assert res["top1"] > 0.5
+    assert res["top1"] <= bayes + 0.05
+    assert res["top1"] >= bayes - 0.1
