@@ -8,5 +8,6 @@
 /* @includes (one line per header) */
 #include "sslkit/data.h"
 #include "sslkit/eval.h"
+#include "sslkit/plot.h"
 
 #endif

@@ -2,7 +2,10 @@
  * (numpy references for the general case live in tests/python/test_train.py)
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -171,6 +174,43 @@ START_TEST(probe_errors) {
 }
 END_TEST
 
+
+/* Plots: PNG signature / SVG text, refused extensions, unwritable folder. */
+START_TEST(plots_write_png_and_svg) {
+    char dir[] = "/tmp/sslk_plot_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char png[256], svg[256], bad[256];
+    snprintf(png, sizeof png, "%s/c.png", dir);
+    snprintf(svg, sizeof svg, "%s/b.svg", dir);
+    snprintf(bad, sizeof bad, "%s/none/x.png", dir);
+    double y[2 * 5] = {5, 4, 3, NAN, 1, 0.5, 0.6, 0.7, 0.8, 0.9};
+    const char *names[2] = {"loss", "rankme"};
+    ck_ok(sslk_plot_curves(png, "curves", "epoch", "value", NULL, y, 2, 5, names, SSLK_PLOT_LOG_Y));
+    double acc[3] = {0.9, NAN, 0.5};
+    const char *labels[3] = {"a", "b", "c"};
+    ck_ok(sslk_plot_bars(svg, "per class", "accuracy", acc, labels, 3));
+    unsigned char hdr[8] = {0};
+    FILE *f = fopen(png, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(hdr, 1, 8, f), 8);
+    fclose(f);
+    ck_assert(memcmp(hdr, "\x89PNG\r\n\x1a\n", 8) == 0);
+    char text[512] = {0};
+    f = fopen(svg, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_gt(fread(text, 1, sizeof text - 1, f), 100);
+    fclose(f);
+    ck_assert(strstr(text, "<svg") != NULL);
+    ck_status(sslk_plot_bars(bad, NULL, NULL, acc, NULL, 3), SSLK_E_IO);
+    snprintf(bad, sizeof bad, "%s/x.jpg", dir);
+    ck_status(sslk_plot_curves(bad, NULL, NULL, NULL, NULL, y, 2, 5, NULL, 0), SSLK_E_INVALID_ARG);
+    ck_status(sslk_plot_curves(png, NULL, NULL, NULL, NULL, y, 0, 5, NULL, 0), SSLK_E_SHAPE);
+    remove(png);
+    remove(svg);
+    rmdir(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("eval");
     TCase *tc = tcase_create("eval");
@@ -178,6 +218,7 @@ int main(void) {
     tcase_add_test(tc, knn_errors);
     tcase_add_loop_test(tc, probe_closed_form_1d, 0, 2);
     tcase_add_test(tc, probe_errors);
+    tcase_add_test(tc, plots_write_png_and_svg);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
