@@ -5,6 +5,7 @@
 
 /* extern declarations, one per layer */
 /* @metric-extern */
+extern const ssli_setting_table ssli_settings_rankme;
 /* @loss-extern */
 /* @nn-extern */
 /* @data-extern */
@@ -16,6 +17,7 @@ extern const ssli_setting_table ssli_settings_probe;
 const ssli_setting_table *const ssli_setting_tables[] = {
     /* entries, one per layer */
     /* @metric-entry */
+    &ssli_settings_rankme,
     /* @loss-entry */
     /* @nn-entry */
     /* @data-entry */

@@ -8,6 +8,8 @@
 /* @includes (one line per header) */
 #include "sslkit/data.h"
 #include "sslkit/eval.h"
+#include "sslkit/metrics.h"
+#include "sslkit/npy.h"
 #include "sslkit/plot.h"
 
 #endif
