@@ -1,0 +1,175 @@
+/* Data layer internals: the dataset handle and its reader table, decode
+ * scratch per worker, the augmentation plan, and the image kernels.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_DATA_INTERNAL_H
+#define SSLKIT_DATA_INTERNAL_H
+
+#include "core/internal.h"
+#include "sslkit/data.h"
+
+#define SSLI_AUG_MAX_VIEWS 64
+/* Fixed-shape datasets are held in memory; refuse absurd headers before reading. */
+#define SSLI_DATA_MAX_BYTES ((size_t)1 << 36) /* 64 GiB */
+#define SSLI_DATA_MAX_SIDE 65535
+
+/* A decoded image (HWC uint8); data may point into the dataset or into scratch. */
+typedef struct ssli_image {
+    const uint8_t *data;
+    size_t h, w, c;
+} ssli_image;
+
+/* Per-thread decode state (file buffer, pixel buffer, TurboJPEG handle). */
+typedef struct ssli_scratch {
+    const sslk_ctx *ctx;
+    uint8_t *file;
+    size_t file_cap, file_len;
+    uint8_t *pix;
+    size_t pix_cap;
+    void *tj; /* tjhandle, created on first use */
+} ssli_scratch;
+
+void ssli_scratch_init(ssli_scratch *s, const sslk_ctx *ctx);
+void ssli_scratch_free(ssli_scratch *s);
+/* Grow a scratch buffer to at least n bytes (contents not kept). */
+sslk_status ssli_scratch_reserve(const sslk_ctx *ctx, uint8_t **buf, size_t *cap, size_t n,
+                                 const char *fn);
+
+struct sslk_dataset;
+typedef struct ssli_reader {
+    /* Full-resolution size of item i; may load the file into sc. */
+    sslk_status (*header)(const struct sslk_dataset *ds, ssli_scratch *sc, size_t i, size_t *h,
+                          size_t *w, size_t *c);
+    /* Decode item i so that its width >= need_w and height >= need_h where the
+     * format can scale down (JPEG DCT scaling), otherwise full size.  Call after
+     * header() on the same scratch. */
+    sslk_status (*decode)(const struct sslk_dataset *ds, ssli_scratch *sc, size_t i, size_t need_w,
+                          size_t need_h, ssli_image *img);
+    void (*close)(struct sslk_dataset *ds);
+} ssli_reader;
+
+/* Dataset settings (dataset domain) */
+#define SSLI_DS_NSET 4
+extern const ssli_setting_table ssli_settings_dataset;
+extern const ssli_setting_table ssli_settings_augment;
+extern const ssli_setting_table ssli_settings_loader;
+
+struct sslk_dataset {
+    sslk_ctx *ctx;
+    sslk_dataset_kind kind;
+    const ssli_reader *rd;
+    size_t n, h, w, c;  /* h = w = 0 for variable-size images */
+    uint8_t *pixels;    /* in-memory kinds: n x h x w x c */
+    int32_t *labels;    /* n labels or NULL */
+    size_t nclasses;
+    double set[SSLI_DS_NSET];
+    char *path;         /* source, for messages */
+    void *priv;         /* reader-specific (JPEG file list) */
+};
+
+/* Allocate an in-memory dataset of n images of h x w x c (pixels uninitialised). */
+sslk_status ssli_dataset_alloc_mem(sslk_ctx *ctx, sslk_dataset_kind kind, size_t n, size_t h, size_t w,
+                                   size_t c, const char *path, sslk_dataset **out, const char *fn);
+/* Set labels (takes ownership) and nclasses = max + 1; validates >= 0 and < max_classes. */
+sslk_status ssli_dataset_set_labels(sslk_dataset *ds, int32_t *labels, int32_t max_classes,
+                                    const char *fn);
+extern const ssli_reader ssli_reader_memory;
+int64_t ssli_dataset_setting(const sslk_dataset *ds, int key);
+
+/* Readers (one file each).  path is a file or directory as documented in data.h. */
+sslk_status ssli_open_idx(sslk_ctx *ctx, const char *path, const char *labels_path, sslk_split split,
+                          sslk_dataset **out);
+sslk_status ssli_open_cifar(sslk_ctx *ctx, sslk_dataset_kind kind, const char *path, sslk_split split,
+                            sslk_dataset **out);
+sslk_status ssli_open_npy(sslk_ctx *ctx, const char *path, const char *labels_path, sslk_split split,
+                          sslk_dataset **out);
+/* JPEG folder file list (reader_folder.c) and its reader table (reader_jpeg.c). */
+const char *ssli_folder_path(const sslk_dataset *ds, size_t i, char *buf, size_t cap);
+void ssli_folder_close(sslk_dataset *ds);
+extern const ssli_reader ssli_reader_jpeg;
+sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *cache_path,
+                                  sslk_dataset **out);
+
+/* Buffer parsers used by the readers and the fuzz targets.  Each validates all
+ * sizes before allocating and never reads past len. */
+sslk_status ssli_idx_parse(sslk_ctx *ctx, const uint8_t *buf, size_t len, int want_ndim_min,
+                           int want_ndim_max, size_t dims[4], int *ndim, const uint8_t **data,
+                           const char *what);
+sslk_status ssli_cifar_parse(sslk_ctx *ctx, const uint8_t *buf, size_t len, int label_bytes,
+                             const char *what, sslk_dataset **out);
+typedef struct ssli_npy_info {
+    char kind;   /* 'u' (uint), 'i' (int), 'f' (float), 'b' (bool) */
+    int size;    /* bytes per element */
+    int big;     /* 1 when big-endian */
+    int ndim;
+    size_t shape[8];
+    size_t count;
+    size_t data_off; /* offset of the data after the header */
+} ssli_npy_info;
+sslk_status ssli_npy_parse(const uint8_t *buf, size_t len, ssli_npy_info *info, const char *what);
+/* Decode a JPEG held in memory (for the fuzz target and tests): header, then
+ * decode at the smallest scale covering need_w x need_h. */
+sslk_status ssli_jpeg_decode_mem(ssli_scratch *sc, const uint8_t *buf, size_t len, size_t need_w,
+                                 size_t need_h, size_t max_side, int fast, int dct_scaling,
+                                 ssli_image *img, size_t *full_w, size_t *full_h, const char *what);
+
+/* Read a whole file (plain or gzip, transparently through zlib) into a growing
+ * ssli_malloc'd buffer; max bounds the result size. */
+sslk_status ssli_read_file(const sslk_ctx *ctx, const char *path, size_t max, int gz, uint8_t **buf,
+                           size_t *len, const char *fn);
+/* Raw file into scratch buffer (no gzip). */
+sslk_status ssli_read_file_into(const sslk_ctx *ctx, const char *path, size_t max, uint8_t **buf,
+                                size_t *cap, size_t *len, const char *fn);
+bool ssli_path_exists(const char *path);
+bool ssli_is_dir(const char *path);
+/* "<a>/<b>" into a new ssli_malloc'd string. */
+char *ssli_path_join(const sslk_ctx *ctx, const char *a, const char *b);
+char *ssli_strdup(const sslk_ctx *ctx, const char *s);
+
+/* ---- augmentation --------------------------------------------------------- */
+#define SSLI_AUG_NSET 26
+struct sslk_augment {
+    sslk_ctx *ctx;
+    size_t nviews;
+    double set[SSLI_AUG_MAX_VIEWS][SSLI_AUG_NSET];
+};
+
+/* One view's draw, fixed by (seed, epoch, index, view) and the source size. */
+typedef struct ssli_aug_plan {
+    size_t out_c, size;
+    double cx0, cy0, cw, ch; /* crop rectangle in full-resolution source pixels */
+    int flip;
+    int jitter;              /* colour jitter applied */
+    int order[4];            /* 0 brightness, 1 contrast, 2 saturation, 3 hue */
+    double bright, contrast, sat, hue;
+    int gray;
+    double blur_sigma;       /* 0 = no blur */
+    int solarize;
+    double sol_thr;          /* threshold in [0,1] */
+    double mean[3], std[3];
+} ssli_aug_plan;
+
+double ssli_aug_get(const sslk_augment *aug, size_t view, int key);
+size_t ssli_aug_out_channels(const sslk_augment *aug, size_t view, size_t in_c);
+void ssli_aug_make_plan(const sslk_augment *aug, size_t view, size_t src_h, size_t src_w, size_t in_c,
+                        uint64_t seed, uint64_t epoch, uint64_t index, ssli_aug_plan *p);
+/* Source pixels needed so the decoded image still covers every crop at >= 1x. */
+void ssli_aug_need(const ssli_aug_plan *p, size_t src_h, size_t src_w, size_t *need_h, size_t *need_w);
+/* Run a plan on img (a possibly downscaled decode of a src_h x src_w image). tmp
+ * must hold ssli_aug_tmp_floats(...) floats. */
+size_t ssli_aug_tmp_floats(const ssli_aug_plan *p, const ssli_image *img);
+void ssli_aug_run(const ssli_aug_plan *p, const ssli_image *img, size_t src_h, size_t src_w, float *out,
+                  float *tmp);
+
+/* Kernels (augment_ops.c), all on planar float images in [0,1]. */
+void ssli_resize_crop(const ssli_image *img, double x0, double y0, double cw, double chh, size_t out_w,
+                      size_t out_h, int flip, size_t out_c, float *out, float *tmp);
+void ssli_adjust_brightness(float *x, size_t c, size_t hw, double f);
+void ssli_adjust_contrast(float *x, size_t c, size_t hw, double f);
+void ssli_adjust_saturation(float *x, size_t c, size_t hw, double f);
+void ssli_adjust_hue(float *x, size_t c, size_t hw, double shift);
+void ssli_to_gray(float *x, size_t c, size_t hw);
+void ssli_gaussian_blur(float *x, size_t c, size_t h, size_t w, double sigma, float *tmp);
+void ssli_solarize(float *x, size_t n, double thr);
+void ssli_normalize(float *x, size_t c, size_t hw, const double *mean, const double *std);
+
+#endif
