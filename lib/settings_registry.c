@@ -8,6 +8,8 @@
 extern const ssli_setting_table ssli_settings_rankme;
 /* @loss-extern */
 /* @nn-extern */
+extern const ssli_setting_table ssli_settings_model, ssli_settings_sgd, ssli_settings_lars,
+    ssli_settings_adamw, ssli_settings_schedule;
 /* @data-extern */
 /* @train-extern */
 extern const ssli_setting_table ssli_settings_knn;
@@ -20,6 +22,8 @@ const ssli_setting_table *const ssli_setting_tables[] = {
     &ssli_settings_rankme,
     /* @loss-entry */
     /* @nn-entry */
+    &ssli_settings_model, &ssli_settings_sgd, &ssli_settings_lars, &ssli_settings_adamw,
+    &ssli_settings_schedule,
     /* @data-entry */
     /* @train-entry */
     &ssli_settings_knn,

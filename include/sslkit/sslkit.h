@@ -9,7 +9,9 @@
 #include "sslkit/data.h"
 #include "sslkit/eval.h"
 #include "sslkit/metrics.h"
+#include "sslkit/model.h"
 #include "sslkit/npy.h"
+#include "sslkit/optim.h"
 #include "sslkit/plot.h"
 
 #endif

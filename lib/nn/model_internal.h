@@ -40,6 +40,7 @@ typedef struct ssli_layer {
     ssli_layer_kind kind;
     ssli_shape in, out;
     char name[64]; /* PyTorch module path, e.g. "3" or "2.body.0" */
+    uint64_t serial; /* build-order index keying this layer's init stream */
 
     /* Parameters and their gradients (NULL when absent).  Linear: weight
      * out x in_numel; conv: cout x cin x k x k; batch-norm: gamma (c).
@@ -58,9 +59,11 @@ typedef struct ssli_layer {
     ssli_seq *body, *shortcut;
 
     /* ---- per-call state (owned, grown to the largest rows seen) ---- */
-    float *out_buf;   /* rows x numel(out): this layer's output of the last forward */
-    size_t out_cap;   /* rows capacity of out_buf */
-    float *aux;       /* batch-norm: xhat rows x c*h*w (train) ; maxpool: argmax as float-free int32 */
+    float *out_buf;   /* rows x numel(out): this layer's output of the last forward
+                         (flatten has none: its output is its input) */
+    size_t out_cap;   /* bytes */
+    void *aux;        /* batch-norm: xhat (rows x numel floats); maxpool: argmax (rows x
+                         numel(out) int32); residual: gradient scratch */
     size_t aux_cap;   /* bytes */
     double *stat;     /* batch-norm: mean, inv_std of the last forward (2c) */
 } ssli_layer;
@@ -69,8 +72,8 @@ struct ssli_seq {
     ssli_layer *layers;
     size_t n, cap;
     ssli_shape in, out; /* out = last layer's out (in when empty) */
-    float *gbuf[2];     /* backward ping-pong gradient buffers, gcap floats each */
-    size_t gcap;
+    float *gbuf[2];     /* backward ping-pong gradient buffers */
+    size_t gcap[2];     /* bytes */
 };
 
 /* ---- constraint hook (POLICE, issue 8) ------------------------------------
@@ -119,7 +122,9 @@ struct sslk_model {
 
     /* last forward */
     float *in_buf; /* rows x in_numel copy of the input (+ hook rows) */
-    size_t in_cap;
+    size_t in_cap; /* bytes, like every *_cap below */
+    float *gy_buf, *gx_buf; /* backward: output gradient (+ zero hook rows), input gradient */
+    size_t gy_cap, gx_cap;
     size_t last_n, last_rows; /* caller rows, total rows (n + extra); 0 = no forward yet */
     sslk_mode last_mode;
 
@@ -157,7 +162,9 @@ bool ssli_seq_is_preact(const ssli_seq *s, size_t i);
 /* ---- internal building blocks (lib/nn) ------------------------------------ */
 sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
                              sslk_mode mode, const float **y);
-sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, const float *gy,
+/* gy may be modified in place when a hook is attached; gx may be NULL
+ * (input gradient not needed: the first layer then skips it). */
+sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float *gy,
                               size_t rows, size_t nstat, float *gx);
 
 #endif

@@ -1,0 +1,142 @@
+/* Batch-norm 1d (vectors: c features) and 2d (images: c channels x h*w).
+ * Train: statistics over the first `nstat` rows (all rows when no
+ * constraint hook adds rows), biased variance for normalising, unbiased for
+ * the running average (PyTorch: running = (1 - momentum) running + momentum
+ * batch).  Eval: running statistics.  Sums in double, per channel in row
+ * order, so results do not depend on the thread count.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <math.h>
+
+#include <omp.h>
+
+#include "nn/layers.h"
+
+/* Channel range [c0, c1) of thread t among nt. */
+static void channel_range(size_t c, int t, int nt, size_t *c0, size_t *c1) {
+    *c0 = c * (size_t)t / (size_t)nt;
+    *c1 = c * (size_t)(t + 1) / (size_t)nt;
+}
+
+sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
+                                   size_t nstat, sslk_mode mode) {
+    const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
+    const size_t M = nstat * hw;
+    if (mode == SSLK_MODE_TRAIN && M < 2)
+        return ssli_err(SSLK_E_SHAPE,
+                        "sslk_model_forward: batch-norm layer '%s' needs more than 1 value per "
+                        "channel in train mode (batch %zu x %zu spatial)",
+                        L->name, nstat, hw);
+    size_t bytes;
+    if (ssli_mul3_overflow(rows, numel, sizeof(float), &bytes))
+        return ssli_err(SSLK_E_OVERFLOW, "batch-norm: buffer size overflows");
+    SSLI_TRY(ssli_nn_grow(m->ctx, &L->aux, &L->aux_cap, bytes));
+    float *xhat = L->aux;
+    double *mean = L->stat, *istd = L->stat + c;
+    const double eps = m->settings[SSLI_MODEL_S_BN_EPS];
+    const double mom = m->settings[SSLI_MODEL_S_BN_MOMENTUM];
+    int nt = ssli_threads(m->ctx);
+    if ((size_t)nt > c) nt = (int)c;
+    if (rows * numel < 32768) nt = 1;
+#pragma omp parallel num_threads(nt)
+    {
+        size_t c0, c1;
+        channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
+        if (mode == SSLK_MODE_TRAIN) {
+            for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
+            for (size_t r = 0; r < nstat; r++)
+                for (size_t j = c0; j < c1; j++) {
+                    const float *xp = x + r * numel + j * hw;
+                    double s = 0.0;
+                    for (size_t p = 0; p < hw; p++) s += xp[p];
+                    mean[j] += s;
+                }
+            for (size_t j = c0; j < c1; j++) mean[j] /= (double)M;
+            for (size_t r = 0; r < nstat; r++)
+                for (size_t j = c0; j < c1; j++) {
+                    const float *xp = x + r * numel + j * hw;
+                    double s = 0.0, mu = mean[j];
+                    for (size_t p = 0; p < hw; p++) s += ((double)xp[p] - mu) * ((double)xp[p] - mu);
+                    istd[j] += s;
+                }
+            for (size_t j = c0; j < c1; j++) {
+                double var = istd[j] / (double)M;
+                istd[j] = 1.0 / sqrt(var + eps);
+                L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean[j]);
+                L->running_var[j] = (float)((1.0 - mom) * L->running_var[j] +
+                                            mom * var * (double)M / (double)(M - 1));
+            }
+        } else {
+            for (size_t j = c0; j < c1; j++) {
+                mean[j] = L->running_mean[j];
+                istd[j] = 1.0 / sqrt((double)L->running_var[j] + eps);
+            }
+        }
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = c0; j < c1; j++) {
+                const float *xp = x + r * numel + j * hw;
+                float *hp = xhat + r * numel + j * hw;
+                float *yp = L->out_buf + r * numel + j * hw;
+                const float mu = (float)mean[j], is = (float)istd[j];
+                const float gam = L->weight[j], bet = L->bias[j];
+                for (size_t p = 0; p < hw; p++) {
+                    float h = (xp[p] - mu) * is;
+                    hp[p] = h;
+                    yp[p] = gam * h + bet;
+                }
+            }
+    }
+    if (mode == SSLK_MODE_TRAIN) L->num_batches_tracked++;
+    return SSLK_OK;
+}
+
+void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size_t rows,
+                             size_t nstat, sslk_mode mode, float *gx) {
+    const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
+    const double M = (double)(nstat * hw);
+    const float *xhat = L->aux;
+    const double *istd = L->stat + c;
+    int nt = ssli_threads(m->ctx);
+    if ((size_t)nt > c) nt = (int)c;
+    if (rows * numel < 32768) nt = 1;
+#pragma omp parallel num_threads(nt)
+    {
+        size_t c0, c1;
+        channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
+        for (size_t j = c0; j < c1; j++) {
+            /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
+            double s1 = 0.0, s2 = 0.0;
+            for (size_t r = 0; r < rows; r++) {
+                const float *g = gy + r * numel + j * hw;
+                const float *h = xhat + r * numel + j * hw;
+                for (size_t p = 0; p < hw; p++) {
+                    s1 += g[p];
+                    s2 += (double)g[p] * h[p];
+                }
+            }
+            L->gbias[j] += (float)s1;
+            L->gweight[j] += (float)s2;
+            if (!gx) continue;
+            const double gam = L->weight[j], is = istd[j];
+            const float a = (float)(gam * is);
+            if (mode == SSLK_MODE_TRAIN) {
+                /* dx = gamma istd (g - [stat row] (S1 + xhat S2) / M) */
+                const float b1 = (float)(s1 / M), b2 = (float)(s2 / M);
+                for (size_t r = 0; r < rows; r++) {
+                    const float *g = gy + r * numel + j * hw;
+                    const float *h = xhat + r * numel + j * hw;
+                    float *o = gx + r * numel + j * hw;
+                    if (r < nstat)
+                        for (size_t p = 0; p < hw; p++) o[p] = a * (g[p] - b1 - h[p] * b2);
+                    else
+                        for (size_t p = 0; p < hw; p++) o[p] = a * g[p];
+                }
+            } else {
+                for (size_t r = 0; r < rows; r++) {
+                    const float *g = gy + r * numel + j * hw;
+                    float *o = gx + r * numel + j * hw;
+                    for (size_t p = 0; p < hw; p++) o[p] = a * g[p];
+                }
+            }
+        }
+    }
+}

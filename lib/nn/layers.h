@@ -1,0 +1,60 @@
+/* Per-layer kernels of lib/nn.  Each forward writes L->out_buf (rows x
+ * numel(L->out), allocated by the caller); each backward adds parameter
+ * gradients and writes gx (rows x numel(L->in)) unless gx is NULL.
+ * `nstat` is the number of leading rows batch-norm takes statistics over.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_NN_LAYERS_H
+#define SSLKIT_NN_LAYERS_H
+
+#include "nn/model_internal.h"
+
+/* Grow a 64-aligned buffer to at least `bytes` (contents not kept). */
+sslk_status ssli_nn_grow(const sslk_ctx *ctx, void **buf, size_t *cap, size_t bytes);
+/* Scratch of the model (m->ws) of at least `bytes`. */
+sslk_status ssli_nn_scratch(sslk_model *m, size_t bytes, void **out);
+
+void ssli_linear_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows);
+void ssli_linear_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy,
+                          size_t rows, float *gx);
+
+sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows);
+sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy,
+                                 size_t rows, float *gx);
+
+sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
+                                   size_t nstat, sslk_mode mode);
+void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size_t rows,
+                             size_t nstat, sslk_mode mode, float *gx);
+
+/* relu, leaky_relu, abs */
+void ssli_act_forward(const sslk_model *m, ssli_layer *L, const float *x, size_t rows);
+void ssli_act_backward(const sslk_model *m, const ssli_layer *L, const float *x, const float *gy,
+                       size_t rows, float *gx);
+
+/* maxpool, avgpool, gap */
+sslk_status ssli_pool_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows);
+void ssli_pool_backward(const sslk_model *m, const ssli_layer *L, const float *gy, size_t rows,
+                        float *gx);
+
+sslk_status ssli_residual_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
+                                  size_t nstat, sslk_mode mode);
+sslk_status ssli_residual_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy,
+                                   size_t rows, size_t nstat, float *gx);
+
+/* Initialise the parameters / buffers of one layer (not recursive). */
+void ssli_layer_init(ssli_layer *L, sslk_init scheme, uint64_t seed);
+/* Free a layer's storage (recursively for residual children). */
+void ssli_layer_free(const sslk_ctx *ctx, ssli_layer *L);
+void ssli_seq_free(const sslk_ctx *ctx, ssli_seq *s);
+
+/* Tensor view by name, NULL when absent (params.c). */
+const sslk_param_view *ssli_model_find_view(sslk_model *m, const char *name);
+/* Every layer in depth-first build order (residual, then its body, then its
+ * shortcut); writes up to cap pointers, returns the total count. */
+size_t ssli_model_collect_layers(sslk_model *m, ssli_layer **out, size_t cap);
+/* Canonical spec as a NUL-terminated string allocated with ssli_malloc. */
+sslk_status ssli_model_spec_alloc(const sslk_model *m, char **out);
+/* Ensure the parameter views are built (params.c). */
+sslk_status ssli_model_views(sslk_model *m, const sslk_param_view **views, size_t *n);
+
+#endif

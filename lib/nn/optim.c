@@ -1,0 +1,303 @@
+/* SGD (PyTorch semantics), LARS (VICReg recipe) and AdamW (PyTorch
+ * semantics) over any set of sslk_param_view tensors, with parameter groups,
+ * a NaN/Inf gate before every step, and an exact state blob for checkpoints.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <math.h>
+#include <string.h>
+
+#include "nn/optim_internal.h"
+
+#define IDX(key) ssli_setting_index(opt->table, key)
+
+static const ssli_setting_table *table_of(sslk_optim_kind k) {
+    switch (k) {
+    case SSLK_OPTIM_SGD: return &ssli_settings_sgd;
+    case SSLK_OPTIM_LARS: return &ssli_settings_lars;
+    case SSLK_OPTIM_ADAMW: return &ssli_settings_adamw;
+    }
+    return NULL;
+}
+
+sslk_status sslk_optim_create(sslk_ctx *ctx, sslk_optim_kind kind, sslk_optim **out) {
+    static const char fn[] = "sslk_optim_create";
+    SSLI_CHECK_PTR(ctx, fn);
+    SSLI_CHECK_PTR(out, fn);
+    *out = NULL;
+    const ssli_setting_table *t = table_of(kind);
+    if (!t) return ssli_err(SSLK_E_INVALID_ARG, "%s: 'kind' = %d is not a sslk_optim_kind", fn, (int)kind);
+    sslk_optim *o = ssli_calloc(ctx, 1, sizeof *o);
+    if (!o) return ssli_alloc_status();
+    o->ctx = ctx;
+    o->kind = kind;
+    o->table = t;
+    o->lr_scale = 1.0;
+    ssli_setting_defaults(t, o->defaults);
+    *out = o;
+    return SSLK_OK;
+}
+
+void sslk_optim_destroy(sslk_optim *opt) {
+    if (!opt) return;
+    for (size_t i = 0; i < opt->np; i++) {
+        ssli_free(opt->ctx, opt->p[i].s1);
+        ssli_free(opt->ctx, opt->p[i].s2);
+    }
+    ssli_free(opt->ctx, opt->p);
+    ssli_free(opt->ctx, opt->groups);
+    ssli_free(opt->ctx, opt);
+}
+
+sslk_status sslk_optim_add_params(sslk_optim *opt, const sslk_param_view *views, size_t n,
+                                  size_t group) {
+    static const char fn[] = "sslk_optim_add_params";
+    SSLI_CHECK_PTR(opt, fn);
+    if (n && !views) return ssli_err(SSLK_E_INVALID_ARG, "%s: argument 'views' is NULL", fn);
+    if (group > opt->ngroups)
+        return ssli_err(SSLK_E_RANGE, "%s: 'group' = %zu, the next new group is %zu", fn, group,
+                        opt->ngroups);
+    for (size_t i = 0; i < n; i++) {
+        const sslk_param_view *v = &views[i];
+        if (v->struct_size < sizeof *v)
+            return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu].struct_size = %zu, expected %zu", fn,
+                            i, v->struct_size, sizeof *v);
+        if (v->flags & SSLK_PARAM_FROZEN) continue;
+        if (!v->data || !v->grad || v->count == 0)
+            return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu] ('%s') has no data, no grad or no values",
+                            fn, i, v->name ? v->name : "?");
+        for (size_t j = 0; j < opt->np; j++)
+            if (opt->p[j].v.data == v->data)
+                return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu] ('%s') is already registered", fn,
+                                i, v->name ? v->name : "?");
+    }
+    if (group == opt->ngroups) {
+        double(*g)[SSLI_OPTIM_MAX_SETTINGS] = ssli_malloc(opt->ctx, group + 1, sizeof *g);
+        if (!g) return ssli_alloc_status();
+        if (group) memcpy(g, opt->groups, group * sizeof *g);
+        memcpy(g[group], opt->defaults, sizeof g[group]);
+        ssli_free(opt->ctx, opt->groups);
+        opt->groups = g;
+        opt->ngroups++;
+    }
+    if (opt->np + n > opt->pcap) {
+        size_t nc = (opt->np + n) * 2;
+        ssli_optim_param *np = ssli_calloc(opt->ctx, nc, sizeof *np);
+        if (!np) return ssli_alloc_status();
+        if (opt->np) memcpy(np, opt->p, opt->np * sizeof *np);
+        ssli_free(opt->ctx, opt->p);
+        opt->p = np;
+        opt->pcap = nc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const sslk_param_view *v = &views[i];
+        if (v->flags & SSLK_PARAM_FROZEN) continue;
+        ssli_optim_param *q = &opt->p[opt->np];
+        memset(q, 0, sizeof *q);
+        q->v = *v;
+        q->v.struct_size = sizeof q->v;
+        q->group = group;
+        q->s1 = ssli_calloc(opt->ctx, v->count, sizeof(float));
+        if (opt->kind == SSLK_OPTIM_ADAMW) q->s2 = ssli_calloc(opt->ctx, v->count, sizeof(float));
+        if (!q->s1 || (opt->kind == SSLK_OPTIM_ADAMW && !q->s2)) {
+            ssli_free(opt->ctx, q->s1);
+            ssli_free(opt->ctx, q->s2);
+            return ssli_alloc_status();
+        }
+        opt->np++;
+    }
+    return SSLK_OK;
+}
+
+sslk_status sslk_optim_counts(const sslk_optim *opt, size_t *groups, size_t *tensors) {
+    SSLI_CHECK_PTR(opt, "sslk_optim_counts");
+    if (groups) *groups = opt->ngroups;
+    if (tensors) *tensors = opt->np;
+    return SSLK_OK;
+}
+
+sslk_status sslk_optim_set_f64(sslk_optim *opt, int key, double value) {
+    static const char fn[] = "sslk_optim_set_f64";
+    SSLI_CHECK_PTR(opt, fn);
+    SSLI_TRY(ssli_setting_set(opt->table, opt->defaults, key, value, SSLK_SETTING_F64, fn));
+    for (size_t g = 0; g < opt->ngroups; g++)
+        SSLI_TRY(ssli_setting_set(opt->table, opt->groups[g], key, value, SSLK_SETTING_F64, fn));
+    return SSLK_OK;
+}
+
+sslk_status sslk_optim_group_set_f64(sslk_optim *opt, size_t group, int key, double value) {
+    static const char fn[] = "sslk_optim_group_set_f64";
+    SSLI_CHECK_PTR(opt, fn);
+    if (group >= opt->ngroups)
+        return ssli_err(SSLK_E_RANGE, "%s: 'group' = %zu, the optimizer has %zu group(s)", fn, group,
+                        opt->ngroups);
+    return ssli_setting_set(opt->table, opt->groups[group], key, value, SSLK_SETTING_F64, fn);
+}
+
+sslk_status sslk_optim_get_f64(const sslk_optim *opt, size_t group, int key, double *value) {
+    static const char fn[] = "sslk_optim_get_f64";
+    SSLI_CHECK_PTR(opt, fn);
+    SSLI_CHECK_PTR(value, fn);
+    if (group == SIZE_MAX) return ssli_setting_get(opt->table, opt->defaults, key, value, fn);
+    if (group >= opt->ngroups)
+        return ssli_err(SSLK_E_RANGE, "%s: 'group' = %zu, the optimizer has %zu group(s)", fn, group,
+                        opt->ngroups);
+    return ssli_setting_get(opt->table, opt->groups[group], key, value, fn);
+}
+
+sslk_status sslk_optim_set_lr_scale(sslk_optim *opt, double scale) {
+    SSLI_CHECK_PTR(opt, "sslk_optim_set_lr_scale");
+    if (!(scale >= 0.0 && scale <= 1e6))
+        return ssli_err(SSLK_E_INVALID_ARG, "sslk_optim_set_lr_scale: 'scale' = %g must be in [0, 1e6]",
+                        scale);
+    opt->lr_scale = scale;
+    return SSLK_OK;
+}
+
+/* ---- updates ------------------------------------------------------------- */
+
+static double norm2(const float *x, size_t n) {
+    double a[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) a[k] += (double)x[i + k] * x[i + k];
+    for (; i < n; i++) a[0] += (double)x[i] * x[i];
+    return sqrt((a[0] + a[1]) + (a[2] + a[3]));
+}
+
+static void step_sgd(const sslk_optim *opt, ssli_optim_param *q, const double *s) {
+    const float lr = (float)(s[IDX(SSLK_SGD_LR)] * opt->lr_scale);
+    const float mom = (float)s[IDX(SSLK_SGD_MOMENTUM)];
+    const float damp = (float)s[IDX(SSLK_SGD_DAMPENING)];
+    const int nest = s[IDX(SSLK_SGD_NESTEROV)] != 0.0;
+    float wd = (float)s[IDX(SSLK_SGD_WEIGHT_DECAY)];
+    if (s[IDX(SSLK_SGD_EXCLUDE_NO_DECAY)] != 0.0 && (q->v.flags & SSLK_PARAM_NO_DECAY)) wd = 0.0f;
+    float *p = q->v.data, *buf = q->s1;
+    const float *g = q->v.grad;
+    const size_t n = q->v.count;
+    const int first = !q->has_buf;
+    int nt = ssli_threads(opt->ctx);
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + wd * p[i];
+        if (mom != 0.0f) {
+            buf[i] = first ? d : mom * buf[i] + (1.0f - damp) * d;
+            d = nest ? d + mom * buf[i] : buf[i];
+        }
+        p[i] -= lr * d;
+    }
+    if (mom != 0.0f) q->has_buf = 1;
+}
+
+static void step_lars(const sslk_optim *opt, ssli_optim_param *q, const double *s) {
+    const float lr = (float)(s[IDX(SSLK_LARS_LR)] * opt->lr_scale);
+    const float mom = (float)s[IDX(SSLK_LARS_MOMENTUM)];
+    const double eta = s[IDX(SSLK_LARS_ETA)];
+    const bool excluded = s[IDX(SSLK_LARS_EXCLUDE_NO_DECAY)] != 0.0 && (q->v.flags & SSLK_PARAM_NO_DECAY);
+    const float wd = excluded ? 0.0f : (float)s[IDX(SSLK_LARS_WEIGHT_DECAY)];
+    float *p = q->v.data, *mu = q->s1;
+    const float *g = q->v.grad;
+    const size_t n = q->v.count;
+    float qr = 1.0f;
+    if (!excluded) {
+        /* |p| and |g + wd p| in double */
+        double pn = norm2(p, n), a[4] = {0, 0, 0, 0};
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (int k = 0; k < 4; k++) {
+                float d = g[i + k] + wd * p[i + k];
+                a[k] += (double)d * d;
+            }
+        for (; i < n; i++) {
+            float d = g[i] + wd * p[i];
+            a[0] += (double)d * d;
+        }
+        double un = sqrt((a[0] + a[1]) + (a[2] + a[3]));
+        if (pn > 0.0 && un > 0.0) qr = (float)(eta * pn / un);
+    }
+    int nt = ssli_threads(opt->ctx);
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float d = (g[i] + wd * p[i]) * qr;
+        mu[i] = mom * mu[i] + d;
+        p[i] -= lr * mu[i];
+    }
+}
+
+static void step_adamw(const sslk_optim *opt, ssli_optim_param *q, const double *s) {
+    const double lr = s[IDX(SSLK_ADAMW_LR)] * opt->lr_scale;
+    const double b1 = s[IDX(SSLK_ADAMW_BETA1)], b2 = s[IDX(SSLK_ADAMW_BETA2)];
+    const float eps = (float)s[IDX(SSLK_ADAMW_EPS)];
+    double wd = s[IDX(SSLK_ADAMW_WEIGHT_DECAY)];
+    if (s[IDX(SSLK_ADAMW_EXCLUDE_NO_DECAY)] != 0.0 && (q->v.flags & SSLK_PARAM_NO_DECAY)) wd = 0.0;
+    const double t = (double)(q->t + 1);
+    const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    const float step = (float)(lr / bc1), isb2 = (float)(1.0 / sqrt(bc2));
+    const float decay = (float)(1.0 - lr * wd), fb1 = (float)b1, fb2 = (float)b2;
+    float *p = q->v.data, *m1 = q->s1, *m2 = q->s2;
+    const float *g = q->v.grad;
+    const size_t n = q->v.count;
+    int nt = ssli_threads(opt->ctx);
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        p[i] *= decay;
+        m1[i] = fb1 * m1[i] + (1.0f - fb1) * g[i];
+        m2[i] = fb2 * m2[i] + (1.0f - fb2) * g[i] * g[i];
+        p[i] -= step * m1[i] / (sqrtf(m2[i]) * isb2 + eps);
+    }
+}
+
+sslk_status sslk_optim_step(sslk_optim *opt) {
+    static const char fn[] = "sslk_optim_step";
+    SSLI_CHECK_PTR(opt, fn);
+    for (size_t i = 0; i < opt->np; i++) {
+        const ssli_optim_param *q = &opt->p[i];
+        size_t bad = ssli_first_nonfinite_f32(q->v.grad, q->v.count);
+        if (bad != SIZE_MAX)
+            return ssli_err(SSLK_E_NONFINITE,
+                            "%s: gradient of '%s' holds %g at element %zu: no parameter was updated",
+                            fn, q->v.name ? q->v.name : "?", (double)q->v.grad[bad], bad);
+    }
+    for (size_t i = 0; i < opt->np; i++) {
+        ssli_optim_param *q = &opt->p[i];
+        const double *s = opt->groups[q->group];
+        switch (opt->kind) {
+        case SSLK_OPTIM_SGD: step_sgd(opt, q, s); break;
+        case SSLK_OPTIM_LARS: step_lars(opt, q, s); break;
+        case SSLK_OPTIM_ADAMW: step_adamw(opt, q, s); break;
+        }
+        q->t++;
+    }
+    opt->steps++;
+    return SSLK_OK;
+}
+
+sslk_status sslk_optim_zero_grad(sslk_optim *opt) {
+    SSLI_CHECK_PTR(opt, "sslk_optim_zero_grad");
+    for (size_t i = 0; i < opt->np; i++) memset(opt->p[i].v.grad, 0, opt->p[i].v.count * sizeof(float));
+    return SSLK_OK;
+}
+
+sslk_status sslk_optim_steps(const sslk_optim *opt, uint64_t *steps) {
+    SSLI_CHECK_PTR(opt, "sslk_optim_steps");
+    SSLI_CHECK_PTR(steps, "sslk_optim_steps");
+    *steps = opt->steps;
+    return SSLK_OK;
+}
+
+/* ---- schedule -------------------------------------------------------------- */
+
+sslk_status sslk_schedule_warmup_cosine(uint64_t step, uint64_t warmup_steps, uint64_t total_steps,
+                                        double base, double final, double *lr) {
+    static const char fn[] = "sslk_schedule_warmup_cosine";
+    SSLI_CHECK_PTR(lr, fn);
+    if (!isfinite(base) || !isfinite(final))
+        return ssli_err(SSLK_E_NONFINITE, "%s: 'base' = %g and 'final' = %g must be finite", fn, base, final);
+    if (step < warmup_steps) {
+        *lr = base * (double)(step + 1) / (double)warmup_steps;
+        return SSLK_OK;
+    }
+    uint64_t span = total_steps > warmup_steps ? total_steps - warmup_steps : 1;
+    double t = (double)(step - warmup_steps) / (double)span;
+    if (t > 1.0) t = 1.0;
+    *lr = final + (base - final) * 0.5 * (1.0 + cos(M_PI * t));
+    return SSLK_OK;
+}

@@ -1,0 +1,164 @@
+/* Forward and backward over a sequence of layers (recursing into residual
+ * blocks), the constraint hook points, and buffer growth.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include "nn/layers.h"
+
+sslk_status ssli_nn_grow(const sslk_ctx *ctx, void **buf, size_t *cap, size_t bytes) {
+    if (*buf && *cap >= bytes) return SSLK_OK;
+    void *p = ssli_malloc(ctx, bytes ? bytes : 1, 1);
+    if (!p) return ssli_alloc_status();
+    ssli_free(ctx, *buf);
+    *buf = p;
+    *cap = bytes;
+    return SSLK_OK;
+}
+
+sslk_status ssli_nn_scratch(sslk_model *m, size_t bytes, void **out) {
+    SSLI_TRY(ssli_nn_grow(m->ctx, (void **)&m->ws, &m->ws_cap, bytes));
+    *out = m->ws;
+    return SSLK_OK;
+}
+
+bool ssli_seq_is_preact(const ssli_seq *s, size_t i) {
+    ssli_layer_kind k = s->layers[i].kind;
+    if (k != SSLI_LAYER_LINEAR && k != SSLI_LAYER_CONV2D && k != SSLI_LAYER_BATCHNORM) return false;
+    return i + 1 >= s->n || s->layers[i + 1].kind != SSLI_LAYER_BATCHNORM;
+}
+
+/* Output of layer i of the last forward (flatten passes its input through). */
+static const float *layer_output(const ssli_seq *s, size_t i, const float *x) {
+    for (;;) {
+        if (s->layers[i].kind != SSLI_LAYER_FLATTEN) return s->layers[i].out_buf;
+        if (i == 0) return x;
+        i--;
+    }
+}
+
+static sslk_status grow_rows(const sslk_ctx *ctx, float **buf, size_t *cap, size_t rows,
+                             size_t numel) {
+    size_t bytes;
+    if (ssli_mul3_overflow(rows, numel, sizeof(float), &bytes))
+        return ssli_err(SSLK_E_OVERFLOW, "model: buffer of %zu x %zu floats overflows", rows, numel);
+    return ssli_nn_grow(ctx, (void **)buf, cap, bytes);
+}
+
+sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
+                             sslk_mode mode, const float **y) {
+    const float *cur = x;
+    for (size_t i = 0; i < s->n; i++) {
+        ssli_layer *L = &s->layers[i];
+        if (L->kind == SSLI_LAYER_FLATTEN) continue;
+        SSLI_TRY(grow_rows(m->ctx, &L->out_buf, &L->out_cap, rows, ssli_shape_numel(L->out)));
+        switch (L->kind) {
+        case SSLI_LAYER_LINEAR: ssli_linear_forward(m, L, cur, rows); break;
+        case SSLI_LAYER_CONV2D: SSLI_TRY(ssli_conv2d_forward(m, L, cur, rows)); break;
+        case SSLI_LAYER_BATCHNORM:
+            SSLI_TRY(ssli_batchnorm_forward(m, L, cur, rows, nstat, mode));
+            break;
+        case SSLI_LAYER_RELU:
+        case SSLI_LAYER_LEAKY_RELU:
+        case SSLI_LAYER_ABS: ssli_act_forward(m, L, cur, rows); break;
+        case SSLI_LAYER_MAXPOOL:
+        case SSLI_LAYER_AVGPOOL:
+        case SSLI_LAYER_GAP: SSLI_TRY(ssli_pool_forward(m, L, cur, rows)); break;
+        case SSLI_LAYER_RESIDUAL:
+            SSLI_TRY(ssli_residual_forward(m, L, cur, rows, nstat, mode));
+            break;
+        default: return ssli_err(SSLK_E_INTERNAL, "model: unknown layer kind %d", (int)L->kind);
+        }
+        if (m->hook && m->hook->forward && ssli_seq_is_preact(s, i))
+            SSLI_TRY(m->hook->forward(m->hook->user, L, L->out_buf, nstat, rows - nstat,
+                                      ssli_shape_numel(L->out)));
+        cur = L->out_buf;
+    }
+    *y = cur;
+    return SSLK_OK;
+}
+
+sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float *gy, size_t rows,
+                              size_t nstat, float *gx) {
+    if (s->n == 0) {
+        if (gx) memcpy(gx, gy, rows * ssli_shape_numel(s->in) * sizeof(float));
+        return SSLK_OK;
+    }
+    size_t maxin = 0;
+    for (size_t i = 1; i < s->n; i++) {
+        size_t k = ssli_shape_numel(s->layers[i].in);
+        if (k > maxin) maxin = k;
+    }
+    if (s->n > 1)
+        for (int b = 0; b < 2; b++) SSLI_TRY(grow_rows(m->ctx, &s->gbuf[b], &s->gcap[b], rows, maxin));
+    float *gcur = gy;
+    for (size_t i = s->n; i-- > 0;) {
+        ssli_layer *L = &s->layers[i];
+        const float *xin = i ? layer_output(s, i - 1, x) : x;
+        if (m->hook && m->hook->backward && ssli_seq_is_preact(s, i))
+            SSLI_TRY(m->hook->backward(m->hook->user, L, gcur, nstat, rows - nstat,
+                                       ssli_shape_numel(L->out)));
+        float *t = i == 0 ? gx : (gcur == s->gbuf[0] ? s->gbuf[1] : s->gbuf[0]);
+        switch (L->kind) {
+        case SSLI_LAYER_LINEAR: ssli_linear_backward(m, L, xin, gcur, rows, t); break;
+        case SSLI_LAYER_CONV2D: SSLI_TRY(ssli_conv2d_backward(m, L, xin, gcur, rows, t)); break;
+        case SSLI_LAYER_BATCHNORM:
+            ssli_batchnorm_backward(m, L, gcur, rows, nstat, m->last_mode, t);
+            break;
+        case SSLI_LAYER_RELU:
+        case SSLI_LAYER_LEAKY_RELU:
+        case SSLI_LAYER_ABS: ssli_act_backward(m, L, xin, gcur, rows, t); break;
+        case SSLI_LAYER_MAXPOOL:
+        case SSLI_LAYER_AVGPOOL:
+        case SSLI_LAYER_GAP: ssli_pool_backward(m, L, gcur, rows, t); break;
+        case SSLI_LAYER_FLATTEN:
+            if (t) memcpy(t, gcur, rows * ssli_shape_numel(L->in) * sizeof(float));
+            break;
+        case SSLI_LAYER_RESIDUAL:
+            SSLI_TRY(ssli_residual_backward(m, L, xin, gcur, rows, nstat, t));
+            break;
+        default: return ssli_err(SSLK_E_INTERNAL, "model: unknown layer kind %d", (int)L->kind);
+        }
+        if (!t) break; /* only layer 0 may have no target */
+        gcur = t;
+    }
+    return SSLK_OK;
+}
+
+sslk_status ssli_residual_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
+                                  size_t nstat, sslk_mode mode) {
+    const float *yb, *ys = x;
+    SSLI_TRY(ssli_seq_forward(m, L->body, x, rows, nstat, mode, &yb));
+    if (L->shortcut) SSLI_TRY(ssli_seq_forward(m, L->shortcut, x, rows, nstat, mode, &ys));
+    const size_t n = rows * ssli_shape_numel(L->out);
+    float *y = L->out_buf;
+    int nt = ssli_threads(m->ctx);
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) y[i] = yb[i] + ys[i];
+    return SSLK_OK;
+}
+
+sslk_status ssli_residual_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy,
+                                   size_t rows, size_t nstat, float *gx) {
+    const size_t on = rows * ssli_shape_numel(L->out), in = rows * ssli_shape_numel(L->in);
+    /* scratch: [copy of gy for the body (hooks may rewrite it) | shortcut input gradient] */
+    size_t nfl = on + (L->shortcut && gx ? in : 0), bytes;
+    if (ssli_mul_overflow(nfl, sizeof(float), &bytes))
+        return ssli_err(SSLK_E_OVERFLOW, "model: residual scratch overflows");
+    SSLI_TRY(ssli_nn_grow(m->ctx, &L->aux, &L->aux_cap, bytes));
+    float *gyb = L->aux, *gxs = gyb + on;
+    memcpy(gyb, gy, on * sizeof(float));
+    SSLI_TRY(ssli_seq_backward(m, L->body, x, gyb, rows, nstat, gx));
+    int nt = ssli_threads(m->ctx);
+    if (L->shortcut) {
+        /* gy is ours to rewrite now: the body got a copy */
+        SSLI_TRY(ssli_seq_backward(m, L->shortcut, x, gy, rows, nstat, gx ? gxs : NULL));
+        if (gx) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (in > 65536)
+            for (size_t i = 0; i < in; i++) gx[i] += gxs[i];
+        }
+    } else if (gx) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (in > 65536)
+        for (size_t i = 0; i < in; i++) gx[i] += gy[i];
+    }
+    return SSLK_OK;
+}
