@@ -6,6 +6,7 @@
 #include "sslkit/core.h"
 #include "sslkit/param.h"
 /* @includes (one line per header) */
+#include "sslkit/loss.h"
 #include "sslkit/data.h"
 #include "sslkit/eval.h"
 #include "sslkit/metrics.h"

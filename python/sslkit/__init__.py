@@ -10,7 +10,11 @@ __version__ = _clib.sslk_version_string().decode()
 
 # Each layer's module is imported here, one line each.
 # @metric
+from .metrics import (RankMe, accuracy_report, alpha_req, ensemble_curve, ensemble_predict,  # noqa: E402,F401
+                      factor_error_ratios, rankme, rankme_covariance, rankme_spectrum)
+from .npy import load_npy, save_npy  # noqa: E402,F401
 # @loss
+from .loss import Loss  # noqa: E402,F401
 # @nn
 # @data
 # @train

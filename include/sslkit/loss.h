@@ -1,0 +1,192 @@
+/* libsslkit — self-supervised losses with exact gradients: VICReg, entropy-
+ * estimator VICReg (LogDet, pairwise distance), InfoNCE / NT-Xent, DIET and
+ * MSN / prior-MSN.  See docs/losses.md for formulas, defaults and conventions.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_LOSS_H
+#define SSLKIT_LOSS_H
+
+#include "sslkit/core.h"
+#include "sslkit/param.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque loss handle: one kind, its settings, owned parameters (DIET head,
+ *  MSN prototypes) and the named terms of the last compute call. */
+typedef struct sslk_loss sslk_loss;
+
+/** Loss kinds (frozen values). */
+typedef enum sslk_loss_kind {
+    SSLK_LOSS_VICREG = 1,            /**< VICReg (settings domain "vicreg") */
+    SSLK_LOSS_VICREG_LOGDET = 2,     /**< invariance - LogDet entropy ("vicreg_logdet") */
+    SSLK_LOSS_VICREG_PAIRDIST = 3,   /**< invariance - pairwise-distance entropy ("vicreg_pairdist") */
+    SSLK_LOSS_INFONCE = 4,           /**< NT-Xent / SimCLR, V >= 2 views ("infonce") */
+    SSLK_LOSS_INFONCE_SYMMETRIC = 5, /**< cross-view-only InfoNCE, 2 views ("infonce") */
+    SSLK_LOSS_DIET = 6,              /**< datum index as target, owns the head W ("diet") */
+    SSLK_LOSS_MSN = 7                /**< MSN / PMSN, owns the prototypes ("msn") */
+} sslk_loss_kind;
+
+/** Settings keys (frozen values; domain in parentheses).  Query names, bounds
+ *  and defaults with sslk_setting_info(); set with sslk_loss_set_f64/_i64. */
+typedef enum sslk_loss_setting {
+    /* VICReg ("vicreg") */
+    SSLK_VICREG_SIM_COEFF = 100,            /**< lambda, invariance weight (25) */
+    SSLK_VICREG_STD_COEFF = 101,            /**< mu, variance weight (25) */
+    SSLK_VICREG_COV_COEFF = 102,            /**< nu, covariance weight (1) */
+    SSLK_VICREG_GAMMA = 103,                /**< std target of the hinge (1) */
+    SSLK_VICREG_EPS = 104,                  /**< added to the variance inside the sqrt (1e-4) */
+    SSLK_VICREG_VAR_BRANCH_REDUCTION = 105, /**< sslk_branch_reduction: MEAN (official) or SUM (paper) */
+    /* LogDet entropy VICReg ("vicreg_logdet") */
+    SSLK_VICREG_LOGDET_SIM_COEFF = 200,     /**< invariance weight (25) */
+    SSLK_VICREG_LOGDET_ENTROPY_COEFF = 201, /**< eta, entropy weight (25) */
+    SSLK_VICREG_LOGDET_BETA = 202,          /**< scale in 1/2 log det(I + beta C) (1) */
+    SSLK_VICREG_LOGDET_CENTERED = 203,      /**< 1: C = X^T X/(n-1) centred; 0: Z^T Z/n (1) */
+    SSLK_VICREG_LOGDET_PER_DIM = 204,       /**< 1: divide the entropy by d in the loss (1) */
+    /* pairwise-distance entropy VICReg ("vicreg_pairdist") */
+    SSLK_VICREG_PAIRDIST_SIM_COEFF = 250,     /**< invariance weight (25) */
+    SSLK_VICREG_PAIRDIST_ENTROPY_COEFF = 251, /**< eta, entropy weight (25) */
+    SSLK_VICREG_PAIRDIST_SIGMA2 = 252,        /**< kernel variance sigma^2 (1) */
+    SSLK_VICREG_PAIRDIST_SIGMA2_PER_DIM = 253,/**< 1: effective sigma^2 = sigma2 * d (1) */
+    SSLK_VICREG_PAIRDIST_ESTIMATOR = 254,     /**< sslk_pairdist_estimator: KL (0) or BHATTACHARYYA (1) */
+    /* InfoNCE ("infonce") */
+    SSLK_INFONCE_TEMPERATURE = 300,     /**< tau (0.1) */
+    SSLK_INFONCE_VIEW_REDUCTION = 301,  /**< sslk_branch_reduction: MEAN over anchors, or SUM of per-view means (TF SimCLR = 2x) */
+    /* DIET ("diet") */
+    SSLK_DIET_NUM_SAMPLES = 400,    /**< N, classes = dataset size (required) */
+    SSLK_DIET_DIM = 401,            /**< K, representation width (required) */
+    SSLK_DIET_LABEL_SMOOTHING = 402,/**< alpha, torch convention (0.8) */
+    SSLK_DIET_CHUNK = 403,          /**< classes per chunk of the N dimension (0 = auto) */
+    SSLK_DIET_LOGIT_CACHE_MB = 404, /**< keep the B x N logits between passes when they fit (256) */
+    /* MSN / PMSN ("msn") */
+    SSLK_MSN_NUM_PROTOTYPES = 500,     /**< K (1024) */
+    SSLK_MSN_DIM = 501,                /**< d (256) */
+    SSLK_MSN_TEMPERATURE = 502,        /**< anchor temperature (0.1) */
+    SSLK_MSN_SHARPEN = 503,            /**< target sharpening; target temperature = temperature * sharpen (0.25) */
+    SSLK_MSN_SINKHORN_ITERATIONS = 504,/**< 0 disables Sinkhorn on the targets (3) */
+    SSLK_MSN_PRIOR = 505,              /**< sslk_msn_prior (UNIFORM = me-max) */
+    SSLK_MSN_TAU = 506,                /**< power-law exponent of the prior (0.25) */
+    SSLK_MSN_PRIOR_WEIGHT = 507,       /**< lambda of KL(mean prediction || prior) (1) */
+    SSLK_MSN_ENTROPY_WEIGHT = 508,     /**< weight of the mean per-anchor entropy (0) */
+    SSLK_MSN_KL_DIRECTION = 509,       /**< sslk_kl_direction: FORWARD KL(pbar||pi) or REVERSE KL(pi||pbar) */
+    /* generic, every kind ("loss") */
+    SSLK_LOSS_PRECISION = 800          /**< sslk_loss_precision: FLOAT (fast) or DOUBLE (exact reference) */
+} sslk_loss_setting;
+
+/** Values of SSLK_VICREG_VAR_BRANCH_REDUCTION and SSLK_INFONCE_VIEW_REDUCTION. */
+typedef enum sslk_branch_reduction {
+    SSLK_REDUCE_MEAN = 0,
+    SSLK_REDUCE_SUM = 1
+} sslk_branch_reduction;
+
+/** Values of SSLK_VICREG_PAIRDIST_ESTIMATOR. */
+typedef enum sslk_pairdist_estimator {
+    SSLK_PAIRDIST_KL = 0,            /**< D = |zi - zj|^2 / (2 sigma^2), upper bound */
+    SSLK_PAIRDIST_BHATTACHARYYA = 1  /**< D = |zi - zj|^2 / (8 sigma^2), lower bound */
+} sslk_pairdist_estimator;
+
+/** Values of SSLK_MSN_PRIOR. */
+typedef enum sslk_msn_prior {
+    SSLK_MSN_PRIOR_UNIFORM = 0,   /**< MSN me-max */
+    SSLK_MSN_PRIOR_POWER_LAW = 1, /**< pi_k proportional to k^-tau, k = 1..K */
+    SSLK_MSN_PRIOR_USER = 2       /**< vector given with sslk_loss_set_prior */
+} sslk_msn_prior;
+
+/** Values of SSLK_MSN_KL_DIRECTION. */
+typedef enum sslk_kl_direction {
+    SSLK_KL_FORWARD = 0, /**< KL(pbar || pi): reduces to me-max for a uniform prior */
+    SSLK_KL_REVERSE = 1  /**< KL(pi || pbar): what lightly's PMSNLoss computes */
+} sslk_kl_direction;
+
+/** Values of SSLK_LOSS_PRECISION. */
+typedef enum sslk_loss_precision {
+    SSLK_PRECISION_FLOAT = 0, /**< float32 GEMMs, double reductions */
+    SSLK_PRECISION_DOUBLE = 1 /**< every step in double (slower; for checks) */
+} sslk_loss_precision;
+
+/** Create a loss of the given kind with default settings.  Parameters (DIET,
+ *  MSN) are allocated and initialised from the context's seed on first use. */
+SSLK_API sslk_status sslk_loss_create(sslk_ctx *ctx, sslk_loss_kind kind, sslk_loss **out);
+/** Destroy a loss (NULL accepted). */
+SSLK_API void sslk_loss_destroy(sslk_loss *loss);
+/** Kind of a loss. */
+SSLK_API sslk_status sslk_loss_get_kind(const sslk_loss *loss, sslk_loss_kind *kind);
+/** Settings domain name of a kind (e.g. "vicreg"); generic keys are in domain "loss". */
+SSLK_API sslk_status sslk_loss_kind_domain(sslk_loss_kind kind, const char **domain);
+
+/** Set a real setting.  SSLK_E_SETTING for a key of another kind or an
+ *  out-of-bounds value; SSLK_E_STATE for a size once parameters exist. */
+SSLK_API sslk_status sslk_loss_set_f64(sslk_loss *loss, int key, double value);
+/** Set an integer setting (also booleans and enum choices). */
+SSLK_API sslk_status sslk_loss_set_i64(sslk_loss *loss, int key, int64_t value);
+/** Read a setting as a double. */
+SSLK_API sslk_status sslk_loss_get_f64(const sslk_loss *loss, int key, double *value);
+/** Read a setting as an integer (real settings are truncated). */
+SSLK_API sslk_status sslk_loss_get_i64(const sslk_loss *loss, int key, int64_t *value);
+
+/** MSN: use a user prior p[0..k) (k = num_prototypes, every p > 0, sum 1
+ *  within 1e-3; renormalised).  Also sets SSLK_MSN_PRIOR to USER. */
+SSLK_API sslk_status sslk_loss_set_prior(sslk_loss *loss, const float *p, size_t k);
+
+/** Inputs of one compute call.  Public struct: set struct_size to
+ *  sizeof(sslk_loss_batch); fields are only ever appended.
+ *  - VICReg kinds, INFONCE_SYMMETRIC: 2 views, n x d each (row i of each view
+ *    is the same sample).
+ *  - INFONCE: num_views >= 2 views, n x d each (rows i of all views are
+ *    positives), or 1 view with indices (rows with the same index are
+ *    positives; every index must occur at least twice).
+ *  - DIET: num_views >= 1 views, n x dim each, indices = datum index of each
+ *    row (shared by the views), in [0, num_samples).
+ *  - MSN: num_views >= 1 anchor views, n x dim each, and targets n x dim
+ *    (constants: no gradient). */
+typedef struct sslk_loss_batch {
+    size_t struct_size;
+    const float *const *views; /**< num_views pointers to n x d row-major blocks */
+    size_t num_views;
+    size_t n;                  /**< rows per view */
+    size_t d;                  /**< columns */
+    const int64_t *indices;    /**< n indices, or NULL */
+    const float *targets;      /**< n x d, or NULL */
+} sslk_loss_batch;
+
+/** Compute the loss value and, for every grads[v] that is not NULL, dL/dview_v
+ *  (n x d, overwritten).  grads may be NULL (value only); value may be NULL.
+ *  Owned parameters' gradients are ACCUMULATED (see sslk_loss_zero_grad).
+ *  Refuses NaN/Inf, shape mismatches, n < 2 where statistics need it,
+ *  out-of-range indices; leaves outputs unspecified on failure. */
+SSLK_API sslk_status sslk_loss_compute(sslk_loss *loss, const sslk_loss_batch *batch,
+                                       double *value, float *const *grads);
+/** Two-view convenience form of sslk_loss_compute (ga, gb may be NULL). */
+SSLK_API sslk_status sslk_loss_compute_pair(sslk_loss *loss, const float *za, const float *zb,
+                                            size_t n, size_t d, double *value, float *ga,
+                                            float *gb);
+/** One view with per-row indices: DIET datum indices, or InfoNCE sample ids. */
+SSLK_API sslk_status sslk_loss_compute_indexed(sslk_loss *loss, const float *z,
+                                               const int64_t *indices, size_t n, size_t d,
+                                               double *value, float *gz);
+/** MSN: anchors (num_views * n) x d stacked view after view (row v*n + i is a
+ *  view of target i), targets n x d; ganchors (same shape as anchors) may be NULL. */
+SSLK_API sslk_status sslk_loss_compute_targets(sslk_loss *loss, const float *anchors,
+                                               size_t num_views, const float *targets, size_t n,
+                                               size_t d, double *value, float *ganchors);
+
+/** Number of named terms of this kind (e.g. 3 for VICReg). */
+SSLK_API sslk_status sslk_loss_num_terms(const sslk_loss *loss, size_t *count);
+/** Static name of term i (e.g. "invariance"). */
+SSLK_API sslk_status sslk_loss_term_name(const sslk_loss *loss, size_t i, const char **name);
+/** Value of term i in the last successful compute call (unweighted, as
+ *  documented per kind).  SSLK_E_STATE before the first call. */
+SSLK_API sslk_status sslk_loss_term_value(const sslk_loss *loss, size_t i, double *value);
+
+/** Number of parameter tensors the loss owns (DIET 1, MSN 1, others 0). */
+SSLK_API sslk_status sslk_loss_param_count(const sslk_loss *loss, size_t *count);
+/** View of parameter i (allocating and initialising it on first use; size
+ *  settings are frozen afterwards).  out->struct_size must be set. */
+SSLK_API sslk_status sslk_loss_param(sslk_loss *loss, size_t i, sslk_param_view *out);
+/** Zero the gradients of the owned parameters. */
+SSLK_API sslk_status sslk_loss_zero_grad(sslk_loss *loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

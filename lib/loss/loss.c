@@ -1,0 +1,437 @@
+/* The sslk_loss handle: kinds, settings dispatch, input validation, terms and
+ * owned parameters.  The maths lives in one file per kind.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
+#include <string.h>
+
+#include "loss_internal.h"
+
+static const ssli_setting_def loss_defs[] = {
+    {SSLK_LOSS_PRECISION, "precision", SSLK_SETTING_I64, 0, 1, 0,
+     "0 = float32 GEMMs with double reductions (fast); 1 = every step in double"},
+};
+const ssli_setting_table ssli_settings_loss = {"loss", loss_defs, sizeof loss_defs / sizeof loss_defs[0]};
+
+static const ssli_loss_vt *vt_of(sslk_loss_kind k) {
+    switch (k) {
+    case SSLK_LOSS_VICREG: return &ssli_loss_vicreg_vt;
+    case SSLK_LOSS_VICREG_LOGDET: return &ssli_loss_logdet_vt;
+    case SSLK_LOSS_VICREG_PAIRDIST: return &ssli_loss_pairdist_vt;
+    case SSLK_LOSS_INFONCE: return &ssli_loss_infonce_vt;
+    case SSLK_LOSS_INFONCE_SYMMETRIC: return &ssli_loss_infonce_sym_vt;
+    case SSLK_LOSS_DIET: return &ssli_loss_diet_vt;
+    case SSLK_LOSS_MSN: return &ssli_loss_msn_vt;
+    }
+    return NULL;
+}
+
+sslk_status sslk_loss_kind_domain(sslk_loss_kind kind, const char **domain) {
+    SSLI_CHECK_PTR(domain, "sslk_loss_kind_domain");
+    const ssli_loss_vt *vt = vt_of(kind);
+    if (!vt) return ssli_err(SSLK_E_INVALID_ARG, "sslk_loss_kind_domain: unknown kind %d", (int)kind);
+    *domain = vt->settings->domain;
+    return SSLK_OK;
+}
+
+sslk_status sslk_loss_create(sslk_ctx *ctx, sslk_loss_kind kind, sslk_loss **out) {
+    SSLI_CHECK_PTR(out, "sslk_loss_create");
+    *out = NULL;
+    SSLI_CHECK_PTR(ctx, "sslk_loss_create");
+    const ssli_loss_vt *vt = vt_of(kind);
+    if (!vt) return ssli_err(SSLK_E_INVALID_ARG, "sslk_loss_create: 'kind' = %d is not a sslk_loss_kind", (int)kind);
+    sslk_loss *L = ssli_calloc(ctx, 1, sizeof *L);
+    if (!L) return ssli_alloc_status();
+    L->ctx = ctx;
+    L->vt = vt;
+    L->seed = ctx->seed;
+    ssli_setting_defaults(vt->settings, L->set);
+    ssli_setting_defaults(&ssli_settings_loss, L->gen);
+    *out = L;
+    return SSLK_OK;
+}
+
+void sslk_loss_destroy(sslk_loss *L) {
+    if (!L) return;
+    ssli_free(L->ctx, L->param.data);
+    ssli_free(L->ctx, L->param.grad);
+    ssli_free(L->ctx, L->prior);
+    ssli_free(L->ctx, L->ws);
+    ssli_free(L->ctx, L);
+}
+
+sslk_status sslk_loss_get_kind(const sslk_loss *L, sslk_loss_kind *kind) {
+    SSLI_CHECK_PTR(L, "sslk_loss_get_kind");
+    SSLI_CHECK_PTR(kind, "sslk_loss_get_kind");
+    *kind = L->vt->kind;
+    return SSLK_OK;
+}
+
+double ssli_loss_setting(const sslk_loss *L, int key) {
+    int i = ssli_setting_index(L->vt->settings, key);
+    return i < 0 ? 0.0 : L->set[i];
+}
+
+static sslk_status set_any(sslk_loss *L, int key, double v, sslk_setting_type as, const char *fn) {
+    SSLI_CHECK_PTR(L, fn);
+    if (ssli_setting_index(&ssli_settings_loss, key) >= 0)
+        return ssli_setting_set(&ssli_settings_loss, L->gen, key, v, as, fn);
+    if (ssli_setting_index(L->vt->settings, key) < 0)
+        return ssli_err(SSLK_E_SETTING, "%s: setting key %d does not belong to a '%s' loss", fn, key,
+                        L->vt->settings->domain);
+    if (L->param_ready && L->vt->size_keys)
+        for (const int *k = L->vt->size_keys; *k >= 0; k++)
+            if (*k == key && v != ssli_loss_setting(L, key))
+                return ssli_err(SSLK_E_STATE, "%s: setting %d fixes the parameter shape and the "
+                                "parameters already exist", fn, key);
+    return ssli_setting_set(L->vt->settings, L->set, key, v, as, fn);
+}
+
+sslk_status sslk_loss_set_f64(sslk_loss *L, int key, double v) {
+    return set_any(L, key, v, SSLK_SETTING_F64, "sslk_loss_set_f64");
+}
+
+sslk_status sslk_loss_set_i64(sslk_loss *L, int key, int64_t v) {
+    return set_any(L, key, (double)v, SSLK_SETTING_I64, "sslk_loss_set_i64");
+}
+
+sslk_status sslk_loss_get_f64(const sslk_loss *L, int key, double *v) {
+    SSLI_CHECK_PTR(L, "sslk_loss_get_f64");
+    SSLI_CHECK_PTR(v, "sslk_loss_get_f64");
+    if (ssli_setting_index(&ssli_settings_loss, key) >= 0)
+        return ssli_setting_get(&ssli_settings_loss, L->gen, key, v, "sslk_loss_get_f64");
+    return ssli_setting_get(L->vt->settings, L->set, key, v, "sslk_loss_get_f64");
+}
+
+sslk_status sslk_loss_get_i64(const sslk_loss *L, int key, int64_t *v) {
+    SSLI_CHECK_PTR(v, "sslk_loss_get_i64");
+    double x;
+    SSLI_TRY(sslk_loss_get_f64(L, key, &x));
+    *v = (int64_t)x;
+    return SSLK_OK;
+}
+
+sslk_status sslk_loss_set_prior(sslk_loss *L, const float *p, size_t k) {
+    const char *fn = "sslk_loss_set_prior";
+    SSLI_CHECK_PTR(L, fn);
+    SSLI_CHECK_PTR(p, fn);
+    if (L->vt->kind != SSLK_LOSS_MSN)
+        return ssli_err(SSLK_E_UNSUPPORTED, "%s: only MSN losses take a prior", fn);
+    size_t K = (size_t)ssli_loss_setting(L, SSLK_MSN_NUM_PROTOTYPES);
+    if (k != K)
+        return ssli_err(SSLK_E_SHAPE, "%s: 'k' = %zu but num_prototypes = %zu", fn, k, K);
+    SSLI_TRY(ssli_check_finite_f32(p, 1, k, fn, "p"));
+    double s = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (!(p[i] > 0))
+            return ssli_err(SSLK_E_INVALID_ARG, "%s: 'p[%zu]' = %g: a prior needs every entry > 0", fn, i,
+                            (double)p[i]);
+        s += p[i];
+    }
+    if (fabs(s - 1.0) > 1e-3)
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'p' sums to %.9g, not 1: not a probability vector", fn, s);
+    double *q = ssli_malloc(L->ctx, k, sizeof *q);
+    if (!q) return ssli_alloc_status();
+    for (size_t i = 0; i < k; i++) q[i] = p[i] / s;
+    ssli_free(L->ctx, L->prior);
+    L->prior = q;
+    L->prior_k = k;
+    L->set[ssli_setting_index(L->vt->settings, SSLK_MSN_PRIOR)] = SSLK_MSN_PRIOR_USER;
+    return SSLK_OK;
+}
+
+/* ---- compute ----------------------------------------------------------------- */
+
+sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *b, double *value, float *const *grads) {
+    const char *fn = "sslk_loss_compute";
+    SSLI_CHECK_PTR(L, fn);
+    SSLI_CHECK_PTR(b, fn);
+    if (b->struct_size < sizeof(sslk_loss_batch))
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'batch->struct_size' = %zu, expected >= %zu", fn,
+                        b->struct_size, sizeof(sslk_loss_batch));
+    if (!b->views) return ssli_err(SSLK_E_INVALID_ARG, "%s: 'batch->views' is NULL", fn);
+    if (b->num_views == 0 || b->num_views > 4096)
+        return ssli_err(SSLK_E_SHAPE, "%s: 'batch->num_views' = %zu (1..4096)", fn, b->num_views);
+    if (b->n == 0 || b->d == 0)
+        return ssli_err(SSLK_E_SHAPE, "%s: empty batch (n = %zu, d = %zu)", fn, b->n, b->d);
+    size_t tot;
+    if (ssli_mul3_overflow(b->n, b->d, b->num_views, &tot) || ssli_mul_overflow(tot, 8, &tot) ||
+        tot > ((size_t)1 << 60))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: n = %zu x d = %zu x views = %zu overflows", fn, b->n,
+                        b->d, b->num_views);
+    char arg[32];
+    for (size_t v = 0; v < b->num_views; v++) {
+        if (!b->views[v]) return ssli_err(SSLK_E_INVALID_ARG, "%s: 'batch->views[%zu]' is NULL", fn, v);
+        snprintf(arg, sizeof arg, "views[%zu]", v);
+        SSLI_TRY(ssli_check_finite_f32(b->views[v], b->n, b->d, fn, arg));
+    }
+    if (b->targets) SSLI_TRY(ssli_check_finite_f32(b->targets, b->n, b->d, fn, "targets"));
+    ssli_loss_in in = {b->views, b->num_views, b->n, b->d, b->indices, b->targets, grads};
+    L->have_terms = false;
+    double v = 0;
+    SSLI_TRY(L->vt->compute(L, &in, &v));
+    if (!isfinite(v))
+        return ssli_err(SSLK_E_NUMERIC, "%s: %s loss evaluated to %g", fn, L->vt->fn, v);
+    if (value) *value = v;
+    L->have_terms = true;
+    return SSLK_OK;
+}
+
+sslk_status sslk_loss_compute_pair(sslk_loss *L, const float *za, const float *zb, size_t n, size_t d,
+                                   double *value, float *ga, float *gb) {
+    SSLI_CHECK_PTR(za, "sslk_loss_compute_pair");
+    SSLI_CHECK_PTR(zb, "sslk_loss_compute_pair");
+    const float *views[2] = {za, zb};
+    float *grads[2] = {ga, gb};
+    sslk_loss_batch b = {sizeof b, views, 2, n, d, NULL, NULL};
+    return sslk_loss_compute(L, &b, value, (ga || gb) ? grads : NULL);
+}
+
+sslk_status sslk_loss_compute_indexed(sslk_loss *L, const float *z, const int64_t *indices, size_t n,
+                                      size_t d, double *value, float *gz) {
+    SSLI_CHECK_PTR(z, "sslk_loss_compute_indexed");
+    SSLI_CHECK_PTR(indices, "sslk_loss_compute_indexed");
+    const float *views[1] = {z};
+    float *grads[1] = {gz};
+    sslk_loss_batch b = {sizeof b, views, 1, n, d, indices, NULL};
+    return sslk_loss_compute(L, &b, value, gz ? grads : NULL);
+}
+
+sslk_status sslk_loss_compute_targets(sslk_loss *L, const float *anchors, size_t num_views,
+                                      const float *targets, size_t n, size_t d, double *value,
+                                      float *ganchors) {
+    const char *fn = "sslk_loss_compute_targets";
+    SSLI_CHECK_PTR(anchors, fn);
+    SSLI_CHECK_PTR(targets, fn);
+    if (num_views == 0 || num_views > 4096)
+        return ssli_err(SSLK_E_SHAPE, "%s: 'num_views' = %zu (1..4096)", fn, num_views);
+    size_t nd;
+    if (ssli_mul_overflow(n, d, &nd)) return ssli_err(SSLK_E_OVERFLOW, "%s: n x d overflows", fn);
+    const float *views[4096];
+    float *grads[4096];
+    for (size_t v = 0; v < num_views; v++) {
+        views[v] = anchors + v * nd;
+        grads[v] = ganchors ? ganchors + v * nd : NULL;
+    }
+    sslk_loss_batch b = {sizeof b, views, num_views, n, d, NULL, targets};
+    return sslk_loss_compute(L, &b, value, ganchors ? grads : NULL);
+}
+
+/* ---- terms ---------------------------------------------------------------- */
+
+sslk_status sslk_loss_num_terms(const sslk_loss *L, size_t *count) {
+    SSLI_CHECK_PTR(L, "sslk_loss_num_terms");
+    SSLI_CHECK_PTR(count, "sslk_loss_num_terms");
+    *count = L->vt->nterms;
+    return SSLK_OK;
+}
+
+sslk_status sslk_loss_term_name(const sslk_loss *L, size_t i, const char **name) {
+    SSLI_CHECK_PTR(L, "sslk_loss_term_name");
+    SSLI_CHECK_PTR(name, "sslk_loss_term_name");
+    if (i >= L->vt->nterms)
+        return ssli_err(SSLK_E_RANGE, "sslk_loss_term_name: 'i' = %zu >= %zu terms", i, L->vt->nterms);
+    *name = L->vt->terms[i];
+    return SSLK_OK;
+}
+
+sslk_status sslk_loss_term_value(const sslk_loss *L, size_t i, double *value) {
+    SSLI_CHECK_PTR(L, "sslk_loss_term_value");
+    SSLI_CHECK_PTR(value, "sslk_loss_term_value");
+    if (i >= L->vt->nterms)
+        return ssli_err(SSLK_E_RANGE, "sslk_loss_term_value: 'i' = %zu >= %zu terms", i, L->vt->nterms);
+    if (!L->have_terms)
+        return ssli_err(SSLK_E_STATE, "sslk_loss_term_value: no successful compute call yet");
+    *value = L->terms[i];
+    return SSLK_OK;
+}
+
+/* ---- parameters --------------------------------------------------------------- */
+
+sslk_status sslk_loss_param_count(const sslk_loss *L, size_t *count) {
+    SSLI_CHECK_PTR(L, "sslk_loss_param_count");
+    SSLI_CHECK_PTR(count, "sslk_loss_param_count");
+    *count = L->vt->nparams;
+    return SSLK_OK;
+}
+
+sslk_status ssli_loss_param_ready(sslk_loss *L, const char *fn) {
+    if (L->param_ready) return SSLK_OK;
+    size_t rows, cols;
+    const char *name;
+    SSLI_TRY(L->vt->param_shape(L, &rows, &cols, &name));
+    size_t cnt;
+    if (ssli_mul_overflow(rows, cols, &cnt) || cnt > ((size_t)1 << 40))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: parameter %zu x %zu is too large", fn, rows, cols);
+    float *data = ssli_malloc(L->ctx, cnt, sizeof(float));
+    if (!data) return ssli_alloc_status();
+    float *grad = ssli_calloc(L->ctx, cnt, sizeof(float));
+    if (!grad) {
+        ssli_free(L->ctx, data);
+        return ssli_alloc_status();
+    }
+    uint64_t key = ssli_rng_key(L->seed, 0x1055, (uint64_t)L->vt->kind);
+    double (*init)(const sslk_loss *, uint64_t, size_t, size_t, size_t) = L->vt->param_init;
+    long long total = (long long)cnt;
+#pragma omp parallel for schedule(static) num_threads(ssli_threads(L->ctx))
+    for (long long e = 0; e < total; e++) data[e] = (float)init(L, key, (size_t)e, rows, cols);
+    memset(&L->param, 0, sizeof L->param);
+    L->param.struct_size = sizeof L->param;
+    L->param.name = name;
+    L->param.data = data;
+    L->param.grad = grad;
+    L->param.count = cnt;
+    L->param.ndim = 2;
+    L->param.shape[0] = rows;
+    L->param.shape[1] = cols;
+    L->param.flags = 0;
+    L->prows = rows;
+    L->pcols = cols;
+    L->param_ready = true;
+    return SSLK_OK;
+}
+
+sslk_status sslk_loss_param(sslk_loss *L, size_t i, sslk_param_view *out) {
+    const char *fn = "sslk_loss_param";
+    SSLI_CHECK_PTR(L, fn);
+    SSLI_CHECK_PTR(out, fn);
+    if (i >= L->vt->nparams)
+        return ssli_err(SSLK_E_RANGE, "%s: 'i' = %zu but the %s loss owns %zu parameters", fn, i,
+                        L->vt->fn, L->vt->nparams);
+    if (out->struct_size < sizeof(sslk_param_view))
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'out->struct_size' = %zu, expected >= %zu", fn,
+                        out->struct_size, sizeof(sslk_param_view));
+    SSLI_TRY(ssli_loss_param_ready(L, fn));
+    size_t sz = out->struct_size;
+    *out = L->param;
+    out->struct_size = sz < sizeof L->param ? sz : sizeof L->param;
+    return SSLK_OK;
+}
+
+sslk_status sslk_loss_zero_grad(sslk_loss *L) {
+    SSLI_CHECK_PTR(L, "sslk_loss_zero_grad");
+    if (L->param_ready) memset(L->param.grad, 0, L->param.count * sizeof(float));
+    return SSLK_OK;
+}
+
+/* ---- shared numeric helpers ------------------------------------------------------ */
+
+sslk_status ssli_loss_need_rows(const char *fn, size_t n, size_t nmin) {
+    if (n < nmin)
+        return ssli_err(SSLK_E_SHAPE, "%s: batch has n = %zu rows, this loss needs at least %zu", fn, n, nmin);
+    return SSLK_OK;
+}
+
+/* Column blocks per thread: each column sum runs over rows in order, so the
+ * result does not depend on the thread count. */
+void ssli_loss_colmean(const sslk_ctx *ctx, const float *Z, size_t n, size_t d, double *mu) {
+    const size_t blk = 64;
+    long long nb = (long long)((d + blk - 1) / blk);
+#pragma omp parallel for schedule(static) num_threads(ssli_threads(ctx))
+    for (long long b = 0; b < nb; b++) {
+        size_t j0 = (size_t)b * blk, j1 = j0 + blk < d ? j0 + blk : d;
+        double acc[64];
+        for (size_t j = j0; j < j1; j++) acc[j - j0] = 0;
+        for (size_t i = 0; i < n; i++) {
+            const float *z = Z + i * d;
+            for (size_t j = j0; j < j1; j++) acc[j - j0] += z[j];
+        }
+        for (size_t j = j0; j < j1; j++) mu[j] = acc[j - j0] / (double)n;
+    }
+}
+
+void ssli_loss_rownorm(const sslk_ctx *ctx, const float *Z, size_t n, size_t d, double *r) {
+#pragma omp parallel for schedule(static) num_threads(ssli_threads(ctx))
+    for (long long i = 0; i < (long long)n; i++) {
+        double s = ssli_sdot(d, Z + (size_t)i * d, Z + (size_t)i * d);
+        s = sqrt(s);
+        r[i] = s > 1e-12 ? s : 1e-12;
+    }
+}
+
+void *ssli_loss_workspace(sslk_loss *L, size_t bytes) {
+    if (bytes <= L->ws_bytes && L->ws) return L->ws;
+    ssli_free(L->ctx, L->ws);
+    L->ws_bytes = 0;
+    L->ws = ssli_malloc(L->ctx, bytes ? bytes : 1, 1);
+    if (L->ws) L->ws_bytes = bytes;
+    return L->ws;
+}
+
+double ssli_loss_invariance(const sslk_ctx *ctx, const float *za, const float *zb, size_t n, size_t d) {
+    double *part = NULL;
+    double s = 0;
+    part = (double *)ssli_malloc(ctx, n, sizeof(double));
+    if (!part) return NAN;
+#pragma omp parallel for schedule(static) num_threads(ssli_threads(ctx))
+    for (long long i = 0; i < (long long)n; i++) {
+        const float *a = za + (size_t)i * d, *b = zb + (size_t)i * d;
+        double acc = 0;
+        for (size_t j = 0; j < d; j++) {
+            double t = (double)a[j] - (double)b[j];
+            acc += t * t;
+        }
+        part[i] = acc;
+    }
+    for (size_t i = 0; i < n; i++) s += part[i];
+    ssli_free(ctx, part);
+    return s / ((double)n * (double)d);
+}
+
+/* Row normalisation u = z / max(|z|, 1e-12) and its backward
+ * dz = (du - u (u . du)) / r, for both working types. */
+#define SSLI_NORM_IMPL(T, SFX)                                                                   \
+    void ssli_loss_normalize_##SFX(const sslk_ctx *ctx, const float *Z, size_t n, size_t d,      \
+                                   double *r, T *U) {                                            \
+        ssli_loss_rownorm(ctx, Z, n, d, r);                                                      \
+        _Pragma("omp parallel for schedule(static) num_threads(ssli_threads(ctx))")              \
+        for (long long i = 0; i < (long long)n; i++) {                                           \
+            double inv = 1.0 / r[i];                                                             \
+            const float *z = Z + (size_t)i * d;                                                  \
+            T *u = U + (size_t)i * d;                                                            \
+            for (size_t j = 0; j < d; j++) u[j] = (T)((double)z[j] * inv);                       \
+        }                                                                                        \
+    }                                                                                            \
+    void ssli_loss_normalize_back_##SFX(const sslk_ctx *ctx, const T *U, const T *dU,            \
+                                        const double *r, size_t n, size_t d, float *gz,          \
+                                        bool accumulate) {                                       \
+        _Pragma("omp parallel for schedule(static) num_threads(ssli_threads(ctx))")              \
+        for (long long i = 0; i < (long long)n; i++) {                                           \
+            const T *u = U + (size_t)i * d, *du = dU + (size_t)i * d;                            \
+            double dot = 0;                                                                      \
+            for (size_t j = 0; j < d; j++) dot += (double)u[j] * (double)du[j];                  \
+            double inv = 1.0 / r[i];                                                             \
+            float *g = gz + (size_t)i * d;                                                       \
+            if (accumulate)                                                                      \
+                for (size_t j = 0; j < d; j++)                                                   \
+                    g[j] += (float)(((double)du[j] - (double)u[j] * dot) * inv);                 \
+            else                                                                                 \
+                for (size_t j = 0; j < d; j++)                                                   \
+                    g[j] = (float)(((double)du[j] - (double)u[j] * dot) * inv);                  \
+        }                                                                                        \
+    }
+SSLI_NORM_IMPL(float, f)
+SSLI_NORM_IMPL(double, d)
+
+/* S <- S + S^T for a T x T matrix, in 64 x 64 tiles (each pair written by one
+ * task, so no ordering issues). */
+#define SSLI_SYM_IMPL(TY, SFX)                                                                   \
+    void ssli_loss_symmetrize_##SFX(const sslk_ctx *ctx, TY *S, size_t T) {                       \
+        const size_t tb = 64, nbk = (T + tb - 1) / tb;                                           \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(ssli_threads(ctx))")          \
+        for (long long q = 0; q < (long long)nbk; q++) {                                         \
+            size_t i0 = (size_t)q * tb, i1 = i0 + tb < T ? i0 + tb : T;                          \
+            for (size_t j0 = i0; j0 < T; j0 += tb) {                                             \
+                size_t j1 = j0 + tb < T ? j0 + tb : T;                                           \
+                for (size_t i = i0; i < i1; i++) {                                               \
+                    if (j0 == i0) S[i * T + i] *= 2;                                             \
+                    for (size_t j = (j0 == i0 ? i + 1 : j0); j < j1; j++) {                      \
+                        TY t = S[i * T + j] + S[j * T + i];                                      \
+                        S[i * T + j] = t;                                                        \
+                        S[j * T + i] = t;                                                        \
+                    }                                                                            \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }
+SSLI_SYM_IMPL(float, f)
+SSLI_SYM_IMPL(double, d)

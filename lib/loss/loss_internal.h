@@ -1,0 +1,137 @@
+/* Internal layout of sslk_loss: a vtable per kind, settings storage, owned
+ * parameters, last terms; plus numeric helpers shared by the kinds.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_LOSS_INTERNAL_H
+#define SSLKIT_LOSS_INTERNAL_H
+
+#include "core/internal.h"
+#include "linalg/linalg.h"
+#include "sslkit/loss.h"
+
+#define SSLI_LOSS_MAX_SETTINGS 16
+#define SSLI_LOSS_MAX_TERMS 4
+
+/* Normalised inputs handed to a kind (already checked for NULL/finite/shape
+ * by the common layer; kind-specific checks happen in the kind). */
+typedef struct ssli_loss_in {
+    const float *const *views; /* nviews pointers, n x d */
+    size_t nviews, n, d;
+    const int64_t *indices;    /* n, or NULL */
+    const float *targets;      /* n x d, or NULL */
+    float *const *grads;       /* NULL or nviews pointers (entries may be NULL) */
+} ssli_loss_in;
+
+typedef struct ssli_loss_vt {
+    sslk_loss_kind kind;
+    const char *fn;                        /* kind name for messages */
+    const ssli_setting_table *settings;
+    const char *const *terms;
+    size_t nterms;
+    size_t nparams;                        /* 0 or 1 */
+    /* value into *value, terms into L->terms; precision chosen by the kind */
+    sslk_status (*compute)(sslk_loss *L, const ssli_loss_in *in, double *value);
+    /* param i: shape and name (counts from settings); NULL when nparams == 0 */
+    sslk_status (*param_shape)(const sslk_loss *L, size_t *rows, size_t *cols, const char **name);
+    /* initial value of element e of a rows x cols parameter */
+    double (*param_init)(const sslk_loss *L, uint64_t key, size_t e, size_t rows, size_t cols);
+    /* keys that fix the parameter shape (frozen once allocated), -1 terminated */
+    const int *size_keys;
+} ssli_loss_vt;
+
+struct sslk_loss {
+    sslk_ctx *ctx;
+    const ssli_loss_vt *vt;
+    double set[SSLI_LOSS_MAX_SETTINGS]; /* this kind's settings, table order */
+    double gen[2];                      /* generic ("loss") settings */
+    double terms[SSLI_LOSS_MAX_TERMS];
+    bool have_terms;
+    uint64_t seed;
+    /* owned parameter (at most one) */
+    bool param_ready;
+    sslk_param_view param;
+    size_t prows, pcols;
+    /* MSN user prior */
+    double *prior;
+    size_t prior_k;
+    /* grow-only scratch reused across compute calls (avoids page faults) */
+    void *ws;
+    size_t ws_bytes;
+};
+
+extern const ssli_setting_table ssli_settings_loss;
+extern const ssli_setting_table ssli_settings_vicreg;
+extern const ssli_setting_table ssli_settings_vicreg_logdet;
+extern const ssli_setting_table ssli_settings_vicreg_pairdist;
+extern const ssli_setting_table ssli_settings_infonce;
+extern const ssli_setting_table ssli_settings_diet;
+extern const ssli_setting_table ssli_settings_msn;
+
+extern const ssli_loss_vt ssli_loss_vicreg_vt, ssli_loss_logdet_vt, ssli_loss_pairdist_vt,
+    ssli_loss_infonce_vt, ssli_loss_infonce_sym_vt, ssli_loss_diet_vt, ssli_loss_msn_vt;
+
+/* Setting value by key of the kind's own table (key must exist). */
+double ssli_loss_setting(const sslk_loss *L, int key);
+static inline bool ssli_loss_double(const sslk_loss *L) { return L->gen[0] != 0.0; }
+/* Allocate + initialise the owned parameter if needed. */
+sslk_status ssli_loss_param_ready(sslk_loss *L, const char *fn);
+
+/* ---- numeric helpers ------------------------------------------------------- */
+
+/* exp for float32, vectorisable (no libm call), relative error ~2 ulp.
+ * Inputs below -87 return ~1e-38 (never 0 nor denormal): fine for softmax sums. */
+static inline float ssli_fexp(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: round to nearest */
+    float t = x * 1.44269504088896341f + shifter;
+    float k = t - shifter;
+    float r = x - k * 0.693145751953125f;
+    r = r - k * 1.428606765330187e-06f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { float f; int32_t i; } s;
+    s.i = ((int32_t)k + 127) << 23;
+    return p * s.f;
+}
+
+/* Mean of each column of a float n x d matrix in double (deterministic). */
+void ssli_loss_colmean(const sslk_ctx *ctx, const float *Z, size_t n, size_t d, double *mu);
+/* Row L2 norms clamped at 1e-12 (torch F.normalize), in double. */
+void ssli_loss_rownorm(const sslk_ctx *ctx, const float *Z, size_t n, size_t d, double *r);
+/* Scratch of at least bytes (64-aligned), owned by L; NULL + error on failure. */
+void *ssli_loss_workspace(sslk_loss *L, size_t bytes);
+/* Carve consecutive 64-aligned blocks out of a workspace; SSLI_RUP gives the
+ * rounded size to add up when sizing it. */
+#define SSLI_RUP(b) (((b) + 63) & ~(size_t)63)
+static inline void *ssli_carve(char **p, size_t bytes) {
+    void *r = *p;
+    *p += SSLI_RUP(bytes);
+    return r;
+}
+/* Invariance s = sum (za - zb)^2 / (n d) in double; NAN when out of memory. */
+double ssli_loss_invariance(const sslk_ctx *ctx, const float *za, const float *zb, size_t n, size_t d);
+/* u = z / max(|z|, 1e-12) into U (r gets the clamped norms), and the backward
+ * gz (=|+=) (du - u (u.du)) / r.  _f / _d: working type float / double. */
+void ssli_loss_normalize_f(const sslk_ctx *ctx, const float *Z, size_t n, size_t d, double *r, float *U);
+void ssli_loss_normalize_d(const sslk_ctx *ctx, const float *Z, size_t n, size_t d, double *r, double *U);
+void ssli_loss_normalize_back_f(const sslk_ctx *ctx, const float *U, const float *dU, const double *r,
+                                size_t n, size_t d, float *gz, bool accumulate);
+void ssli_loss_normalize_back_d(const sslk_ctx *ctx, const double *U, const double *dU, const double *r,
+                                size_t n, size_t d, float *gz, bool accumulate);
+/* S <- S + S^T (T x T, in place). */
+void ssli_loss_symmetrize_f(const sslk_ctx *ctx, float *S, size_t T);
+void ssli_loss_symmetrize_d(const sslk_ctx *ctx, double *S, size_t T);
+/* Validation shared by kinds: n >= nmin rows. */
+sslk_status ssli_loss_need_rows(const char *fn, size_t n, size_t nmin);
+
+/* MSN helpers exposed for tests. */
+void ssli_msn_power_law(size_t K, double tau, double *pi);
+void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *scratch_K);
+
+#endif

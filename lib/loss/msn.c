@@ -1,0 +1,243 @@
+/* MSN (Assran et al. 2022) and prior-MSN (PMSN, Assran et al. 2023).
+ * Anchor predictions P = softmax(zhat Qhat^T / tau) against learnable
+ * prototypes (L2-normalised inside), targets T = softmax(hhat Qhat^T /
+ * (tau * sharpen)) computed directly (no T0^(1/sharpen) underflow), optional
+ * Sinkhorn on T, cross-entropy over all anchors, plus lambda * KL(pbar || pi)
+ * (forward; reverse optional) with pbar the mean anchor prediction and pi
+ * uniform (= me-max), power law k^-tau, or user given; plus an optional mean
+ * per-anchor entropy.  Targets and Sinkhorn are constants (stop-gradient).
+ * Per-sample terms: cross-entropy, entropy.  Batch statistics: pbar, Sinkhorn.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLI_IN_TEMPLATE
+#include <string.h>
+
+#include "loss_internal.h"
+
+static const ssli_setting_def msn_defs[] = {
+    {SSLK_MSN_NUM_PROTOTYPES, "num_prototypes", SSLK_SETTING_I64, 1, 16777216, 1024, "K: number of prototypes"},
+    {SSLK_MSN_DIM, "dim", SSLK_SETTING_I64, 1, 1048576, 256, "d: embedding width of anchors, targets, prototypes"},
+    {SSLK_MSN_TEMPERATURE, "temperature", SSLK_SETTING_F64, 1e-4, 1e4, 0.1, "anchor softmax temperature"},
+    {SSLK_MSN_SHARPEN, "sharpen", SSLK_SETTING_F64, 1e-3, 1e3, 0.25,
+     "target sharpening: target temperature = temperature * sharpen (0.025 by default)"},
+    {SSLK_MSN_SINKHORN_ITERATIONS, "sinkhorn_iterations", SSLK_SETTING_I64, 0, 1000, 3,
+     "Sinkhorn iterations on the targets (0 = off)"},
+    {SSLK_MSN_PRIOR, "prior", SSLK_SETTING_I64, 0, 2, 0, "0 = uniform (me-max), 1 = power law k^-tau, 2 = user vector"},
+    {SSLK_MSN_TAU, "tau", SSLK_SETTING_F64, 0, 100, 0.25, "power-law exponent of the prior (PMSN)"},
+    {SSLK_MSN_PRIOR_WEIGHT, "prior_weight", SSLK_SETTING_F64, 0, 1e6, 1, "weight of the KL to the prior"},
+    {SSLK_MSN_ENTROPY_WEIGHT, "entropy_weight", SSLK_SETTING_F64, 0, 1e6, 0,
+     "weight of the mean per-anchor prediction entropy"},
+    {SSLK_MSN_KL_DIRECTION, "kl_direction", SSLK_SETTING_I64, 0, 1, 0,
+     "0 = KL(pbar || prior) (me-max generalisation); 1 = KL(prior || pbar) (lightly PMSNLoss)"},
+};
+const ssli_setting_table ssli_settings_msn = {"msn", msn_defs, sizeof msn_defs / sizeof msn_defs[0]};
+
+static const char *const msn_terms[] = {"cross_entropy", "prior_kl", "entropy"};
+static const int msn_size_keys[] = {SSLK_MSN_NUM_PROTOTYPES, SSLK_MSN_DIM, -1};
+
+static sslk_status msn_shape(const sslk_loss *L, size_t *rows, size_t *cols, const char **name) {
+    *rows = (size_t)ssli_loss_setting(L, SSLK_MSN_NUM_PROTOTYPES);
+    *cols = (size_t)ssli_loss_setting(L, SSLK_MSN_DIM);
+    *name = "prototypes";
+    return SSLK_OK;
+}
+
+/* official MSN: U(-1/sqrt(d), 1/sqrt(d)) */
+static double msn_init(const sslk_loss *L, uint64_t key, size_t e, size_t rows, size_t cols) {
+    (void)L;
+    (void)rows;
+    return (2.0 * ssli_rng_uniform(key, e) - 1.0) / sqrt((double)cols);
+}
+
+void ssli_msn_power_law(size_t K, double tau, double *pi) {
+    double s = 0;
+    for (size_t k = 0; k < K; k++) s += pi[k] = pow((double)(k + 1), -tau);
+    for (size_t k = 0; k < K; k++) pi[k] /= s;
+}
+
+/* MSN's distributed_sinkhorn on T (B x K, rows are probabilities), in place:
+ * each prototype gets mass 1/K, each sample 1/B, per iteration; rows of the
+ * result sum to 1.  cs: K doubles of scratch. */
+void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs) {
+    double tot = 0;
+    for (size_t e = 0; e < B * K; e++) tot += T[e];
+    for (size_t e = 0; e < B * K; e++) T[e] /= tot;
+    for (int it = 0; it < iters; it++) {
+        for (size_t k = 0; k < K; k++) cs[k] = 0;
+        for (size_t b = 0; b < B; b++)
+            for (size_t k = 0; k < K; k++) cs[k] += T[b * K + k];
+        for (size_t b = 0; b < B; b++)
+            for (size_t k = 0; k < K; k++) T[b * K + k] /= cs[k] * (double)K;
+        for (size_t b = 0; b < B; b++) {
+            double rs = 0;
+            for (size_t k = 0; k < K; k++) rs += T[b * K + k];
+            for (size_t k = 0; k < K; k++) T[b * K + k] /= rs * (double)B;
+        }
+    }
+    for (size_t e = 0; e < B * K; e++) T[e] *= (double)B;
+}
+
+#define SSLI_LOSS_TEMPLATE "msn.c"
+#include "loss_template.h"
+
+static sslk_status msn_compute(sslk_loss *L, const ssli_loss_in *in, double *value) {
+    const char *fn = "sslk_loss_compute(msn)";
+    if (!in->targets) return ssli_err(SSLK_E_INVALID_ARG, "%s: 'targets' is NULL (MSN needs n x d targets)", fn);
+    if (in->indices) return ssli_err(SSLK_E_INVALID_ARG, "%s: MSN takes no indices", fn);
+    SSLI_TRY(ssli_loss_param_ready(L, fn));
+    if (in->d != L->pcols)
+        return ssli_err(SSLK_E_SHAPE, "%s: inputs have d = %zu columns, the prototypes have dim = %zu", fn, in->d, L->pcols);
+    if ((int)ssli_loss_setting(L, SSLK_MSN_PRIOR) == SSLK_MSN_PRIOR_USER && (!L->prior || L->prior_k != L->prows))
+        return ssli_err(SSLK_E_STATE, "%s: prior = user but no prior vector of length %zu was set", fn, L->prows);
+    if ((size_t)in->nviews * in->n > ((size_t)1 << 28) || L->prows > ((size_t)1 << 24))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: too many anchors or prototypes", fn);
+    return ssli_loss_double(L) ? msn_run_d(L, in, value) : msn_run_f(L, in, value);
+}
+
+const ssli_loss_vt ssli_loss_msn_vt = {
+    SSLK_LOSS_MSN, "msn", &ssli_settings_msn, msn_terms, 3, 1, msn_compute, msn_shape, msn_init, msn_size_keys,
+};
+
+#else /* ---- template ---------------------------------------------------- */
+
+static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *value) {
+    const sslk_ctx *ctx = L->ctx;
+    const size_t n = in->n, d = in->d, K = L->prows, M = in->nviews * n;
+    const double tau = ssli_loss_setting(L, SSLK_MSN_TEMPERATURE);
+    const double ttau = tau * ssli_loss_setting(L, SSLK_MSN_SHARPEN);
+    const int iters = (int)ssli_loss_setting(L, SSLK_MSN_SINKHORN_ITERATIONS);
+    const double lam = ssli_loss_setting(L, SSLK_MSN_PRIOR_WEIGHT);
+    const double lament = ssli_loss_setting(L, SSLK_MSN_ENTROPY_WEIGHT);
+    const bool reverse = ssli_loss_setting(L, SSLK_MSN_KL_DIRECTION) == SSLK_KL_REVERSE;
+    const int prior = (int)ssli_loss_setting(L, SSLK_MSN_PRIOR);
+    const bool want = in->grads != NULL;
+    size_t bytes = 2 * SSLI_RUP(M * d * sizeof(R)) + SSLI_RUP(n * d * sizeof(R)) + 2 * SSLI_RUP(K * d * sizeof(R)) +
+                   SSLI_RUP(M * K * sizeof(R)) + SSLI_RUP(n * K * sizeof(R)) + SSLI_RUP(n * K * sizeof(double)) +
+                   3 * SSLI_RUP(M * sizeof(double)) + SSLI_RUP(n * sizeof(double)) + 5 * SSLI_RUP(K * sizeof(double));
+    char *p = ssli_loss_workspace(L, bytes);
+    if (!p) return ssli_alloc_status();
+    R *Zh = ssli_carve(&p, M * d * sizeof(R));
+    R *dZ = ssli_carve(&p, M * d * sizeof(R));
+    R *Hh = ssli_carve(&p, n * d * sizeof(R));
+    R *Qh = ssli_carve(&p, K * d * sizeof(R));
+    R *dQ = ssli_carve(&p, K * d * sizeof(R));
+    R *P = ssli_carve(&p, M * K * sizeof(R));
+    R *TL = ssli_carve(&p, n * K * sizeof(R));
+    double *Tt = ssli_carve(&p, n * K * sizeof(double));
+    double *rz = ssli_carve(&p, M * sizeof(double));
+    double *lse = ssli_carve(&p, M * sizeof(double));
+    double *ent = ssli_carve(&p, M * sizeof(double));
+    double *rh = ssli_carve(&p, n * sizeof(double));
+    double *rq = ssli_carve(&p, K * sizeof(double));
+    double *pbar = ssli_carve(&p, K * sizeof(double));
+    double *logpi = ssli_carve(&p, K * sizeof(double));
+    double *g = ssli_carve(&p, K * sizeof(double));
+    double *cs = ssli_carve(&p, K * sizeof(double));
+    const int nt = ssli_threads(ctx);
+
+    for (size_t v = 0; v < in->nviews; v++) F(ssli_loss_normalize)(ctx, in->views[v], n, d, rz + v * n, Zh + v * n * d);
+    F(ssli_loss_normalize)(ctx, in->targets, n, d, rh, Hh);
+    F(ssli_loss_normalize)(ctx, L->param.data, K, d, rq, Qh);
+
+    /* targets: softmax at the sharpened temperature, then Sinkhorn (batch statistic) */
+    GEMM(ctx, false, true, n, K, d, (R)(1.0 / ttau), Hh, d, Qh, d, (R)0, TL, K);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (long long bi = 0; bi < (long long)n; bi++) {
+        const R *t = TL + (size_t)bi * K;
+        double *o = Tt + (size_t)bi * K;
+        double m = -INFINITY, s = 0;
+        for (size_t k = 0; k < K; k++) m = (double)t[k] > m ? (double)t[k] : m;
+        for (size_t k = 0; k < K; k++) s += o[k] = (double)EXPR((R)((double)t[k] - m));
+        for (size_t k = 0; k < K; k++) o[k] /= s;
+    }
+    if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs);
+
+    /* anchor predictions and per-anchor cross-entropy / entropy */
+    GEMM(ctx, false, true, M, K, d, (R)(1.0 / tau), Zh, d, Qh, d, (R)0, P, K);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (long long ii = 0; ii < (long long)M; ii++) {
+        size_t i = (size_t)ii;
+        R *s = P + i * K;
+        const double *t = Tt + (i % n) * K;
+        R m = s[0];
+        for (size_t k = 1; k < K; k++) m = s[k] > m ? s[k] : m;
+        double sum = 0, ts = 0, tsum = 0, es = 0;
+        for (size_t k = 0; k < K; k++) {
+            ts += t[k] * (double)s[k];
+            tsum += t[k];
+            R e = EXPR(s[k] - m);
+            sum += (double)e;
+            es += (double)e * (double)s[k];
+            s[k] = e;
+        }
+        double l = (double)m + log(sum);
+        const R inv = (R)(1.0 / sum);
+        for (size_t k = 0; k < K; k++) s[k] *= inv;
+        double ps = es / sum - l; /* sum_k p_k log p_k */
+        lse[i] = tsum * l - ts; /* cross-entropy of row i */
+        ent[i] = -ps;
+    }
+    /* pbar: column means over anchors (batch statistic), thread-count independent */
+    long long nb = (long long)((K + 63) / 64);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (long long q = 0; q < nb; q++) {
+        size_t k0 = (size_t)q * 64, k1 = k0 + 64 < K ? k0 + 64 : K;
+        double acc[64] = {0};
+        for (size_t i = 0; i < M; i++)
+            for (size_t k = k0; k < k1; k++) acc[k - k0] += (double)P[i * K + k];
+        for (size_t k = k0; k < k1; k++) pbar[k] = acc[k - k0] / (double)M;
+    }
+    if (prior == SSLK_MSN_PRIOR_UNIFORM)
+        for (size_t k = 0; k < K; k++) logpi[k] = -log((double)K);
+    else {
+        if (prior == SSLK_MSN_PRIOR_POWER_LAW)
+            ssli_msn_power_law(K, ssli_loss_setting(L, SSLK_MSN_TAU), logpi);
+        else
+            memcpy(logpi, L->prior, K * sizeof(double));
+        for (size_t k = 0; k < K; k++) logpi[k] = log(logpi[k]);
+    }
+    double kl = 0;
+    for (size_t k = 0; k < K; k++) {
+        double pb = pbar[k];
+        if (reverse) {
+            double pbc = pb > 1e-12 ? pb : 1e-12, pi = exp(logpi[k]);
+            kl += pi * (logpi[k] - log(pbc));
+            g[k] = -pi / pbc;
+        } else {
+            if (pb > 0) kl += pb * (log(pb) - logpi[k]);
+            g[k] = log(pb > 1e-300 ? pb : 1e-300) - logpi[k];
+        }
+    }
+    double ce = 0, et = 0;
+    for (size_t i = 0; i < M; i++) ce += lse[i], et += ent[i];
+    L->terms[0] = ce / (double)M;
+    L->terms[1] = kl;
+    L->terms[2] = et / (double)M;
+    *value = L->terms[0] + lam * kl + lament * L->terms[2];
+    if (!want) return SSLK_OK;
+
+    /* dL/dlogits = [P - T + lam P (g - P.g) - lament P (log P + H)] / M, in place */
+    const double invM = 1.0 / (double)M;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (long long ii = 0; ii < (long long)M; ii++) {
+        size_t i = (size_t)ii;
+        R *s = P + i * K;
+        const double *t = Tt + (i % n) * K;
+        double pg = 0;
+        for (size_t k = 0; k < K; k++) pg += (double)s[k] * g[k];
+        for (size_t k = 0; k < K; k++) {
+            double pk = (double)s[k];
+            double gk = pk - t[k] + lam * pk * (g[k] - pg);
+            if (lament != 0) gk -= lament * pk * (log(pk > 0 ? pk : 1e-300) + ent[i]);
+            s[k] = (R)(gk * invM);
+        }
+    }
+    GEMM(ctx, false, false, M, d, K, (R)(1.0 / tau), P, K, Qh, d, (R)0, dZ, d);
+    GEMM(ctx, true, false, K, d, M, (R)(1.0 / tau), P, K, Zh, d, (R)0, dQ, d);
+    for (size_t v = 0; v < in->nviews; v++)
+        if (in->grads[v])
+            F(ssli_loss_normalize_back)(ctx, Zh + v * n * d, dZ + v * n * d, rz + v * n, n, d, in->grads[v], false);
+    F(ssli_loss_normalize_back)(ctx, Qh, dQ, rq, K, d, L->param.grad, true);
+    return SSLK_OK;
+}
+
+#endif

@@ -1,0 +1,253 @@
+"""Self-supervised losses with exact gradients.
+
+    >>> v, ga, gb = sslkit.Loss("vicreg").compute(za, zb)
+    >>> v, g1, g2, g3 = sslkit.Loss("infonce", temperature=0.5).compute(z1, z2, z3)
+    >>> v, gz = sslkit.Loss("infonce").compute(z, sample_ids)          # rows with equal ids are positives
+    >>> diet = sslkit.Loss("diet", num_samples=N, dim=K)
+    >>> v, gz = diet.compute(z, indices); diet.param_grads["head.weight"]
+    >>> msn = sslkit.Loss("msn", num_prototypes=K, dim=d, prior="power_law", tau=0.25)
+    >>> v, ga = msn.compute(anchors, targets)     # anchors (V*n, d) or (V, n, d), targets (n, d)
+    >>> msn.terms   # {"cross_entropy": ..., "prior_kl": ..., "entropy": ...}
+
+Settings are keyword arguments named like the C enums (introspected with
+sslkit.settings(domain)); enum choices also accept their names, e.g.
+var_branch_reduction="sum", prior="power_law", kl_direction="reverse",
+precision="double".  MSN's prior may also be a probability vector.
+"""
+import ctypes
+
+import numpy as np
+
+from ._lib import as_f32, c_double_p, c_float_p, ctx_handle, declare, lib, settings as _settings
+
+_vp = ctypes.c_void_p
+_sz = ctypes.c_size_t
+_i64p = ctypes.POINTER(ctypes.c_int64)
+_fpp = ctypes.POINTER(c_float_p)
+
+
+class _ParamView(ctypes.Structure):
+    _fields_ = [("struct_size", _sz), ("name", ctypes.c_char_p), ("data", c_float_p),
+                ("grad", c_float_p), ("count", _sz), ("ndim", ctypes.c_int),
+                ("shape", _sz * 4), ("flags", ctypes.c_uint)]
+
+
+class _Batch(ctypes.Structure):
+    _fields_ = [("struct_size", _sz), ("views", _fpp), ("num_views", _sz), ("n", _sz),
+                ("d", _sz), ("indices", _i64p), ("targets", c_float_p)]
+
+
+declare("sslk_loss_create", [_vp, ctypes.c_int, ctypes.POINTER(_vp)])
+declare("sslk_loss_destroy", [_vp], None)
+declare("sslk_loss_kind_domain", [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)])
+declare("sslk_loss_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
+declare("sslk_loss_set_i64", [_vp, ctypes.c_int, ctypes.c_int64])
+declare("sslk_loss_get_f64", [_vp, ctypes.c_int, c_double_p])
+declare("sslk_loss_set_prior", [_vp, c_float_p, _sz])
+declare("sslk_loss_compute", [_vp, ctypes.POINTER(_Batch), c_double_p, _fpp])
+declare("sslk_loss_num_terms", [_vp, ctypes.POINTER(_sz)])
+declare("sslk_loss_term_name", [_vp, _sz, ctypes.POINTER(ctypes.c_char_p)])
+declare("sslk_loss_term_value", [_vp, _sz, c_double_p])
+declare("sslk_loss_param_count", [_vp, ctypes.POINTER(_sz)])
+declare("sslk_loss_param", [_vp, _sz, ctypes.POINTER(_ParamView)])
+declare("sslk_loss_zero_grad", [_vp])
+
+KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
+         "infonce_symmetric": 5, "diet": 6, "msn": 7}
+
+CHOICES = {
+    "var_branch_reduction": {"mean": 0, "sum": 1},
+    "view_reduction": {"mean": 0, "sum": 1},
+    "estimator": {"kl": 0, "bhattacharyya": 1},
+    "prior": {"uniform": 0, "power_law": 1, "user": 2},
+    "kl_direction": {"forward": 0, "reverse": 1},
+    "precision": {"float": 0, "double": 1},
+}
+
+
+class Loss:
+    """One loss of a given kind (see KINDS) with its settings as keywords."""
+
+    def __init__(self, kind, ctx=None, **settings):
+        if kind not in KINDS:
+            raise ValueError(f"unknown loss kind {kind!r}; one of {sorted(KINDS)}")
+        self.kind = kind
+        self._ctx = ctx  # keep the context alive as long as the loss
+        h = _vp()
+        lib.sslk_loss_create(ctx_handle(ctx), KINDS[kind], ctypes.byref(h))
+        self._h = h
+        dom = ctypes.c_char_p()
+        lib.sslk_loss_kind_domain(KINDS[kind], ctypes.byref(dom))
+        self.domain = dom.value.decode()
+        self._info = dict(_settings(self.domain))
+        self._info.update(_settings("loss"))
+        prior = settings.pop("prior", None)
+        for k, v in settings.items():
+            self.set(k, v)
+        if prior is not None:  # after num_prototypes, which a prior vector must match
+            self.set("prior", prior)
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h is not None and h.value:
+            lib.sslk_loss_destroy(h)
+            self._h = None
+
+    # ---- settings -------------------------------------------------------------
+    def set(self, name, value):
+        """Set one setting by name; MSN's prior also takes a probability vector."""
+        if name == "prior" and not isinstance(value, (str, int, np.integer)):
+            p = as_f32(value, "prior", ndim=1)
+            lib.sslk_loss_set_prior(self._h, p.ctypes.data_as(c_float_p), p.shape[0])
+            return
+        if name not in self._info:
+            raise KeyError(f"{self.kind} has no setting {name!r}; settings: {sorted(self._info)}")
+        info = self._info[name]
+        if isinstance(value, str):
+            try:
+                value = CHOICES[name][value]
+            except KeyError:
+                raise ValueError(f"{name}={value!r}: choices are {sorted(CHOICES.get(name, {}))}") from None
+        if info["type"] is int:
+            if isinstance(value, bool):
+                value = int(value)
+            if int(value) != value:
+                raise ValueError(f"{name} is an integer setting, got {value!r}")
+            lib.sslk_loss_set_i64(self._h, info["key"], int(value))
+        else:
+            lib.sslk_loss_set_f64(self._h, info["key"], float(value))
+
+    def get(self, name):
+        """Current value of a setting (int for integer settings)."""
+        info = self._info[name]
+        v = ctypes.c_double()
+        lib.sslk_loss_get_f64(self._h, info["key"], ctypes.byref(v))
+        return int(v.value) if info["type"] is int else v.value
+
+    @property
+    def settings(self):
+        return {k: self.get(k) for k in self._info}
+
+    # ---- compute --------------------------------------------------------------
+    def compute(self, *inputs, indices=None, targets=None, grad=True):
+        """Value and gradients.  Inputs by kind:
+        vicreg*, infonce_symmetric: (za, zb) -> (v, ga, gb)
+        infonce: (z1, z2, ...) -> (v, g1, g2, ...), or (z, ids) -> (v, gz)
+        diet: (z, indices) or (z1, z2, ..., indices) -> (v, g1, ...)
+        msn: (anchors, targets) with anchors (V*n, d) or (V, n, d) -> (v, ganchors)
+        With grad=False only the value is returned (no parameter gradients)."""
+        arrays = list(inputs)
+        if arrays and indices is None:
+            last = np.asarray(arrays[-1])
+            if last.ndim == 1 and last.dtype.kind in "iu":
+                indices = arrays.pop()
+        if self.kind == "msn":
+            if targets is None:
+                if len(arrays) != 2:
+                    raise ValueError("msn: compute(anchors, targets)")
+                arrays, targets = arrays[:1], arrays[1]
+            targets = as_f32(targets, "targets", ndim=2)
+            a = np.asarray(arrays[0], dtype=np.float32)
+            n, d = targets.shape
+            shape_in = a.shape
+            if a.ndim == 3:
+                a = a.reshape(-1, a.shape[-1])
+            if a.ndim != 2 or a.shape[1] != d or a.shape[0] % n:
+                raise ValueError(f"msn: anchors {shape_in} do not stack views of targets {targets.shape}")
+            a = np.ascontiguousarray(a)
+            views = [a[v * n:(v + 1) * n] for v in range(a.shape[0] // n)]
+        else:
+            views = [as_f32(z, f"z{i}", ndim=2) for i, z in enumerate(arrays)]
+            shape_in = None
+        if not views:
+            raise ValueError("compute needs at least one input array")
+        n, d = views[0].shape
+        for i, z in enumerate(views):
+            if z.shape != (n, d):
+                raise ValueError(f"input {i} has shape {z.shape}, expected {(n, d)}")
+        V = len(views)
+        vptr = (c_float_p * V)(*[z.ctypes.data_as(c_float_p) for z in views])
+        b = _Batch(ctypes.sizeof(_Batch), ctypes.cast(vptr, _fpp), V, n, d, None, None)
+        if indices is not None:
+            idx = np.ascontiguousarray(np.asarray(indices), dtype=np.int64)
+            if idx.ndim != 1 or idx.shape[0] != n:
+                raise ValueError(f"indices must have shape ({n},), got {idx.shape}")
+            b.indices = idx.ctypes.data_as(_i64p)
+        if targets is not None:
+            b.targets = targets.ctypes.data_as(c_float_p)
+        val = ctypes.c_double()
+        if not grad:
+            lib.sslk_loss_compute(self._h, ctypes.byref(b), ctypes.byref(val), None)
+            return val.value
+        if self.kind == "msn":
+            gall = np.empty((V * n, d), np.float32)
+            grads = [gall[v * n:(v + 1) * n] for v in range(V)]
+        else:
+            grads = [np.empty((n, d), np.float32) for _ in range(V)]
+        gptr = (c_float_p * V)(*[g.ctypes.data_as(c_float_p) for g in grads])
+        lib.sslk_loss_compute(self._h, ctypes.byref(b), ctypes.byref(val), ctypes.cast(gptr, _fpp))
+        if self.kind == "msn":
+            return val.value, gall.reshape(shape_in)
+        return (val.value, *grads)
+
+    __call__ = compute
+
+    @property
+    def terms(self):
+        """dict of the named components of the last compute call."""
+        cnt = _sz()
+        lib.sslk_loss_num_terms(self._h, ctypes.byref(cnt))
+        out = {}
+        for i in range(cnt.value):
+            nm = ctypes.c_char_p()
+            v = ctypes.c_double()
+            lib.sslk_loss_term_name(self._h, i, ctypes.byref(nm))
+            lib.sslk_loss_term_value(self._h, i, ctypes.byref(v))
+            out[nm.value.decode()] = v.value
+        return out
+
+    # ---- owned parameters -----------------------------------------------------
+    def _views(self):
+        cnt = _sz()
+        lib.sslk_loss_param_count(self._h, ctypes.byref(cnt))
+        out = []
+        for i in range(cnt.value):
+            pv = _ParamView()
+            pv.struct_size = ctypes.sizeof(_ParamView)
+            lib.sslk_loss_param(self._h, i, ctypes.byref(pv))
+            out.append(pv)
+        return out
+
+    @staticmethod
+    def _arr(ptr_, pv):
+        shape = tuple(pv.shape[k] for k in range(pv.ndim))
+        a = np.ctypeslib.as_array(ptr_, shape=(pv.count,)).reshape(shape)
+        return a
+
+    @property
+    def params(self):
+        """dict name -> numpy VIEW of the owned parameter (writes go to the library)."""
+        return {pv.name.decode(): self._keep(self._arr(pv.data, pv)) for pv in self._views()}
+
+    @property
+    def param_grads(self):
+        """dict name -> numpy VIEW of the accumulated parameter gradient."""
+        return {pv.name.decode(): self._keep(self._arr(pv.grad, pv)) for pv in self._views()}
+
+    def _keep(self, a):
+        # the array borrows library memory: make it keep this Loss alive
+        holder = a.view(_Borrowed)
+        holder._owner = self
+        return holder
+
+    def zero_grad(self):
+        """Zero the owned parameters' gradients (they accumulate over compute calls)."""
+        lib.sslk_loss_zero_grad(self._h)
+
+
+class _Borrowed(np.ndarray):
+    """ndarray over library memory that keeps its owning Loss alive."""
+    _owner = None
+
+    def __array_finalize__(self, obj):
+        self._owner = getattr(obj, "_owner", None)
