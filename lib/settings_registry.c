@@ -13,6 +13,7 @@ extern const ssli_setting_table ssli_settings_loss, ssli_settings_vicreg, ssli_s
 extern const ssli_setting_table ssli_settings_model, ssli_settings_sgd, ssli_settings_lars,
     ssli_settings_adamw, ssli_settings_schedule;
 /* @data-extern */
+extern const ssli_setting_table ssli_settings_augment, ssli_settings_loader, ssli_settings_dataset;
 /* @train-extern */
 extern const ssli_setting_table ssli_settings_knn;
 extern const ssli_setting_table ssli_settings_probe;
@@ -29,6 +30,9 @@ const ssli_setting_table *const ssli_setting_tables[] = {
     &ssli_settings_model, &ssli_settings_sgd, &ssli_settings_lars, &ssli_settings_adamw,
     &ssli_settings_schedule,
     /* @data-entry */
+    &ssli_settings_augment,
+    &ssli_settings_loader,
+    &ssli_settings_dataset,
     /* @train-entry */
     &ssli_settings_knn,
     &ssli_settings_probe,

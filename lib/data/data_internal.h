@@ -148,6 +148,7 @@ typedef struct ssli_aug_plan {
     double mean[3], std[3];
 } ssli_aug_plan;
 
+sslk_status ssli_aug_validate(const sslk_augment *aug, const char *fn);
 double ssli_aug_get(const sslk_augment *aug, size_t view, int key);
 size_t ssli_aug_out_channels(const sslk_augment *aug, size_t view, size_t in_c);
 void ssli_aug_make_plan(const sslk_augment *aug, size_t view, size_t src_h, size_t src_w, size_t in_c,
