@@ -17,6 +17,7 @@ extern const ssli_setting_table ssli_settings_augment, ssli_settings_loader, ssl
 /* @train-extern */
 extern const ssli_setting_table ssli_settings_knn;
 extern const ssli_setting_table ssli_settings_probe;
+extern const ssli_setting_table ssli_settings_train;
 /* @geometry-extern */
 
 const ssli_setting_table *const ssli_setting_tables[] = {
@@ -36,6 +37,7 @@ const ssli_setting_table *const ssli_setting_tables[] = {
     /* @train-entry */
     &ssli_settings_knn,
     &ssli_settings_probe,
+    &ssli_settings_train,
     /* @geometry-entry */
     NULL,
 };

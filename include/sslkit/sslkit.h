@@ -14,5 +14,6 @@
 #include "sslkit/npy.h"
 #include "sslkit/optim.h"
 #include "sslkit/plot.h"
+#include "sslkit/train.h"
 
 #endif

@@ -1,0 +1,427 @@
+/* Trainer: method presets, settings, construction of encoder / projector /
+ * loss / optimizer, accessors.  The loop is in trainer_fit.c, checkpoints in
+ * trainer_ckpt.c, embeddings in trainer_embed.c.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
+#include <string.h>
+
+#include "train/trainer_internal.h"
+
+static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
+    {SSLK_TRAIN_EPOCHS, "epochs", SSLK_SETTING_I64, 1, 1e6, 10, "length of the schedule in epochs"},
+    {SSLK_TRAIN_BATCH, "batch", SSLK_SETTING_I64, 2, 65536, 256, "rows per view per step"},
+    {SSLK_TRAIN_LR, "lr", SSLK_SETTING_F64, 0, 100, 2e-3, "base learning rate (method default applied at create)"},
+    {SSLK_TRAIN_WEIGHT_DECAY, "weight_decay", SSLK_SETTING_F64, 0, 10, 1e-4, "weight decay"},
+    {SSLK_TRAIN_WARMUP_EPOCHS, "warmup_epochs", SSLK_SETTING_F64, 0, 1e6, 1, "linear warm-up length in epochs"},
+    {SSLK_TRAIN_OPTIMIZER, "optimizer", SSLK_SETTING_I64, 1, 3, 3, "1 = SGD, 2 = LARS, 3 = AdamW"},
+    {SSLK_TRAIN_SEED, "seed", SSLK_SETTING_I64, 0, 9007199254740992.0, 0, "seed of data order and augmentations"},
+    {SSLK_TRAIN_EMA, "ema", SSLK_SETTING_F64, 0, 1, 0.99, "EMA momentum of the MSN/PMSN target encoder"},
+    {SSLK_TRAIN_FINAL_LR_RATIO, "final_lr_ratio", SSLK_SETTING_F64, 0, 1, 0.01, "final lr / base lr"},
+    {SSLK_TRAIN_CHECKPOINT_EVERY, "checkpoint_every", SSLK_SETTING_I64, 0, 1e6, 1, "epochs between checkpoints (0: last only)"},
+    {SSLK_TRAIN_MONITOR_EVERY, "monitor_every", SSLK_SETTING_I64, 0, 1e9, 25, "steps between collapse-monitor readings (0: off)"},
+    {SSLK_TRAIN_IMAGE_SIZE, "image_size", SSLK_SETTING_I64, 0, 4096, 0, "side of the augmented views (0: dataset's)"},
+    {SSLK_TRAIN_STEPS_PER_EPOCH, "steps_per_epoch", SSLK_SETTING_I64, 0, 1e12, 0, "cap on steps per epoch (0: full pass)"},
+    {SSLK_TRAIN_AUG_SCALE_MIN, "aug_scale_min", SSLK_SETTING_F64, 0.01, 1, 0.25, "smallest random-resized-crop area"},
+    {SSLK_TRAIN_AUG_JITTER, "aug_jitter", SSLK_SETTING_F64, 0, 1, 0.4, "brightness / contrast jitter strength"},
+    {SSLK_TRAIN_AUG_FLIP_P, "aug_flip_p", SSLK_SETTING_F64, 0, 1, 0.5, "horizontal flip probability"},
+    {SSLK_TRAIN_WORKERS, "workers", SSLK_SETTING_I64, 0, 256, 1, "loader worker threads (0: context's)"},
+    {SSLK_TRAIN_INIT_SEED, "init_seed", SSLK_SETTING_I64, 0, 9007199254740992.0, 0, "seed of parameter initialisation"},
+    {SSLK_TRAIN_NORM_MEAN, "norm_mean", SSLK_SETTING_F64, -1e3, 1e3, 0.286, "input normalisation mean"},
+    {SSLK_TRAIN_NORM_STD, "norm_std", SSLK_SETTING_F64, 1e-6, 1e3, 0.353, "input normalisation std"},
+};
+const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN};
+
+static const char *const method_names[] = {NULL, "vicreg", "vicreg_logdet", "vicreg_pairdist", "simclr",
+                                           "diet", "msn", "pmsn", "supervised"};
+#define NMETHODS 9
+
+/* Default networks for small grayscale images (Fashion-MNIST): a 3-stage CNN
+ * whose 256-wide pooled output is the representation. */
+#define DEFAULT_ENCODER \
+    "conv:32:3:1:1,bn,relu,maxpool:2,conv:64:3:1:1,bn,relu,maxpool:2,conv:128:3:1:1,bn,relu,gap,linear:256,bn,relu"
+static const char *default_projector(sslk_method m) {
+    switch (m) {
+    case SSLK_METHOD_VICREG:
+    case SSLK_METHOD_VICREG_LOGDET:
+    case SSLK_METHOD_VICREG_PAIRDIST: return "linear:512,bn,relu,linear:512";
+    case SSLK_METHOD_SIMCLR: return "linear:256,bn,relu,linear:128";
+    case SSLK_METHOD_MSN:
+    case SSLK_METHOD_PMSN: return "linear:256,bn,relu,linear:128";
+    case SSLK_METHOD_DIET: return "";
+    default: return NULL; /* supervised: linear head sized by the class count */
+    }
+}
+
+const char *sslk_method_name(sslk_method m) {
+    return (int)m >= 1 && (int)m < NMETHODS ? method_names[m] : NULL;
+}
+
+sslk_status sslk_method_from_name(const char *name, sslk_method *m) {
+    SSLI_CHECK_PTR(name, "sslk_method_from_name");
+    SSLI_CHECK_PTR(m, "sslk_method_from_name");
+    for (int i = 1; i < NMETHODS; i++)
+        if (strcmp(name, method_names[i]) == 0) {
+            *m = (sslk_method)i;
+            return SSLK_OK;
+        }
+    return ssli_err(SSLK_E_NOT_FOUND,
+                    "sslk_method_from_name: unknown method '%s' (vicreg, vicreg_logdet, vicreg_pairdist, "
+                    "simclr, diet, msn, pmsn, supervised)", name);
+}
+
+double ssli_train_get(const sslk_trainer *tr, int key) {
+    return tr->set[ssli_setting_index(&ssli_settings_train, key)];
+}
+
+static char *dupstr(const sslk_ctx *ctx, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = ssli_malloc(ctx, n, 1);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+sslk_status ssli_train_make_augment(sslk_trainer *tr, bool eval, sslk_augment **out) {
+    sslk_augment *a = NULL;
+    size_t nv = eval ? 1 : tr->nviews;
+    SSLI_TRY(sslk_augment_create(tr->ctx, nv, &a));
+    sslk_status st = sslk_augment_preset(a, -1, SSLK_AUG_PRESET_PLAIN);
+    if (st == SSLK_OK) st = sslk_augment_set_i64(a, -1, SSLK_AUG_SIZE, (int64_t)tr->in_s);
+    for (int c = 0; c < 3 && st == SSLK_OK; c++) {
+        st = sslk_augment_set_f64(a, -1, SSLK_AUG_MEAN0 + c, ssli_train_get(tr, SSLK_TRAIN_NORM_MEAN));
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_STD0 + c, ssli_train_get(tr, SSLK_TRAIN_NORM_STD));
+    }
+    if (!eval && st == SSLK_OK) {
+        /* a light recipe for small grayscale images: crop, flip, brightness/contrast */
+        double j = ssli_train_get(tr, SSLK_TRAIN_AUG_JITTER);
+        if (st == SSLK_OK) st = sslk_augment_set_i64(a, -1, SSLK_AUG_CROP, SSLK_AUG_CROP_RANDOM_RESIZED);
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_SCALE_MIN, ssli_train_get(tr, SSLK_TRAIN_AUG_SCALE_MIN));
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_SCALE_MAX, 1.0);
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_FLIP_P, ssli_train_get(tr, SSLK_TRAIN_AUG_FLIP_P));
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_JITTER_P, j > 0 ? 0.8 : 0.0);
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_BRIGHTNESS, j);
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_CONTRAST, j);
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_SATURATION, 0.0);
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_HUE, 0.0);
+    }
+    if (st != SSLK_OK) {
+        sslk_augment_destroy(a);
+        return st;
+    }
+    *out = a;
+    return SSLK_OK;
+}
+
+/* Register every trainable tensor of m in optimizer group g. */
+static sslk_status add_model_params(sslk_optim *opt, sslk_model *m, size_t g) {
+    size_t cnt = 0;
+    SSLI_TRY(sslk_model_param_count(m, &cnt));
+    for (size_t i = 0; i < cnt; i++) {
+        sslk_param_view v = {.struct_size = sizeof v};
+        SSLI_TRY(sslk_model_param(m, i, &v));
+        if (v.flags & SSLK_PARAM_FROZEN) continue;
+        SSLI_TRY(sslk_optim_add_params(opt, &v, 1, g));
+    }
+    return SSLK_OK;
+}
+
+static sslk_status lr_key(int kind, int *lr, int *wd) {
+    switch (kind) {
+    case SSLK_OPTIM_SGD: *lr = SSLK_SGD_LR; *wd = SSLK_SGD_WEIGHT_DECAY; return SSLK_OK;
+    case SSLK_OPTIM_LARS: *lr = SSLK_LARS_LR; *wd = SSLK_LARS_WEIGHT_DECAY; return SSLK_OK;
+    case SSLK_OPTIM_ADAMW: *lr = SSLK_ADAMW_LR; *wd = SSLK_ADAMW_WEIGHT_DECAY; return SSLK_OK;
+    default: return ssli_err(SSLK_E_SETTING, "trainer: optimizer kind %d unknown", kind);
+    }
+}
+
+/* (Re)build the optimizer from the settings (before the first step only). */
+static sslk_status build_optim(sslk_trainer *tr) {
+    sslk_optim_destroy(tr->opt);
+    tr->opt = NULL;
+    int kind = (int)ssli_train_get(tr, SSLK_TRAIN_OPTIMIZER), klr = 0, kwd = 0;
+    SSLI_TRY(lr_key(kind, &klr, &kwd));
+    SSLI_TRY(sslk_optim_create(tr->ctx, (sslk_optim_kind)kind, &tr->opt));
+    SSLI_TRY(sslk_optim_set_f64(tr->opt, klr, ssli_train_get(tr, SSLK_TRAIN_LR)));
+    SSLI_TRY(sslk_optim_set_f64(tr->opt, kwd, ssli_train_get(tr, SSLK_TRAIN_WEIGHT_DECAY)));
+    if (kind == SSLK_OPTIM_SGD) SSLI_TRY(sslk_optim_set_f64(tr->opt, SSLK_SGD_MOMENTUM, 0.9));
+    if (kind == SSLK_OPTIM_ADAMW) SSLI_TRY(sslk_optim_set_f64(tr->opt, SSLK_ADAMW_EXCLUDE_NO_DECAY, 1));
+    SSLI_TRY(add_model_params(tr->opt, tr->enc, 0));
+    SSLI_TRY(add_model_params(tr->opt, tr->proj, 0));
+    if (tr->loss) {
+        size_t cnt = 0;
+        SSLI_TRY(sslk_loss_param_count(tr->loss, &cnt));
+        for (size_t i = 0; i < cnt; i++) {
+            sslk_param_view v = {.struct_size = sizeof v};
+            SSLI_TRY(sslk_loss_param(tr->loss, i, &v));
+            SSLI_TRY(sslk_optim_add_params(tr->opt, &v, 1, 1)); /* group 1: the loss's tensors */
+        }
+    }
+    return SSLK_OK;
+}
+
+static sslk_status make_loss(sslk_trainer *tr) {
+    sslk_loss_kind k;
+    switch (tr->method) {
+    case SSLK_METHOD_VICREG: k = SSLK_LOSS_VICREG; break;
+    case SSLK_METHOD_VICREG_LOGDET: k = SSLK_LOSS_VICREG_LOGDET; break;
+    case SSLK_METHOD_VICREG_PAIRDIST: k = SSLK_LOSS_VICREG_PAIRDIST; break;
+    case SSLK_METHOD_SIMCLR: k = SSLK_LOSS_INFONCE; break;
+    case SSLK_METHOD_DIET: k = SSLK_LOSS_DIET; break;
+    case SSLK_METHOD_MSN:
+    case SSLK_METHOD_PMSN: k = SSLK_LOSS_MSN; break;
+    default: return SSLK_OK;
+    }
+    SSLI_TRY(sslk_loss_create(tr->ctx, k, &tr->loss));
+    if (k == SSLK_LOSS_DIET) {
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_DIET_NUM_SAMPLES, (int64_t)tr->n));
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_DIET_DIM, (int64_t)tr->dz));
+    } else if (k == SSLK_LOSS_MSN) {
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_DIM, (int64_t)tr->dz));
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_NUM_PROTOTYPES, 512));
+        if (tr->method == SSLK_METHOD_PMSN)
+            SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_PRIOR, SSLK_MSN_PRIOR_POWER_LAW));
+    }
+    return SSLK_OK;
+}
+
+/* Method defaults applied on top of the table defaults. */
+static void method_defaults(sslk_trainer *tr) {
+    double *lr = &tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_LR)];
+    switch (tr->method) {
+    case SSLK_METHOD_SIMCLR: *lr = 2e-3; break;
+    case SSLK_METHOD_DIET: *lr = 2e-3; break;
+    case SSLK_METHOD_SUPERVISED: *lr = 2e-3; break;
+    default: *lr = 2e-3; break;
+    }
+    if (tr->method == SSLK_METHOD_SUPERVISED || tr->method == SSLK_METHOD_DIET) tr->nviews = 1;
+    else tr->nviews = 2;
+}
+
+static sslk_status build(sslk_trainer *tr) {
+    size_t shape[3] = {tr->in_c, tr->in_s, tr->in_s};
+    uint64_t seed = (uint64_t)ssli_train_get(tr, SSLK_TRAIN_INIT_SEED);
+    SSLI_TRY(sslk_model_from_spec(tr->ctx, tr->enc_spec, 3, shape, ssli_rng_key(seed, 1, 0), &tr->enc));
+    size_t nd = 0, es[3] = {0};
+    SSLI_TRY(sslk_model_output_shape(tr->enc, &nd, es));
+    SSLI_TRY(sslk_model_io_size(tr->enc, NULL, &tr->de));
+    size_t pshape[1] = {tr->de};
+    SSLI_TRY(sslk_model_from_spec(tr->ctx, tr->proj_spec, 1, pshape, ssli_rng_key(seed, 2, 0), &tr->proj));
+    SSLI_TRY(sslk_model_io_size(tr->proj, NULL, &tr->dz));
+    if (tr->method == SSLK_METHOD_SUPERVISED && tr->dz != tr->nclasses)
+        return ssli_err(SSLK_E_SHAPE, "sslk_trainer_create: supervised head outputs %zu values for %zu classes",
+                        tr->dz, tr->nclasses);
+    if (tr->method == SSLK_METHOD_MSN || tr->method == SSLK_METHOD_PMSN) {
+        SSLI_TRY(sslk_model_clone(tr->enc, &tr->tenc));
+        SSLI_TRY(sslk_model_clone(tr->proj, &tr->tproj));
+    }
+    SSLI_TRY(make_loss(tr));
+    return build_optim(tr);
+}
+
+
+sslk_status sslk_trainer_create(sslk_ctx *ctx, sslk_method method, sslk_dataset *data,
+                                const char *encoder_spec, const char *projector_spec, sslk_trainer **out) {
+    static const char *fn = "sslk_trainer_create";
+    SSLI_CHECK_PTR(out, fn);
+    *out = NULL;
+    SSLI_CHECK_PTR(ctx, fn);
+    SSLI_CHECK_PTR(data, fn);
+    if (!sslk_method_name(method)) return ssli_err(SSLK_E_INVALID_ARG, "%s: method %d unknown", fn, (int)method);
+    sslk_trainer *tr = ssli_calloc(ctx, 1, sizeof *tr);
+    if (!tr) return ssli_alloc_status();
+    tr->ctx = ctx;
+    tr->method = method;
+    tr->data = data;
+    ssli_setting_defaults(&ssli_settings_train, tr->set);
+    method_defaults(tr);
+    sslk_status st = sslk_dataset_count(data, &tr->n);
+    if (st == SSLK_OK) st = sslk_dataset_shape(data, &tr->img_h, &tr->img_w, &tr->img_c);
+    if (st == SSLK_OK) st = sslk_dataset_num_classes(data, &tr->nclasses);
+    if (st == SSLK_OK && tr->n < 2) st = ssli_err(SSLK_E_SHAPE, "%s: the dataset holds %zu items", fn, tr->n);
+    if (st == SSLK_OK && (tr->img_h == 0 || tr->img_w == 0))
+        st = ssli_err(SSLK_E_UNSUPPORTED, "%s: images of different sizes: set SSLK_TRAIN_IMAGE_SIZE via a fixed-size dataset", fn);
+    if (st == SSLK_OK && method == SSLK_METHOD_SUPERVISED && tr->nclasses < 2)
+        st = ssli_err(SSLK_E_INVALID_ARG, "%s: supervised training needs a labelled dataset (%zu classes)", fn, tr->nclasses);
+    char head[64];
+    snprintf(head, sizeof head, "linear:%zu", tr->nclasses);
+    const char *ps = projector_spec ? projector_spec : default_projector(method);
+    if (!ps) ps = head;
+    if (st == SSLK_OK) {
+        tr->enc_spec = dupstr(ctx, encoder_spec ? encoder_spec : DEFAULT_ENCODER);
+        tr->proj_spec = dupstr(ctx, ps);
+        if (!tr->enc_spec || !tr->proj_spec) st = ssli_alloc_status();
+    }
+    if (st == SSLK_OK) st = ssli_train_rebuild(tr);
+    if (st != SSLK_OK) {
+        sslk_trainer_destroy(tr);
+        return st;
+    }
+    *out = tr;
+    return SSLK_OK;
+}
+
+static void free_buffers(sslk_trainer *tr) {
+    sslk_loader_destroy(tr->ld);
+    sslk_augment_destroy(tr->aug);
+    tr->ld = NULL;
+    tr->aug = NULL;
+    float **bufs[] = {&tr->x, &tr->h, &tr->z, &tr->gz, &tr->gh, &tr->tz};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        ssli_free(tr->ctx, *bufs[i]);
+        *bufs[i] = NULL;
+    }
+    ssli_free(tr->ctx, tr->labels);
+    ssli_free(tr->ctx, tr->indices);
+    tr->labels = NULL;
+    tr->indices = NULL;
+}
+
+static void drop_networks(sslk_trainer *tr) {
+    sslk_optim_destroy(tr->opt);
+    sslk_loss_destroy(tr->loss);
+    sslk_model_destroy(tr->enc);
+    sslk_model_destroy(tr->proj);
+    sslk_model_destroy(tr->tenc);
+    sslk_model_destroy(tr->tproj);
+    tr->opt = NULL;
+    tr->loss = NULL;
+    tr->enc = tr->proj = tr->tenc = tr->tproj = NULL;
+}
+
+/* Networks, loss and optimizer from the current settings (before training). */
+sslk_status ssli_train_rebuild(sslk_trainer *tr) {
+    drop_networks(tr);
+    size_t s = (size_t)ssli_train_get(tr, SSLK_TRAIN_IMAGE_SIZE);
+    tr->in_c = tr->img_c;
+    tr->in_s = s ? s : (tr->img_h < tr->img_w ? tr->img_h : tr->img_w);
+    return build(tr);
+}
+
+void sslk_trainer_destroy(sslk_trainer *tr) {
+    if (!tr) return;
+    free_buffers(tr);
+    drop_networks(tr);
+    ssli_free(tr->ctx, tr->enc_spec);
+    ssli_free(tr->ctx, tr->proj_spec);
+    ssli_free(tr->ctx, tr->ckpt_dir);
+    ssli_free(tr->ctx, tr->hist);
+    ssli_free(tr->ctx, tr);
+}
+
+sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
+    static const char *fn = "sslk_trainer_set_f64";
+    SSLI_CHECK_PTR(tr, fn);
+    bool started = tr->global_step > 0 || tr->mid_epoch;
+    if (started && (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_OPTIMIZER ||
+                    key == SSLK_TRAIN_INIT_SEED))
+        return ssli_err(SSLK_E_STATE, "%s: setting %d cannot change once training started", fn, key);
+    SSLI_TRY(ssli_setting_set(&ssli_settings_train, tr->set, key, v, SSLK_SETTING_F64, fn));
+    if (key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_INIT_SEED) {
+        free_buffers(tr);
+        return ssli_train_rebuild(tr);
+    }
+    if (key == SSLK_TRAIN_OPTIMIZER || key == SSLK_TRAIN_LR || key == SSLK_TRAIN_WEIGHT_DECAY) {
+        if (!started) return build_optim(tr);
+        int klr = 0, kwd = 0;
+        SSLI_TRY(lr_key((int)ssli_train_get(tr, SSLK_TRAIN_OPTIMIZER), &klr, &kwd));
+        SSLI_TRY(sslk_optim_set_f64(tr->opt, klr, ssli_train_get(tr, SSLK_TRAIN_LR)));
+        SSLI_TRY(sslk_optim_set_f64(tr->opt, kwd, ssli_train_get(tr, SSLK_TRAIN_WEIGHT_DECAY)));
+    }
+    if (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_SEED || key == SSLK_TRAIN_WORKERS ||
+        key == SSLK_TRAIN_AUG_SCALE_MIN || key == SSLK_TRAIN_AUG_JITTER || key == SSLK_TRAIN_AUG_FLIP_P ||
+        key == SSLK_TRAIN_NORM_MEAN || key == SSLK_TRAIN_NORM_STD)
+        free_buffers(tr); /* rebuilt by the next fit */
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_set_i64(sslk_trainer *tr, int key, int64_t v) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_set_i64");
+    int idx = ssli_setting_index(&ssli_settings_train, key);
+    if (idx >= 0 && train_defs[idx].type == SSLK_SETTING_F64) return sslk_trainer_set_f64(tr, key, (double)v);
+    if (idx < 0) return ssli_err(SSLK_E_SETTING, "sslk_trainer_set_i64: unknown setting key %d", key);
+    if ((double)v < train_defs[idx].lo || (double)v > train_defs[idx].hi)
+        return ssli_err(SSLK_E_SETTING, "sslk_trainer_set_i64: %s = %lld outside [%g, %g]", train_defs[idx].name,
+                        (long long)v, train_defs[idx].lo, train_defs[idx].hi);
+    return sslk_trainer_set_f64(tr, key, (double)v);
+}
+
+sslk_status sslk_trainer_get_f64(const sslk_trainer *tr, int key, double *v) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_get_f64");
+    SSLI_CHECK_PTR(v, "sslk_trainer_get_f64");
+    return ssli_setting_get(&ssli_settings_train, tr->set, key, v, "sslk_trainer_get_f64");
+}
+
+sslk_status sslk_trainer_loss(sslk_trainer *tr, sslk_loss **loss) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_loss");
+    SSLI_CHECK_PTR(loss, "sslk_trainer_loss");
+    *loss = tr->loss;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_encoder(sslk_trainer *tr, sslk_model **m) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_encoder");
+    SSLI_CHECK_PTR(m, "sslk_trainer_encoder");
+    *m = tr->enc;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_projector(sslk_trainer *tr, sslk_model **m) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_projector");
+    SSLI_CHECK_PTR(m, "sslk_trainer_projector");
+    *m = tr->proj;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_optim(sslk_trainer *tr, sslk_optim **o) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_optim");
+    SSLI_CHECK_PTR(o, "sslk_trainer_optim");
+    *o = tr->opt;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_set_callbacks(sslk_trainer *tr, sslk_train_callback on_step,
+                                       sslk_train_callback on_epoch, void *user) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_set_callbacks");
+    tr->on_step = on_step;
+    tr->on_epoch = on_epoch;
+    tr->cb_user = user;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_set_checkpoint_dir(sslk_trainer *tr, const char *dir) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_set_checkpoint_dir");
+    char *d = NULL;
+    if (dir) {
+        d = dupstr(tr->ctx, dir);
+        if (!d) return ssli_alloc_status();
+    }
+    ssli_free(tr->ctx, tr->ckpt_dir);
+    tr->ckpt_dir = d;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_epochs_done(const sslk_trainer *tr, uint64_t *e) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_epochs_done");
+    SSLI_CHECK_PTR(e, "sslk_trainer_epochs_done");
+    *e = tr->epoch;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_history(const sslk_trainer *tr, uint64_t e, sslk_train_progress *out) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_history");
+    SSLI_CHECK_PTR(out, "sslk_trainer_history");
+    if (e >= tr->nhist)
+        return ssli_err(SSLK_E_RANGE, "sslk_trainer_history: epoch %llu not completed (%zu done)",
+                        (unsigned long long)e, tr->nhist);
+    size_t sz = out->struct_size;
+    if (sz < sizeof(size_t) || sz > sizeof *out) sz = sizeof *out;
+    memcpy(out, &tr->hist[e], sz);
+    out->struct_size = sz;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_embed_dim(const sslk_trainer *tr, size_t *dim) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_embed_dim");
+    SSLI_CHECK_PTR(dim, "sslk_trainer_embed_dim");
+    *dim = tr->de;
+    return SSLK_OK;
+}

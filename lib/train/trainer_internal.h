@@ -1,0 +1,54 @@
+/* Internal structure of the trainer, shared by its files.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_TRAIN_TRAINER_INTERNAL_H
+#define SSLKIT_TRAIN_TRAINER_INTERNAL_H
+
+#include "core/internal.h"
+#include "sslkit/train.h"
+
+extern const ssli_setting_table ssli_settings_train;
+#define SSLI_NTRAIN 20
+
+struct sslk_trainer {
+    sslk_ctx *ctx;
+    sslk_method method;
+    double set[SSLI_NTRAIN];
+    sslk_dataset *data;
+    size_t n, nclasses, img_h, img_w, img_c;
+    char *enc_spec, *proj_spec;
+    sslk_model *enc, *proj;   /* online networks */
+    sslk_model *tenc, *tproj; /* EMA targets (MSN, PMSN), else NULL */
+    sslk_loss *loss;          /* NULL for supervised */
+    sslk_optim *opt;
+    size_t in_c, in_s;        /* encoder input: in_c x in_s x in_s */
+    size_t de, dz;            /* encoder and projector output widths */
+    size_t nviews;
+    /* run state */
+    uint64_t epoch, global_step;
+    bool mid_epoch;           /* a fit stopped inside an epoch: no save */
+    sslk_train_progress *hist;
+    size_t nhist, hcap;
+    sslk_train_callback on_step, on_epoch;
+    void *cb_user;
+    char *ckpt_dir;
+    /* lazily built for fit */
+    sslk_augment *aug;
+    sslk_loader *ld;
+    size_t ld_batch;
+    float *x, *h, *z, *gz, *gh, *tz; /* step buffers */
+    int32_t *labels;
+    int64_t *indices;
+};
+
+double ssli_train_get(const sslk_trainer *tr, int key);
+/* The augment recipe of training (views) or of evaluation (one plain view). */
+sslk_status ssli_train_make_augment(sslk_trainer *tr, bool eval, sslk_augment **out);
+/* Networks, loss and optimizer from the current settings (before training). */
+sslk_status ssli_train_rebuild(sslk_trainer *tr);
+/* Write the checkpoint. */
+sslk_status ssli_train_save(const sslk_trainer *tr, const char *path, const char *fn);
+/* Test hook: when > 0, the next save fails after writing this many bytes
+ * (the temp file is removed and the previous checkpoint stays). */
+extern size_t ssli_train_fail_after_bytes;
+
+#endif

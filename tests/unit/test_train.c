@@ -1,0 +1,313 @@
+/* Trainer: every method lowers its loss on a tiny synthetic dataset; resume
+ * equals an uninterrupted run; NaN stop; interrupted checkpoint writes.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "train/trainer_internal.h"
+
+#define NIMG 96
+#define SIDE 8
+#define NCLS 4
+
+/* Four classes of 8x8 patterns (bars, blobs) with per-image noise. */
+static sslk_dataset *tiny_dataset(sslk_ctx *c) {
+    static uint8_t px[NIMG * SIDE * SIDE];
+    static int32_t lab[NIMG];
+    unsigned s = 12345;
+    for (int i = 0; i < NIMG; i++) {
+        int k = i % NCLS;
+        lab[i] = k;
+        for (int y = 0; y < SIDE; y++)
+            for (int x = 0; x < SIDE; x++) {
+                int on = k == 0 ? (y == 2 || y == 5) : k == 1 ? (x == 3 || x == 4)
+                         : k == 2 ? (abs(x - 4) + abs(y - 4) < 3) : (x == y || x == SIDE - 1 - y);
+                s = s * 1103515245u + 12345u;
+                int v = (on ? 200 : 30) + (int)((s >> 16) % 40);
+                px[(i * SIDE + y) * SIDE + x] = (uint8_t)v;
+            }
+    }
+    sslk_dataset *ds = NULL;
+    ck_ok(sslk_dataset_from_memory(c, px, NIMG, SIDE, SIDE, 1, lab, &ds));
+    return ds;
+}
+
+static sslk_trainer *tiny_trainer(sslk_ctx *c, sslk_dataset *ds, sslk_method m, int epochs) {
+    sslk_trainer *tr = NULL;
+    const char *proj = m == SSLK_METHOD_SUPERVISED ? NULL : m == SSLK_METHOD_DIET ? "" : "linear:16,bn,relu,linear:16";
+    ck_ok(sslk_trainer_create(c, m, ds, "flatten,linear:32,bn,relu", proj, &tr));
+    ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_BATCH, 16));
+    ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_EPOCHS, epochs));
+    ck_ok(sslk_trainer_set_f64(tr, SSLK_TRAIN_WARMUP_EPOCHS, 0));
+    ck_ok(sslk_trainer_set_f64(tr, SSLK_TRAIN_FINAL_LR_RATIO, 1.0));
+    ck_ok(sslk_trainer_set_f64(tr, SSLK_TRAIN_LR, 5e-3));
+    ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_MONITOR_EVERY, 2));
+    ck_ok(sslk_trainer_set_f64(tr, SSLK_TRAIN_AUG_SCALE_MIN, 0.6));
+    return tr;
+}
+
+static sslk_ctx *mkctx(int threads) {
+    sslk_ctx *c = NULL;
+    ck_ok(sslk_ctx_create(&c));
+    ck_ok(sslk_ctx_set_threads(c, threads));
+    sslk_ctx_set_seed(c, 7);
+    return c;
+}
+
+/* Mean loss of the first two epochs vs the last two, for every method. */
+START_TEST(each_method_lowers_its_loss) {
+    sslk_method m = (sslk_method)(_i + 1);
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    sslk_trainer *tr = tiny_trainer(c, ds, m, 12);
+    if (m == SSLK_METHOD_MSN || m == SSLK_METHOD_PMSN) {
+        sslk_loss *l = NULL;
+        ck_ok(sslk_trainer_loss(tr, &l));
+        ck_ok(sslk_loss_set_i64(l, SSLK_MSN_NUM_PROTOTYPES, 32));
+    }
+    ck_ok(sslk_trainer_fit(tr, 0));
+    uint64_t done = 0;
+    ck_ok(sslk_trainer_epochs_done(tr, &done));
+    ck_assert_uint_eq(done, 12);
+    sslk_train_progress h[12];
+    for (int e = 0; e < 12; e++) {
+        h[e].struct_size = sizeof h[e];
+        ck_ok(sslk_trainer_history(tr, (uint64_t)e, &h[e]));
+        ck_assert(isfinite(h[e].loss));
+        ck_assert_uint_eq(h[e].steps_per_epoch, NIMG / 16);
+        ck_assert(h[e].rankme >= 1.0 && h[e].rankme <= 32.0);
+        ck_assert(h[e].embed_std > 0 && h[e].embed_std < 1);
+    }
+    double first = (h[0].loss + h[1].loss) / 2, last = (h[10].loss + h[11].loss) / 2;
+    ck_assert_msg(last < first, "%s: loss %g -> %g", sslk_method_name(m), first, last);
+    ck_assert_uint_eq(h[11].global_step, 12 * (NIMG / 16));
+    sslk_trainer_destroy(tr);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+static void params_of(sslk_trainer *tr, float *buf, size_t cap, size_t *n) {
+    sslk_model *enc = NULL;
+    ck_ok(sslk_trainer_encoder(tr, &enc));
+    size_t cnt = 0, off = 0;
+    ck_ok(sslk_model_param_count(enc, &cnt));
+    for (size_t i = 0; i < cnt; i++) {
+        sslk_param_view v = {.struct_size = sizeof v};
+        ck_ok(sslk_model_param(enc, i, &v));
+        ck_assert_uint_le(off + v.count, cap);
+        memcpy(buf + off, v.data, v.count * sizeof(float));
+        off += v.count;
+    }
+    *n = off;
+}
+
+static void tmpdir(char *dir) {
+    strcpy(dir, "/tmp/sslk_train_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void rmtree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            remove(p);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Two epochs straight vs one epoch, checkpoint, reload, one more epoch: the
+ * encoder parameters are bitwise equal (vicreg; msn exercises the EMA target). */
+START_TEST(resume_equals_uninterrupted) {
+    sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : SSLK_METHOD_MSN;
+    int threads = 1 + (_i == 1);
+    sslk_ctx *c = mkctx(threads);
+    sslk_dataset *ds = tiny_dataset(c);
+    static float a[65536], b[65536];
+    size_t na = 0, nb = 0;
+    sslk_trainer *tr = tiny_trainer(c, ds, m, 3);
+    ck_ok(sslk_trainer_fit(tr, 0));
+    params_of(tr, a, 65536, &na);
+    sslk_trainer_destroy(tr);
+
+    char dir[64];
+    tmpdir(dir);
+    tr = tiny_trainer(c, ds, m, 3);
+    ck_ok(sslk_trainer_set_checkpoint_dir(tr, dir));
+    ck_ok(sslk_trainer_fit(tr, 2));
+    sslk_trainer_destroy(tr);
+    char path[128];
+    snprintf(path, sizeof path, "%s/checkpoint.sslkt", dir);
+    ck_ok(sslk_trainer_load(c, path, ds, &tr));
+    uint64_t done = 0;
+    ck_ok(sslk_trainer_epochs_done(tr, &done));
+    ck_assert_uint_eq(done, 2);
+    ck_ok(sslk_trainer_fit(tr, 0));
+    params_of(tr, b, 65536, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(a, b, na * sizeof(float)) == 0, "resumed parameters differ");
+    sslk_train_progress h = {.struct_size = sizeof h};
+    ck_ok(sslk_trainer_history(tr, 0, &h)); /* history survived the reload */
+    ck_assert(isfinite(h.loss));
+    sslk_trainer_destroy(tr);
+    rmtree(dir);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* A diverged network stops training with SSLK_E_NUMERIC; the checkpoint on
+ * disk still holds the last good epoch. */
+START_TEST(nan_loss_stops_and_keeps_checkpoint) {
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    char dir[64], path[128];
+    tmpdir(dir);
+    snprintf(path, sizeof path, "%s/checkpoint.sslkt", dir);
+    sslk_trainer *tr = tiny_trainer(c, ds, SSLK_METHOD_VICREG, 4);
+    ck_ok(sslk_trainer_set_checkpoint_dir(tr, dir));
+    ck_ok(sslk_trainer_fit(tr, 1));
+    static float good[65536];
+    size_t ng = 0;
+    params_of(tr, good, 65536, &ng);
+    /* simulate divergence: an infinite weight */
+    sslk_model *enc = NULL;
+    ck_ok(sslk_trainer_encoder(tr, &enc));
+    sslk_param_view v = {.struct_size = sizeof v};
+    ck_ok(sslk_model_param(enc, 0, &v));
+    v.data[0] = INFINITY;
+    sslk_status st = sslk_trainer_fit(tr, 0);
+    ck_assert_int_eq(st, SSLK_E_NUMERIC);
+    ck_assert(strstr(sslk_last_error(), "non-finite") != NULL);
+    ck_assert(strstr(sslk_last_error(), "epoch 1") != NULL);
+    ck_status(sslk_trainer_save(tr, path), SSLK_E_STATE); /* no half-epoch saves */
+    sslk_trainer_destroy(tr);
+    ck_ok(sslk_trainer_load(c, path, ds, &tr));
+    static float back[65536];
+    size_t nbk = 0;
+    params_of(tr, back, 65536, &nbk);
+    ck_assert_uint_eq(ng, nbk);
+    ck_assert(memcmp(good, back, ng * sizeof(float)) == 0);
+    sslk_trainer_destroy(tr);
+    rmtree(dir);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* A write interrupted part-way leaves the previous checkpoint loadable, no
+ * temp file behind; a truncated or flipped file is refused. */
+START_TEST(interrupted_checkpoint_keeps_previous) {
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    char dir[64], path[128];
+    tmpdir(dir);
+    snprintf(path, sizeof path, "%s/checkpoint.sslkt", dir);
+    sslk_trainer *tr = tiny_trainer(c, ds, SSLK_METHOD_DIET, 3);
+    ck_ok(sslk_trainer_fit(tr, 1));
+    ck_ok(sslk_trainer_save(tr, path));
+    ck_ok(sslk_trainer_fit(tr, 2));
+    ssli_train_fail_after_bytes = 300;
+    ck_status(sslk_trainer_save(tr, path), SSLK_E_IO);
+    ssli_train_fail_after_bytes = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') files++;
+    closedir(d);
+    ck_assert_int_eq(files, 1);
+    sslk_trainer *back = NULL;
+    ck_ok(sslk_trainer_load(c, path, ds, &back));
+    uint64_t done = 0;
+    ck_ok(sslk_trainer_epochs_done(back, &done));
+    ck_assert_uint_eq(done, 1);
+    sslk_trainer_destroy(back);
+    /* corrupt copies */
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)sz);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)sz / 2, f);
+    fclose(f);
+    ck_status(sslk_trainer_load(c, path, ds, &back), SSLK_E_FORMAT);
+    buf[sz / 3] ^= 0x40;
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)sz, f);
+    fclose(f);
+    ck_status(sslk_trainer_load(c, path, ds, &back), SSLK_E_FORMAT);
+    free(buf);
+    sslk_trainer_destroy(tr);
+    rmtree(dir);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+START_TEST(embed_and_errors) {
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    sslk_trainer *tr = NULL;
+    ck_status(sslk_trainer_create(c, (sslk_method)99, ds, NULL, NULL, &tr), SSLK_E_INVALID_ARG);
+    ck_status(sslk_trainer_create(c, SSLK_METHOD_VICREG, ds, "linear:x", NULL, &tr), SSLK_E_INVALID_ARG);
+    sslk_method m;
+    ck_ok(sslk_method_from_name("pmsn", &m));
+    ck_assert_int_eq(m, SSLK_METHOD_PMSN);
+    ck_status(sslk_method_from_name("byol", &m), SSLK_E_NOT_FOUND);
+    tr = tiny_trainer(c, ds, SSLK_METHOD_SUPERVISED, 1);
+    ck_status(sslk_trainer_set_f64(tr, SSLK_TRAIN_LR, -1), SSLK_E_SETTING);
+    ck_status(sslk_trainer_set_i64(tr, SSLK_TRAIN_BATCH, 1000), SSLK_OK);
+    ck_status(sslk_trainer_fit(tr, 0), SSLK_E_SHAPE); /* batch larger than the dataset */
+    ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_BATCH, 16));
+    size_t d = 0;
+    ck_ok(sslk_trainer_embed_dim(tr, &d));
+    ck_assert_uint_eq(d, 32);
+    static float z[NIMG * 32], z2[NIMG * 32];
+    int32_t lab[NIMG];
+    ck_status(sslk_trainer_embed(tr, ds, z, NIMG, 31, lab), SSLK_E_SHAPE);
+    ck_ok(sslk_trainer_embed(tr, ds, z, NIMG, 32, lab));
+    for (int i = 0; i < NIMG; i++) ck_assert_int_eq(lab[i], i % NCLS);
+    /* eval mode: embedding twice gives the same values */
+    ck_ok(sslk_trainer_embed(tr, ds, z2, NIMG, 32, NULL));
+    ck_assert(memcmp(z, z2, sizeof z) == 0);
+    /* the embedding matches the encoder run by hand on the normalised images */
+    sslk_model *enc = NULL;
+    ck_ok(sslk_trainer_encoder(tr, &enc));
+    float x[SIDE * SIDE], h[32];
+    uint8_t img[SIDE * SIDE];
+    size_t hh, ww, cc;
+    ck_ok(sslk_dataset_read(ds, 5, img, sizeof img, &hh, &ww, &cc));
+    for (int i = 0; i < SIDE * SIDE; i++) x[i] = (float)((img[i] / 255.0 - 0.286) / 0.353);
+    ck_ok(sslk_model_forward(enc, x, 1, h, SSLK_MODE_EVAL));
+    for (int j = 0; j < 32; j++) ck_close(z[5 * 32 + j], h[j], 1e-4, 1e-5);
+    sslk_trainer_destroy(tr);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("train");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, each_method_lowers_its_loss, 0, 8);
+    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 2);
+    tcase_add_test(tc, nan_loss_stops_and_keeps_checkpoint);
+    tcase_add_test(tc, interrupted_checkpoint_keeps_previous);
+    tcase_add_test(tc, embed_and_errors);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
