@@ -60,7 +60,8 @@ typedef enum sslk_train_setting {
     SSLK_TRAIN_WORKERS = 2016,         /**< i64: loader worker threads, 0 = the context's (1) */
     SSLK_TRAIN_INIT_SEED = 2017,       /**< i64: seed of the parameter initialisation (0) */
     SSLK_TRAIN_NORM_MEAN = 2018,       /**< f64: input normalisation mean, all channels (0.286) */
-    SSLK_TRAIN_NORM_STD = 2019         /**< f64: input normalisation std, all channels (0.353) */
+    SSLK_TRAIN_NORM_STD = 2019,        /**< f64: input normalisation std, all channels (0.353) */
+    SSLK_TRAIN_PROTOTYPES = 2020       /**< i64: MSN/PMSN prototypes (512); rebuilds the loss */
 } sslk_train_setting;
 
 /** What a callback sees.  Public struct: fields are only ever appended;

@@ -28,6 +28,7 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
     {SSLK_TRAIN_INIT_SEED, "init_seed", SSLK_SETTING_I64, 0, 9007199254740992.0, 0, "seed of parameter initialisation"},
     {SSLK_TRAIN_NORM_MEAN, "norm_mean", SSLK_SETTING_F64, -1e3, 1e3, 0.286, "input normalisation mean"},
     {SSLK_TRAIN_NORM_STD, "norm_std", SSLK_SETTING_F64, 1e-6, 1e3, 0.353, "input normalisation std"},
+    {SSLK_TRAIN_PROTOTYPES, "prototypes", SSLK_SETTING_I64, 2, 1 << 20, 512, "MSN/PMSN prototypes"},
 };
 const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN};
 
@@ -176,7 +177,7 @@ static sslk_status make_loss(sslk_trainer *tr) {
         SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_DIET_DIM, (int64_t)tr->dz));
     } else if (k == SSLK_LOSS_MSN) {
         SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_DIM, (int64_t)tr->dz));
-        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_NUM_PROTOTYPES, 512));
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_NUM_PROTOTYPES, (int64_t)ssli_train_get(tr, SSLK_TRAIN_PROTOTYPES)));
         if (tr->method == SSLK_METHOD_PMSN)
             SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_PRIOR, SSLK_MSN_PRIOR_POWER_LAW));
     }
@@ -312,10 +313,10 @@ sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
     SSLI_CHECK_PTR(tr, fn);
     bool started = tr->global_step > 0 || tr->mid_epoch;
     if (started && (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_OPTIMIZER ||
-                    key == SSLK_TRAIN_INIT_SEED))
+                    key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES))
         return ssli_err(SSLK_E_STATE, "%s: setting %d cannot change once training started", fn, key);
     SSLI_TRY(ssli_setting_set(&ssli_settings_train, tr->set, key, v, SSLK_SETTING_F64, fn));
-    if (key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_INIT_SEED) {
+    if (key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES) {
         free_buffers(tr);
         return ssli_train_rebuild(tr);
     }

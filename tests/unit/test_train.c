@@ -65,9 +65,12 @@ START_TEST(each_method_lowers_its_loss) {
     sslk_dataset *ds = tiny_dataset(c);
     sslk_trainer *tr = tiny_trainer(c, ds, m, 12);
     if (m == SSLK_METHOD_MSN || m == SSLK_METHOD_PMSN) {
+        ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_PROTOTYPES, 32));
         sslk_loss *l = NULL;
+        int64_t k = 0;
         ck_ok(sslk_trainer_loss(tr, &l));
-        ck_ok(sslk_loss_set_i64(l, SSLK_MSN_NUM_PROTOTYPES, 32));
+        ck_ok(sslk_loss_get_i64(l, SSLK_MSN_NUM_PROTOTYPES, &k));
+        ck_assert_int_eq(k, 32);
     }
     ck_ok(sslk_trainer_fit(tr, 0));
     uint64_t done = 0;
