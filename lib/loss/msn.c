@@ -66,11 +66,13 @@ void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs) {
         for (size_t b = 0; b < B; b++)
             for (size_t k = 0; k < K; k++) cs[k] += T[b * K + k];
         for (size_t b = 0; b < B; b++)
-            for (size_t k = 0; k < K; k++) T[b * K + k] /= cs[k] * (double)K;
+            for (size_t k = 0; k < K; k++)
+                if (cs[k] > 0) T[b * K + k] /= cs[k] * (double)K; /* a prototype without mass stays at 0 */
         for (size_t b = 0; b < B; b++) {
             double rs = 0;
             for (size_t k = 0; k < K; k++) rs += T[b * K + k];
-            for (size_t k = 0; k < K; k++) T[b * K + k] /= rs * (double)B;
+            if (rs > 0)
+                for (size_t k = 0; k < K; k++) T[b * K + k] /= rs * (double)B;
         }
     }
     for (size_t e = 0; e < B * K; e++) T[e] *= (double)B;

@@ -124,15 +124,19 @@ static sslk_status F(vicreg_branches)(sslk_loss *L, const ssli_loss_in *in, cons
             SYRK(ctx, false, n, d, (R)(1.0 / nm1), X, d, (R)0, G, n);
         else
             SYRK(ctx, true, d, n, (R)(1.0 / nm1), X, d, (R)0, G, d);
+        /* off-diagonal squares: skip the diagonal in the d x d form (no cancellation);
+         * the n x n form only gives the full Frobenius norm */
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long i = 0; i < (long long)m; i++) {
             const R *g = G + (size_t)i * m;
             double acc = 0;
             for (size_t j = 0; j < m; j++) acc += (double)g[j] * (double)g[j];
+            if (!small_n) acc -= (double)g[i] * (double)g[i];
             rows[i] = acc;
         }
         double fro = 0;
         for (size_t i = 0; i < m; i++) fro += rows[i];
+        if (!small_n) dsq = 0;
         cv[b] = (fro - dsq) / (double)d;
 
         float *gout = in->grads ? in->grads[b] : NULL;
