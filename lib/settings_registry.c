@@ -19,6 +19,7 @@ extern const ssli_setting_table ssli_settings_knn;
 extern const ssli_setting_table ssli_settings_probe;
 extern const ssli_setting_table ssli_settings_train;
 /* @geometry-extern */
+extern const ssli_setting_table ssli_settings_splinecam;
 
 const ssli_setting_table *const ssli_setting_tables[] = {
     /* entries, one per layer */
@@ -39,5 +40,6 @@ const ssli_setting_table *const ssli_setting_tables[] = {
     &ssli_settings_probe,
     &ssli_settings_train,
     /* @geometry-entry */
+    &ssli_settings_splinecam,
     NULL,
 };

@@ -9,6 +9,7 @@
 #include "sslkit/loss.h"
 #include "sslkit/data.h"
 #include "sslkit/eval.h"
+#include "sslkit/geometry.h"
 #include "sslkit/metrics.h"
 #include "sslkit/model.h"
 #include "sslkit/npy.h"

@@ -1,0 +1,156 @@
+/* Pictures of a partition through cairo (PNG, SVG or PDF by extension),
+ * written atomically through a stream callback.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <math.h>
+#include <string.h>
+
+#include "geometry/partition.h"
+
+typedef struct out_stream {
+    ssli_atomic_file f;
+    sslk_status st;
+} out_stream;
+
+static cairo_status_t write_cb(void *closure, const unsigned char *data, unsigned int len) {
+    out_stream *o = closure;
+    if (o->st != SSLK_OK) return CAIRO_STATUS_WRITE_ERROR;
+    o->st = ssli_atomic_write(&o->f, data, len, "sslk_partition_plot");
+    return o->st == SSLK_OK ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+static bool ends_with(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    if (n < m) return false;
+    for (size_t i = 0; i < m; i++) {
+        char c = s[n - m + i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != suf[i]) return false;
+    }
+    return true;
+}
+
+/* Qualitative palette (10 classes), lightened for fills. */
+static const double palette[10][3] = {
+    {0.12, 0.47, 0.71}, {1.00, 0.50, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74},
+    {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50}, {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81}};
+
+static void region_colour(const sslk_partition *p, size_t i, unsigned flags, double rgb[3]) {
+    if (flags & SSLK_PARTITION_PLOT_RANDOM_COLORS) {
+        uint64_t h = ssli_mix64(i * 0x9e3779b97f4a7c15ull + 17);
+        for (int c = 0; c < 3; c++) rgb[c] = 0.35 + 0.6 * (double)((h >> (16 * c)) & 0xFFFF) / 65535.0;
+        return;
+    }
+    const double *b = palette[(size_t)(p->cls[i] < 0 ? 0 : p->cls[i]) % 10];
+    /* vary the lightness a little per region so neighbours stay visible */
+    double l = 0.55 + 0.15 * (double)(ssli_mix64(i + 1) & 0xFF) / 255.0;
+    for (int c = 0; c < 3; c++) rgb[c] = b[c] + (1.0 - b[c]) * l;
+}
+
+static void draw(const sslk_partition *p, cairo_t *cr, int W, int H, unsigned flags) {
+    double u0 = INFINITY, u1 = -INFINITY, v0 = INFINITY, v1 = -INFINITY;
+    for (size_t i = 0; i < p->ndomain; i++) {
+        u0 = fmin(u0, p->domain[i].x), u1 = fmax(u1, p->domain[i].x);
+        v0 = fmin(v0, p->domain[i].y), v1 = fmax(v1, p->domain[i].y);
+    }
+    double margin = 10, sx = (W - 2 * margin) / (u1 - u0), sy = (H - 2 * margin) / (v1 - v0);
+    double sc = fmin(sx, sy);
+    double ox = margin + 0.5 * ((W - 2 * margin) - sc * (u1 - u0)) - sc * u0;
+    double oy = H - margin - 0.5 * ((H - 2 * margin) - sc * (v1 - v0)) + sc * v0;
+#define TX(u) (ox + sc * (u))
+#define TY(v) (oy - sc * (v))
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    double ew = fmax(0.3, fmin(1.0, 0.002 * (W + H) / 2.0));
+    for (size_t i = 0; i < p->n; i++) {
+        const ssli_pt *q = p->pts + p->voff[i];
+        size_t nv = p->voff[i + 1] - p->voff[i];
+        cairo_new_path(cr);
+        for (size_t j = 0; j < nv; j++) cairo_line_to(cr, TX(q[j].x), TY(q[j].y));
+        cairo_close_path(cr);
+        double rgb[3];
+        region_colour(p, i, flags, rgb);
+        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+        if (flags & SSLK_PARTITION_PLOT_NO_EDGES) {
+            cairo_fill(cr);
+        } else {
+            cairo_fill_preserve(cr);
+            cairo_set_source_rgba(cr, 0.15, 0.15, 0.15, 0.8);
+            cairo_set_line_width(cr, ew);
+            cairo_stroke(cr);
+        }
+    }
+    if (!(flags & SSLK_PARTITION_PLOT_NO_BOUNDARY) && p->nseg) {
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        cairo_set_line_width(cr, 4 * ew + 1.5);
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+        for (size_t i = 0; i < p->nseg; i++) {
+            const double *g = p->segs + 4 * i;
+            cairo_move_to(cr, TX(g[0]), TY(g[1]));
+            cairo_line_to(cr, TX(g[2]), TY(g[3]));
+        }
+        cairo_stroke(cr);
+    }
+    if (!(flags & SSLK_PARTITION_PLOT_NO_ANCHORS))
+        for (size_t i = 0; i < p->nanchors; i++) {
+            double r = fmax(4.0, 0.008 * (W + H) / 2.0);
+            cairo_arc(cr, TX(p->anchors[i].x), TY(p->anchors[i].y), r, 0, 2 * M_PI);
+            cairo_set_source_rgb(cr, 1, 1, 1);
+            cairo_fill_preserve(cr);
+            cairo_set_source_rgb(cr, 0.8, 0, 0);
+            cairo_set_line_width(cr, r / 2);
+            cairo_stroke(cr);
+        }
+    /* domain outline */
+    cairo_new_path(cr);
+    for (size_t j = 0; j < p->ndomain; j++) cairo_line_to(cr, TX(p->domain[j].x), TY(p->domain[j].y));
+    cairo_close_path(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 1.0);
+    cairo_stroke(cr);
+#undef TX
+#undef TY
+}
+
+sslk_status sslk_partition_plot(const sslk_partition *p, const char *path, int width, int height,
+                                unsigned flags) {
+    static const char *fn = "sslk_partition_plot";
+    SSLI_CHECK_PTR(p, fn);
+    SSLI_CHECK_PTR(path, fn);
+    if (width < 16 || height < 16 || width > 16384 || height > 16384)
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: size %d x %d outside [16, 16384]", fn, width, height);
+    if (flags & ~0xFu) return ssli_err(SSLK_E_INVALID_ARG, "%s: unknown 'flags' bits 0x%x", fn, flags);
+    int kind = ends_with(path, ".png") ? 0 : ends_with(path, ".svg") ? 1 : ends_with(path, ".pdf") ? 2 : -1;
+    if (kind < 0) return ssli_err(SSLK_E_INVALID_ARG, "%s: '%s' must end in .png, .svg or .pdf", fn, path);
+    out_stream o;
+    memset(&o, 0, sizeof o);
+    SSLI_TRY(ssli_atomic_open(&o.f, path, fn));
+    cairo_surface_t *surf;
+    if (kind == 0) surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    else if (kind == 1) surf = cairo_svg_surface_create_for_stream(write_cb, &o, width, height);
+    else surf = cairo_pdf_surface_create_for_stream(write_cb, &o, width, height);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(surf);
+        ssli_atomic_abort(&o.f);
+        return ssli_err(SSLK_E_NOMEM, "%s: cairo could not create a %d x %d surface", fn, width, height);
+    }
+    cairo_t *cr = cairo_create(surf);
+    draw(p, cr, width, height, flags);
+    cairo_destroy(cr);
+    cairo_status_t cs = CAIRO_STATUS_SUCCESS;
+    if (kind == 0) cs = cairo_surface_write_to_png_stream(surf, write_cb, &o);
+    cairo_surface_finish(surf);
+    if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_status(surf);
+    cairo_surface_destroy(surf);
+    if (cs != CAIRO_STATUS_SUCCESS || o.st != SSLK_OK) {
+        sslk_status s = o.st != SSLK_OK ? o.st
+                                        : ssli_err(SSLK_E_IO, "%s: cairo failed writing '%s': %s", fn, path,
+                                                   cairo_status_to_string(cs));
+        ssli_atomic_abort(&o.f);
+        return s;
+    }
+    return ssli_atomic_commit(&o.f, fn);
+}
