@@ -232,6 +232,7 @@ static void step_adamw(const sslk_optim *opt, ssli_optim_param *q, const double 
     const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
     const float step = (float)(lr / bc1), isb2 = (float)(1.0 / sqrt(bc2));
     const float decay = (float)(1.0 - lr * wd), fb1 = (float)b1, fb2 = (float)b2;
+    const float c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2); /* in double: 1 - 0.999f loses 5 digits */
     float *p = q->v.data, *m1 = q->s1, *m2 = q->s2;
     const float *g = q->v.grad;
     const size_t n = q->v.count;
@@ -239,8 +240,8 @@ static void step_adamw(const sslk_optim *opt, ssli_optim_param *q, const double 
 #pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         p[i] *= decay;
-        m1[i] = fb1 * m1[i] + (1.0f - fb1) * g[i];
-        m2[i] = fb2 * m2[i] + (1.0f - fb2) * g[i] * g[i];
+        m1[i] = fb1 * m1[i] + c1 * g[i];
+        m2[i] = fb2 * m2[i] + c2 * g[i] * g[i];
         p[i] -= step * m1[i] / (sqrtf(m2[i]) * isb2 + eps);
     }
 }
