@@ -34,6 +34,11 @@ void cli_json_str(FILE *f, const char *s);
 int cmd_version(int argc, char **argv);
 /* more commands are declared here, one line each */
 /* @metric */
+int cmd_rankme(int argc, char **argv);
+int cmd_accuracy(int argc, char **argv);
+int cmd_ensemble(int argc, char **argv);
+int cmd_factors(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 /* @loss */
 /* @nn */
 /* @data */

@@ -8,6 +8,11 @@ static const cli_command commands[] = {
     {"version", "print the library version", cmd_version},
     /* more commands are registered here, one line each */
     /* @metric */
+    {"demo", "metrics demo on Fashion-MNIST (RankMe, nearest-class-mean accuracy table)", cmd_demo},
+    {"rankme", "RankMe, covariance variant and alpha-ReQ of an embedding matrix (NPY)", cmd_rankme},
+    {"accuracy", "per-class, per-group and worst-k accuracy from logits or predictions", cmd_accuracy},
+    {"ensemble", "ensemble accuracy and the ensemble-size curve (FAIR-Ensemble)", cmd_ensemble},
+    {"factors", "per-factor accuracy and error ratios (ImageNet-X)", cmd_factors},
     /* @loss */
     /* @nn */
     /* @data */
