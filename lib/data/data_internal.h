@@ -106,6 +106,9 @@ typedef struct ssli_npy_info {
     size_t data_off; /* offset of the data after the header */
 } ssli_npy_info;
 sslk_status ssli_npy_parse(const uint8_t *buf, size_t len, ssli_npy_info *info, const char *what);
+sslk_status ssli_npy_images_from_buffer(sslk_ctx *ctx, const uint8_t *buf, size_t len, const char *what,
+                                        sslk_dataset **out);
+sslk_status ssli_npy_labels_from_buffer(sslk_dataset *ds, const uint8_t *buf, size_t len, const char *what);
 /* Decode a JPEG held in memory (for the fuzz target and tests): header, then
  * decode at the smallest scale covering need_w x need_h. */
 sslk_status ssli_jpeg_decode_mem(ssli_scratch *sc, const uint8_t *buf, size_t len, size_t need_w,

@@ -176,6 +176,19 @@ static sslk_status npy_labels(sslk_dataset *ds, const uint8_t *buf, const ssli_n
     return ssli_dataset_set_labels(ds, l, INT32_MAX, fn);
 }
 
+sslk_status ssli_npy_images_from_buffer(sslk_ctx *ctx, const uint8_t *buf, size_t len, const char *what,
+                                        sslk_dataset **out) {
+    ssli_npy_info in;
+    SSLI_TRY(ssli_npy_parse(buf, len, &in, what));
+    return npy_images(ctx, buf, &in, what, out);
+}
+
+sslk_status ssli_npy_labels_from_buffer(sslk_dataset *ds, const uint8_t *buf, size_t len, const char *what) {
+    ssli_npy_info in;
+    SSLI_TRY(ssli_npy_parse(buf, len, &in, what));
+    return npy_labels(ds, buf, &in, what);
+}
+
 static char *first_existing(sslk_ctx *ctx, const char *dir, const char *const *names, size_t n) {
     for (size_t k = 0; k < n; k++) {
         if (!names[k]) continue;

@@ -546,7 +546,9 @@ START_TEST(aug_identity_and_flip) {
     ck_status(sslk_augment_set_f64(a, 0, SSLK_AUG_FLIP_P, 1.5), SSLK_E_SETTING);
     ck_status(sslk_augment_set_f64(a, 3, SSLK_AUG_FLIP_P, 0.5), SSLK_E_RANGE);
     ck_status(sslk_augment_apply(a, 0, img, 4, 4, 2, 1, 0, 0, out), SSLK_E_SHAPE);
-    ck_status(sslk_augment_create(c, 0, &a), SSLK_E_INVALID_ARG);
+    sslk_augment *none;
+    ck_status(sslk_augment_create(c, 0, &none), SSLK_E_INVALID_ARG);
+    ck_assert_ptr_null(none);
     sslk_augment_destroy(a);
     sslk_ctx_destroy(c);
 }
