@@ -16,6 +16,7 @@ from .npy import load_npy, save_npy  # noqa: E402,F401
 # @loss
 from .loss import Loss  # noqa: E402,F401
 # @nn
+from .model import Model, Optimizer, ParamView, warmup_cosine  # noqa: E402,F401
 # @data
 # @train
 from .train import KNN, LinearProbe, knn_eval, linear_probe  # noqa: E402,F401

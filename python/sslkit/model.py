@@ -1,0 +1,364 @@
+"""Models (sslk_model) and optimizers (sslk_optim).
+
+    m = sslkit.Model.from_spec("linear:64,bn,relu,linear:8", (16,), seed=0)
+    y = m.forward(x, train=True)          # x: (n, 16) float32
+    gx = m.backward(dy)                   # accumulates parameter gradients
+    opt = sslkit.Optimizer("lars", m, lr=0.2, weight_decay=1e-6)
+    opt.step(); m.zero_grad()
+
+`params` / `grads` are dicts of numpy VIEWS of library memory (writes go to
+the model; each array keeps its model alive).  Anything with a
+`param_views()` method returning sslk_param_view structs (a Model, a Loss)
+can be handed to an Optimizer.
+"""
+import ctypes
+
+import numpy as np
+
+from ._lib import as_f32, c_float_p, ctx_handle, declare, default_ctx, lib
+
+_vp = ctypes.c_void_p
+_sz = ctypes.c_size_t
+_szp = ctypes.POINTER(_sz)
+
+
+class ParamView(ctypes.Structure):
+    """ctypes mirror of sslk_param_view (include/sslkit/param.h)."""
+    _fields_ = [("struct_size", _sz), ("name", ctypes.c_char_p), ("data", c_float_p),
+                ("grad", c_float_p), ("count", _sz), ("ndim", ctypes.c_int),
+                ("shape", _sz * 4), ("flags", ctypes.c_uint)]
+
+
+PARAM_NO_DECAY = 1
+PARAM_FROZEN = 2
+
+declare("sslk_model_create", [_vp, _sz, _szp, ctypes.c_uint64, ctypes.POINTER(_vp)])
+declare("sslk_model_from_spec", [_vp, ctypes.c_char_p, _sz, _szp, ctypes.c_uint64, ctypes.POINTER(_vp)])
+declare("sslk_model_destroy", [_vp], None)
+declare("sslk_model_spec", [_vp, ctypes.c_char_p, _sz, _szp], ctypes.c_int)  # E_RANGE probes the size
+declare("sslk_model_input_shape", [_vp, _szp, _szp])
+declare("sslk_model_output_shape", [_vp, _szp, _szp])
+declare("sslk_model_io_size", [_vp, _szp, _szp])
+declare("sslk_model_forward", [_vp, c_float_p, _sz, c_float_p, ctypes.c_int])
+declare("sslk_model_backward", [_vp, c_float_p, c_float_p])
+declare("sslk_model_zero_grad", [_vp])
+declare("sslk_model_param_count", [_vp, _szp])
+declare("sslk_model_param", [_vp, _sz, ctypes.POINTER(ParamView)])
+declare("sslk_model_num_scalars", [_vp, _szp])
+declare("sslk_model_set_param", [_vp, ctypes.c_char_p, c_float_p, _sz])
+declare("sslk_model_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
+declare("sslk_model_get_f64", [_vp, ctypes.c_int, ctypes.POINTER(ctypes.c_double)])
+declare("sslk_model_init_params", [_vp, ctypes.c_int, ctypes.c_uint64])
+declare("sslk_model_clone", [_vp, ctypes.POINTER(_vp)])
+declare("sslk_model_save", [_vp, ctypes.c_char_p])
+declare("sslk_model_load", [_vp, ctypes.c_char_p, ctypes.POINTER(_vp)])
+declare("sslk_model_save_safetensors", [_vp, ctypes.c_char_p])
+declare("sslk_model_load_safetensors", [_vp, ctypes.c_char_p])
+
+declare("sslk_optim_create", [_vp, ctypes.c_int, ctypes.POINTER(_vp)])
+declare("sslk_optim_destroy", [_vp], None)
+declare("sslk_optim_add_params", [_vp, ctypes.POINTER(ParamView), _sz, _sz])
+declare("sslk_optim_counts", [_vp, _szp, _szp])
+declare("sslk_optim_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
+declare("sslk_optim_group_set_f64", [_vp, _sz, ctypes.c_int, ctypes.c_double])
+declare("sslk_optim_get_f64", [_vp, _sz, ctypes.c_int, ctypes.POINTER(ctypes.c_double)])
+declare("sslk_optim_set_lr_scale", [_vp, ctypes.c_double])
+declare("sslk_optim_step", [_vp])
+declare("sslk_optim_zero_grad", [_vp])
+declare("sslk_optim_steps", [_vp, ctypes.POINTER(ctypes.c_uint64)])
+declare("sslk_optim_state_size", [_vp, _szp])
+declare("sslk_optim_state_get", [_vp, ctypes.c_void_p, _sz])
+declare("sslk_optim_state_set", [_vp, ctypes.c_void_p, _sz])
+declare("sslk_schedule_warmup_cosine", [ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+                                        ctypes.c_double, ctypes.c_double, ctypes.POINTER(ctypes.c_double)])
+declare("sslk_setting_find", [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)])
+
+INIT = {"pytorch": 0, "kaiming_normal": 1, "kaiming_normal_out": 2}
+
+
+def _key(domain, name):
+    k = ctypes.c_int()
+    lib.sslk_setting_find(domain.encode(), name.encode(), ctypes.byref(k))
+    return k.value
+
+
+class _Borrowed(np.ndarray):
+    """ndarray over library memory that keeps its owner alive."""
+    _owner = None
+
+
+def _borrow(owner, p, pv):
+    shape = tuple(pv.shape[k] for k in range(pv.ndim))
+    a = np.ctypeslib.as_array(p, shape=(pv.count,)).reshape(shape).view(_Borrowed)
+    a._owner = owner
+    return a
+
+
+class Model:
+    """An sslk_model: a sequence of layers with forward, backward and files."""
+
+    def __init__(self, handle, ctx):
+        self._h = handle
+        self._ctx = ctx
+        self._in_shape = None
+
+    @classmethod
+    def from_spec(cls, spec, input_shape, seed=0, ctx=None):
+        """Build from a text spec, e.g. "conv:32:3:1:1,bn,relu,gap,linear:128";
+        input_shape is (D,) or (C, H, W)."""
+        ctx = ctx or default_ctx()
+        shape = tuple(int(s) for s in (input_shape if np.ndim(input_shape) else (input_shape,)))
+        arr = (_sz * 3)(*shape, *([0] * (3 - len(shape))))
+        h = _vp()
+        lib.sslk_model_from_spec(ctx.handle, spec.encode(), len(shape), arr, int(seed), ctypes.byref(h))
+        return cls(h, ctx)
+
+    @classmethod
+    def load(cls, path, ctx=None):
+        """Read a native model file (written by save)."""
+        ctx = ctx or default_ctx()
+        h = _vp()
+        lib.sslk_model_load(ctx.handle, str(path).encode(), ctypes.byref(h))
+        return cls(h, ctx)
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h is not None and h.value:
+            lib.sslk_model_destroy(h)
+            self._h = None
+
+    def clone(self):
+        h = _vp()
+        lib.sslk_model_clone(self._h, ctypes.byref(h))
+        return Model(h, self._ctx)
+
+    # ---- description --------------------------------------------------------------
+    @property
+    def spec(self):
+        n = _sz()
+        lib.sslk_model_spec(self._h, None, 0, ctypes.byref(n))
+        buf = ctypes.create_string_buffer(n.value + 1)
+        lib.sslk_model_spec(self._h, buf, n.value + 1, ctypes.byref(n))
+        return buf.value.decode()
+
+    def _shape(self, fn):
+        nd = _sz()
+        s = (_sz * 3)()
+        fn(self._h, ctypes.byref(nd), s)
+        return tuple(s[i] for i in range(nd.value))
+
+    @property
+    def input_shape(self):
+        return self._shape(lib.sslk_model_input_shape)
+
+    @property
+    def output_shape(self):
+        return self._shape(lib.sslk_model_output_shape)
+
+    @property
+    def num_scalars(self):
+        n = _sz()
+        lib.sslk_model_num_scalars(self._h, ctypes.byref(n))
+        return n.value
+
+    def set(self, name, value):
+        """Set a model setting by name ("bn_momentum", "bn_eps")."""
+        lib.sslk_model_set_f64(self._h, _key("model", name), float(value))
+
+    def get(self, name):
+        v = ctypes.c_double()
+        lib.sslk_model_get_f64(self._h, _key("model", name), ctypes.byref(v))
+        return v.value
+
+    def init_params(self, scheme="pytorch", seed=0):
+        lib.sslk_model_init_params(self._h, INIT[scheme], int(seed))
+
+    # ---- running --------------------------------------------------------------------
+    def forward(self, x, train=False):
+        """y = model(x); x is (n, *input_shape) or (n, prod(input_shape))."""
+        ins = self.input_shape
+        x = as_f32(x, "x")
+        n = x.shape[0] if x.ndim > 1 else 1
+        numel = int(np.prod(ins))
+        if x.size != n * numel:
+            raise ValueError(f"x has shape {x.shape}, the model takes (n, {', '.join(map(str, ins))})")
+        x2 = x.reshape(n, numel)
+        outs = self.output_shape
+        y = np.empty((n,) + outs, dtype=np.float32)
+        lib.sslk_model_forward(self._h, x2.ctypes.data_as(c_float_p), n, y.ctypes.data_as(c_float_p),
+                               1 if train else 0)
+        self._last = (x.shape, n)
+        return y
+
+    def backward(self, grad_out):
+        """Back-propagate d loss / d y of the last forward; returns d loss / d x
+        (shaped like that x) and adds the parameter gradients to `grads`."""
+        if getattr(self, "_last", None) is None:
+            raise RuntimeError("backward() needs a forward() first")
+        xshape, n = self._last
+        g = as_f32(grad_out, "grad_out")
+        if g.size != n * int(np.prod(self.output_shape)):
+            raise ValueError(f"grad_out has shape {g.shape}, expected ({n}, *{self.output_shape})")
+        gx = np.empty(xshape, dtype=np.float32)
+        lib.sslk_model_backward(self._h, g.ctypes.data_as(c_float_p), gx.ctypes.data_as(c_float_p))
+        return gx
+
+    __call__ = forward
+
+    def zero_grad(self):
+        lib.sslk_model_zero_grad(self._h)
+
+    # ---- parameters ---------------------------------------------------------------
+    def param_views(self):
+        """list of ParamView (sslk_param_view) structs, PyTorch state_dict order."""
+        n = _sz()
+        lib.sslk_model_param_count(self._h, ctypes.byref(n))
+        out = []
+        for i in range(n.value):
+            pv = ParamView()
+            pv.struct_size = ctypes.sizeof(ParamView)
+            lib.sslk_model_param(self._h, i, ctypes.byref(pv))
+            out.append(pv)
+        return out
+
+    @property
+    def params(self):
+        """dict name -> numpy view (parameters and batch-norm running statistics)."""
+        return {pv.name.decode(): _borrow(self, pv.data, pv) for pv in self.param_views()}
+
+    @property
+    def grads(self):
+        """dict name -> numpy view of the accumulated gradient (trainable tensors)."""
+        return {pv.name.decode(): _borrow(self, pv.grad, pv) for pv in self.param_views() if pv.grad}
+
+    def set_param(self, name, value):
+        pv = {p.name.decode(): p for p in self.param_views()}.get(name)
+        if pv is None:
+            raise KeyError(name)
+        a = as_f32(value, name)
+        lib.sslk_model_set_param(self._h, name.encode(), a.ctypes.data_as(c_float_p), a.size)
+
+    def state_dict(self):
+        """dict name -> numpy copy (what a PyTorch nn.Sequential state_dict holds, minus
+        num_batches_tracked)."""
+        return {k: np.array(v) for k, v in self.params.items()}
+
+    def load_state_dict(self, d):
+        for k, v in d.items():
+            if not k.endswith("num_batches_tracked"):
+                self.set_param(k, np.asarray(v))
+
+    # ---- files ----------------------------------------------------------------------
+    def save(self, path):
+        lib.sslk_model_save(self._h, str(path).encode())
+
+    def save_safetensors(self, path):
+        lib.sslk_model_save_safetensors(self._h, str(path).encode())
+
+    def load_safetensors(self, path):
+        lib.sslk_model_load_safetensors(self._h, str(path).encode())
+        return self
+
+
+OPTIM_KINDS = {"sgd": 1, "lars": 2, "adamw": 3}
+
+
+def _views_of(p):
+    if hasattr(p, "param_views"):
+        return list(p.param_views())
+    if isinstance(p, ctypes.Structure):
+        return [p]
+    return list(p)
+
+
+class Optimizer:
+    """sslkit.Optimizer("sgd" | "lars" | "adamw", *params, **settings).
+
+    params: Models, Losses or anything with param_views(), or lists of
+    ParamView structs; each positional argument forms one parameter group.
+    Settings by name (lr, momentum, weight_decay, eta, nesterov, beta1, ...)
+    apply to every group; add(params, **settings) opens a group with its own."""
+
+    def __init__(self, kind, *params, ctx=None, **settings):
+        if kind not in OPTIM_KINDS:
+            raise ValueError(f"kind must be one of {sorted(OPTIM_KINDS)}, got {kind!r}")
+        self.kind = kind
+        self._ctx = ctx or default_ctx()
+        h = _vp()
+        lib.sslk_optim_create(self._ctx.handle, OPTIM_KINDS[kind], ctypes.byref(h))
+        self._h = h
+        self._owners = []
+        self._groups = 0
+        for k, v in settings.items():
+            lib.sslk_optim_set_f64(h, _key(kind, k), float(v))
+        for p in params:
+            self.add(p)
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h is not None and h.value:
+            lib.sslk_optim_destroy(h)
+            self._h = None
+
+    def add(self, params, **settings):
+        """Register params as a new group; settings override this group's values."""
+        views = _views_of(params)
+        arr = (ParamView * max(len(views), 1))()
+        for i, v in enumerate(views):
+            if ctypes.sizeof(v) != ctypes.sizeof(ParamView):
+                raise TypeError("param views must mirror sslk_param_view")
+            ctypes.memmove(ctypes.byref(arr[i]), ctypes.byref(v), ctypes.sizeof(ParamView))
+        g = self._groups
+        lib.sslk_optim_add_params(self._h, arr, len(views), g)
+        self._groups += 1
+        self._owners.append(params)  # the tensors must outlive the optimizer
+        for k, v in settings.items():
+            lib.sslk_optim_group_set_f64(self._h, g, _key(self.kind, k), float(v))
+        return g
+
+    def set(self, name, value, group=None):
+        if group is None:
+            lib.sslk_optim_set_f64(self._h, _key(self.kind, name), float(value))
+        else:
+            lib.sslk_optim_group_set_f64(self._h, int(group), _key(self.kind, name), float(value))
+
+    def get(self, name, group=None):
+        v = ctypes.c_double()
+        g = _sz(-1).value if group is None else int(group)
+        lib.sslk_optim_get_f64(self._h, g, _key(self.kind, name), ctypes.byref(v))
+        return v.value
+
+    def set_lr_scale(self, scale):
+        lib.sslk_optim_set_lr_scale(self._h, float(scale))
+
+    def step(self):
+        lib.sslk_optim_step(self._h)
+
+    def zero_grad(self):
+        lib.sslk_optim_zero_grad(self._h)
+
+    @property
+    def steps(self):
+        s = ctypes.c_uint64()
+        lib.sslk_optim_steps(self._h, ctypes.byref(s))
+        return s.value
+
+    def state(self):
+        """Optimizer state (momentum / moments, step counts) as bytes."""
+        n = _sz()
+        lib.sslk_optim_state_size(self._h, ctypes.byref(n))
+        buf = ctypes.create_string_buffer(max(n.value, 1))
+        lib.sslk_optim_state_get(self._h, buf, n.value)
+        return buf.raw[:n.value]
+
+    def load_state(self, blob):
+        b = ctypes.create_string_buffer(bytes(blob), len(blob))
+        lib.sslk_optim_state_set(self._h, b, len(blob))
+
+
+def warmup_cosine(step, warmup_steps, total_steps, base, final=0.0):
+    """Learning rate of the linear warm-up + cosine schedule at step (0-based)."""
+    v = ctypes.c_double()
+    lib.sslk_schedule_warmup_cosine(int(step), int(warmup_steps), int(total_steps), float(base),
+                                    float(final), ctypes.byref(v))
+    return v.value
