@@ -18,6 +18,7 @@ from .loss import Loss  # noqa: E402,F401
 # @nn
 from .model import Model, Optimizer, ParamView, warmup_cosine  # noqa: E402,F401
 # @data
+from .data import Augment, Dataset, Loader  # noqa: E402,F401
 # @train
 from .train import KNN, LinearProbe, knn_eval, linear_probe  # noqa: E402,F401
 # @geometry
