@@ -1,0 +1,140 @@
+"""sslkit.Dataset / Augment / Loader against numpy reimplementations."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+import sslkit
+
+
+def _idx(arr):
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    return bytes([0, 0, 8, arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape) + arr.tobytes()
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, (12, 6, 5), dtype=np.uint8)
+    labs = rng.integers(0, 10, 12, dtype=np.uint8)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(imgs)))
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labs)))
+    return tmp_path, imgs, labs
+
+
+def test_idx_dataset_matches_numpy(idx_dir):
+    path, imgs, labs = idx_dir
+    ds = sslkit.Dataset.open(str(path))
+    assert len(ds) == 12 and ds.shape == (6, 5, 1) and ds.kind == "idx"
+    np.testing.assert_array_equal(ds.labels, labs)
+    assert ds.num_classes == labs.max() + 1
+    for i in (0, 7, -1):
+        np.testing.assert_array_equal(ds[i][..., 0], imgs[i])
+
+
+def test_errors_name_the_problem(tmp_path):
+    (tmp_path / "bad-images-idx3-ubyte").write_bytes(_idx(np.zeros((2, 3, 3)))[:-1])
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.Dataset.open(str(tmp_path / "bad-images-idx3-ubyte"))
+    assert e.value.status_name == "SSLK_E_FORMAT" and "truncated" in e.value.message
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.Dataset.open(str(tmp_path / "missing"))
+    assert e.value.status_name == "SSLK_E_NOT_FOUND"
+
+
+def test_npy_float_images(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (4, 3, 2, 3)).astype(np.float32) / 255
+    np.save(tmp_path / "x_train.npy", x)
+    np.save(tmp_path / "y_train.npy", np.array([3, 1, 0, 2], dtype=np.int16))
+    ds = sslkit.Dataset.open(str(tmp_path))
+    assert ds.kind == "npy" and ds.shape == (3, 2, 3)
+    np.testing.assert_array_equal(ds[2], np.round(x[2] * 255).astype(np.uint8))
+    np.testing.assert_array_equal(ds.labels, [3, 1, 0, 2])
+
+
+def _plain(size, **kw):
+    return sslkit.Augment(views=1, preset="plain", size=size, **kw)
+
+
+def test_plain_flip_gray_solarize_normalise_reference():
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (7, 7, 3), dtype=np.uint8)
+    ref = img.transpose(2, 0, 1).astype(np.float64) / 255
+    np.testing.assert_allclose(_plain(7).apply(img), ref, atol=1e-6)
+    np.testing.assert_allclose(_plain(7, flip_p=1).apply(img), ref[:, :, ::-1], atol=1e-6)
+    gray = 0.299 * ref[0] + 0.587 * ref[1] + 0.114 * ref[2]
+    np.testing.assert_allclose(_plain(7, gray_p=1).apply(img), np.stack([gray] * 3), atol=1e-5)
+    sol = np.where(img.transpose(2, 0, 1) >= 128, 1 - ref, ref)
+    np.testing.assert_allclose(_plain(7, solarize_p=1).apply(img), sol, atol=1e-6)
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    out = _plain(7, mean=mean, std=std).apply(img)
+    np.testing.assert_allclose(out, (ref - np.array(mean)[:, None, None]) / np.array(std)[:, None, None],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_center_crop_and_downscale_reference():
+    img = np.tile((np.arange(40) * 6).astype(np.uint8)[None, :, None], (40, 1, 1))
+    aug = _plain(20, crop=2, center_fraction=0.5)
+    np.testing.assert_allclose(aug.apply(img)[0, 3], np.arange(10, 30) * 6 / 255, atol=1e-5)
+    # 2x box-like downscale of a linear ramp keeps the ramp at the pixel-pair centres
+    ramp = np.tile(np.arange(0, 240, 6, dtype=np.uint8)[None, :, None], (40, 1, 1))
+    small = _plain(20).apply(ramp)[0, 10]
+    np.testing.assert_allclose(small[2:-2], (np.arange(20)[2:-2] * 2 + 0.5) * 6 / 255, atol=1e-4)
+
+
+def test_recipe_settings_round_trip():
+    aug = sslkit.Augment(views=3, preset="vicreg", per_view=[{}, {}, {"size": 96, "scale_max": 0.4}])
+    assert aug.get("blur_p", 0) == 1.0 and aug.get("blur_p", 1) == pytest.approx(0.1)
+    assert aug.get("solarize_p", 1) == pytest.approx(0.2)
+    assert aug.out_shape(2, 3) == (3, 96, 96) and aug.out_shape(0, 1) == (1, 224, 224)
+    with pytest.raises(sslkit.Error) as e:
+        aug.set("flip_p", 2.0)
+    assert e.value.status_name == "SSLK_E_SETTING"
+    with pytest.raises(KeyError):
+        aug.set("no_such_setting", 1)
+
+
+def test_plain_loader_is_sequential_numpy_batches():
+    rng = np.random.default_rng(4)
+    imgs = rng.integers(0, 256, (10, 4, 3, 3), dtype=np.uint8)
+    ds = sslkit.Dataset.from_array(imgs, labels=np.arange(10) % 3)
+    got = list(sslkit.Loader.plain(ds, batch_size=4))
+    assert [len(b[-1]) for b in got] == [4, 4, 2]
+    x = np.concatenate([b[0] for b in got])
+    np.testing.assert_allclose(x, imgs.transpose(0, 3, 1, 2) / 255, atol=1e-6)
+    np.testing.assert_array_equal(np.concatenate([b[2] for b in got]), np.arange(10))
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in got]), np.arange(10) % 3)
+
+
+def _epoch(ds, aug, workers, seed=5, epoch=0):
+    ld = sslkit.Loader(ds, aug, batch_size=16, seed=seed, workers=workers, epoch=epoch)
+    return [tuple(a.copy() for a in b) for b in ld], ld.stats
+
+
+def test_two_view_loader_deterministic_and_reproducible():
+    rng = np.random.default_rng(6)
+    imgs = rng.integers(0, 256, (70, 24, 20, 3), dtype=np.uint8)
+    ds = sslkit.Dataset.from_array(imgs, labels=np.arange(70) % 5)
+    aug = sslkit.Augment(views=2, preset="vicreg", size=16, mean=0.5, std=0.25)
+    a, st = _epoch(ds, aug, 1)
+    b, _ = _epoch(ds, aug, 2)
+    assert len(a) == 4 and st["images"] == 64 and st["failures"] == 0  # drop_last
+    for x, y in zip(a, b):
+        for u, v in zip(x, y):
+            np.testing.assert_array_equal(u, v)
+    idx = np.concatenate([x[3] for x in a])
+    assert len(np.unique(idx)) == 64 and not np.array_equal(idx, np.arange(64))
+    np.testing.assert_array_equal(np.concatenate([x[2] for x in a]), idx % 5)
+    # row r of view 1 is Augment.apply(image idx[r], view 1, seed, epoch, idx[r])
+    v1, i0 = a[0][1], a[0][3]
+    np.testing.assert_array_equal(v1[3], aug.apply(imgs[i0[3]], view=1, seed=5, epoch=0, index=int(i0[3])))
+    c, _ = _epoch(ds, aug, 2, epoch=1)
+    assert not np.array_equal(np.concatenate([x[3] for x in c]), idx)
+
+
+def test_fashion_mnist_by_name():
+    ds = sslkit.Dataset.open("fashion-mnist", split="test")
+    assert len(ds) == 10000 and ds.shape == (28, 28, 1) and ds.num_classes == 10
+    assert np.bincount(ds.labels).tolist() == [1000] * 10
