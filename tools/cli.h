@@ -42,6 +42,7 @@ int cmd_demo(int argc, char **argv);
 /* @loss */
 /* @nn */
 /* @data */
+int cmd_data(int argc, char **argv);
 /* @train */
 /* @geometry */
 

@@ -16,6 +16,7 @@ static const cli_command commands[] = {
     /* @loss */
     /* @nn */
     /* @data */
+    {"data", "describe a dataset, preview augmentations (PNG grid)", cmd_data},
     /* @train */
     /* @geometry */
 };
