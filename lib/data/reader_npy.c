@@ -71,7 +71,7 @@ sslk_status ssli_npy_parse(const uint8_t *buf, size_t len, ssli_npy_info *info, 
         return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header has a malformed 'fortran_order'", fn, what);
 
     const char *s = find_key(t, e, "shape");
-    if (!s || *s != '(') return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header has no 'shape' tuple", fn, what);
+    if (!s || s >= e || *s != '(') return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header has no 'shape' tuple", fn, what);
     s++;
     size_t count = 1;
     for (;;) {
