@@ -132,20 +132,15 @@ static sslk_status F(diet_run)(sslk_loss *L, const ssli_loss_in *in, double *val
             size_t a = (size_t)ai;
             const R *l = Lg + a * w;
             diet_row *s = st + a;
-            R cm = l[0];
+            R cm = (R)F(ssli_row_max)(l, w);
             size_t am = 0;
-            double sl = 0;
-            for (size_t k = 0; k < w; k++) {
-                if (l[k] > cm) cm = l[k], am = k;
-                sl += (double)l[k];
-            }
-            s->suml += sl;
+            while (l[am] != cm) am++;
+            s->suml += F(ssli_row_sum)(l, w);
             if ((double)cm > s->best) s->best = (double)cm, s->arg = c0 + am;
             size_t y = (size_t)in->indices[a % n];
             if (y >= c0 && y < c1) s->tl = (double)l[y - c0];
             double m = (double)cm > s->m ? (double)cm : s->m;
-            double acc = 0;
-            for (size_t k = 0; k < w; k++) acc += (double)EXPR((R)((double)l[k] - m));
+            double acc = F(ssli_row_expsum)(l, NULL, w, (R)m);
             s->s = s->s * exp(s->m - m) + acc;
             s->m = m;
         }
@@ -172,8 +167,7 @@ static sslk_status F(diet_run)(sslk_loss *L, const ssli_loss_in *in, double *val
         for (long long ai = 0; ai < (long long)T; ai++) {
             size_t a = (size_t)ai;
             R *l = Lg + a * w;
-            const R lse = (R)st[a].m, fi = (R)invT, fu = (R)u;
-            for (size_t k = 0; k < w; k++) l[k] = EXPR(l[k] - lse) * fi - fu;
+            F(ssli_row_expaffine)(l, w, (R)st[a].m, (R)invT, (R)u);
             size_t y = (size_t)in->indices[a % n];
             if (y >= c0 && y < c1) l[y - c0] -= (R)hit;
         }

@@ -96,7 +96,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     const double tau = ssli_loss_setting(L, SSLK_INFONCE_TEMPERATURE);
     const bool want = in->grads != NULL;
     size_t bytes = 2 * SSLI_RUP(T * d * sizeof(R)) + SSLI_RUP(T * T * sizeof(R)) + 3 * SSLI_RUP(T * sizeof(double)) +
-                   3 * SSLI_RUP(T * sizeof(size_t));
+                   3 * SSLI_RUP(T * sizeof(size_t)) + SSLI_RUP(T * sizeof(R));
     char *p = ssli_loss_workspace(L, bytes);
     if (!p) return ssli_alloc_status();
     R *U = ssli_carve(&p, T * d * sizeof(R));
@@ -106,6 +106,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     double *lpos = ssli_carve(&p, T * sizeof(double));
     double *lall = ssli_carve(&p, T * sizeof(double));
     size_t *perm = ssli_carve(&p, T * sizeof(size_t));
+    R *lr = ssli_carve(&p, T * sizeof(R));
     size_t *gstart = ssli_carve(&p, T * sizeof(size_t));
     size_t *glen = ssli_carve(&p, T * sizeof(size_t));
     size_t ngroups = 0;
@@ -119,11 +120,12 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     SYRK(ctx, false, T, d, (R)(1.0 / tau), U, d, (R)0, S, T);
 
     const int nt = ssli_threads(ctx);
+    /* pass 1 (read-only): positives' log-sum-exp (per-sample term) and the
+     * log-sum-exp over every other row (batch statistic) */
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long ai = 0; ai < (long long)T; ai++) {
         const size_t a = (size_t)ai;
         R *s = S + a * T;
-        /* positives (per-sample term): their own log-sum-exp, in double */
         const size_t *grp = perm + gstart[a];
         double mp = -INFINITY;
         for (size_t k = 0; k < glen[a]; k++)
@@ -132,31 +134,12 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
         for (size_t k = 0; k < glen[a]; k++)
             if (grp[k] != a) sp += exp((double)s[grp[k]] - mp);
         lpos[a] = mp + log(sp);
-        /* denominator over every other row (batch statistic) */
+        R self = s[a];
         s[a] = (R)-INFINITY;
-        R m = (R)-INFINITY;
-        for (size_t b = 0; b < T; b++) m = s[b] > m ? s[b] : m;
-        double sum = 0;
-        for (size_t b = 0; b < T; b++) {
-            R e = EXPR(s[b] - m);
-            s[b] = e;
-            sum += (double)e;
-        }
-        s[a] = 0;
+        R m = (R)F(ssli_row_max)(s, T);
+        double sum = F(ssli_row_expsum)(s, NULL, T, m); /* the self term is exp(-inf) ~ 0 */
+        s[a] = self;
         lall[a] = (double)m + log(sum);
-        if (!want) continue;
-        R f = (R)(c / sum);
-        for (size_t b = 0; b < T; b++) s[b] *= f;
-        s[a] = 0;
-        const R *ua = U + a * d;
-        for (size_t k = 0; k < glen[a]; k++) {
-            size_t b = grp[k];
-            if (b == a) continue;
-            double dot = 0;
-            const R *ub = U + b * d;
-            for (size_t j = 0; j < d; j++) dot += (double)ua[j] * (double)ub[j];
-            s[b] -= (R)(c * exp(dot / tau - lpos[a]));
-        }
     }
     double sum_pos = 0, sum_all = 0;
     for (size_t a = 0; a < T; a++) {
@@ -168,8 +151,24 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     *value = scale * (L->terms[0] + L->terms[1]);
     if (!want) return SSLK_OK;
 
-    /* dL/dU = (G + G^T) U / tau: symmetrise in 64 x 64 tiles, then one GEMM */
-    F(ssli_loss_symmetrize)(ctx, S, T);
+    /* pass 2: (G + G^T)_ab = c (P_ab + P_ba) - c (Ppos_ab + Ppos_ba), using the
+     * symmetry of S (P_ba = exp(S_ab - lse_b)); no transposition needed */
+    for (size_t a = 0; a < T; a++) lr[a] = (R)lall[a];
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (long long ai = 0; ai < (long long)T; ai++) {
+        const size_t a = (size_t)ai;
+        R *s = S + a * T;
+        F(ssli_row_softmax2)(s, T, lr[a], lr, (R)c);
+        s[a] = 0;
+        const size_t *grp = perm + gstart[a];
+        const R *ua = U + a * d;
+        for (size_t k = 0; k < glen[a]; k++) {
+            size_t b = grp[k];
+            if (b == a) continue;
+            double dot = F(ssli_row_dot)(ua, U + b * d, d) / tau;
+            s[b] -= (R)(c * (exp(dot - lpos[a]) + exp(dot - lpos[b])));
+        }
+    }
     GEMM(ctx, false, false, T, d, T, (R)(1.0 / tau), S, T, U, d, (R)0, dU, d);
     for (size_t v = 0; v < in->nviews; v++)
         if (in->grads[v])

@@ -412,26 +412,3 @@ double ssli_loss_invariance(const sslk_ctx *ctx, const float *za, const float *z
 SSLI_NORM_IMPL(float, f)
 SSLI_NORM_IMPL(double, d)
 
-/* S <- S + S^T for a T x T matrix, in 64 x 64 tiles (each pair written by one
- * task, so no ordering issues). */
-#define SSLI_SYM_IMPL(TY, SFX)                                                                   \
-    void ssli_loss_symmetrize_##SFX(const sslk_ctx *ctx, TY *S, size_t T) {                       \
-        const size_t tb = 64, nbk = (T + tb - 1) / tb;                                           \
-        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(ssli_threads(ctx))")          \
-        for (long long q = 0; q < (long long)nbk; q++) {                                         \
-            size_t i0 = (size_t)q * tb, i1 = i0 + tb < T ? i0 + tb : T;                          \
-            for (size_t j0 = i0; j0 < T; j0 += tb) {                                             \
-                size_t j1 = j0 + tb < T ? j0 + tb : T;                                           \
-                for (size_t i = i0; i < i1; i++) {                                               \
-                    if (j0 == i0) S[i * T + i] *= 2;                                             \
-                    for (size_t j = (j0 == i0 ? i + 1 : j0); j < j1; j++) {                      \
-                        TY t = S[i * T + j] + S[j * T + i];                                      \
-                        S[i * T + j] = t;                                                        \
-                        S[j * T + i] = t;                                                        \
-                    }                                                                            \
-                }                                                                                \
-            }                                                                                    \
-        }                                                                                        \
-    }
-SSLI_SYM_IMPL(float, f)
-SSLI_SYM_IMPL(double, d)

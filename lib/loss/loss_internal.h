@@ -100,6 +100,66 @@ static inline float ssli_fexp(float x) {
     return p * s.f;
 }
 
+/* Float row kernels (rowkern.c): vectorised, AVX2 clone chosen at run time,
+ * partial sums in a fixed order.  The _d versions are plain double references. */
+float ssli_row_max_f(const float *x, size_t n);
+double ssli_row_sum_f(const float *x, size_t n);
+double ssli_row_dot_f(const float *x, const float *y, size_t n);
+/* y[k] = exp(x[k] - m) (y may equal x, or be NULL to only sum); returns the sum */
+double ssli_row_expsum_f(const float *x, float *y, size_t n, float m);
+/* x[k] = exp(x[k] - m) in place; returns the sum, *es = sum e * (x_old - m) */
+double ssli_row_expsum2_f(float *x, size_t n, float m, double *es);
+/* x[k] = a * exp(x[k] - m) - b */
+void ssli_row_expaffine_f(float *x, size_t n, float m, float a, float b);
+void ssli_row_scale_f(float *x, size_t n, float a);
+/* x[k] = c * (exp(x[k] - la) + exp(x[k] - lb[k])) */
+void ssli_row_softmax2_f(float *x, size_t n, float la, const float *lb, float c);
+
+static inline double ssli_row_max_d(const double *x, size_t n) {
+    double m = -INFINITY;
+    for (size_t k = 0; k < n; k++) m = x[k] > m ? x[k] : m;
+    return m;
+}
+static inline double ssli_row_sum_d(const double *x, size_t n) {
+    double s = 0;
+    for (size_t k = 0; k < n; k++) s += x[k];
+    return s;
+}
+static inline double ssli_row_dot_d(const double *x, const double *y, size_t n) {
+    double s = 0;
+    for (size_t k = 0; k < n; k++) s += x[k] * y[k];
+    return s;
+}
+static inline double ssli_row_expsum_d(const double *x, double *y, size_t n, double m) {
+    double s = 0;
+    for (size_t k = 0; k < n; k++) {
+        double e = exp(x[k] - m);
+        if (y) y[k] = e;
+        s += e;
+    }
+    return s;
+}
+static inline double ssli_row_expsum2_d(double *x, size_t n, double m, double *es) {
+    double s = 0, z = 0;
+    for (size_t k = 0; k < n; k++) {
+        double t = x[k] - m, e = exp(t);
+        x[k] = e;
+        s += e;
+        z += e * t;
+    }
+    *es = z;
+    return s;
+}
+static inline void ssli_row_expaffine_d(double *x, size_t n, double m, double a, double b) {
+    for (size_t k = 0; k < n; k++) x[k] = a * exp(x[k] - m) - b;
+}
+static inline void ssli_row_softmax2_d(double *x, size_t n, double la, const double *lb, double c) {
+    for (size_t k = 0; k < n; k++) x[k] = c * (exp(x[k] - la) + exp(x[k] - lb[k]));
+}
+static inline void ssli_row_scale_d(double *x, size_t n, double a) {
+    for (size_t k = 0; k < n; k++) x[k] *= a;
+}
+
 /* Mean of each column of a float n x d matrix in double (deterministic). */
 void ssli_loss_colmean(const sslk_ctx *ctx, const float *Z, size_t n, size_t d, double *mu);
 /* Row L2 norms clamped at 1e-12 (torch F.normalize), in double. */
@@ -124,9 +184,6 @@ void ssli_loss_normalize_back_f(const sslk_ctx *ctx, const float *U, const float
                                 size_t n, size_t d, float *gz, bool accumulate);
 void ssli_loss_normalize_back_d(const sslk_ctx *ctx, const double *U, const double *dU, const double *r,
                                 size_t n, size_t d, float *gz, bool accumulate);
-/* S <- S + S^T (T x T, in place). */
-void ssli_loss_symmetrize_f(const sslk_ctx *ctx, float *S, size_t T);
-void ssli_loss_symmetrize_d(const sslk_ctx *ctx, double *S, size_t T);
 /* Validation shared by kinds: n >= nmin rows. */
 sslk_status ssli_loss_need_rows(const char *fn, size_t n, size_t nmin);
 

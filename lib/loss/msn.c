@@ -113,7 +113,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     const int prior = (int)ssli_loss_setting(L, SSLK_MSN_PRIOR);
     const bool want = in->grads != NULL;
     size_t bytes = 2 * SSLI_RUP(M * d * sizeof(R)) + SSLI_RUP(n * d * sizeof(R)) + 2 * SSLI_RUP(K * d * sizeof(R)) +
-                   SSLI_RUP(M * K * sizeof(R)) + SSLI_RUP(n * K * sizeof(R)) + SSLI_RUP(n * K * sizeof(double)) +
+                   SSLI_RUP(M * K * sizeof(R)) + SSLI_RUP((n + 1) * K * sizeof(R)) + SSLI_RUP(n * K * sizeof(double)) +
                    3 * SSLI_RUP(M * sizeof(double)) + SSLI_RUP(n * sizeof(double)) + 5 * SSLI_RUP(K * sizeof(double));
     char *p = ssli_loss_workspace(L, bytes);
     if (!p) return ssli_alloc_status();
@@ -123,7 +123,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     R *Qh = ssli_carve(&p, K * d * sizeof(R));
     R *dQ = ssli_carve(&p, K * d * sizeof(R));
     R *P = ssli_carve(&p, M * K * sizeof(R));
-    R *TL = ssli_carve(&p, n * K * sizeof(R));
+    R *TL = ssli_carve(&p, (n + 1) * K * sizeof(R));
     double *Tt = ssli_carve(&p, n * K * sizeof(double));
     double *rz = ssli_carve(&p, M * sizeof(double));
     double *lse = ssli_carve(&p, M * sizeof(double));
@@ -153,29 +153,27 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     }
     if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs);
 
+    /* targets in the working type, and their row sums (1 up to rounding) */
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (long long e = 0; e < (long long)(n * K); e++) TL[e] = (R)Tt[e];
+
     /* anchor predictions and per-anchor cross-entropy / entropy */
     GEMM(ctx, false, true, M, K, d, (R)(1.0 / tau), Zh, d, Qh, d, (R)0, P, K);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long ii = 0; ii < (long long)M; ii++) {
         size_t i = (size_t)ii;
         R *s = P + i * K;
-        const double *t = Tt + (i % n) * K;
-        R m = s[0];
-        for (size_t k = 1; k < K; k++) m = s[k] > m ? s[k] : m;
-        double sum = 0, ts = 0, tsum = 0, es = 0;
-        for (size_t k = 0; k < K; k++) {
-            ts += t[k] * (double)s[k];
-            tsum += t[k];
-            R e = EXPR(s[k] - m);
-            sum += (double)e;
-            es += (double)e * (double)s[k];
-            s[k] = e;
-        }
+        const R *t = TL + (i % n) * K;
+        const double tsm = F(ssli_row_sum)(t, K);
+        const double ts = F(ssli_row_dot)(t, s, K);
+        R m = (R)F(ssli_row_max)(s, K);
+        double es;
+        double sum = F(ssli_row_expsum2)(s, K, m, &es);
         double l = (double)m + log(sum);
-        const R inv = (R)(1.0 / sum);
-        for (size_t k = 0; k < K; k++) s[k] *= inv;
-        double ps = es / sum - l; /* sum_k p_k log p_k */
-        lse[i] = tsum * l - ts; /* cross-entropy of row i */
+        F(ssli_row_scale)(s, K, (R)(1.0 / sum));
+        /* sum_k p log p = sum_k e (x - m) / sum - log(sum) */
+        double ps = es / sum - log(sum);
+        lse[i] = tsm * l - ts; /* cross-entropy of row i */
         ent[i] = -ps;
     }
     /* pbar: column means over anchors (batch statistic), thread-count independent */
@@ -219,18 +217,24 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
 
     /* dL/dlogits = [P - T + lam P (g - P.g) - lament P (log P + H)] / M, in place */
     const double invM = 1.0 / (double)M;
+    R *gr = TL + n * K; /* g in the working type (spare row block after the targets) */
+    for (size_t k = 0; k < K; k++) gr[k] = (R)g[k];
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long ii = 0; ii < (long long)M; ii++) {
         size_t i = (size_t)ii;
         R *s = P + i * K;
-        const double *t = Tt + (i % n) * K;
-        double pg = 0;
-        for (size_t k = 0; k < K; k++) pg += (double)s[k] * g[k];
-        for (size_t k = 0; k < K; k++) {
-            double pk = (double)s[k];
-            double gk = pk - t[k] + lam * pk * (g[k] - pg);
-            if (lament != 0) gk -= lament * pk * (log(pk > 0 ? pk : 1e-300) + ent[i]);
-            s[k] = (R)(gk * invM);
+        const R *t = TL + (i % n) * K;
+        const R pg = (R)F(ssli_row_dot)(s, gr, K);
+        const R a = (R)invM, lm = (R)lam;
+        if (lament == 0) {
+            for (size_t k = 0; k < K; k++) s[k] = a * (s[k] - t[k] + lm * s[k] * (gr[k] - pg));
+        } else {
+            for (size_t k = 0; k < K; k++) {
+                double pk = (double)s[k];
+                double gk = pk - (double)t[k] + lam * pk * ((double)gr[k] - (double)pg);
+                gk -= lament * pk * (log(pk > 0 ? pk : 1e-300) + ent[i]);
+                s[k] = (R)(gk * invM);
+            }
         }
     }
     GEMM(ctx, false, false, M, d, K, (R)(1.0 / tau), P, K, Qh, d, (R)0, dZ, d);

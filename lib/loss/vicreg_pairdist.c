@@ -87,31 +87,33 @@ static sslk_status F(pairdist_branches)(sslk_loss *L, const ssli_loss_in *in, do
             sq[i] = a;
         }
         SYRK(ctx, false, n, d, (R)1, X, d, (R)0, G, n);
+        /* w_ij = exp(-D_ij) (symmetric, diagonal 1), s_i = sum_j w_ij */
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long ii = 0; ii < (long long)n; ii++) {
             size_t i = (size_t)ii;
             R *g = G + i * n;
-            double s = 0;
             for (size_t j = 0; j < n; j++) {
                 double dd = sq[i] + sq[j] - 2.0 * (double)g[j];
-                dd = j == i || dd < 0 ? 0 : dd;
-                R e = EXPR((R)(-kappa * dd));
-                g[j] = e;
-                s += (double)e;
+                g[j] = (R)(-kappa * (j == i || dd < 0 ? 0 : dd));
             }
-            lse[i] = log(s);
-            R f = (R)(1.0 / s);
-            for (size_t j = 0; j < n; j++) g[j] *= f;
+            lse[i] = log(F(ssli_row_expsum)(g, g, n, (R)0));
         }
         double acc = 0;
         for (size_t i = 0; i < n; i++) acc += lse[i];
         H[b] = log((double)n) - acc / (double)n;
         float *gout = in->grads ? in->grads[b] : NULL;
         if (!gout) continue;
-        F(ssli_loss_symmetrize)(ctx, G, n);
-        for (size_t i = 0; i < n; i++) {
+        /* A = W + W^T with W_ij = w_ij / s_i: A_ij = w_ij (1/s_i + 1/s_j); rowsum(A) */
+        for (size_t i = 0; i < n; i++) sq[i] = exp(-lse[i]); /* 1 / s_i (sq no longer needed) */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (long long ii = 0; ii < (long long)n; ii++) {
+            size_t i = (size_t)ii;
+            R *g = G + i * n;
             double a = 0;
-            for (size_t j = 0; j < n; j++) a += (double)G[i * n + j];
+            for (size_t j = 0; j < n; j++) {
+                g[j] = (R)((double)g[j] * (sq[i] + sq[j]));
+                a += (double)g[j];
+            }
             rs[i] = a;
         }
         GEMM(ctx, false, false, n, d, n, (R)1, G, n, X, d, (R)0, Y, d);

@@ -1,0 +1,135 @@
+"""PyTorch reference timings for bench_losses: forward + backward of the same
+losses as public implementations write them (VICReg as facebookresearch/vicreg,
+NT-Xent as lightly, DIET as nn.Linear + CrossEntropy(label_smoothing), MSN as
+facebookresearch/msn with me-max and Sinkhorn).  Prints "row seconds" lines.
+Run with /usr/bin/python3 (Debian's python3-torch).  Usage: losses_ref.py THREADS [REPS]
+"""
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+only = sys.argv[3].split(",") if len(sys.argv) > 3 else None
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+def off_diagonal(x):
+    n = x.shape[0]
+    return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+
+def vicreg(x, y):
+    n, d = x.shape
+    repr_loss = F.mse_loss(x, y)
+    x = x - x.mean(dim=0)
+    y = y - y.mean(dim=0)
+    std_x = torch.sqrt(x.var(dim=0) + 0.0001)
+    std_y = torch.sqrt(y.var(dim=0) + 0.0001)
+    std_loss = torch.mean(F.relu(1 - std_x)) / 2 + torch.mean(F.relu(1 - std_y)) / 2
+    cov_x = (x.T @ x) / (n - 1)
+    cov_y = (y.T @ y) / (n - 1)
+    cov_loss = off_diagonal(cov_x).pow_(2).sum().div(d) + off_diagonal(cov_y).pow_(2).sum().div(d)
+    return 25 * repr_loss + 25 * std_loss + cov_loss
+
+
+def ntxent(a, b, tau=0.1):
+    n = a.shape[0]
+    a = F.normalize(a, dim=1)
+    b = F.normalize(b, dim=1)
+    z = torch.cat([a, b])
+    s = z @ z.T / tau
+    s = s.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+    labels = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
+    return F.cross_entropy(s, labels)
+
+
+def diet(h, W, idx):
+    return F.cross_entropy(h @ W.T, idx, label_smoothing=0.8)
+
+
+def sinkhorn(Q, iters=3):
+    Q = Q.T
+    B = Q.shape[1]
+    K = Q.shape[0]
+    Q = Q / Q.sum()
+    for _ in range(iters):
+        Q = Q / Q.sum(dim=1, keepdim=True) / K
+        Q = Q / Q.sum(dim=0, keepdim=True) / B
+    return (Q * B).T
+
+
+def msn(anchors, targets, protos, V):
+    protos = F.normalize(protos, dim=1)
+    a = F.normalize(anchors, dim=1)
+    with torch.no_grad():
+        t = F.normalize(targets, dim=1)
+        T = F.softmax(t @ protos.T / 0.025, dim=1)
+        T = sinkhorn(T)
+        T = T.repeat(V, 1)
+    logp = F.log_softmax(a @ protos.T / 0.1, dim=1)
+    p = logp.exp()
+    ce = torch.mean(torch.sum(-T * logp, dim=1))
+    pbar = p.mean(dim=0)
+    rloss = torch.sum(pbar * torch.log(pbar)) + torch.log(torch.tensor(float(len(pbar))))
+    return ce + rloss
+
+
+def bench(fn, leaves, reps):
+    def once():
+        for t in leaves:
+            t.grad = None
+        fn().backward()
+    once()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        once()
+        ts.append(time.perf_counter() - t0)
+    ts.sort()
+    return ts[len(ts) // 2]
+
+
+def rows():
+    for n, d in ((256, 2048), (1024, 2048), (512, 8192)):
+        yield f"vicreg_{n}_{d}", lambda n=n, d=d: _vic(n, d)
+    for n, d in ((512, 128), (2048, 256)):
+        yield f"ntxent_{n}_{d}", lambda n=n, d=d: _nce(n, d)
+    for b, k, nn in ((256, 512, 60000), (256, 2048, 50000)):
+        yield f"diet_{b}_{k}_{nn}", lambda b=b, k=k, nn=nn: _diet(b, k, nn)
+    yield "msn_256_256_1024_11", lambda: _msn(256, 256, 1024, 11)
+
+
+def _vic(n, d):
+    x = torch.randn(n, d, requires_grad=True)
+    y = torch.randn(n, d, requires_grad=True)
+    return bench(lambda: vicreg(x, y), [x, y], reps)
+
+
+def _nce(n, d):
+    a = torch.randn(n, d, requires_grad=True)
+    b = torch.randn(n, d, requires_grad=True)
+    return bench(lambda: ntxent(a, b), [a, b], reps)
+
+
+def _diet(b, k, nn):
+    h = torch.randn(b, k, requires_grad=True)
+    W = (torch.rand(nn, k) * 2 - 1).div_(k ** 0.5).requires_grad_()
+    idx = torch.randint(0, nn, (b,))
+    return bench(lambda: diet(h, W, idx), [h, W], reps)
+
+
+def _msn(b, d, k, v):
+    a = torch.randn(b * v, d, requires_grad=True)
+    t = torch.randn(b, d)
+    q = torch.randn(k, d, requires_grad=True)
+    return bench(lambda: msn(a, t, q, v), [a, q], reps)
+
+
+for name, f in rows():
+    if only and name not in only:
+        continue
+    print(f"{name} {f():.6f}", flush=True)

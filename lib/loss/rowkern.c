@@ -1,0 +1,180 @@
+/* Float row kernels of the softmax-type losses (max, sums, exp + sum, dot)
+ * written with GCC vector types so they vectorise without -ffast-math (the
+ * exp clamps would otherwise block if-conversion), and cloned for x86-64-v3
+ * (AVX2 + FMA) with a run-time choice.  8 lanes, partial sums combined in a
+ * fixed order.  Results do not depend on the thread count; the clone (and its
+ * FMA contraction) is fixed per machine.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include "loss_internal.h"
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SSLI_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SSLI_CLONES
+#endif
+
+/* Helpers are macros (not functions taking or returning vectors) so no
+ * vector crosses a call boundary in the non-AVX default clone. */
+#define vld(v, p) memcpy(&(v), (p), sizeof(v8f))
+#define vst(p, v) memcpy((p), &(v), sizeof(v8f))
+#define vsplat(a) ((v8f){(a), (a), (a), (a), (a), (a), (a), (a)})
+#define vsel(m, a, b) ((v8f)((((v8i)(a)) & (m)) | (((v8i)(b)) & ~(m))))
+#define vmax(a, b) vsel((a) > (b), (a), (b))
+
+/* out = exp(xin), same polynomial as ssli_fexp */
+#define VEXP(out, xin)                                                                 \
+    do {                                                                               \
+        v8f x_ = (xin);                                                                \
+        x_ = vsel(x_ < vsplat(-87.0f), vsplat(-87.0f), x_);                            \
+        x_ = vsel(x_ > vsplat(88.0f), vsplat(88.0f), x_);                              \
+        const v8f sh_ = vsplat(12582912.0f);                                           \
+        v8f k_ = (x_ * vsplat(1.44269504088896341f) + sh_) - sh_;                      \
+        v8f r_ = x_ - k_ * vsplat(0.693145751953125f);                                 \
+        r_ = r_ - k_ * vsplat(1.428606765330187e-06f);                                 \
+        v8f p_ = vsplat(1.0f / 5040.0f);                                               \
+        p_ = p_ * r_ + vsplat(1.0f / 720.0f);                                          \
+        p_ = p_ * r_ + vsplat(1.0f / 120.0f);                                          \
+        p_ = p_ * r_ + vsplat(1.0f / 24.0f);                                           \
+        p_ = p_ * r_ + vsplat(1.0f / 6.0f);                                            \
+        p_ = p_ * r_ + vsplat(0.5f);                                                   \
+        p_ = p_ * r_ + vsplat(1.0f);                                                   \
+        p_ = p_ * r_ + vsplat(1.0f);                                                   \
+        v8i b_ = (__builtin_convertvector(k_, v8i) + 127) << 23;                       \
+        (out) = p_ * (v8f)b_;                                                          \
+    } while (0)
+
+static inline double hsum(const v8f *v) {
+    double s = 0;
+    for (int j = 0; j < 8; j++) s += (*v)[j];
+    return s;
+}
+
+SSLI_CLONES float ssli_row_max_f(const float *x, size_t n) {
+    v8f a = vsplat(-INFINITY), b = a, u, w;
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        vld(u, x + k);
+        vld(w, x + k + 8);
+        a = vmax(u, a);
+        b = vmax(w, b);
+    }
+    a = vmax(a, b);
+    float m = -INFINITY;
+    for (int j = 0; j < 8; j++) m = a[j] > m ? a[j] : m;
+    for (; k < n; k++) m = x[k] > m ? x[k] : m;
+    return m;
+}
+
+SSLI_CLONES double ssli_row_sum_f(const float *x, size_t n) {
+    v8f a = vsplat(0.0f), b = a, u, w;
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        vld(u, x + k);
+        vld(w, x + k + 8);
+        a += u;
+        b += w;
+    }
+    double s = hsum(&a) + hsum(&b);
+    for (; k < n; k++) s += x[k];
+    return s;
+}
+
+SSLI_CLONES double ssli_row_dot_f(const float *x, const float *y, size_t n) {
+    v8f a = vsplat(0.0f), b = a, u1, u2, w1, w2;
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        vld(u1, x + k);
+        vld(w1, y + k);
+        vld(u2, x + k + 8);
+        vld(w2, y + k + 8);
+        a += u1 * w1;
+        b += u2 * w2;
+    }
+    double s = hsum(&a) + hsum(&b);
+    for (; k < n; k++) s += (double)x[k] * y[k];
+    return s;
+}
+
+SSLI_CLONES double ssli_row_expsum_f(const float *x, float *y, size_t n, float m) {
+    v8f a = vsplat(0.0f), vm = vsplat(m), u, e;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        vld(u, x + k);
+        VEXP(e, u - vm);
+        if (y) vst(y + k, e);
+        a += e;
+    }
+    double s = hsum(&a);
+    for (; k < n; k++) {
+        float t = ssli_fexp(x[k] - m);
+        if (y) y[k] = t;
+        s += t;
+    }
+    return s;
+}
+
+SSLI_CLONES double ssli_row_expsum2_f(float *x, size_t n, float m, double *es) {
+    v8f a = vsplat(0.0f), q = a, vm = vsplat(m), u, e;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        vld(u, x + k);
+        u -= vm;
+        VEXP(e, u);
+        vst(x + k, e);
+        a += e;
+        q += e * u;
+    }
+    double s = hsum(&a), z = hsum(&q);
+    for (; k < n; k++) {
+        float t = x[k] - m, f = ssli_fexp(t);
+        x[k] = f;
+        s += f;
+        z += (double)f * t;
+    }
+    *es = z;
+    return s;
+}
+
+SSLI_CLONES void ssli_row_expaffine_f(float *x, size_t n, float m, float a, float b) {
+    v8f vm = vsplat(m), va = vsplat(a), vb = vsplat(b), u, e;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        vld(u, x + k);
+        VEXP(e, u - vm);
+        e = va * e - vb;
+        vst(x + k, e);
+    }
+    for (; k < n; k++) x[k] = a * ssli_fexp(x[k] - m) - b;
+}
+
+SSLI_CLONES void ssli_row_scale_f(float *x, size_t n, float a) {
+    v8f va = vsplat(a), u;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        vld(u, x + k);
+        u *= va;
+        vst(x + k, u);
+    }
+    for (; k < n; k++) x[k] *= a;
+}
+
+/* x[k] = c * (exp(x[k] - la) + exp(x[k] - lb[k])): a row of G + G^T for a
+ * row-softmax G of a symmetric matrix, without transposing anything */
+SSLI_CLONES void ssli_row_softmax2_f(float *x, size_t n, float la, const float *lb, float c) {
+    v8f va = vsplat(la), vc = vsplat(c), u, w, e1, e2;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        vld(u, x + k);
+        vld(w, lb + k);
+        VEXP(e1, u - va);
+        VEXP(e2, u - w);
+        e1 = vc * (e1 + e2);
+        vst(x + k, e1);
+    }
+    for (; k < n; k++) x[k] = c * (ssli_fexp(x[k] - la) + ssli_fexp(x[k] - lb[k]));
+}
