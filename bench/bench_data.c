@@ -1,0 +1,190 @@
+/* bench_data: images/s of the data pipeline (decode + two augmented views)
+ * against PIL + torchvision doing the same recipe (bench/data_ref.py).
+ *   JPEG:    ~500x375 JPEGs written here with TurboJPEG from a synthetic
+ *            image, two views at 224 (VICReg preset, ImageNet normalisation)
+ *   F-MNIST: Debian's dataset-fashion-mnist, two gray views at 28
+ *   CIFAR:   random 32x32x3 images in memory, two views at 32
+ * at 1 and 2 threads (sslkit: loader workers; reference: in-process loop or a
+ * torch DataLoader with 2 worker processes).
+ * usage: bench_data [--quick] [--no-ref]
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "sslkit/sslkit.h"
+
+#ifndef SSLK_BENCH_SRC
+#define SSLK_BENCH_SRC "bench"
+#endif
+
+#define CHECK(x)                                                                                             \
+    do {                                                                                                     \
+        sslk_status s_ = (x);                                                                                \
+        if (s_ != SSLK_OK) {                                                                                 \
+            fprintf(stderr, "%s: %s: %s\n", #x, sslk_status_str(s_), sslk_last_error());                     \
+            exit(1);                                                                                         \
+        }                                                                                                    \
+    } while (0)
+
+static void make_jpegs(const char *dir, int count) {
+    const int W = 500, H = 375;
+    uint8_t *px = malloc((size_t)W * H * 3);
+    tjhandle t = tjInitCompress();
+    unsigned seed = 12345;
+    for (int k = 0; k < count; k++) {
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                seed = seed * 1103515245u + 12345u;
+                int noise = (int)((seed >> 16) % 25) - 12;
+                double a = sin(0.03 * x + 0.5 * k) * cos(0.02 * y), b = (double)(x + y) / (W + H);
+                int blk = ((x / (37 + k % 5)) + (y / 29)) % 3;
+                int v[3] = {(int)(120 + 90 * a) + noise, (int)(255 * b) + noise, 60 * blk + 40 + noise};
+                for (int c = 0; c < 3; c++) px[3 * (y * W + x) + c] = (uint8_t)(v[c] < 0 ? 0 : (v[c] > 255 ? 255 : v[c]));
+            }
+        unsigned char *jb = NULL;
+        unsigned long jn = 0;
+        if (tjCompress2(t, px, W, 0, H, TJPF_RGB, &jb, &jn, TJSAMP_420, 90, 0) != 0) exit(1);
+        char p[512];
+        snprintf(p, sizeof p, "%s/img%03d.jpg", dir, k);
+        FILE *f = fopen(p, "wb");
+        if (!f || fwrite(jb, 1, jn, f) != jn) exit(1);
+        fclose(f);
+        tjFree(jb);
+    }
+    tjDestroy(t);
+    free(px);
+}
+
+/* images/s of the loader over at least n items (whole epochs of batch 32). */
+static double run_loader(sslk_ctx *ctx, sslk_dataset *ds, const sslk_augment *aug, int workers, size_t n) {
+    sslk_loader *ld;
+    CHECK(sslk_loader_create(ctx, ds, aug, 32, &ld));
+    CHECK(sslk_loader_set_i64(ld, SSLK_LOADER_WORKERS, workers));
+    CHECK(sslk_loader_set_i64(ld, SSLK_LOADER_DROP_LAST, 0));
+    size_t c, h, w;
+    CHECK(sslk_loader_view_shape(ld, 0, &c, &h, &w));
+    float *v0 = malloc(32 * c * h * w * sizeof(float)), *v1 = malloc(32 * c * h * w * sizeof(float));
+    float *views[2] = {v0, v1};
+    /* warm-up: one batch */
+    size_t rows, done = 0;
+    CHECK(sslk_loader_begin_epoch(ld, 100));
+    CHECK(sslk_loader_next(ld, views, NULL, NULL, &rows));
+    double t0 = bench_now();
+    for (uint64_t e = 0; done < n; e++) {
+        CHECK(sslk_loader_begin_epoch(ld, e));
+        for (;;) {
+            CHECK(sslk_loader_next(ld, views, NULL, NULL, &rows));
+            if (!rows) break;
+            done += rows;
+            if (done >= n) break;
+        }
+    }
+    double dt = bench_now() - t0;
+    sslk_loader_destroy(ld);
+    free(v0);
+    free(v1);
+    return (double)done / dt;
+}
+
+static double run_ref(const char *args, int workers, size_t n) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/data_ref.py %s --workers %d --n %zu 2>/dev/null", SSLK_BENCH_SRC,
+             args, workers, n);
+    FILE *p = popen(cmd, "r");
+    double v = NAN;
+    if (p) {
+        char line[256];
+        while (fgets(line, sizeof line, p))
+            if (sscanf(line, "images_per_s %lf", &v) == 1) break;
+        pclose(p);
+    }
+    return v;
+}
+
+static sslk_augment *recipe(sslk_ctx *ctx, int size, int gray) {
+    sslk_augment *a;
+    CHECK(sslk_augment_create(ctx, 2, &a));
+    CHECK(sslk_augment_preset(a, -1, SSLK_AUG_PRESET_VICREG));
+    CHECK(sslk_augment_set_i64(a, -1, SSLK_AUG_SIZE, size));
+    const double m[3] = {0.485, 0.456, 0.406}, s[3] = {0.229, 0.224, 0.225};
+    for (int k = 0; k < 3; k++) {
+        CHECK(sslk_augment_set_f64(a, -1, SSLK_AUG_MEAN0 + k, gray ? 0.5 : m[k]));
+        CHECK(sslk_augment_set_f64(a, -1, SSLK_AUG_STD0 + k, gray ? 0.25 : s[k]));
+    }
+    return a;
+}
+
+static void row(const char *name, int threads, double ours, double ref) {
+    printf("| %-26s | %7d | %12.0f | %12.0f | %6.2f |\n", name, threads, ours, ref, ours / ref);
+}
+
+int main(int argc, char **argv) {
+    int quick = 0, noref = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        if (!strcmp(argv[i], "--no-ref")) noref = 1;
+    }
+    sslk_ctx *ctx;
+    CHECK(sslk_ctx_create(&ctx));
+    char dir[] = "/tmp/sslk_bench_data_XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    make_jpegs(dir, 64);
+
+    printf("bench_data: two-view augmentation throughput (images/s; each image -> 2 views)\n");
+    printf("| %-26s | %7s | %12s | %12s | %6s |\n", "input", "threads", "sslkit", "PIL+tv", "ratio");
+    printf("|----------------------------|---------|--------------|--------------|--------|\n");
+
+    sslk_dataset *jd;
+    CHECK(sslk_dataset_open_folder(ctx, dir, NULL, &jd));
+    sslk_augment *a224 = recipe(ctx, 224, 0);
+    char args[600];
+    snprintf(args, sizeof args, "jpeg %s --size 224", dir);
+    size_t nj = quick ? 128 : 384;
+    for (int t = 1; t <= 2; t++)
+        row("JPEG 500x375 -> 2x224", t, run_loader(ctx, jd, a224, t, nj), noref ? NAN : run_ref(args, t, nj));
+    /* the decode share: the same with DCT scaling off */
+    CHECK(sslk_dataset_set_i64(jd, SSLK_DATASET_DCT_SCALING, 0));
+    row("  same, DCT scaling off", 1, run_loader(ctx, jd, a224, 1, nj), NAN);
+    sslk_dataset_destroy(jd);
+
+    sslk_dataset *fm;
+    if (sslk_dataset_open(ctx, "fashion-mnist", SSLK_SPLIT_TRAIN, &fm) == SSLK_OK) {
+        sslk_augment *a28 = recipe(ctx, 28, 1);
+        size_t n = quick ? 4000 : 20000;
+        for (int t = 1; t <= 2; t++)
+            row("Fashion-MNIST 28 -> 2x28", t, run_loader(ctx, fm, a28, t, n),
+                noref ? NAN
+                      : run_ref("idx /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz --size 28", t,
+                                n / 4));
+        sslk_augment_destroy(a28);
+        sslk_dataset_destroy(fm);
+    } else {
+        printf("| Fashion-MNIST: %s |\n", sslk_last_error());
+    }
+
+    size_t nc = 1024;
+    uint8_t *px = malloc(nc * 32 * 32 * 3);
+    for (size_t i = 0; i < nc * 3072; i++) px[i] = (uint8_t)((i * 2654435761u) >> 24);
+    sslk_dataset *cd;
+    CHECK(sslk_dataset_from_memory(ctx, px, nc, 32, 32, 3, NULL, &cd));
+    sslk_augment *a32 = recipe(ctx, 32, 0);
+    size_t n = quick ? 4000 : 20000;
+    for (int t = 1; t <= 2; t++)
+        row("CIFAR-sized 32 -> 2x32", t, run_loader(ctx, cd, a32, t, n),
+            noref ? NAN : run_ref("rand --hw 32 --size 32", t, n / 4));
+    printf("(reference: PIL decode + torchvision, same crop/flip/jitter/gray/blur/solarise/normalise recipe)\n");
+    sslk_augment_destroy(a32);
+    sslk_augment_destroy(a224);
+    sslk_dataset_destroy(cd);
+    free(px);
+    sslk_ctx_destroy(ctx);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) return 1;
+    return 0;
+}
