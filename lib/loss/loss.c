@@ -412,3 +412,32 @@ double ssli_loss_invariance(const sslk_ctx *ctx, const float *za, const float *z
 SSLI_NORM_IMPL(float, f)
 SSLI_NORM_IMPL(double, d)
 
+
+/* Symmetric Gram C = alpha op(A) op(A)^T (n x n, both triangles): GEMMs on the
+ * block lower triangle (half the flops of a full GEMM, like syrk) and a tiled
+ * mirror (a plain element-wise mirror strides through memory and costs as
+ * much as the product on large n).  ta: A is k x n (C = alpha A^T A). */
+#define SSLI_GRAM_IMPL(TY, SFX, GEMMFN)                                                          \
+    void ssli_loss_gram_##SFX(const sslk_ctx *ctx, bool ta, size_t n, size_t k, TY alpha,        \
+                              const TY *A, size_t lda, TY *C) {                                  \
+        const size_t bs = 256;                                                                   \
+        for (size_t i0 = 0; i0 < n; i0 += bs) {                                                  \
+            size_t ib = i0 + bs < n ? bs : n - i0, w = i0 + ib;                                  \
+            if (ta)                                                                              \
+                GEMMFN(ctx, true, false, ib, w, k, alpha, A + i0, lda, A, lda, (TY)0, C + i0 * n, n); \
+            else                                                                                 \
+                GEMMFN(ctx, false, true, ib, w, k, alpha, A + i0 * lda, lda, A, lda, (TY)0, C + i0 * n, n); \
+        }                                                                                        \
+        const size_t tb = 32, nt = (n + tb - 1) / tb;                                            \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(ssli_threads(ctx))")          \
+        for (long long q = 0; q < (long long)nt; q++) {                                          \
+            size_t r0 = (size_t)q * tb, r1 = r0 + tb < n ? r0 + tb : n;                          \
+            for (size_t c0 = 0; c0 <= r0; c0 += tb) {                                            \
+                size_t c1 = c0 + tb < n ? c0 + tb : n;                                           \
+                for (size_t c = c0; c < c1; c++)                                                 \
+                    for (size_t r = (c0 == r0 ? c + 1 : r0); r < r1; r++) C[c * n + r] = C[r * n + c]; \
+            }                                                                                    \
+        }                                                                                        \
+    }
+SSLI_GRAM_IMPL(float, f, ssli_sgemm)
+SSLI_GRAM_IMPL(double, d, ssli_dgemm)

@@ -184,6 +184,12 @@ void ssli_loss_normalize_back_f(const sslk_ctx *ctx, const float *U, const float
                                 size_t n, size_t d, float *gz, bool accumulate);
 void ssli_loss_normalize_back_d(const sslk_ctx *ctx, const double *U, const double *dU, const double *r,
                                 size_t n, size_t d, float *gz, bool accumulate);
+/* Full symmetric Gram C = alpha A A^T (A n x k) or alpha A^T A (ta: A k x n),
+ * n x n, ld n; half the flops of a GEMM and a tiled mirror. */
+void ssli_loss_gram_f(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
+                      size_t lda, float *C);
+void ssli_loss_gram_d(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
+                      size_t lda, double *C);
 /* Validation shared by kinds: n >= nmin rows. */
 sslk_status ssli_loss_need_rows(const char *fn, size_t n, size_t nmin);
 
