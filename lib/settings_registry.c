@@ -20,6 +20,8 @@ extern const ssli_setting_table ssli_settings_probe;
 extern const ssli_setting_table ssli_settings_train;
 /* @geometry-extern */
 extern const ssli_setting_table ssli_settings_splinecam;
+/* police */
+extern const ssli_setting_table ssli_settings_police;
 
 const ssli_setting_table *const ssli_setting_tables[] = {
     /* entries, one per layer */
@@ -41,5 +43,7 @@ const ssli_setting_table *const ssli_setting_tables[] = {
     &ssli_settings_train,
     /* @geometry-entry */
     &ssli_settings_splinecam,
+    /* police */
+    &ssli_settings_police,
     NULL,
 };

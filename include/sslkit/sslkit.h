@@ -10,6 +10,8 @@
 #include "sslkit/data.h"
 #include "sslkit/eval.h"
 #include "sslkit/geometry.h"
+/* police */
+#include "sslkit/police.h"
 #include "sslkit/metrics.h"
 #include "sslkit/model.h"
 #include "sslkit/npy.h"
