@@ -7,6 +7,10 @@
 #include "gram.h"
 #include "linalg/linalg.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Widen rows [0, rows) of z (ld d) minus shift into out (rows x d). */
 static void widen_rows(const sslk_ctx *ctx, const float *z, size_t rows, size_t d, const double *shift,
                        double *out) {
@@ -21,13 +25,52 @@ static void widen_rows(const sslk_ctx *ctx, const float *z, size_t rows, size_t 
     }
 }
 
-void ssli_gram_add_rows(const sslk_ctx *ctx, double *G, size_t d, const float *z, size_t n,
-                        const double *shift, double *block, size_t block_rows) {
+static void add_rows_serial(const sslk_ctx *ctx, double *G, size_t d, const float *z, size_t n,
+                            const double *shift, double *block, size_t block_rows) {
     for (size_t i0 = 0; i0 < n; i0 += block_rows) {
         size_t b = n - i0 < block_rows ? n - i0 : block_rows;
         widen_rows(ctx, z + i0 * d, b, d, shift, block);
         ssli_dsyrk(ctx, true, d, b, 1.0, block, d, 1.0, G, d);
     }
+}
+
+/* With several threads and many rows, each thread accumulates a private
+ * Gram matrix over a contiguous share of the rows with single-threaded BLIS
+ * calls, and the partials are added in thread order.  Coarse, barrier-free
+ * work holds up far better than BLIS's fine-grained threading when other
+ * processes compete for the cores, and the result is deterministic for a
+ * given thread count. */
+void ssli_gram_add_rows(const sslk_ctx *ctx, double *G, size_t d, const float *z, size_t n,
+                        const double *shift, double *block, size_t block_rows) {
+    int nt = ssli_threads(ctx);
+    size_t per_thread = n / (size_t)(nt > 0 ? nt : 1);
+    if (nt < 2 || per_thread < 2 * block_rows || per_thread < d) {
+        add_rows_serial(ctx, G, d, z, n, shift, block, block_rows);
+        return;
+    }
+    size_t dd = d * d, bsz = block_rows * d;
+    double *part = ssli_malloc(ctx, (size_t)(nt - 1) * (dd + bsz), sizeof(double));
+    if (!part) { /* not enough memory for partials: the serial path needs none */
+        add_rows_serial(ctx, G, d, z, n, shift, block, block_rows);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        size_t lo = n * (size_t)t / (size_t)nt, hi = n * (size_t)(t + 1) / (size_t)nt;
+        double *Gt = t == 0 ? G : part + (size_t)(t - 1) * (dd + bsz);
+        double *bt = t == 0 ? block : Gt + dd;
+        if (t) memset(Gt, 0, dd * sizeof(double));
+        add_rows_serial(NULL, Gt, d, z + lo * d, hi - lo, shift, bt, block_rows);
+    }
+    for (int t = 1; t < nt; t++) {
+        const double *Gt = part + (size_t)(t - 1) * (dd + bsz);
+        for (size_t i = 0; i < dd; i++) G[i] += Gt[i];
+    }
+    ssli_free(ctx, part);
 }
 
 void ssli_gram_add_rows_d(const sslk_ctx *ctx, double *G, size_t d, const double *z, size_t n) {
