@@ -1,6 +1,6 @@
 /* 2-D convolution, NCHW, square kernel, stride, zero padding: per-sample
- * im2col + one BLIS GEMM, samples spread over OpenMP threads (each GEMM on
- * one thread).  Weight gradients are summed in per-thread partials reduced
+ * im2col of a chunk of samples into one column matrix + one BLIS GEMM per
+ * chunk, chunks spread over OpenMP threads (each GEMM on one thread).  Weight gradients are summed in per-thread partials reduced
  * in thread order, so results depend only on the thread count.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
@@ -26,12 +26,25 @@ static conv_geom geom_of(const ssli_layer *L) {
 
 static bool is_pointwise(const conv_geom *g) { return g->k == 1 && g->s == 1 && g->p == 0; }
 
-/* col[(ci*k + ki)*k + kj][oh*wo + ow] = x[ci][oh*s - p + ki][ow*s - p + kj] (0 outside). */
-static void im2col(const conv_geom *g, const float *x, float *col) {
-    for (size_t ci = 0; ci < g->cin; ci++)
-        for (size_t ki = 0; ki < g->k; ki++)
-            for (size_t kj = 0; kj < g->k; kj++) {
-                float *dst = col + ((ci * g->k + ki) * g->k + kj) * g->hw_out;
+/* Output columns ow whose input column ow*s + kj - p lies inside [0, w). */
+static void valid_cols(const conv_geom *g, size_t kj, size_t *lo, size_t *hi) {
+    size_t l = kj >= g->p ? 0 : (g->p - kj + g->s - 1) / g->s;
+    size_t lim = g->w + g->p - kj; /* ow * s < lim */
+    size_t h = kj >= g->w + g->p ? 0 : (lim + g->s - 1) / g->s;
+    if (h > g->wo) h = g->wo;
+    if (l > h) l = h;
+    *lo = l, *hi = h;
+}
+
+/* col[(ci*k + ki)*k + kj][oh*wo + ow] = x[ci][oh*s - p + ki][ow*s - p + kj] (0 outside);
+ * ld is the row stride of col (several samples share one column matrix). */
+static void im2col(const conv_geom *g, const float *x, float *col, size_t ld) {
+    for (size_t kj = 0; kj < g->k; kj++) {
+        size_t lo, hi;
+        valid_cols(g, kj, &lo, &hi);
+        for (size_t ci = 0; ci < g->cin; ci++)
+            for (size_t ki = 0; ki < g->k; ki++) {
+                float *dst = col + ((ci * g->k + ki) * g->k + kj) * ld;
                 const float *src = x + ci * g->h * g->w;
                 for (size_t oh = 0; oh < g->ho; oh++) {
                     ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
@@ -40,56 +53,72 @@ static void im2col(const conv_geom *g, const float *x, float *col) {
                         memset(d, 0, g->wo * sizeof(float));
                         continue;
                     }
-                    const float *srow = src + (size_t)ih * g->w;
+                    for (size_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                    for (size_t ow = hi; ow < g->wo; ow++) d[ow] = 0.0f;
+                    if (hi <= lo) continue;
+                    const float *sr = src + (size_t)ih * g->w + lo * g->s + kj - g->p;
                     if (g->s == 1) {
-                        /* contiguous run with zero margins */
-                        for (size_t ow = 0; ow < g->wo; ow++) {
-                            ptrdiff_t iw = (ptrdiff_t)(ow + kj) - (ptrdiff_t)g->p;
-                            d[ow] = (iw < 0 || iw >= (ptrdiff_t)g->w) ? 0.0f : srow[iw];
-                        }
+                        memcpy(d + lo, sr, (hi - lo) * sizeof(float));
                     } else {
-                        for (size_t ow = 0; ow < g->wo; ow++) {
-                            ptrdiff_t iw = (ptrdiff_t)(ow * g->s + kj) - (ptrdiff_t)g->p;
-                            d[ow] = (iw < 0 || iw >= (ptrdiff_t)g->w) ? 0.0f : srow[iw];
-                        }
+                        for (size_t ow = lo; ow < hi; ow++) d[ow] = sr[(ow - lo) * g->s];
                     }
                 }
             }
+    }
 }
 
-/* x += col2im(col) (x zeroed by the caller). */
-static void col2im_add(const conv_geom *g, const float *col, float *x) {
-    for (size_t ci = 0; ci < g->cin; ci++)
-        for (size_t ki = 0; ki < g->k; ki++)
-            for (size_t kj = 0; kj < g->k; kj++) {
-                const float *src = col + ((ci * g->k + ki) * g->k + kj) * g->hw_out;
+/* x += col2im(col) (x zeroed by the caller); ld is the row stride of col. */
+static void col2im_add(const conv_geom *g, const float *col, size_t ld, float *x) {
+    for (size_t kj = 0; kj < g->k; kj++) {
+        size_t lo, hi;
+        valid_cols(g, kj, &lo, &hi);
+        if (hi <= lo) continue;
+        for (size_t ci = 0; ci < g->cin; ci++)
+            for (size_t ki = 0; ki < g->k; ki++) {
+                const float *src = col + ((ci * g->k + ki) * g->k + kj) * ld;
                 float *dst = x + ci * g->h * g->w;
                 for (size_t oh = 0; oh < g->ho; oh++) {
                     ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
                     if (ih < 0 || ih >= (ptrdiff_t)g->h) continue;
-                    float *drow = dst + (size_t)ih * g->w;
-                    const float *s = src + oh * g->wo;
-                    for (size_t ow = 0; ow < g->wo; ow++) {
-                        ptrdiff_t iw = (ptrdiff_t)(ow * g->s + kj) - (ptrdiff_t)g->p;
-                        if (iw >= 0 && iw < (ptrdiff_t)g->w) drow[iw] += s[ow];
+                    float *dr = dst + (size_t)ih * g->w + lo * g->s + kj - g->p;
+                    const float *sr = src + oh * g->wo;
+                    if (g->s == 1) {
+                        for (size_t ow = lo; ow < hi; ow++) dr[ow - lo] += sr[ow];
+                    } else {
+                        for (size_t ow = lo; ow < hi; ow++) dr[(ow - lo) * g->s] += sr[ow];
                     }
                 }
             }
+    }
 }
 
-/* Threads used over samples; when there are fewer samples than threads the
+/* Samples per GEMM: enough columns (B * ho * wo >= 512) for BLIS to run
+ * near its peak on the small late feature maps. */
+static size_t chunk_of(const conv_geom *g, size_t rows, int nthreads) {
+    size_t b = (512 + g->hw_out - 1) / g->hw_out;
+    if (b > 64) b = 64;
+    size_t per_thread = (rows + (size_t)nthreads - 1) / (size_t)nthreads; /* keep every thread busy */
+    if (b > per_thread) b = per_thread;
+    return b ? b : 1;
+}
+
+/* Threads used over chunks; when there are fewer chunks than threads the
  * GEMMs themselves get the context's threads instead. */
-static int sample_threads(const sslk_model *m, size_t rows) {
+static int chunk_threads(const sslk_model *m, size_t nchunks) {
     int nt = ssli_threads(m->ctx);
-    return (size_t)nt > rows ? 1 : nt;
+    return (size_t)nt > nchunks ? 1 : nt;
 }
 
 sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows) {
     conv_geom g = geom_of(L);
-    const int nt = sample_threads(m, rows);
-    const sslk_ctx *gemm_ctx = nt == 1 ? m->ctx : NULL;
+    const size_t B = chunk_of(&g, rows, ssli_threads(m->ctx)), nchunks = (rows + B - 1) / B;
+    const int nt = chunk_threads(m, nchunks);
+    const sslk_ctx *gemm_ctx = nt == 1 ? ssli_nn_gemm_ctx(m, g.cout, B * g.hw_out, g.ckk) : NULL;
     const bool pw = is_pointwise(&g);
-    size_t per = pw ? 0 : g.ckk * g.hw_out, bytes;
+    const size_t ncol = B * g.hw_out;
+    /* per thread: columns (unless a single pointwise sample) and the chunk's output */
+    size_t per = g.ckk * ncol + g.cout * ncol, bytes;
+    per = (per + 15) & ~(size_t)15;
     if (ssli_mul3_overflow(per, (size_t)nt, sizeof(float), &bytes))
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace size overflows");
     float *ws;
@@ -98,26 +127,50 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
 #pragma omp parallel num_threads(nt)
     {
         float *col = ws + (size_t)omp_get_thread_num() * per;
+        float *yc = col + g.ckk * ncol;
 #pragma omp for schedule(static)
-        for (size_t r = 0; r < rows; r++) {
-            const float *xs = x + r * in_n;
-            float *ys = L->out_buf + r * out_n;
-            const float *B = xs;
-            if (!pw) {
-                im2col(&g, xs, col);
-                B = col;
-            }
-            float beta = 0.0f;
-            if (L->bias) {
-                for (size_t co = 0; co < g.cout; co++) {
-                    float b = L->bias[co];
-                    float *yc = ys + co * g.hw_out;
-                    for (size_t i = 0; i < g.hw_out; i++) yc[i] = b;
+        for (size_t ch = 0; ch < nchunks; ch++) {
+            const size_t r0 = ch * B, nb = rows - r0 < B ? rows - r0 : B, nc = nb * g.hw_out;
+            const float *xs = x + r0 * in_n;
+            if (nb == 1) {
+                /* one sample: GEMM straight into the output, bias seeded */
+                float *ys = L->out_buf + r0 * out_n;
+                const float *Bm = xs;
+                if (!pw) {
+                    im2col(&g, xs, col, g.hw_out);
+                    Bm = col;
                 }
-                beta = 1.0f;
+                float beta = 0.0f;
+                if (L->bias) {
+                    for (size_t co = 0; co < g.cout; co++)
+                        for (size_t i = 0; i < g.hw_out; i++) ys[co * g.hw_out + i] = L->bias[co];
+                    beta = 1.0f;
+                }
+                ssli_sgemm(gemm_ctx, false, false, g.cout, g.hw_out, g.ckk, 1.0f, L->weight, g.ckk, Bm,
+                           g.hw_out, beta, ys, g.hw_out);
+                continue;
             }
-            ssli_sgemm(gemm_ctx, false, false, g.cout, g.hw_out, g.ckk, 1.0f, L->weight, g.ckk, B,
-                       g.hw_out, beta, ys, g.hw_out);
+            for (size_t b = 0; b < nb; b++) {
+                if (pw) {
+                    for (size_t ci = 0; ci < g.cin; ci++)
+                        memcpy(col + ci * nc + b * g.hw_out, xs + b * in_n + ci * g.hw_out,
+                               g.hw_out * sizeof(float));
+                } else {
+                    im2col(&g, xs + b * in_n, col + b * g.hw_out, nc);
+                }
+            }
+            ssli_sgemm(gemm_ctx, false, false, g.cout, nc, g.ckk, 1.0f, L->weight, g.ckk, col, nc, 0.0f,
+                       yc, nc);
+            /* scatter [co][b][pos] -> NCHW, adding the bias */
+            for (size_t b = 0; b < nb; b++) {
+                float *ys = L->out_buf + (r0 + b) * out_n;
+                for (size_t co = 0; co < g.cout; co++) {
+                    const float *src = yc + co * nc + b * g.hw_out;
+                    float *dst = ys + co * g.hw_out;
+                    const float bv = L->bias ? L->bias[co] : 0.0f;
+                    for (size_t i = 0; i < g.hw_out; i++) dst[i] = src[i] + bv;
+                }
+            }
         }
     }
     return SSLK_OK;
@@ -126,13 +179,14 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
 sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy,
                                  size_t rows, float *gx) {
     conv_geom g = geom_of(L);
-    const int nt = sample_threads(m, rows);
-    const sslk_ctx *gemm_ctx = nt == 1 ? m->ctx : NULL;
+    const size_t B = chunk_of(&g, rows, ssli_threads(m->ctx)), nchunks = (rows + B - 1) / B;
+    const int nt = chunk_threads(m, nchunks);
+    const sslk_ctx *gemm_ctx = nt == 1 ? ssli_nn_gemm_ctx(m, g.cout, B * g.hw_out, g.ckk) : NULL;
     const bool pw = is_pointwise(&g);
-    const size_t wcount = g.cout * g.ckk;
-    /* per thread: col, gcol, weight-gradient partial, bias partial (doubles as 2 floats) */
-    size_t per = (pw ? 0 : 2 * g.ckk * g.hw_out) + wcount + 2 * g.cout, bytes;
-    per = (per + 15) & ~(size_t)15; /* keep each thread's slice 64-byte aligned */
+    const size_t ncol = B * g.hw_out, wcount = g.cout * g.ckk;
+    /* per thread: bias partial (doubles), weight partial, columns, column gradient, gathered gy */
+    size_t per = 2 * g.cout + wcount + 2 * g.ckk * ncol + g.cout * ncol, bytes;
+    per = (per + 15) & ~(size_t)15;
     if (ssli_mul3_overflow(per, (size_t)nt, sizeof(float), &bytes))
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace size overflows");
     float *ws;
@@ -144,38 +198,63 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
         double *gb = (double *)base;
         float *gw = base + 2 * g.cout;
         float *col = gw + wcount;
-        float *gcol = col + g.ckk * g.hw_out;
+        float *gcol = col + g.ckk * ncol;
+        float *gyc = gcol + g.ckk * ncol;
         memset(gw, 0, wcount * sizeof(float));
         for (size_t co = 0; co < g.cout; co++) gb[co] = 0.0;
 #pragma omp for schedule(static)
-        for (size_t r = 0; r < rows; r++) {
-            const float *xs = x + r * in_n;
-            const float *gys = gy + r * out_n;
-            const float *B = xs;
-            if (!pw) {
-                im2col(&g, xs, col);
-                B = col;
+        for (size_t ch = 0; ch < nchunks; ch++) {
+            const size_t r0 = ch * B, nb = rows - r0 < B ? rows - r0 : B, nc = nb * g.hw_out;
+            const float *xs = x + r0 * in_n;
+            const float *Bm, *G;
+            if (nb == 1) {
+                Bm = xs;
+                if (!pw) {
+                    im2col(&g, xs, col, nc);
+                    Bm = col;
+                }
+                G = gy + r0 * out_n;
+            } else {
+                for (size_t b = 0; b < nb; b++) {
+                    if (pw) {
+                        for (size_t ci = 0; ci < g.cin; ci++)
+                            memcpy(col + ci * nc + b * g.hw_out, xs + b * in_n + ci * g.hw_out,
+                                   g.hw_out * sizeof(float));
+                    } else {
+                        im2col(&g, xs + b * in_n, col + b * g.hw_out, nc);
+                    }
+                    const float *gys = gy + (r0 + b) * out_n;
+                    for (size_t co = 0; co < g.cout; co++)
+                        memcpy(gyc + co * nc + b * g.hw_out, gys + co * g.hw_out, g.hw_out * sizeof(float));
+                }
+                Bm = col;
+                G = gyc;
             }
-            /* dW += gy_s col^T */
-            ssli_sgemm(gemm_ctx, false, true, g.cout, g.ckk, g.hw_out, 1.0f, gys, g.hw_out, B,
-                       g.hw_out, 1.0f, gw, g.ckk);
+            /* dW += G col^T */
+            ssli_sgemm(gemm_ctx, false, true, g.cout, g.ckk, nc, 1.0f, G, nc, Bm, nc, 1.0f, gw, g.ckk);
             if (L->bias)
                 for (size_t co = 0; co < g.cout; co++) {
-                    const float *gc = gys + co * g.hw_out;
+                    const float *gc = G + co * nc;
                     double s = 0.0;
-                    for (size_t i = 0; i < g.hw_out; i++) s += gc[i];
+                    for (size_t i = 0; i < nc; i++) s += gc[i];
                     gb[co] += s;
                 }
-            if (gx) {
-                float *gxs = gx + r * in_n;
+            if (!gx) continue;
+            if (pw && nb == 1) {
+                ssli_sgemm(gemm_ctx, true, false, g.ckk, nc, g.cout, 1.0f, L->weight, g.ckk, G, nc, 0.0f,
+                           gx + r0 * in_n, nc);
+                continue;
+            }
+            ssli_sgemm(gemm_ctx, true, false, g.ckk, nc, g.cout, 1.0f, L->weight, g.ckk, G, nc, 0.0f, gcol,
+                       nc);
+            for (size_t b = 0; b < nb; b++) {
+                float *gxs = gx + (r0 + b) * in_n;
                 if (pw) {
-                    ssli_sgemm(gemm_ctx, true, false, g.ckk, g.hw_out, g.cout, 1.0f, L->weight,
-                               g.ckk, gys, g.hw_out, 0.0f, gxs, g.hw_out);
+                    for (size_t ci = 0; ci < g.cin; ci++)
+                        memcpy(gxs + ci * g.hw_out, gcol + ci * nc + b * g.hw_out, g.hw_out * sizeof(float));
                 } else {
-                    ssli_sgemm(gemm_ctx, true, false, g.ckk, g.hw_out, g.cout, 1.0f, L->weight,
-                               g.ckk, gys, g.hw_out, 0.0f, gcol, g.hw_out);
                     memset(gxs, 0, in_n * sizeof(float));
-                    col2im_add(&g, gcol, gxs);
+                    col2im_add(&g, gcol + b * g.hw_out, nc, gxs);
                 }
             }
         }

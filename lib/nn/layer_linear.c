@@ -16,14 +16,14 @@ void ssli_linear_forward(sslk_model *m, ssli_layer *L, const float *x, size_t ro
         for (size_t r = 0; r < rows; r++) memcpy(y + r * out, L->bias, out * sizeof(float));
         beta = 1.0f;
     }
-    ssli_sgemm(m->ctx, false, true, rows, out, in, 1.0f, x, in, L->weight, in, beta, y, out);
+    ssli_sgemm(ssli_nn_gemm_ctx(m, rows, out, in), false, true, rows, out, in, 1.0f, x, in, L->weight, in, beta, y, out);
 }
 
 void ssli_linear_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy,
                           size_t rows, float *gx) {
     const size_t in = ssli_shape_numel(L->in), out = L->out.c;
     /* dW += gy^T x */
-    ssli_sgemm(m->ctx, true, false, out, in, rows, 1.0f, gy, out, x, in, 1.0f, L->gweight, in);
+    ssli_sgemm(ssli_nn_gemm_ctx(m, rows, out, in), true, false, out, in, rows, 1.0f, gy, out, x, in, 1.0f, L->gweight, in);
     if (L->bias) {
         int nt = ssli_threads(m->ctx);
         /* column sums in double, each column summed over rows in order */
@@ -38,5 +38,6 @@ void ssli_linear_backward(sslk_model *m, ssli_layer *L, const float *x, const fl
             for (size_t j = j0; j < j1; j++) L->gbias[j] += (float)acc[j - j0];
         }
     }
-    if (gx) ssli_sgemm(m->ctx, false, false, rows, in, out, 1.0f, gy, out, L->weight, in, 0.0f, gx, in);
+    if (gx)
+        ssli_sgemm(ssli_nn_gemm_ctx(m, rows, out, in), false, false, rows, in, out, 1.0f, gy, out, L->weight, in, 0.0f, gx, in);
 }

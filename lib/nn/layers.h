@@ -10,6 +10,11 @@
 
 /* Grow a 64-aligned buffer to at least `bytes` (contents not kept). */
 sslk_status ssli_nn_grow(const sslk_ctx *ctx, void **buf, size_t *cap, size_t bytes);
+/* Context for a GEMM of m x n x k: the model's (threaded) one when the
+ * product is large enough to pay for waking threads, else NULL (1 thread). */
+static inline const sslk_ctx *ssli_nn_gemm_ctx(const sslk_model *m, size_t M, size_t N, size_t K) {
+    return (double)M * (double)N * (double)K >= 2e6 ? m->ctx : NULL;
+}
 /* Scratch of the model (m->ws) of at least `bytes`. */
 sslk_status ssli_nn_scratch(sslk_model *m, size_t bytes, void **out);
 

@@ -137,6 +137,7 @@ static const gc_case layer_cases[] = {
     {"linear:4,bn,linear:2", 1, 3, 1, 1, 5},
     {"conv:3:3:1:1", 3, 2, 5, 5, 2},
     {"conv:2:3:2:1:nobias", 3, 2, 6, 5, 2},
+    {"conv:2:2:3:2", 3, 2, 5, 6, 2},
     {"conv:3:1:1:0", 3, 2, 4, 4, 2},
     {"conv:2:2:1:0,bn,linear:2", 3, 2, 4, 4, 3},
     {"conv:2:3:1:1,maxpool:2,flatten,linear:2", 3, 1, 6, 6, 2},
@@ -240,12 +241,15 @@ static void naive_conv(const float *x, size_t cin, size_t h, size_t w, const flo
 }
 
 START_TEST(conv_matches_direct_loops) {
-    const size_t cases[][6] = {{3, 7, 6, 4, 3, 1}, {2, 8, 8, 5, 3, 2}, {4, 5, 5, 3, 1, 1}, {1, 9, 9, 2, 5, 2}};
+    /* cin, h, w, cout, k, stride, padding */
+    const size_t cases[][7] = {{3, 7, 6, 4, 3, 1, 1}, {2, 8, 8, 5, 3, 2, 1}, {4, 5, 5, 3, 1, 1, 0},
+                               {1, 9, 9, 2, 5, 2, 2}, {2, 5, 6, 3, 2, 3, 2}, {1, 4, 4, 2, 3, 1, 0},
+                               {2, 6, 5, 2, 1, 2, 1}};
     for (int threads = 1; threads <= 2; threads++) {
         sslk_ctx *c = mkctx(threads);
-        for (size_t t = 0; t < 4; t++) {
+        for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
             size_t cin = cases[t][0], h = cases[t][1], w = cases[t][2], cout = cases[t][3], k = cases[t][4];
-            size_t s = cases[t][5], p = k / 2, n = 3;
+            size_t s = cases[t][5], p = cases[t][6], n = 3;
             size_t shape[3] = {cin, h, w};
             sslk_model *m;
             ck_ok(sslk_model_create(c, 3, shape, 42 + t, &m));
