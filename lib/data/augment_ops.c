@@ -6,6 +6,12 @@
 
 #include <string.h>
 
+/* The per-pixel selects below (hue, clamps) only vectorise when GCC may
+ * ignore floating-point exception flags, which nothing here reads. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #define GR 0.299f
 #define GG 0.587f
 #define GB 0.114f
@@ -141,35 +147,36 @@ void ssli_adjust_saturation(float *x, size_t c, size_t hw, double f) {
     }
 }
 
+/* Hue rotation through HSV, written branch-free so it vectorises: with
+ * v = max, d = max - min and h the shifted hue in turns, each channel is
+ * v - d * clamp(min(k, 4 - k), 0, 1) for k = (n + 6h) mod 6, n = 5, 3, 1. */
 void ssli_adjust_hue(float *x, size_t c, size_t hw, double shift) {
     if (c != 3 || shift == 0.0) return;
-    float sh = (float)shift;
+    const float sh = (float)shift;
+    float *R = x, *G = x + hw, *B = x + 2 * hw;
     for (size_t i = 0; i < hw; i++) {
-        float r = x[i], g = x[hw + i], b = x[2 * hw + i];
-        float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b)), d = mx - mn;
-        if (d <= 0.0f) continue; /* gray: hue undefined, unchanged */
-        float h;
-        if (mx == r) h = (g - b) / d;
-        else if (mx == g) h = 2.0f + (b - r) / d;
-        else h = 4.0f + (r - g) / d;
-        h = h / 6.0f + sh;
-        h -= floorf(h);
-        float s = d / mx, v = mx;
+        float r = R[i], g = G[i], b = B[i];
+        float mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
+        float mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
+        /* d = 0 (gray) gives h = 0 and leaves the pixel unchanged; no branch on d */
+        float d = mx - mn, inv = 1.0f / (d > 0.0f ? d : 1.0f);
+        float hr = (g - b) * inv, hg = 2.0f + (b - r) * inv, hb = 4.0f + (r - g) * inv;
+        float h = mx == r ? hr : (mx == g ? hg : hb);
+        h = h * (1.0f / 6.0f) + sh; /* in [-2/3, 4/3): wrap without floorf so the loop vectorises */
+        h = h < 0.0f ? h + 1.0f : (h >= 1.0f ? h - 1.0f : h);
         float h6 = h * 6.0f;
-        int sector = (int)h6;
-        if (sector > 5) sector = 5;
-        float f = h6 - (float)sector, p = v * (1.0f - s), q = v * (1.0f - s * f), t = v * (1.0f - s * (1.0f - f));
-        switch (sector) {
-        case 0: r = v, g = t, b = p; break;
-        case 1: r = q, g = v, b = p; break;
-        case 2: r = p, g = v, b = t; break;
-        case 3: r = p, g = q, b = v; break;
-        case 4: r = t, g = p, b = v; break;
-        default: r = v, g = p, b = q; break;
-        }
-        x[i] = r;
-        x[hw + i] = g;
-        x[2 * hw + i] = b;
+        float kr = 5.0f + h6, kg = 3.0f + h6, kb = 1.0f + h6;
+        kr = kr >= 6.0f ? kr - 6.0f : kr;
+        kg = kg >= 6.0f ? kg - 6.0f : kg;
+        kb = kb >= 6.0f ? kb - 6.0f : kb;
+        float tr = kr < 4.0f - kr ? kr : 4.0f - kr, tg = kg < 4.0f - kg ? kg : 4.0f - kg,
+              tb = kb < 4.0f - kb ? kb : 4.0f - kb;
+        tr = tr < 0.0f ? 0.0f : (tr > 1.0f ? 1.0f : tr);
+        tg = tg < 0.0f ? 0.0f : (tg > 1.0f ? 1.0f : tg);
+        tb = tb < 0.0f ? 0.0f : (tb > 1.0f ? 1.0f : tb);
+        R[i] = mx - d * tr;
+        G[i] = mx - d * tg;
+        B[i] = mx - d * tb;
     }
 }
 

@@ -671,6 +671,35 @@ START_TEST(aug_kernels) {
     ssli_adjust_hue(px, 3, 1, -1.0 / 3.0);
     ck_close(px[2], 1.0, 0, 1e-5);
     ck_close(px[0], 0.0, 0, 1e-5);
+    /* random pixels against a textbook double-precision HSV round trip */
+    enum { NP = 64 };
+    float hp[3 * NP];
+    tu_fill_uniform(hp, 3 * NP, 7, 0.0f, 1.0f);
+    hp[0] = hp[NP] = hp[2 * NP] = 0.5f; /* a gray pixel stays gray */
+    for (int t = 0; t < 3; t++) {
+        const double shift = t == 0 ? 0.13 : (t == 1 ? -0.41 : 0.5);
+        float in[3 * NP];
+        memcpy(in, hp, sizeof in);
+        ssli_adjust_hue(hp, 3, NP, shift);
+        for (int i = 0; i < NP; i++) {
+            double r = in[i], g = in[NP + i], b = in[2 * NP + i];
+            double mx = fmax(r, fmax(g, b)), mn = fmin(r, fmin(g, b)), d = mx - mn, h = 0;
+            if (d > 0) h = mx == r ? fmod((g - b) / d + 6.0, 6.0) : (mx == g ? (b - r) / d + 2 : (r - g) / d + 4);
+            h = h / 6 + shift;
+            h -= floor(h);
+            double s = mx > 0 ? d / mx : 0, v = mx, f = h * 6 - floor(h * 6);
+            double p = v * (1 - s), q = v * (1 - s * f), tt = v * (1 - s * (1 - f)), o[3];
+            switch ((int)floor(h * 6) % 6) {
+            case 0: o[0] = v, o[1] = tt, o[2] = p; break;
+            case 1: o[0] = q, o[1] = v, o[2] = p; break;
+            case 2: o[0] = p, o[1] = v, o[2] = tt; break;
+            case 3: o[0] = p, o[1] = q, o[2] = v; break;
+            case 4: o[0] = tt, o[1] = p, o[2] = v; break;
+            default: o[0] = v, o[1] = p, o[2] = q; break;
+            }
+            for (int k = 0; k < 3; k++) ck_close(hp[k * NP + i], o[k], 0, 2e-5);
+        }
+    }
     float q[6] = {0.2f, 0.8f, 0.4f, 0.6f, 0.1f, 0.3f}; /* 2 pixels, planar */
     ssli_adjust_saturation(q, 3, 2, 0.0);
     ck_close(q[0], 0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.1, 1e-5, 1e-6);
