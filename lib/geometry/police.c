@@ -49,20 +49,45 @@ static bool is_activation(ssli_layer_kind k) {
            k == SSLI_LAYER_MAXPOOL || k == SSLI_LAYER_RESIDUAL;
 }
 
-/* Count (pts == NULL) or record the points of s in forward order. */
-static sslk_status walk(const ssli_seq *s, ssli_police_point *pts, size_t *n, const char *fn) {
+/* Count (pts == NULL) or record the points of s in forward order.
+ * *sided tracks whether the current values keep one side per unit on the
+ * region (true after a point, kept by activations and pooling within a
+ * channel); an activation on values that are not (the raw input, a residual
+ * sum) cannot be constrained by bias shifts and is refused. */
+static sslk_status walk(const ssli_seq *s, ssli_police_point *pts, size_t *n, bool *sided,
+                        const char *fn) {
     for (size_t i = 0; i < s->n; i++) {
         const ssli_layer *L = &s->layers[i];
-        if (L->kind == SSLI_LAYER_MAXPOOL)
+        switch (L->kind) {
+        case SSLI_LAYER_MAXPOOL:
             return ssli_err(SSLK_E_UNSUPPORTED,
                             "%s: layer '%s' is a max-pool, whose argmax may change inside the region "
                             "(not supported by POLICE)",
                             fn, L->name);
-        if (L->kind == SSLI_LAYER_RESIDUAL) {
-            if (L->body) SSLI_TRY(walk(L->body, pts, n, fn));
-            if (L->shortcut) SSLI_TRY(walk(L->shortcut, pts, n, fn));
+        case SSLI_LAYER_RELU:
+        case SSLI_LAYER_LEAKY_RELU:
+        case SSLI_LAYER_ABS:
+            if (!*sided)
+                return ssli_err(SSLK_E_UNSUPPORTED,
+                                "%s: activation '%s' acts on values that are not the output of a "
+                                "linear / conv / batch-norm layer (the input or a residual sum), "
+                                "which a bias shift cannot keep on one side",
+                                fn, L->name);
+            break;
+        case SSLI_LAYER_RESIDUAL: {
+            bool b = *sided, sc = *sided;
+            if (L->body) SSLI_TRY(walk(L->body, pts, n, &b, fn));
+            if (L->shortcut) SSLI_TRY(walk(L->shortcut, pts, n, &sc, fn));
+            *sided = false;
+            break;
+        }
+        case SSLI_LAYER_LINEAR:
+        case SSLI_LAYER_CONV2D:
+        case SSLI_LAYER_BATCHNORM: *sided = false; break;
+        default: break;
         }
         if (ssli_seq_is_preact(s, i)) {
+            *sided = true;
             if (pts) {
                 ssli_police_point *P = &pts[*n];
                 P->L = L;
@@ -334,7 +359,8 @@ sslk_status sslk_police_create(sslk_model *model, const float *vertices, size_t 
         return ssli_err(SSLK_E_OVERFLOW, "%s: %zu x %zu vertices overflow", fn, c, d);
     SSLI_TRY(ssli_check_finite_f32(vertices, c, d, fn, "vertices"));
     size_t npts = 0;
-    SSLI_TRY(walk(ssli_model_top(model), NULL, &npts, fn));
+    bool sided = false;
+    SSLI_TRY(walk(ssli_model_top(model), NULL, &npts, &sided, fn));
     sslk_police *p = ssli_calloc(model->ctx, 1, sizeof *p);
     if (!p) return ssli_alloc_status();
     p->ctx = model->ctx;
@@ -351,7 +377,8 @@ sslk_status sslk_police_create(sslk_model *model, const float *vertices, size_t 
     }
     memcpy(p->V, vertices, vcount * sizeof(float));
     p->npts = 0;
-    st = walk(ssli_model_top(model), p->pts, &p->npts, fn);
+    sided = false;
+    st = walk(ssli_model_top(model), p->pts, &p->npts, &sided, fn);
     if (st != SSLK_OK) goto fail;
     for (size_t i = 0; i < p->npts; i++) {
         ssli_police_point *P = &p->pts[i];

@@ -41,7 +41,11 @@ static sslk_status count_regions(sslk_ctx *ctx, sslk_model *model, const float *
     sslk_slice *sl = NULL;
     sslk_partition *part = NULL;
     SSLI_TRY(sslk_slice_from_polygon(ctx, poly, c, d, &sl));
-    sslk_status st = sslk_police_splinecam(ctx, model, sl, 0, &part);
+    /* in d > 2 the slice plane is a fit of float vertices (residual up to
+     * 1e-6 relative): side tests use that tolerance, else hyperplanes pinned
+     * at a vertex would cut slivers between the plane and the true hull */
+    sslk_status st = d > 2 ? sslk_slice_set_f64(sl, SSLK_SPLINECAM_TOL, 1e-6) : SSLK_OK;
+    if (st == SSLK_OK) st = sslk_police_splinecam(ctx, model, sl, 0, &part);
     if (st == SSLK_OK) st = sslk_partition_info(part, regions, NULL, NULL, NULL);
     sslk_partition_destroy(part);
     sslk_slice_destroy(sl);
