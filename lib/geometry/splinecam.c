@@ -16,6 +16,7 @@
  * scheduling or thread count.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -50,6 +51,14 @@ typedef struct tls {
     size_t cbcap;
     double *sb;     /* chain stack buffer */
     size_t sbcap;
+    double *wh, *cm; /* fast path: gathered W^T rows, leaf coefficients */
+    size_t whcap, cmcap;
+    size_t *jstack;  /* split stack: next unit of each pending piece */
+    size_t jcap;
+    uint16_t *chw;   /* choices of the piece being split */
+    size_t chwcap;
+    ssli_pt *work;   /* the piece being split */
+    size_t wcap;
 } tls;
 
 typedef struct split_res {
@@ -210,17 +219,31 @@ static sslk_status split_region(const engine *E, const ssli_cpwl_op *op, const d
     SSLI_TRY(tls_scratch(ctx, t, npoly + U + 8));
     size_t nh = 0;
     if (op->kind == SSLI_COP_UNIT) {
+        /* all units at once: min, max and sum of each line over the vertices */
+        SSLI_TRY(tls_scratch(ctx, t, 3 * U + npoly + 8));
+        double *restrict vmin = t->vals, *restrict vmax = vmin + U, *restrict vsum = vmax + U;
+        const double *restrict Z0 = Z, *restrict Z1 = Z + F, *restrict Z2 = Z + 2 * F;
         for (size_t k = 0; k < U; k++) {
-            double a, b, c;
-            unit_line(Z, F, k, &a, &b, &c);
-            ssli_poly_eval(poly, npoly, a, b, c, t->vals);
-            int s = side_of(t->vals, npoly, ssli_line_tol(a, b, c, sx, sy, rtol));
-            if (s < 0) {
-                R->base[k] = 0;
+            double v = Z0[k] * poly[0].x + Z1[k] * poly[0].y + Z2[k];
+            vmin[k] = vmax[k] = vsum[k] = v;
+        }
+        for (size_t i = 1; i < npoly; i++) {
+            double x = poly[i].x, y = poly[i].y;
+            for (size_t k = 0; k < U; k++) {
+                double v = Z0[k] * x + Z1[k] * y + Z2[k];
+                vmin[k] = v < vmin[k] ? v : vmin[k];
+                vmax[k] = v > vmax[k] ? v : vmax[k];
+                vsum[k] += v;
+            }
+        }
+        for (size_t k = 0; k < U; k++) {
+            double tol = rtol * (fabs(Z0[k]) * sx + fabs(Z1[k]) * sy + fabs(Z2[k]));
+            bool pos = vmax[k] > tol, neg = vmin[k] < -tol;
+            if (pos && neg) {
                 nh++;
                 R->base[k] = 0xFFFF;
             } else {
-                R->base[k] = (uint16_t)s;
+                R->base[k] = (uint16_t)(pos ? 1 : neg ? 0 : vsum[k] > 0);
             }
         }
     } else {
@@ -243,53 +266,59 @@ static sslk_status split_region(const engine *E, const ssli_cpwl_op *op, const d
             R->base[k] = 0;
         }
 
-    /* Sequential clipping by the crossing units. */
+    /* Sequential clipping by the crossing units, depth-first: a piece is
+     * copied only when a unit splits it.  B is the stack of pending pieces
+     * (with the index of the next unit to test), A collects the leaves. */
     piece_list *A = &t->pl[0], *B = &t->pl[1];
     SSLI_TRY(pl_reset(ctx, A));
-    uint16_t zero_ch[1] = {0};
-    (void)zero_ch;
-    {
-        SSLI_TRY(ssli_grow(ctx, (void **)&A->ch, &A->ccap, nh ? nh : 1, sizeof(uint16_t)));
-        memset(A->ch, 0, (nh ? nh : 1) * sizeof(uint16_t));
-        SSLI_TRY(ssli_grow(ctx, (void **)&A->voff, &A->cap, 2, sizeof(size_t)));
-        SSLI_TRY(ssli_grow(ctx, (void **)&A->pts, &A->pcap, npoly, sizeof(ssli_pt)));
-        memcpy(A->pts, poly, npoly * sizeof(ssli_pt));
-        A->voff[0] = 0;
-        A->voff[1] = npoly;
-        A->n = 1;
-    }
+    SSLI_TRY(pl_reset(ctx, B));
+    SSLI_TRY(ssli_grow(ctx, (void **)&t->jstack, &t->jcap, 1, sizeof(size_t)));
+    SSLI_TRY(ssli_grow(ctx, (void **)&t->chw, &t->chwcap, nh ? nh : 1, sizeof(uint16_t)));
+    memset(t->chw, 0, (nh ? nh : 1) * sizeof(uint16_t));
+    SSLI_TRY(pl_add(ctx, B, poly, npoly, t->chw, nh, SIZE_MAX, 0));
+    t->jstack[0] = 0;
     double dedup_eps = 8 * 2.220446049250313e-16 * (sx > sy ? sx : sy);
-    for (size_t j = 0; j < nh; j++) {
-        size_t h = R->H[j];
-        SSLI_TRY(pl_reset(ctx, B));
-        for (size_t q = 0; q < A->n; q++) {
-            const ssli_pt *p = A->pts + A->voff[q];
-            size_t nv = A->voff[q + 1] - A->voff[q];
-            const uint16_t *pch = A->ch + q * nh;
-            SSLI_TRY(tls_scratch(ctx, t, nv + op->m + 4));
+    while (B->n > 0) {
+        /* pop into the work polygon tmp[2] and choices chw */
+        size_t top = B->n - 1, nv = B->voff[top + 1] - B->voff[top], j = t->jstack[top];
+        SSLI_TRY(tls_scratch(ctx, t, nv + op->m + 8));
+        SSLI_TRY(ssli_grow(ctx, (void **)&t->work, &t->wcap, nv + 2, sizeof(ssli_pt)));
+        ssli_pt *p = t->work;
+        memcpy(p, B->pts + B->voff[top], nv * sizeof(ssli_pt));
+        if (nh) memcpy(t->chw, B->ch + top * nh, nh * sizeof(uint16_t));
+        B->n--;
+        bool split = false;
+        for (; j < nh && !split; j++) {
+            size_t h = R->H[j];
             if (op->kind == SSLI_COP_UNIT) {
                 double a, b, c;
                 unit_line(Z, F, h, &a, &b, &c);
                 double tol = ssli_line_tol(a, b, c, sx, sy, rtol);
                 ssli_poly_eval(p, nv, a, b, c, t->vals);
-                int s = side_of(t->vals, nv, tol);
-                if (s >= 0) {
-                    SSLI_TRY(pl_add(ctx, B, p, nv, pch, nh, j, (uint16_t)s));
+                int sd = side_of(t->vals, nv, tol);
+                if (sd >= 0) {
+                    t->chw[j] = (uint16_t)sd;
                     continue;
                 }
-                for (int side = -1; side <= 1; side += 2) {
+                split = true;
+                /* push the positive half first so the negative one is processed first */
+                for (int side = 1; side >= -1; side -= 2) {
                     size_t m = ssli_poly_clip(p, t->vals, nv, tol, side, t->tmp[0]);
                     m = ssli_poly_dedup(t->tmp[0], m, dedup_eps);
-                    if (m >= 3) SSLI_TRY(pl_add(ctx, B, t->tmp[0], m, pch, nh, j, side > 0));
+                    if (m < 3) continue;
+                    SSLI_TRY(ssli_grow(ctx, (void **)&t->jstack, &t->jcap, B->n + 1, sizeof(size_t)));
+                    t->jstack[B->n] = j + 1;
+                    SSLI_TRY(pl_add(ctx, B, t->tmp[0], m, t->chw, nh, j, side > 0));
                 }
             } else {
                 const uint32_t *wn = op->win + h * op->m;
                 int w = window_choice(Z, F, wn, op->m, p, nv, sx, sy, rtol);
                 if (w >= 0) {
-                    SSLI_TRY(pl_add(ctx, B, p, nv, pch, nh, j, (uint16_t)w));
+                    t->chw[j] = (uint16_t)w;
                     continue;
                 }
-                for (size_t e = 0; e < op->m; e++) {
+                split = true;
+                for (size_t e = op->m; e-- > 0;) {
                     /* cell of entry e: clip by z_e - z_q >= 0 for every other q */
                     size_t cn = nv;
                     memcpy(t->tmp[0], p, nv * sizeof(ssli_pt));
@@ -297,12 +326,9 @@ static sslk_status split_region(const engine *E, const ssli_cpwl_op *op, const d
                     for (size_t qq = 0; qq < op->m && cn >= 3; qq++) {
                         if (qq == e) continue;
                         size_t eq = wn[qq];
-                        double a = Z[ej] - Z[eq], b = Z[F + ej] - Z[F + eq],
-                               c = Z[2 * F + ej] - Z[2 * F + eq];
-                        double tol = rtol * ((fabs(Z[ej]) + fabs(Z[eq])) * sx +
-                                             (fabs(Z[F + ej]) + fabs(Z[F + eq])) * sy +
+                        double a = Z[ej] - Z[eq], b = Z[F + ej] - Z[F + eq], c = Z[2 * F + ej] - Z[2 * F + eq];
+                        double tol = rtol * ((fabs(Z[ej]) + fabs(Z[eq])) * sx + (fabs(Z[F + ej]) + fabs(Z[F + eq])) * sy +
                                              fabs(Z[2 * F + ej]) + fabs(Z[2 * F + eq]));
-                        SSLI_TRY(tls_scratch(ctx, t, cn + 2));
                         ssli_poly_eval(t->tmp[0], cn, a, b, c, t->vals);
                         int f = ssli_poly_classify(t->vals, cn, tol);
                         if (f == 0) {
@@ -320,13 +346,14 @@ static sslk_status split_region(const engine *E, const ssli_cpwl_op *op, const d
                         t->tmp[0] = t->tmp[1];
                         t->tmp[1] = sw;
                     }
-                    if (cn >= 3) SSLI_TRY(pl_add(ctx, B, t->tmp[0], cn, pch, nh, j, (uint16_t)e));
+                    if (cn < 3) continue;
+                    SSLI_TRY(ssli_grow(ctx, (void **)&t->jstack, &t->jcap, B->n + 1, sizeof(size_t)));
+                    t->jstack[B->n] = j + 1;
+                    SSLI_TRY(pl_add(ctx, B, t->tmp[0], cn, t->chw, nh, j, (uint16_t)e));
                 }
             }
         }
-        piece_list sw = *A;
-        *A = *B;
-        *B = sw;
+        if (!split) SSLI_TRY(pl_add(ctx, A, p, nv, t->chw, nh, SIZE_MAX, 0));
     }
     /* Copy the leaves into the arena. */
     R->nleaves = A->n;
@@ -467,8 +494,14 @@ static sslk_status emit(engine *E, const group *G) {
 
 static sslk_status run_stage(engine *E, size_t s, const group *G);
 
-static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, size_t p1,
-                             const split_res *R) {
+static inline tls *my_tls(engine *E) { return E->nthreads > 1 ? &E->t[tid()] : &E->t[0]; }
+
+/* Leaves [l0, l1) of the concatenated leaves of parents R[0..np) (parents
+ * p0.. of G; cum = prefix sums of their leaf counts): compute their maps at
+ * the next nonlinear op, then recurse (or emit at the last stage, or hand
+ * the leaves to `collect`). */
+static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, const split_res *R,
+                             size_t np, const size_t *cum, size_t l0, size_t l1, group *collect) {
     const ssli_cpwl *net = E->net;
     size_t o = E->stages[s];
     const ssli_cpwl_op *op = &net->ops[o];
@@ -476,56 +509,66 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, siz
     size_t Fz = op->in, Fy = op->out;
     size_t Fn = next < net->nops ? net->ops[next].in : net->out;
     bool fast = next == o + 2 && net->ops[o + 1].kind == SSLI_COP_DENSE;
-    size_t np = p1 - p0, ST = E->maxst, cw = E->cw;
+    size_t ST = E->maxst, cw = E->cw;
+    int nt = E->nthreads;
     sslk_status st = SSLK_OK;
 
-    /* leaf offsets */
-    size_t *loff = ssli_malloc(E->ctx, np + 1, sizeof(size_t));
-    if (!loff) return ssli_alloc_status();
-    loff[0] = 0;
+    /* parents touched by the range: ia .. ib-1 */
+    size_t ia = 0;
+    while (ia < np && cum[ia + 1] <= l0) ia++;
+    size_t ib = ia;
+    while (ib < np && cum[ib] < l1) ib++;
+    size_t nj = ib - ia, nl = l1 - l0;
+    size_t *qa = ssli_malloc(E->ctx, 3 * nj + 1, sizeof(size_t));
+    if (!qa) return ssli_alloc_status();
+    size_t *qb = qa + nj, *loff = qa + 2 * nj; /* loff: nj + 1 */
     size_t nverts = 0;
-    for (size_t i = 0; i < np; i++) {
-        loff[i + 1] = loff[i] + R[i].nleaves;
-        nverts += R[i].voff[R[i].nleaves];
+    loff[0] = 0;
+    for (size_t j = 0; j < nj; j++) {
+        size_t i = ia + j;
+        qa[j] = (l0 > cum[i] ? l0 : cum[i]) - cum[i];
+        qb[j] = (l1 < cum[i + 1] ? l1 : cum[i + 1]) - cum[i];
+        loff[j + 1] = loff[j] + qb[j] - qa[j];
+        nverts += R[i].voff[qb[j]] - R[i].voff[qa[j]];
     }
-    size_t nl = loff[np];
     group L;
     double *Y0 = NULL, *Base = NULL, *Yl = NULL;
     uint64_t *pcode = NULL;
     st = group_alloc(E, &L, nl, nverts, Fn);
     if (st == SSLK_OK) {
-        Y0 = ssli_malloc(E->ctx, np * 3 * Fy, sizeof(double));
-        pcode = ssli_calloc(E->ctx, np * (cw ? cw : 1), sizeof(uint64_t));
-        if (fast) Base = ssli_malloc(E->ctx, np * 3 * Fn, sizeof(double));
+        Y0 = ssli_malloc(E->ctx, nj * 3 * Fy, sizeof(double));
+        pcode = ssli_calloc(E->ctx, nj * (cw ? cw : 1), sizeof(uint64_t));
+        if (fast) Base = ssli_malloc(E->ctx, nj * 3 * Fn, sizeof(double));
         else Yl = ssli_malloc(E->ctx, nl * 3 * Fy, sizeof(double));
         if (!Y0 || !pcode || (fast && !Base) || (!fast && !Yl)) st = ssli_alloc_status();
     }
     if (st != SSLK_OK) goto done;
 
-    /* polygons of the leaves */
     L.voff[0] = 0;
-    for (size_t i = 0, l = 0; i < np; i++)
-        for (size_t q = 0; q < R[i].nleaves; q++, l++)
-            L.voff[l + 1] = L.voff[l] + (R[i].voff[q + 1] - R[i].voff[q]);
+    for (size_t j = 0, l = 0; j < nj; j++) {
+        const split_res *r = &R[ia + j];
+        for (size_t q = qa[j]; q < qb[j]; q++, l++) L.voff[l + 1] = L.voff[l] + (r->voff[q + 1] - r->voff[q]);
+    }
 
-    int nt = E->nthreads;
     /* parents: base outputs y0, base codes */
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
-    for (size_t i = 0; i < np; i++) {
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 4)
+    for (size_t j = 0; j < nj; j++) {
+        size_t i = ia + j;
         const double *Z = G->maps + (p0 + i) * 3 * Fz;
-        apply_choice(op, Z, R[i].base, Y0 + i * 3 * Fy);
-        uint64_t *pc = pcode + i * cw;
+        apply_choice(op, Z, R[i].base, Y0 + j * 3 * Fy);
+        uint64_t *pc = pcode + j * cw;
         if (cw) memcpy(pc, G->codes + (p0 + i) * cw, cw * sizeof(uint64_t));
-        for (size_t k = 0; k < Fy; k++) ssli_code_set(pc, op->code_off + k * op->code_bits, op->code_bits, R[i].base[k]);
+        for (size_t k = 0; k < Fy; k++)
+            ssli_code_set(pc, op->code_off + k * op->code_bits, op->code_bits, R[i].base[k]);
     }
     if (fast) {
         const ssli_cpwl_op *d = &net->ops[o + 1];
-        size_t nb = (np + GEMM_BLOCK - 1) / GEMM_BLOCK;
+        size_t nb = (nj + GEMM_BLOCK - 1) / GEMM_BLOCK;
         sslk_status bst = SSLK_OK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
         for (size_t b = 0; b < nb; b++) {
-            size_t i0 = b * GEMM_BLOCK, i1 = i0 + GEMM_BLOCK < np ? i0 + GEMM_BLOCK : np;
-            sslk_status s2 = ssli_cpwl_apply_affine(net, d, Y0 + i0 * 3 * Fy, i1 - i0, Base + i0 * 3 * Fn);
+            size_t j0 = b * GEMM_BLOCK, j1 = j0 + GEMM_BLOCK < nj ? j0 + GEMM_BLOCK : nj;
+            sslk_status s2 = ssli_cpwl_apply_affine(net, d, Y0 + j0 * 3 * Fy, j1 - j0, Base + j0 * 3 * Fn);
             if (s2 != SSLK_OK) {
 #pragma omp critical(sslk_splinecam_err)
                 bst = s2;
@@ -539,57 +582,77 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, siz
     /* leaves: polygon, code, map */
     {
         const ssli_cpwl_op *d = fast ? &net->ops[o + 1] : NULL;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
-        for (size_t i = 0; i < np; i++) {
+        sslk_status lst = SSLK_OK;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 8)
+        for (size_t j = 0; j < nj; j++) {
+            size_t i = ia + j;
             const split_res *r = &R[i];
             const double *Z = G->maps + (p0 + i) * 3 * Fz;
-            for (size_t q = 0; q < r->nleaves; q++) {
-                size_t l = loff[i] + q;
+            for (size_t q = qa[j]; q < qb[j]; q++) {
+                size_t l = loff[j] + q - qa[j];
                 memcpy(L.pts + L.voff[l], r->pts + r->voff[q], (r->voff[q + 1] - r->voff[q]) * sizeof(ssli_pt));
                 uint64_t *lc = L.codes + l * cw;
-                if (cw) memcpy(lc, pcode + i * cw, cw * sizeof(uint64_t));
+                if (cw) memcpy(lc, pcode + j * cw, cw * sizeof(uint64_t));
                 const uint16_t *ch = r->ch + q * r->nh;
-                for (size_t j = 0; j < r->nh; j++)
-                    ssli_code_set(lc, op->code_off + r->H[j] * op->code_bits, op->code_bits, ch[j]);
+                for (size_t h = 0; h < r->nh; h++)
+                    ssli_code_set(lc, op->code_off + r->H[h] * op->code_bits, op->code_bits, ch[h]);
                 if (ST) memcpy(L.stacks + l * ST, G->stacks + (p0 + i) * ST, ST * sizeof(double));
                 if (fast) {
-                    double *M = L.maps + l * 3 * Fn;
-                    memcpy(M, Base + i * 3 * Fn, 3 * Fn * sizeof(double));
-                    for (size_t j = 0; j < r->nh; j++) {
-                        size_t h = r->H[j];
-                        if (ch[j] == r->base[h]) continue;
-                        double dd[3];
-                        choice_delta(op, Z, h, r->base[h], ch[j], dd);
-                        const double *col = d->wt + h * Fn;
-                        for (int rr = 0; rr < 3; rr++) {
-                            double a = dd[rr];
-                            if (a == 0.0) continue;
-                            double *row = M + rr * Fn;
-                            for (size_t f = 0; f < Fn; f++) row[f] += a * col[f];
-                        }
-                    }
+                    memcpy(L.maps + l * 3 * Fn, Base + j * 3 * Fn, 3 * Fn * sizeof(double));
                 } else {
                     double *y = Yl + l * 3 * Fy;
-                    memcpy(y, Y0 + i * 3 * Fy, 3 * Fy * sizeof(double));
-                    for (size_t j = 0; j < r->nh; j++) {
-                        size_t h = r->H[j];
-                        if (ch[j] == r->base[h]) continue;
+                    memcpy(y, Y0 + j * 3 * Fy, 3 * Fy * sizeof(double));
+                    for (size_t h = 0; h < r->nh; h++) {
+                        size_t u = r->H[h];
+                        if (ch[h] == r->base[u]) continue;
                         double dd[3];
-                        choice_delta(op, Z, h, r->base[h], ch[j], dd);
-                        for (int rr = 0; rr < 3; rr++) y[rr * Fy + h] += dd[rr];
+                        choice_delta(op, Z, u, r->base[u], ch[h], dd);
+                        for (int rr = 0; rr < 3; rr++) y[rr * Fy + u] += dd[rr];
                     }
                 }
             }
+            if (fast && r->nh && qb[j] > qa[j]) {
+                /* leaf maps = base + C (3q x nh) * W^T rows of the crossing units (nh x Fn) */
+                tls *T = my_tls(E);
+                size_t nh = r->nh, nq = qb[j] - qa[j];
+                if (ssli_grow(E->ctx, (void **)&T->wh, &T->whcap, nh * Fn, sizeof(double)) != SSLK_OK ||
+                    ssli_grow(E->ctx, (void **)&T->cm, &T->cmcap, 3 * nq * nh, sizeof(double)) != SSLK_OK) {
+#pragma omp critical(sslk_splinecam_err)
+                    lst = ssli_alloc_status();
+                    continue;
+                }
+                for (size_t h = 0; h < nh; h++) memcpy(T->wh + h * Fn, d->wt + r->H[h] * Fn, Fn * sizeof(double));
+                memset(T->cm, 0, 3 * nq * nh * sizeof(double));
+                for (size_t q = qa[j]; q < qb[j]; q++) {
+                    const uint16_t *ch = r->ch + q * nh;
+                    double *crow = T->cm + 3 * (q - qa[j]) * nh;
+                    for (size_t h = 0; h < nh; h++) {
+                        size_t u = r->H[h];
+                        if (ch[h] == r->base[u]) continue;
+                        double dd[3];
+                        choice_delta(op, Z, u, r->base[u], ch[h], dd);
+                        crow[h] = dd[0];
+                        crow[nh + h] = dd[1];
+                        crow[2 * nh + h] = dd[2];
+                    }
+                }
+                ssli_dgemm(NULL, false, false, 3 * nq, Fn, nh, 1.0, T->cm, nh, T->wh, Fn, 1.0,
+                           L.maps + loff[j] * 3 * Fn, Fn);
+            }
+        }
+        if (lst != SSLK_OK) {
+            st = lst;
+            goto done;
         }
     }
     if (!fast) {
         size_t nb = (nl + CHAIN_BLOCK - 1) / CHAIN_BLOCK;
         sslk_status bst = SSLK_OK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
         for (size_t b = 0; b < nb; b++) {
-            size_t l0 = b * CHAIN_BLOCK, l1 = l0 + CHAIN_BLOCK < nl ? l0 + CHAIN_BLOCK : nl;
-            sslk_status s2 = run_chain(E, &E->t[tid()], o + 1, next, Yl + l0 * 3 * Fy, l1 - l0,
-                                       L.stacks + l0 * ST, L.maps + l0 * 3 * Fn);
+            size_t a0 = b * CHAIN_BLOCK, a1 = a0 + CHAIN_BLOCK < nl ? a0 + CHAIN_BLOCK : nl;
+            sslk_status s2 = run_chain(E, my_tls(E), o + 1, next, Yl + a0 * 3 * Fy, a1 - a0,
+                                       L.stacks + a0 * ST, L.maps + a0 * 3 * Fn);
             if (s2 != SSLK_OK) {
 #pragma omp critical(sslk_splinecam_err)
                 bst = s2;
@@ -604,74 +667,232 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, siz
     ssli_free(E->ctx, Base);
     ssli_free(E->ctx, Yl);
     ssli_free(E->ctx, pcode);
-    ssli_free(E->ctx, loff);
+    ssli_free(E->ctx, qa);
     Y0 = Base = Yl = NULL;
     pcode = NULL;
-    loff = NULL;
-    if (s + 1 == E->nst) st = emit(E, &L);
-    else st = run_stage(E, s + 1, &L);
+    qa = NULL;
+    if (collect) {
+        *collect = L;
+        memset(&L, 0, sizeof L);
+    } else if (s + 1 == E->nst) {
+        st = emit(E, &L);
+    } else {
+        st = run_stage(E, s + 1, &L);
+    }
 done:
     ssli_free(E->ctx, Y0);
     ssli_free(E->ctx, Base);
     ssli_free(E->ctx, Yl);
     ssli_free(E->ctx, pcode);
-    ssli_free(E->ctx, loff);
+    ssli_free(E->ctx, qa);
     group_free(E->ctx, &L);
     return st;
 }
 
-static sslk_status run_stage(engine *E, size_t s, const group *G) {
+static size_t leaf_budget(const engine *E, size_t s) {
     const ssli_cpwl *net = E->net;
     const ssli_cpwl_op *op = &net->ops[E->stages[s]];
     size_t next = s + 1 < E->nst ? E->stages[s + 1] : net->nops;
     size_t Fn = next < net->nops ? net->ops[next].in : net->out;
     size_t per_leaf = 3 * (Fn > op->out ? Fn : op->out) + E->maxst;
-    size_t leaf_budget = LEAF_BUDGET_DOUBLES / per_leaf;
-    if (leaf_budget < 1) leaf_budget = 1;
+    size_t b = LEAF_BUDGET_DOUBLES / per_leaf;
+    return b < 16 ? 16 : b;
+}
+
+/* Split parents [c0, c1) of G (parallel over parents) into R[0..c1-c0). */
+static sslk_status split_parents(engine *E, size_t s, const group *G, size_t c0, size_t c1, split_res *R) {
+    const ssli_cpwl_op *op = &E->net->ops[E->stages[s]];
+    int nt = E->nthreads;
+    sslk_status sst = SSLK_OK;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
+    for (size_t i = c0; i < c1; i++) {
+        sslk_status s2 = split_region(E, op, G->maps + i * 3 * op->in, G->pts + G->voff[i],
+                                      G->voff[i + 1] - G->voff[i], my_tls(E), &R[i - c0]);
+        if (s2 != SSLK_OK) {
+#pragma omp critical(sslk_splinecam_err)
+            sst = s2;
+        }
+    }
+    return sst;
+}
+
+/* Depth-first over G at stage s, in chunks of parents and leaf batches. */
+static sslk_status run_stage(engine *E, size_t s, const group *G) {
+    size_t budget = leaf_budget(E, s);
     int nt = E->nthreads;
     split_res *R = ssli_malloc(E->ctx, PARENTS_PER_SPLIT, sizeof(split_res));
+    size_t *cum = ssli_malloc(E->ctx, PARENTS_PER_SPLIT + 1, sizeof(size_t));
     ssli_arena_mark *marks = ssli_malloc(E->ctx, (size_t)nt, sizeof(ssli_arena_mark));
-    if (!R || !marks) {
-        ssli_free(E->ctx, R);
-        ssli_free(E->ctx, marks);
-        return ssli_alloc_status();
-    }
-    sslk_status st = SSLK_OK;
+    sslk_status st = (!R || !cum || !marks) ? ssli_alloc_status() : SSLK_OK;
     for (size_t c0 = 0; c0 < G->n && st == SSLK_OK; c0 += PARENTS_PER_SPLIT) {
         size_t c1 = c0 + PARENTS_PER_SPLIT < G->n ? c0 + PARENTS_PER_SPLIT : G->n;
         for (int i = 0; i < nt; i++) marks[i] = ssli_arena_save(&E->t[i].arena);
-        sslk_status sst = SSLK_OK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-        for (size_t i = c0; i < c1; i++) {
-            sslk_status s2 = split_region(E, op, G->maps + i * 3 * op->in, G->pts + G->voff[i],
-                                          G->voff[i + 1] - G->voff[i], &E->t[tid()], &R[i - c0]);
-            if (s2 != SSLK_OK) {
-#pragma omp critical(sslk_splinecam_err)
-                sst = s2;
-            }
-        }
-        st = sst;
-        /* batches of parents whose leaves fit the budget */
-        for (size_t b0 = c0; b0 < c1 && st == SSLK_OK;) {
-            size_t b1 = b0, leaves = 0;
-            while (b1 < c1 && (b1 == b0 || leaves + R[b1 - c0].nleaves <= leaf_budget))
-                leaves += R[b1++ - c0].nleaves;
-            st = run_batch(E, s, G, b0, b1, R + (b0 - c0));
-            b0 = b1;
+        st = split_parents(E, s, G, c0, c1, R);
+        cum[0] = 0;
+        for (size_t i = c0; i < c1; i++) cum[i - c0 + 1] = cum[i - c0] + R[i - c0].nleaves;
+        for (size_t l0 = 0; l0 < cum[c1 - c0] && st == SSLK_OK; l0 += budget) {
+            size_t l1 = l0 + budget < cum[c1 - c0] ? l0 + budget : cum[c1 - c0];
+            st = run_batch(E, s, G, c0, R, c1 - c0, cum, l0, l1, NULL);
         }
         for (int i = 0; i < nt; i++) ssli_arena_release(&E->t[i].arena, marks[i]);
     }
     ssli_free(E->ctx, R);
+    ssli_free(E->ctx, cum);
     ssli_free(E->ctx, marks);
     return st;
 }
 
 /* ---- entry ---------------------------------------------------------------------- */
 
+#define FRONTIER 64 /* leaves at which the depth-first phase starts in parallel */
+#define ITEMS 256   /* about this many work items in the parallel phase */
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct item_out {
+    sslk_partition P;
+    ssli_segsink seg;
+    sslk_status st;
+    char msg[256];
+} item_out;
+
+static void sink_free(const sslk_ctx *ctx, sslk_partition *P, ssli_segsink *g) {
+    ssli_free(ctx, P->voff);
+    ssli_free(ctx, P->pts);
+    ssli_free(ctx, P->codes);
+    ssli_free(ctx, P->area);
+    ssli_free(ctx, P->cls);
+    ssli_free(ctx, P->maps);
+    ssli_free(ctx, g->segs);
+    ssli_free(ctx, g->info);
+}
+
+/* Append an item's output to the partition (in item order). */
+static sslk_status merge(engine *E, item_out *it) {
+    sslk_partition *P = E->P, *Q = &it->P;
+    if (Q->n == 0 && it->seg.n == 0) return SSLK_OK;
+    const sslk_ctx *ctx = E->ctx;
+    size_t K = E->net->out, n0 = P->n, n1 = n0 + Q->n, v0 = P->voff[n0], nv = Q->voff[Q->n];
+    size_t *c = P->caps;
+    SSLI_TRY(ssli_grow(ctx, (void **)&P->voff, &c[0], n1 + 1, sizeof(size_t)));
+    SSLI_TRY(ssli_grow(ctx, (void **)&P->pts, &c[1], v0 + nv, sizeof(ssli_pt)));
+    SSLI_TRY(ssli_grow(ctx, (void **)&P->codes, &c[2], n1 * (E->cw ? E->cw : 1), sizeof(uint64_t)));
+    SSLI_TRY(ssli_grow(ctx, (void **)&P->area, &c[3], n1, sizeof(double)));
+    SSLI_TRY(ssli_grow(ctx, (void **)&P->cls, &c[4], n1, sizeof(int32_t)));
+    if (E->flags & SSLK_SPLINECAM_MAPS) {
+        SSLI_TRY(ssli_grow(ctx, (void **)&P->maps, &c[5], n1 * 3 * K, sizeof(double)));
+        memcpy(P->maps + n0 * 3 * K, Q->maps, Q->n * 3 * K * sizeof(double));
+    }
+    for (size_t i = 0; i < Q->n; i++) P->voff[n0 + i + 1] = v0 + Q->voff[i + 1];
+    memcpy(P->pts + v0, Q->pts, nv * sizeof(ssli_pt));
+    if (E->cw) memcpy(P->codes + n0 * E->cw, Q->codes, Q->n * E->cw * sizeof(uint64_t));
+    memcpy(P->area + n0, Q->area, Q->n * sizeof(double));
+    memcpy(P->cls + n0, Q->cls, Q->n * sizeof(int32_t));
+    ssli_segsink *g = &E->seg;
+    size_t m0 = g->n, m1 = m0 + it->seg.n;
+    SSLI_TRY(ssli_grow(ctx, (void **)&g->segs, &g->cap_s, 4 * m1, sizeof(double)));
+    SSLI_TRY(ssli_grow(ctx, (void **)&g->info, &g->cap_i, 3 * m1, sizeof(int32_t)));
+    memcpy(g->segs + 4 * m0, it->seg.segs, 4 * it->seg.n * sizeof(double));
+    for (size_t i = 0; i < it->seg.n; i++) {
+        g->info[3 * (m0 + i)] = it->seg.info[3 * i] + (int32_t)n0;
+        g->info[3 * (m0 + i) + 1] = it->seg.info[3 * i + 1];
+        g->info[3 * (m0 + i) + 2] = it->seg.info[3 * i + 2];
+    }
+    g->n = m1;
+    P->n = n1;
+    return SSLK_OK;
+}
+
+/* The parallel phase: leaves [0, cum[np]) of the split parents R of G, in
+ * fixed-size items (independent of the thread count), each run depth-first
+ * on one thread into its own output, merged in item order. */
+static sslk_status run_parallel(engine *E, size_t s, const group *G, const split_res *R, size_t np,
+                                const size_t *cum) {
+    size_t NL = cum[np];
+    size_t CH = NL / ITEMS > 0 ? NL / ITEMS : 1;
+    size_t nitems = (NL + CH - 1) / CH;
+    item_out *items = ssli_calloc(E->ctx, nitems ? nitems : 1, sizeof(item_out));
+    if (!items) return ssli_alloc_status();
+    int nt = E->nthreads;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
+    for (size_t k = 0; k < nitems; k++) {
+        item_out *it = &items[k];
+        engine W = *E;
+        W.nthreads = 1;
+        W.t = nt > 1 ? &E->t[tid()] : &E->t[0];
+        W.P = &it->P;
+        W.seg.ctx = E->ctx;
+        W.seg.segs = NULL;
+        W.seg.info = NULL;
+        W.seg.n = W.seg.cap_s = W.seg.cap_i = 0;
+        it->P.ctx = E->ctx;
+        it->st = ssli_grow(E->ctx, (void **)&it->P.voff, &it->P.caps[0], 1, sizeof(size_t));
+        if (it->st == SSLK_OK) {
+            it->P.voff[0] = 0;
+            ssli_arena_mark mk = ssli_arena_save(&W.t->arena);
+            size_t l0 = k * CH, l1 = l0 + CH < NL ? l0 + CH : NL;
+            it->st = run_batch(&W, s, G, 0, R, np, cum, l0, l1, NULL);
+            ssli_arena_release(&W.t->arena, mk);
+        }
+        it->seg = W.seg;
+        if (it->st != SSLK_OK) snprintf(it->msg, sizeof it->msg, "%s", sslk_last_error());
+    }
+    sslk_status st = SSLK_OK;
+    for (size_t k = 0; k < nitems; k++) {
+        if (st == SSLK_OK && items[k].st != SSLK_OK) st = ssli_err(items[k].st, "%s", items[k].msg);
+        if (st == SSLK_OK) st = merge(E, &items[k]);
+        sink_free(E->ctx, &items[k].P, &items[k].seg);
+    }
+    ssli_free(E->ctx, items);
+    if (st == SSLK_OK && E->P->n > E->max_regions)
+        st = ssli_err(SSLK_E_OVERFLOW, "sslk_splinecam: more than %zu regions (setting max_regions)", E->max_regions);
+    return st;
+}
+
+/* Breadth-first until the frontier is wide enough, then parallel depth-first. */
+static sslk_status drive(engine *E, group *G) {
+    sslk_status st = SSLK_OK;
+    int nt = E->nthreads;
+    for (size_t s = 0; st == SSLK_OK; s++) {
+        size_t np = G->n;
+        split_res *R = ssli_malloc(E->ctx, np ? np : 1, sizeof(split_res));
+        size_t *cum = ssli_malloc(E->ctx, np + 1, sizeof(size_t));
+        ssli_arena_mark *marks = ssli_malloc(E->ctx, (size_t)nt, sizeof(ssli_arena_mark));
+        if (!R || !cum || !marks) {
+            ssli_free(E->ctx, R);
+            ssli_free(E->ctx, cum);
+            ssli_free(E->ctx, marks);
+            return ssli_alloc_status();
+        }
+        for (int i = 0; i < nt; i++) marks[i] = ssli_arena_save(&E->t[i].arena);
+        st = split_parents(E, s, G, 0, np, R);
+        bool done = true;
+        if (st == SSLK_OK) {
+            cum[0] = 0;
+            for (size_t i = 0; i < np; i++) cum[i + 1] = cum[i] + R[i].nleaves;
+            if (s + 1 == E->nst || cum[np] >= FRONTIER || cum[np] > leaf_budget(E, s)) {
+                st = run_parallel(E, s, G, R, np, cum);
+            } else {
+                group N;
+                st = run_batch(E, s, G, 0, R, np, cum, 0, cum[np], &N);
+                if (st == SSLK_OK) {
+                    group_free(E->ctx, G);
+                    *G = N;
+                    done = false;
+                }
+            }
+        }
+        for (int i = 0; i < nt; i++) ssli_arena_release(&E->t[i].arena, marks[i]);
+        ssli_free(E->ctx, R);
+        ssli_free(E->ctx, cum);
+        ssli_free(E->ctx, marks);
+        if (done) break;
+    }
+    return st;
 }
 
 sslk_status ssli_splinecam_run(sslk_ctx *ctx, const ssli_cpwl *net, const sslk_slice *sl,
@@ -725,7 +946,7 @@ sslk_status ssli_splinecam_run(sslk_ctx *ctx, const ssli_cpwl *net, const sslk_s
             memcpy(G.pts, sl->poly, sl->npoly * sizeof(ssli_pt));
             st = run_chain(&E, &E.t[0], 0, first, T, 1, G.stacks, G.maps);
         }
-        if (st == SSLK_OK) st = E.nst ? run_stage(&E, 0, &G) : emit(&E, &G);
+        if (st == SSLK_OK) st = E.nst ? drive(&E, &G) : emit(&E, &G);
         ssli_free(ctx, T);
         group_free(ctx, &G);
         if (st != SSLK_OK) goto fail;
@@ -756,6 +977,11 @@ cleanup:
             }
             ssli_free(ctx, t->vals);
             ssli_free(ctx, t->sb);
+            ssli_free(ctx, t->wh);
+            ssli_free(ctx, t->cm);
+            ssli_free(ctx, t->jstack);
+            ssli_free(ctx, t->chw);
+            ssli_free(ctx, t->work);
         }
     }
     ssli_free(ctx, E.t);
