@@ -44,6 +44,11 @@ int cmd_demo(int argc, char **argv);
 /* @data */
 int cmd_data(int argc, char **argv);
 /* @train */
+int cmd_train(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_main(int argc, char **argv);
 /* @geometry */
 
 #endif

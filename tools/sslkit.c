@@ -18,6 +18,11 @@ static const cli_command commands[] = {
     /* @data */
     {"data", "describe a dataset, preview augmentations (PNG grid)", cmd_data},
     /* @train */
+    {"main", "the main job: pre-train on Fashion-MNIST, print the evaluation table vs baselines", cmd_main},
+    {"train", "pre-train an encoder (vicreg, simclr, diet, msn, ...) with checkpoints and evaluation", cmd_train},
+    {"resume", "continue a checkpointed training run", cmd_resume},
+    {"eval", "evaluate a run: kNN, linear probe, RankMe, worst-3 class accuracy, plots", cmd_eval},
+    {"embed", "encoder outputs of a dataset split as NPY", cmd_embed},
     /* @geometry */
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];

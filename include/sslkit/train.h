@@ -106,6 +106,9 @@ SSLK_API const char *sslk_method_name(sslk_method method);
 /** Method from its name.  SSLK_E_NOT_FOUND when unknown. */
 SSLK_API sslk_status sslk_method_from_name(const char *name, sslk_method *method);
 
+/** The trainer's method. */
+SSLK_API sslk_status sslk_trainer_method(const sslk_trainer *tr, sslk_method *method);
+
 /** Settings: before the first fit for sizes (batch, image size, epochs may
  *  grow later); SSLK_E_STATE otherwise. */
 SSLK_API sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double value);

@@ -351,6 +351,13 @@ sslk_status sslk_trainer_get_f64(const sslk_trainer *tr, int key, double *v) {
     return ssli_setting_get(&ssli_settings_train, tr->set, key, v, "sslk_trainer_get_f64");
 }
 
+sslk_status sslk_trainer_method(const sslk_trainer *tr, sslk_method *m) {
+    SSLI_CHECK_PTR(tr, "sslk_trainer_method");
+    SSLI_CHECK_PTR(m, "sslk_trainer_method");
+    *m = tr->method;
+    return SSLK_OK;
+}
+
 sslk_status sslk_trainer_loss(sslk_trainer *tr, sslk_loss **loss) {
     SSLI_CHECK_PTR(tr, "sslk_trainer_loss");
     SSLI_CHECK_PTR(loss, "sslk_trainer_loss");

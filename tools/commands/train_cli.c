@@ -1,0 +1,398 @@
+/* Shared helpers of the training commands.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#include "train_cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+const char *const *tc_class_names(size_t nclasses) {
+    static const char *const fm[10] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                                       "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
+    return nclasses == 10 ? fm : NULL;
+}
+
+int tc_open_data(sslk_ctx *ctx, const char *cmd, const char *name, tc_data *d) {
+    memset(d, 0, sizeof *d);
+    sslk_status s = sslk_dataset_open(ctx, name, SSLK_SPLIT_TRAIN, &d->train);
+    if (s != SSLK_OK) return cli_fail(cmd, "opening the training split", s);
+    s = sslk_dataset_open(ctx, name, SSLK_SPLIT_TEST, &d->test);
+    if (s != SSLK_OK) {
+        tc_close_data(d);
+        return cli_fail(cmd, "opening the test split", s);
+    }
+    sslk_dataset_count(d->train, &d->ntrain);
+    sslk_dataset_count(d->test, &d->ntest);
+    sslk_dataset_num_classes(d->train, &d->nclasses);
+    size_t kt = 0;
+    sslk_dataset_num_classes(d->test, &kt);
+    if (kt > d->nclasses) d->nclasses = kt;
+    if (d->nclasses < 2 || d->nclasses > 256) {
+        fprintf(stderr, "sslkit %s: '%s' has %zu classes; evaluation needs labels (2..256 classes)\n", cmd, name,
+                d->nclasses);
+        tc_close_data(d);
+        return 1;
+    }
+    return 0;
+}
+
+void tc_close_data(tc_data *d) {
+    sslk_dataset_destroy(d->train);
+    sslk_dataset_destroy(d->test);
+    d->train = d->test = NULL;
+}
+
+static int set_one(const char *cmd, sslk_trainer *tr, const char *name, double v) {
+    int key;
+    if (sslk_setting_find("train", name, &key) == SSLK_OK) {
+        sslk_status s = sslk_trainer_set_f64(tr, key, v);
+        return s == SSLK_OK ? 0 : cli_fail(cmd, name, s);
+    }
+    sslk_loss *loss = NULL;
+    sslk_trainer_loss(tr, &loss);
+    if (loss) {
+        sslk_loss_kind kind;
+        const char *dom = NULL;
+        sslk_loss_get_kind(loss, &kind);
+        sslk_loss_kind_domain(kind, &dom);
+        if ((dom && sslk_setting_find(dom, name, &key) == SSLK_OK) || sslk_setting_find("loss", name, &key) == SSLK_OK) {
+            sslk_status s = sslk_loss_set_f64(loss, key, v);
+            return s == SSLK_OK ? 0 : cli_fail(cmd, name, s);
+        }
+    }
+    return cli_usage(cmd, "--set %s: no such trainer or loss setting (see docs/training.md)", name);
+}
+
+int tc_apply_options(const char *cmd, sslk_trainer *tr, int argc, char **argv) {
+    static const struct { const char *opt, *name; } shortcuts[] = {
+        {"--epochs", "epochs"}, {"--batch", "batch"}, {"--lr", "lr"}, {"--seed", "seed"},
+        {"--steps-per-epoch", "steps_per_epoch"}, {"--warmup", "warmup_epochs"}, {"--workers", "workers"},
+    };
+    for (size_t i = 0; i < sizeof shortcuts / sizeof shortcuts[0]; i++) {
+        const char *v = cli_opt(argc, argv, shortcuts[i].opt);
+        if (!v) continue;
+        char *end;
+        double x = strtod(v, &end);
+        if (*end) return cli_usage(cmd, "%s expects a number, got '%s'", shortcuts[i].opt, v);
+        int rc = set_one(cmd, tr, shortcuts[i].name, x);
+        if (rc) return rc;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *kv = NULL;
+        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) kv = argv[++i];
+        else if (strncmp(argv[i], "--set=", 6) == 0) kv = argv[i] + 6;
+        if (!kv) continue;
+        const char *eq = strchr(kv, '=');
+        if (!eq || eq == kv || eq - kv >= 64) return cli_usage(cmd, "--set expects name=value, got '%s'", kv);
+        char name[64];
+        memcpy(name, kv, (size_t)(eq - kv));
+        name[eq - kv] = 0;
+        char *end;
+        double x = strtod(eq + 1, &end);
+        if (*end || eq[1] == 0) return cli_usage(cmd, "--set %s: '%s' is not a number", name, eq + 1);
+        int rc = set_one(cmd, tr, name, x);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---- progress -------------------------------------------------------------- */
+typedef struct progress {
+    char label[64];
+    bool tty;
+    double t0;
+    uint64_t epochs, first_step;
+    bool started;
+} progress;
+static progress g_prog;
+
+static void fmt_eta(char *buf, size_t cap, double s) {
+    if (!(s >= 0) || s > 1e7) snprintf(buf, cap, "--");
+    else if (s >= 3600) snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+static int on_step(void *user, const sslk_train_progress *p) {
+    progress *g = user;
+    if (!g->started) {
+        g->started = true;
+        g->t0 = now_s();
+        g->first_step = p->global_step - 1;
+    }
+    if (!g->tty) return 0;
+    uint64_t total = g->epochs * p->steps_per_epoch, done = p->global_step;
+    double el = now_s() - g->t0, rate = (double)(done - g->first_step) / (el > 1e-9 ? el : 1e-9);
+    char eta[32];
+    fmt_eta(eta, sizeof eta, rate > 0 ? (double)(total - done) / rate : -1);
+    int width = 24, fill = (int)((double)(p->step + 1) / (double)p->steps_per_epoch * width);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r%s epoch %llu/%llu [%s] loss %.4g  lr %.2e  %.0f img/s  ETA %s   ", g->label,
+            (unsigned long long)p->epoch + 1, (unsigned long long)g->epochs, bar, p->loss, p->lr, p->images_per_s,
+            eta);
+    fflush(stderr);
+    return 0;
+}
+
+static int on_epoch(void *user, const sslk_train_progress *p) {
+    progress *g = user;
+    FILE *f = stderr;
+    if (g->tty) fputc('\r', f);
+    fprintf(f, "%s epoch %llu/%llu loss %.4f", g->label, (unsigned long long)p->epoch + 1,
+            (unsigned long long)g->epochs, p->loss);
+    if (p->num_terms > 1) {
+        fputs(" (", f);
+        for (size_t i = 0; i < p->num_terms; i++)
+            fprintf(f, "%s%s %.4g", i ? ", " : "", p->term_names[i] ? p->term_names[i] : "?", p->terms[i]);
+        fputc(')', f);
+    }
+    fprintf(f, " lr %.2e rankme %.1f std %.4f %.0f img/s %.1fs          \n", p->lr, p->rankme, p->embed_std,
+            p->images_per_s, p->seconds);
+    fflush(f);
+    return 0;
+}
+
+void tc_progress_attach(sslk_trainer *tr, const char *label) {
+    memset(&g_prog, 0, sizeof g_prog);
+    snprintf(g_prog.label, sizeof g_prog.label, "%s", label);
+    g_prog.tty = isatty(fileno(stderr));
+    double e = 0;
+    sslk_trainer_get_f64(tr, SSLK_TRAIN_EPOCHS, &e);
+    g_prog.epochs = (uint64_t)e;
+    sslk_trainer_set_callbacks(tr, on_step, on_epoch, &g_prog);
+}
+
+/* ---- evaluation ---------------------------------------------------------------- */
+int tc_evaluate(sslk_ctx *ctx, const char *cmd, const char *name, const float *trz, const int32_t *try_, size_t n,
+                const float *tez, const int32_t *tey, size_t m, size_t d, size_t nc, tc_result *r) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->dim = d;
+    r->nclasses = nc;
+    double t0 = now_s();
+    sslk_knn *knn = NULL;
+    sslk_status s = sslk_knn_create(ctx, &knn);
+    if (s == SSLK_OK) s = sslk_knn_fit(knn, trz, try_, n, d, nc);
+    if (s == SSLK_OK) s = sslk_knn_evaluate(knn, tez, tey, m, d, &r->knn_top1, &r->knn_top5);
+    sslk_knn_destroy(knn);
+    if (s != SSLK_OK) return cli_fail(cmd, "kNN evaluation", s);
+    sslk_probe *pr = NULL;
+    int32_t *pred = malloc(m * sizeof *pred);
+    if (!pred) return cli_fail(cmd, "evaluation", SSLK_E_NOMEM);
+    s = sslk_probe_create(ctx, &pr);
+    if (s == SSLK_OK) s = sslk_probe_fit(pr, trz, try_, n, d, nc);
+    if (s == SSLK_OK) s = sslk_probe_predict(pr, tez, m, d, pred, NULL);
+    if (s == SSLK_OK) s = sslk_probe_chosen_l2(pr, &r->probe_l2);
+    sslk_probe_destroy(pr);
+    if (s != SSLK_OK) {
+        free(pred);
+        return cli_fail(cmd, "linear probe", s);
+    }
+    sslk_accuracy_summary sum = {.struct_size = sizeof sum};
+    s = sslk_accuracy_report(ctx, pred, tey, m, nc, NULL, 0, 3, NULL, NULL, &sum, r->class_acc, NULL, NULL, NULL,
+                             NULL, NULL);
+    free(pred);
+    if (s != SSLK_OK) return cli_fail(cmd, "accuracy report", s);
+    r->probe_top1 = sum.accuracy;
+    r->worst3 = sum.worst_k;
+    r->balanced = sum.balanced_accuracy;
+    s = sslk_rankme(ctx, tez, m, d, &r->rankme);
+    if (s != SSLK_OK) r->rankme = NAN;
+    r->seconds = now_s() - t0;
+    return 0;
+}
+
+int tc_evaluate_trainer(sslk_ctx *ctx, const char *cmd, const char *name, sslk_trainer *tr, const tc_data *d,
+                        tc_result *r) {
+    size_t dim = 0;
+    sslk_trainer_embed_dim(tr, &dim);
+    float *a = malloc(d->ntrain * dim * sizeof(float)), *b = malloc(d->ntest * dim * sizeof(float));
+    int32_t *ya = malloc(d->ntrain * sizeof(int32_t)), *yb = malloc(d->ntest * sizeof(int32_t));
+    int rc = 1;
+    if (a && b && ya && yb) {
+        sslk_status s = sslk_trainer_embed(tr, d->train, a, d->ntrain, dim, ya);
+        if (s == SSLK_OK) s = sslk_trainer_embed(tr, d->test, b, d->ntest, dim, yb);
+        rc = s == SSLK_OK ? tc_evaluate(ctx, cmd, name, a, ya, d->ntrain, b, yb, d->ntest, dim, d->nclasses, r)
+                          : cli_fail(cmd, "embedding", s);
+    } else {
+        rc = cli_fail(cmd, "embedding", SSLK_E_NOMEM);
+    }
+    free(a);
+    free(b);
+    free(ya);
+    free(yb);
+    return rc;
+}
+
+static int pixels(const sslk_dataset *ds, size_t n, float **out, int32_t **lab, size_t *dim) {
+    size_t h, w, c;
+    if (sslk_dataset_shape(ds, &h, &w, &c) != SSLK_OK || !h) return 1;
+    size_t d = h * w * c;
+    float *x = malloc(n * d * sizeof(float));
+    int32_t *y = malloc(n * sizeof(int32_t));
+    uint8_t *img = malloc(d);
+    if (!x || !y || !img) {
+        free(x);
+        free(y);
+        free(img);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t hh, ww, cc;
+        if (sslk_dataset_read(ds, i, img, d, &hh, &ww, &cc) != SSLK_OK || sslk_dataset_label(ds, i, &y[i]) != SSLK_OK) {
+            free(x);
+            free(y);
+            free(img);
+            return 1;
+        }
+        for (size_t j = 0; j < d; j++) x[i * d + j] = img[j] / 255.0f;
+    }
+    free(img);
+    *out = x;
+    *lab = y;
+    *dim = d;
+    return 0;
+}
+
+int tc_evaluate_pixels(sslk_ctx *ctx, const char *cmd, const tc_data *d, tc_result *r) {
+    float *a = NULL, *b = NULL;
+    int32_t *ya = NULL, *yb = NULL;
+    size_t da = 0, db = 0;
+    int rc;
+    if (pixels(d->train, d->ntrain, &a, &ya, &da) || pixels(d->test, d->ntest, &b, &yb, &db) || da != db)
+        rc = cli_fail(cmd, "reading raw pixels", SSLK_E_IO);
+    else
+        rc = tc_evaluate(ctx, cmd, "raw pixels", a, ya, d->ntrain, b, yb, d->ntest, da, d->nclasses, r);
+    free(a);
+    free(b);
+    free(ya);
+    free(yb);
+    return rc;
+}
+
+void tc_print_table(FILE *f, const tc_result *rows, size_t n, const char *protocol) {
+    fprintf(f, "%s\n", protocol);
+    fprintf(f, "%-26s %6s %10s %10s %12s %8s %8s\n", "method", "dim", "kNN top-1", "kNN top-5", "linear top-1",
+            "RankMe", "worst-3");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%-26s %6zu %9.2f%% %9.2f%% %11.2f%% %8.1f %7.2f%%\n", rows[i].name, rows[i].dim,
+                100 * rows[i].knn_top1, 100 * rows[i].knn_top5, 100 * rows[i].probe_top1, rows[i].rankme,
+                100 * rows[i].worst3);
+}
+
+static void json_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+    else fputs("null", f);
+}
+
+int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const tc_result *rows, size_t n,
+                     const char *protocol) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return cli_fail(cmd, path, SSLK_E_IO);
+    fputs("{\n  \"protocol\": ", f);
+    cli_json_str(f, protocol);
+    fputs(",\n  \"results\": [\n", f);
+    for (size_t i = 0; i < n; i++) {
+        const tc_result *r = &rows[i];
+        fputs("    {\"name\": ", f);
+        cli_json_str(f, r->name);
+        fprintf(f, ", \"dim\": %zu, \"knn_top1\": ", r->dim);
+        json_num(f, r->knn_top1);
+        fputs(", \"knn_top5\": ", f);
+        json_num(f, r->knn_top5);
+        fputs(", \"linear_top1\": ", f);
+        json_num(f, r->probe_top1);
+        fputs(", \"linear_l2\": ", f);
+        json_num(f, r->probe_l2);
+        fputs(", \"balanced_accuracy\": ", f);
+        json_num(f, r->balanced);
+        fputs(", \"rankme\": ", f);
+        json_num(f, r->rankme);
+        fputs(", \"worst3\": ", f);
+        json_num(f, r->worst3);
+        fputs(", \"class_accuracy\": [", f);
+        for (size_t c = 0; c < r->nclasses; c++) {
+            if (c) fputs(", ", f);
+            json_num(f, r->class_acc[c]);
+        }
+        fprintf(f, "]}%s\n", i + 1 < n ? "," : "");
+    }
+    fputs("  ]\n}\n", f);
+    if (fclose(f) != 0) return cli_fail(cmd, path, SSLK_E_IO);
+
+    const char *const *cn = n ? tc_class_names(rows[0].nclasses) : NULL;
+    for (int fmt = 0; fmt < 2 && n; fmt++) {
+        char title[160];
+        snprintf(title, sizeof title, "per-class linear-probe accuracy: %s", rows[0].name);
+        snprintf(path, sizeof path, "%s/per_class.%s", dir, fmt ? "svg" : "png");
+        sslk_status s = sslk_plot_bars(path, title, "accuracy", rows[0].class_acc, cn, rows[0].nclasses);
+        if (s != SSLK_OK) return cli_fail(cmd, path, s);
+    }
+    if (!tr) return 0;
+    uint64_t ne = 0;
+    sslk_trainer_epochs_done(tr, &ne);
+    if (ne == 0) return 0;
+    size_t nt = 0;
+    sslk_train_progress h0 = {.struct_size = sizeof h0};
+    sslk_trainer_history(tr, 0, &h0);
+    nt = h0.num_terms;
+    size_t ns = 1 + (nt > 1 ? nt : 0);
+    double *y = calloc(ns * ne + 2 * ne, sizeof(double)), *rk = y + ns * ne, *sd = rk + ne;
+    if (!y) return cli_fail(cmd, "plots", SSLK_E_NOMEM);
+    const char *names[9] = {"loss"};
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    f = fopen(path, "w");
+    if (f) {
+        fputs("epoch,loss", f);
+        for (size_t t = 0; t < nt; t++) fprintf(f, ",%s", h0.term_names[t] ? h0.term_names[t] : "term");
+        fputs(",lr,rankme,embed_std,images_per_s,seconds\n", f);
+    }
+    bool positive = true;
+    for (uint64_t e = 0; e < ne; e++) {
+        sslk_train_progress h = {.struct_size = sizeof h};
+        sslk_trainer_history(tr, e, &h);
+        y[e] = h.loss;
+        positive = positive && h.loss > 0;
+        for (size_t t = 0; t < nt && ns > 1; t++) {
+            y[(t + 1) * ne + e] = h.terms[t];
+            names[t + 1] = h.term_names[t];
+            positive = positive && h.terms[t] > 0;
+        }
+        rk[e] = h.rankme;
+        sd[e] = h.embed_std;
+        if (f) {
+            fprintf(f, "%llu,%.8g", (unsigned long long)e + 1, h.loss);
+            for (size_t t = 0; t < nt; t++) fprintf(f, ",%.8g", h.terms[t]);
+            fprintf(f, ",%.6g,%.6g,%.6g,%.1f,%.2f\n", h.lr, h.rankme, h.embed_std, h.images_per_s, h.seconds);
+        }
+    }
+    if (f) fclose(f);
+    int rc = 0;
+    for (int fmt = 0; fmt < 2 && !rc; fmt++) {
+        const char *ext = fmt ? "svg" : "png";
+        snprintf(path, sizeof path, "%s/loss.%s", dir, ext);
+        sslk_status s = sslk_plot_curves(path, "training loss and its components (epoch means)", "epoch",
+                                         positive ? "value (log scale)" : "value", NULL, y, ns, ne, names,
+                                         positive ? SSLK_PLOT_LOG_Y : 0);
+        if (s == SSLK_OK) {
+            snprintf(path, sizeof path, "%s/rankme.%s", dir, ext);
+            const char *rn[1] = {"RankMe (last batch of the epoch)"};
+            s = sslk_plot_curves(path, "collapse monitor: RankMe of encoder outputs", "epoch", "RankMe", NULL, rk, 1,
+                                 ne, rn, 0);
+        }
+        if (s != SSLK_OK) rc = cli_fail(cmd, path, s);
+    }
+    free(y);
+    return rc;
+}

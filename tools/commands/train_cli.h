@@ -1,0 +1,55 @@
+/* Shared helpers of the training commands (train, resume, eval, embed,
+ * main, train-ensemble): data opening, settings on the command line,
+ * progress display, the evaluation protocol, report and plots.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_TRAIN_CLI_H
+#define SSLKIT_TRAIN_CLI_H
+
+#include "cli.h"
+
+/* One evaluated representation. */
+typedef struct tc_result {
+    char name[64];
+    size_t dim;
+    double knn_top1, knn_top5, probe_top1, probe_l2, rankme, worst3, balanced;
+    double class_acc[256];
+    size_t nclasses;
+    double seconds;
+} tc_result;
+
+/* Train and test splits of a dataset name or path. */
+typedef struct tc_data {
+    sslk_dataset *train, *test;
+    size_t ntrain, ntest, nclasses;
+} tc_data;
+
+int tc_open_data(sslk_ctx *ctx, const char *cmd, const char *name, tc_data *d);
+void tc_close_data(tc_data *d);
+
+/* Apply every "--set name=value" (trainer, loss, kNN, probe domains) and the
+ * shortcuts --epochs --batch --lr --seed --steps-per-epoch. */
+int tc_apply_options(const char *cmd, sslk_trainer *tr, int argc, char **argv);
+
+/* Progress display: a bar with ETA on a terminal, plain lines otherwise. */
+void tc_progress_attach(sslk_trainer *tr, const char *label);
+
+/* Evaluate features: kNN (k=20, T=0.07, cosine), linear probe (top-1,
+ * per-class, worst-3) and RankMe of the test features. */
+int tc_evaluate(sslk_ctx *ctx, const char *cmd, const char *name, const float *trz, const int32_t *try_, size_t n,
+                const float *tez, const int32_t *tey, size_t m, size_t d, size_t nclasses, tc_result *r);
+/* Embed both splits with the trainer's encoder and evaluate. */
+int tc_evaluate_trainer(sslk_ctx *ctx, const char *cmd, const char *name, sslk_trainer *tr, const tc_data *d,
+                        tc_result *r);
+/* Raw pixels in [0, 1] as features. */
+int tc_evaluate_pixels(sslk_ctx *ctx, const char *cmd, const tc_data *d, tc_result *r);
+
+/* The table; protocol line first. */
+void tc_print_table(FILE *f, const tc_result *rows, size_t n, const char *protocol);
+/* report.json, history.csv, curves.{png,svg}, per_class.{png,svg} into dir. */
+int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const tc_result *rows, size_t n,
+                     const char *protocol);
+
+/* Fashion-MNIST class names when nclasses == 10, else NULL. */
+const char *const *tc_class_names(size_t nclasses);
+
+#endif
