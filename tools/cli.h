@@ -50,5 +50,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_main(int argc, char **argv);
 /* @geometry */
+int cmd_splinecam(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"eval", "evaluate a run: kNN, linear probe, RankMe, worst-3 class accuracy, plots", cmd_eval},
     {"embed", "encoder outputs of a dataset split as NPY", cmd_embed},
     /* @geometry */
+    {"splinecam", "exact linear regions and decision boundary of a model on a 2-D slice", cmd_splinecam},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 
