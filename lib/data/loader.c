@@ -366,19 +366,10 @@ sslk_status sslk_loader_begin_epoch(sslk_loader *ld, uint64_t epoch) {
     return SSLK_OK;
 }
 
-sslk_status sslk_loader_next(sslk_loader *ld, float *const *views, int32_t *labels, int64_t *indices,
-                             size_t *rows) {
+/* Deliver batch ld->delivered (it may have no rows left after skips). */
+static sslk_status next_batch(sslk_loader *ld, float *const *views, int32_t *labels, int64_t *indices,
+                              size_t *rows) {
     static const char *fn = "sslk_loader_next";
-    SSLI_CHECK_PTR(ld, fn);
-    SSLI_CHECK_PTR(views, fn);
-    SSLI_CHECK_PTR(rows, fn);
-    *rows = 0;
-    if (!ld->active)
-        return ssli_err(SSLK_E_STATE, "%s: no epoch in progress (call sslk_loader_begin_epoch; an epoch also ends "
-                        "after a corrupt item under the FAIL policy)", fn);
-    for (size_t v = 0; v < ld->nviews; v++)
-        if (!views[v]) return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu] is NULL", fn, v);
-    if (ld->delivered >= ld->nbatches) return SSLK_OK;
     size_t b = ld->delivered, want = ld->n_items - b * ld->batch;
     if (want > ld->batch) want = ld->batch;
     slot *sl = &ld->slots[b % ld->nslots];
@@ -416,7 +407,23 @@ sslk_status sslk_loader_next(sslk_loader *ld, float *const *views, int32_t *labe
     pthread_mutex_unlock(&ld->mu);
     ld->t_last = now_s();
     *rows = n;
-    if (n == 0 && ld->delivered < ld->nbatches) return sslk_loader_next(ld, views, labels, indices, rows);
+    return SSLK_OK;
+}
+
+sslk_status sslk_loader_next(sslk_loader *ld, float *const *views, int32_t *labels, int64_t *indices,
+                             size_t *rows) {
+    static const char *fn = "sslk_loader_next";
+    SSLI_CHECK_PTR(ld, fn);
+    SSLI_CHECK_PTR(views, fn);
+    SSLI_CHECK_PTR(rows, fn);
+    *rows = 0;
+    if (!ld->active)
+        return ssli_err(SSLK_E_STATE, "%s: no epoch in progress (call sslk_loader_begin_epoch; an epoch also ends "
+                        "after a corrupt item under the FAIL policy)", fn);
+    for (size_t v = 0; v < ld->nviews; v++)
+        if (!views[v]) return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu] is NULL", fn, v);
+    /* a batch whose every item was skipped is passed over */
+    while (*rows == 0 && ld->delivered < ld->nbatches) SSLI_TRY(next_batch(ld, views, labels, indices, rows));
     return SSLK_OK;
 }
 

@@ -944,6 +944,19 @@ START_TEST(loader_corrupt_policy) {
     ck_assert_uint_eq(st.images, 5);
     ck_assert_uint_eq(st.batches, 1);
     sslk_loader_destroy(ld);
+    /* batch 1: the corrupt item's batch is empty and passed over */
+    ck_ok(sslk_loader_create(c, ds, a, 1, &ld));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SHUFFLE, 0));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_ON_CORRUPT, SSLK_CORRUPT_SKIP));
+    ck_ok(sslk_loader_begin_epoch(ld, 0));
+    for (int k = 0; k < 5; k++) {
+        ck_ok(sslk_loader_next(ld, views, NULL, idx, &r));
+        ck_assert_uint_eq(r, 1);
+        ck_assert_int_eq(idx[0], want[k]);
+    }
+    ck_ok(sslk_loader_next(ld, views, NULL, idx, &r));
+    ck_assert_uint_eq(r, 0);
+    sslk_loader_destroy(ld);
     sslk_augment_destroy(a);
     sslk_dataset_destroy(ds);
     sslk_ctx_destroy(c);
