@@ -1,5 +1,5 @@
 """PyTorch reference for bench_models: the same train steps, printing
-"<row> <median ms>" lines.  Usage: models_ref.py THREADS REPS"""
+"<row> <median ms>" lines.  Usage: models_ref.py THREADS REPS [ROW]"""
 import sys
 import time
 
@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 threads, reps = int(sys.argv[1]), int(sys.argv[2])
+only = int(sys.argv[3]) if len(sys.argv) > 3 else None
 torch.set_num_threads(threads)
 
 
@@ -29,6 +30,8 @@ ROWS = [
 ]
 
 for i, (model, shape) in enumerate(ROWS):
+    if only is not None and i != only:
+        continue
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = torch.rand(shape) - 0.5

@@ -11,6 +11,41 @@
 
 #include "nn/layers.h"
 
+/* Sums over one plane of at most a few thousand values: eight float lanes
+ * (vectorised), then double across planes and rows. */
+static double plane_sum(const float *x, size_t n) {
+    float a[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) a[k] += x[i + k];
+    double s = 0.0;
+    for (; i < n; i++) s += x[i];
+    return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+}
+
+static double plane_sqdev(const float *x, size_t n, float mu) {
+    float a[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float d = x[i + k] - mu;
+            a[k] += d * d;
+        }
+    double s = 0.0;
+    for (; i < n; i++) s += ((double)x[i] - mu) * ((double)x[i] - mu);
+    return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+}
+
+static double plane_dot(const float *x, const float *y, size_t n) {
+    float a[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) a[k] += x[i + k] * y[i + k];
+    double s = 0.0;
+    for (; i < n; i++) s += (double)x[i] * y[i];
+    return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+}
+
 /* Channel range [c0, c1) of thread t among nt. */
 static void channel_range(size_t c, int t, int nt, size_t *c0, size_t *c1) {
     *c0 = c * (size_t)t / (size_t)nt;
@@ -44,19 +79,12 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
         if (mode == SSLK_MODE_TRAIN) {
             for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
             for (size_t r = 0; r < nstat; r++)
-                for (size_t j = c0; j < c1; j++) {
-                    const float *xp = x + r * numel + j * hw;
-                    double s = 0.0;
-                    for (size_t p = 0; p < hw; p++) s += xp[p];
-                    mean[j] += s;
-                }
+                for (size_t j = c0; j < c1; j++) mean[j] += plane_sum(x + r * numel + j * hw, hw);
             for (size_t j = c0; j < c1; j++) mean[j] /= (double)M;
             for (size_t r = 0; r < nstat; r++)
                 for (size_t j = c0; j < c1; j++) {
-                    const float *xp = x + r * numel + j * hw;
-                    double s = 0.0, mu = mean[j];
-                    for (size_t p = 0; p < hw; p++) s += ((double)xp[p] - mu) * ((double)xp[p] - mu);
-                    istd[j] += s;
+                    /* two-pass: deviations from the double mean (rounded once to float) */
+                    istd[j] += plane_sqdev(x + r * numel + j * hw, hw, (float)mean[j]);
                 }
             for (size_t j = c0; j < c1; j++) {
                 double var = istd[j] / (double)M;
@@ -106,12 +134,8 @@ void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size
             /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
             double s1 = 0.0, s2 = 0.0;
             for (size_t r = 0; r < rows; r++) {
-                const float *g = gy + r * numel + j * hw;
-                const float *h = xhat + r * numel + j * hw;
-                for (size_t p = 0; p < hw; p++) {
-                    s1 += g[p];
-                    s2 += (double)g[p] * h[p];
-                }
+                s1 += plane_sum(gy + r * numel + j * hw, hw);
+                s2 += plane_dot(gy + r * numel + j * hw, xhat + r * numel + j * hw, hw);
             }
             L->gbias[j] += (float)s1;
             L->gweight[j] += (float)s2;
