@@ -22,3 +22,4 @@ from .data import Augment, Dataset, Loader  # noqa: E402,F401
 # @train
 from .train import KNN, LinearProbe, knn_eval, linear_probe  # noqa: E402,F401
 # @geometry
+from .geometry import Slice, Partition, splinecam  # noqa: E402,F401

@@ -1,0 +1,148 @@
+"""SplineCam from Python: hand cases of the design note and numpy
+reference forward passes (outputs and activation patterns) on random MLPs."""
+import math
+import os
+
+import numpy as np
+import pytest
+
+import sslkit
+
+
+def _mlp(spec, d, seed):
+    return sslkit.Model.from_spec(spec, (d,), seed=seed)
+
+
+def _np_forward(model, spec, x):
+    """float64 forward of a linear/relu/leaky_relu/abs MLP; returns (y, bits)."""
+    h = np.asarray(x, dtype=np.float64)
+    sd = model.state_dict()
+    bits = []
+    for i, item in enumerate(spec.split(",")):
+        kind = item.split(":")[0]
+        if kind == "linear":
+            W = sd[f"{i}.weight"].astype(np.float64)
+            b = sd[f"{i}.bias"].astype(np.float64)
+            h = h @ W.T + b
+        else:
+            bits.append(h > 0)
+            if kind == "relu":
+                h = np.maximum(h, 0)
+            elif kind == "abs":
+                h = np.abs(h)
+            else:
+                slope = float(item.split(":")[1])
+                h = np.where(h > 0, h, np.float64(np.float32(slope)) * h)
+    return h, np.concatenate(bits, axis=1).astype(np.uint8)
+
+
+def _polygon_area(p):
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)
+
+
+def test_s1_s7_hand_cases():
+    m = _mlp("linear:2,relu,linear:1", 2, 0)
+    m.set_param("0.weight", np.eye(2, dtype=np.float32))
+    m.set_param("0.bias", np.zeros(2, dtype=np.float32))
+    m.set_param("2.weight", np.array([[1, 1]], dtype=np.float32))
+    m.set_param("2.bias", np.array([-0.5], dtype=np.float32))
+    s = sslkit.Slice.from_box([0, 0], np.eye(2), 1.0)
+    p = sslkit.splinecam(m, s)
+    assert len(p) == 4
+    assert np.isclose(p.areas.sum(), 4.0, rtol=1e-12)
+    assert sorted(a.round(12) for a in p.areas) == [1.0] * 4
+    assert p.boundary.shape == (3, 2, 2)
+    assert math.isclose(p.boundary_length, 2 + math.sqrt(0.5), rel_tol=1e-12)
+    seg_len = np.linalg.norm(p.boundary[:, 1] - p.boundary[:, 0], axis=1)
+    assert np.allclose(sorted(seg_len), [math.sqrt(0.5), 1, 1], rtol=1e-12)
+    # each region is the quadrant its code says
+    for verts, code in zip(p.regions, p.code_bits_array()):
+        c = verts.mean(axis=0)
+        assert (c > 0).astype(np.uint8).tolist() == code.tolist()
+    x, uv = p.sample_boundary(50, seed=3)
+    assert np.allclose(np.maximum(uv, 0).sum(axis=1), 0.5, atol=1e-12)
+    st = p.stats
+    assert st["regions"] == 4 and math.isclose(st["area_total"], 4.0, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("spec", ["linear:10,relu,linear:10,relu,linear:3",
+                                  "linear:9,leaky_relu:0.1,linear:8,abs,linear:2",
+                                  "linear:8,abs,linear:8,relu,linear:1"])
+def test_random_mlp_against_numpy(spec):
+    d = 5
+    m = _mlp(spec, d, 4)
+    rng = np.random.default_rng(1)
+    anchors = rng.uniform(-1, 1, size=(3, d)).astype(np.float32)
+    s = sslkit.Slice.from_anchors(anchors, pad=0.5)
+    p = sslkit.splinecam(m, s, maps=True)
+    assert len(p) > 10
+    # areas sum to the domain's area; every region convex and CCW
+    assert np.isclose(p.areas.sum(), _polygon_area(s.polygon), rtol=1e-9)
+    for r in p.regions:
+        e = np.roll(r, -1, axis=0) - r
+        cross = e[:, 0] * np.roll(e[:, 1], -1) - e[:, 1] * np.roll(e[:, 0], -1)
+        assert np.all(cross >= -1e-12)
+    codes = p.code_bits_array()
+    assert len({c.tobytes() for c in codes}) == len(p)
+    # random points: region map == numpy forward, region code == numpy pattern
+    poly = s.polygon
+    lo, hi = poly.min(axis=0), poly.max(axis=0)
+    uv = rng.uniform(lo, hi, size=(1500, 2))
+    reg = p.locate(uv)
+    assert np.all(reg >= 0)
+    origin, dirs = s.origin, s.directions
+    x = origin + uv @ dirs
+    y, bits = _np_forward(m, spec, x)
+    maps = p.maps[reg]
+    z = maps[:, 0] * uv[:, :1] + maps[:, 1] * uv[:, 1:] + maps[:, 2]
+    assert np.allclose(z, y, rtol=1e-9, atol=1e-12 * np.abs(y).max())
+    assert np.array_equal(bits, codes[reg])
+    # and the library's float forward agrees to float precision
+    yf = m.forward(x.astype(np.float32))
+    assert np.allclose(z, yf, rtol=1e-5, atol=1e-5 * np.abs(y).max())
+
+
+def test_slices_and_exports(tmp_path):
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(2, 6)).astype(np.float32)
+    s = sslkit.Slice.from_anchors(a, pad=0.3, seed=5)
+    D = s.directions
+    assert np.allclose(D @ D.T, np.eye(2), atol=1e-12)
+    uv = s.project(a)
+    half = np.linalg.norm(a[0].astype(np.float64) - a[1]) / 2
+    assert np.allclose(uv, [[half, 0], [-half, 0]], atol=1e-5)
+    assert np.allclose(np.abs(s.polygon).max(axis=0), half + 0.3)
+    # polygon slice in a plane of R^3: hull of 5 points, area of the square
+    sq = np.array([[0, 0, 0], [1, 0, 1], [0, 1, 0], [1, 1, 1], [0.5, 0.5, 0.5]], dtype=np.float32)
+    ps = sslkit.Slice.from_polygon(sq)
+    assert len(ps.polygon) == 4
+    assert np.isclose(_polygon_area(ps.polygon), math.sqrt(2), rtol=1e-6)
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.Slice.from_polygon([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0.5]])
+    assert e.value.status_name == "SSLK_E_INVALID_ARG"
+    with pytest.raises(sslkit.Error):
+        sslkit.Slice.from_anchors(np.zeros((2, 4)))
+    m = _mlp("linear:12,relu,linear:4", 6, 3)
+    p = sslkit.splinecam(m, s)
+    with pytest.raises(sslkit.Error):
+        p.maps  # not requested
+    for ext in ("png", "svg", "pdf"):
+        f = tmp_path / f"p.{ext}"
+        p.plot(f, 300, 200, random_colors=(ext == "svg"))
+        assert f.stat().st_size > 100
+    p.to_json(tmp_path / "r.json")
+    import json
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["region_count"] == len(p) == len(doc["regions"])
+    assert np.allclose(doc["regions"][0]["vertices"], p.regions[0])
+    p.to_csv(tmp_path / "r.csv", tmp_path / "b.csv")
+    rows = (tmp_path / "r.csv").read_text().splitlines()
+    assert len(rows) == 1 + int(p.offsets[-1])
+    n, per = p.path_complexity([[-0.1, 0.0], [0.1, 0.0]])
+    assert n >= 1 and per > 0
+    assert np.all(p.near_complexity([[0.0, 0.0]], 0.0) >= 1)
+    xin = p.region_input(0)
+    assert np.allclose(xin, s.to_input(p.regions[0]), atol=1e-6)
+    s.set("tol", 1e-12)
+    assert s.get("tol") == 1e-12
