@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "bench_util.h"
 #include "sslkit/sslkit.h"
@@ -20,6 +21,12 @@ typedef struct job {
     double length;
     sslk_status st;
 } job;
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void run(void *arg) {
     job *j = arg;
@@ -76,7 +83,8 @@ int main(int argc, char **argv) {
     };
     printf("SplineCam benchmark (median of %d runs; anchors: %s)\n", reps,
            real ? "Fashion-MNIST test images 0,1,2" : "random 784-D points (dataset missing)");
-    printf("%-36s %7s %10s %10s %10s %12s %8s\n", "case", "threads", "regions", "bnd.len", "time s", "regions/s", "maxRSS");
+    printf("%-36s %7s %9s %9s %9s %11s %9s %13s %7s\n", "case", "threads", "regions", "bnd.len", "wall s",
+           "regions/s", "cpu s/run", "regions/cpu-s", "maxRSS");
     for (int k = 0; k < 3; k++) {
         if (only && only[0] != 'a' + k) continue;
         sslk_model *m = NULL;
@@ -100,13 +108,15 @@ int main(int argc, char **argv) {
         for (int t = 1; t <= 2; t++) {
             sslk_ctx_set_threads(c, t);
             job j = {c, m, s, 0, 0, SSLK_OK};
+            double c0 = cpu_now();
             double sec = bench_median(run, &j, reps);
+            double cpu = (cpu_now() - c0) / (reps + 1); /* bench_median runs reps + 1 times */
             if (j.st != SSLK_OK) {
                 fprintf(stderr, "splinecam: %s: %s\n", sslk_status_str(j.st), sslk_last_error());
                 return 1;
             }
-            printf("%-36s %7d %10zu %10.4g %10.4f %12.4g %6ldMB\n", cases[k].name, t, j.regions, j.length, sec,
-                   (double)j.regions / sec, max_rss_mb());
+            printf("%-36s %7d %9zu %9.4g %9.4f %11.4g %9.4f %13.4g %5ldMB\n", cases[k].name, t, j.regions, j.length,
+                   sec, (double)j.regions / sec, cpu, (double)j.regions / cpu, max_rss_mb());
             fflush(stdout);
         }
         sslk_slice_destroy(s);

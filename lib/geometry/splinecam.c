@@ -90,6 +90,7 @@ typedef struct engine {
     tls *t;
     sslk_partition *P;
     ssli_segsink seg;
+    size_t *emitted; /* regions emitted by all threads (checked against max_regions) */
 } engine;
 
 static inline int tid(void) {
@@ -460,8 +461,13 @@ static sslk_status emit(engine *E, const group *G) {
     sslk_partition *P = E->P;
     const sslk_ctx *ctx = E->ctx;
     size_t K = E->net->out;
-    size_t n0 = P->n, n1 = n0 + G->n;
-    if (n1 > E->max_regions)
+    size_t n0 = P->n, n1 = n0 + G->n, before;
+#pragma omp atomic capture
+    {
+        before = *E->emitted;
+        *E->emitted += G->n;
+    }
+    if (before + G->n > E->max_regions)
         return ssli_err(SSLK_E_OVERFLOW, "sslk_splinecam: more than %zu regions (setting max_regions)",
                         E->max_regions);
     size_t nv = G->voff[G->n];
@@ -909,6 +915,8 @@ sslk_status ssli_splinecam_run(sslk_ctx *ctx, const ssli_cpwl *net, const sslk_s
     E.maxst = net->max_stack;
     E.flags = flags;
     E.seg.ctx = ctx;
+    size_t emitted = 0;
+    E.emitted = &emitted;
     sslk_status st = SSLK_OK;
     sslk_partition *P = ssli_calloc(ctx, 1, sizeof *P);
     E.stages = ssli_malloc(ctx, net->nops + 1, sizeof(size_t));
