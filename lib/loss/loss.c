@@ -420,7 +420,7 @@ SSLI_NORM_IMPL(double, d)
 #define SSLI_GRAM_IMPL(TY, SFX, GEMMFN)                                                          \
     void ssli_loss_gram_##SFX(const sslk_ctx *ctx, bool ta, size_t n, size_t k, TY alpha,        \
                               const TY *A, size_t lda, TY *C) {                                  \
-        const size_t bs = 256;                                                                   \
+        const size_t bs = 128;                                                                   \
         for (size_t i0 = 0; i0 < n; i0 += bs) {                                                  \
             size_t ib = i0 + bs < n ? bs : n - i0, w = i0 + ib;                                  \
             if (ta)                                                                              \
