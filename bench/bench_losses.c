@@ -55,9 +55,18 @@ typedef struct {
     size_t n, d, N, V; /* rows per view, width, classes/prototypes, views */
 } row;
 
-static double torch_time(const char *table, const char *key) {
-    const char *p = table ? strstr(table, key) : NULL;
-    if (!p) return NAN;
+/* PyTorch time of one row (run right after ours, under the same load), NAN
+ * when /usr/bin/python3 or torch is missing. */
+static double torch_time(const char *key, int threads, int reps) {
+    char cmd[1024], out[256] = {0};
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/losses_ref.py %d %d %s 2>/dev/null", SSLK_BENCH_SRC, threads,
+             reps < 3 ? 3 : reps, key);
+    FILE *f = popen(cmd, "r");
+    if (!f) return NAN;
+    size_t len = fread(out, 1, sizeof out - 1, f);
+    int rc = pclose(f);
+    const char *p = strstr(out, key);
+    if (rc != 0 || len == 0 || !p) return NAN;
     return atof(p + strlen(key));
 }
 
@@ -78,28 +87,10 @@ int main(int argc, char **argv) {
     };
     const size_t nrows = sizeof rows / sizeof rows[0];
 
-    char *table = NULL;
-    if (use_torch) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/losses_ref.py %d %d 2>/dev/null", SSLK_BENCH_SRC, threads,
-                 reps < 3 ? 3 : reps);
-        FILE *f = popen(cmd, "r");
-        if (f) {
-            size_t cap = 4096, len = 0;
-            table = calloc(cap, 1);
-            size_t got;
-            while ((got = fread(table + len, 1, cap - 1 - len, f)) > 0) len += got;
-            if (pclose(f) != 0 || len == 0) {
-                free(table);
-                table = NULL;
-            }
-        }
-    }
-
     /* the BLIS rate is re-measured next to every row: on a shared machine the
      * available throughput drifts, and the fraction is only meaningful against a
      * rate measured under the same load */
-    printf("threads %d%s\n", threads, table ? "" : "; PyTorch reference not available");
+    printf("threads %d%s\n", threads, use_torch ? "" : " (PyTorch comparison off)");
     printf("%-34s %10s %10s %10s %7s %10s %8s\n", "row", "ms", "GFLOP", "BLIS GF/s", "%BLIS", "torch ms",
            "speedup");
     sslk_ctx *ctx;
@@ -139,7 +130,10 @@ int main(int argc, char **argv) {
         double rate = bench_sgemm_gflops(threads, 1024);
         double t = bench_median(run, &j, reps);
         rate = 0.5 * (rate + bench_sgemm_gflops(threads, 1024));
-        double tt = torch_time(table, w->key);
+        char key[64];
+        snprintf(key, sizeof key, "%s", w->key);
+        key[strcspn(key, " ")] = 0;
+        double tt = use_torch ? torch_time(key, threads, reps) : NAN;
         printf("%-34s %10.2f %10.2f %10.1f %6.0f%% %10.2f %7.2fx\n", w->label, 1e3 * t, flops * 1e-9, rate,
                100.0 * flops / t * 1e-9 / rate, 1e3 * tt, tt / t);
         fflush(stdout);
@@ -152,6 +146,5 @@ int main(int argc, char **argv) {
         sslk_loss_destroy(j.L);
     }
     sslk_ctx_destroy(ctx);
-    free(table);
     return 0;
 }

@@ -195,6 +195,6 @@ sslk_status ssli_loss_need_rows(const char *fn, size_t n, size_t nmin);
 
 /* MSN helpers exposed for tests. */
 void ssli_msn_power_law(size_t K, double tau, double *pi);
-void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *scratch_K);
+void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *scratch_K, int nthreads);
 
 #endif

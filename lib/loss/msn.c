@@ -55,27 +55,30 @@ void ssli_msn_power_law(size_t K, double tau, double *pi) {
 }
 
 /* MSN's distributed_sinkhorn on T (B x K, rows are probabilities), in place:
- * each prototype gets mass 1/K, each sample 1/B, per iteration; rows of the
- * result sum to 1.  cs: K doubles of scratch. */
-void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs) {
-    double tot = 0;
-    for (size_t e = 0; e < B * K; e++) tot += T[e];
-    for (size_t e = 0; e < B * K; e++) T[e] /= tot;
+ * per iteration each prototype column is scaled to mass 1/K, then each sample
+ * row to 1 (the official code scales rows to 1/B and multiplies by B at the
+ * end; the global 1/sum(Q) is absorbed by the first column scaling).
+ * cs: K doubles of scratch. */
+void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs, int nt) {
+    const long long nb = (long long)((K + 63) / 64);
     for (int it = 0; it < iters; it++) {
-        for (size_t k = 0; k < K; k++) cs[k] = 0;
-        for (size_t b = 0; b < B; b++)
-            for (size_t k = 0; k < K; k++) cs[k] += T[b * K + k];
-        for (size_t b = 0; b < B; b++)
-            for (size_t k = 0; k < K; k++)
-                if (cs[k] > 0) T[b * K + k] /= cs[k] * (double)K; /* a prototype without mass stays at 0 */
-        for (size_t b = 0; b < B; b++) {
-            double rs = 0;
-            for (size_t k = 0; k < K; k++) rs += T[b * K + k];
+        /* prototype masses: column blocks, rows in order (thread-count independent) */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (long long q = 0; q < nb; q++) {
+            size_t k0 = (size_t)q * 64, k1 = k0 + 64 < K ? k0 + 64 : K;
+            for (size_t k = k0; k < k1; k++) cs[k] = 0;
+            for (size_t b = 0; b < B; b++)
+                for (size_t k = k0; k < k1; k++) cs[k] += T[b * K + k];
+            for (size_t k = k0; k < k1; k++) cs[k] = cs[k] > 0 ? 1.0 / (cs[k] * (double)K) : 0.0;
+        }
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (long long bi = 0; bi < (long long)B; bi++) {
+            double *t = T + (size_t)bi * K, rs = 0;
+            for (size_t k = 0; k < K; k++) rs += t[k] *= cs[k];
             if (rs > 0)
-                for (size_t k = 0; k < K; k++) T[b * K + k] /= rs * (double)B;
+                for (size_t k = 0; k < K; k++) t[k] /= rs; /* rows sum to 1 (= B x the 1/B mass) */
         }
     }
-    for (size_t e = 0; e < B * K; e++) T[e] *= (double)B;
 }
 
 #define SSLI_LOSS_TEMPLATE "msn.c"
@@ -151,7 +154,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         for (size_t k = 0; k < K; k++) s += o[k] = (double)EXPR((R)((double)t[k] - m));
         for (size_t k = 0; k < K; k++) o[k] /= s;
     }
-    if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs);
+    if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs, nt);
 
     /* targets in the working type, and their row sums (1 up to rounding) */
 #pragma omp parallel for schedule(static) num_threads(nt)

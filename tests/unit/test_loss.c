@@ -489,7 +489,7 @@ START_TEST(msn_helpers) {
     const double want[] = {0.302312, 0.254213, 0.229708, 0.213767};
     for (int k = 0; k < 4; k++) ck_close(pi[k], want[k], 0, 1e-6);
     double T[] = {0.9, 0.1, 0.8, 0.2}, cs[2];
-    ssli_msn_sinkhorn(T, 2, 2, 3, cs);
+    ssli_msn_sinkhorn(T, 2, 2, 3, cs, 2);
     const double ws[] = {0.600022, 0.399978, 0.400022, 0.599978};
     for (int k = 0; k < 4; k++) ck_close(T[k], ws[k], 0, 1e-6);
 }
