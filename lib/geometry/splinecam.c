@@ -208,6 +208,31 @@ static int window_choice(const double *Z, size_t F, const uint32_t *wn, size_t m
     return -1;
 }
 
+/* min, max and sum over the polygon's vertices of every unit's line (the
+ * hottest loop: compiled for AVX2 too, picked at load time). */
+__attribute__((target_clones("avx2", "default"))) static void unit_ranges(const double *restrict Z0, const double *restrict Z1, const double *restrict Z2, size_t U,
+                        const ssli_pt *restrict poly, size_t npoly, double *restrict vmin, double *restrict vmax,
+                        double *restrict vsum) {
+    double x = poly[0].x, y = poly[0].y;
+    for (size_t k = 0; k < U; k++) {
+        double v = Z0[k] * x + Z1[k] * y + Z2[k];
+        vmin[k] = v;
+        vmax[k] = v;
+        vsum[k] = v;
+    }
+    for (size_t i = 1; i < npoly; i++) {
+        x = poly[i].x;
+        y = poly[i].y;
+        for (size_t k = 0; k < U; k++) {
+            double v = Z0[k] * x + Z1[k] * y + Z2[k];
+            double lo = vmin[k], hi = vmax[k];
+            vmin[k] = v < lo ? v : lo;
+            vmax[k] = v > hi ? v : hi;
+            vsum[k] += v;
+        }
+    }
+}
+
 static sslk_status split_region(const engine *E, const ssli_cpwl_op *op, const double *Z,
                                 const ssli_pt *poly, size_t npoly, tls *t, split_res *R) {
     const sslk_ctx *ctx = E->ctx;
@@ -222,21 +247,9 @@ static sslk_status split_region(const engine *E, const ssli_cpwl_op *op, const d
     if (op->kind == SSLI_COP_UNIT) {
         /* all units at once: min, max and sum of each line over the vertices */
         SSLI_TRY(tls_scratch(ctx, t, 3 * U + npoly + 8));
-        double *restrict vmin = t->vals, *restrict vmax = vmin + U, *restrict vsum = vmax + U;
-        const double *restrict Z0 = Z, *restrict Z1 = Z + F, *restrict Z2 = Z + 2 * F;
-        for (size_t k = 0; k < U; k++) {
-            double v = Z0[k] * poly[0].x + Z1[k] * poly[0].y + Z2[k];
-            vmin[k] = vmax[k] = vsum[k] = v;
-        }
-        for (size_t i = 1; i < npoly; i++) {
-            double x = poly[i].x, y = poly[i].y;
-            for (size_t k = 0; k < U; k++) {
-                double v = Z0[k] * x + Z1[k] * y + Z2[k];
-                vmin[k] = v < vmin[k] ? v : vmin[k];
-                vmax[k] = v > vmax[k] ? v : vmax[k];
-                vsum[k] += v;
-            }
-        }
+        double *vmin = t->vals, *vmax = vmin + U, *vsum = vmax + U;
+        const double *Z0 = Z, *Z1 = Z + F, *Z2 = Z + 2 * F;
+        unit_ranges(Z0, Z1, Z2, U, poly, npoly, vmin, vmax, vsum);
         for (size_t k = 0; k < U; k++) {
             double tol = rtol * (fabs(Z0[k]) * sx + fabs(Z1[k]) * sy + fabs(Z2[k]));
             bool pos = vmax[k] > tol, neg = vmin[k] < -tol;
@@ -381,6 +394,19 @@ static void apply_choice(const ssli_cpwl_op *op, const double *Z, const uint16_t
             size_t e = op->win[k * op->m + ch[k]];
             for (size_t r = 0; r < 3; r++) y[r * U + k] = Z[r * F + e];
         }
+    }
+}
+
+/* Write n choices of `bits` bits each from bit offset off. */
+static void set_codes(uint64_t *code, size_t off, size_t bits, const uint16_t *ch, size_t n) {
+    if (bits != 1) {
+        for (size_t k = 0; k < n; k++) ssli_code_set(code, off + k * bits, bits, ch[k]);
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t b = off + k;
+        uint64_t m = (uint64_t)1 << (b & 63);
+        code[b >> 6] = ch[k] ? code[b >> 6] | m : code[b >> 6] & ~m;
     }
 }
 
@@ -564,8 +590,7 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
         apply_choice(op, Z, R[i].base, Y0 + j * 3 * Fy);
         uint64_t *pc = pcode + j * cw;
         if (cw) memcpy(pc, G->codes + (p0 + i) * cw, cw * sizeof(uint64_t));
-        for (size_t k = 0; k < Fy; k++)
-            ssli_code_set(pc, op->code_off + k * op->code_bits, op->code_bits, R[i].base[k]);
+        set_codes(pc, op->code_off, op->code_bits, R[i].base, Fy);
     }
     if (fast) {
         const ssli_cpwl_op *d = &net->ops[o + 1];

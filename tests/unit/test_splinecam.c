@@ -404,8 +404,10 @@ typedef struct prop_stats {
     double max_rel_ref, max_rel_model;
 } prop_stats;
 
-static prop_stats check_model(const char *spec, size_t ndim, const size_t *shape, double half,
-                              unsigned seed, int threads, int npoints, int grid) {
+/* zero_param: a tensor whose first half (e.g. the first of two output
+ * channels) is set to zero after initialisation (NULL: none). */
+static prop_stats check_model_z(const char *spec, size_t ndim, const size_t *shape, double half,
+                                unsigned seed, int threads, int npoints, int grid, const char *zero_param) {
     prop_stats out = {0, 0, 0};
     sslk_ctx *c;
     ck_ok(sslk_ctx_create(&c));
@@ -414,6 +416,16 @@ static prop_stats check_model(const char *spec, size_t ndim, const size_t *shape
     sslk_model *m;
     ck_ok(sslk_model_from_spec(c, spec, ndim, shape, seed, &m));
     randomise_bn(m, seed);
+    if (zero_param) {
+        size_t np;
+        ck_ok(sslk_model_param_count(m, &np));
+        for (size_t i = 0; i < np; i++) {
+            sslk_param_view v;
+            v.struct_size = sizeof v;
+            ck_ok(sslk_model_param(m, i, &v));
+            if (strcmp(v.name, zero_param) == 0) memset(v.data, 0, v.count / 2 * sizeof(float));
+        }
+    }
     size_t D, K;
     ck_ok(sslk_model_io_size(m, &D, &K));
     float *anchor = malloc(D * sizeof *anchor);
@@ -525,6 +537,11 @@ static prop_stats check_model(const char *spec, size_t ndim, const size_t *shape
     return out;
 }
 
+static prop_stats check_model(const char *spec, size_t ndim, const size_t *shape, double half,
+                              unsigned seed, int threads, int npoints, int grid) {
+    return check_model_z(spec, ndim, shape, half, seed, threads, npoints, grid, NULL);
+}
+
 START_TEST(mlp_each_activation) {
     size_t shape[1] = {5};
     const char *specs[] = {"linear:12,relu,linear:12,relu,linear:3", "linear:12,leaky_relu:0.1,linear:10,leaky_relu:0.2,linear:4",
@@ -545,6 +562,20 @@ START_TEST(conv_pool_batchnorm) {
         prop_stats st = check_model(specs[i], 3, shape, 1.5, 21 + (unsigned)i, 2, 600, 30);
         ck_assert_uint_gt(st.regions, 5);
     }
+}
+END_TEST
+
+/* Max-pool windows whose entries are identical (a dead channel: zero weights,
+ * so every position holds the same ReLU of the bias): the first entry wins,
+ * as in the forward pass, and no region is duplicated. */
+START_TEST(maxpool_ties_go_to_first_entry) {
+    size_t shape[3] = {1, 6, 6};
+    prop_stats st = check_model_z("conv:2:3:1:1,relu,maxpool:2,flatten,linear:5,relu,linear:2", 3, shape, 1.5, 41, 2, 500,
+                                  30, "0.weight");
+    ck_assert_uint_gt(st.regions, 10);
+    size_t vshape[1] = {5};
+    prop_stats st2 = check_model_z("linear:8,relu,linear:6,abs,linear:2", 1, vshape, 1.5, 42, 1, 300, 20, "2.weight");
+    ck_assert_uint_gt(st2.regions, 10);
 }
 END_TEST
 
@@ -912,6 +943,7 @@ int main(void) {
     tcase_add_test(tc, mlp_each_activation);
     tcase_add_test(tc, conv_pool_batchnorm);
     tcase_add_test(tc, residual_blocks);
+    tcase_add_test(tc, maxpool_ties_go_to_first_entry);
     tcase_add_test(tc, model_one_hidden_layer_count);
     tcase_add_test(tc, deterministic_across_threads);
     tcase_add_test(tc, s10_two_anchor_slice);
