@@ -57,6 +57,9 @@ const sslk_param_view *ssli_model_find_view(sslk_model *m, const char *name);
 /* Every layer in depth-first build order (residual, then its body, then its
  * shortcut); writes up to cap pointers, returns the total count. */
 size_t ssli_model_collect_layers(sslk_model *m, ssli_layer **out, size_t cap);
+/* Scalars a spec would allocate (parameters + batch-norm buffers), without allocating them. */
+sslk_status ssli_spec_scalars(sslk_ctx *ctx, const char *spec, size_t ndim, const size_t *shape,
+                              size_t *count);
 /* Canonical spec as a NUL-terminated string allocated with ssli_malloc. */
 sslk_status ssli_model_spec_alloc(const sslk_model *m, char **out);
 /* Ensure the parameter views are built (params.c). */

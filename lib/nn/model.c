@@ -135,7 +135,7 @@ static sslk_status push_layer(sslk_model *m, ssli_layer_kind kind, const char *f
 /* Allocate parameters of a pushed layer, initialise, and commit it. */
 static sslk_status commit_layer(sslk_model *m, ssli_layer *L) {
     const sslk_ctx *c = m->ctx;
-    size_t wc = L->weight_count, bc = L->bias_count;
+    size_t wc = m->dry ? 0 : L->weight_count, bc = m->dry ? 0 : L->bias_count;
     if (wc) {
         L->weight = ssli_malloc(c, wc, sizeof(float));
         L->gweight = ssli_calloc(c, wc, sizeof(float));
@@ -146,7 +146,7 @@ static sslk_status commit_layer(sslk_model *m, ssli_layer *L) {
         L->gbias = ssli_calloc(c, bc, sizeof(float));
         if (!L->bias || !L->gbias) goto fail;
     }
-    if (L->kind == SSLI_LAYER_BATCHNORM) {
+    if (L->kind == SSLI_LAYER_BATCHNORM && !m->dry) {
         L->running_mean = ssli_malloc(c, L->in.c, sizeof(float));
         L->running_var = ssli_malloc(c, L->in.c, sizeof(float));
         L->stat = ssli_malloc(c, 2 * L->in.c, sizeof(double));
@@ -158,7 +158,7 @@ static sslk_status commit_layer(sslk_model *m, ssli_layer *L) {
         L->body->in = L->body->out = L->in;
     }
     L->serial = m->layers_added++;
-    ssli_layer_init(L, SSLK_INIT_PYTORCH, m->seed);
+    if (!m->dry) ssli_layer_init(L, SSLK_INIT_PYTORCH, m->seed);
     ssli_seq *s = current_seq(m);
     s->n++;
     s->out = L->out;
@@ -477,4 +477,33 @@ sslk_status sslk_model_zero_grad(sslk_model *m) {
     SSLI_TRY(check_model(m, "sslk_model_zero_grad"));
     seq_zero_grad(&m->top);
     return SSLK_OK;
+}
+
+/* Scalars (parameters and batch-norm buffers) a spec would allocate, computed
+ * on a shape-only model: lets file readers compare against the bytes present
+ * before allocating anything. */
+sslk_status ssli_spec_scalars(sslk_ctx *ctx, const char *spec, size_t ndim, const size_t *shape,
+                              size_t *count) {
+    sslk_model *m;
+    SSLI_TRY(sslk_model_create(ctx, ndim, shape, 0, &m));
+    m->dry = true;
+    sslk_status st = sslk_model_add_spec(m, spec);
+    if (st == SSLK_OK) {
+        size_t nl = ssli_model_collect_layers(m, NULL, 0), total = 0;
+        ssli_layer **all = ssli_malloc(ctx, nl ? nl : 1, sizeof *all);
+        if (!all) {
+            st = ssli_alloc_status();
+        } else {
+            ssli_model_collect_layers(m, all, nl);
+            for (size_t i = 0; i < nl; i++) {
+                size_t t = all[i]->weight_count + all[i]->bias_count;
+                if (all[i]->kind == SSLI_LAYER_BATCHNORM) t += 2 * all[i]->in.c;
+                if (total > SIZE_MAX - t) total = SIZE_MAX; else total += t;
+            }
+            ssli_free(ctx, all);
+            *count = total;
+        }
+    }
+    sslk_model_destroy(m);
+    return st;
 }

@@ -237,7 +237,15 @@ sslk_status sslk_model_load(sslk_ctx *ctx, const char *path, sslk_model **out) {
         BAD("%s: '%s' has a NUL byte inside its spec", fn, path);
         goto done;
     }
-    st = sslk_model_from_spec(ctx, spec, ndim, shape, seed, &m);
+    /* the spec's tensors must fit in the bytes left before anything is allocated for them */
+    size_t scalars = 0;
+    st = ssli_spec_scalars(ctx, spec, ndim, shape, &scalars);
+    if (st == SSLK_OK && (scalars > r.left / sizeof(float))) {
+        BAD("%s: '%s': its spec needs %zu values, the file holds at most %zu", fn, path, scalars,
+            r.left / sizeof(float));
+        goto done;
+    }
+    if (st == SSLK_OK) st = sslk_model_from_spec(ctx, spec, ndim, shape, seed, &m);
     if (st) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", sslk_last_error());

@@ -138,6 +138,8 @@ struct sslk_model {
     char (*view_names)[96];
     size_t nviews;
     bool views_dirty;
+
+    bool dry; /* shape-only model (file loading checks sizes before allocating) */
 };
 
 extern const ssli_setting_table ssli_settings_model;

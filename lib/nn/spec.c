@@ -192,6 +192,7 @@ sslk_status sslk_model_add_spec(sslk_model *m, const char *spec) {
     size_t shape[3] = {s.c, s.h, s.w};
     sslk_model *t;
     SSLI_TRY(sslk_model_create(m->ctx, (size_t)s.ndim, shape, 0, &t));
+    t->dry = true; /* shapes only: nothing is allocated for its tensors */
     sslk_status st = run_parse(t, spec);
     sslk_model_destroy(t);
     if (st) return st;

@@ -157,6 +157,10 @@ START_TEST(native_hostile_sizes) {
     load_with_crc(c, w, n, SSLK_E_FORMAT);
     ck_assert(strstr(sslk_last_error(), "Xinear") != NULL);
     memcpy(w, b, n);
+    w[68 + 7] = '9'; /* "linear:9": a bigger model than the file's data holds */
+    load_with_crc(c, w, n, SSLK_E_FORMAT);
+    ck_assert_msg(strstr(sslk_last_error(), "needs 27 values"), "%s", sslk_last_error());
+    memcpy(w, b, n);
     put32(w + 68 + 8, 1000000); /* tensor count */
     load_with_crc(c, w, n, SSLK_E_FORMAT);
     memcpy(w, b, n);
