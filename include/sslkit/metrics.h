@@ -79,7 +79,7 @@ SSLK_API sslk_status sslk_rankme_set_f64(sslk_rankme_acc *r, int key, double val
 /** Set an integer setting. */
 SSLK_API sslk_status sslk_rankme_set_i64(sslk_rankme_acc *r, int key, int64_t value);
 /** Read a setting as a double. */
-SSLK_API sslk_status sslk_rankme_get(const sslk_rankme_acc *r, int key, double *value);
+SSLK_API sslk_status sslk_rankme_get_f64(const sslk_rankme_acc *r, int key, double *value);
 /** Add n rows z (n x d).  SSLK_E_NONFINITE leaves the accumulator unchanged. */
 SSLK_API sslk_status sslk_rankme_update(sslk_rankme_acc *r, const float *z, size_t n);
 /** Add everything other has accumulated (same d) into r; other is unchanged. */

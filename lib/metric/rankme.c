@@ -185,9 +185,9 @@ sslk_status sslk_rankme_set_i64(sslk_rankme_acc *r, int key, int64_t value) {
                             "sslk_rankme_set_i64");
 }
 
-sslk_status sslk_rankme_get(const sslk_rankme_acc *r, int key, double *value) {
-    SSLI_CHECK_PTR(r, "sslk_rankme_get");
-    return ssli_setting_get(&ssli_settings_rankme, r->vals, key, value, "sslk_rankme_get");
+sslk_status sslk_rankme_get_f64(const sslk_rankme_acc *r, int key, double *value) {
+    SSLI_CHECK_PTR(r, "sslk_rankme_get_f64");
+    return ssli_setting_get(&ssli_settings_rankme, r->vals, key, value, "sslk_rankme_get_f64");
 }
 
 uint64_t sslk_rankme_count(const sslk_rankme_acc *r) { return r ? r->n : 0; }

@@ -270,7 +270,7 @@ START_TEST(rankme_bad_input) {
     ck_ok(sslk_rankme_update(a, zero, 2));
     ck_status(sslk_rankme_compute(a, &v, NULL), SSLK_E_DEGENERATE);
     double eps;
-    ck_ok(sslk_rankme_get(a, SSLK_RANKME_EPS, &eps));
+    ck_ok(sslk_rankme_get_f64(a, SSLK_RANKME_EPS, &eps));
     ck_close(eps, 1e-7, 0, 0);
     sslk_rankme_destroy(a);
     sslk_rankme_destroy(b);
