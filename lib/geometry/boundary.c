@@ -32,6 +32,20 @@ static sslk_status add_seg(ssli_segsink *s, ssli_pt a, ssli_pt b, int32_t r, int
     return SSLK_OK;
 }
 
+sslk_status ssli_segsink_add_cell(ssli_segsink *s, const ssli_pt *p, size_t nv, int32_t region, int32_t cls) {
+    size_t v0 = s->ncell ? s->coff[s->ncell] : 0;
+    SSLI_TRY(ssli_grow(s->ctx, (void **)&s->coff, &s->cap_co, s->ncell + 2, sizeof(size_t)));
+    SSLI_TRY(ssli_grow(s->ctx, (void **)&s->cpts, &s->cap_cp, v0 + nv, sizeof(ssli_pt)));
+    SSLI_TRY(ssli_grow(s->ctx, (void **)&s->cinfo, &s->cap_ci, 2 * (s->ncell + 1), sizeof(int32_t)));
+    s->coff[0] = 0;
+    memcpy(s->cpts + v0, p, nv * sizeof(ssli_pt));
+    s->coff[s->ncell + 1] = v0 + nv;
+    s->cinfo[2 * s->ncell] = region;
+    s->cinfo[2 * s->ncell + 1] = cls;
+    s->ncell++;
+    return SSLK_OK;
+}
+
 /* The chord of the line a x + b y + c = 0 through the convex polygon, when
  * the line crosses it strictly.  Returns false otherwise. */
 static bool chord(const ssli_pt *p, size_t n, double a, double b, double c, double tol, ssli_pt *e0,
@@ -72,6 +86,47 @@ static bool chord(const ssli_pt *p, size_t n, double a, double b, double c, doub
 
 #define ZV(map, k, j, p) ((map)[j] * (p).x + (map)[(k) + (j)] * (p).y + (map)[2 * (k) + (j)])
 
+/* Argmax cells of the candidate classes inside a region (ties: first class). */
+static sslk_status region_cells(const double *map, size_t k, const ssli_pt *p, size_t nv, double rtol,
+                                double sx, double sy, const uint8_t *cand, int32_t region, ssli_segsink *sink) {
+    ssli_pt *a = ssli_malloc(sink->ctx, 2 * (nv + k + 2), sizeof(ssli_pt));
+    double *v = ssli_malloc(sink->ctx, nv + k + 2, sizeof(double));
+    sslk_status st = a && v ? SSLK_OK : ssli_alloc_status();
+    ssli_pt *b = a ? a + nv + k + 2 : NULL;
+    for (size_t c = 0; c < k && st == SSLK_OK; c++) {
+        if (!cand[c]) continue;
+        memcpy(a, p, nv * sizeof(ssli_pt));
+        size_t m = nv;
+        for (size_t j = 0; j < k && m >= 3; j++) {
+            if (j == c || !cand[j]) continue;
+            double la = map[c] - map[j], lb = map[k + c] - map[k + j], lc = map[2 * k + c] - map[2 * k + j];
+            double tol = rtol * ((fabs(map[c]) + fabs(map[j])) * sx + (fabs(map[k + c]) + fabs(map[k + j])) * sy +
+                                 fabs(map[2 * k + c]) + fabs(map[2 * k + j]));
+            ssli_poly_eval(a, m, la, lb, lc, v);
+            int f = ssli_poly_classify(v, m, tol);
+            if (f == 0) {
+                if (c > j) m = 0;
+                continue;
+            }
+            if (f == SSLI_SIDE_POS) continue;
+            if (f == SSLI_SIDE_NEG) {
+                m = 0;
+                continue;
+            }
+            m = ssli_poly_clip(a, v, m, tol, 1, b);
+            ssli_pt *t = a;
+            a = b;
+            b = t;
+        }
+        if (m >= 3) st = ssli_segsink_add_cell(sink, a, m, region, (int32_t)c);
+    }
+    ssli_free(sink->ctx, a < b ? a : b);
+    ssli_free(sink->ctx, v);
+    return st;
+}
+#undef ZV
+#define ZV(map, k, j, p) ((map)[j] * (p).x + (map)[(k) + (j)] * (p).y + (map)[2 * (k) + (j)])
+
 sslk_status ssli_region_boundary(const double *map, size_t k, const ssli_pt *p, size_t nv,
                                  double rtol, int32_t region, ssli_segsink *sink) {
     double sx, sy;
@@ -79,9 +134,20 @@ sslk_status ssli_region_boundary(const double *map, size_t k, const ssli_pt *p, 
     if (k == 1) {
         ssli_pt e0, e1;
         double tol = ssli_line_tol(map[0], map[1], map[2], sx, sy, rtol);
-        if (chord(p, nv, map[0], map[1], map[2], tol, &e0, &e1))
-            return add_seg(sink, e0, e1, region, 0, 1);
-        return SSLK_OK;
+        if (!chord(p, nv, map[0], map[1], map[2], tol, &e0, &e1)) return SSLK_OK;
+        SSLI_TRY(add_seg(sink, e0, e1, region, 0, 1));
+        /* the two cells: below (class 0) and above (class 1) the zero line */
+        double *v = ssli_malloc(sink->ctx, nv, sizeof(double));
+        ssli_pt *c = ssli_malloc(sink->ctx, nv + 1, sizeof(ssli_pt));
+        sslk_status st = v && c ? SSLK_OK : ssli_alloc_status();
+        if (st == SSLK_OK) ssli_poly_eval(p, nv, map[0], map[1], map[2], v);
+        for (int side = -1; side <= 1 && st == SSLK_OK; side += 2) {
+            size_t m = ssli_poly_clip(p, v, nv, tol, side, c);
+            if (m >= 3) st = ssli_segsink_add_cell(sink, c, m, region, side > 0);
+        }
+        ssli_free(sink->ctx, v);
+        ssli_free(sink->ctx, c);
+        return st;
     }
     if (k == 0) return SSLK_OK;
     /* candidates: classes not beaten everywhere by another class */
@@ -106,6 +172,7 @@ sslk_status ssli_region_boundary(const double *map, size_t k, const ssli_pt *p, 
         ncand += cand[i];
     }
     sslk_status st = SSLK_OK;
+    size_t nseg0 = sink->n;
     if (ncand >= 2) {
         for (size_t i = 0; i < k && st == SSLK_OK; i++) {
             if (!cand[i]) continue;
@@ -143,6 +210,7 @@ sslk_status ssli_region_boundary(const double *map, size_t k, const ssli_pt *p, 
             }
         }
     }
+    if (st == SSLK_OK && sink->n > nseg0) st = region_cells(map, k, p, nv, rtol, sx, sy, cand, region, sink);
     if (cand != cand_small) ssli_free(sink->ctx, cand);
     return st;
 }

@@ -69,6 +69,9 @@ void sslk_partition_destroy(sslk_partition *p) {
     ssli_free(c, p->maps);
     ssli_free(c, p->segs);
     ssli_free(c, p->seg_info);
+    ssli_free(c, p->cell_pts);
+    ssli_free(c, p->cell_off);
+    ssli_free(c, p->cell_info);
     ssli_free(c, p->origin);
     ssli_free(c, p->dirs);
     ssli_free(c, p->domain);

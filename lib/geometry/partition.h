@@ -37,6 +37,10 @@ struct sslk_partition {
     size_t nseg;
     double *segs;         /* nseg x 4 (u0, v0, u1, v1) */
     int32_t *seg_info;    /* nseg x 3 (region, class a, class b) */
+    size_t ncell;         /* argmax cells of regions crossed by the boundary */
+    ssli_pt *cell_pts;
+    size_t *cell_off;     /* ncell + 1 */
+    int32_t *cell_info;   /* ncell x 2 (region, class) */
     double seconds;
     /* copy of the slice */
     double *origin, *dirs;
@@ -59,7 +63,13 @@ typedef struct ssli_segsink {
     double *segs;
     int32_t *info;
     size_t n, cap_s, cap_i;
+    /* argmax cells of the regions the boundary crosses (for pictures) */
+    ssli_pt *cpts;
+    size_t *coff;    /* ncell + 1 */
+    int32_t *cinfo;  /* ncell x 2: region, class */
+    size_t ncell, cap_cp, cap_co, cap_ci;
 } ssli_segsink;
+sslk_status ssli_segsink_add_cell(ssli_segsink *s, const ssli_pt *p, size_t nv, int32_t region, int32_t cls);
 sslk_status ssli_region_boundary(const double *map, size_t k, const ssli_pt *p, size_t nv,
                                  double rtol, int32_t region, ssli_segsink *sink);
 /* Predicted class of an output map at point c (first maximum; k = 1: z > 0). */

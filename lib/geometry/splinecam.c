@@ -800,6 +800,9 @@ static void sink_free(const sslk_ctx *ctx, sslk_partition *P, ssli_segsink *g) {
     ssli_free(ctx, P->maps);
     ssli_free(ctx, g->segs);
     ssli_free(ctx, g->info);
+    ssli_free(ctx, g->cpts);
+    ssli_free(ctx, g->coff);
+    ssli_free(ctx, g->cinfo);
 }
 
 /* Append an item's output to the partition (in item order). */
@@ -834,6 +837,11 @@ static sslk_status merge(engine *E, item_out *it) {
         g->info[3 * (m0 + i) + 2] = it->seg.info[3 * i + 2];
     }
     g->n = m1;
+    for (size_t i = 0; i < it->seg.ncell; i++) {
+        const ssli_segsink *q = &it->seg;
+        SSLI_TRY(ssli_segsink_add_cell(g, q->cpts + q->coff[i], q->coff[i + 1] - q->coff[i],
+                                       q->cinfo[2 * i] + (int32_t)n0, q->cinfo[2 * i + 1]));
+    }
     P->n = n1;
     return SSLK_OK;
 }
@@ -860,6 +868,10 @@ static sslk_status run_parallel(engine *E, size_t s, const group *G, const split
         W.seg.segs = NULL;
         W.seg.info = NULL;
         W.seg.n = W.seg.cap_s = W.seg.cap_i = 0;
+        W.seg.cpts = NULL;
+        W.seg.coff = NULL;
+        W.seg.cinfo = NULL;
+        W.seg.ncell = W.seg.cap_cp = W.seg.cap_co = W.seg.cap_ci = 0;
         it->P.ctx = E->ctx;
         it->st = ssli_grow(E->ctx, (void **)&it->P.voff, &it->P.caps[0], 1, sizeof(size_t));
         if (it->st == SSLK_OK) {
@@ -987,15 +999,21 @@ sslk_status ssli_splinecam_run(sslk_ctx *ctx, const ssli_cpwl *net, const sslk_s
     P->segs = E.seg.segs;
     P->seg_info = E.seg.info;
     P->nseg = E.seg.n;
+    P->cell_pts = E.seg.cpts;
+    P->cell_off = E.seg.coff;
+    P->cell_info = E.seg.cinfo;
+    P->ncell = E.seg.ncell;
     E.seg.segs = NULL;
     E.seg.info = NULL;
+    E.seg.cpts = NULL;
+    E.seg.coff = NULL;
+    E.seg.cinfo = NULL;
     P->seconds = now_s() - t0;
     *out = P;
     goto cleanup;
 fail:
     sslk_partition_destroy(P);
-    ssli_free(ctx, E.seg.segs);
-    ssli_free(ctx, E.seg.info);
+    sink_free(ctx, &(sslk_partition){0}, &E.seg);
 cleanup:
     if (E.t) {
         for (int i = 0; i < E.nthreads; i++) {

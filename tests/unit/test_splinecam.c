@@ -163,6 +163,13 @@ START_TEST(s7_decision_boundary_three_segments) {
         ck_assert_int_eq(info[3 * w + 1], 0);
         ck_assert_int_eq(info[3 * w + 2], 1);
     }
+    /* argmax cells of the three crossed regions: class 1 where h1 + h2 > 0.5 */
+    ck_assert_uint_eq(p->ncell, 6);
+    double ca[2] = {0, 0};
+    for (size_t i = 0; i < p->ncell; i++)
+        ca[p->cell_info[2 * i + 1]] += ssli_poly_area(p->cell_pts + p->cell_off[i], p->cell_off[i + 1] - p->cell_off[i]);
+    ck_close(ca[1], 1.875, 1e-12, 0);
+    ck_close(ca[0], 1.125, 1e-12, 0);
     /* boundary samples lie on h1 + h2 = 0.5 */
     float x[200];
     double uv[200];
@@ -211,6 +218,13 @@ START_TEST(argmax_boundary_three_classes) {
     ck_ok(sslk_partition_boundary_length(p, &len));
     /* x = .3 for y < .3 (length 1.3), y = .3 for x < .3 (1.3), x = y from (.3,.3) to (1,1) */
     ck_close(len, 2.6 + 0.7 * sqrt(2.0), 1e-12, 0);
+    /* cells: class 0 = {x > max(y, .3)} has area .7 * 1.3 + .7 * .7 / 2 */
+    double ca[3] = {0, 0, 0};
+    for (size_t i = 0; i < p->ncell; i++)
+        ca[p->cell_info[2 * i + 1]] += ssli_poly_area(p->cell_pts + p->cell_off[i], p->cell_off[i + 1] - p->cell_off[i]);
+    ck_close(ca[0], 0.91 + 0.245, 1e-12, 0);
+    ck_close(ca[1], 0.91 + 0.245, 1e-12, 0);
+    ck_close(ca[0] + ca[1] + ca[2], 3.0, 1e-12, 0); /* quadrant III is all class 2: not crossed */
     sslk_partition_destroy(p);
     sslk_slice_destroy(s);
     ssli_cpwl_free(&n);
