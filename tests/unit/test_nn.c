@@ -495,6 +495,48 @@ START_TEST(spec_errors_name_token_and_offset) {
 }
 END_TEST
 
+/* Random token soup: every spec either builds or fails with a message, never crashes. */
+START_TEST(spec_parser_survives_garbage) {
+    sslk_ctx *c = mkctx(1);
+    static const char *atoms[] = {"linear:", "conv:", "bn", "relu", "abs", "leaky_relu:", "maxpool:",
+                                  "avgpool:", "gap", "flatten", "res(", ")", "|", ",", ":", "3", "1",
+                                  "0", "2", "-1", "0.5", "nobias", " ", "((", "x", "99999999999"};
+    const size_t na = sizeof atoms / sizeof atoms[0];
+    char spec[256];
+    unsigned state = 12345;
+    int built = 0;
+    for (int it = 0; it < 3000; it++) {
+        size_t len = 0;
+        int parts = 1 + (int)((state >> 16) % 12);
+        for (int k = 0; k < parts; k++) {
+            state = state * 1103515245u + 12345u;
+            const char *a = atoms[(state >> 16) % na];
+            size_t al = strlen(a);
+            if (len + al + 1 >= sizeof spec) break;
+            memcpy(spec + len, a, al);
+            len += al;
+        }
+        spec[len] = '\0';
+        sslk_model *m = NULL;
+        sslk_status st = sslk_model_from_spec(c, spec, 3, (size_t[]){2, 6, 6}, 0, &m);
+        if (st == SSLK_OK) {
+            built++;
+            float x[72 * 2], y[4096];
+            size_t out;
+            ck_ok(sslk_model_io_size(m, NULL, &out));
+            tu_fill_uniform(x, 144, (unsigned)it, -1, 1);
+            if (out <= 2048) ck_ok(sslk_model_forward(m, x, 2, y, SSLK_MODE_TRAIN));
+            sslk_model_destroy(m);
+        } else {
+            ck_assert_ptr_null(m);
+            ck_assert_msg(sslk_last_error()[0] != '\0', "no message for '%s'", spec);
+        }
+    }
+    ck_assert_int_gt(built, 10);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 START_TEST(builder_and_bad_input) {
     sslk_ctx *c = mkctx(1);
     sslk_model *m;
@@ -638,6 +680,7 @@ Suite *nn_suite(void) {
     tcase_add_test(tc, param_names_follow_pytorch);
     tcase_add_test(tc, spec_errors_name_token_and_offset);
     tcase_add_test(tc, builder_and_bad_input);
+    tcase_add_test(tc, spec_parser_survives_garbage);
     tcase_add_test(tc, batch_size_changes_reuse_handle);
     tcase_add_test(tc, constraint_hook_points_and_gradients);
     suite_add_tcase(s, tc);
