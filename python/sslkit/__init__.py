@@ -20,6 +20,6 @@ from .model import Model, Optimizer, ParamView, warmup_cosine  # noqa: E402,F401
 # @data
 from .data import Augment, Dataset, Loader  # noqa: E402,F401
 # @train
-from .train import KNN, LinearProbe, knn_eval, linear_probe  # noqa: E402,F401
+from .train import KNN, LinearProbe, Trainer, knn_eval, linear_probe  # noqa: E402,F401
 # @geometry
 from .geometry import Slice, Partition, splinecam  # noqa: E402,F401

@@ -175,3 +175,216 @@ def linear_probe(train_z, train_y, test_z, test_y, l2=None, nclasses=None, ctx=N
     nc = nclasses if nclasses is not None else int(max(np.max(train_y), np.max(test_y)) + 1)
     p = LinearProbe(l2=l2, ctx=ctx, **kw).fit(train_z, train_y, nc)
     return {"top1": p.evaluate(test_z, test_y), "l2": p.l2}
+
+
+# ---- training driver ---------------------------------------------------------
+from .data import Dataset  # noqa: E402
+
+
+class Progress(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("epoch", ctypes.c_uint64), ("step", ctypes.c_uint64),
+                ("steps_per_epoch", ctypes.c_uint64), ("global_step", ctypes.c_uint64), ("loss", ctypes.c_double),
+                ("num_terms", ctypes.c_size_t), ("terms", ctypes.c_double * 8),
+                ("term_names", ctypes.c_char_p * 8), ("lr", ctypes.c_double), ("images_per_s", ctypes.c_double),
+                ("rankme", ctypes.c_double), ("embed_std", ctypes.c_double), ("seconds", ctypes.c_double)]
+
+    def to_dict(self):
+        n = self.num_terms
+        return {"epoch": self.epoch, "step": self.step, "steps_per_epoch": self.steps_per_epoch,
+                "global_step": self.global_step, "loss": self.loss,
+                "terms": {(self.term_names[i] or b"?").decode(): self.terms[i] for i in range(n)},
+                "lr": self.lr, "images_per_s": self.images_per_s, "rankme": self.rankme,
+                "embed_std": self.embed_std, "seconds": self.seconds}
+
+
+_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
+_vpp = ctypes.POINTER(_vp)
+declare("sslk_trainer_create", [_vp, ctypes.c_int, _vp, ctypes.c_char_p, ctypes.c_char_p, _vpp])
+declare("sslk_trainer_destroy", [_vp], None)
+declare("sslk_method_from_name", [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)])
+declare("sslk_trainer_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
+declare("sslk_trainer_get_f64", [_vp, ctypes.c_int, c_double_p])
+declare("sslk_trainer_set_callbacks", [_vp, _CB, _CB, _vp])
+declare("sslk_trainer_set_checkpoint_dir", [_vp, ctypes.c_char_p])
+declare("sslk_trainer_fit", [_vp, ctypes.c_uint64])
+declare("sslk_trainer_epochs_done", [_vp, ctypes.POINTER(ctypes.c_uint64)])
+declare("sslk_trainer_history", [_vp, ctypes.c_uint64, ctypes.POINTER(Progress)])
+declare("sslk_trainer_save", [_vp, ctypes.c_char_p])
+declare("sslk_trainer_load", [_vp, ctypes.c_char_p, _vp, _vpp])
+declare("sslk_trainer_embed_dim", [_vp, ctypes.POINTER(_sz)])
+declare("sslk_trainer_embed", [_vp, _vp, c_float_p, _sz, _sz, _i32p])
+declare("sslk_trainer_loss", [_vp, _vpp])
+declare("sslk_loss_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
+declare("sslk_loss_get_kind", [_vp, ctypes.POINTER(ctypes.c_int)])
+declare("sslk_loss_kind_domain", [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)])
+
+
+def _as_dataset(data, ctx=None):
+    """A Dataset from a name/path, a Dataset, or (images, labels) arrays."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, str):
+        return Dataset.open(data, split="train", ctx=ctx)
+    if isinstance(data, tuple):
+        return Dataset.from_array(*data, ctx=ctx)
+    return Dataset.from_array(data, ctx=ctx)
+
+
+class Trainer:
+    """Pre-train an encoder with a method preset.
+
+        tr = sslkit.Trainer("vicreg", data="fashion-mnist", epochs=5, batch=256)
+        tr.fit(5, callback=lambda p: print(p["epoch"], p["loss"]))
+        z = tr.embed(sslkit.Dataset.open("fashion-mnist", split="test"))
+
+    `encoder` / `projector` are model specs (None: the method's defaults); any
+    trainer setting (domain "train") or loss setting of the method can be
+    passed as a keyword."""
+
+    def __init__(self, method, encoder=None, projector=None, data="fashion-mnist", checkpoint_dir=None,
+                 ctx=None, _handle=None, **settings):
+        self._ctx = ctx
+        self.data = _as_dataset(data, ctx)
+        self._cbs = None
+        if _handle is None:
+            m = ctypes.c_int()
+            lib.sslk_method_from_name(method.encode(), ctypes.byref(m))
+            h = _vp()
+            lib.sslk_trainer_create(ctx_handle(ctx), m.value, self.data.handle,
+                                    None if encoder is None else encoder.encode(),
+                                    None if projector is None else projector.encode(), ctypes.byref(h))
+            _handle = h
+        self._h = _handle
+        self.method = method
+        self._epochs_set = "epochs" in settings or _handle is not None
+        for k, v in settings.items():
+            self.set(k, v)
+        if checkpoint_dir is not None:
+            self.checkpoint_dir = checkpoint_dir
+
+    @property
+    def checkpoint_dir(self):
+        return getattr(self, "_ckdir", None)
+
+    @checkpoint_dir.setter
+    def checkpoint_dir(self, d):
+        self._ckdir = d
+        lib.sslk_trainer_set_checkpoint_dir(self._h, None if d is None else str(d).encode())
+
+    def set(self, name, value):
+        """Set a trainer setting (domain "train") or a loss setting by name."""
+        from ._lib import lib as _l
+        key = ctypes.c_int()
+        try:
+            _l.sslk_setting_find(b"train", name.encode(), ctypes.byref(key))
+            lib.sslk_trainer_set_f64(self._h, key.value, float(value))
+            return
+        except Exception:  # not a trainer setting: try the loss
+            pass
+        loss = _vp()
+        lib.sslk_trainer_loss(self._h, ctypes.byref(loss))
+        if not loss.value:
+            raise KeyError(f"no trainer setting '{name}'")
+        kind = ctypes.c_int()
+        dom = ctypes.c_char_p()
+        lib.sslk_loss_get_kind(loss, ctypes.byref(kind))
+        lib.sslk_loss_kind_domain(kind.value, ctypes.byref(dom))
+        for d in (dom.value, b"loss"):
+            try:
+                _l.sslk_setting_find(d, name.encode(), ctypes.byref(key))
+            except Exception:
+                continue
+            lib.sslk_loss_set_f64(loss, key.value, float(value))
+            return
+        raise KeyError(f"no trainer or loss setting '{name}'")
+
+    def get(self, name):
+        from ._lib import lib as _l
+        key = ctypes.c_int()
+        _l.sslk_setting_find(b"train", name.encode(), ctypes.byref(key))
+        v = ctypes.c_double()
+        lib.sslk_trainer_get_f64(self._h, key.value, ctypes.byref(v))
+        return v.value
+
+    @property
+    def epochs_done(self):
+        e = ctypes.c_uint64()
+        lib.sslk_trainer_epochs_done(self._h, ctypes.byref(e))
+        return e.value
+
+    def fit(self, epochs=None, callback=None, step_callback=None):
+        """Train until `epochs` epochs are complete (None: the schedule's
+        length, setting "epochs").  When "epochs" was not given to the
+        constructor, the first fit(epochs) also sets the schedule length.  callback(dict) runs after each epoch,
+        step_callback(dict) after each step; a true return value stops."""
+        if (epochs is not None and self.epochs_done == 0 and not self._epochs_set
+                and self.get("epochs") != epochs):
+            self.set("epochs", epochs)
+
+        def wrap(fn):
+            if fn is None:
+                return _CB()
+
+            def cb(_user, p):
+                return 1 if fn(p.contents.to_dict()) else 0
+            return _CB(cb)
+        self._cbs = (wrap(step_callback), wrap(callback))
+        lib.sslk_trainer_set_callbacks(self._h, self._cbs[0], self._cbs[1], None)
+        lib.sslk_trainer_fit(self._h, 0 if epochs is None else int(epochs))
+        return self
+
+    @property
+    def history(self):
+        out = []
+        for e in range(self.epochs_done):
+            p = Progress()
+            p.struct_size = ctypes.sizeof(Progress)
+            lib.sslk_trainer_history(self._h, e, ctypes.byref(p))
+            out.append(p.to_dict())
+        return out
+
+    def save(self, path=None):
+        """Write the whole training state (default: checkpoint_dir/checkpoint.sslkt)."""
+        if path is None:
+            if self.checkpoint_dir is None:
+                raise ValueError("save(): give a path or set checkpoint_dir")
+            path = f"{self.checkpoint_dir}/checkpoint.sslkt"
+        lib.sslk_trainer_save(self._h, str(path).encode())
+        return path
+
+    @classmethod
+    def resume(cls, path, data="fashion-mnist", ctx=None):
+        """Load a checkpoint (a run directory or the .sslkt file) over the same dataset."""
+        import os
+        ck = os.path.join(path, "checkpoint.sslkt") if os.path.isdir(path) else path
+        ds = _as_dataset(data, ctx)
+        h = _vp()
+        lib.sslk_trainer_load(ctx_handle(ctx), str(ck).encode(), ds.handle, ctypes.byref(h))
+        tr = cls(None, data=ds, ctx=ctx, _handle=h)
+        if os.path.isdir(path):
+            tr.checkpoint_dir = path
+        return tr
+
+    @property
+    def embed_dim(self):
+        d = _sz()
+        lib.sslk_trainer_embed_dim(self._h, ctypes.byref(d))
+        return d.value
+
+    def embed(self, dataset, return_labels=False):
+        """Encoder outputs (n, dim) float32 of a dataset (name/path, Dataset or arrays)."""
+        ds = dataset if isinstance(dataset, Dataset) else (
+            Dataset.open(dataset, split="test", ctx=self._ctx) if isinstance(dataset, str)
+            else _as_dataset(dataset, self._ctx))
+        n = len(ds)
+        d = self.embed_dim
+        z = np.empty((n, d), np.float32)
+        y = np.empty(n, np.int32)
+        lib.sslk_trainer_embed(self._h, ds.handle, ptr(z, ctypes.c_float), n, d, ptr(y, ctypes.c_int32))
+        return (z, y) if return_labels else z
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h is not None and h.value:
+            lib.sslk_trainer_destroy(h)
+            self._h = None

@@ -138,3 +138,69 @@ def test_probe_chooses_penalty_and_beats_chance():
     assert res["top1"] > 0.5
     assert res["top1"] <= bayes + 0.05
     assert res["top1"] >= bayes - 0.1
+
+
+def tiny_images(n=96, side=8, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 4
+    img = np.zeros((n, side, side), np.float64) + 30
+    for i, k in enumerate(y):
+        if k == 0:
+            img[i, [2, 5], :] = 200
+        elif k == 1:
+            img[i, :, [3, 4]] = 200
+        elif k == 2:
+            img[i, 3:5, 3:5] = 200
+        else:
+            np.fill_diagonal(img[i], 200)
+    img += rng.integers(0, 40, img.shape)
+    return img.astype(np.uint8), y.astype(np.int32)
+
+
+SMALL = dict(encoder="flatten,linear:32,bn,relu", projector="linear:16,bn,relu,linear:16")
+
+
+def small_trainer(method="vicreg", **kw):
+    x, y = tiny_images()
+    args = dict(SMALL, batch=16, warmup_epochs=0, final_lr_ratio=1.0, lr=5e-3, aug_scale_min=0.6)
+    args.update(kw)
+    return sslkit.Trainer(method, data=(x, y), **args)
+
+
+def test_trainer_fit_history_and_embed():
+    tr = small_trainer()
+    seen = []
+    tr.fit(6, callback=lambda p: seen.append(p["epoch"]))
+    assert seen == list(range(6))
+    h = tr.history
+    assert len(h) == 6 and set(h[0]["terms"]) == {"invariance", "variance", "covariance"}
+    assert (h[-1]["loss"] + h[-2]["loss"]) < (h[0]["loss"] + h[1]["loss"])
+    x, y = tiny_images()
+    z, lab = tr.embed((x, y), return_labels=True)
+    assert z.shape == (96, 32) and np.array_equal(lab, y)
+    # eval mode is deterministic and the features separate the 4 patterns
+    assert np.array_equal(z, tr.embed((x, y)))
+    assert sslkit.knn_eval(z[:64], y[:64], z[64:], y[64:], k=5)["top1"] > 0.9
+
+
+def test_trainer_resume_equals_uninterrupted(tmp_path):
+    a = small_trainer(epochs=3)
+    a.fit(3)
+    b = small_trainer(epochs=3, checkpoint_dir=str(tmp_path))
+    b.fit(2)
+    x, y = tiny_images()
+    c = sslkit.Trainer.resume(str(tmp_path), data=(x, y))
+    assert c.epochs_done == 2 and len(c.history) == 2
+    c.fit()
+    assert np.array_equal(a.embed((x, y)), c.embed((x, y)))
+
+
+def test_trainer_callback_stop_and_errors():
+    tr = small_trainer("simclr")
+    with pytest.raises(sslkit.Error) as e:
+        tr.fit(3, step_callback=lambda p: p["step"] == 1)
+    assert e.value.status_name == "SSLK_E_CANCELLED"
+    with pytest.raises(sslkit.Error):
+        small_trainer("byol")
+    with pytest.raises(KeyError):
+        small_trainer(no_such_setting=1)
