@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <turbojpeg.h>
 #include <unistd.h>
 
@@ -60,8 +61,18 @@ static void make_jpegs(const char *dir, int count) {
     free(px);
 }
 
-/* images/s of the loader over at least n items (whole epochs of batch 32). */
-static double run_loader(sslk_ctx *ctx, sslk_dataset *ds, const sslk_augment *aug, int workers, size_t n) {
+typedef struct rate {
+    double wall, cpu; /* images per wall-clock second and per CPU-second */
+} rate;
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Throughput of the loader over at least n items (whole epochs of batch 32). */
+static rate run_loader(sslk_ctx *ctx, sslk_dataset *ds, const sslk_augment *aug, int workers, size_t n) {
     sslk_loader *ld;
     CHECK(sslk_loader_create(ctx, ds, aug, 32, &ld));
     CHECK(sslk_loader_set_i64(ld, SSLK_LOADER_WORKERS, workers));
@@ -74,7 +85,7 @@ static double run_loader(sslk_ctx *ctx, sslk_dataset *ds, const sslk_augment *au
     size_t rows, done = 0;
     CHECK(sslk_loader_begin_epoch(ld, 100));
     CHECK(sslk_loader_next(ld, views, NULL, NULL, &rows));
-    double t0 = bench_now();
+    double t0 = bench_now(), c0 = cpu_now();
     for (uint64_t e = 0; done < n; e++) {
         CHECK(sslk_loader_begin_epoch(ld, e));
         for (;;) {
@@ -84,23 +95,23 @@ static double run_loader(sslk_ctx *ctx, sslk_dataset *ds, const sslk_augment *au
             if (done >= n) break;
         }
     }
-    double dt = bench_now() - t0;
+    rate r = {(double)done / (bench_now() - t0), (double)done / (cpu_now() - c0)};
     sslk_loader_destroy(ld);
     free(v0);
     free(v1);
-    return (double)done / dt;
+    return r;
 }
 
-static double run_ref(const char *args, int workers, size_t n) {
+static rate run_ref(const char *args, int workers, size_t n) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/data_ref.py %s --workers %d --n %zu 2>/dev/null", SSLK_BENCH_SRC,
              args, workers, n);
     FILE *p = popen(cmd, "r");
-    double v = NAN;
+    rate v = {NAN, NAN};
     if (p) {
         char line[256];
         while (fgets(line, sizeof line, p))
-            if (sscanf(line, "images_per_s %lf", &v) == 1) break;
+            if (sscanf(line, "images_per_s %lf cpu_images_per_s %lf", &v.wall, &v.cpu) == 2) break;
         pclose(p);
     }
     return v;
@@ -119,9 +130,12 @@ static sslk_augment *recipe(sslk_ctx *ctx, int size, int gray) {
     return a;
 }
 
-static void row(const char *name, int threads, double ours, double ref) {
-    printf("| %-26s | %7d | %12.0f | %12.0f | %6.2f |\n", name, threads, ours, ref, ours / ref);
+static void row(const char *name, int threads, rate ours, rate ref) {
+    printf("| %-26s | %7d | %8.0f | %8.0f | %6.2f | %8.0f | %8.0f | %6.2f |\n", name, threads, ours.wall, ref.wall,
+           ours.wall / ref.wall, ours.cpu, ref.cpu, ours.cpu / ref.cpu);
 }
+
+static const rate none = {NAN, NAN};
 
 int main(int argc, char **argv) {
     int quick = 0, noref = 0;
@@ -136,8 +150,11 @@ int main(int argc, char **argv) {
     make_jpegs(dir, 64);
 
     printf("bench_data: two-view augmentation throughput (images/s; each image -> 2 views)\n");
-    printf("| %-26s | %7s | %12s | %12s | %6s |\n", "input", "threads", "sslkit", "PIL+tv", "ratio");
-    printf("|----------------------------|---------|--------------|--------------|--------|\n");
+    printf("| %-26s | %7s | %8s | %8s | %6s | %8s | %8s | %6s |\n", "input", "threads", "sslkit", "PIL+tv", "ratio",
+           "sslkit", "PIL+tv", "ratio");
+    printf("| %-26s | %7s | %8s | %8s | %6s | %8s | %8s | %6s |\n", "", "", "img/s", "img/s", "wall", "img/cpu-s",
+           "img/cpu-s", "/core");
+    printf("|----------------------------|---------|----------|----------|--------|----------|----------|--------|\n");
 
     sslk_dataset *jd;
     CHECK(sslk_dataset_open_folder(ctx, dir, NULL, &jd));
@@ -146,10 +163,10 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "jpeg %s --size 224", dir);
     size_t nj = quick ? 128 : 384;
     for (int t = 1; t <= 2; t++)
-        row("JPEG 500x375 -> 2x224", t, run_loader(ctx, jd, a224, t, nj), noref ? NAN : run_ref(args, t, nj));
+        row("JPEG 500x375 -> 2x224", t, run_loader(ctx, jd, a224, t, nj), noref ? none : run_ref(args, t, nj));
     /* the decode share: the same with DCT scaling off */
     CHECK(sslk_dataset_set_i64(jd, SSLK_DATASET_DCT_SCALING, 0));
-    row("  same, DCT scaling off", 1, run_loader(ctx, jd, a224, 1, nj), NAN);
+    row("  same, DCT scaling off", 1, run_loader(ctx, jd, a224, 1, nj), none);
     sslk_dataset_destroy(jd);
 
     sslk_dataset *fm;
@@ -158,7 +175,7 @@ int main(int argc, char **argv) {
         size_t n = quick ? 4000 : 20000;
         for (int t = 1; t <= 2; t++)
             row("Fashion-MNIST 28 -> 2x28", t, run_loader(ctx, fm, a28, t, n),
-                noref ? NAN
+                noref ? none
                       : run_ref("idx /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz --size 28", t,
                                 n / 4));
         sslk_augment_destroy(a28);
@@ -176,7 +193,7 @@ int main(int argc, char **argv) {
     size_t n = quick ? 4000 : 20000;
     for (int t = 1; t <= 2; t++)
         row("CIFAR-sized 32 -> 2x32", t, run_loader(ctx, cd, a32, t, n),
-            noref ? NAN : run_ref("rand --hw 32 --size 32", t, n / 4));
+            noref ? none : run_ref("rand --hw 32 --size 32", t, n / 4));
     printf("(reference: PIL decode + torchvision, same crop/flip/jitter/gray/blur/solarise/normalise recipe)\n");
     sslk_augment_destroy(a32);
     sslk_augment_destroy(a224);

@@ -2,7 +2,8 @@
 """Reference for bench_data: PIL decode + torchvision transforms doing the same
 two-view recipe (VICReg/BYOL-style: random resized crop, flip, colour jitter
 0.4/0.4/0.2/0.1 p 0.8, grayscale p 0.2, blur p 1.0 / 0.1, solarise p 0 / 0.2,
-to tensor, normalise).  Prints one line: "images_per_s <value>".
+to tensor, normalise).  Prints one line: "images_per_s <wall> cpu_images_per_s <per CPU-second>"
+(CPU time of this process and its worker processes, robust to a loaded machine).
 
     data_ref.py jpeg DIR --size 224 --workers W --n N
     data_ref.py idx  FILE.gz --size 28 --workers W --n N     (Fashion-MNIST images)
@@ -12,6 +13,7 @@ Workers: 1 = in-process loop; W > 1 = torch DataLoader with W worker processes.
 import argparse
 import gzip
 import os
+import resource
 import time
 
 import numpy as np
@@ -72,8 +74,14 @@ def main():
         imgs = np.random.default_rng(0).integers(0, 256, (1024, a.hw, a.hw, 3), dtype=np.uint8)
         load = lambda i: Image.fromarray(imgs[i % len(imgs)])  # noqa: E731
     ds = Two(load, a.n, a.size, gray)
+
+    def cpu():
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
     if a.workers <= 1:
         ds[0]  # warm-up
+        c0 = cpu()
         t = time.perf_counter()
         for i in range(a.n):
             ds[i]
@@ -81,11 +89,14 @@ def main():
     else:
         dl = torch.utils.data.DataLoader(ds, batch_size=32, num_workers=a.workers,
                                          worker_init_fn=lambda _: torch.set_num_threads(1))
+        c0 = cpu()
         t = time.perf_counter()
-        for _ in dl:
+        it = iter(dl)
+        for _ in it:
             pass
         dt = time.perf_counter() - t
-    print(f"images_per_s {a.n / dt:.1f}")
+        del it  # joins the worker processes so their CPU time is counted
+    print(f"images_per_s {a.n / dt:.1f} cpu_images_per_s {a.n / (cpu() - c0):.1f}")
 
 
 if __name__ == "__main__":

@@ -51,5 +51,7 @@ int cmd_embed(int argc, char **argv);
 int cmd_main(int argc, char **argv);
 /* @geometry */
 int cmd_splinecam(int argc, char **argv);
+/* police */
+int cmd_police(int argc, char **argv);
 
 #endif

@@ -25,6 +25,8 @@ static const cli_command commands[] = {
     {"embed", "encoder outputs of a dataset split as NPY", cmd_embed},
     /* @geometry */
     {"splinecam", "exact linear regions and decision boundary of a model on a 2-D slice", cmd_splinecam},
+    /* police */
+    {"police", "constrain a 2-D model to be affine on a convex region, train, verify, picture", cmd_police},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 

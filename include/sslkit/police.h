@@ -139,11 +139,14 @@ SSLK_API sslk_status sslk_police_verify(sslk_ctx *ctx, sslk_model *model, const 
 SSLK_API sslk_status sslk_police_splinecam(sslk_ctx *ctx, sslk_model *model,
                                            const sslk_slice *slice, unsigned flags,
                                            sslk_partition **out);
-/** Draw a partition like sslk_partition_plot (regions by class, edges,
- *  decision boundary) and outline the polygon outline_uv (n x 2 slice
- *  coordinates, n >= 3, drawn closed) in bold; .png, .svg or .pdf, atomically. */
+/** Draw a partition (regions filled by class, edges, decision boundary in
+ *  black), outline the convex hull of outline_uv (n x 2 slice coordinates,
+ *  n >= 3, any order) in red, and optionally mark npoints data points
+ *  (points_uv npoints x 2, labels npoints or NULL; both NULL when npoints is
+ *  0); .png, .svg or .pdf by extension, written atomically. */
 SSLK_API sslk_status sslk_police_plot(const sslk_partition *p, const double *outline_uv, size_t n,
-                                      const char *path, int width, int height);
+                                      const double *points_uv, const int32_t *labels,
+                                      size_t npoints, const char *path, int width, int height);
 
 #ifdef __cplusplus
 }

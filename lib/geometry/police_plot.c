@@ -5,6 +5,7 @@
 #include <cairo-svg.h>
 #include <cairo.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "geometry/partition.h"
@@ -42,7 +43,34 @@ static void to_px(const view *v, double u, double w, double *x, double *y) {
     *y = v->H - (v->oy + v->sc * w);
 }
 
-static void render(const sslk_partition *p, const double *ol, size_t n, cairo_t *cr, int W, int H) {
+static double cross3(const double *o, const double *a, const double *b) {
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+}
+
+static int cmp_pt(const void *a, const void *b) {
+    const double *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Convex hull (monotone chain) of n points pts (n x 2, sorted in place)
+ * into hull (room for n + 1 points); returns its size. */
+static size_t hull2d(double *pts, size_t n, double *hull) {
+    qsort(pts, n, 2 * sizeof(double), cmp_pt);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        while (k >= 2 && cross3(hull + 2 * (k - 2), hull + 2 * (k - 1), pts + 2 * i) <= 0) k--;
+        hull[2 * k] = pts[2 * i], hull[2 * k + 1] = pts[2 * i + 1], k++;
+    }
+    for (size_t i = n - 1, t = k + 1; i-- > 0;) {
+        while (k >= t && cross3(hull + 2 * (k - 2), hull + 2 * (k - 1), pts + 2 * i) <= 0) k--;
+        hull[2 * k] = pts[2 * i], hull[2 * k + 1] = pts[2 * i + 1], k++;
+    }
+    return k > 1 ? k - 1 : k;
+}
+
+static void render(const sslk_partition *p, const double *ol, size_t n, const double *pts,
+                   const int32_t *lab, size_t np, cairo_t *cr, int W, int H) {
     double u0 = INFINITY, u1 = -INFINITY, v0 = INFINITY, v1 = -INFINITY;
     for (size_t i = 0; i < p->ndomain; i++) {
         u0 = fmin(u0, p->domain[i].x), u1 = fmax(u1, p->domain[i].x);
@@ -77,8 +105,8 @@ static void render(const sslk_partition *p, const double *ol, size_t n, cairo_t 
                 cairo_set_source_rgb(cr, c[0] - t, c[1] - t, c[2] - t);
                 cairo_fill(cr);
             } else {
-                cairo_set_source_rgba(cr, 0.25, 0.25, 0.25, 0.6);
-                cairo_set_line_width(cr, 0.6);
+                cairo_set_source_rgba(cr, 0.25, 0.25, 0.25, 0.35);
+                cairo_set_line_width(cr, 0.5);
                 cairo_stroke(cr);
             }
         }
@@ -103,9 +131,19 @@ static void render(const sslk_partition *p, const double *ol, size_t n, cairo_t 
     cairo_set_source_rgb(cr, 0.85, 0.05, 0.05);
     cairo_set_line_width(cr, 3.0);
     cairo_stroke(cr);
+    static const double mark[4][3] = {{0.05, 0.25, 0.65}, {0.75, 0.30, 0.0}, {0.1, 0.5, 0.1}, {0.6, 0.1, 0.4}};
+    for (size_t i = 0; i < np; i++) {
+        double x, y;
+        to_px(&V, pts[2 * i], pts[2 * i + 1], &x, &y);
+        const double *c = mark[(size_t)(lab && lab[i] > 0 ? lab[i] : 0) % 4];
+        cairo_set_source_rgba(cr, c[0], c[1], c[2], 0.8);
+        cairo_arc(cr, x, y, 1.8, 0, 2 * M_PI);
+        cairo_fill(cr);
+    }
 }
 
 sslk_status sslk_police_plot(const sslk_partition *p, const double *outline_uv, size_t n,
+                             const double *points_uv, const int32_t *labels, size_t npoints,
                              const char *path, int width, int height) {
     static const char fn[] = "sslk_police_plot";
     SSLI_CHECK_PTR(p, fn);
@@ -116,23 +154,41 @@ sslk_status sslk_police_plot(const sslk_partition *p, const double *outline_uv, 
     for (size_t i = 0; i < 2 * n; i++)
         if (!isfinite(outline_uv[i]))
             return ssli_err(SSLK_E_NONFINITE, "%s: 'outline_uv' value %zu is not finite", fn, i);
+    if (npoints) {
+        SSLI_CHECK_PTR(points_uv, fn);
+        if (npoints > 100000000) return ssli_err(SSLK_E_SHAPE, "%s: 'npoints' = %zu too large", fn, npoints);
+        for (size_t i = 0; i < 2 * npoints; i++)
+            if (!isfinite(points_uv[i]))
+                return ssli_err(SSLK_E_NONFINITE, "%s: 'points_uv' value %zu is not finite", fn, i);
+    }
     if (width < 16 || height < 16 || width > 16384 || height > 16384)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: size %d x %d outside [16, 16384]", fn, width, height);
     int kind = kind_of(path);
     if (kind < 0) return ssli_err(SSLK_E_INVALID_ARG, "%s: '%s' must end in .png, .svg or .pdf", fn, path);
+    double *tmp = ssli_malloc(p->ctx, 4 * n + 2, sizeof(double));
+    if (!tmp) return ssli_alloc_status();
+    double *hull = tmp + 2 * n;
+    memcpy(tmp, outline_uv, 2 * n * sizeof(double));
+    size_t nh = hull2d(tmp, n, hull);
     sink o;
     memset(&o, 0, sizeof o);
-    SSLI_TRY(ssli_atomic_open(&o.f, path, fn));
+    sslk_status ost = ssli_atomic_open(&o.f, path, fn);
+    if (ost != SSLK_OK) {
+        ssli_free(p->ctx, tmp);
+        return ost;
+    }
     cairo_surface_t *surf = kind == 0   ? cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height)
                             : kind == 1 ? cairo_svg_surface_create_for_stream(sink_write, &o, width, height)
                                         : cairo_pdf_surface_create_for_stream(sink_write, &o, width, height);
     if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(surf);
         ssli_atomic_abort(&o.f);
+        ssli_free(p->ctx, tmp);
         return ssli_err(SSLK_E_NOMEM, "%s: cairo could not create a %d x %d surface", fn, width, height);
     }
     cairo_t *cr = cairo_create(surf);
-    render(p, outline_uv, n, cr, width, height);
+    render(p, hull, nh, points_uv, labels, npoints, cr, width, height);
+    ssli_free(p->ctx, tmp);
     cairo_destroy(cr);
     cairo_status_t cs = kind == 0 ? cairo_surface_write_to_png_stream(surf, sink_write, &o)
                                   : CAIRO_STATUS_SUCCESS;

@@ -485,9 +485,13 @@ START_TEST(jpeg_dct_scaling_and_corrupt) {
     /* the gradient survives: left dark, right bright */
     ck_assert_int_lt(img.data[3 * (20 * 64 + 1)], 30);
     ck_assert_int_gt(img.data[3 * (20 * 64 + 62)], 225);
-    /* need 65 wide: 3/8 -> 96 x 72 */
+    /* need 65 wide: 1/2 -> 128 x 96 (the slower 3/8 path is never chosen) */
     ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 65, 1, 16384, 0, 1, &img, NULL, NULL, "big.jpg"));
-    ck_assert_uint_eq(img.w, 96);
+    ck_assert_uint_eq(img.w, 128);
+    ck_assert_uint_eq(img.h, 96);
+    /* need 129: full size */
+    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 129, 1, 16384, 0, 1, &img, NULL, NULL, "big.jpg"));
+    ck_assert_uint_eq(img.w, 256);
     /* scaling off -> full size */
     ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 1, 1, 16384, 0, 0, &img, NULL, NULL, "big.jpg"));
     ck_assert_uint_eq(img.w, 256);
