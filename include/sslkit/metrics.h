@@ -25,10 +25,10 @@ extern "C" {
  * ==================================================================== */
 
 /** RankMe of z (n x d, row-major float32) by the paper's definition.
- *  Small inputs (n*d*min(n,d) <= 2^28) and ill-conditioned ones up to
- *  n*d*min(n,d) <= 2^32 use an exact double-precision SVD; others the
- *  eigenvalues of the double-precision Gram matrix (d x d, or n x n when
- *  n < d).  SSLK_E_SHAPE if n < 2 or d < 1, SSLK_E_NONFINITE for NaN/Inf,
+ *  Small inputs (n*d*min(n,d) <= 2^28) and ill-conditioned ones
+ *  (sigma_min < 1e-4 sigma_max) up to n*d*min(n,d) <= 2^32 and n*d <= 2^25
+ *  use an exact double-precision SVD; others the eigenvalues of the
+ *  double-precision Gram matrix (d x d, or n x n when n < d).  SSLK_E_SHAPE if n < 2 or d < 1, SSLK_E_NONFINITE for NaN/Inf,
  *  SSLK_E_DEGENERATE for an all-zero matrix. */
 SSLK_API sslk_status sslk_rankme(sslk_ctx *ctx, const float *z, size_t n, size_t d, double *value);
 
