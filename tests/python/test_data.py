@@ -138,3 +138,15 @@ def test_fashion_mnist_by_name():
     ds = sslkit.Dataset.open("fashion-mnist", split="test")
     assert len(ds) == 10000 and ds.shape == (28, 28, 1) and ds.num_classes == 10
     assert np.bincount(ds.labels).tolist() == [1000] * 10
+
+
+def test_multi_crop_loader_shapes():
+    imgs = np.random.default_rng(7).integers(0, 256, (20, 16, 16), dtype=np.uint8)
+    ds = sslkit.Dataset.from_array(imgs)
+    aug = sslkit.Augment(views=3, preset="vicreg", size=12,
+                         per_view=[{}, {}, {"size": 6, "scale_min": 0.05, "scale_max": 0.4}])
+    batches = list(sslkit.Loader(ds, aug, batch_size=8, views=3, seed=1))
+    assert len(batches) == 2
+    g0, g1, loc, lab, idx = batches[0]
+    assert g0.shape == g1.shape == (8, 1, 12, 12) and loc.shape == (8, 1, 6, 6)
+    assert (lab == -1).all() and idx.dtype == np.int64

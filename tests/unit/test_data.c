@@ -865,6 +865,48 @@ START_TEST(loader_deterministic_across_threads) {
 }
 END_TEST
 
+START_TEST(loader_multi_crop) {
+    /* 2 global views at 12 px + 2 local views at 6 px (MSN / DINO style) */
+    sslk_ctx *c = new_ctx();
+    sslk_dataset *ds = mem_dataset(c, 9, 16, 16, 3);
+    sslk_augment *a;
+    ck_ok(sslk_augment_create(c, 4, &a));
+    ck_ok(sslk_augment_preset(a, -1, SSLK_AUG_PRESET_VICREG));
+    ck_ok(sslk_augment_set_i64(a, -1, SSLK_AUG_SIZE, 12));
+    for (int v = 2; v < 4; v++) {
+        ck_ok(sslk_augment_preset(a, v, SSLK_AUG_PRESET_LOCAL));
+        ck_ok(sslk_augment_set_i64(a, v, SSLK_AUG_SIZE, 6));
+    }
+    sslk_loader *ld;
+    ck_ok(sslk_loader_create(c, ds, a, 4, &ld));
+    sslk_augment_destroy(a); /* the loader holds its own copy */
+    size_t nv, cc, hh, ww;
+    ck_ok(sslk_loader_num_views(ld, &nv));
+    ck_assert_uint_eq(nv, 4);
+    ck_ok(sslk_loader_view_shape(ld, 3, &cc, &hh, &ww));
+    ck_assert_uint_eq(hh, 6);
+    ck_ok(sslk_loader_view_shape(ld, 1, &cc, &hh, &ww));
+    ck_assert_uint_eq(hh, 12);
+    ck_status(sslk_loader_view_shape(ld, 4, &cc, &hh, &ww), SSLK_E_RANGE);
+    /* sentinels after each buffer: a view must write exactly 4 x 3 x s x s floats */
+    float g0[4 * 432 + 1], g1[4 * 432 + 1], l0[4 * 108 + 1], l1[4 * 108 + 1];
+    g0[4 * 432] = g1[4 * 432] = l0[4 * 108] = l1[4 * 108] = -7.0f;
+    float *views[4] = {g0, g1, l0, l1};
+    size_t r, total = 0;
+    ck_ok(sslk_loader_begin_epoch(ld, 0));
+    do {
+        ck_ok(sslk_loader_next(ld, views, NULL, NULL, &r));
+        total += r;
+    } while (r);
+    ck_assert_uint_eq(total, 8);
+    ck_assert(g0[4 * 432] == -7.0f && g1[4 * 432] == -7.0f && l0[4 * 108] == -7.0f && l1[4 * 108] == -7.0f);
+    for (int i = 0; i < 4 * 108; i++) ck_assert(l1[i] >= 0.0f && l1[i] <= 1.0f);
+    sslk_loader_destroy(ld);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 START_TEST(loader_plain_sequential) {
     sslk_ctx *c = new_ctx();
     sslk_dataset *ds = mem_dataset(c, 10, 3, 2, 3);
@@ -1002,6 +1044,7 @@ int main(void) {
     suite_add_tcase(s, a);
     TCase *l = tcase_create("loader");
     tcase_add_test(l, loader_deterministic_across_threads);
+    tcase_add_test(l, loader_multi_crop);
     tcase_add_test(l, loader_plain_sequential);
     tcase_add_test(l, loader_corrupt_policy);
     tcase_add_test(l, settings_introspection);
