@@ -176,17 +176,34 @@ sslk_status sslk_partition_locate(const sslk_partition *p, const double *uv, siz
     double sx, sy;
     ssli_poly_extent(p->domain, p->ndomain, &sx, &sy);
     double eps = 1e-12 * (sx + sy);
+    /* bounding boxes first: most regions are rejected by four comparisons */
+    double *bb = ssli_malloc(p->ctx, 4 * (p->n ? p->n : 1), sizeof(double));
+    if (!bb) return ssli_alloc_status();
+    for (size_t i = 0; i < p->n; i++) {
+        double *b = bb + 4 * i;
+        b[0] = b[2] = INFINITY;
+        b[1] = b[3] = -INFINITY;
+        for (size_t v = p->voff[i]; v < p->voff[i + 1]; v++) {
+            b[0] = fmin(b[0], p->pts[v].x), b[1] = fmax(b[1], p->pts[v].x);
+            b[2] = fmin(b[2], p->pts[v].y), b[3] = fmax(b[3], p->pts[v].y);
+        }
+        b[0] -= eps, b[1] += eps, b[2] -= eps, b[3] += eps;
+    }
     int nt = ssli_threads(p->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t j = 0; j < n; j++) {
         ssli_pt x = {uv[2 * j], uv[2 * j + 1]};
         region[j] = -1;
-        for (size_t i = 0; i < p->n; i++)
+        for (size_t i = 0; i < p->n; i++) {
+            const double *b = bb + 4 * i;
+            if (x.x < b[0] || x.x > b[1] || x.y < b[2] || x.y > b[3]) continue;
             if (inside(p->pts + p->voff[i], p->voff[i + 1] - p->voff[i], x, eps)) {
                 region[j] = (int64_t)i;
                 break;
             }
+        }
     }
+    ssli_free(p->ctx, bb);
     return SSLK_OK;
 }
 

@@ -29,7 +29,7 @@
 #endif
 
 #define PARENTS_PER_SPLIT 64        /* parents split together (phase A) */
-#define LEAF_BUDGET_DOUBLES (1u << 22) /* leaf maps per batch: 32 MiB */
+#define LEAF_BUDGET_DOUBLES (1u << 20) /* leaf maps per batch: 8 MiB */
 #define GEMM_BLOCK 16               /* parents per base GEMM (fixed: results independent of threads) */
 #define CHAIN_BLOCK 8               /* leaves per explicit chain block */
 
@@ -92,6 +92,16 @@ typedef struct engine {
     ssli_segsink seg;
     size_t *emitted; /* regions emitted by all threads (checked against max_regions) */
 } engine;
+
+/* Record the first failure of a parallel loop with its message (the
+ * message lives in the failing thread's error buffer). */
+static void keep_err(sslk_status *dst, sslk_status s, char *msg, size_t cap) {
+#pragma omp critical(sslk_splinecam_err)
+    if (*dst == SSLK_OK) {
+        *dst = s;
+        snprintf(msg, cap, "%s", sslk_last_error());
+    }
+}
 
 static inline int tid(void) {
 #ifdef _OPENMP
@@ -201,10 +211,42 @@ static bool window_winner(const double *Z, size_t F, const uint32_t *wn, size_t 
     return true;
 }
 
+/* The window entry that is the maximum at every vertex (first on ties), or
+ * -1 when the argmax changes inside the polygon.  Same test as
+ * window_winner, with the entries' values at the vertices computed once. */
 static int window_choice(const double *Z, size_t F, const uint32_t *wn, size_t m, const ssli_pt *p,
                          size_t nv, double sx, double sy, double rtol) {
-    for (size_t j = 0; j < m; j++)
-        if (window_winner(Z, F, wn, m, j, p, nv, sx, sy, rtol)) return (int)j;
+    double vals[1024], sc[64];
+    if (m > 64 || m * nv > 1024) {
+        for (size_t j = 0; j < m; j++)
+            if (window_winner(Z, F, wn, m, j, p, nv, sx, sy, rtol)) return (int)j;
+        return -1;
+    }
+    for (size_t e = 0; e < m; e++) {
+        size_t ee = wn[e];
+        double a = Z[ee], b = Z[F + ee], c = Z[2 * F + ee];
+        sc[e] = fabs(a) * sx + fabs(b) * sy + fabs(c);
+        for (size_t i = 0; i < nv; i++) vals[e * nv + i] = a * p[i].x + b * p[i].y + c;
+    }
+    for (size_t j = 0; j < m; j++) {
+        bool ok = true;
+        for (size_t q = 0; q < m && ok; q++) {
+            if (q == j) continue;
+            double tol = rtol * (sc[j] + sc[q]);
+            for (size_t i = 0; i < nv; i++)
+                if (vals[j * nv + i] - vals[q * nv + i] < -tol) {
+                    ok = false;
+                    break;
+                }
+            if (ok && q < j) {
+                /* identical entries: the first one wins */
+                size_t ej = wn[j], eq = wn[q];
+                double dl = fabs(Z[ej] - Z[eq]) * sx + fabs(Z[F + ej] - Z[F + eq]) * sy + fabs(Z[2 * F + ej] - Z[2 * F + eq]);
+                if (dl <= tol) ok = false;
+            }
+        }
+        if (ok) return (int)j;
+    }
     return -1;
 }
 
@@ -410,6 +452,32 @@ static void set_codes(uint64_t *code, size_t off, size_t bits, const uint16_t *c
     }
 }
 
+/* M (3 x out) += d (3) x conv(e_h): the response of a convolution to unit h
+ * of its input, i.e. its kernel scattered around h's position. */
+static void conv_scatter(const ssli_cpwl_op *cv, size_t h, const double d[3], double *M) {
+    size_t hw = cv->h * cv->w, c = h / hw, y = (h % hw) / cv->w, x = h % cv->w, k = cv->k, out = cv->out;
+    size_t ohw = cv->oh * cv->ow;
+    for (size_t a = 0; a < k; a++) {
+        long ty = (long)y + (long)cv->pad - (long)a;
+        if (ty < 0 || ty % (long)cv->stride) continue;
+        size_t i = (size_t)ty / cv->stride;
+        if (i >= cv->oh) continue;
+        for (size_t b = 0; b < k; b++) {
+            long tx = (long)x + (long)cv->pad - (long)b;
+            if (tx < 0 || tx % (long)cv->stride) continue;
+            size_t jx = (size_t)tx / cv->stride;
+            if (jx >= cv->ow) continue;
+            for (size_t o = 0; o < cv->oc; o++) {
+                double w = cv->wgt[((o * cv->c + c) * k + a) * k + b];
+                size_t f = o * ohw + i * cv->ow + jx;
+                M[f] += d[0] * w;
+                M[out + f] += d[1] * w;
+                M[2 * out + f] += d[2] * w;
+            }
+        }
+    }
+}
+
 /* d (3) = change of output unit h's map when its choice goes from b to c. */
 static void choice_delta(const ssli_cpwl_op *op, const double *Z, size_t h, uint16_t b, uint16_t c,
                          double d[3]) {
@@ -540,10 +608,20 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
     size_t next = s + 1 < E->nst ? E->stages[s + 1] : net->nops;
     size_t Fz = op->in, Fy = op->out;
     size_t Fn = next < net->nops ? net->ops[next].in : net->out;
-    bool fast = next == o + 2 && net->ops[o + 1].kind == SSLI_COP_DENSE;
+    /* How a leaf's map at the next nonlinear op is formed:
+     * DENSE / CONV: the chain is that one op: base map of the parent plus
+     *   the changed units' weight columns (GEMM) or kernels (scatter);
+     * DIRECT: no op in between: the parent's y0 with the changed rows patched;
+     * EXPLICIT: anything else (pools, residual stack ops, several ops). */
+    enum { DENSE, CONV, DIRECT, EXPLICIT } mode = EXPLICIT;
+    if (next == o + 1) mode = DIRECT;
+    else if (next == o + 2 && net->ops[o + 1].kind == SSLI_COP_DENSE) mode = DENSE;
+    else if (next == o + 2 && net->ops[o + 1].kind == SSLI_COP_CONV) mode = CONV;
+    bool fast = mode == DENSE || mode == CONV;
     size_t ST = E->maxst, cw = E->cw;
     int nt = E->nthreads;
     sslk_status st = SSLK_OK;
+    char emsg[256] = "";
 
     /* parents touched by the range: ia .. ib-1 */
     size_t ia = 0;
@@ -571,8 +649,8 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
         Y0 = ssli_malloc(E->ctx, nj * 3 * Fy, sizeof(double));
         pcode = ssli_calloc(E->ctx, nj * (cw ? cw : 1), sizeof(uint64_t));
         if (fast) Base = ssli_malloc(E->ctx, nj * 3 * Fn, sizeof(double));
-        else Yl = ssli_malloc(E->ctx, nl * 3 * Fy, sizeof(double));
-        if (!Y0 || !pcode || (fast && !Base) || (!fast && !Yl)) st = ssli_alloc_status();
+        else if (mode == EXPLICIT) Yl = ssli_malloc(E->ctx, nl * 3 * Fy, sizeof(double));
+        if (!Y0 || !pcode || (fast && !Base) || (mode == EXPLICIT && !Yl)) st = ssli_alloc_status();
     }
     if (st != SSLK_OK) goto done;
 
@@ -600,13 +678,10 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
         for (size_t b = 0; b < nb; b++) {
             size_t j0 = b * GEMM_BLOCK, j1 = j0 + GEMM_BLOCK < nj ? j0 + GEMM_BLOCK : nj;
             sslk_status s2 = ssli_cpwl_apply_affine(net, d, Y0 + j0 * 3 * Fy, j1 - j0, Base + j0 * 3 * Fn);
-            if (s2 != SSLK_OK) {
-#pragma omp critical(sslk_splinecam_err)
-                bst = s2;
-            }
+            if (s2 != SSLK_OK) keep_err(&bst, s2, emsg, sizeof emsg);
         }
         if (bst != SSLK_OK) {
-            st = bst;
+            st = ssli_err(bst, "%s", emsg);
             goto done;
         }
     }
@@ -628,10 +703,20 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
                 for (size_t h = 0; h < r->nh; h++)
                     ssli_code_set(lc, op->code_off + r->H[h] * op->code_bits, op->code_bits, ch[h]);
                 if (ST) memcpy(L.stacks + l * ST, G->stacks + (p0 + i) * ST, ST * sizeof(double));
-                if (fast) {
+                if (mode == CONV) {
+                    double *M = L.maps + l * 3 * Fn;
+                    memcpy(M, Base + j * 3 * Fn, 3 * Fn * sizeof(double));
+                    for (size_t h = 0; h < r->nh; h++) {
+                        size_t u = r->H[h];
+                        if (ch[h] == r->base[u]) continue;
+                        double dd[3];
+                        choice_delta(op, Z, u, r->base[u], ch[h], dd);
+                        conv_scatter(d, u, dd, M);
+                    }
+                } else if (fast) {
                     memcpy(L.maps + l * 3 * Fn, Base + j * 3 * Fn, 3 * Fn * sizeof(double));
                 } else {
-                    double *y = Yl + l * 3 * Fy;
+                    double *y = mode == DIRECT ? L.maps + l * 3 * Fn : Yl + l * 3 * Fy;
                     memcpy(y, Y0 + j * 3 * Fy, 3 * Fy * sizeof(double));
                     for (size_t h = 0; h < r->nh; h++) {
                         size_t u = r->H[h];
@@ -642,14 +727,13 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
                     }
                 }
             }
-            if (fast && r->nh && qb[j] > qa[j]) {
+            if (mode == DENSE && r->nh && qb[j] > qa[j]) {
                 /* leaf maps = base + C (3q x nh) * W^T rows of the crossing units (nh x Fn) */
                 tls *T = my_tls(E);
                 size_t nh = r->nh, nq = qb[j] - qa[j];
                 if (ssli_grow(E->ctx, (void **)&T->wh, &T->whcap, nh * Fn, sizeof(double)) != SSLK_OK ||
                     ssli_grow(E->ctx, (void **)&T->cm, &T->cmcap, 3 * nq * nh, sizeof(double)) != SSLK_OK) {
-#pragma omp critical(sslk_splinecam_err)
-                    lst = ssli_alloc_status();
+                    keep_err(&lst, ssli_alloc_status(), emsg, sizeof emsg);
                     continue;
                 }
                 for (size_t h = 0; h < nh; h++) memcpy(T->wh + h * Fn, d->wt + r->H[h] * Fn, Fn * sizeof(double));
@@ -672,11 +756,11 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
             }
         }
         if (lst != SSLK_OK) {
-            st = lst;
+            st = ssli_err(lst, "%s", emsg);
             goto done;
         }
     }
-    if (!fast) {
+    if (mode == EXPLICIT) {
         size_t nb = (nl + CHAIN_BLOCK - 1) / CHAIN_BLOCK;
         sslk_status bst = SSLK_OK;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
@@ -684,13 +768,10 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
             size_t a0 = b * CHAIN_BLOCK, a1 = a0 + CHAIN_BLOCK < nl ? a0 + CHAIN_BLOCK : nl;
             sslk_status s2 = run_chain(E, my_tls(E), o + 1, next, Yl + a0 * 3 * Fy, a1 - a0,
                                        L.stacks + a0 * ST, L.maps + a0 * 3 * Fn);
-            if (s2 != SSLK_OK) {
-#pragma omp critical(sslk_splinecam_err)
-                bst = s2;
-            }
+            if (s2 != SSLK_OK) keep_err(&bst, s2, emsg, sizeof emsg);
         }
         if (bst != SSLK_OK) {
-            st = bst;
+            st = ssli_err(bst, "%s", emsg);
             goto done;
         }
     }
@@ -735,16 +816,14 @@ static sslk_status split_parents(engine *E, size_t s, const group *G, size_t c0,
     const ssli_cpwl_op *op = &E->net->ops[E->stages[s]];
     int nt = E->nthreads;
     sslk_status sst = SSLK_OK;
+    char emsg[256] = "";
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
     for (size_t i = c0; i < c1; i++) {
         sslk_status s2 = split_region(E, op, G->maps + i * 3 * op->in, G->pts + G->voff[i],
                                       G->voff[i + 1] - G->voff[i], my_tls(E), &R[i - c0]);
-        if (s2 != SSLK_OK) {
-#pragma omp critical(sslk_splinecam_err)
-            sst = s2;
-        }
+        if (s2 != SSLK_OK) keep_err(&sst, s2, emsg, sizeof emsg);
     }
-    return sst;
+    return sst == SSLK_OK ? SSLK_OK : ssli_err(sst, "%s", emsg);
 }
 
 /* Depth-first over G at stage s, in chunks of parents and leaf batches. */
@@ -803,6 +882,39 @@ static void sink_free(const sslk_ctx *ctx, sslk_partition *P, ssli_segsink *g) {
     ssli_free(ctx, g->cpts);
     ssli_free(ctx, g->coff);
     ssli_free(ctx, g->cinfo);
+}
+
+/* Grow *p to exactly `need` elements when smaller. */
+static sslk_status grow_exact(const sslk_ctx *ctx, void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return SSLK_OK;
+    void *q = ssli_malloc(ctx, need, elem);
+    if (!q) return ssli_alloc_status();
+    if (*p && *cap) memcpy(q, *p, *cap * elem);
+    ssli_free(ctx, *p);
+    *p = q;
+    *cap = need;
+    return SSLK_OK;
+}
+
+static sslk_status reserve(engine *E, size_t n, size_t nv, size_t nseg, size_t ncell, size_t ncellv) {
+    sslk_partition *P = E->P;
+    const sslk_ctx *ctx = E->ctx;
+    size_t *c = P->caps, K = E->net->out;
+    ssli_segsink *g = &E->seg;
+    SSLI_TRY(grow_exact(ctx, (void **)&P->voff, &c[0], n + 1, sizeof(size_t)));
+    SSLI_TRY(grow_exact(ctx, (void **)&P->pts, &c[1], nv, sizeof(ssli_pt)));
+    SSLI_TRY(grow_exact(ctx, (void **)&P->codes, &c[2], n * (E->cw ? E->cw : 1), sizeof(uint64_t)));
+    SSLI_TRY(grow_exact(ctx, (void **)&P->area, &c[3], n, sizeof(double)));
+    SSLI_TRY(grow_exact(ctx, (void **)&P->cls, &c[4], n, sizeof(int32_t)));
+    if (E->flags & SSLK_SPLINECAM_MAPS) SSLI_TRY(grow_exact(ctx, (void **)&P->maps, &c[5], n * 3 * K, sizeof(double)));
+    SSLI_TRY(grow_exact(ctx, (void **)&g->segs, &g->cap_s, 4 * nseg, sizeof(double)));
+    SSLI_TRY(grow_exact(ctx, (void **)&g->info, &g->cap_i, 3 * nseg, sizeof(int32_t)));
+    if (ncell) {
+        SSLI_TRY(grow_exact(ctx, (void **)&g->coff, &g->cap_co, ncell + 1, sizeof(size_t)));
+        SSLI_TRY(grow_exact(ctx, (void **)&g->cpts, &g->cap_cp, ncellv, sizeof(ssli_pt)));
+        SSLI_TRY(grow_exact(ctx, (void **)&g->cinfo, &g->cap_ci, 2 * ncell, sizeof(int32_t)));
+    }
+    return SSLK_OK;
 }
 
 /* Append an item's output to the partition (in item order). */
@@ -885,6 +997,16 @@ static sslk_status run_parallel(engine *E, size_t s, const group *G, const split
         if (it->st != SSLK_OK) snprintf(it->msg, sizeof it->msg, "%s", sslk_last_error());
     }
     sslk_status st = SSLK_OK;
+    /* reserve the exact output once (no doubling slack: memory ~ output) */
+    size_t tn = E->P->n, tv = E->P->voff[E->P->n], ts = E->seg.n, tc = E->seg.ncell, tcv = tc ? E->seg.coff[tc] : 0;
+    for (size_t k = 0; k < nitems; k++) {
+        tn += items[k].P.n;
+        tv += items[k].P.n ? items[k].P.voff[items[k].P.n] : 0;
+        ts += items[k].seg.n;
+        tc += items[k].seg.ncell;
+        tcv += items[k].seg.ncell ? items[k].seg.coff[items[k].seg.ncell] : 0;
+    }
+    st = reserve(E, tn, tv, ts, tc, tcv);
     for (size_t k = 0; k < nitems; k++) {
         if (st == SSLK_OK && items[k].st != SSLK_OK) st = ssli_err(items[k].st, "%s", items[k].msg);
         if (st == SSLK_OK) st = merge(E, &items[k]);

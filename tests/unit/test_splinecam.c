@@ -571,8 +571,9 @@ START_TEST(conv_pool_batchnorm) {
     size_t shape[3] = {1, 8, 8};
     const char *specs[] = {"conv:3:3:1:1,bn,relu,maxpool:2,conv:4:3:1:0,relu,flatten,linear:3",
                            "conv:3:3:2:1,abs,avgpool:2,conv:2:1:1:0,bn,leaky_relu:0.05,gap,linear:2",
-                           "conv:2:3:1:1,relu,maxpool:3:2,flatten,linear:6,relu,linear:2"};
-    for (int i = 0; i < 3; i++) {
+                           "conv:2:3:1:1,relu,maxpool:3:2,flatten,linear:6,relu,linear:2",
+                           "conv:3:3:1:1,relu,conv:4:3:2:1,leaky_relu:0.1,conv:2:2:2:0,relu,gap,linear:2"};
+    for (int i = 0; i < 4; i++) {
         prop_stats st = check_model(specs[i], 3, shape, 1.5, 21 + (unsigned)i, 2, 600, 30);
         ck_assert_uint_gt(st.regions, 5);
     }
