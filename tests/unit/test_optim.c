@@ -140,7 +140,9 @@ START_TEST(groups_scale_and_nan_refusal) {
     ck_ok(sslk_optim_add_params(o, &vf, 1, 0));
     ck_ok(sslk_optim_counts(o, NULL, &nt));
     ck_assert_uint_eq(nt, 2);
-    ck_status(sslk_optim_create(c, (sslk_optim_kind)7, &o), SSLK_E_INVALID_ARG);
+    sslk_optim *bad = o;
+    ck_status(sslk_optim_create(c, (sslk_optim_kind)7, &bad), SSLK_E_INVALID_ARG);
+    ck_assert_ptr_null(bad);
     sslk_optim_destroy(o);
     sslk_ctx_destroy(c);
 }
