@@ -5,9 +5,9 @@
  * max-pool window, whose argmax) changes inside a region split it by
  * sequential convex clipping; every leaf then gets the map of the next
  * nonlinear op's input.  When the affine chain up to that op is a single
- * dense layer, a leaf's map is its parent's base map plus rank-one updates
- * with the columns of W for the units that differ from the base choice, so
- * one GEMM per parent serves all its children.
+ * dense (conv) layer, a leaf's map is its parent's base map plus the weight
+ * columns (scattered kernels) of the units whose choice differs from the
+ * base, so one product per parent serves all its children.
  *
  * Traversal is depth-first over batches of regions (memory bounded by the
  * batch budget times the depth, not by the region count); inside a batch the

@@ -574,7 +574,7 @@ START_TEST(conv_pool_batchnorm) {
                            "conv:2:3:1:1,relu,maxpool:3:2,flatten,linear:6,relu,linear:2",
                            "conv:3:3:1:1,relu,conv:4:3:2:1,leaky_relu:0.1,conv:2:2:2:0,relu,gap,linear:2"};
     for (int i = 0; i < 4; i++) {
-        prop_stats st = check_model(specs[i], 3, shape, 1.5, 21 + (unsigned)i, 2, 600, 30);
+        prop_stats st = check_model(specs[i], 3, shape, 1.5, 21 + (unsigned)i, 2, 1000, 30);
         ck_assert_uint_gt(st.regions, 5);
     }
 }
@@ -602,7 +602,7 @@ START_TEST(residual_blocks) {
     ck_assert_uint_gt(b.regions, 10);
     size_t ishape[3] = {2, 6, 6};
     prop_stats cc = check_model("conv:3:3:1:1,relu,res(conv:3:3:1:1,bn,relu,conv:3:3:1:1),relu,gap,linear:2", 3, ishape, 1.0, 33, 2,
-                                400, 25);
+                                1000, 25);
     ck_assert_uint_gt(cc.regions, 5);
 }
 END_TEST
