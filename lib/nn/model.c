@@ -62,6 +62,7 @@ void ssli_layer_free(const sslk_ctx *ctx, ssli_layer *L) {
     ssli_free(ctx, L->out_buf);
     ssli_free(ctx, L->aux);
     ssli_free(ctx, L->stat);
+    ssli_free(ctx, L->pnames);
     if (L->body) {
         ssli_seq_free(ctx, L->body);
         ssli_free(ctx, L->body);
@@ -90,7 +91,6 @@ void sslk_model_destroy(sslk_model *m) {
     ssli_free(ctx, m->gx_buf);
     ssli_free(ctx, m->ws);
     ssli_free(ctx, m->views);
-    ssli_free(ctx, m->view_names);
     ssli_free(ctx, m);
 }
 
@@ -151,6 +151,12 @@ static sslk_status commit_layer(sslk_model *m, ssli_layer *L) {
         L->running_var = ssli_malloc(c, L->in.c, sizeof(float));
         L->stat = ssli_malloc(c, 2 * L->in.c, sizeof(double));
         if (!L->running_mean || !L->running_var || !L->stat) goto fail;
+    }
+    if (L->weight_count || L->bias_count) {
+        L->pnames = ssli_malloc(c, 4, sizeof *L->pnames);
+        if (!L->pnames) goto fail;
+        static const char *const suffix[4] = {"weight", "bias", "running_mean", "running_var"};
+        for (int k = 0; k < 4; k++) snprintf(L->pnames[k], sizeof L->pnames[k], "%s.%s", L->name, suffix[k]);
     }
     if (L->kind == SSLI_LAYER_RESIDUAL) {
         L->body = ssli_calloc(c, 1, sizeof(ssli_seq));

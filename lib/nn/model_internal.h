@@ -55,6 +55,10 @@ typedef struct ssli_layer {
     float *running_mean, *running_var;
     int64_t num_batches_tracked;
 
+    /* Tensor names "<name>.weight", ".bias", ".running_mean", ".running_var" in a
+     * separate block so views handed out keep valid names when layers move. */
+    char (*pnames)[80];
+
     /* Residual children. */
     ssli_seq *body, *shortcut;
 
@@ -93,7 +97,8 @@ struct ssli_seq {
  *   backward: hook->backward(user, L, g, n, c, width) receives the gradient
  *             w.r.t. the hooked (shifted) output and must turn it, in place,
  *             into the gradient w.r.t. the unshifted pre-activation.
- * L is the hooked layer's pointer (stable for the model's lifetime); the hook
+ * L is the hooked layer's pointer (stable once the model is built: adding
+ * layers may move the layers of the sequence being extended); the hook
  * decides which layers it acts on (e.g. skip the output layer).  A non-OK
  * status aborts the pass and is returned as is. */
 typedef struct ssli_model_hook {
@@ -135,7 +140,6 @@ struct sslk_model {
 
     /* cached parameter table (rebuilt when layers change) */
     sslk_param_view *views;
-    char (*view_names)[96];
     size_t nviews;
     bool views_dirty;
 

@@ -7,7 +7,6 @@
 
 typedef struct view_builder {
     sslk_param_view *v;
-    char (*names)[96];
     size_t n;
 } view_builder;
 
@@ -17,8 +16,8 @@ static void add_view(view_builder *b, const ssli_layer *L, const char *suffix, f
         sslk_param_view *v = &b->v[b->n];
         memset(v, 0, sizeof *v);
         v->struct_size = sizeof *v;
-        snprintf(b->names[b->n], sizeof b->names[0], "%s.%s", L->name, suffix);
-        v->name = b->names[b->n];
+        int k = suffix[0] == 'w' ? 0 : suffix[0] == 'b' ? 1 : !strcmp(suffix, "running_mean") ? 2 : 3;
+        v->name = L->pnames[k]; /* owned by the layer: stable for the model's lifetime */
         v->data = data;
         v->grad = grad;
         v->count = count;
@@ -58,21 +57,14 @@ static void walk(view_builder *b, ssli_seq *s) {
 
 static sslk_status refresh_views(sslk_model *m) {
     if (!m->views_dirty) return SSLK_OK;
-    view_builder b = {NULL, NULL, 0};
+    view_builder b = {NULL, 0};
     walk(&b, &m->top);
     sslk_param_view *v = ssli_calloc(m->ctx, b.n ? b.n : 1, sizeof *v);
-    char(*names)[96] = ssli_calloc(m->ctx, b.n ? b.n : 1, sizeof *names);
-    if (!v || !names) {
-        ssli_free(m->ctx, v);
-        ssli_free(m->ctx, names);
-        return ssli_alloc_status();
-    }
-    b = (view_builder){v, names, 0};
+    if (!v) return ssli_alloc_status();
+    b = (view_builder){v, 0};
     walk(&b, &m->top);
     ssli_free(m->ctx, m->views);
-    ssli_free(m->ctx, m->view_names);
     m->views = v;
-    m->view_names = names;
     m->nviews = b.n;
     m->views_dirty = false;
     return SSLK_OK;
