@@ -23,3 +23,6 @@ from .data import Augment, Dataset, Loader  # noqa: E402,F401
 from .train import KNN, LinearProbe, Trainer, knn_eval, linear_probe  # noqa: E402,F401
 # @geometry
 from .geometry import Slice, Partition, splinecam  # noqa: E402,F401
+# police
+from .police import (Police, police_box, police_polygon, police_simplex,  # noqa: E402,F401
+                     police_splinecam, police_verify)
