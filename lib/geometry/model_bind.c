@@ -9,10 +9,27 @@
 
 sslk_status ssli_cpwl_from_model(const sslk_model *m, ssli_cpwl *net);
 
+static sslk_status check_finite(const ssli_layer *L, const float *x, size_t n, const char *what) {
+    size_t bad = x ? ssli_first_nonfinite_f32(x, n) : SIZE_MAX;
+    if (bad != SIZE_MAX)
+        return ssli_err(SSLK_E_NONFINITE, "sslk_splinecam: layer '%s' %s[%zu] is not finite", L->name, what, bad);
+    return SSLK_OK;
+}
+
 static sslk_status bind_seq(const sslk_model *m, const ssli_seq *s, ssli_cpwl *net) {
     for (size_t i = 0; i < s->n; i++) {
         const ssli_layer *L = &s->layers[i];
         size_t c = L->in.c, h = L->in.h, w = L->in.w;
+        SSLI_TRY(check_finite(L, L->weight, L->weight_count, "weight"));
+        SSLI_TRY(check_finite(L, L->bias, L->bias_count, "bias"));
+        if (L->kind == SSLI_LAYER_BATCHNORM) {
+            SSLI_TRY(check_finite(L, L->running_mean, c, "running_mean"));
+            SSLI_TRY(check_finite(L, L->running_var, c, "running_var"));
+            for (size_t j = 0; j < c; j++)
+                if (!((double)L->running_var[j] + ssli_model_bn_eps(m) > 0))
+                    return ssli_err(SSLK_E_NUMERIC, "sslk_splinecam: layer '%s' running_var[%zu] + eps = %g is not positive",
+                                    L->name, j, (double)L->running_var[j] + ssli_model_bn_eps(m));
+        }
         switch (L->kind) {
         case SSLI_LAYER_LINEAR:
             SSLI_TRY(ssli_cpwl_dense(net, ssli_shape_numel(L->out), L->weight, NULL, L->bias, NULL));

@@ -835,6 +835,19 @@ START_TEST(three_anchor_and_polygon_slices) {
     ck_status(sslk_splinecam(c, m, s, 0, &p), SSLK_E_SHAPE);
     ck_status(sslk_splinecam(c, NULL, s, 0, &p), SSLK_E_INVALID_ARG);
     sslk_slice_destroy(s);
+    /* non-finite parameters are refused */
+    ck_ok(sslk_slice_from_box(c, o, d, 2, ext, &s));
+    float wbad[12];
+    ck_ok(sslk_model_get_param(m, "0.weight", wbad, 12));
+    sslk_param_view pv;
+    pv.struct_size = sizeof pv;
+    ck_ok(sslk_model_param(m, 0, &pv));
+    ck_assert_str_eq(pv.name, "0.weight");
+    pv.data[3] = NAN;
+    ck_status(sslk_splinecam(c, m, s, 0, &p), SSLK_E_NONFINITE);
+    ck_assert_ptr_null(p);
+    pv.data[3] = wbad[3];
+    sslk_slice_destroy(s);
     sslk_model_destroy(m);
     sslk_ctx_destroy(c);
 }
