@@ -55,17 +55,27 @@ sslk_status sslk_optim_add_params(sslk_optim *opt, const sslk_param_view *views,
     if (group > opt->ngroups)
         return ssli_err(SSLK_E_RANGE, "%s: 'group' = %zu, the next new group is %zu", fn, group,
                         opt->ngroups);
+    /* Arrays are strided by the caller's struct size (a newer header may have
+     * appended fields); every element must carry the same size. */
+    const size_t stride = n ? views[0].struct_size : sizeof *views;
+    if (n && stride < sizeof *views)
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: views[0].struct_size = %zu, expected >= %zu", fn, stride,
+                        sizeof *views);
+#define VIEW(i) ((const sslk_param_view *)(const void *)((const char *)views + (i) * stride))
     for (size_t i = 0; i < n; i++) {
-        const sslk_param_view *v = &views[i];
-        if (v->struct_size < sizeof *v)
-            return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu].struct_size = %zu, expected %zu", fn,
-                            i, v->struct_size, sizeof *v);
+        const sslk_param_view *v = VIEW(i);
+        if (v->struct_size != stride)
+            return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu].struct_size = %zu, views[0] has %zu", fn,
+                            i, v->struct_size, stride);
         if (v->flags & SSLK_PARAM_FROZEN) continue;
         if (!v->data || !v->grad || v->count == 0)
             return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu] ('%s') has no data, no grad or no values",
                             fn, i, v->name ? v->name : "?");
-        for (size_t j = 0; j < opt->np; j++)
-            if (opt->p[j].v.data == v->data)
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !(VIEW(j)->flags & SSLK_PARAM_FROZEN) && VIEW(j)->data == v->data;
+        for (size_t j = 0; j < opt->np && !dup; j++) dup = opt->p[j].v.data == v->data;
+        if (dup)
                 return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu] ('%s') is already registered", fn,
                                 i, v->name ? v->name : "?");
     }
@@ -88,7 +98,7 @@ sslk_status sslk_optim_add_params(sslk_optim *opt, const sslk_param_view *views,
         opt->pcap = nc;
     }
     for (size_t i = 0; i < n; i++) {
-        const sslk_param_view *v = &views[i];
+        const sslk_param_view *v = VIEW(i);
         if (v->flags & SSLK_PARAM_FROZEN) continue;
         ssli_optim_param *q = &opt->p[opt->np];
         memset(q, 0, sizeof *q);
@@ -104,6 +114,7 @@ sslk_status sslk_optim_add_params(sslk_optim *opt, const sslk_param_view *views,
         }
         opt->np++;
     }
+#undef VIEW
     return SSLK_OK;
 }
 

@@ -266,6 +266,8 @@ OPTIM_KINDS = {"sgd": 1, "lars": 2, "adamw": 3}
 def _views_of(p):
     if hasattr(p, "param_views"):
         return list(p.param_views())
+    if hasattr(p, "_views"):  # objects predating the param_views() name
+        return list(p._views())
     if isinstance(p, ctypes.Structure):
         return [p]
     return list(p)

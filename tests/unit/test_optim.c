@@ -108,6 +108,10 @@ START_TEST(groups_scale_and_nan_refusal) {
     ck_status(sslk_optim_add_params(o, &va, 1, 1), SSLK_E_RANGE);
     ck_ok(sslk_optim_add_params(o, &va, 1, 0));
     ck_status(sslk_optim_add_params(o, &va, 1, 1), SSLK_E_INVALID_ARG); /* registered twice */
+    sslk_param_view twice[2] = {vb, vb};
+    ck_status(sslk_optim_add_params(o, twice, 2, 1), SSLK_E_INVALID_ARG);
+    twice[1].struct_size = 8;
+    ck_status(sslk_optim_add_params(o, twice, 2, 1), SSLK_E_INVALID_ARG);
     ck_ok(sslk_optim_add_params(o, &vb, 1, 1));
     ck_ok(sslk_optim_set_f64(o, SSLK_SGD_LR, 0.1));
     ck_ok(sslk_optim_group_set_f64(o, 1, SSLK_SGD_LR, 0.01));
