@@ -20,8 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "geometry/arena.h"
-#include "geometry/partition.h"
+#include "geometry/engine.h"
 #include "linalg/linalg.h"
 
 #ifdef _OPENMP
@@ -32,66 +31,6 @@
 #define LEAF_BUDGET_DOUBLES (1u << 20) /* leaf maps per batch: 8 MiB */
 #define GEMM_BLOCK 16               /* parents per base GEMM (fixed: results independent of threads) */
 #define CHAIN_BLOCK 8               /* leaves per explicit chain block */
-
-typedef struct piece_list {
-    size_t n, cap, pcap, ccap;
-    size_t *voff;   /* n + 1 */
-    ssli_pt *pts;
-    uint16_t *ch;   /* n x nh */
-} piece_list;
-
-typedef struct tls {
-    ssli_arena arena;
-    piece_list pl[2];
-    double *vals;   /* scratch */
-    size_t vcap;
-    ssli_pt *tmp[2];
-    size_t tcap;
-    double *cb[2];  /* chain buffers */
-    size_t cbcap;
-    double *sb;     /* chain stack buffer */
-    size_t sbcap;
-    double *wh, *cm; /* fast path: gathered W^T rows, leaf coefficients */
-    size_t whcap, cmcap;
-    size_t *jstack;  /* split stack: next unit of each pending piece */
-    size_t jcap;
-    uint16_t *chw;   /* choices of the piece being split */
-    size_t chwcap;
-    ssli_pt *work;   /* the piece being split */
-    size_t wcap;
-} tls;
-
-typedef struct split_res {
-    size_t nleaves, nh;
-    uint32_t *H;
-    uint16_t *base;  /* U base choices */
-    size_t *voff;
-    ssli_pt *pts;
-    uint16_t *ch;    /* nleaves x nh */
-} split_res;
-
-typedef struct group {
-    size_t n;
-    size_t *voff;
-    ssli_pt *pts;
-    double *maps;    /* n x 3 x F */
-    double *stacks;  /* n x max_stack */
-    uint64_t *codes; /* n x cw */
-} group;
-
-typedef struct engine {
-    sslk_ctx *ctx;
-    const ssli_cpwl *net;
-    int nthreads;
-    size_t *stages, nst;
-    double rtol;
-    size_t cw, maxst, max_regions;
-    unsigned flags;
-    tls *t;
-    sslk_partition *P;
-    ssli_segsink seg;
-    size_t *emitted; /* regions emitted by all threads (checked against max_regions) */
-} engine;
 
 /* Record the first failure of a parallel loop with its message (the
  * message lives in the failing thread's error buffer). */
@@ -131,421 +70,6 @@ static sslk_status group_alloc(const engine *E, group *g, size_t n, size_t nvert
     g->stacks = ssli_malloc(E->ctx, n * (E->maxst ? E->maxst : 1), sizeof(double));
     g->codes = ssli_calloc(E->ctx, n * (E->cw ? E->cw : 1), sizeof(uint64_t));
     if (!g->voff || !g->pts || !g->maps || !g->stacks || !g->codes) return ssli_alloc_status();
-    return SSLK_OK;
-}
-
-/* ---- piece lists -------------------------------------------------------------- */
-
-static sslk_status pl_reset(const sslk_ctx *ctx, piece_list *l) {
-    l->n = 0;
-    SSLI_TRY(ssli_grow(ctx, (void **)&l->voff, &l->cap, 1, sizeof(size_t)));
-    l->voff[0] = 0;
-    return SSLK_OK;
-}
-
-/* Append a piece with nv vertices and the choices ch (nh) of a parent piece. */
-static sslk_status pl_add(const sslk_ctx *ctx, piece_list *l, const ssli_pt *p, size_t nv,
-                          const uint16_t *ch, size_t nh, size_t set_j, uint16_t set_v) {
-    SSLI_TRY(ssli_grow(ctx, (void **)&l->voff, &l->cap, l->n + 2, sizeof(size_t)));
-    size_t v0 = l->voff[l->n];
-    SSLI_TRY(ssli_grow(ctx, (void **)&l->pts, &l->pcap, v0 + nv, sizeof(ssli_pt)));
-    SSLI_TRY(ssli_grow(ctx, (void **)&l->ch, &l->ccap, (l->n + 1) * (nh ? nh : 1), sizeof(uint16_t)));
-    memcpy(l->pts + v0, p, nv * sizeof(ssli_pt));
-    if (nh) {
-        memcpy(l->ch + l->n * nh, ch, nh * sizeof(uint16_t));
-        if (set_j < nh) l->ch[l->n * nh + set_j] = set_v;
-    }
-    l->voff[++l->n] = v0 + nv;
-    return SSLK_OK;
-}
-
-static sslk_status tls_scratch(const sslk_ctx *ctx, tls *t, size_t nv) {
-    size_t cap0 = t->tcap;
-    SSLI_TRY(ssli_grow(ctx, (void **)&t->vals, &t->vcap, nv, sizeof(double)));
-    SSLI_TRY(ssli_grow(ctx, (void **)&t->tmp[0], &t->tcap, nv + 2, sizeof(ssli_pt)));
-    size_t c1 = cap0;
-    SSLI_TRY(ssli_grow(ctx, (void **)&t->tmp[1], &c1, t->tcap, sizeof(ssli_pt)));
-    return SSLK_OK;
-}
-
-/* ---- splitting one region by one nonlinear op ------------------------------- */
-
-static inline double slope(const ssli_cpwl_op *op, uint16_t c) { return c ? op->pos : op->neg; }
-
-/* Unit h of a UNIT op: its line on the map. */
-static inline void unit_line(const double *Z, size_t F, size_t h, double *a, double *b, double *c) {
-    *a = Z[h];
-    *b = Z[F + h];
-    *c = Z[2 * F + h];
-}
-
-/* Side of a polygon that does not cross the line: 1 positive, 0 negative,
- * -1 crossing.  Band polygons go by the sign of their vertex mean. */
-static int side_of(const double *v, size_t n, double tol) {
-    int f = ssli_poly_classify(v, n, tol);
-    if (f == SSLI_SIDE_BOTH) return -1;
-    if (f == SSLI_SIDE_POS) return 1;
-    if (f == SSLI_SIDE_NEG) return 0;
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += v[i];
-    return s > 0;
-}
-
-/* Is window entry j the (tolerant) maximum of the window at every vertex? */
-static bool window_winner(const double *Z, size_t F, const uint32_t *wn, size_t m, size_t j,
-                          const ssli_pt *p, size_t nv, double sx, double sy, double rtol) {
-    size_t ej = wn[j];
-    for (size_t q = 0; q < m; q++) {
-        if (q == j) continue;
-        size_t eq = wn[q];
-        double a = Z[ej] - Z[eq], b = Z[F + ej] - Z[F + eq], c = Z[2 * F + ej] - Z[2 * F + eq];
-        double tol = rtol * ((fabs(Z[ej]) + fabs(Z[eq])) * sx + (fabs(Z[F + ej]) + fabs(Z[F + eq])) * sy +
-                             fabs(Z[2 * F + ej]) + fabs(Z[2 * F + eq]));
-        for (size_t i = 0; i < nv; i++) {
-            double v = a * p[i].x + b * p[i].y + c;
-            /* ties between identical entries go to the first one */
-            if (v < -tol || (q < j && v <= tol && v >= -tol && fabs(a) * sx + fabs(b) * sy + fabs(c) <= tol))
-                return false;
-        }
-    }
-    return true;
-}
-
-/* The window entry that is the maximum at every vertex (first on ties), or
- * -1 when the argmax changes inside the polygon.  Same test as
- * window_winner, with the entries' values at the vertices computed once. */
-static int window_choice(const double *Z, size_t F, const uint32_t *wn, size_t m, const ssli_pt *p,
-                         size_t nv, double sx, double sy, double rtol) {
-    double vals[1024], sc[64];
-    if (m > 64 || m * nv > 1024) {
-        for (size_t j = 0; j < m; j++)
-            if (window_winner(Z, F, wn, m, j, p, nv, sx, sy, rtol)) return (int)j;
-        return -1;
-    }
-    for (size_t e = 0; e < m; e++) {
-        size_t ee = wn[e];
-        double a = Z[ee], b = Z[F + ee], c = Z[2 * F + ee];
-        sc[e] = fabs(a) * sx + fabs(b) * sy + fabs(c);
-        for (size_t i = 0; i < nv; i++) vals[e * nv + i] = a * p[i].x + b * p[i].y + c;
-    }
-    for (size_t j = 0; j < m; j++) {
-        bool ok = true;
-        for (size_t q = 0; q < m && ok; q++) {
-            if (q == j) continue;
-            double tol = rtol * (sc[j] + sc[q]);
-            for (size_t i = 0; i < nv; i++)
-                if (vals[j * nv + i] - vals[q * nv + i] < -tol) {
-                    ok = false;
-                    break;
-                }
-            if (ok && q < j) {
-                /* identical entries: the first one wins */
-                size_t ej = wn[j], eq = wn[q];
-                double dl = fabs(Z[ej] - Z[eq]) * sx + fabs(Z[F + ej] - Z[F + eq]) * sy + fabs(Z[2 * F + ej] - Z[2 * F + eq]);
-                if (dl <= tol) ok = false;
-            }
-        }
-        if (ok) return (int)j;
-    }
-    return -1;
-}
-
-/* min, max and sum over the polygon's vertices of every unit's line (the
- * hottest loop: compiled for AVX2 too, picked at load time). */
-__attribute__((target_clones("avx2", "default"))) static void unit_ranges(const double *restrict Z0, const double *restrict Z1, const double *restrict Z2, size_t U,
-                        const ssli_pt *restrict poly, size_t npoly, double *restrict vmin, double *restrict vmax,
-                        double *restrict vsum) {
-    double x = poly[0].x, y = poly[0].y;
-    for (size_t k = 0; k < U; k++) {
-        double v = Z0[k] * x + Z1[k] * y + Z2[k];
-        vmin[k] = v;
-        vmax[k] = v;
-        vsum[k] = v;
-    }
-    for (size_t i = 1; i < npoly; i++) {
-        x = poly[i].x;
-        y = poly[i].y;
-        for (size_t k = 0; k < U; k++) {
-            double v = Z0[k] * x + Z1[k] * y + Z2[k];
-            double lo = vmin[k], hi = vmax[k];
-            vmin[k] = v < lo ? v : lo;
-            vmax[k] = v > hi ? v : hi;
-            vsum[k] += v;
-        }
-    }
-}
-
-static sslk_status split_region(const engine *E, const ssli_cpwl_op *op, const double *Z,
-                                const ssli_pt *poly, size_t npoly, tls *t, split_res *R) {
-    const sslk_ctx *ctx = E->ctx;
-    size_t F = op->in, U = op->out;
-    double sx, sy, rtol = E->rtol;
-    ssli_poly_extent(poly, npoly, &sx, &sy);
-    memset(R, 0, sizeof *R);
-    R->base = ssli_arena_alloc(&t->arena, U, sizeof(uint16_t));
-    if (!R->base) return ssli_alloc_status();
-    SSLI_TRY(tls_scratch(ctx, t, npoly + U + 8));
-    size_t nh = 0;
-    if (op->kind == SSLI_COP_UNIT) {
-        /* all units at once: min, max and sum of each line over the vertices */
-        SSLI_TRY(tls_scratch(ctx, t, 3 * U + npoly + 8));
-        double *vmin = t->vals, *vmax = vmin + U, *vsum = vmax + U;
-        const double *Z0 = Z, *Z1 = Z + F, *Z2 = Z + 2 * F;
-        unit_ranges(Z0, Z1, Z2, U, poly, npoly, vmin, vmax, vsum);
-        for (size_t k = 0; k < U; k++) {
-            double tol = rtol * (fabs(Z0[k]) * sx + fabs(Z1[k]) * sy + fabs(Z2[k]));
-            bool pos = vmax[k] > tol, neg = vmin[k] < -tol;
-            if (pos && neg) {
-                nh++;
-                R->base[k] = 0xFFFF;
-            } else {
-                R->base[k] = (uint16_t)(pos ? 1 : neg ? 0 : vsum[k] > 0);
-            }
-        }
-    } else {
-        for (size_t k = 0; k < U; k++) {
-            int j = window_choice(Z, F, op->win + k * op->m, op->m, poly, npoly, sx, sy, rtol);
-            if (j < 0) {
-                nh++;
-                R->base[k] = 0xFFFF;
-            } else {
-                R->base[k] = (uint16_t)j;
-            }
-        }
-    }
-    R->nh = nh;
-    R->H = ssli_arena_alloc(&t->arena, nh ? nh : 1, sizeof(uint32_t));
-    if (!R->H) return ssli_alloc_status();
-    for (size_t k = 0, j = 0; k < U; k++)
-        if (R->base[k] == 0xFFFF) {
-            R->H[j++] = (uint32_t)k;
-            R->base[k] = 0;
-        }
-
-    /* Sequential clipping by the crossing units, depth-first: a piece is
-     * copied only when a unit splits it.  B is the stack of pending pieces
-     * (with the index of the next unit to test), A collects the leaves. */
-    piece_list *A = &t->pl[0], *B = &t->pl[1];
-    SSLI_TRY(pl_reset(ctx, A));
-    SSLI_TRY(pl_reset(ctx, B));
-    SSLI_TRY(ssli_grow(ctx, (void **)&t->jstack, &t->jcap, 1, sizeof(size_t)));
-    SSLI_TRY(ssli_grow(ctx, (void **)&t->chw, &t->chwcap, nh ? nh : 1, sizeof(uint16_t)));
-    memset(t->chw, 0, (nh ? nh : 1) * sizeof(uint16_t));
-    SSLI_TRY(pl_add(ctx, B, poly, npoly, t->chw, nh, SIZE_MAX, 0));
-    t->jstack[0] = 0;
-    double dedup_eps = 8 * 2.220446049250313e-16 * (sx > sy ? sx : sy);
-    while (B->n > 0) {
-        /* pop into the work polygon tmp[2] and choices chw */
-        size_t top = B->n - 1, nv = B->voff[top + 1] - B->voff[top], j = t->jstack[top];
-        SSLI_TRY(tls_scratch(ctx, t, nv + op->m + 8));
-        SSLI_TRY(ssli_grow(ctx, (void **)&t->work, &t->wcap, nv + 2, sizeof(ssli_pt)));
-        ssli_pt *p = t->work;
-        memcpy(p, B->pts + B->voff[top], nv * sizeof(ssli_pt));
-        if (nh) memcpy(t->chw, B->ch + top * nh, nh * sizeof(uint16_t));
-        B->n--;
-        bool split = false;
-        for (; j < nh && !split; j++) {
-            size_t h = R->H[j];
-            if (op->kind == SSLI_COP_UNIT) {
-                double a, b, c;
-                unit_line(Z, F, h, &a, &b, &c);
-                double tol = ssli_line_tol(a, b, c, sx, sy, rtol);
-                ssli_poly_eval(p, nv, a, b, c, t->vals);
-                int sd = side_of(t->vals, nv, tol);
-                if (sd >= 0) {
-                    t->chw[j] = (uint16_t)sd;
-                    continue;
-                }
-                split = true;
-                /* push the positive half first so the negative one is processed first */
-                for (int side = 1; side >= -1; side -= 2) {
-                    size_t m = ssli_poly_clip(p, t->vals, nv, tol, side, t->tmp[0]);
-                    m = ssli_poly_dedup(t->tmp[0], m, dedup_eps);
-                    if (m < 3) continue;
-                    SSLI_TRY(ssli_grow(ctx, (void **)&t->jstack, &t->jcap, B->n + 1, sizeof(size_t)));
-                    t->jstack[B->n] = j + 1;
-                    SSLI_TRY(pl_add(ctx, B, t->tmp[0], m, t->chw, nh, j, side > 0));
-                }
-            } else {
-                const uint32_t *wn = op->win + h * op->m;
-                int w = window_choice(Z, F, wn, op->m, p, nv, sx, sy, rtol);
-                if (w >= 0) {
-                    t->chw[j] = (uint16_t)w;
-                    continue;
-                }
-                split = true;
-                for (size_t e = op->m; e-- > 0;) {
-                    /* cell of entry e: clip by z_e - z_q >= 0 for every other q */
-                    size_t cn = nv;
-                    memcpy(t->tmp[0], p, nv * sizeof(ssli_pt));
-                    size_t ej = wn[e];
-                    for (size_t qq = 0; qq < op->m && cn >= 3; qq++) {
-                        if (qq == e) continue;
-                        size_t eq = wn[qq];
-                        double a = Z[ej] - Z[eq], b = Z[F + ej] - Z[F + eq], c = Z[2 * F + ej] - Z[2 * F + eq];
-                        double tol = rtol * ((fabs(Z[ej]) + fabs(Z[eq])) * sx + (fabs(Z[F + ej]) + fabs(Z[F + eq])) * sy +
-                                             fabs(Z[2 * F + ej]) + fabs(Z[2 * F + eq]));
-                        ssli_poly_eval(t->tmp[0], cn, a, b, c, t->vals);
-                        int f = ssli_poly_classify(t->vals, cn, tol);
-                        if (f == 0) {
-                            if (e > qq) cn = 0; /* identical entries: the first wins */
-                            continue;
-                        }
-                        if (f == SSLI_SIDE_POS) continue;
-                        if (f == SSLI_SIDE_NEG) {
-                            cn = 0;
-                            continue;
-                        }
-                        size_t m = ssli_poly_clip(t->tmp[0], t->vals, cn, tol, 1, t->tmp[1]);
-                        cn = ssli_poly_dedup(t->tmp[1], m, dedup_eps);
-                        ssli_pt *sw = t->tmp[0];
-                        t->tmp[0] = t->tmp[1];
-                        t->tmp[1] = sw;
-                    }
-                    if (cn < 3) continue;
-                    SSLI_TRY(ssli_grow(ctx, (void **)&t->jstack, &t->jcap, B->n + 1, sizeof(size_t)));
-                    t->jstack[B->n] = j + 1;
-                    SSLI_TRY(pl_add(ctx, B, t->tmp[0], cn, t->chw, nh, j, (uint16_t)e));
-                }
-            }
-        }
-        if (!split) SSLI_TRY(pl_add(ctx, A, p, nv, t->chw, nh, SIZE_MAX, 0));
-    }
-    /* Copy the leaves into the arena. */
-    R->nleaves = A->n;
-    R->voff = ssli_arena_alloc(&t->arena, A->n + 1, sizeof(size_t));
-    R->pts = ssli_arena_alloc(&t->arena, A->voff[A->n] ? A->voff[A->n] : 1, sizeof(ssli_pt));
-    R->ch = ssli_arena_alloc(&t->arena, A->n * (nh ? nh : 1), sizeof(uint16_t));
-    if (!R->voff || !R->pts || !R->ch) return ssli_alloc_status();
-    memcpy(R->voff, A->voff, (A->n + 1) * sizeof(size_t));
-    memcpy(R->pts, A->pts, A->voff[A->n] * sizeof(ssli_pt));
-    if (nh) memcpy(R->ch, A->ch, A->n * nh * sizeof(uint16_t));
-    return SSLK_OK;
-}
-
-/* ---- maps of the nonlinearity output ---------------------------------------- */
-
-/* y (3 x U) = op applied to Z (3 x F) with choices ch (U). */
-static void apply_choice(const ssli_cpwl_op *op, const double *Z, const uint16_t *ch, double *y) {
-    size_t F = op->in, U = op->out;
-    if (op->kind == SSLI_COP_UNIT) {
-        for (size_t r = 0; r < 3; r++)
-            for (size_t k = 0; k < U; k++) y[r * U + k] = slope(op, ch[k]) * Z[r * F + k];
-    } else {
-        for (size_t k = 0; k < U; k++) {
-            size_t e = op->win[k * op->m + ch[k]];
-            for (size_t r = 0; r < 3; r++) y[r * U + k] = Z[r * F + e];
-        }
-    }
-}
-
-/* Write n choices of `bits` bits each from bit offset off. */
-static void set_codes(uint64_t *code, size_t off, size_t bits, const uint16_t *ch, size_t n) {
-    if (bits != 1) {
-        for (size_t k = 0; k < n; k++) ssli_code_set(code, off + k * bits, bits, ch[k]);
-        return;
-    }
-    for (size_t k = 0; k < n; k++) {
-        size_t b = off + k;
-        uint64_t m = (uint64_t)1 << (b & 63);
-        code[b >> 6] = ch[k] ? code[b >> 6] | m : code[b >> 6] & ~m;
-    }
-}
-
-/* M (3 x out) += d (3) x conv(e_h): the response of a convolution to unit h
- * of its input, i.e. its kernel scattered around h's position. */
-static void conv_scatter(const ssli_cpwl_op *cv, size_t h, const double d[3], double *M) {
-    size_t hw = cv->h * cv->w, c = h / hw, y = (h % hw) / cv->w, x = h % cv->w, k = cv->k, out = cv->out;
-    size_t ohw = cv->oh * cv->ow;
-    for (size_t a = 0; a < k; a++) {
-        long ty = (long)y + (long)cv->pad - (long)a;
-        if (ty < 0 || ty % (long)cv->stride) continue;
-        size_t i = (size_t)ty / cv->stride;
-        if (i >= cv->oh) continue;
-        for (size_t b = 0; b < k; b++) {
-            long tx = (long)x + (long)cv->pad - (long)b;
-            if (tx < 0 || tx % (long)cv->stride) continue;
-            size_t jx = (size_t)tx / cv->stride;
-            if (jx >= cv->ow) continue;
-            for (size_t o = 0; o < cv->oc; o++) {
-                double w = cv->wgt[((o * cv->c + c) * k + a) * k + b];
-                size_t f = o * ohw + i * cv->ow + jx;
-                M[f] += d[0] * w;
-                M[out + f] += d[1] * w;
-                M[2 * out + f] += d[2] * w;
-            }
-        }
-    }
-}
-
-/* d (3) = change of output unit h's map when its choice goes from b to c. */
-static void choice_delta(const ssli_cpwl_op *op, const double *Z, size_t h, uint16_t b, uint16_t c,
-                         double d[3]) {
-    size_t F = op->in;
-    if (op->kind == SSLI_COP_UNIT) {
-        double s = slope(op, c) - slope(op, b);
-        for (int r = 0; r < 3; r++) d[r] = s * Z[r * F + h];
-    } else {
-        size_t ec = op->win[h * op->m + c], eb = op->win[h * op->m + b];
-        for (int r = 0; r < 3; r++) d[r] = Z[r * F + ec] - Z[r * F + eb];
-    }
-}
-
-/* Run ops [o0, o1) on nmaps maps (3 x op[o0].in each) with stacks (maxst
- * each), in place through the thread's chain buffers; result maps go to out. */
-static sslk_status run_chain(const engine *E, tls *t, size_t o0, size_t o1, const double *in,
-                             size_t nmaps, double *stacks, double *out) {
-    const ssli_cpwl *net = E->net;
-    size_t D = net->max_dim;
-    size_t need = nmaps * 3 * D;
-    size_t c0 = t->cbcap;
-    SSLI_TRY(ssli_grow(E->ctx, (void **)&t->cb[0], &t->cbcap, need, sizeof(double)));
-    SSLI_TRY(ssli_grow(E->ctx, (void **)&t->cb[1], &c0, t->cbcap, sizeof(double)));
-    size_t F = o0 < net->nops ? net->ops[o0].in : net->out;
-    if (o0 >= o1) {
-        memcpy(out, in, nmaps * 3 * F * sizeof(double));
-        return SSLK_OK;
-    }
-    double *cur = t->cb[0], *nxt = t->cb[1];
-    memcpy(cur, in, nmaps * 3 * F * sizeof(double));
-    size_t ST = E->maxst;
-    for (size_t o = o0; o < o1; o++) {
-        const ssli_cpwl_op *op = &net->ops[o];
-        size_t sp = op->stack_before;
-        switch (op->kind) {
-        case SSLI_COP_PUSH:
-            for (size_t i = 0; i < nmaps; i++)
-                memcpy(stacks + i * ST + sp, cur + i * 3 * op->in, 3 * op->in * sizeof(double));
-            break;
-        case SSLI_COP_SWAP: {
-            size_t td = op->top_dim;
-            for (size_t i = 0; i < nmaps; i++) {
-                double *st = stacks + i * ST + sp - 3 * td;
-                memcpy(nxt + i * 3 * td, st, 3 * td * sizeof(double));
-                memcpy(st, cur + i * 3 * op->in, 3 * op->in * sizeof(double));
-            }
-            double *sw = cur;
-            cur = nxt;
-            nxt = sw;
-            break;
-        }
-        case SSLI_COP_ADD:
-            for (size_t i = 0; i < nmaps; i++) {
-                const double *st = stacks + i * ST + sp - 3 * op->in;
-                double *c = cur + i * 3 * op->in;
-                for (size_t f = 0; f < 3 * op->in; f++) c[f] += st[f];
-            }
-            break;
-        default: {
-            SSLI_TRY(ssli_cpwl_apply_affine(net, op, cur, nmaps, nxt));
-            double *sw = cur;
-            cur = nxt;
-            nxt = sw;
-        }
-        }
-        F = op->out;
-    }
-    memcpy(out, cur, nmaps * 3 * F * sizeof(double));
     return SSLK_OK;
 }
 
@@ -665,10 +189,10 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
     for (size_t j = 0; j < nj; j++) {
         size_t i = ia + j;
         const double *Z = G->maps + (p0 + i) * 3 * Fz;
-        apply_choice(op, Z, R[i].base, Y0 + j * 3 * Fy);
+        ssli_sc_apply_choice(op, Z, R[i].base, Y0 + j * 3 * Fy);
         uint64_t *pc = pcode + j * cw;
         if (cw) memcpy(pc, G->codes + (p0 + i) * cw, cw * sizeof(uint64_t));
-        set_codes(pc, op->code_off, op->code_bits, R[i].base, Fy);
+        ssli_sc_set_codes(pc, op->code_off, op->code_bits, R[i].base, Fy);
     }
     if (fast) {
         const ssli_cpwl_op *d = &net->ops[o + 1];
@@ -710,8 +234,8 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
                         size_t u = r->H[h];
                         if (ch[h] == r->base[u]) continue;
                         double dd[3];
-                        choice_delta(op, Z, u, r->base[u], ch[h], dd);
-                        conv_scatter(d, u, dd, M);
+                        ssli_sc_choice_delta(op, Z, u, r->base[u], ch[h], dd);
+                        ssli_sc_conv_scatter(d, u, dd, M);
                     }
                 } else if (fast) {
                     memcpy(L.maps + l * 3 * Fn, Base + j * 3 * Fn, 3 * Fn * sizeof(double));
@@ -722,7 +246,7 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
                         size_t u = r->H[h];
                         if (ch[h] == r->base[u]) continue;
                         double dd[3];
-                        choice_delta(op, Z, u, r->base[u], ch[h], dd);
+                        ssli_sc_choice_delta(op, Z, u, r->base[u], ch[h], dd);
                         for (int rr = 0; rr < 3; rr++) y[rr * Fy + u] += dd[rr];
                     }
                 }
@@ -745,7 +269,7 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
                         size_t u = r->H[h];
                         if (ch[h] == r->base[u]) continue;
                         double dd[3];
-                        choice_delta(op, Z, u, r->base[u], ch[h], dd);
+                        ssli_sc_choice_delta(op, Z, u, r->base[u], ch[h], dd);
                         crow[h] = dd[0];
                         crow[nh + h] = dd[1];
                         crow[2 * nh + h] = dd[2];
@@ -766,7 +290,7 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
         for (size_t b = 0; b < nb; b++) {
             size_t a0 = b * CHAIN_BLOCK, a1 = a0 + CHAIN_BLOCK < nl ? a0 + CHAIN_BLOCK : nl;
-            sslk_status s2 = run_chain(E, my_tls(E), o + 1, next, Yl + a0 * 3 * Fy, a1 - a0,
+            sslk_status s2 = ssli_sc_run_chain(E, my_tls(E), o + 1, next, Yl + a0 * 3 * Fy, a1 - a0,
                                        L.stacks + a0 * ST, L.maps + a0 * 3 * Fn);
             if (s2 != SSLK_OK) keep_err(&bst, s2, emsg, sizeof emsg);
         }
@@ -819,7 +343,7 @@ static sslk_status split_parents(engine *E, size_t s, const group *G, size_t c0,
     char emsg[256] = "";
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
     for (size_t i = c0; i < c1; i++) {
-        sslk_status s2 = split_region(E, op, G->maps + i * 3 * op->in, G->pts + G->voff[i],
+        sslk_status s2 = ssli_sc_split_region(E, op, G->maps + i * 3 * op->in, G->pts + G->voff[i],
                                       G->voff[i + 1] - G->voff[i], my_tls(E), &R[i - c0]);
         if (s2 != SSLK_OK) keep_err(&sst, s2, emsg, sizeof emsg);
     }
@@ -1111,7 +635,7 @@ sslk_status ssli_splinecam_run(sslk_ctx *ctx, const ssli_cpwl *net, const sslk_s
             G.voff[0] = 0;
             G.voff[1] = sl->npoly;
             memcpy(G.pts, sl->poly, sl->npoly * sizeof(ssli_pt));
-            st = run_chain(&E, &E.t[0], 0, first, T, 1, G.stacks, G.maps);
+            st = ssli_sc_run_chain(&E, &E.t[0], 0, first, T, 1, G.stacks, G.maps);
         }
         if (st == SSLK_OK) st = E.nst ? drive(&E, &G) : emit(&E, &G);
         ssli_free(ctx, T);
