@@ -16,7 +16,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import as_f32, as_f64, c_double_p, c_float_p, ctx_handle, declare, default_ctx, lib, settings
+from ._lib import Context, as_f32, as_f64, c_double_p, c_float_p, ctx_handle, declare, default_ctx, lib, settings
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -97,14 +97,14 @@ class Slice:
     @classmethod
     def from_anchors(cls, points, pad=1.0, seed=None, ctx=None):
         """Slice through 1, 2 or 3 points (rows; image-shaped rows are flattened).
-        One point: square [-pad, pad]^2 with random orthonormal directions (seed:
-        the context's seed, or `seed` when given); two: centred on the midpoint,
+        One point: square [-pad, pad]^2 with random orthonormal directions (from
+        the context's seed, or from `seed` when given); two: centred on the midpoint,
         d1 toward point 0; three: plane through them, d1 toward point 0.  The
         domain is the anchors' box grown by pad."""
+        if seed is not None:
+            ctx = Context(threads=(ctx or default_ctx()).threads, seed=int(seed))  # kept by the Slice
         ctx = ctx or default_ctx()
         a = _rows(points, "points")
-        if seed is not None:
-            lib.sslk_ctx_set_seed(ctx.handle, int(seed))
         h = _vp()
         lib.sslk_slice_from_anchors(ctx.handle, _fp(a), a.shape[0], a.shape[1], float(pad), ctypes.byref(h))
         return cls(h, ctx)

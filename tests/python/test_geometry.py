@@ -107,6 +107,8 @@ def test_slices_and_exports(tmp_path):
     rng = np.random.default_rng(2)
     a = rng.normal(size=(2, 6)).astype(np.float32)
     s = sslkit.Slice.from_anchors(a, pad=0.3, seed=5)
+    one = [sslkit.Slice.from_anchors(a[:1], pad=1.0, seed=k).directions for k in (5, 5, 6)]
+    assert np.array_equal(one[0], one[1]) and not np.allclose(one[0], one[2])
     D = s.directions
     assert np.allclose(D @ D.T, np.eye(2), atol=1e-12)
     uv = s.project(a)
