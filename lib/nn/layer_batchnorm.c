@@ -52,6 +52,91 @@ static void channel_range(size_t c, int t, int nt, size_t *c0, size_t *c1) {
     *c1 = c * (size_t)(t + 1) / (size_t)nt;
 }
 
+/* BatchNorm1d: rows x c with channels contiguous, so loops run rows outer and
+ * channels inner (vectorised), each thread owning a channel range. */
+static void bn1d_forward(ssli_layer *L, const float *x, size_t rows, size_t nstat, sslk_mode mode,
+                         double eps, double mom, size_t c0, size_t c1) {
+    const size_t c = L->in.c;
+    double *mean = L->stat, *istd = L->stat + c;
+    float *xhat = L->aux;
+    if (mode == SSLK_MODE_TRAIN) {
+        const double M = (double)nstat;
+        for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
+        for (size_t r = 0; r < nstat; r++) {
+            const float *xr = x + r * c;
+            for (size_t j = c0; j < c1; j++) mean[j] += xr[j];
+        }
+        for (size_t j = c0; j < c1; j++) mean[j] /= M;
+        for (size_t r = 0; r < nstat; r++) {
+            const float *xr = x + r * c;
+            for (size_t j = c0; j < c1; j++) {
+                double d = xr[j] - mean[j];
+                istd[j] += d * d;
+            }
+        }
+        for (size_t j = c0; j < c1; j++) {
+            double var = istd[j] / M;
+            istd[j] = 1.0 / sqrt(var + eps);
+            L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean[j]);
+            L->running_var[j] = (float)((1.0 - mom) * L->running_var[j] + mom * var * M / (M - 1.0));
+        }
+    } else {
+        for (size_t j = c0; j < c1; j++) {
+            mean[j] = L->running_mean[j];
+            istd[j] = 1.0 / sqrt((double)L->running_var[j] + eps);
+        }
+    }
+    /* float copies of the per-channel constants (their own slot: no thread shares bytes) */
+    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
+    for (size_t j = c0; j < c1; j++) mu[j] = (float)mean[j], is[j] = (float)istd[j];
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * c;
+        float *hr = xhat + r * c, *yr = L->out_buf + r * c;
+        for (size_t j = c0; j < c1; j++) {
+            float h = (xr[j] - mu[j]) * is[j];
+            hr[j] = h;
+            yr[j] = L->weight[j] * h + L->bias[j];
+        }
+    }
+}
+
+static void bn1d_backward(ssli_layer *L, const float *gy, size_t rows, size_t nstat, sslk_mode mode,
+                          float *gx, size_t c0, size_t c1) {
+    const size_t c = L->in.c;
+    const double *istd = L->stat + c;
+    double *s1 = L->stat + 2 * c, *s2 = L->stat + 3 * c;
+    const float *xhat = L->aux;
+    for (size_t j = c0; j < c1; j++) s1[j] = s2[j] = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        const float *g = gy + r * c, *h = xhat + r * c;
+        for (size_t j = c0; j < c1; j++) {
+            s1[j] += g[j];
+            s2[j] += (double)g[j] * h[j];
+        }
+    }
+    for (size_t j = c0; j < c1; j++) {
+        L->gbias[j] += (float)s1[j];
+        L->gweight[j] += (float)s2[j];
+    }
+    if (!gx) return;
+    /* per-channel float constants: a = gamma istd, b1 = S1 / M, b2 = S2 / M (train) */
+    float *a = (float *)(L->stat + 4 * c), *b1 = a + c, *b2 = b1 + c;
+    const double M = (double)nstat;
+    for (size_t j = c0; j < c1; j++) {
+        a[j] = (float)((double)L->weight[j] * istd[j]);
+        b1[j] = mode == SSLK_MODE_TRAIN ? (float)(s1[j] / M) : 0.0f;
+        b2[j] = mode == SSLK_MODE_TRAIN ? (float)(s2[j] / M) : 0.0f;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const float *g = gy + r * c, *h = xhat + r * c;
+        float *o = gx + r * c;
+        if (r < nstat)
+            for (size_t j = c0; j < c1; j++) o[j] = a[j] * (g[j] - b1[j] - h[j] * b2[j]);
+        else
+            for (size_t j = c0; j < c1; j++) o[j] = a[j] * g[j];
+    }
+}
+
 sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
                                    size_t nstat, sslk_mode mode) {
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
@@ -76,6 +161,9 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
     {
         size_t c0, c1;
         channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
+        if (hw == 1) {
+            bn1d_forward(L, x, rows, nstat, mode, eps, mom, c0, c1);
+        } else {
         if (mode == SSLK_MODE_TRAIN) {
             for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
             for (size_t r = 0; r < nstat; r++)
@@ -112,6 +200,7 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
                     yp[p] = gam * h + bet;
                 }
             }
+        }
     }
     if (mode == SSLK_MODE_TRAIN) L->num_batches_tracked++;
     return SSLK_OK;
@@ -130,6 +219,10 @@ void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size
     {
         size_t c0, c1;
         channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
+        if (hw == 1) {
+            bn1d_backward(L, gy, rows, nstat, mode, gx, c0, c1);
+            c1 = c0; /* done */
+        }
         for (size_t j = c0; j < c1; j++) {
             /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
             double s1 = 0.0, s2 = 0.0;

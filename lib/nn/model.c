@@ -149,7 +149,7 @@ static sslk_status commit_layer(sslk_model *m, ssli_layer *L) {
     if (L->kind == SSLI_LAYER_BATCHNORM && !m->dry) {
         L->running_mean = ssli_malloc(c, L->in.c, sizeof(float));
         L->running_var = ssli_malloc(c, L->in.c, sizeof(float));
-        L->stat = ssli_malloc(c, 2 * L->in.c, sizeof(double));
+        L->stat = ssli_malloc(c, 6 * L->in.c, sizeof(double)); /* mean, inv std, 2 sums, 4c floats */
         if (!L->running_mean || !L->running_var || !L->stat) goto fail;
     }
     if (L->weight_count || L->bias_count) {

@@ -69,7 +69,8 @@ typedef struct ssli_layer {
     void *aux;        /* batch-norm: xhat (rows x numel floats); maxpool: argmax (rows x
                          numel(out) int32); residual: gradient scratch */
     size_t aux_cap;   /* bytes */
-    double *stat;     /* batch-norm: mean, inv_std of the last forward (2c) */
+    double *stat;     /* batch-norm: mean, inv_std of the last forward, 2 backward sums,
+                         4c floats of per-channel constants (6c doubles) */
 } ssli_layer;
 
 struct ssli_seq {

@@ -169,7 +169,7 @@ START_TEST(layer_gradients_train_and_eval) {
 END_TEST
 
 START_TEST(whole_model_gradients) {
-    sslk_ctx *c = mkctx(2);
+    sslk_ctx *c = mkctx(1);
     const char *spec =
         "conv:3:3:1:1,bn,relu,maxpool:2,res(conv:3:3:1:1,bn,leaky_relu:0.1,conv:3:3:1:1,bn|conv:3:1:1:0,bn),"
         "abs,gap,linear:4,bn,relu,linear:2";
@@ -344,36 +344,39 @@ START_TEST(batchnorm_statistics_and_running_averages) {
 END_TEST
 
 START_TEST(threads_agree) {
-    const char *spec = "conv:8:3:1:1,bn,relu,maxpool:2,conv:8:3:1:1,bn,relu,gap,linear:5";
-    float *res[2];
-    float *grads[2];
-    size_t in, out, np, total = 0;
-    for (int t = 1; t <= 2; t++) {
-        sslk_ctx *c = mkctx(t);
-        sslk_model *m = mk(c, spec, 3, 3, 8, 8, 77);
-        ck_ok(sslk_model_io_size(m, &in, &out));
-        size_t n = 16;
-        float *x = malloc(n * in * sizeof(float)), *gy = malloc(n * out * sizeof(float));
-        res[t - 1] = malloc(n * out * sizeof(float));
-        tu_fill_uniform(x, n * in, 1, -1, 1);
-        tu_fill_uniform(gy, n * out, 2, -1, 1);
-        ck_ok(sslk_model_forward(m, x, n, res[t - 1], SSLK_MODE_TRAIN));
-        ck_ok(sslk_model_backward(m, gy, NULL));
-        ck_ok(sslk_model_param_count(m, &np));
-        grads[t - 1] = malloc(100000 * sizeof(float));
-        total = 0;
-        for (size_t i = 0; i < np; i++) {
-            sslk_param_view v = {.struct_size = sizeof v};
-            ck_ok(sslk_model_param(m, i, &v));
-            if (v.grad) memcpy(grads[t - 1] + total, v.grad, v.count * sizeof(float)), total += v.count;
+    /* 2-D (conv) and 1-D batch-norm paths large enough to run on 2 threads */
+    static const char *specs[2] = {"conv:8:3:1:1,bn,relu,maxpool:2,conv:8:3:1:1,bn,relu,gap,linear:5",
+                                   "flatten,linear:300,bn,relu,linear:5"};
+    for (int k = 0; k < 2; k++) {
+        float *res[2];
+        float *grads[2];
+        size_t in, out, np, total = 0, n = k == 0 ? 16 : 128;
+        for (int t = 1; t <= 2; t++) {
+            sslk_ctx *c = mkctx(t);
+            sslk_model *m = mk(c, specs[k], 3, 3, 8, 8, 77);
+            ck_ok(sslk_model_io_size(m, &in, &out));
+            float *x = malloc(n * in * sizeof(float)), *gy = malloc(n * out * sizeof(float));
+            res[t - 1] = malloc(n * out * sizeof(float));
+            tu_fill_uniform(x, n * in, 1, -1, 1);
+            tu_fill_uniform(gy, n * out, 2, -1, 1);
+            ck_ok(sslk_model_forward(m, x, n, res[t - 1], SSLK_MODE_TRAIN));
+            ck_ok(sslk_model_backward(m, gy, NULL));
+            ck_ok(sslk_model_param_count(m, &np));
+            grads[t - 1] = malloc(100000 * sizeof(float));
+            total = 0;
+            for (size_t i = 0; i < np; i++) {
+                sslk_param_view v = {.struct_size = sizeof v};
+                ck_ok(sslk_model_param(m, i, &v));
+                if (v.grad) memcpy(grads[t - 1] + total, v.grad, v.count * sizeof(float)), total += v.count;
+            }
+            free(x), free(gy);
+            sslk_model_destroy(m);
+            sslk_ctx_destroy(c);
         }
-        free(x), free(gy);
-        sslk_model_destroy(m);
-        sslk_ctx_destroy(c);
+        for (size_t i = 0; i < n * out; i++) ck_close(res[0][i], res[1][i], 1e-5, 1e-6);
+        for (size_t i = 0; i < total; i++) ck_close(grads[0][i], grads[1][i], 1e-4, 1e-5);
+        free(res[0]), free(res[1]), free(grads[0]), free(grads[1]);
     }
-    for (size_t i = 0; i < 16 * out; i++) ck_close(res[0][i], res[1][i], 1e-5, 1e-6);
-    for (size_t i = 0; i < total; i++) ck_close(grads[0][i], grads[1][i], 1e-4, 1e-5);
-    free(res[0]), free(res[1]), free(grads[0]), free(grads[1]);
 }
 END_TEST
 
