@@ -49,6 +49,7 @@ int cmd_resume(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_main(int argc, char **argv);
+int cmd_train_ensemble(int argc, char **argv);
 /* @geometry */
 int cmd_splinecam(int argc, char **argv);
 /* police */

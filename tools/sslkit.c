@@ -23,6 +23,7 @@ static const cli_command commands[] = {
     {"resume", "continue a checkpointed training run", cmd_resume},
     {"eval", "evaluate a run: kNN, linear probe, RankMe, worst-3 class accuracy, plots", cmd_eval},
     {"embed", "encoder outputs of a dataset split as NPY", cmd_embed},
+    {"train-ensemble", "FAIR-Ensemble: train M supervised members, print the ensemble-size curve", cmd_train_ensemble},
     /* @geometry */
     {"splinecam", "exact linear regions and decision boundary of a model on a 2-D slice", cmd_splinecam},
     /* police */
