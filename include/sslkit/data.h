@@ -109,7 +109,8 @@ SSLK_API sslk_status sslk_dataset_image_shape(const sslk_dataset *ds, size_t i, 
  *  for a corrupt image. */
 SSLK_API sslk_status sslk_dataset_read(const sslk_dataset *ds, size_t i, uint8_t *out, size_t cap,
                                        size_t *h, size_t *w, size_t *c);
-/** Set / get an integer dataset setting (SSLK_DATASET_*). */
+/** Set / get an integer dataset setting (SSLK_DATASET_*).  Not while a loader
+ *  over this dataset is inside an epoch (its workers read the settings). */
 SSLK_API sslk_status sslk_dataset_set_i64(sslk_dataset *ds, int key, int64_t value);
 SSLK_API sslk_status sslk_dataset_get_i64(const sslk_dataset *ds, int key, int64_t *value);
 

@@ -76,6 +76,37 @@ void ssli_resize_crop(const ssli_image *img, double x0, double y0, double cw, do
         if ((size_t)fy[o] < r0) r0 = (size_t)fy[o];
         if ((size_t)(fy[o] + ny[o]) > r1) r1 = (size_t)(fy[o] + ny[o]);
     }
+    if (r1 - r0 > out_h) {
+        /* Shrinking vertically: filter rows first (contiguous, vectorised over the
+         * interleaved crop columns), then each output row horizontally, so the
+         * scalar horizontal work is out_h rows instead of r1 - r0. */
+        size_t c0 = (size_t)fx[0], c1 = (size_t)(fx[0] + nx[0]);
+        for (size_t o = 1; o < out_w; o++) {
+            if ((size_t)fx[o] < c0) c0 = (size_t)fx[o];
+            if ((size_t)(fx[o] + nx[o]) > c1) c1 = (size_t)(fx[o] + nx[o]);
+        }
+        const size_t span = (c1 - c0) * C;
+        const float inv255 = 1.0f / 255.0f;
+        float *acc = rows;
+        for (size_t o = 0; o < out_h; o++) {
+            const float *wo = wy + o * ty;
+            for (size_t i = 0; i < span; i++) acc[i] = 0.0f;
+            for (int k = 0; k < ny[o]; k++) {
+                const uint8_t *s = img->data + ((size_t)fy[o] + (size_t)k) * W * C + c0 * C;
+                const float wk = wo[k] * inv255;
+                for (size_t i = 0; i < span; i++) acc[i] += wk * (float)s[i];
+            }
+            for (size_t x = 0; x < out_w; x++) {
+                const float *wx0 = wx + x * tx, *s = acc + ((size_t)fx[x] - c0) * C;
+                for (size_t ch = 0; ch < C; ch++) {
+                    float a = 0.0f;
+                    for (int k = 0; k < nx[x]; k++) a += wx0[k] * s[(size_t)k * C + ch];
+                    out[ch * out_h * out_w + o * out_w + x] = a < 0.0f ? 0.0f : (a > 1.0f ? 1.0f : a);
+                }
+            }
+        }
+        return;
+    }
     /* Horizontal pass over the rows the vertical filter touches: rows[r][c][o]. */
     for (size_t r = r0; r < r1; r++) {
         const uint8_t *src = img->data + r * W * C;
@@ -214,11 +245,11 @@ void ssli_gaussian_blur(float *x, size_t c, size_t h, size_t w, double sigma, fl
             }
             memcpy(line + r, row, w * sizeof(float));
             float *o = plane + y * w;
-            for (size_t xx = 0; xx < w; xx++) {
-                const float *s = line + r + xx;
-                float a = k[0] * s[0];
-                for (size_t j = 1; j <= r; j++) a += k[j] * (s[j] + s[-(long)j]);
-                o[xx] = a;
+            const float *s = line + r;
+            for (size_t xx = 0; xx < w; xx++) o[xx] = k[0] * s[xx];
+            for (size_t j = 1; j <= r; j++) { /* tap-major so the inner loop vectorises */
+                const float kj = k[j], *sp = s + j, *sm = s - j;
+                for (size_t xx = 0; xx < w; xx++) o[xx] += kj * (sp[xx] + sm[xx]);
             }
         }
         /* vertical: rows of the horizontal result, reflected at the ends */
@@ -268,7 +299,10 @@ size_t ssli_aug_tmp_floats(const ssli_aug_plan *p, const ssli_image *img) {
     size_t tx = axis_taps(p->cw, S) + 2, ty = axis_taps(p->ch, S) + 2;
     size_t rows = (size_t)ceil(p->ch) + 2 * ty + 2;
     if (rows > img->h) rows = img->h;
-    size_t resize = S * tx + S * ty + 4 * S + rows * img->c * S;
+    size_t cols = (size_t)ceil(p->cw) + 2 * tx + 2;
+    if (cols > img->w) cols = img->w;
+    size_t rbuf = rows * S > cols ? rows * S : cols; /* either pass order */
+    size_t resize = S * tx + S * ty + 4 * S + rbuf * img->c;
     size_t work = 3 * S * S, blur = S * S + S + 2 * 257;
     return resize + work + blur + 64;
 }
