@@ -13,15 +13,15 @@ void ssli_act_forward(const sslk_model *m, ssli_layer *L, const float *x, size_t
     int nt = ssli_threads(m->ctx);
     switch (L->kind) {
     case SSLI_LAYER_RELU:
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case SSLI_LAYER_LEAKY_RELU:
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
         break;
     default: /* abs */
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
         for (size_t i = 0; i < n; i++) y[i] = fabsf(x[i]);
         break;
     }
@@ -35,15 +35,15 @@ void ssli_act_backward(const sslk_model *m, const ssli_layer *L, const float *x,
     int nt = ssli_threads(m->ctx);
     switch (L->kind) {
     case SSLI_LAYER_RELU:
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
         for (size_t i = 0; i < n; i++) gx[i] = x[i] > 0.0f ? gy[i] : 0.0f;
         break;
     case SSLI_LAYER_LEAKY_RELU:
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
         for (size_t i = 0; i < n; i++) gx[i] = x[i] > 0.0f ? gy[i] : a * gy[i];
         break;
     default:
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
         for (size_t i = 0; i < n; i++) gx[i] = x[i] > 0.0f ? gy[i] : (x[i] < 0.0f ? -gy[i] : 0.0f);
         break;
     }

@@ -12,7 +12,7 @@ void ssli_linear_forward(sslk_model *m, ssli_layer *L, const float *x, size_t ro
     if (L->bias) {
         /* Seed y with the bias so the GEMM adds into it (no extra pass afterwards). */
         int nt = ssli_threads(m->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (rows * out > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (rows * out > SSLI_NN_PAR_MIN)
         for (size_t r = 0; r < rows; r++) memcpy(y + r * out, L->bias, out * sizeof(float));
         beta = 1.0f;
     }
@@ -27,7 +27,7 @@ void ssli_linear_backward(sslk_model *m, ssli_layer *L, const float *x, const fl
     if (L->bias) {
         int nt = ssli_threads(m->ctx);
         /* column sums in double, each column summed over rows in order */
-#pragma omp parallel for num_threads(nt) schedule(static) if (rows * out > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (rows * out > SSLI_NN_PAR_MIN)
         for (size_t j0 = 0; j0 < out; j0 += 64) {
             size_t j1 = j0 + 64 < out ? j0 + 64 : out;
             double acc[64] = {0};

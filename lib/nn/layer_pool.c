@@ -14,7 +14,7 @@ sslk_status ssli_pool_forward(sslk_model *m, ssli_layer *L, const float *x, size
     int nt = ssli_threads(m->ctx);
     if (L->kind == SSLI_LAYER_GAP) {
         const double inv = 1.0 / (double)(h * w);
-#pragma omp parallel for num_threads(nt) schedule(static) if (planes * h * w > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (planes * h * w > SSLI_NN_PAR_MIN)
         for (size_t pl = 0; pl < planes; pl++) {
             const float *xp = x + pl * h * w;
             double acc = 0.0;
@@ -25,7 +25,7 @@ sslk_status ssli_pool_forward(sslk_model *m, ssli_layer *L, const float *x, size
     }
     if (L->kind == SSLI_LAYER_AVGPOOL) {
         const float inv = 1.0f / (float)(k * k);
-#pragma omp parallel for num_threads(nt) schedule(static) if (planes * h * w > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (planes * h * w > SSLI_NN_PAR_MIN)
         for (size_t pl = 0; pl < planes; pl++) {
             const float *xp = x + pl * h * w;
             float *yp = y + pl * ho * wo;
@@ -44,7 +44,7 @@ sslk_status ssli_pool_forward(sslk_model *m, ssli_layer *L, const float *x, size
         return ssli_err(SSLK_E_OVERFLOW, "maxpool: buffer size overflows");
     SSLI_TRY(ssli_nn_grow(m->ctx, &L->aux, &L->aux_cap, bytes));
     int32_t *arg = L->aux;
-#pragma omp parallel for num_threads(nt) schedule(static) if (planes * h * w > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (planes * h * w > SSLI_NN_PAR_MIN)
     for (size_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * h * w;
         float *yp = y + pl * ho * wo;
@@ -75,7 +75,7 @@ void ssli_pool_backward(const sslk_model *m, const ssli_layer *L, const float *g
     const size_t ho = L->out.h, wo = L->out.w, k = L->kernel, s = L->stride;
     const size_t planes = rows * c;
     int nt = ssli_threads(m->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (planes * h * w > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (planes * h * w > SSLI_NN_PAR_MIN)
     for (size_t pl = 0; pl < planes; pl++) {
         float *gp = gx + pl * h * w;
         if (L->kind == SSLI_LAYER_GAP) {

@@ -10,6 +10,11 @@
 
 /* Grow a 64-aligned buffer to at least `bytes` (contents not kept). */
 sslk_status ssli_nn_grow(const sslk_ctx *ctx, void **buf, size_t *cap, size_t bytes);
+/* Element count below which memory-bound loops stay on one thread: splitting
+ * them gains little on shared memory bandwidth, and every parallel region is a
+ * barrier that costs a scheduler time slice when the machine is loaded. */
+#define SSLI_NN_PAR_MIN ((size_t)1 << 18)
+
 /* Context for a GEMM of m x n x k: the model's (threaded) one when the
  * product is large enough to pay for waking threads, else NULL (1 thread). */
 static inline const sslk_ctx *ssli_nn_gemm_ctx(const sslk_model *m, size_t M, size_t N, size_t K) {

@@ -8,6 +8,8 @@
 #include "nn/optim_internal.h"
 
 #define IDX(key) ssli_setting_index(opt->table, key)
+/* memory-bound updates: below this many elements one thread does it (see lib/nn/layers.h) */
+#define PAR_MIN ((size_t)1 << 18)
 
 static const ssli_setting_table *table_of(sslk_optim_kind k) {
     switch (k) {
@@ -186,7 +188,7 @@ static void step_sgd(const sslk_optim *opt, ssli_optim_param *q, const double *s
     const size_t n = q->v.count;
     const int first = !q->has_buf;
     int nt = ssli_threads(opt->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float d = g[i] + wd * p[i];
         if (mom != 0.0f) {
@@ -225,7 +227,7 @@ static void step_lars(const sslk_optim *opt, ssli_optim_param *q, const double *
         if (pn > 0.0 && un > 0.0) qr = (float)(eta * pn / un);
     }
     int nt = ssli_threads(opt->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float d = (g[i] + wd * p[i]) * qr;
         mu[i] = mom * mu[i] + d;
@@ -248,7 +250,7 @@ static void step_adamw(const sslk_optim *opt, ssli_optim_param *q, const double 
     const float *g = q->v.grad;
     const size_t n = q->v.count;
     int nt = ssli_threads(opt->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         p[i] *= decay;
         m1[i] = fb1 * m1[i] + c1 * g[i];

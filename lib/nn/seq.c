@@ -132,7 +132,7 @@ sslk_status ssli_residual_forward(sslk_model *m, ssli_layer *L, const float *x, 
     const size_t n = rows * ssli_shape_numel(L->out);
     float *y = L->out_buf;
     int nt = ssli_threads(m->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = yb[i] + ys[i];
     return SSLK_OK;
 }
@@ -153,11 +153,11 @@ sslk_status ssli_residual_backward(sslk_model *m, ssli_layer *L, const float *x,
         /* gy is ours to rewrite now: the body got a copy */
         SSLI_TRY(ssli_seq_backward(m, L->shortcut, x, gy, rows, nstat, gx ? gxs : NULL));
         if (gx) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (in > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (in > SSLI_NN_PAR_MIN)
             for (size_t i = 0; i < in; i++) gx[i] += gxs[i];
         }
     } else if (gx) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (in > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (in > SSLI_NN_PAR_MIN)
         for (size_t i = 0; i < in; i++) gx[i] += gy[i];
     }
     return SSLK_OK;
