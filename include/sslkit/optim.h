@@ -103,9 +103,8 @@ SSLK_API sslk_status sslk_optim_state_get(const sslk_optim *opt, void *buf, size
  *  part of the state. */
 SSLK_API sslk_status sslk_optim_state_set(sslk_optim *opt, const void *buf, size_t n);
 
-/** Learning rate at `step` (0-based) of a linear warm-up over warmup_steps
- *  from base/warmup_steps... to base, then cosine decay from base to final
- *  over the remaining steps (final after total_steps):
+/** Learning rate at `step` (0-based): linear warm-up over warmup_steps up
+ *  to base, then cosine decay from base to final, reached at total_steps:
  *    step <  warmup: base * (step + 1) / warmup
  *    otherwise:      final + (base - final) * (1 + cos(pi * t)) / 2,
  *                    t = min(1, (step - warmup) / max(1, total - warmup)). */
