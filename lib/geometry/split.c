@@ -175,8 +175,26 @@ sslk_status ssli_sc_split_region(const engine *E, const ssli_cpwl_op *op, const 
             }
         }
     } else {
+        /* value ranges of every input over the polygon first: a window whose
+         * entry j is above all others by more than the tolerance everywhere is
+         * settled without the exact test */
+        SSLI_TRY(tls_scratch(ctx, t, 4 * F + npoly + 8));
+        double *vmin = t->vals, *vmax = vmin + F, *vsum = vmax + F, *sc = vsum + F;
+        unit_ranges(Z, Z + F, Z + 2 * F, F, poly, npoly, vmin, vmax, vsum);
+        for (size_t e = 0; e < F; e++) sc[e] = fabs(Z[e]) * sx + fabs(Z[F + e]) * sy + fabs(Z[2 * F + e]);
         for (size_t k = 0; k < U; k++) {
-            int j = window_choice(Z, F, op->win + k * op->m, op->m, poly, npoly, sx, sy, rtol);
+            const uint32_t *wn = op->win + k * op->m;
+            size_t jb = 0;
+            for (size_t e = 1; e < op->m; e++)
+                if (vmin[wn[e]] > vmin[wn[jb]]) jb = e;
+            bool dom = true;
+            for (size_t e = 0; e < op->m && dom; e++)
+                if (e != jb && !(vmin[wn[jb]] - vmax[wn[e]] > rtol * (sc[wn[jb]] + sc[wn[e]]))) dom = false;
+            if (dom) {
+                R->base[k] = (uint16_t)jb;
+                continue;
+            }
+            int j = window_choice(Z, F, wn, op->m, poly, npoly, sx, sy, rtol);
             if (j < 0) {
                 nh++;
                 R->base[k] = 0xFFFF;
