@@ -413,20 +413,27 @@ SSLI_NORM_IMPL(float, f)
 SSLI_NORM_IMPL(double, d)
 
 
-/* Symmetric Gram C = alpha op(A) op(A)^T (n x n, both triangles): GEMMs on the
- * block lower triangle (half the flops of a full GEMM, like syrk) and a tiled
- * mirror (a plain element-wise mirror strides through memory and costs as
- * much as the product on large n).  ta: A is k x n (C = alpha A^T A). */
-#define SSLI_GRAM_IMPL(TY, SFX, GEMMFN)                                                          \
+/* Symmetric Gram C = alpha op(A) op(A)^T (n x n, both triangles).  Up to
+ * n = 2048 BLIS syrk (through linalg) is the fastest; above, its element-wise
+ * mirror strides through memory and costs as much as the product, so the lower
+ * triangle is computed in column blocks of 512 (half the flops of a GEMM) and
+ * mirrored in tiles.  ta: A is k x n (C = alpha A^T A). */
+#define SSLI_GRAM_IMPL(TY, SFX, GEMMFN, SYRKFN)                                                  \
     void ssli_loss_gram_##SFX(const sslk_ctx *ctx, bool ta, size_t n, size_t k, TY alpha,        \
                               const TY *A, size_t lda, TY *C) {                                  \
-        const size_t bs = 128;                                                                   \
+        if (n <= 2048) {                                                                         \
+            SYRKFN(ctx, ta, n, k, alpha, A, lda, (TY)0, C, n);                                   \
+            return;                                                                              \
+        }                                                                                        \
+        const size_t bs = 512;                                                                   \
         for (size_t i0 = 0; i0 < n; i0 += bs) {                                                  \
-            size_t ib = i0 + bs < n ? bs : n - i0, w = i0 + ib;                                  \
+            size_t ib = i0 + bs < n ? bs : n - i0, m = n - i0;                                   \
             if (ta)                                                                              \
-                GEMMFN(ctx, true, false, ib, w, k, alpha, A + i0, lda, A, lda, (TY)0, C + i0 * n, n); \
+                GEMMFN(ctx, true, false, m, ib, k, alpha, A + i0, lda, A + i0, lda, (TY)0,       \
+                       C + i0 * n + i0, n);                                                      \
             else                                                                                 \
-                GEMMFN(ctx, false, true, ib, w, k, alpha, A + i0 * lda, lda, A, lda, (TY)0, C + i0 * n, n); \
+                GEMMFN(ctx, false, true, m, ib, k, alpha, A + i0 * lda, lda, A + i0 * lda, lda,  \
+                       (TY)0, C + i0 * n + i0, n);                                               \
         }                                                                                        \
         const size_t tb = 32, nt = (n + tb - 1) / tb;                                            \
         _Pragma("omp parallel for schedule(dynamic, 1) num_threads(ssli_threads(ctx))")          \
@@ -439,5 +446,5 @@ SSLI_NORM_IMPL(double, d)
             }                                                                                    \
         }                                                                                        \
     }
-SSLI_GRAM_IMPL(float, f, ssli_sgemm)
-SSLI_GRAM_IMPL(double, d, ssli_dgemm)
+SSLI_GRAM_IMPL(float, f, ssli_sgemm, ssli_ssyrk)
+SSLI_GRAM_IMPL(double, d, ssli_dgemm, ssli_dsyrk)

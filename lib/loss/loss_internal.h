@@ -185,7 +185,7 @@ void ssli_loss_normalize_back_f(const sslk_ctx *ctx, const float *U, const float
 void ssli_loss_normalize_back_d(const sslk_ctx *ctx, const double *U, const double *dU, const double *r,
                                 size_t n, size_t d, float *gz, bool accumulate);
 /* Full symmetric Gram C = alpha A A^T (A n x k) or alpha A^T A (ta: A k x n),
- * n x n, ld n; half the flops of a GEMM and a tiled mirror. */
+ * n x n, ld n; half the flops of a GEMM (syrk, or column blocks + tiled mirror). */
 void ssli_loss_gram_f(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
                       size_t lda, float *C);
 void ssli_loss_gram_d(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
