@@ -41,6 +41,7 @@ int cmd_factors(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 /* @loss */
 /* @nn */
+int cmd_model(int argc, char **argv);
 /* @data */
 int cmd_data(int argc, char **argv);
 /* @train */

@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     {"factors", "per-factor accuracy and error ratios (ImageNet-X)", cmd_factors},
     /* @loss */
     /* @nn */
+    {"model", "inspect, create and convert model files (native .sslk, safetensors)", cmd_model},
     /* @data */
     {"data", "describe a dataset, preview augmentations (PNG grid)", cmd_data},
     /* @train */
