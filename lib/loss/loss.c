@@ -413,15 +413,16 @@ SSLI_NORM_IMPL(float, f)
 SSLI_NORM_IMPL(double, d)
 
 
-/* Symmetric Gram C = alpha op(A) op(A)^T (n x n, both triangles).  Up to
- * n = 2048 BLIS syrk (through linalg) is the fastest; above, its element-wise
- * mirror strides through memory and costs as much as the product, so the lower
- * triangle is computed in column blocks of 512 (half the flops of a GEMM) and
- * mirrored in tiles.  ta: A is k x n (C = alpha A^T A). */
+/* Symmetric Gram C = alpha op(A) op(A)^T (n x n, both triangles).  For long
+ * sums (k >= 512) and n <= 2048 BLIS syrk (through linalg) is the fastest;
+ * otherwise its element-wise mirror strides through memory and costs as much
+ * as the product, so the lower triangle is computed in column blocks of 512
+ * (about half the flops of a GEMM) and mirrored in tiles (measured on zen3).
+ * ta: A is k x n (C = alpha A^T A). */
 #define SSLI_GRAM_IMPL(TY, SFX, GEMMFN, SYRKFN)                                                  \
     void ssli_loss_gram_##SFX(const sslk_ctx *ctx, bool ta, size_t n, size_t k, TY alpha,        \
                               const TY *A, size_t lda, TY *C) {                                  \
-        if (n <= 2048) {                                                                         \
+        if (n <= 2048 && k >= 512) {                                                             \
             SYRKFN(ctx, ta, n, k, alpha, A, lda, (TY)0, C, n);                                   \
             return;                                                                              \
         }                                                                                        \
@@ -439,10 +440,15 @@ SSLI_NORM_IMPL(double, d)
         _Pragma("omp parallel for schedule(dynamic, 1) num_threads(ssli_threads(ctx))")          \
         for (long long q = 0; q < (long long)nt; q++) {                                          \
             size_t r0 = (size_t)q * tb, r1 = r0 + tb < n ? r0 + tb : n;                          \
-            for (size_t c0 = 0; c0 <= r0; c0 += tb) {                                            \
+            TY buf[32][32]; /* tile copy: rows read and written contiguously (a     */   \
+            for (size_t c0 = 0; c0 <= r0; c0 += tb) { /* direct strided copy hits 4K aliasing) */ \
                 size_t c1 = c0 + tb < n ? c0 + tb : n;                                           \
-                for (size_t c = c0; c < c1; c++)                                                 \
-                    for (size_t r = (c0 == r0 ? c + 1 : r0); r < r1; r++) C[c * n + r] = C[r * n + c]; \
+                for (size_t r = r0; r < r1; r++)                                                 \
+                    for (size_t c = c0; c < c1; c++) buf[c - c0][r - r0] = C[r * n + c];         \
+                for (size_t c = c0; c < c1; c++) {                                               \
+                    size_t rs = c0 == r0 ? c + 1 : r0;                                           \
+                    for (size_t r = rs; r < r1; r++) C[c * n + r] = buf[c - c0][r - r0];         \
+                }                                                                                \
             }                                                                                    \
         }                                                                                        \
     }
