@@ -148,3 +148,33 @@ def test_slices_and_exports(tmp_path):
     assert np.allclose(xin, s.to_input(p.regions[0]), atol=1e-6)
     s.set("tol", 1e-12)
     assert s.get("tol") == 1e-12
+
+
+def test_cli_splinecam(tmp_path):
+    import glob
+    import subprocess
+    lib = os.environ.get("SSLKIT_LIBRARY", "")
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    cands = ([os.path.join(os.path.dirname(os.path.dirname(lib)), "tools", "sslkit")] if lib else []) + \
+        sorted(glob.glob(os.path.join(root, "build*", "tools", "sslkit")))
+    exe = next((c for c in cands if os.path.exists(c)), None)
+    assert exe, "the sslkit CLI was not found next to the library under test"
+    m = _mlp("linear:16,relu,linear:3", 4, 7)
+    m.save(tmp_path / "m.sslk")
+    a = np.random.default_rng(3).normal(size=(3, 4)).astype(np.float32)
+    sslkit.save_npy(tmp_path / "a.npy", a)
+    r = subprocess.run([exe, "splinecam", str(tmp_path / "m.sslk"), "--anchors", str(tmp_path / "a.npy"),
+                        "--pad", "0.5", "--out", str(tmp_path / "p.png"), "--json", str(tmp_path / "r.json"),
+                        "--threads", "1"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # the same partition through the Python API
+    p = sslkit.splinecam(m, sslkit.Slice.from_anchors(a, pad=0.5))
+    lines = dict(line.split(None, 1) for line in r.stdout.splitlines() if line.strip())
+    assert int(lines["regions"].split()[0]) == len(p)
+    import json
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["region_count"] == len(p)
+    assert math.isclose(doc["boundary_length"], p.boundary_length, rel_tol=1e-12)
+    assert (tmp_path / "p.png").stat().st_size > 100
+    bad = subprocess.run([exe, "splinecam", str(tmp_path / "m.sslk")], capture_output=True, text=True)
+    assert bad.returncode == 2
