@@ -126,6 +126,7 @@ sslk_status ssli_cpwl_avgpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t
 
 sslk_status ssli_cpwl_maxpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t k, size_t stride) {
     ssli_cpwl_op *op = NULL;
+    if (k > 64) return ssli_err(SSLK_E_UNSUPPORTED, "cpwl: max-pool window %zu x %zu is larger than 64 x 64", k, k);
     SSLI_TRY(pool_op(n, SSLI_COP_MAXPOOL, c, h, w, k, stride, &op));
     op->m = k * k;
     op->code_bits = 0;

@@ -64,11 +64,13 @@ static sslk_status group_alloc(const engine *E, group *g, size_t n, size_t nvert
     g->n = n;
     g->voff = ssli_malloc(E->ctx, n + 1, sizeof(size_t));
     g->pts = ssli_malloc(E->ctx, nverts ? nverts : 1, sizeof(ssli_pt));
-    size_t mapn;
-    if (ssli_mul3_overflow(n, 3, F ? F : 1, &mapn)) return ssli_err(SSLK_E_OVERFLOW, "splinecam: batch");
+    size_t mapn, stn, cwn;
+    if (ssli_mul3_overflow(n, 3, F ? F : 1, &mapn) || ssli_mul_overflow(n, E->maxst ? E->maxst : 1, &stn) ||
+        ssli_mul_overflow(n, E->cw ? E->cw : 1, &cwn))
+        return ssli_err(SSLK_E_OVERFLOW, "sslk_splinecam: a batch of %zu regions overflows", n);
     g->maps = ssli_malloc(E->ctx, mapn, sizeof(double));
-    g->stacks = ssli_malloc(E->ctx, n * (E->maxst ? E->maxst : 1), sizeof(double));
-    g->codes = ssli_calloc(E->ctx, n * (E->cw ? E->cw : 1), sizeof(uint64_t));
+    g->stacks = ssli_malloc(E->ctx, stn, sizeof(double));
+    g->codes = ssli_calloc(E->ctx, cwn, sizeof(uint64_t));
     if (!g->voff || !g->pts || !g->maps || !g->stacks || !g->codes) return ssli_alloc_status();
     return SSLK_OK;
 }
