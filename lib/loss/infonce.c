@@ -96,7 +96,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     const double tau = ssli_loss_setting(L, SSLK_INFONCE_TEMPERATURE);
     const bool want = in->grads != NULL;
     size_t bytes = 2 * SSLI_RUP(T * d * sizeof(R)) + SSLI_RUP(T * T * sizeof(R)) + 3 * SSLI_RUP(T * sizeof(double)) +
-                   3 * SSLI_RUP(T * sizeof(size_t)) + SSLI_RUP(T * sizeof(R));
+                   3 * SSLI_RUP(T * sizeof(size_t)) + SSLI_RUP(T * sizeof(R)) + SSLI_RUP(T * sizeof(double));
     char *p = ssli_loss_workspace(L, bytes);
     if (!p) return ssli_alloc_status();
     R *U = ssli_carve(&p, T * d * sizeof(R));
@@ -107,6 +107,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     double *lall = ssli_carve(&p, T * sizeof(double));
     size_t *perm = ssli_carve(&p, T * sizeof(size_t));
     R *lr = ssli_carve(&p, T * sizeof(R));
+    double *mrow = ssli_carve(&p, T * sizeof(double));
     size_t *gstart = ssli_carve(&p, T * sizeof(size_t));
     size_t *glen = ssli_carve(&p, T * sizeof(size_t));
     size_t ngroups = 0;
@@ -120,7 +121,10 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     SYRK(ctx, false, T, d, (R)(1.0 / tau), U, d, (R)0, S, T);
 
     const int nt = ssli_threads(ctx);
-    /* pass 1 (read-only): positives' log-sum-exp (per-sample term) and the
+    /* With |S| <= 1/tau, exp(S - m_a) cannot underflow and exp(m_a - m_b) cannot
+     * overflow in float when 2/tau < 80: then pass 2 reuses pass 1's exponentials. */
+    const bool fast = want && 2.0 / tau < 80.0;
+    /* pass 1 (read-only unless fast): positives' log-sum-exp (per-sample term) and the
      * log-sum-exp over every other row (batch statistic) */
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long ai = 0; ai < (long long)T; ai++) {
@@ -137,8 +141,10 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
         R self = s[a];
         s[a] = (R)-INFINITY;
         R m = (R)F(ssli_row_max)(s, T);
-        double sum = F(ssli_row_expsum)(s, NULL, T, m); /* the self term is exp(-inf) ~ 0 */
-        s[a] = self;
+        /* fast path: keep E = exp(S - m) for pass 2 (one exp per logit) */
+        double sum = F(ssli_row_expsum)(s, fast ? s : NULL, T, m); /* self term exp(-inf) ~ 0 */
+        if (!fast) s[a] = self;
+        mrow[a] = (double)m;
         lall[a] = (double)m + log(sum);
     }
     double sum_pos = 0, sum_all = 0;
@@ -153,12 +159,18 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
 
     /* pass 2: (G + G^T)_ab = c (P_ab + P_ba) - c (Ppos_ab + Ppos_ba), using the
      * symmetry of S (P_ba = exp(S_ab - lse_b)); no transposition needed */
-    for (size_t a = 0; a < T; a++) lr[a] = (R)lall[a];
+    if (fast)
+        for (size_t b = 0; b < T; b++) lr[b] = (R)(c * exp(-lall[b])); /* c exp(-lse_b) */
+    else
+        for (size_t b = 0; b < T; b++) lr[b] = (R)lall[b];
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long ai = 0; ai < (long long)T; ai++) {
         const size_t a = (size_t)ai;
         R *s = S + a * T;
-        F(ssli_row_softmax2)(s, T, lr[a], lr, (R)c);
+        if (fast) /* E_ab (c / sum_a + c exp(m_a - lse_b)) */
+            F(ssli_row_affine)(s, T, (R)(c * exp(mrow[a] - lall[a])), (R)exp(mrow[a]), lr);
+        else
+            F(ssli_row_softmax2)(s, T, lr[a], lr, (R)c);
         s[a] = 0;
         const size_t *grp = perm + gstart[a];
         const R *ua = U + a * d;

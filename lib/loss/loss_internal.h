@@ -112,6 +112,8 @@ double ssli_row_expsum2_f(float *x, size_t n, float m, double *es);
 /* x[k] = a * exp(x[k] - m) - b */
 void ssli_row_expaffine_f(float *x, size_t n, float m, float a, float b);
 void ssli_row_scale_f(float *x, size_t n, float a);
+/* x[k] = x[k] * (a + b * w[k]) */
+void ssli_row_affine_f(float *x, size_t n, float a, float b, const float *w);
 /* x[k] = c * (exp(x[k] - la) + exp(x[k] - lb[k])) */
 void ssli_row_softmax2_f(float *x, size_t n, float la, const float *lb, float c);
 
@@ -155,6 +157,9 @@ static inline void ssli_row_expaffine_d(double *x, size_t n, double m, double a,
 }
 static inline void ssli_row_softmax2_d(double *x, size_t n, double la, const double *lb, double c) {
     for (size_t k = 0; k < n; k++) x[k] = c * (exp(x[k] - la) + exp(x[k] - lb[k]));
+}
+static inline void ssli_row_affine_d(double *x, size_t n, double a, double b, const double *w) {
+    for (size_t k = 0; k < n; k++) x[k] = x[k] * (a + b * w[k]);
 }
 static inline void ssli_row_scale_d(double *x, size_t n, double a) {
     for (size_t k = 0; k < n; k++) x[k] *= a;

@@ -178,3 +178,16 @@ SSLI_CLONES void ssli_row_softmax2_f(float *x, size_t n, float la, const float *
     }
     for (; k < n; k++) x[k] = c * (ssli_fexp(x[k] - la) + ssli_fexp(x[k] - lb[k]));
 }
+
+/* x[k] = x[k] * (a + b * w[k]) */
+SSLI_CLONES void ssli_row_affine_f(float *x, size_t n, float a, float b, const float *w) {
+    v8f va = vsplat(a), vb = vsplat(b), u, v;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        vld(u, x + k);
+        vld(v, w + k);
+        u = u * (va + vb * v);
+        vst(x + k, u);
+    }
+    for (; k < n; k++) x[k] = x[k] * (a + b * w[k]);
+}

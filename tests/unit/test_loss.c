@@ -361,6 +361,27 @@ START_TEST(infonce_fd_all_settings) {
             fd_inputs(&p, 2e-6);
             prob_free(&p);
         }
+    /* small temperatures: 2/tau above and below the float fast-path limit (80) */
+    for (int t = 0; t < 2; t++) {
+        prob q = {mk(SSLK_LOSS_INFONCE), {0}, 2, 4, 3, NULL, NULL};
+        q.views[0] = rnd(12, 81 + t);
+        q.views[1] = rnd(12, 83 + t);
+        ck_ok(sslk_loss_set_f64(q.L, SSLK_INFONCE_TEMPERATURE, t ? 0.02 : 0.03));
+        fd_inputs(&q, 2e-6);
+        /* the float path agrees with the double one */
+        float ga[12], gb[12], da[12], db[12];
+        double vf, vd;
+        ck_ok(sslk_loss_set_i64(q.L, SSLK_LOSS_PRECISION, SSLK_PRECISION_FLOAT));
+        ck_ok(sslk_loss_compute_pair(q.L, q.views[0], q.views[1], 4, 3, &vf, ga, gb));
+        ck_ok(sslk_loss_set_i64(q.L, SSLK_LOSS_PRECISION, SSLK_PRECISION_DOUBLE));
+        ck_ok(sslk_loss_compute_pair(q.L, q.views[0], q.views[1], 4, 3, &vd, da, db));
+        ck_close(vf, vd, 1e-5, 1e-6);
+        for (int e = 0; e < 12; e++) {
+            ck_close(ga[e], da[e], 1e-3, 1e-3);
+            ck_close(gb[e], db[e], 1e-3, 1e-3);
+        }
+        prob_free(&q);
+    }
     /* indexed form with uneven groups: ids {5: 3 rows, 9: 2 rows, 2: 2 rows} */
     prob p = {mk(SSLK_LOSS_INFONCE), {0}, 1, 7, 3, NULL, NULL};
     p.views[0] = rnd(21, 91);
