@@ -28,6 +28,9 @@ typedef struct tls {
     size_t sbcap;
     double *wh, *cm; /* fast path: gathered W^T rows, leaf coefficients */
     size_t whcap, cmcap;
+    uint32_t *act;   /* dense base: units active in some parent of the block */
+    double *yc, *wc; /* dense base: compacted inputs and W^T rows */
+    size_t actcap, yccap, wccap;
     size_t *jstack;  /* split stack: next unit of each pending piece */
     size_t jcap;
     uint16_t *chw;   /* choices of the piece being split */

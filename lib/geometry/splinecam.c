@@ -122,6 +122,32 @@ static sslk_status run_stage(engine *E, size_t s, const group *G);
 
 static inline tls *my_tls(engine *E) { return E->nthreads > 1 ? &E->t[tid()] : &E->t[0]; }
 
+/* Base maps of nmaps parents through a dense op: B = Y W^T + b.  Units that
+ * are zero in every parent of the block (ReLUs off in all of them: nearby
+ * regions share most of their pattern) are dropped from the product. */
+static sslk_status dense_base(engine *E, const ssli_cpwl_op *d, const double *Y, size_t nmaps, double *B) {
+    size_t in = d->in, out = d->out, rows = 3 * nmaps;
+    tls *T = my_tls(E);
+    SSLI_TRY(ssli_grow(E->ctx, (void **)&T->act, &T->actcap, in, sizeof(uint32_t)));
+    size_t na = 0;
+    for (size_t u = 0; u < in; u++) {
+        bool nz = false;
+        for (size_t r = 0; r < rows && !nz; r++) nz = Y[r * in + u] != 0.0;
+        if (nz) T->act[na++] = (uint32_t)u;
+    }
+    if (4 * na > 3 * in) return ssli_cpwl_apply_affine(E->net, d, Y, nmaps, B);
+    SSLI_TRY(ssli_grow(E->ctx, (void **)&T->yc, &T->yccap, rows * (na ? na : 1), sizeof(double)));
+    SSLI_TRY(ssli_grow(E->ctx, (void **)&T->wc, &T->wccap, (na ? na : 1) * out, sizeof(double)));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t a = 0; a < na; a++) T->yc[r * na + a] = Y[r * in + T->act[a]];
+    for (size_t a = 0; a < na; a++) memcpy(T->wc + a * out, d->wt + (size_t)T->act[a] * out, out * sizeof(double));
+    if (na) ssli_dgemm(NULL, false, false, rows, out, na, 1.0, T->yc, na, T->wc, out, 0.0, B, out);
+    else memset(B, 0, rows * out * sizeof(double));
+    for (size_t r = 2; r < rows; r += 3)
+        for (size_t o = 0; o < out; o++) B[r * out + o] += d->b[o];
+    return SSLK_OK;
+}
+
 /* Leaves [l0, l1) of the concatenated leaves of parents R[0..np) (parents
  * p0.. of G; cum = prefix sums of their leaf counts): compute their maps at
  * the next nonlinear op, then recurse (or emit at the last stage, or hand
@@ -203,7 +229,8 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
         for (size_t b = 0; b < nb; b++) {
             size_t j0 = b * GEMM_BLOCK, j1 = j0 + GEMM_BLOCK < nj ? j0 + GEMM_BLOCK : nj;
-            sslk_status s2 = ssli_cpwl_apply_affine(net, d, Y0 + j0 * 3 * Fy, j1 - j0, Base + j0 * 3 * Fn);
+            sslk_status s2 = mode == DENSE ? dense_base(E, d, Y0 + j0 * 3 * Fy, j1 - j0, Base + j0 * 3 * Fn)
+                                           : ssli_cpwl_apply_affine(net, d, Y0 + j0 * 3 * Fy, j1 - j0, Base + j0 * 3 * Fn);
             if (s2 != SSLK_OK) keep_err(&bst, s2, emsg, sizeof emsg);
         }
         if (bst != SSLK_OK) {
@@ -678,6 +705,9 @@ cleanup:
             ssli_free(ctx, t->sb);
             ssli_free(ctx, t->wh);
             ssli_free(ctx, t->cm);
+            ssli_free(ctx, t->act);
+            ssli_free(ctx, t->yc);
+            ssli_free(ctx, t->wc);
             ssli_free(ctx, t->jstack);
             ssli_free(ctx, t->chw);
             ssli_free(ctx, t->work);
