@@ -7,7 +7,8 @@
 #include <string.h>
 #include <turbojpeg.h>
 
-#define MAX_PIXELS ((size_t)1 << 28)
+#define MAX_PIXELS ((size_t)1 << 28)         /* header sanity bound */
+#define MAX_DECODED_PIXELS ((size_t)1 << 26) /* 64 Mpx (192 MiB RGB) per decode */
 
 static sslk_status tj_handle(ssli_scratch *sc, const char *what) {
     if (sc->tj) return SSLK_OK;
@@ -64,6 +65,10 @@ static sslk_status jpeg_decode(ssli_scratch *sc, const uint8_t *buf, size_t len,
     tjscalingfactor sf = {1, 1};
     if (dct_scaling) sf = pick_scale(w, h, need_w, need_h);
     int sw = TJSCALED((int)w, sf), sh = TJSCALED((int)h, sf);
+    /* A few hundred bytes can claim 16384 x 16384; bound what one decode allocates. */
+    if ((size_t)sw * (size_t)sh > MAX_DECODED_PIXELS)
+        return ssli_err(SSLK_E_FORMAT, "sslk_dataset: '%s' would decode to %d x %d pixels (limit %zu)", what, sw, sh,
+                        MAX_DECODED_PIXELS);
     SSLI_TRY(ssli_scratch_reserve(sc->ctx, &sc->pix, &sc->pix_cap, (size_t)sw * (size_t)sh * 3, "sslk_dataset"));
     int flags = TJFLAG_LIMITSCANS | (fast ? TJFLAG_FASTDCT : 0);
     if (tjDecompress2((tjhandle)sc->tj, buf, (unsigned long)len, sc->pix, sw, 0, sh, TJPF_RGB, flags) != 0) {
