@@ -501,6 +501,15 @@ START_TEST(jpeg_dct_scaling_and_corrupt) {
     ck_status(ssli_jpeg_decode_mem(&sc, buf, n / 2, 256, 192, 16384, 0, 1, &img, NULL, NULL, "cut.jpg"),
               SSLK_E_FORMAT);
     ck_assert(strstr(sslk_last_error(), "cut.jpg") != NULL);
+    /* decompression bomb: a small file whose SOF claims 10000 x 10000 */
+    for (size_t k = 0; k + 8 < n; k++)
+        if (buf[k] == 0xFF && buf[k + 1] == 0xC0) {
+            buf[k + 5] = 0x27, buf[k + 6] = 0x10, buf[k + 7] = 0x27, buf[k + 8] = 0x10;
+            break;
+        }
+    ck_status(ssli_jpeg_decode_mem(&sc, buf, n, 10000, 10000, 16384, 0, 1, &img, &fw, &fh, "bomb.jpg"), SSLK_E_FORMAT);
+    ck_assert(strstr(sslk_last_error(), "would decode") != NULL);
+    ck_assert_uint_eq(fw, 10000);
     /* garbage */
     memset(buf, 0x41, 100);
     ck_status(ssli_jpeg_decode_mem(&sc, buf, 100, 1, 1, 16384, 0, 1, &img, NULL, NULL, "junk.jpg"), SSLK_E_FORMAT);
