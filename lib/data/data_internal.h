@@ -85,6 +85,9 @@ sslk_status ssli_open_npy(sslk_ctx *ctx, const char *path, const char *labels_pa
 /* JPEG folder file list (reader_folder.c) and its reader table (reader_jpeg.c). */
 const char *ssli_folder_path(const sslk_dataset *ds, size_t i, char *buf, size_t cap);
 void ssli_folder_close(sslk_dataset *ds);
+/* Parse a file-list cache held in memory for root (fuzz target and tests). */
+sslk_status ssli_folder_cache_parse(const sslk_ctx *ctx, const char *root, const uint8_t *buf, size_t len,
+                                    size_t *count);
 extern const ssli_reader ssli_reader_jpeg;
 sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *cache_path,
                                   sslk_dataset **out);

@@ -195,22 +195,19 @@ static bool expect(const char **p, const char *e, const char *lit) {
 }
 
 /* Load a cache; SSLK_E_NOT_FOUND when it is for another root (caller rescans). */
-static sslk_status cache_read(const sslk_ctx *ctx, folder_list *L, const char *path) {
+static sslk_status cache_parse(const sslk_ctx *ctx, folder_list *L, const uint8_t *buf, size_t len,
+                               const char *path) {
     static const char *fn = "sslk_dataset_open_folder";
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    SSLI_TRY(ssli_read_file(ctx, path, (size_t)1 << 32, 0, &buf, &len, fn));
     const char *p = (const char *)buf, *e = p + len;
-    size_t n = 0, k = 0, rl = strlen(L->root);
+    size_t n = 0, k = 0;
     sslk_status s = SSLK_OK;
     if (!expect(&p, e, "sslkit-filelist 1\nroot ")) s = ssli_err(SSLK_E_FORMAT, "%s: '%s' is not a file-list cache", fn, path);
     else if (!expect(&p, e, L->root) || !expect(&p, e, "\n"))
         s = ssli_err(SSLK_E_NOT_FOUND, "%s: cache '%s' is for another root", fn, path);
     else if (!expect(&p, e, "count ") || !parse_size(&p, e, &n) || !expect(&p, e, " classes ") ||
-             !parse_size(&p, e, &k) || !expect(&p, e, "\n") || n == 0 || n > len || k > n)
+             !parse_size(&p, e, &k) || !expect(&p, e, "\n") || n == 0 || n > len || k > INT32_MAX)
         s = ssli_err(SSLK_E_FORMAT, "%s: cache '%s' has a malformed count line", fn, path);
     L->nclasses = k;
-    (void)rl;
     for (size_t i = 0; i < n && s == SSLK_OK; i++) {
         long lab = 0;
         bool neg = expect(&p, e, "-1");
@@ -239,7 +236,26 @@ static sslk_status cache_read(const sslk_ctx *ctx, folder_list *L, const char *p
         p = nl + 1;
     }
     if (s == SSLK_OK && p != e) s = ssli_err(SSLK_E_FORMAT, "%s: cache '%s' has trailing data", fn, path);
+    return s;
+}
+
+static sslk_status cache_read(const sslk_ctx *ctx, folder_list *L, const char *path) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    SSLI_TRY(ssli_read_file(ctx, path, (size_t)1 << 32, 0, &buf, &len, "sslk_dataset_open_folder"));
+    sslk_status s = cache_parse(ctx, L, buf, len, path);
     ssli_free(ctx, buf);
+    return s;
+}
+
+sslk_status ssli_folder_cache_parse(const sslk_ctx *ctx, const char *root, const uint8_t *buf, size_t len,
+                                    size_t *count) {
+    folder_list *L = ssli_calloc(ctx, 1, sizeof *L);
+    if (!L) return ssli_err(ssli_alloc_status(), "ssli_folder_cache_parse: out of memory");
+    L->root = ssli_strdup(ctx, root);
+    sslk_status s = L->root ? cache_parse(ctx, L, buf, len, "(buffer)") : SSLK_E_NOMEM;
+    if (s == SSLK_OK && count) *count = L->n;
+    list_free(ctx, L);
     return s;
 }
 

@@ -394,6 +394,8 @@ START_TEST(jpeg_folder_and_cache) {
     write_jpeg(tpath("img/cat/a.JPEG"), 16, 16, red, 0);
     write_jpeg(tpath("img/dog/x.jpg"), 33, 17, blue, 0);
     write_file(tpath("img/dog/notes.txt"), "hi", 2);
+    mkdir(tpath("img/x1"), 0755); /* empty class folders keep their label slots */
+    mkdir(tpath("img/x2"), 0755);
     sslk_dataset *ds;
     ck_ok(sslk_dataset_open_folder(c, root, tpath("list.txt"), &ds));
     size_t n, h, w, ch, k;
@@ -403,7 +405,7 @@ START_TEST(jpeg_folder_and_cache) {
     ck_assert_uint_eq(n, 3);
     ck_assert_uint_eq(h, 0); /* sizes vary */
     ck_assert_uint_eq(ch, 3);
-    ck_assert_uint_eq(k, 2);
+    ck_assert_uint_eq(k, 4);
     int32_t l[3];
     ck_ok(sslk_dataset_labels(ds, l, 3));
     ck_assert_int_eq(l[0], 0);
@@ -424,6 +426,8 @@ START_TEST(jpeg_folder_and_cache) {
     ck_ok(sslk_dataset_open_folder(c, root, tpath("list.txt"), &ds));
     ck_ok(sslk_dataset_count(ds, &n));
     ck_assert_uint_eq(n, 3);
+    ck_ok(sslk_dataset_num_classes(ds, &k));
+    ck_assert_uint_eq(k, 4); /* more classes than images: still a valid cache */
     sslk_dataset_destroy(ds);
     ck_ok(sslk_dataset_open_folder(c, root, NULL, &ds));
     ck_ok(sslk_dataset_count(ds, &n));
