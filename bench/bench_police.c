@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_util.h"
 #include "geometry/police_internal.h"
@@ -35,6 +36,14 @@ static void step(void *arg) {
         fprintf(stderr, "bench_police: %s\n", sslk_last_error());
         exit(1);
     }
+}
+
+/* Process CPU seconds (all threads): less sensitive than wall time to the
+ * other processes of a loaded machine. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int cmpd(const void *a, const void *b) {
@@ -75,8 +84,8 @@ int main(int argc, char **argv) {
     printf("POLICE forward+backward, train mode, leaky-ReLU MLP, batch N, simplex C = D + 1, 2 threads, "
            "min of %d\n",
            reps);
-    printf("%-6s %-6s %-6s %-6s %-6s %10s %10s %10s %9s %9s %8s %8s\n", "D", "width", "depth", "N", "C",
-           "plain ms", "N+C ms", "police ms", "measured", "inherent", "meas/inh", "pol/N+C");
+    printf("%-6s %-6s %-6s %-6s %-6s %-4s %10s %10s %10s %9s %9s %8s %8s\n", "D", "width", "depth", "N", "C",
+           "time", "plain ms", "N+C ms", "police ms", "measured", "inherent", "meas/inh", "pol/N+C");
     for (int r = 0; r < 3; r++) {
         if (only >= 0 && r != only) continue;
         const cfg *c = &rows[r];
@@ -104,27 +113,31 @@ int main(int argc, char **argv) {
             return 1;
         }
         job jp = {m, x, g, c->N, y}, jc = {m, xc, gc, c->N + C, yc};
-        double *t = malloc(3 * (size_t)(reps + 1) * sizeof(double));
+        double *t = malloc(6 * (size_t)(reps + 1) * sizeof(double)), *u = t + 3 * (reps + 1);
         for (int k = 0; k <= reps; k++) { /* k = 0 warms up */
             ssli_model_set_hook(m, NULL);
-            double a = bench_now();
+            double a = bench_now(), ca = cpu_now();
             step(&jp);
-            double b = bench_now();
+            double b = bench_now(), cb = cpu_now();
             step(&jc);
-            double e = bench_now();
+            double e = bench_now(), ce = cpu_now();
             ssli_model_set_hook(m, &p->hook);
             step(&jp);
-            double f = bench_now();
+            double f = bench_now(), cf = cpu_now();
             t[3 * k] = b - a, t[3 * k + 1] = e - b, t[3 * k + 2] = f - e;
+            u[3 * k] = cb - ca, u[3 * k + 1] = ce - cb, u[3 * k + 2] = cf - ce;
         }
         double t0 = min3(t + 3, reps, 0), tc = min3(t + 3, reps, 1), t1 = min3(t + 3, reps, 2);
+        double c0 = min3(u + 3, reps, 0), cc = min3(u + 3, reps, 1), c1 = min3(u + 3, reps, 2);
         free(t), free(xc), free(yc), free(gc);
         size_t sh = 0, un = 0;
         sslk_police_info(p, NULL, NULL, NULL, NULL, &sh, &un);
         double inh = (double)(c->N + C) / (double)c->N;
-        printf("%-6zu %-6zu %-6zu %-6zu %-6zu %10.1f %10.1f %10.1f %8.2fx %8.2fx %8.3f %8.3f  (%zu/%zu shifted)\n",
-               c->D, c->width, c->depth, c->N, C, 1e3 * t0, 1e3 * tc, 1e3 * t1, t1 / t0, inh,
+        printf("%-6zu %-6zu %-6zu %-6zu %-6zu %-4s %10.1f %10.1f %10.1f %8.2fx %8.2fx %8.3f %8.3f  (%zu/%zu shifted)\n",
+               c->D, c->width, c->depth, c->N, C, "wall", 1e3 * t0, 1e3 * tc, 1e3 * t1, t1 / t0, inh,
                t1 / t0 / inh, t1 / tc, sh, un);
+        printf("%-34s %-4s %10.1f %10.1f %10.1f %8.2fx %8.2fx %8.3f %8.3f\n", "", "cpu", 1e3 * c0, 1e3 * cc,
+               1e3 * c1, c1 / c0, inh, c1 / c0 / inh, c1 / cc);
         fflush(stdout);
         sslk_police_destroy(p);
         sslk_model_destroy(m);
