@@ -114,6 +114,27 @@ static void mark_output(sslk_police *p) {
     }
 }
 
+sslk_status ssli_police_check(const sslk_police *p, const char *fn) {
+    size_t n = 0;
+    bool sided = false;
+    sslk_status st = walk(ssli_model_top(p->model), NULL, &n, &sided, fn);
+    if (st == SSLK_OK && n == p->npts) {
+        ssli_police_point *tmp = ssli_calloc(p->ctx, n ? n : 1, sizeof *tmp);
+        if (!tmp) return ssli_alloc_status();
+        n = 0;
+        sided = false;
+        st = walk(ssli_model_top(p->model), tmp, &n, &sided, fn);
+        for (size_t i = 0; i < n && st == SSLK_OK; i++)
+            if (tmp[i].L != p->pts[i].L || tmp[i].units != p->pts[i].units ||
+                tmp[i].spatial != p->pts[i].spatial)
+                n = SIZE_MAX;
+        ssli_free(p->ctx, tmp);
+    }
+    if (st == SSLK_OK && n != p->npts)
+        st = ssli_err(SSLK_E_STATE, "%s: the model's layers changed after sslk_police_create", fn);
+    return st;
+}
+
 /* ---- vertex checks ------------------------------------------------------------ */
 
 sslk_status ssli_police_affine_rank(const sslk_ctx *ctx, const float *V, size_t c, size_t d,

@@ -247,6 +247,7 @@ static sslk_status run_shifts(sslk_police *p, const double *x, size_t rows, doub
 
 sslk_status ssli_police_shifts_d(sslk_police *p, double ***shifts) {
     *shifts = NULL;
+    SSLI_TRY(ssli_police_check(p, "police"));
     double **s = NULL;
     SSLI_TRY(alloc_shifts(p, &s));
     double *x = dalloc(p->ctx, p->c, p->d);
@@ -265,6 +266,7 @@ sslk_status ssli_police_shifts_d(sslk_police *p, double ***shifts) {
 }
 
 sslk_status ssli_police_eval_constrained(sslk_police *p, const double *x, size_t rows, double *y) {
+    SSLI_TRY(ssli_police_check(p, "sslk_police_verify"));
     double **s = NULL;
     SSLI_TRY(alloc_shifts(p, &s));
     sslk_status st = run_shifts(p, x, rows, y, s);
@@ -323,6 +325,7 @@ sslk_status sslk_police_freeze(sslk_police *p) {
     static const char fn[] = "sslk_police_freeze";
     SSLI_CHECK_PTR(p, fn);
     if (!p->attached) return ssli_err(SSLK_E_STATE, "%s: the constraint is already frozen", fn);
+    SSLI_TRY(ssli_police_check(p, fn));
     freezectx F = {p, ssli_calloc(p->ctx, p->npts ? p->npts : 1, sizeof(float *))};
     if (!F.bias) return ssli_alloc_status();
     double *x = dalloc(p->ctx, p->c, p->d);

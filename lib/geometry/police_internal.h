@@ -48,6 +48,8 @@ static inline bool ssli_police_active(const sslk_police *p, size_t i) {
     return !p->pts[i].output || p->settings[0] != 0.0;
 }
 
+/* SSLK_E_STATE when the model's pre-activation points no longer match p's. */
+sslk_status ssli_police_check(const sslk_police *p, const char *fn);
 /* The constraint attached to m, or NULL. */
 sslk_police *ssli_police_of(const sslk_model *m);
 /* Affine rank of c points of dimension d (double, relative tolerance). */

@@ -465,6 +465,9 @@ START_TEST(bad_inputs) {
     ck_ok(sslk_model_add_linear(m, 2, 1));
     float x[2] = {0.1f, 0.2f}, y[2];
     ck_status(sslk_model_forward(m, x, 1, y, SSLK_MODE_EVAL), SSLK_E_STATE);
+    ck_status(sslk_police_freeze(p), SSLK_E_STATE);
+    sslk_police_report rs = {.struct_size = sizeof rs};
+    ck_status(sslk_police_verify(c, m, V, 4, 2, 10, 1, &rs), SSLK_E_STATE);
     sslk_police_destroy(p);
     ck_ok(sslk_model_forward(m, x, 1, y, SSLK_MODE_EVAL));
     sslk_model_destroy(m);
