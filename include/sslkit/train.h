@@ -125,10 +125,9 @@ SSLK_API sslk_status sslk_trainer_optim(sslk_trainer *tr, sslk_optim **optim);
 /** Per-step and per-epoch callbacks (either may be NULL). */
 SSLK_API sslk_status sslk_trainer_set_callbacks(sslk_trainer *tr, sslk_train_callback on_step,
                                                 sslk_train_callback on_epoch, void *user);
-/** Write a checkpoint into dir/checkpoint.sslkt every
- *  SSLK_TRAIN_CHECKPOINT_EVERY epochs and after the last one (the encoder
- *  alone can be saved with sslk_model_save via sslk_trainer_encoder).
- *  dir must exist.  NULL disables. */
+/** Write a checkpoint into dir/checkpoint.sslkt (and the encoder alone into
+ *  dir/encoder.sslk, sslk_model_load format) every SSLK_TRAIN_CHECKPOINT_EVERY
+ *  epochs and after the last one.  dir must exist.  NULL disables. */
 SSLK_API sslk_status sslk_trainer_set_checkpoint_dir(sslk_trainer *tr, const char *dir);
 
 /** Train until `until_epoch` epochs are complete (0 or more than

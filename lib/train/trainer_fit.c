@@ -166,7 +166,9 @@ static sslk_status checkpoint(sslk_trainer *tr, const char *fn) {
     char path[4096];
     int k = snprintf(path, sizeof path, "%s/checkpoint.sslkt", tr->ckpt_dir);
     if (k < 0 || (size_t)k >= sizeof path) return ssli_err(SSLK_E_INVALID_ARG, "%s: checkpoint dir too long", fn);
-    return ssli_train_save(tr, path, fn);
+    SSLI_TRY(ssli_train_save(tr, path, fn));
+    snprintf(path, sizeof path, "%s/encoder.sslk", tr->ckpt_dir); /* the encoder alone, for other tools */
+    return sslk_model_save(tr->enc, path);
 }
 
 static size_t term_info(const sslk_trainer *tr, const char **names) {
