@@ -669,32 +669,41 @@ START_TEST(model_one_hidden_layer_count) {
 }
 END_TEST
 
+/* Same regions, vertices (bitwise), codes and boundary at 1, 2 and 3 threads. */
 START_TEST(deterministic_across_threads) {
-    size_t shape[1] = {6};
-    sslk_partition *p[2];
-    for (int t = 0; t < 2; t++) {
-        sslk_ctx *c;
-        ck_ok(sslk_ctx_create(&c));
-        ck_ok(sslk_ctx_set_threads(c, t + 1));
-        sslk_model *m;
-        ck_ok(sslk_model_from_spec(c, "linear:16,relu,linear:16,relu,linear:4", 1, shape, 9, &m));
-        float a[12];
-        tu_fill_uniform(a, 12, 4, -1, 1);
-        sslk_slice *s;
-        ck_ok(sslk_slice_from_anchors(c, a, 2, 6, 1.0, &s));
-        ck_ok(sslk_splinecam(c, m, s, 0, &p[t]));
-        sslk_slice_destroy(s);
-        sslk_model_destroy(m);
-        p[t]->ctx = NULL; /* outlives its context below: freed with the C allocator */
-        sslk_ctx_destroy(c);
+    const char *specs[2] = {"linear:16,relu,linear:16,relu,linear:4",
+                            "conv:3:3:1:1,relu,maxpool:2,conv:4:3:1:1,abs,res(conv:4:3:1:1,relu),flatten,linear:3"};
+    size_t shapes[2][3] = {{6, 0, 0}, {1, 6, 6}}, ndims[2] = {1, 3}, D[2] = {6, 36};
+    for (int k = 0; k < 2; k++) {
+        sslk_partition *p[3];
+        for (int t = 0; t < 3; t++) {
+            sslk_ctx *c;
+            ck_ok(sslk_ctx_create(&c));
+            ck_ok(sslk_ctx_set_threads(c, t + 1));
+            sslk_model *m;
+            ck_ok(sslk_model_from_spec(c, specs[k], ndims[k], shapes[k], 9, &m));
+            float a[72];
+            tu_fill_uniform(a, 2 * D[k], 4, -1, 1);
+            sslk_slice *s;
+            ck_ok(sslk_slice_from_anchors(c, a, 2, D[k], 1.0, &s));
+            ck_ok(sslk_splinecam(c, m, s, SSLK_SPLINECAM_MAPS, &p[t]));
+            sslk_slice_destroy(s);
+            sslk_model_destroy(m);
+            p[t]->ctx = NULL; /* outlives its context below: freed with the C allocator */
+            sslk_ctx_destroy(c);
+        }
+        ck_assert_uint_gt(p[0]->n, 50);
+        for (int t = 1; t < 3; t++) {
+            ck_assert_uint_eq(p[0]->n, p[t]->n);
+            ck_assert_uint_eq(p[0]->voff[p[0]->n], p[t]->voff[p[t]->n]);
+            ck_assert(memcmp(p[0]->pts, p[t]->pts, p[0]->voff[p[0]->n] * sizeof(ssli_pt)) == 0);
+            ck_assert(memcmp(p[0]->codes, p[t]->codes, p[0]->n * p[0]->cw * 8) == 0);
+            ck_assert(memcmp(p[0]->maps, p[t]->maps, p[0]->n * 3 * p[0]->k * sizeof(double)) == 0);
+            ck_assert_uint_eq(p[0]->nseg, p[t]->nseg);
+            ck_assert(memcmp(p[0]->segs, p[t]->segs, 4 * p[0]->nseg * sizeof(double)) == 0);
+        }
+        for (int t = 0; t < 3; t++) sslk_partition_destroy(p[t]);
     }
-    ck_assert_uint_eq(p[0]->n, p[1]->n);
-    ck_assert_uint_eq(p[0]->voff[p[0]->n], p[1]->voff[p[1]->n]);
-    ck_assert(memcmp(p[0]->pts, p[1]->pts, p[0]->voff[p[0]->n] * sizeof(ssli_pt)) == 0);
-    ck_assert(memcmp(p[0]->codes, p[1]->codes, p[0]->n * p[0]->cw * 8) == 0);
-    ck_assert_uint_eq(p[0]->nseg, p[1]->nseg);
-    sslk_partition_destroy(p[0]);
-    sslk_partition_destroy(p[1]);
 }
 END_TEST
 
