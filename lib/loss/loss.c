@@ -200,20 +200,24 @@ sslk_status sslk_loss_compute_targets(sslk_loss *L, const float *anchors, size_t
                                       const float *targets, size_t n, size_t d, double *value,
                                       float *ganchors) {
     const char *fn = "sslk_loss_compute_targets";
+    SSLI_CHECK_PTR(L, fn);
     SSLI_CHECK_PTR(anchors, fn);
     SSLI_CHECK_PTR(targets, fn);
     if (num_views == 0 || num_views > 4096)
         return ssli_err(SSLK_E_SHAPE, "%s: 'num_views' = %zu (1..4096)", fn, num_views);
     size_t nd;
     if (ssli_mul_overflow(n, d, &nd)) return ssli_err(SSLK_E_OVERFLOW, "%s: n x d overflows", fn);
-    const float *views[4096];
-    float *grads[4096];
+    const float **views = ssli_malloc(L->ctx, 2 * num_views, sizeof(float *));
+    if (!views) return ssli_alloc_status();
+    float **grads = (float **)(views + num_views);
     for (size_t v = 0; v < num_views; v++) {
         views[v] = anchors + v * nd;
         grads[v] = ganchors ? ganchors + v * nd : NULL;
     }
     sslk_loss_batch b = {sizeof b, views, num_views, n, d, NULL, targets};
-    return sslk_loss_compute(L, &b, value, ganchors ? grads : NULL);
+    sslk_status st = sslk_loss_compute(L, &b, value, ganchors ? grads : NULL);
+    ssli_free(L->ctx, views);
+    return st;
 }
 
 /* ---- terms ---------------------------------------------------------------- */
