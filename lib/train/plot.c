@@ -174,13 +174,28 @@ sslk_status sslk_plot_curves(const char *path, const char *title, const char *xl
     char buf[64];
     cairo_set_line_width(cr, 1);
     double ys = nice_step(y1 - y0, 6);
-    for (double t = ceil(y0 / ys) * ys; t <= y1 + 1e-9 * ys; t += ys) {
+    double ticks[64];
+    int nt = 0;
+    if (logy) { /* 1-2-5 per decade, or decades only when they would crowd */
+        static const double mant[3] = {1, 2, 5};
+        int per = (y1 - y0) > 2.5 ? 1 : 3;
+        for (double k = floor(y0); k <= ceil(y1) && nt < 60; k++)
+            for (int j = 0; j < per && nt < 60; j++) {
+                double t = k + log10(mant[j]);
+                if (t >= y0 && t <= y1) ticks[nt++] = t;
+            }
+    } else {
+        for (double t = ceil(y0 / ys) * ys; t <= y1 + 1e-9 * ys && nt < 60; t += ys)
+            ticks[nt++] = fabs(t) < 1e-12 * ys ? 0 : t;
+    }
+    for (int i = 0; i < nt; i++) {
+        double t = ticks[i];
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
         cairo_move_to(cr, ML, PY(t));
         cairo_line_to(cr, ML + pw, PY(t));
         cairo_stroke(cr);
         cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
-        fmt_num(buf, sizeof buf, logy ? pow(10, t) : (fabs(t) < 1e-12 * ys ? 0 : t));
+        fmt_num(buf, sizeof buf, logy ? pow(10, t) : t);
         text_at(cr, ML - 6, PY(t), buf, 11, 1.0, 0.5);
     }
     double xs = nice_step(x1 - x0, 8);
