@@ -23,8 +23,12 @@
  * pre-activation point is left unconstrained when no activation follows it
  * (the output layer; SSLK_POLICE_CONSTRAIN_OUTPUT changes that).
  * Supported layers: linear, conv2d, batch-norm, ReLU, leaky-ReLU, abs,
- * avg-pool, global average pool, flatten, residual blocks; max-pool is
- * refused (its argmax may switch inside R).
+ * avg-pool, global average pool, flatten, residual blocks.  Refused
+ * (SSLK_E_UNSUPPORTED): max-pool (its argmax may switch inside R), and an
+ * activation applied to values that are not a pre-activation output (the
+ * raw input, or a residual sum as in "res(...),relu": put a linear / conv
+ * between the block and the activation).  A clone of a constrained model is
+ * unconstrained.
  *
  * Regions of lower dimension are accepted (e.g. a polygon in a 2-D slice of
  * a D-dimensional input space): the guarantee holds on their convex hull.
