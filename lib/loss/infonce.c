@@ -116,8 +116,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
         ssli_loss_setting(L, SSLK_INFONCE_VIEW_REDUCTION) == SSLK_REDUCE_SUM ? (double)T / (double)ngroups : 1.0;
     const double c = scale / (double)T;
 
-    for (size_t v = 0; v < in->nviews; v++)
-        F(ssli_loss_normalize)(ctx, in->views[v], n, d, r + v * n, U + v * n * d);
+    F(ssli_loss_normalize_views)(ctx, in->views, in->nviews, n, d, r, U);
     SYRK(ctx, false, T, d, (R)(1.0 / tau), U, d, (R)0, S, T);
 
     const int nt = ssli_threads(ctx);
@@ -182,9 +181,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
         }
     }
     GEMM(ctx, false, false, T, d, T, (R)(1.0 / tau), S, T, U, d, (R)0, dU, d);
-    for (size_t v = 0; v < in->nviews; v++)
-        if (in->grads[v])
-            F(ssli_loss_normalize_back)(ctx, U + v * n * d, dU + v * n * d, r + v * n, n, d, in->grads[v], false);
+    F(ssli_loss_normalize_back_views)(ctx, U, dU, r, in->nviews, n, d, in->grads);
     return SSLK_OK;
 }
 

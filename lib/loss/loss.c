@@ -458,3 +458,37 @@ SSLI_NORM_IMPL(double, d)
     }
 SSLI_GRAM_IMPL(float, f, ssli_sgemm, ssli_ssyrk)
 SSLI_GRAM_IMPL(double, d, ssli_dgemm, ssli_dsyrk)
+
+/* All views in one parallel region each way (fewer barriers: on a loaded
+ * machine every barrier can cost a scheduler time slice). */
+#define SSLI_NORMV_IMPL(T, SFX)                                                                  \
+    void ssli_loss_normalize_views_##SFX(const sslk_ctx *ctx, const float *const *views, size_t V, \
+                                         size_t n, size_t d, double *r, T *U) {                  \
+        _Pragma("omp parallel for schedule(static) num_threads(ssli_threads(ctx))")              \
+        for (long long a = 0; a < (long long)(V * n); a++) {                                     \
+            const float *z = views[(size_t)a / n] + ((size_t)a % n) * d;                         \
+            double s = sqrt(ssli_sdot(d, z, z));                                                 \
+            s = s > 1e-12 ? s : 1e-12;                                                           \
+            r[a] = s;                                                                            \
+            double inv = 1.0 / s;                                                                \
+            T *u = U + (size_t)a * d;                                                            \
+            for (size_t j = 0; j < d; j++) u[j] = (T)((double)z[j] * inv);                       \
+        }                                                                                        \
+    }                                                                                            \
+    void ssli_loss_normalize_back_views_##SFX(const sslk_ctx *ctx, const T *U, const T *dU,      \
+                                              const double *r, size_t V, size_t n, size_t d,     \
+                                              float *const *grads) {                             \
+        _Pragma("omp parallel for schedule(static) num_threads(ssli_threads(ctx))")              \
+        for (long long a = 0; a < (long long)(V * n); a++) {                                     \
+            float *g = grads[(size_t)a / n];                                                     \
+            if (!g) continue;                                                                    \
+            g += ((size_t)a % n) * d;                                                            \
+            const T *u = U + (size_t)a * d, *du = dU + (size_t)a * d;                            \
+            double dot = 0;                                                                      \
+            for (size_t j = 0; j < d; j++) dot += (double)u[j] * (double)du[j];                  \
+            double inv = 1.0 / r[a];                                                             \
+            for (size_t j = 0; j < d; j++) g[j] = (float)(((double)du[j] - (double)u[j] * dot) * inv); \
+        }                                                                                        \
+    }
+SSLI_NORMV_IMPL(float, f)
+SSLI_NORMV_IMPL(double, d)

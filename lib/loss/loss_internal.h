@@ -195,6 +195,21 @@ void ssli_loss_gram_f(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float al
                       size_t lda, float *C);
 void ssli_loss_gram_d(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
                       size_t lda, double *C);
+/* The same over V views (row a of the stack = row a % n of view a / n); grads
+ * entries may be NULL (skipped); gradients are overwritten. */
+void ssli_loss_normalize_views_f(const sslk_ctx *ctx, const float *const *views, size_t V, size_t n, size_t d,
+                                 double *r, float *U);
+void ssli_loss_normalize_views_d(const sslk_ctx *ctx, const float *const *views, size_t V, size_t n, size_t d,
+                                 double *r, double *U);
+void ssli_loss_normalize_back_views_f(const sslk_ctx *ctx, const float *U, const float *dU, const double *r,
+                                      size_t V, size_t n, size_t d, float *const *grads);
+void ssli_loss_normalize_back_views_d(const sslk_ctx *ctx, const double *U, const double *dU, const double *r,
+                                      size_t V, size_t n, size_t d, float *const *grads);
+/* Thread count for a loop of `work` cheap elements: 1 below 2^18 (a parallel
+ * region costs more than it saves there, and much more on a loaded machine). */
+static inline int ssli_loss_nt(const sslk_ctx *ctx, size_t work) {
+    return work < ((size_t)1 << 18) ? 1 : ssli_threads(ctx);
+}
 /* Validation shared by kinds: n >= nmin rows. */
 sslk_status ssli_loss_need_rows(const char *fn, size_t n, size_t nmin);
 

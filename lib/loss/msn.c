@@ -139,7 +139,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     double *cs = ssli_carve(&p, K * sizeof(double));
     const int nt = ssli_threads(ctx);
 
-    for (size_t v = 0; v < in->nviews; v++) F(ssli_loss_normalize)(ctx, in->views[v], n, d, rz + v * n, Zh + v * n * d);
+    F(ssli_loss_normalize_views)(ctx, in->views, in->nviews, n, d, rz, Zh);
     F(ssli_loss_normalize)(ctx, in->targets, n, d, rh, Hh);
     F(ssli_loss_normalize)(ctx, L->param.data, K, d, rq, Qh);
 
@@ -154,7 +154,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         for (size_t k = 0; k < K; k++) s += o[k] = (double)EXPR((R)((double)t[k] - m));
         for (size_t k = 0; k < K; k++) o[k] /= s;
     }
-    if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs, nt);
+    if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs, ssli_loss_nt(ctx, n * K * 4));
 
     /* targets in the working type, and their row sums (1 up to rounding) */
 #pragma omp parallel for schedule(static) num_threads(nt)
@@ -242,9 +242,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     }
     GEMM(ctx, false, false, M, d, K, (R)(1.0 / tau), P, K, Qh, d, (R)0, dZ, d);
     GEMM(ctx, true, false, K, d, M, (R)(1.0 / tau), P, K, Zh, d, (R)0, dQ, d);
-    for (size_t v = 0; v < in->nviews; v++)
-        if (in->grads[v])
-            F(ssli_loss_normalize_back)(ctx, Zh + v * n * d, dZ + v * n * d, rz + v * n, n, d, in->grads[v], false);
+    F(ssli_loss_normalize_back_views)(ctx, Zh, dZ, rz, in->nviews, n, d, in->grads);
     F(ssli_loss_normalize_back)(ctx, Qh, dQ, rq, K, d, L->param.grad, true);
     return SSLK_OK;
 }
