@@ -417,19 +417,78 @@ SSLI_NORM_IMPL(float, f)
 SSLI_NORM_IMPL(double, d)
 
 
-/* Symmetric Gram C = alpha op(A) op(A)^T (n x n, both triangles).  For long
- * sums (k >= 512) and n <= 2048 BLIS syrk (through linalg) is the fastest;
- * otherwise its element-wise mirror strides through memory and costs as much
- * as the product, so the lower triangle is computed in column blocks of 512
- * (about half the flops of a GEMM) and mirrored in tiles (measured on zen3).
- * ta: A is k x n (C = alpha A^T A). */
-#define SSLI_GRAM_IMPL(TY, SFX, GEMMFN, SYRKFN)                                                  \
-    void ssli_loss_gram_##SFX(const sslk_ctx *ctx, bool ta, size_t n, size_t k, TY alpha,        \
-                              const TY *A, size_t lda, TY *C) {                                  \
-        if (n <= 2048 && k >= 512) {                                                             \
-            SYRKFN(ctx, ta, n, k, alpha, A, lda, (TY)0, C, n);                                   \
+/* GEMM split over the threads along the larger output dimension, each block a
+ * one-thread BLIS call inside one parallel region.  One barrier per product
+ * instead of BLIS's many internal ones: with other processes on the cores,
+ * multi-threaded BLIS-OpenMP spends most of its time waiting at those (measured
+ * 5-10x slower than one thread here), while independent blocks keep running.
+ * Each output element is computed by one call with the same k order, so the
+ * result does not depend on the thread count. */
+#define SSLI_PGEMM_IMPL(TY, SFX, GEMMFN)                                                         \
+    void ssli_loss_gemm_##SFX(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, \
+                              TY alpha, const TY *A, size_t lda, const TY *B, size_t ldb, TY beta, \
+                              TY *C, size_t ldc) {                                               \
+        int nt = ssli_threads(ctx);                                                              \
+        const bool split_m = m >= n;                                                             \
+        const size_t len = split_m ? m : n;                                                      \
+        if (nt <= 1 || 2.0 * (double)m * (double)n * (double)k < 4e6 || len < 64) {              \
+            GEMMFN(NULL, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);                  \
             return;                                                                              \
         }                                                                                        \
+        size_t blk = (len + (size_t)nt - 1) / (size_t)nt;                                        \
+        blk = (blk + 31) / 32 * 32;                                                              \
+        const long long nb = (long long)((len + blk - 1) / blk);                                 \
+        _Pragma("omp parallel for schedule(static, 1) num_threads(nt)")                          \
+        for (long long q = 0; q < nb; q++) {                                                     \
+            size_t o = (size_t)q * blk, w = o + blk < len ? blk : len - o;                       \
+            if (split_m)                                                                         \
+                GEMMFN(NULL, ta, tb, w, n, k, alpha, ta ? A + o : A + o * lda, lda, B, ldb, beta, \
+                       C + o * ldc, ldc);                                                        \
+            else                                                                                 \
+                GEMMFN(NULL, ta, tb, m, w, k, alpha, A, lda, tb ? B + o * ldb : B + o, ldb, beta, \
+                       C + o, ldc);                                                              \
+        }                                                                                        \
+    }
+SSLI_PGEMM_IMPL(float, f, ssli_sgemm)
+SSLI_PGEMM_IMPL(double, d, ssli_dgemm)
+
+/* Symmetric Gram C = alpha op(A) op(A)^T (n x n, both triangles), about half
+ * the flops of a GEMM.  For long sums (k >= 512) and n <= 2048: block rows, a
+ * one-thread syrk per diagonal block and GEMMs below, as independent tasks.
+ * Otherwise (syrk's element-wise mirror would cost as much as the product):
+ * lower-triangle column blocks of 512 with the threaded GEMM.  Either way the
+ * lower triangle is then mirrored through a tile buffer (measured on zen3).
+ * ta: A is k x n (C = alpha A^T A). */
+#define SSLI_GRAM_IMPL(TY, SFX, GEMMFN, SYRKFN, GEMM1)                                                  \
+    void ssli_loss_gram_##SFX(const sslk_ctx *ctx, bool ta, size_t n, size_t k, TY alpha,        \
+                              const TY *A, size_t lda, TY *C) {                                  \
+        const int nth = ssli_threads(ctx);                                                       \
+        if (n <= 2048 && k >= 512) {                                                             \
+            /* nth x nth block rows: one-thread syrk on the diagonal blocks and GEMM  */         \
+            /* below it, as independent tasks (largest first); mirror afterwards      */         \
+            size_t blk = (n + (size_t)nth - 1) / (size_t)nth;                                    \
+            blk = (blk + 31) / 32 * 32;                                                          \
+            const size_t P = (n + blk - 1) / blk, ntask = P * (P + 1) / 2;                       \
+            _Pragma("omp parallel for schedule(dynamic, 1) num_threads(nth)")                   \
+            for (long long t = 0; t < (long long)ntask; t++) {                                   \
+                /* tasks 0 .. P(P-1)/2 - 1 are off-diagonal (I > J), then diagonals */           \
+                size_t I = 0, J = 0, tt = (size_t)t, noff = P * (P - 1) / 2;                     \
+                if (tt < noff) {                                                                 \
+                    I = 1;                                                                       \
+                    while (tt >= I) tt -= I, I++;                                                \
+                    J = tt;                                                                      \
+                } else {                                                                         \
+                    I = J = tt - noff;                                                           \
+                }                                                                                \
+                size_t i0 = I * blk, j0 = J * blk;                                              \
+                size_t bi = i0 + blk < n ? blk : n - i0, bj = j0 + blk < n ? blk : n - j0;       \
+                const TY *Ai = ta ? A + i0 : A + i0 * lda, *Aj = ta ? A + j0 : A + j0 * lda;    \
+                if (I == J)                                                                      \
+                    SYRKFN(NULL, ta, bi, k, alpha, Ai, lda, (TY)0, C + i0 * n + i0, n);          \
+                else                                                                             \
+                    GEMM1(NULL, ta, !ta, bi, bj, k, alpha, Ai, lda, Aj, lda, (TY)0, C + i0 * n + j0, n); \
+            }                                                                                    \
+        } else {                                                                                 \
         const size_t bs = 512;                                                                   \
         for (size_t i0 = 0; i0 < n; i0 += bs) {                                                  \
             size_t ib = i0 + bs < n ? bs : n - i0, m = n - i0;                                   \
@@ -439,6 +498,7 @@ SSLI_NORM_IMPL(double, d)
             else                                                                                 \
                 GEMMFN(ctx, false, true, m, ib, k, alpha, A + i0 * lda, lda, A + i0 * lda, lda,  \
                        (TY)0, C + i0 * n + i0, n);                                               \
+        }                                                                                        \
         }                                                                                        \
         const size_t tb = 32, nt = (n + tb - 1) / tb;                                            \
         _Pragma("omp parallel for schedule(dynamic, 1) num_threads(ssli_threads(ctx))")          \
@@ -456,8 +516,8 @@ SSLI_NORM_IMPL(double, d)
             }                                                                                    \
         }                                                                                        \
     }
-SSLI_GRAM_IMPL(float, f, ssli_sgemm, ssli_ssyrk)
-SSLI_GRAM_IMPL(double, d, ssli_dgemm, ssli_dsyrk)
+SSLI_GRAM_IMPL(float, f, ssli_loss_gemm_f, ssli_ssyrk, ssli_sgemm)
+SSLI_GRAM_IMPL(double, d, ssli_loss_gemm_d, ssli_dsyrk, ssli_dgemm)
 
 /* All views in one parallel region each way (fewer barriers: on a loaded
  * machine every barrier can cost a scheduler time slice). */

@@ -7,7 +7,7 @@
 #define SSLI_IN_TEMPLATE 1
 #define R float
 #define F(x) x##_f
-#define GEMM ssli_sgemm
+#define GEMM ssli_loss_gemm_f
 #define SYRK(ctx, ta, n, k, alpha, A, lda, beta, C, ldc) ssli_loss_gram_f(ctx, ta, n, k, alpha, A, lda, C)
 #define EXPR ssli_fexp
 #define LOGR logf
@@ -20,7 +20,7 @@
 #undef LOGR
 #define R double
 #define F(x) x##_d
-#define GEMM ssli_dgemm
+#define GEMM ssli_loss_gemm_d
 #define SYRK(ctx, ta, n, k, alpha, A, lda, beta, C, ldc) ssli_loss_gram_d(ctx, ta, n, k, alpha, A, lda, C)
 #define EXPR exp
 #define LOGR log
