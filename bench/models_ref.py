@@ -1,5 +1,5 @@
 """PyTorch reference for bench_models: the same train steps, printing
-"<row> <median ms>" lines.  Usage: models_ref.py THREADS REPS [ROW]"""
+"<row> <median wall ms> <median process-CPU ms>" lines.  Usage: models_ref.py THREADS REPS [ROW]"""
 import sys
 import time
 
@@ -36,13 +36,14 @@ for i, (model, shape) in enumerate(ROWS):
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = torch.rand(shape) - 0.5
     gy = torch.rand(shape[0], 10 if i != 1 else 2048) * 0.01
-    times = []
+    times, cpu = [], []
     for r in range(reps + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
         out = model(x)
         out.backward(gy)
         opt.step()
         times.append(time.perf_counter() - t0)
-    times = sorted(times[1:])
-    print(i, 1e3 * times[len(times) // 2], flush=True)
+        cpu.append(time.process_time() - c0)
+    times, cpu = sorted(times[1:]), sorted(cpu[1:])
+    print(i, 1e3 * times[len(times) // 2], 1e3 * cpu[len(cpu) // 2], flush=True)
