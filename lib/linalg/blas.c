@@ -19,6 +19,10 @@ void ssli_sgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_
     if (m == 0 || n == 0) return;
     rntm_t r;
     rntm_for(ctx, &r);
+    /* BLIS's unpacked small-matrix (sup) path runs mid-sized shapes such as
+     * the M = 256 layer products at under half the packed path's rate here;
+     * keep it for truly small products only. */
+    if (m >= 64 && n >= 64 && k >= 64) bli_rntm_set_l3_sup(false, &r);
     bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
                  (dim_t)m, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1, MUT(B), (inc_t)ldb, 1,
                  &beta, C, (inc_t)ldc, 1, NULL, &r);
