@@ -127,7 +127,7 @@ static sslk_status F(diet_run)(sslk_loss *L, const ssli_loss_in *in, double *val
         size_t c0 = ch * Nc, c1 = c0 + Nc < N ? c0 + Nc : N, w = c1 - c0;
         const R *Wc = DIET_W(c0, c1);
         GEMM(ctx, false, true, T, w, K, (R)1, H, K, Wc, K, (R)0, Lg, w);
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
         for (long long ai = 0; ai < (long long)T; ai++) {
             size_t a = (size_t)ai;
             const R *l = Lg + a * w;
@@ -163,7 +163,7 @@ static sslk_status F(diet_run)(sslk_loss *L, const ssli_loss_in *in, double *val
         size_t c0 = ch * Nc, c1 = c0 + Nc < N ? c0 + Nc : N, w = c1 - c0;
         const R *Wc = DIET_W(c0, c1);
         if (nchunks > 1) GEMM(ctx, false, true, T, w, K, (R)1, H, K, Wc, K, (R)0, Lg, w);
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
         for (long long ai = 0; ai < (long long)T; ai++) {
             size_t a = (size_t)ai;
             R *l = Lg + a * w;

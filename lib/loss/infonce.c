@@ -125,7 +125,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     const bool fast = want && 2.0 / tau < 80.0;
     /* pass 1 (read-only unless fast): positives' log-sum-exp (per-sample term) and the
      * log-sum-exp over every other row (batch statistic) */
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (long long ai = 0; ai < (long long)T; ai++) {
         const size_t a = (size_t)ai;
         R *s = S + a * T;
@@ -162,7 +162,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
         for (size_t b = 0; b < T; b++) lr[b] = (R)(c * exp(-lall[b])); /* c exp(-lse_b) */
     else
         for (size_t b = 0; b < T; b++) lr[b] = (R)lall[b];
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (long long ai = 0; ai < (long long)T; ai++) {
         const size_t a = (size_t)ai;
         R *s = S + a * T;

@@ -435,10 +435,13 @@ SSLI_NORM_IMPL(double, d)
             GEMMFN(NULL, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);                  \
             return;                                                                              \
         }                                                                                        \
-        size_t blk = (len + (size_t)nt - 1) / (size_t)nt;                                        \
+        /* 3 blocks per thread taken dynamically: a thread the OS deschedules does  */         \
+        /* not hold the others up; blocks keep >= 64 rows for BLIS efficiency       */         \
+        size_t blk = (len + 3 * (size_t)nt - 1) / (3 * (size_t)nt);                              \
         blk = (blk + 31) / 32 * 32;                                                              \
+        if (blk < 64) blk = 64;                                                                  \
         const long long nb = (long long)((len + blk - 1) / blk);                                 \
-        _Pragma("omp parallel for schedule(static, 1) num_threads(nt)")                          \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(nt)")                         \
         for (long long q = 0; q < nb; q++) {                                                     \
             size_t o = (size_t)q * blk, w = o + blk < len ? blk : len - o;                       \
             if (split_m)                                                                         \

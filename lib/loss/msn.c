@@ -162,7 +162,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
 
     /* anchor predictions and per-anchor cross-entropy / entropy */
     GEMM(ctx, false, true, M, K, d, (R)(1.0 / tau), Zh, d, Qh, d, (R)0, P, K);
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (long long ii = 0; ii < (long long)M; ii++) {
         size_t i = (size_t)ii;
         R *s = P + i * K;
@@ -222,7 +222,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     const double invM = 1.0 / (double)M;
     R *gr = TL + n * K; /* g in the working type (spare row block after the targets) */
     for (size_t k = 0; k < K; k++) gr[k] = (R)g[k];
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (long long ii = 0; ii < (long long)M; ii++) {
         size_t i = (size_t)ii;
         R *s = P + i * K;
