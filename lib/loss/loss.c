@@ -422,8 +422,7 @@ SSLI_NORM_IMPL(double, d)
  * instead of BLIS's many internal ones: with other processes on the cores,
  * multi-threaded BLIS-OpenMP spends most of its time waiting at those (measured
  * 5-10x slower than one thread here), while independent blocks keep running.
- * Each output element is computed by one call with the same k order, so the
- * result does not depend on the thread count. */
+ * Reproducible for a fixed thread count (block boundaries depend on it). */
 #define SSLI_PGEMM_IMPL(TY, SFX, GEMMFN)                                                         \
     void ssli_loss_gemm_##SFX(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, \
                               TY alpha, const TY *A, size_t lda, const TY *B, size_t ldb, TY beta, \
