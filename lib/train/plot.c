@@ -199,6 +199,7 @@ sslk_status sslk_plot_curves(const char *path, const char *title, const char *xl
         text_at(cr, ML - 6, PY(t), buf, 11, 1.0, 0.5);
     }
     double xs = nice_step(x1 - x0, 8);
+    if (!x && xs < 1) xs = 1; /* integer positions: integer ticks */
     for (double t = ceil(x0 / xs) * xs; t <= x1 + 1e-9 * xs; t += xs) {
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
         cairo_move_to(cr, PX(t), MT);
@@ -239,6 +240,11 @@ sslk_status sslk_plot_curves(const char *path, const char *title, const char *xl
     }
     /* legend */
     if (names) {
+        size_t shown = 0;
+        for (size_t s = 0; s < nseries; s++) shown += names[s] != NULL;
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.85); /* keep the legend readable over lines */
+        cairo_rectangle(cr, ML + pw - 196, MT + 4, 192, 16.0 * (double)shown + 8);
+        cairo_fill(cr);
         double ly = MT + 10;
         for (size_t s = 0; s < nseries; s++) {
             if (!names[s]) continue;
