@@ -39,10 +39,23 @@ void ssli_dgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_
                  &beta, C, (inc_t)ldc, 1, NULL, &r);
 }
 
-/* syrk computes one triangle; mirror it so callers see a full matrix. */
-#define MIRROR_LOWER(T, C, n, ldc)                                                            \
-    for (size_t i = 0; i < (n); i++)                                                          \
-        for (size_t j = i + 1; j < (n); j++) (C)[i * (ldc) + j] = (C)[j * (ldc) + i];
+/* syrk computes one triangle; mirror it so callers see a full matrix.  The
+ * copy goes tile by tile: an element-wise strided copy of a 4096 x 4096
+ * triangle costs as much as the product itself. */
+#define MIRROR_TILE 32
+#define DEFINE_MIRROR(NAME, T)                                                                \
+    static void NAME(T *C, size_t n, size_t ldc) {                                            \
+        for (size_t i0 = 0; i0 < n; i0 += MIRROR_TILE)                                        \
+            for (size_t j0 = i0; j0 < n; j0 += MIRROR_TILE) {                                 \
+                size_t i1 = i0 + MIRROR_TILE < n ? i0 + MIRROR_TILE : n;                      \
+                size_t j1 = j0 + MIRROR_TILE < n ? j0 + MIRROR_TILE : n;                      \
+                for (size_t i = i0; i < i1; i++)                                              \
+                    for (size_t j = (j0 > i + 1 ? j0 : i + 1); j < j1; j++)                   \
+                        C[i * ldc + j] = C[j * ldc + i];                                      \
+            }                                                                                 \
+    }
+DEFINE_MIRROR(mirror_lower_s, float)
+DEFINE_MIRROR(mirror_lower_d, double)
 
 void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
                 size_t lda, float beta, float *C, size_t ldc) {
@@ -57,7 +70,7 @@ void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, c
     else
         bli_ssyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda,
                      1, &beta, C, (inc_t)ldc, 1, NULL, &r);
-    MIRROR_LOWER(float, C, n, ldc)
+    mirror_lower_s(C, n, ldc);
 }
 
 void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
@@ -71,7 +84,7 @@ void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, 
     else
         bli_dsyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda,
                      1, &beta, C, (inc_t)ldc, 1, NULL, &r);
-    MIRROR_LOWER(double, C, n, ldc)
+    mirror_lower_d(C, n, ldc);
 }
 
 void ssli_sgemv(const sslk_ctx *ctx, bool ta, size_t m, size_t n, float alpha, const float *A,
