@@ -9,7 +9,7 @@
 #include "train_cli.h"
 
 #define MAIN_METHOD "vicreg"
-#define MAIN_EPOCHS 6
+#define MAIN_EPOCHS 8
 
 static const char *common_help =
     "  --data NAME|PATH   fashion-mnist (default; Debian dataset-fashion-mnist) or a dataset path\n"
