@@ -11,10 +11,15 @@ static const char *help =
     "                       [--worst-k K] [--orders N] [--seed S] [--json] [--threads N]\n"
     "  Li.npy: n x C logits of member i; Y.npy: n integer labels\n"
     "  --combine: mean of softmax probabilities (default), mean of logits, or majority vote\n"
-    "  --orders N: random member orders averaged in the size curve (default 10), --seed S (0)\n";
+    "  --orders N: random member orders averaged in the size curve (default 10), --seed S (0)\n"
+    "\n"
+    "   or: sslkit ensemble --members M --vary init,order,augment [...]\n"
+    "  trains M supervised members first (same as 'sslkit train-ensemble'; see its help)\n";
 
 int cmd_ensemble(int argc, char **argv) {
     const char *cmd = "ensemble";
+    /* Issue 6's spelling: with --members the command trains the members itself. */
+    if (cli_opt(argc, argv, "--members")) return cmd_train_ensemble(argc, argv);
     if (cli_flag(argc, argv, "--help")) {
         fputs(help, stdout);
         return 0;
