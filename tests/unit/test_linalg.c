@@ -47,6 +47,41 @@ START_TEST(gemm_all_transposes_both_precisions) {
 }
 END_TEST
 
+START_TEST(gemm_split_is_thread_count_invariant) {
+    /* Large enough to be split across threads, odd sizes so blocks are ragged:
+     * results must be bitwise equal at 1, 2 and 3 threads, and match naive. */
+    const size_t m = 203, n = 177, k = 150;
+    float *A = malloc(sizeof(float) * m * k), *B = malloc(sizeof(float) * k * n);
+    float *C[3];
+    tu_fill_uniform(A, m * k, 11, -1, 1);
+    tu_fill_uniform(B, k * n, 12, -1, 1);
+    for (int ta = 0; ta < 2; ta++)
+        for (int shape = 0; shape < 2; shape++) {
+            size_t mm = shape ? 40 : m; /* shape 1 splits along n */
+            for (int t = 0; t < 3; t++) {
+                sslk_ctx *c;
+                ck_ok(sslk_ctx_create(&c));
+                ck_ok(sslk_ctx_set_threads(c, t + 1));
+                C[t] = malloc(sizeof(float) * mm * n);
+                ssli_sgemm(c, ta, false, mm, n, k, 1.0f, A, ta ? mm : k, B, n, 0.0f, C[t], n);
+                sslk_ctx_destroy(c);
+            }
+            ck_assert_mem_eq(C[0], C[1], sizeof(float) * mm * n);
+            ck_assert_mem_eq(C[0], C[2], sizeof(float) * mm * n);
+            for (size_t i = 0; i < mm; i += 7)
+                for (size_t j = 0; j < n; j += 5) {
+                    double r = 0;
+                    for (size_t p = 0; p < k; p++)
+                        r += (double)(ta ? A[p * mm + i] : A[i * k + p]) * B[p * n + j];
+                    ck_close(C[0][i * n + j], r, 1e-4, 1e-4);
+                }
+            for (int t = 0; t < 3; t++) free(C[t]);
+        }
+    free(A);
+    free(B);
+}
+END_TEST
+
 START_TEST(syrk_fills_both_triangles) {
     const size_t k = 13, n = 7;
     double A[13 * 7], G[49], R[49];
@@ -151,6 +186,7 @@ int main(void) {
     Suite *s = suite_create("linalg");
     TCase *tc = tcase_create("linalg");
     tcase_add_test(tc, gemm_all_transposes_both_precisions);
+    tcase_add_test(tc, gemm_split_is_thread_count_invariant);
     tcase_add_test(tc, syrk_fills_both_triangles);
     tcase_add_test(tc, gemv_matches_naive);
     tcase_add_test(tc, eigen_of_hand_matrix);
