@@ -151,6 +151,27 @@ def ctx_handle(ctx=None):
     return (ctx or default_ctx()).handle
 
 
+# ---- parameter views (include/sslkit/param.h) --------------------------------
+class ParamView(ctypes.Structure):
+    """ctypes mirror of sslk_param_view: one trainable tensor of a model or loss."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("name", ctypes.c_char_p), ("data", c_float_p),
+                ("grad", c_float_p), ("count", ctypes.c_size_t), ("ndim", ctypes.c_int),
+                ("shape", ctypes.c_size_t * 4), ("flags", ctypes.c_uint)]
+
+
+def collect_param_views(handle, count_fn, get_fn):
+    """All views of an owner through its `*_param_count` / `*_param` pair."""
+    n = ctypes.c_size_t()
+    count_fn(handle, ctypes.byref(n))
+    out = []
+    for i in range(n.value):
+        pv = ParamView()
+        pv.struct_size = ctypes.sizeof(ParamView)
+        get_fn(handle, i, ctypes.byref(pv))
+        out.append(pv)
+    return out
+
+
 # ---- array helpers --------------------------------------------------------
 def as_f32(a, name, ndim=None):
     """C-contiguous float32 copy-or-view of a; checks ndim."""

@@ -18,18 +18,12 @@ import ctypes
 
 import numpy as np
 
-from ._lib import as_f32, c_double_p, c_float_p, ctx_handle, declare, lib, settings as _settings
+from ._lib import ParamView, as_f32, c_double_p, c_float_p, collect_param_views, ctx_handle, declare, lib, settings as _settings
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
 _i64p = ctypes.POINTER(ctypes.c_int64)
 _fpp = ctypes.POINTER(c_float_p)
-
-
-class _ParamView(ctypes.Structure):
-    _fields_ = [("struct_size", _sz), ("name", ctypes.c_char_p), ("data", c_float_p),
-                ("grad", c_float_p), ("count", _sz), ("ndim", ctypes.c_int),
-                ("shape", _sz * 4), ("flags", ctypes.c_uint)]
 
 
 class _Batch(ctypes.Structure):
@@ -49,7 +43,7 @@ declare("sslk_loss_num_terms", [_vp, ctypes.POINTER(_sz)])
 declare("sslk_loss_term_name", [_vp, _sz, ctypes.POINTER(ctypes.c_char_p)])
 declare("sslk_loss_term_value", [_vp, _sz, c_double_p])
 declare("sslk_loss_param_count", [_vp, ctypes.POINTER(_sz)])
-declare("sslk_loss_param", [_vp, _sz, ctypes.POINTER(_ParamView)])
+declare("sslk_loss_param", [_vp, _sz, ctypes.POINTER(ParamView)])
 declare("sslk_loss_zero_grad", [_vp])
 
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
@@ -207,16 +201,10 @@ class Loss:
         return out
 
     # ---- owned parameters -----------------------------------------------------
-    def _views(self):
-        cnt = _sz()
-        lib.sslk_loss_param_count(self._h, ctypes.byref(cnt))
-        out = []
-        for i in range(cnt.value):
-            pv = _ParamView()
-            pv.struct_size = ctypes.sizeof(_ParamView)
-            lib.sslk_loss_param(self._h, i, ctypes.byref(pv))
-            out.append(pv)
-        return out
+    def param_views(self):
+        """list of ParamView structs of the owned tensors (DIET head, MSN prototypes),
+        for sslkit.Optimizer."""
+        return collect_param_views(self._h, lib.sslk_loss_param_count, lib.sslk_loss_param)
 
     @staticmethod
     def _arr(ptr_, pv):
@@ -227,12 +215,12 @@ class Loss:
     @property
     def params(self):
         """dict name -> numpy VIEW of the owned parameter (writes go to the library)."""
-        return {pv.name.decode(): self._keep(self._arr(pv.data, pv)) for pv in self._views()}
+        return {pv.name.decode(): self._keep(self._arr(pv.data, pv)) for pv in self.param_views()}
 
     @property
     def param_grads(self):
         """dict name -> numpy VIEW of the accumulated parameter gradient."""
-        return {pv.name.decode(): self._keep(self._arr(pv.grad, pv)) for pv in self._views()}
+        return {pv.name.decode(): self._keep(self._arr(pv.grad, pv)) for pv in self.param_views()}
 
     def _keep(self, a):
         # the array borrows library memory: make it keep this Loss alive

@@ -15,18 +15,11 @@ import ctypes
 
 import numpy as np
 
-from ._lib import as_f32, c_float_p, ctx_handle, declare, default_ctx, lib
+from ._lib import ParamView, as_f32, c_float_p, collect_param_views, ctx_handle, declare, default_ctx, lib
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
 _szp = ctypes.POINTER(_sz)
-
-
-class ParamView(ctypes.Structure):
-    """ctypes mirror of sslk_param_view (include/sslkit/param.h)."""
-    _fields_ = [("struct_size", _sz), ("name", ctypes.c_char_p), ("data", c_float_p),
-                ("grad", c_float_p), ("count", _sz), ("ndim", ctypes.c_int),
-                ("shape", _sz * 4), ("flags", ctypes.c_uint)]
 
 
 PARAM_NO_DECAY = 1
@@ -211,15 +204,7 @@ class Model:
     # ---- parameters ---------------------------------------------------------------
     def param_views(self):
         """list of ParamView (sslk_param_view) structs, PyTorch state_dict order."""
-        n = _sz()
-        lib.sslk_model_param_count(self._h, ctypes.byref(n))
-        out = []
-        for i in range(n.value):
-            pv = ParamView()
-            pv.struct_size = ctypes.sizeof(ParamView)
-            lib.sslk_model_param(self._h, i, ctypes.byref(pv))
-            out.append(pv)
-        return out
+        return collect_param_views(self._h, lib.sslk_model_param_count, lib.sslk_model_param)
 
     @property
     def params(self):
@@ -266,8 +251,6 @@ OPTIM_KINDS = {"sgd": 1, "lars": 2, "adamw": 3}
 def _views_of(p):
     if hasattr(p, "param_views"):
         return list(p.param_views())
-    if hasattr(p, "_views"):  # objects predating the param_views() name
-        return list(p._views())
     if isinstance(p, ctypes.Structure):
         return [p]
     return list(p)
@@ -305,11 +288,9 @@ class Optimizer:
     def add(self, params, **settings):
         """Register params as a new group; settings override this group's values."""
         views = _views_of(params)
-        arr = (ParamView * max(len(views), 1))()
-        for i, v in enumerate(views):
-            if ctypes.sizeof(v) != ctypes.sizeof(ParamView):
-                raise TypeError("param views must mirror sslk_param_view")
-            ctypes.memmove(ctypes.byref(arr[i]), ctypes.byref(v), ctypes.sizeof(ParamView))
+        if not all(isinstance(v, ParamView) for v in views):
+            raise TypeError("param views must be sslkit.ParamView structs")
+        arr = (ParamView * max(len(views), 1))(*views)
         g = self._groups
         lib.sslk_optim_add_params(self._h, arr, len(views), g)
         self._groups += 1

@@ -403,3 +403,28 @@ def test_settings_introspection_and_errors():
     assert e.value.status_name == "SSLK_E_SHAPE"
     with pytest.raises(ValueError):
         sslkit.Loss("vicreg").compute(f32(4, 3), f32(5, 3))
+
+
+def test_one_optimizer_steps_model_and_loss_parameters():
+    """The contract of issue 3/4: a loss's own tensors (DIET head) and a model's
+    parameters go into one sslkit.Optimizer; one SGD step moves both by -lr * grad."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    model = sslkit.Model.from_spec("linear:8", (5,), seed=1)
+    loss = sslkit.Loss("diet", num_samples=6, dim=8)
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    idx = np.array([0, 2, 3, 5])
+    z = model.forward(x, train=True)
+    _, gz = loss.compute(z, idx)
+    model.backward(gz)
+    w0 = {k: v.copy() for k, v in model.params.items()}
+    h0 = {k: v.copy() for k, v in loss.params.items()}
+    gw = {k: v.copy() for k, v in model.grads.items()}
+    gh = {k: v.copy() for k, v in loss.param_grads.items()}
+    opt = sslkit.Optimizer("sgd", model, loss, lr=0.5)
+    opt.step()
+    for k in w0:
+        np.testing.assert_allclose(model.params[k], w0[k] - 0.5 * gw[k], rtol=1e-5, atol=1e-6)
+    for k in h0:
+        assert np.abs(gh[k]).max() > 0
+        np.testing.assert_allclose(loss.params[k], h0[k] - 0.5 * gh[k], rtol=1e-5, atol=1e-6)
