@@ -101,6 +101,7 @@ sslk_status ssli_setting_get(const ssli_setting_table *t, const double *vals, in
     if (i < 0)
         return ssli_err(SSLK_E_SETTING, "%s: setting key %d does not belong to domain '%s'", fn, key,
                         t->domain);
+    if (!v) return ssli_err(SSLK_E_INVALID_ARG, "%s: output argument 'value' is NULL", fn);
     *v = vals[i];
     return SSLK_OK;
 }

@@ -193,6 +193,7 @@ START_TEST(settings_bounds_and_types) {
     double got;
     ck_ok(ssli_setting_get(&test_table, v, 9902, &got, "f"));
     ck_assert(got == 3);
+    ck_status(ssli_setting_get(&test_table, v, 9902, NULL, "f"), SSLK_E_INVALID_ARG);
     /* public introspection refuses unknown keys */
     ck_status(sslk_setting_info(-12345, NULL, NULL, NULL, NULL, NULL, NULL), SSLK_E_SETTING);
     int key;
