@@ -128,6 +128,23 @@ static int load_run(const char *cmd, int argc, char **argv, sslk_ctx **ctxp, tc_
     return 0;
 }
 
+/* resume (train = true: apply options, continue, then evaluate unless --no-eval)
+ * and eval (train = false) share everything but that. */
+static int with_loaded_run(const char *cmd, int argc, char **argv, bool train) {
+    sslk_ctx *ctx = NULL;
+    tc_data d = {0};
+    sslk_trainer *tr = NULL;
+    const char *dir = NULL, *mname = NULL;
+    int rc = load_run(cmd, argc, argv, &ctx, &d, &tr, &dir, &mname);
+    if (!rc && train) rc = tc_apply_options(cmd, tr, argc, argv);
+    bool evaluate = !train || !cli_flag(argc, argv, "--no-eval");
+    if (!rc) rc = run_and_report(cmd, ctx, tr, &d, dir, mname, evaluate, train);
+    sslk_trainer_destroy(tr);
+    tc_close_data(&d);
+    sslk_ctx_destroy(ctx);
+    return rc;
+}
+
 int cmd_resume(int argc, char **argv) {
     const char *cmd = "resume";
     if (cli_flag(argc, argv, "--help")) {
@@ -136,17 +153,7 @@ int cmd_resume(int argc, char **argv) {
                "  (or to E epochs), then evaluate as 'sslkit train' does.\n%s", common_help);
         return 0;
     }
-    sslk_ctx *ctx = NULL;
-    tc_data d = {0};
-    sslk_trainer *tr = NULL;
-    const char *dir = NULL, *mname = NULL;
-    int rc = load_run(cmd, argc, argv, &ctx, &d, &tr, &dir, &mname);
-    if (!rc) rc = tc_apply_options(cmd, tr, argc, argv);
-    if (!rc) rc = run_and_report(cmd, ctx, tr, &d, dir, mname, !cli_flag(argc, argv, "--no-eval"), true);
-    sslk_trainer_destroy(tr);
-    tc_close_data(&d);
-    sslk_ctx_destroy(ctx);
-    return rc;
+    return with_loaded_run(cmd, argc, argv, true);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -157,16 +164,7 @@ int cmd_eval(int argc, char **argv) {
                "  RankMe and worst-3 class accuracy; writes DIR/report.json and the plots.\n");
         return 0;
     }
-    sslk_ctx *ctx = NULL;
-    tc_data d = {0};
-    sslk_trainer *tr = NULL;
-    const char *dir = NULL, *mname = NULL;
-    int rc = load_run(cmd, argc, argv, &ctx, &d, &tr, &dir, &mname);
-    if (!rc) rc = run_and_report(cmd, ctx, tr, &d, dir, mname, true, false);
-    sslk_trainer_destroy(tr);
-    tc_close_data(&d);
-    sslk_ctx_destroy(ctx);
-    return rc;
+    return with_loaded_run(cmd, argc, argv, false);
 }
 
 int cmd_embed(int argc, char **argv) {
