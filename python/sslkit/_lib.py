@@ -105,6 +105,8 @@ class Context:
     a default context whose thread count is set by sslkit.set_threads()."""
 
     def __init__(self, threads=None, seed=0):
+        self._refs = 0        # live handles made from this context (retain/release)
+        self._doomed = False  # __del__ ran while handles were alive
         h = ctypes.c_void_p()
         lib.sslk_ctx_create(ctypes.byref(h))
         self._h = h
@@ -124,11 +126,29 @@ class Context:
     def threads(self, n):
         lib.sslk_ctx_set_threads(self._h, int(n))
 
-    def __del__(self):
+    # Handles free their memory through the context, so it must outlive them.
+    # Python's cyclic GC finalises objects in a cycle in any order; owners of
+    # handles therefore retain() the context and release() it after destroying
+    # their handle, and the context is destroyed by whichever comes last.
+    def retain(self):
+        self._refs += 1
+
+    def release(self):
+        self._refs -= 1
+        if self._doomed and self._refs == 0:
+            self._destroy()
+
+    def _destroy(self):
         h = getattr(self, "_h", None)
         if h is not None and h.value:
             lib.sslk_ctx_destroy(h)
             self._h = None
+
+    def __del__(self):
+        if getattr(self, "_refs", 0) > 0:
+            self._doomed = True
+        else:
+            self._destroy()
 
 
 _default_ctx = None

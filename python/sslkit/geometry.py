@@ -93,6 +93,7 @@ class Slice:
     def __init__(self, handle, ctx):
         self._h = handle
         self._ctx = ctx
+        ctx.retain()
 
     @classmethod
     def from_anchors(cls, points, pad=1.0, seed=None, ctx=None):
@@ -140,6 +141,7 @@ class Slice:
         if h is not None and h.value:
             lib.sslk_slice_destroy(h)
             self._h = None
+            self._ctx.release()
 
     @property
     def dim(self):
@@ -196,6 +198,7 @@ class Partition:
     def __init__(self, handle, ctx, slice_):
         self._h = handle
         self._ctx = ctx
+        ctx.retain()
         self.slice = slice_
         n, d, k, bits = _sz(), _sz(), _sz(), _sz()
         lib.sslk_partition_info(handle, ctypes.byref(n), ctypes.byref(d), ctypes.byref(k), ctypes.byref(bits))
@@ -206,6 +209,7 @@ class Partition:
         if h is not None and h.value:
             lib.sslk_partition_destroy(h)
             self._h = None
+            self._ctx.release()
 
     def __len__(self):
         return self.n

@@ -178,3 +178,19 @@ def test_cli_splinecam(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 100
     bad = subprocess.run([exe, "splinecam", str(tmp_path / "m.sslk")], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_private_context_outlives_slice_in_a_gc_cycle():
+    """A seeded slice owns a private Context; when both sit in a reference cycle
+    the garbage collector finalises them in any order, and the slice's handle
+    must still be destroyed before its context."""
+    import gc
+    for i in range(20):
+        s = sslkit.Slice.from_anchors(np.zeros((1, 4), np.float32), pad=1.0, seed=i)
+        ctx = s._ctx
+        holder = {"slice": s, "ctx": ctx}
+        holder["self"] = holder          # a cycle holding both objects
+        ctx.cycle = holder
+        assert ctx._refs == 1
+        del s, ctx, holder
+        gc.collect()
