@@ -24,11 +24,11 @@ extern "C" {
 
 /* Compile-time version.  SSLK_VERSION_NUMBER = 10000*major + 100*minor + patch. */
 #define SSLK_VERSION_MAJOR 1
-#define SSLK_VERSION_MINOR 0
+#define SSLK_VERSION_MINOR 1
 #define SSLK_VERSION_PATCH 0
 #define SSLK_VERSION_NUMBER \
     (SSLK_VERSION_MAJOR * 10000 + SSLK_VERSION_MINOR * 100 + SSLK_VERSION_PATCH)
-#define SSLK_VERSION_STRING "1.0.0"
+#define SSLK_VERSION_STRING "1.1.0"
 
 /** Run-time version number of the loaded library (compare with SSLK_VERSION_NUMBER). */
 SSLK_API unsigned sslk_version_number(void);

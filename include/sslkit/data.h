@@ -86,6 +86,15 @@ SSLK_API sslk_status sslk_dataset_from_memory(sslk_ctx *ctx, const uint8_t *pixe
                                               size_t w, size_t c, const int32_t *labels,
                                               sslk_dataset **out);
 
+/** A dataset of chosen items of parent: item i of the subset is item
+ *  indices[i] of parent (n >= 1 indices, each < parent's count; repeats allowed).
+ *  Nothing is copied but the indices and labels: parent must outlive the
+ *  subset, and the subset reads with parent's settings.  The kind, image shape
+ *  and number of classes are parent's (a subset missing the top class still
+ *  reports all classes).  SSLK_E_RANGE names the first bad index. */
+SSLK_API sslk_status sslk_dataset_subset(const sslk_dataset *parent, const size_t *indices, size_t n,
+                                         sslk_dataset **out);
+
 /** Destroy a dataset (NULL accepted).  Destroy its loaders first. */
 SSLK_API void sslk_dataset_destroy(sslk_dataset *ds);
 

@@ -112,7 +112,7 @@ sslk_status ssli_train_save(const sslk_trainer *tr, const char *path, const char
     }
     wstr(&w, tr->enc_spec);
     wstr(&w, tr->proj_spec);
-    w64(&w, tr->n);
+    w64(&w, tr->n_all);
     w64(&w, tr->nclasses);
     sslk_model *ms[4] = {tr->enc, tr->proj, tr->tenc, tr->tproj};
     uint32_t nm = tr->tenc ? 4 : 2;
@@ -292,9 +292,9 @@ static sslk_status load_into(sslk_trainer **trp, sslk_ctx *ctx, rctx *r, sslk_da
     ssli_free(ctx, spec[1]);
     SSLI_TRY(st);
     *trp = tr;
-    if (dn != tr->n || dc != tr->nclasses)
+    if (dn != tr->n_all || dc != tr->nclasses)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: the checkpoint was trained on %llu items / %llu classes, this dataset "
-                        "has %zu / %zu", fn, (unsigned long long)dn, (unsigned long long)dc, tr->n, tr->nclasses);
+                        "has %zu / %zu", fn, (unsigned long long)dn, (unsigned long long)dc, tr->n_all, tr->nclasses);
     /* settings, then networks rebuilt with them */
     rctx rs = {r->p, r->n, set_off, false};
     for (uint32_t i = 0; i < nset; i++) {

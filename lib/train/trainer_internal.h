@@ -7,13 +7,15 @@
 #include "sslkit/train.h"
 
 extern const ssli_setting_table ssli_settings_train;
-#define SSLI_NTRAIN 21
+#define SSLI_NTRAIN 22
 
 struct sslk_trainer {
     sslk_ctx *ctx;
     sslk_method method;
     double set[SSLI_NTRAIN];
-    sslk_dataset *data;
+    sslk_dataset *data;       /* the caller's dataset */
+    sslk_dataset *sub;        /* owned subset of data (SSLK_TRAIN_SUBSET), else NULL */
+    size_t n_all;             /* items in data */
     size_t n, nclasses, img_h, img_w, img_c;
     char *enc_spec, *proj_spec;
     sslk_model *enc, *proj;   /* online networks */
@@ -41,6 +43,8 @@ struct sslk_trainer {
 };
 
 double ssli_train_get(const sslk_trainer *tr, int key);
+/* The dataset training draws from: the subset when one is set. */
+static inline sslk_dataset *ssli_train_data(const sslk_trainer *tr) { return tr->sub ? tr->sub : tr->data; }
 /* The augment recipe of training (views) or of evaluation (one plain view). */
 sslk_status ssli_train_make_augment(sslk_trainer *tr, bool eval, sslk_augment **out);
 /* Networks, loss and optimizer from the current settings (before training). */

@@ -25,6 +25,7 @@ declare("sslk_dataset_open_kind", [_vp, ctypes.c_int, ctypes.c_char_p, ctypes.c_
 declare("sslk_dataset_open_folder", [_vp, ctypes.c_char_p, ctypes.c_char_p, _vpp])
 declare("sslk_dataset_from_memory", [_vp, _u8p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
                                      ctypes.c_size_t, _i32p, _vpp])
+declare("sslk_dataset_subset", [_vp, c_size_p, ctypes.c_size_t, _vpp])
 declare("sslk_dataset_destroy", [_vp], None)
 declare("sslk_dataset_get_kind", [_vp, c_int_p])
 declare("sslk_dataset_count", [_vp, c_size_p])
@@ -131,6 +132,21 @@ class Dataset:
         lib.sslk_dataset_from_memory(ctx_handle(ctx), ptr(a, ctypes.c_uint8), a.shape[0], a.shape[1], a.shape[2],
                                      a.shape[3], None if lab is None else ptr(lab, ctypes.c_int32), ctypes.byref(h))
         return cls(h, ctx)
+
+    def subset(self, indices):
+        """A dataset of items `indices` of this one (no pixels copied; repeats
+        allowed).  It keeps this dataset alive and reads with its settings."""
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise ValueError(f"indices must be a 1-D integer array, got {idx.dtype} of shape {idx.shape}")
+        if idx.size and idx.min() < 0:
+            raise ValueError(f"indices must be >= 0, got {int(idx.min())}")
+        idx = np.ascontiguousarray(idx, dtype=np.uintp)
+        h = ctypes.c_void_p()
+        lib.sslk_dataset_subset(self._h, idx.ctypes.data_as(c_size_p), idx.size, ctypes.byref(h))
+        sub = Dataset(h, self._ctx)
+        sub._parent = self  # the subset reads through its parent
+        return sub
 
     @property
     def handle(self):

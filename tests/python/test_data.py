@@ -150,3 +150,23 @@ def test_multi_crop_loader_shapes():
     g0, g1, loc, lab, idx = batches[0]
     assert g0.shape == g1.shape == (8, 1, 12, 12) and loc.shape == (8, 1, 6, 6)
     assert (lab == -1).all() and idx.dtype == np.int64
+
+
+def test_subset_reads_parent_items_after_parent_is_dropped(idx_dir):
+    path, imgs, labs = idx_dir
+    pick = np.array([11, 0, 5, 5])
+    sub = sslkit.Dataset.open(str(path)).subset(pick)  # parent only referenced by the subset
+    import gc
+    gc.collect()
+    assert len(sub) == 4 and sub.shape == (6, 5, 1) and sub.kind == "idx"
+    np.testing.assert_array_equal(sub.labels, labs[pick])
+    for i, j in enumerate(pick):
+        np.testing.assert_array_equal(sub[i][..., 0], imgs[j])
+    x = np.concatenate([b[0] for b in sslkit.Loader.plain(sub, batch_size=3)])
+    np.testing.assert_allclose(x[:, 0], imgs[pick] / 255, atol=1e-6)
+    with pytest.raises(sslkit.Error, match=r"indices\[1\] = 12"):
+        sub.subset([0, 12])  # the subset has 4 items; 12 is out of range for the parent as for it
+    with pytest.raises(ValueError):
+        sub.subset([-1])
+    with pytest.raises(sslkit.Error):
+        sub.subset([])

@@ -920,6 +920,69 @@ START_TEST(loader_multi_crop) {
 }
 END_TEST
 
+/* A subset reads the parent's items through its index map (repeats allowed),
+ * maps labels, keeps the parent's class count, and a loader over it yields
+ * exactly those parent items. */
+START_TEST(dataset_subset_maps_items) {
+    sslk_ctx *c = new_ctx();
+    sslk_dataset *ds = mem_dataset(c, 10, 3, 2, 3), *sub = NULL;
+    const size_t pick[4] = {9, 0, 4, 9};
+    ck_ok(sslk_dataset_subset(ds, pick, 4, &sub));
+    size_t n = 0, k = 0, h, w, ch;
+    ck_ok(sslk_dataset_count(sub, &n));
+    ck_assert_uint_eq(n, 4);
+    ck_ok(sslk_dataset_num_classes(sub, &k));
+    ck_assert_uint_eq(k, 7); /* labels 9%7, 0, 4, 9%7: max 4, but the parent has 7 */
+    ck_ok(sslk_dataset_shape(sub, &h, &w, &ch));
+    ck_assert(h == 3 && w == 2 && ch == 3);
+    sslk_dataset_kind kind;
+    ck_ok(sslk_dataset_get_kind(sub, &kind));
+    ck_assert_int_eq(kind, SSLK_DATASET_MEMORY);
+    uint8_t a[18], b[18];
+    for (size_t i = 0; i < 4; i++) {
+        int32_t ls, lp;
+        ck_ok(sslk_dataset_label(sub, i, &ls));
+        ck_ok(sslk_dataset_label(ds, pick[i], &lp));
+        ck_assert_int_eq(ls, (int32_t)(pick[i] % 7));
+        ck_assert_int_eq(ls, lp);
+        ck_ok(sslk_dataset_read(sub, i, a, sizeof a, NULL, NULL, NULL));
+        ck_ok(sslk_dataset_read(ds, pick[i], b, sizeof b, NULL, NULL, NULL));
+        ck_assert(memcmp(a, b, sizeof a) == 0);
+    }
+    ck_status(sslk_dataset_label(sub, 4, &(int32_t){0}), SSLK_E_RANGE);
+    sslk_loader *ld;
+    ck_ok(sslk_loader_create(c, sub, NULL, 4, &ld));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SHUFFLE, 0));
+    float v[4 * 18];
+    float *views[1] = {v};
+    int32_t lab[4];
+    size_t r;
+    ck_ok(sslk_loader_begin_epoch(ld, 0));
+    ck_ok(sslk_loader_next(ld, views, lab, NULL, &r));
+    ck_assert_uint_eq(r, 4);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(lab[i], (int32_t)(pick[i] % 7));
+        ck_ok(sslk_dataset_read(ds, pick[i], b, sizeof b, NULL, NULL, NULL));
+        for (size_t q = 0; q < 3; q++)
+            for (size_t p = 0; p < 6; p++) ck_close(v[i * 18 + q * 6 + p], b[p * 3 + q] / 255.0, 1e-6, 0);
+    }
+    sslk_loader_destroy(ld);
+    sslk_dataset_destroy(sub);
+    /* bad input */
+    const size_t bad[2] = {3, 10};
+    sub = (sslk_dataset *)1;
+    ck_status(sslk_dataset_subset(ds, bad, 2, &sub), SSLK_E_RANGE);
+    ck_assert_ptr_null(sub);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "indices[1] = 10"));
+    ck_status(sslk_dataset_subset(ds, pick, 0, &sub), SSLK_E_SHAPE);
+    ck_status(sslk_dataset_subset(NULL, pick, 2, &sub), SSLK_E_INVALID_ARG);
+    ck_status(sslk_dataset_subset(ds, NULL, 2, &sub), SSLK_E_INVALID_ARG);
+    ck_status(sslk_dataset_subset(ds, pick, 2, NULL), SSLK_E_INVALID_ARG);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 START_TEST(loader_plain_sequential) {
     sslk_ctx *c = new_ctx();
     sslk_dataset *ds = mem_dataset(c, 10, 3, 2, 3);
@@ -1059,6 +1122,7 @@ int main(void) {
     tcase_add_test(l, loader_deterministic_across_threads);
     tcase_add_test(l, loader_multi_crop);
     tcase_add_test(l, loader_plain_sequential);
+    tcase_add_test(l, dataset_subset_maps_items);
     tcase_add_test(l, loader_corrupt_policy);
     tcase_add_test(l, settings_introspection);
     suite_add_tcase(s, l);

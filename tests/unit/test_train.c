@@ -106,6 +106,16 @@ static void params_of(sslk_trainer *tr, float *buf, size_t cap, size_t *n) {
         memcpy(buf + off, v.data, v.count * sizeof(float));
         off += v.count;
     }
+    sslk_loss *l = NULL; /* the DIET head too */
+    ck_ok(sslk_trainer_loss(tr, &l));
+    if (l) ck_ok(sslk_loss_param_count(l, &cnt));
+    for (size_t i = 0; l && i < cnt; i++) {
+        sslk_param_view v = {.struct_size = sizeof v};
+        ck_ok(sslk_loss_param(l, i, &v));
+        ck_assert_uint_le(off + v.count, cap);
+        memcpy(buf + off, v.data, v.count * sizeof(float));
+        off += v.count;
+    }
     *n = off;
 }
 
@@ -128,23 +138,30 @@ static void rmtree(const char *dir) {
     rmdir(dir);
 }
 
-/* Two epochs straight vs one epoch, checkpoint, reload, one more epoch: the
- * encoder parameters are bitwise equal (vicreg; msn exercises the EMA target). */
+static sslk_trainer *resume_trainer(sslk_ctx *c, sslk_dataset *ds, sslk_method m) {
+    sslk_trainer *tr = tiny_trainer(c, ds, m, 3);
+    if (m == SSLK_METHOD_DIET) ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, 48));
+    return tr;
+}
+
+/* Two epochs straight vs two epochs, checkpoint, reload, one more epoch: the
+ * encoder (and DIET head) parameters are bitwise equal (vicreg; msn exercises
+ * the EMA target; diet a training subset and a loss-owned head). */
 START_TEST(resume_equals_uninterrupted) {
-    sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : SSLK_METHOD_MSN;
+    sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : _i == 1 ? SSLK_METHOD_MSN : SSLK_METHOD_DIET;
     int threads = 1 + (_i == 1);
     sslk_ctx *c = mkctx(threads);
     sslk_dataset *ds = tiny_dataset(c);
     static float a[65536], b[65536];
     size_t na = 0, nb = 0;
-    sslk_trainer *tr = tiny_trainer(c, ds, m, 3);
+    sslk_trainer *tr = resume_trainer(c, ds, m);
     ck_ok(sslk_trainer_fit(tr, 0));
     params_of(tr, a, 65536, &na);
     sslk_trainer_destroy(tr);
 
     char dir[64];
     tmpdir(dir);
-    tr = tiny_trainer(c, ds, m, 3);
+    tr = resume_trainer(c, ds, m);
     ck_ok(sslk_trainer_set_checkpoint_dir(tr, dir));
     ck_ok(sslk_trainer_fit(tr, 2));
     sslk_trainer_destroy(tr);
@@ -260,6 +277,78 @@ START_TEST(interrupted_checkpoint_keeps_previous) {
 }
 END_TEST
 
+/* Index in ds of the image equal to item i of sub (pixels compared). */
+static size_t parent_index(sslk_dataset *ds, sslk_dataset *sub, size_t i) {
+    uint8_t a[SIDE * SIDE], b[SIDE * SIDE];
+    ck_ok(sslk_dataset_read(sub, i, a, sizeof a, NULL, NULL, NULL));
+    for (size_t j = 0; j < NIMG; j++) {
+        ck_ok(sslk_dataset_read(ds, j, b, sizeof b, NULL, NULL, NULL));
+        if (memcmp(a, b, sizeof a) == 0) return j;
+    }
+    ck_abort_msg("subset item %zu is no item of the dataset", i);
+    return 0;
+}
+
+/* DIET's preset (4096-item subset, 60 epochs) and the subset setting: m
+ * distinct items in ascending order, a head of m rows, the same draw for the
+ * same init_seed, another for another seed, frozen once training started. */
+START_TEST(subset_and_diet_preset) {
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    sslk_trainer *tr = NULL, *t2 = NULL;
+    ck_ok(sslk_trainer_create(c, SSLK_METHOD_DIET, ds, "flatten,linear:8", "", &tr));
+    double v = 0;
+    ck_ok(sslk_trainer_get_f64(tr, SSLK_TRAIN_SUBSET, &v));
+    ck_assert_double_eq(v, 4096);
+    ck_ok(sslk_trainer_get_f64(tr, SSLK_TRAIN_EPOCHS, &v));
+    ck_assert_double_eq(v, 60);
+    sslk_loss *l = NULL;
+    int64_t rows = 0;
+    ck_ok(sslk_trainer_loss(tr, &l));
+    ck_ok(sslk_loss_get_i64(l, SSLK_DIET_NUM_SAMPLES, &rows));
+    ck_assert_int_eq(rows, NIMG); /* 4096 > 96 items: all of them */
+    ck_assert_ptr_null(tr->sub);
+    ck_status(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, 1), SSLK_E_SHAPE);
+    ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, 40));
+    ck_ok(sslk_trainer_loss(tr, &l));
+    ck_ok(sslk_loss_get_i64(l, SSLK_DIET_NUM_SAMPLES, &rows));
+    ck_assert_int_eq(rows, 40);
+    size_t n = 0, prev = 0, first[40];
+    ck_ok(sslk_dataset_count(tr->sub, &n));
+    ck_assert_uint_eq(n, 40);
+    for (size_t i = 0; i < n; i++) {
+        first[i] = parent_index(ds, tr->sub, i);
+        if (i) ck_assert_uint_gt(first[i], prev);
+        prev = first[i];
+    }
+    ck_ok(sslk_trainer_create(c, SSLK_METHOD_DIET, ds, "flatten,linear:8", "", &t2));
+    ck_ok(sslk_trainer_set_i64(t2, SSLK_TRAIN_SUBSET, 40));
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++) same += parent_index(ds, t2->sub, i) == first[i];
+    ck_assert_uint_eq(same, 40);
+    ck_ok(sslk_trainer_set_i64(t2, SSLK_TRAIN_INIT_SEED, 1));
+    same = 0;
+    for (size_t i = 0; i < n; i++) same += parent_index(ds, t2->sub, i) == first[i];
+    ck_assert_uint_lt(same, 40);
+    sslk_trainer_destroy(t2);
+    /* an epoch is a pass over the subset */
+    ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_BATCH, 16));
+    ck_ok(sslk_trainer_fit(tr, 1));
+    sslk_train_progress h = {.struct_size = sizeof h};
+    ck_ok(sslk_trainer_history(tr, 0, &h));
+    ck_assert_uint_eq(h.steps_per_epoch, 2);
+    ck_status(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, 0), SSLK_E_STATE);
+    sslk_trainer_destroy(tr);
+    /* other methods train on everything by default */
+    ck_ok(sslk_trainer_create(c, SSLK_METHOD_VICREG, ds, "flatten,linear:8", NULL, &tr));
+    ck_ok(sslk_trainer_get_f64(tr, SSLK_TRAIN_SUBSET, &v));
+    ck_assert_double_eq(v, 0);
+    sslk_trainer_destroy(tr);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 START_TEST(embed_and_errors) {
     sslk_ctx *c = mkctx(1);
     sslk_dataset *ds = tiny_dataset(c);
@@ -307,7 +396,8 @@ int main(void) {
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, each_method_lowers_its_loss, 0, 8);
-    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 2);
+    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 3);
+    tcase_add_test(tc, subset_and_diet_preset);
     tcase_add_test(tc, nan_loss_stops_and_keeps_checkpoint);
     tcase_add_test(tc, interrupted_checkpoint_keeps_previous);
     tcase_add_test(tc, embed_and_errors);
