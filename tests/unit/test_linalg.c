@@ -2,6 +2,9 @@
  * hand-derived decompositions.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "linalg/linalg.h"
 #include "testutil.h"
@@ -43,6 +46,52 @@ START_TEST(gemm_all_transposes_both_precisions) {
             for (size_t i = 0; i < m * n; i++) ck_close(Cf[i], R[i], 1e-5, 1e-5);
         }
     free(A); free(B); free(C); free(R); free(Af); free(Bf); free(Cf);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* Operands that end right before an inaccessible page: small float products
+ * must not read past them (BLIS 0.9.0's single-precision sup kernels did,
+ * e.g. m = 1, n = 16, k = 3; see lib/linalg/blas.c).  Each operand in turn is
+ * placed against the guard page; a stray read faults and fails the test. */
+static float *guarded(size_t count, void **base, size_t *len) {
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), bytes = count * sizeof(float);
+    size_t pages = (bytes + pg - 1) / pg;
+    *len = (pages + 1) * pg;
+    char *p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    ck_assert_int_eq(mprotect(p + pages * pg, pg, PROT_NONE), 0);
+    *base = p;
+    return (float *)(p + pages * pg - bytes);
+}
+
+START_TEST(small_float_gemm_stays_inside_operands) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    static const size_t shapes[][3] = {{1, 16, 3}, {1, 2100, 3}, {13, 2100, 3}, {2100, 1, 3}, {63, 1, 100},
+                                       {63, 3, 64}, {100, 3, 100}, {7, 100, 5}, {1, 17, 9}, {1, 100, 17}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                void *ba, *bb;
+                size_t la, lb;
+                float *A = guarded(m * k, &ba, &la), *B = guarded(k * n, &bb, &lb);
+                float *C = malloc(m * n * sizeof *C);
+                for (size_t i = 0; i < m * k; i++) A[i] = (float)(i % 7) - 3;
+                for (size_t i = 0; i < k * n; i++) B[i] = (float)(i % 5) - 2;
+                ssli_sgemm(c, ta, tb, m, n, k, 1.0f, A, ta ? m : k, B, tb ? k : n, 0.0f, C, n);
+                for (size_t i = 0; i < m; i += m > 8 ? m / 8 : 1)
+                    for (size_t j = 0; j < n; j += n > 8 ? n / 8 : 1) {
+                        double r = 0;
+                        for (size_t p = 0; p < k; p++)
+                            r += (double)(ta ? A[p * m + i] : A[i * k + p]) * (tb ? B[j * k + p] : B[p * n + j]);
+                        ck_close(C[i * n + j], r, 1e-6, 1e-6);
+                    }
+                free(C);
+                munmap(ba, la);
+                munmap(bb, lb);
+            }
     sslk_ctx_destroy(c);
 }
 END_TEST
@@ -187,6 +236,7 @@ int main(void) {
     TCase *tc = tcase_create("linalg");
     tcase_add_test(tc, gemm_all_transposes_both_precisions);
     tcase_add_test(tc, gemm_split_is_thread_count_invariant);
+    tcase_add_test(tc, small_float_gemm_stays_inside_operands);
     tcase_add_test(tc, syrk_fills_both_triangles);
     tcase_add_test(tc, gemv_matches_naive);
     tcase_add_test(tc, eigen_of_hand_matrix);
