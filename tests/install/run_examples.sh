@@ -36,6 +36,17 @@ expect "$tmp/c.txt" "rankme identity(4) = 4.000000618, singular values 1 1 1 1"
 expect "$tmp/c.txt" "(2 x 2) = 1.7547652934"
 expect "$tmp/c.txt" "one row -> SSLK_E_SHAPE"
 
+# POLICE example: trains a constrained MLP on two rings (~15 CPU-s), exits 1
+# unless the model is one region with a straight boundary inside the square.
+${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror "$src/examples/police_rings.c" $flags -lm -o "$tmp/police_rings"
+if "$tmp/police_rings" "$tmp/rings.png" >"$tmp/police.txt"; then
+    expect "$tmp/police.txt" "SplineCam regions: 1 inside the square"
+    expect "$tmp/police.txt" "decision boundary in the square: one straight segment"
+    [ -s "$tmp/rings.png" ] || { echo "police_rings wrote no picture"; fail=1; }
+else
+    echo "police_rings failed:"; cat "$tmp/police.txt"; fail=1
+fi
+
 if command -v "${CXX:-c++}" >/dev/null 2>&1; then
     ${CXX:-c++} -std=c++11 -Wall -Wextra -Wpedantic -Werror "$src/examples/rankme_example.cpp" $flags -o "$tmp/ex_cpp"
     "$tmp/ex_cpp" >"$tmp/cpp.txt"
