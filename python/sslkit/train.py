@@ -9,7 +9,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import as_f32, as_i32, c_double_p, c_float_p, ctx_handle, declare, lib, ptr
+from ._lib import Error, as_f32, as_i32, c_double_p, c_float_p, ctx_handle, declare, lib, ptr
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -277,10 +277,12 @@ class Trainer:
         key = ctypes.c_int()
         try:
             _l.sslk_setting_find(b"train", name.encode(), ctypes.byref(key))
+            found = True
+        except Error:  # not a trainer setting: try the loss
+            found = False
+        if found:  # errors of the setting itself (bounds, state) reach the caller
             lib.sslk_trainer_set_f64(self._h, key.value, float(value))
             return
-        except Exception:  # not a trainer setting: try the loss
-            pass
         loss = _vp()
         lib.sslk_trainer_loss(self._h, ctypes.byref(loss))
         if not loss.value:

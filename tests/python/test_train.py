@@ -204,3 +204,17 @@ def test_trainer_callback_stop_and_errors():
         small_trainer("byol")
     with pytest.raises(KeyError):
         small_trainer(no_such_setting=1)
+
+
+def test_diet_preset_subset_and_epochs():
+    x, y = tiny_images()
+    tr = sslkit.Trainer("diet", data=(x, y), encoder="flatten,linear:8", projector="")
+    assert tr.get("subset") == 4096 and tr.get("epochs") == 60
+    tr.set("subset", 40)
+    tr.set("batch", 16)
+    tr.fit(1)
+    # one epoch is a pass over the 40 drawn images: 2 full batches of 16
+    assert tr.history[0]["steps_per_epoch"] == 2
+    assert sslkit.Trainer("vicreg", data=(x, y), **SMALL).get("subset") == 0
+    with pytest.raises(sslkit.Error):
+        tr.set("subset", 0)  # frozen once training started
