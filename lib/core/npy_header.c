@@ -75,33 +75,35 @@ static sslk_status read_descr(cursor *c, ssli_npy_hdr *h) {
                         c->fn, c->path);
     char d[64];
     SSLI_TRY(read_str(c, d, sizeof d));
-    static const struct {
-        const char *code;
-        sslk_dtype t;
-    } known[] = {{"f4", SSLK_DTYPE_F32}, {"f8", SSLK_DTYPE_F64}, {"i4", SSLK_DTYPE_I32},
-                 {"i8", SSLK_DTYPE_I64}, {"u1", SSLK_DTYPE_U8},  {"b1", SSLK_DTYPE_BOOL}};
     char order = d[0];
     const char *code = d + 1;
     if (order != '<' && order != '>' && order != '|' && order != '=') {
         order = '|';
         code = d;
     }
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if (strcmp(code, known[i].code) != 0) continue;
-        bool bytewise = known[i].t == SSLK_DTYPE_U8 || known[i].t == SSLK_DTYPE_BOOL;
-        if (order == '>' && !bytewise)
-            return ssli_err(SSLK_E_UNSUPPORTED,
-                            "%s: '%s' is big-endian (dtype '%s'); only little-endian files are read: "
-                            "save with arr.astype(arr.dtype.newbyteorder('<'))",
-                            c->fn, c->path, d);
-        if (order == '|' && !bytewise)
-            return bad(c, "gives a multi-byte dtype without byte order");
-        h->dtype = known[i].t;
-        return SSLK_OK;
-    }
-    return ssli_err(SSLK_E_DTYPE,
-                    "%s: '%s' has dtype '%s'; supported: float32, float64, int32, int64, uint8, bool",
-                    c->fn, c->path, d);
+    char kind = code[0];
+    unsigned size = code[0] ? (unsigned)(code[1] - '0') : 0;
+    bool plain = kind && strchr("fiub", kind) && code[1] && code[2] == '\0' &&
+                 (size == 1 || size == 2 || size == 4 || size == 8) && !(kind == 'f' && size == 1) &&
+                 !(kind == 'b' && size != 1);
+    if (!plain)
+        return ssli_err(SSLK_E_DTYPE,
+                        "%s: '%s' has dtype '%s'; supported: float32, float64, int32, int64, uint8, bool",
+                        c->fn, c->path, d);
+    if (order == '|' && size > 1) return bad(c, "gives a multi-byte dtype without byte order");
+    h->kind = kind;
+    h->size = size;
+    h->big = order == '>' && size > 1;
+    static const struct {
+        char kind;
+        unsigned size;
+        sslk_dtype t;
+    } known[] = {{'f', 4, SSLK_DTYPE_F32}, {'f', 8, SSLK_DTYPE_F64}, {'i', 4, SSLK_DTYPE_I32},
+                 {'i', 8, SSLK_DTYPE_I64}, {'u', 1, SSLK_DTYPE_U8},  {'b', 1, SSLK_DTYPE_BOOL}};
+    h->dtype = (sslk_dtype)0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].kind == kind && known[i].size == size) h->dtype = known[i].t;
+    return SSLK_OK;
 }
 
 static sslk_status read_bool(cursor *c, bool *v) {
@@ -136,8 +138,45 @@ static sslk_status read_shape(cursor *c, ssli_npy_hdr *h) {
     return SSLK_OK;
 }
 
+sslk_status ssli_npy_preamble(const unsigned char *pre, size_t avail, size_t *prefix, size_t *hlen,
+                              const char *fn, const char *path) {
+    if (avail < 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
+        return ssli_err(SSLK_E_FORMAT, "%s: '%s' is not an NPY file (bad magic or too short)", fn, path);
+    unsigned major = pre[6], minor = pre[7];
+    if ((major != 1 && major != 2 && major != 3) || minor != 0)
+        return ssli_err(SSLK_E_UNSUPPORTED, "%s: '%s' uses NPY format version %u.%u; versions 1.0-3.0 are read",
+                        fn, path, major, minor);
+    if (major == 1) {
+        *prefix = 10;
+        *hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+    } else {
+        if (avail < 12) return ssli_err(SSLK_E_FORMAT, "%s: '%s': truncated NPY preamble", fn, path);
+        *prefix = 12;
+        *hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+    }
+    if (*hlen > SSLI_NPY_MAX_HEADER)
+        return ssli_err(SSLK_E_FORMAT, "%s: '%s': NPY header length %zu exceeds the %u-byte limit", fn, path,
+                        *hlen, SSLI_NPY_MAX_HEADER);
+    return SSLK_OK;
+}
+
 sslk_status ssli_npy_parse_header(const char *text, size_t len, ssli_npy_hdr *out, const char *fn,
                                   const char *path) {
+    SSLI_TRY(ssli_npy_parse_header_raw(text, len, out, fn, path));
+    if (!out->dtype)
+        return ssli_err(SSLK_E_DTYPE,
+                        "%s: '%s' has dtype %c%u; supported: float32, float64, int32, int64, uint8, bool", fn,
+                        path, out->kind, out->size);
+    if (out->big)
+        return ssli_err(SSLK_E_UNSUPPORTED,
+                        "%s: '%s' is big-endian (dtype %s); only little-endian files are read: "
+                        "save with arr.astype(arr.dtype.newbyteorder('<'))",
+                        fn, path, sslk_dtype_name(out->dtype));
+    return SSLK_OK;
+}
+
+sslk_status ssli_npy_parse_header_raw(const char *text, size_t len, ssli_npy_hdr *out, const char *fn,
+                                      const char *path) {
     cursor c = {text, text + len, fn, path};
     memset(out, 0, sizeof *out);
     bool have_descr = false, have_order = false, have_shape = false, fortran = false;
@@ -178,7 +217,7 @@ sslk_status ssli_npy_parse_header(const char *text, size_t len, ssli_npy_hdr *ou
             return ssli_err(SSLK_E_OVERFLOW, "%s: '%s': the NPY shape's element count overflows size_t",
                             fn, path);
     size_t bytes;
-    if (ssli_mul_overflow(count, sslk_dtype_size(out->dtype), &bytes) || bytes > (size_t)INT64_MAX)
+    if (ssli_mul_overflow(count, out->size, &bytes) || bytes > (size_t)INT64_MAX)
         return ssli_err(SSLK_E_OVERFLOW, "%s: '%s': the NPY data size overflows", fn, path);
     out->count = count;
     out->bytes = bytes;

@@ -1,103 +1,38 @@
 /* NPY image arrays (N x H x W [x C], uint8 or float in [0, 1]) with an optional
- * integer label array.  The header parser is small and strict: it accepts the
- * dictionaries numpy writes and refuses anything it cannot fully account for.
+ * integer label array.
  * SPDX-License-Identifier: BSD-3-Clause */
+#include "core/npy_internal.h"
 #include "data_internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char *skip_ws(const char *p, const char *e) {
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-    return p;
-}
-
-/* Find 'key': in the dictionary and return the position after the colon. */
-static const char *find_key(const char *t, const char *e, const char *key) {
-    size_t k = strlen(key);
-    for (const char *p = t; p + k + 2 < e; p++)
-        if ((*p == '\'' || *p == '"') && memcmp(p + 1, key, k) == 0 && p[k + 1] == *p) {
-            const char *q = skip_ws(p + k + 2, e);
-            if (q < e && *q == ':') return skip_ws(q + 1, e);
-        }
-    return NULL;
-}
-
+/* The preamble and header dictionary go through the core NPY parser (one
+ * parser for hostile headers); images and labels accept every plain numeric
+ * dtype of either byte order, converted here. */
 sslk_status ssli_npy_parse(const uint8_t *buf, size_t len, ssli_npy_info *info, const char *what) {
     static const char *fn = "sslk_dataset_open";
     memset(info, 0, sizeof *info);
-    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
-        return ssli_err(SSLK_E_FORMAT, "%s: '%s' is not an NPY file (bad magic)", fn, what);
-    size_t hl, off;
-    if (buf[6] == 1) {
-        hl = (size_t)buf[8] | ((size_t)buf[9] << 8);
-        off = 10;
-    } else if (buf[6] == 2 || buf[6] == 3) {
-        if (len < 12) return ssli_err(SSLK_E_FORMAT, "%s: '%s' is truncated in its NPY preamble", fn, what);
-        hl = (size_t)buf[8] | ((size_t)buf[9] << 8) | ((size_t)buf[10] << 16) | ((size_t)buf[11] << 24);
-        off = 12;
-    } else {
-        return ssli_err(SSLK_E_UNSUPPORTED, "%s: '%s' has NPY version %u.%u", fn, what, buf[6], buf[7]);
-    }
-    if (hl > len - off || hl > (1u << 20))
+    size_t prefix, hl;
+    SSLI_TRY(ssli_npy_preamble(buf, len, &prefix, &hl, fn, what));
+    if (hl > len - prefix)
         return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header length %zu exceeds the file (%zu bytes)", fn, what, hl, len);
-    const char *t = (const char *)buf + off, *e = t + hl;
-    info->data_off = off + hl;
-
-    const char *d = find_key(t, e, "descr");
-    if (!d || d + 5 > e || (*d != '\'' && *d != '"'))
-        return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header has no 'descr' string", fn, what);
-    char q = *d;
-    const char *ds = d + 1, *de = memchr(ds, q, (size_t)(e - ds));
-    if (!de || de - ds < 3 || de - ds > 4)
-        return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header has a malformed 'descr'", fn, what);
-    char endian = ds[0];
-    info->kind = ds[1];
-    int sz = 0;
-    for (const char *p = ds + 2; p < de; p++) {
-        if (*p < '0' || *p > '9') return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY descr '%.*s' is malformed", fn, what, (int)(de - ds), ds);
-        sz = sz * 10 + (*p - '0');
-    }
-    info->size = sz;
-    if (!(sz == 1 || sz == 2 || sz == 4 || sz == 8) || !strchr("uifb", info->kind) || !strchr("<>|=", endian))
-        return ssli_err(SSLK_E_UNSUPPORTED, "%s: '%s' has NPY dtype '%.*s'", fn, what, (int)(de - ds), ds);
-    info->big = endian == '>' && sz > 1;
-
-    const char *f = find_key(t, e, "fortran_order");
-    if (!f) return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header has no 'fortran_order'", fn, what);
-    if ((size_t)(e - f) >= 4 && memcmp(f, "True", 4) == 0)
-        return ssli_err(SSLK_E_UNSUPPORTED, "%s: '%s' is stored in Fortran order; save it C-contiguous", fn, what);
-    if ((size_t)(e - f) < 5 || memcmp(f, "False", 5) != 0)
-        return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header has a malformed 'fortran_order'", fn, what);
-
-    const char *s = find_key(t, e, "shape");
-    if (!s || s >= e || *s != '(') return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY header has no 'shape' tuple", fn, what);
-    s++;
-    size_t count = 1;
-    for (;;) {
-        s = skip_ws(s, e);
-        if (s >= e) return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY shape is unterminated", fn, what);
-        if (*s == ')') break;
-        if (*s < '0' || *s > '9') return ssli_err(SSLK_E_FORMAT, "%s: '%s' NPY shape holds a non-number", fn, what);
-        size_t v = 0;
-        while (s < e && *s >= '0' && *s <= '9') {
-            if (v > (SIZE_MAX - 9) / 10) return ssli_err(SSLK_E_OVERFLOW, "%s: '%s' NPY shape overflows", fn, what);
-            v = v * 10 + (size_t)(*s++ - '0');
-        }
-        if (info->ndim >= 8) return ssli_err(SSLK_E_UNSUPPORTED, "%s: '%s' has more than 8 dimensions", fn, what);
-        info->shape[info->ndim++] = v;
-        if (ssli_mul_overflow(count, v, &count))
-            return ssli_err(SSLK_E_OVERFLOW, "%s: '%s' NPY shape overflows", fn, what);
-        s = skip_ws(s, e);
-        if (s < e && *s == ',') s++;
-    }
-    info->count = count;
-    size_t bytes;
-    if (ssli_mul_overflow(count, (size_t)sz, &bytes) || bytes > SSLI_DATA_MAX_BYTES)
+    ssli_npy_hdr h;
+    SSLI_TRY(ssli_npy_parse_header_raw((const char *)buf + prefix, hl, &h, fn, what));
+    if (h.ndim > sizeof info->shape / sizeof info->shape[0])
+        return ssli_err(SSLK_E_UNSUPPORTED, "%s: '%s' has %zu dimensions (at most 8)", fn, what, h.ndim);
+    if (h.bytes > SSLI_DATA_MAX_BYTES)
         return ssli_err(SSLK_E_OVERFLOW, "%s: '%s' NPY data would exceed %zu bytes", fn, what, SSLI_DATA_MAX_BYTES);
-    if (len - info->data_off != bytes)
+    info->kind = h.kind;
+    info->size = (int)h.size;
+    info->big = h.big;
+    info->ndim = (int)h.ndim;
+    memcpy(info->shape, h.shape, h.ndim * sizeof h.shape[0]);
+    info->count = h.count;
+    info->data_off = prefix + hl;
+    if (len - info->data_off != h.bytes)
         return ssli_err(SSLK_E_FORMAT, "%s: '%s' %s: header claims %zu data bytes, file holds %zu", fn, what,
-                        len - info->data_off < bytes ? "is truncated" : "has trailing bytes", bytes,
+                        len - info->data_off < h.bytes ? "is truncated" : "has trailing bytes", h.bytes,
                         len - info->data_off);
     return SSLK_OK;
 }
