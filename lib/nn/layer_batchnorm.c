@@ -11,18 +11,8 @@
 
 #include "nn/layers.h"
 
-/* Sums over one plane of at most a few thousand values: eight float lanes
- * (vectorised), then double across planes and rows. */
-static double plane_sum(const float *x, size_t n) {
-    float a[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) a[k] += x[i + k];
-    double s = 0.0;
-    for (; i < n; i++) s += x[i];
-    return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
-}
-
+/* Plane reductions: eight float lanes (vectorised), then double across planes
+ * and rows (see ssli_nn_sum). */
 static double plane_sqdev(const float *x, size_t n, float mu) {
     float a[8] = {0};
     size_t i = 0;
@@ -167,7 +157,7 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
         if (mode == SSLK_MODE_TRAIN) {
             for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
             for (size_t r = 0; r < nstat; r++)
-                for (size_t j = c0; j < c1; j++) mean[j] += plane_sum(x + r * numel + j * hw, hw);
+                for (size_t j = c0; j < c1; j++) mean[j] += ssli_nn_sum(x + r * numel + j * hw, hw);
             for (size_t j = c0; j < c1; j++) mean[j] /= (double)M;
             for (size_t r = 0; r < nstat; r++)
                 for (size_t j = c0; j < c1; j++) {
@@ -227,7 +217,7 @@ void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size
             /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
             double s1 = 0.0, s2 = 0.0;
             for (size_t r = 0; r < rows; r++) {
-                s1 += plane_sum(gy + r * numel + j * hw, hw);
+                s1 += ssli_nn_sum(gy + r * numel + j * hw, hw);
                 s2 += plane_dot(gy + r * numel + j * hw, xhat + r * numel + j * hw, hw);
             }
             L->gbias[j] += (float)s1;

@@ -59,6 +59,8 @@ static void im2col(const conv_geom *g, const float *x, float *col, size_t ld) {
                     const float *sr = src + (size_t)ih * g->w + lo * g->s + kj - g->p;
                     if (g->s == 1) {
                         memcpy(d + lo, sr, (hi - lo) * sizeof(float));
+                    } else if (g->s == 2) { /* a constant stride vectorises */
+                        for (size_t t = 0; t < hi - lo; t++) d[lo + t] = sr[2 * t];
                     } else {
                         for (size_t ow = lo; ow < hi; ow++) d[ow] = sr[(ow - lo) * g->s];
                     }
@@ -84,6 +86,8 @@ static void col2im_add(const conv_geom *g, const float *col, size_t ld, float *x
                     const float *sr = src + oh * g->wo;
                     if (g->s == 1) {
                         for (size_t ow = lo; ow < hi; ow++) dr[ow - lo] += sr[ow];
+                    } else if (g->s == 2) {
+                        for (size_t t = 0; t < hi - lo; t++) dr[2 * t] += sr[lo + t];
                     } else {
                         for (size_t ow = lo; ow < hi; ow++) dr[(ow - lo) * g->s] += sr[ow];
                     }
@@ -233,12 +237,7 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
             /* dW += G col^T */
             ssli_sgemm(gemm_ctx, false, true, g.cout, g.ckk, nc, 1.0f, G, nc, Bm, nc, 1.0f, gw, g.ckk);
             if (L->bias)
-                for (size_t co = 0; co < g.cout; co++) {
-                    const float *gc = G + co * nc;
-                    double s = 0.0;
-                    for (size_t i = 0; i < nc; i++) s += gc[i];
-                    gb[co] += s;
-                }
+                for (size_t co = 0; co < g.cout; co++) gb[co] += ssli_nn_sum(G + co * nc, nc);
             if (!gx) continue;
             if (pw && nb == 1) {
                 ssli_sgemm(gemm_ctx, true, false, g.ckk, nc, g.cout, 1.0f, L->weight, g.ckk, G, nc, 0.0f,

@@ -15,6 +15,19 @@ sslk_status ssli_nn_grow(const sslk_ctx *ctx, void **buf, size_t *cap, size_t by
  * barrier that costs a scheduler time slice when the machine is loaded. */
 #define SSLI_NN_PAR_MIN ((size_t)1 << 18)
 
+/* Sum of a short run (a feature plane, a chunk of columns; up to a few
+ * thousand values): eight float lanes, which vectorise, combined in double in
+ * a fixed order; callers accumulate runs in double. */
+static inline double ssli_nn_sum(const float *x, size_t n) {
+    float a[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) a[k] += x[i + k];
+    double s = 0.0;
+    for (; i < n; i++) s += x[i];
+    return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+}
+
 /* Context for a GEMM of m x n x k: the model's (threaded) one when the
  * product is large enough to pay for waking threads, else NULL (1 thread). */
 static inline const sslk_ctx *ssli_nn_gemm_ctx(const sslk_model *m, size_t M, size_t N, size_t K) {
