@@ -96,10 +96,8 @@ def lr_newton(X, y, nc, l2, iters=50):
         P = np.exp(L)
         P /= P.sum(1, keepdims=True)
         g = (Xa.T @ (P - Y)).reshape(-1) / n + l2 * reg * w
-        H = np.zeros(((d + 1) * nc, (d + 1) * nc))
-        for i in range(n):
-            S = np.diag(P[i]) - np.outer(P[i], P[i])
-            H += np.kron(np.outer(Xa[i], Xa[i]), S)
+        S = P[:, :, None] * np.eye(nc)[None] - P[:, :, None] * P[:, None, :]  # n x nc x nc
+        H = np.einsum("ia,ib,ice->acbe", Xa, Xa, S).reshape((d + 1) * nc, (d + 1) * nc)
         H = H / n + np.diag(l2 * reg) + 1e-12 * np.eye(len(w))
         w -= np.linalg.lstsq(H, g, rcond=None)[0]
     return w.reshape(d + 1, nc)
@@ -120,6 +118,25 @@ def test_probe_matches_newton_reference():
     np.testing.assert_allclose(got - got.mean(1, keepdims=True), ref - ref.mean(1, keepdims=True),
                                rtol=1e-3, atol=2e-3)
     assert np.array_equal(p.predict(Xt), np.argmax(ref, 1))
+
+
+def test_probe_blocked_objective_matches_newton_at_any_thread_count():
+    # 5000 rows: several 1024-row blocks in several row groups of the objective
+    X, y = blobs(5000, 6, 4, 11, spread=3.0)
+    l2 = 1e-2
+    mu, sd = X.astype(np.float64).mean(0), X.astype(np.float64).std(0)
+    W = lr_newton((X - mu) / sd, y, 4, l2, iters=30)
+    Xt, _ = blobs(200, 6, 4, 12, spread=3.0)
+    ref = np.hstack([(Xt - mu) / sd, np.ones((200, 1))]) @ W
+    got = []
+    for threads in (1, 2, 3):
+        ctx = sslkit.Context(threads=threads)
+        p = sslkit.LinearProbe(l2=l2, tol=1e-9, max_iter=3000, ctx=ctx).fit(X, y, 4)
+        got.append(p.logits(Xt))
+    np.testing.assert_allclose(got[0] - got[0].mean(1, keepdims=True), ref - ref.mean(1, keepdims=True),
+                               rtol=1e-3, atol=2e-3)
+    # fixed row groups: the fit does not depend on the thread count
+    assert np.array_equal(got[0], got[1]) and np.array_equal(got[0], got[2])
 
 
 def test_probe_chooses_penalty_and_beats_chance():
