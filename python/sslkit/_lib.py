@@ -167,6 +167,37 @@ def set_threads(n):
     default_ctx().threads = n
 
 
+class Owner:
+    """Base of every class that owns one library handle made from a Context.
+
+    A handle frees its memory through its context, so the context must outlive
+    it, also when the cyclic GC finalises both in any order: the owner retains
+    the context (the default one when None) before creating its handle and
+    releases it after destroying the handle.  Subclasses name their
+    destructor in _destroy_name and call _adopt_ctx(ctx) first."""
+
+    _destroy_name = None
+
+    def _adopt_ctx(self, ctx):
+        ctx = ctx if ctx is not None else default_ctx()
+        ctx.retain()
+        self.__dict__["_owner_ctx"] = ctx
+        return ctx
+
+    def close(self):
+        """Destroy the handle now (also done when the object is collected)."""
+        h = self.__dict__.get("_h")
+        if h is not None and h.value:
+            getattr(lib, self._destroy_name)(h)
+            self._h = None
+        ctx = self.__dict__.pop("_owner_ctx", None)
+        if ctx is not None:
+            ctx.release()
+
+    def __del__(self):
+        self.close()
+
+
 def ctx_handle(ctx=None):
     return (ctx or default_ctx()).handle
 

@@ -12,7 +12,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (c_float_p, c_int_p, c_size_p, ctx_handle, declare, lib, ptr, settings)
+from ._lib import (Owner, c_float_p, c_int_p, c_size_p, ctx_handle, declare, lib, ptr, settings)
 
 _vp = ctypes.c_void_p
 _vpp = ctypes.POINTER(ctypes.c_void_p)
@@ -82,15 +82,18 @@ def _key(domain, name):
     return info
 
 
-class Dataset:
+class Dataset(Owner):
     """An indexable image dataset: IDX, CIFAR binary, NPY, JPEG folder or an array.
 
     len(ds) / ds.count items; ds.shape = (H, W, C) (H = W = 0 when sizes vary);
     ds.labels (int32, -1 when unlabeled); ds[i] -> uint8 H x W x C array."""
 
+    _destroy_name = "sslk_dataset_destroy"
+
     def __init__(self, handle, ctx=None):
+        self._adopt_ctx(ctx)
         self._h = handle
-        self._ctx = ctx  # keep the context alive
+        self._ctx = ctx
 
     @classmethod
     def open(cls, path_or_name="fashion-mnist", split="train", kind=None, labels=None, ctx=None):
@@ -208,14 +211,9 @@ class Dataset:
         lib.sslk_dataset_get_i64(self._h, _key("dataset", name)["key"], ctypes.byref(v))
         return v.value
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_dataset_destroy(h)
-            self._h = None
 
 
-class Augment:
+class Augment(Owner):
     """A multi-view augmentation recipe.  Keyword settings (names of the
     "augment" domain: size, crop, scale_min, scale_max, ratio_min, ratio_max,
     flip_p, jitter_p, brightness, contrast, saturation, hue, gray_p, blur_p,
@@ -223,7 +221,10 @@ class Augment:
     out_channels) apply to every view; per_view=[{...}, ...] overrides per view.
     mean / std accept a scalar or a sequence of up to 3 values."""
 
+    _destroy_name = "sslk_augment_destroy"
+
     def __init__(self, views=2, preset=None, per_view=None, ctx=None, **settings_):
+        self._adopt_ctx(ctx)
         h = ctypes.c_void_p()
         lib.sslk_augment_create(ctx_handle(ctx), int(views), ctypes.byref(h))
         self._h = h
@@ -279,14 +280,9 @@ class Augment:
                                int(seed), int(epoch), int(index), ptr(out, ctypes.c_float))
         return out
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_augment_destroy(h)
-            self._h = None
 
 
-class Loader:
+class Loader(Owner):
     """Batches of augmented views.  Iterating runs one epoch and yields
     (view_0, ..., view_{V-1}, labels, indices): float32 N x C x H x W arrays,
     int32 labels (-1 unlabeled) and int64 datum indices.  Each iteration
@@ -294,8 +290,11 @@ class Loader:
     recipe with `views` views sized to the dataset; Loader.plain() gives the
     unshuffled, unaugmented loader for embedding and evaluation."""
 
+    _destroy_name = "sslk_loader_destroy"
+
     def __init__(self, dataset, augment=None, batch_size=256, views=2, seed=0, shuffle=True, drop_last=True,
                  workers=0, prefetch=2, on_corrupt="fail", epoch=0, ctx=None, _plain=False):
+        self._adopt_ctx(ctx)
         self.dataset = dataset
         if augment is None and not _plain:
             h, w, c = dataset.shape
@@ -357,8 +356,3 @@ class Loader:
         lib.sslk_loader_stats_get(self._h, ctypes.byref(s))
         return {f: getattr(s, f) for f, _ in _LoaderStats._fields_ if f != "struct_size"}
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_loader_destroy(h)
-            self._h = None

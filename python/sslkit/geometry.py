@@ -16,7 +16,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import Context, as_f32, as_f64, c_double_p, c_float_p, ctx_handle, declare, default_ctx, lib, settings
+from ._lib import Context, Owner, as_f32, as_f64, c_double_p, c_float_p, ctx_handle, declare, default_ctx, lib, settings
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -87,13 +87,14 @@ def _rows(points, name):
     return np.ascontiguousarray(a.reshape(a.shape[0], -1))
 
 
-class Slice:
+class Slice(Owner):
     """A plane of input space with orthonormal directions and a convex domain."""
 
+    _destroy_name = "sslk_slice_destroy"
+
     def __init__(self, handle, ctx):
+        self._ctx = self._adopt_ctx(ctx)
         self._h = handle
-        self._ctx = ctx
-        ctx.retain()
 
     @classmethod
     def from_anchors(cls, points, pad=1.0, seed=None, ctx=None):
@@ -136,12 +137,6 @@ class Slice:
         lib.sslk_slice_from_polygon(ctx.handle, _fp(a), a.shape[0], a.shape[1], ctypes.byref(h))
         return cls(h, ctx)
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_slice_destroy(h)
-            self._h = None
-            self._ctx.release()
 
     @property
     def dim(self):
@@ -192,24 +187,19 @@ class Slice:
         return v.value
 
 
-class Partition:
+class Partition(Owner):
     """The linear regions and decision boundary of a model on a slice."""
 
+    _destroy_name = "sslk_partition_destroy"
+
     def __init__(self, handle, ctx, slice_):
+        self._ctx = self._adopt_ctx(ctx)
         self._h = handle
-        self._ctx = ctx
-        ctx.retain()
         self.slice = slice_
         n, d, k, bits = _sz(), _sz(), _sz(), _sz()
         lib.sslk_partition_info(handle, ctypes.byref(n), ctypes.byref(d), ctypes.byref(k), ctypes.byref(bits))
         self.n, self.input_dim, self.output_dim, self.code_bits = n.value, d.value, k.value, bits.value
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_partition_destroy(h)
-            self._h = None
-            self._ctx.release()
 
     def __len__(self):
         return self.n

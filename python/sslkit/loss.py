@@ -18,7 +18,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import ParamView, as_f32, c_double_p, c_float_p, collect_param_views, ctx_handle, declare, lib, settings as _settings
+from ._lib import Owner, ParamView, as_f32, c_double_p, c_float_p, collect_param_views, ctx_handle, declare, lib, settings as _settings
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -59,14 +59,17 @@ CHOICES = {
 }
 
 
-class Loss:
+class Loss(Owner):
     """One loss of a given kind (see KINDS) with its settings as keywords."""
+
+    _destroy_name = "sslk_loss_destroy"
 
     def __init__(self, kind, ctx=None, **settings):
         if kind not in KINDS:
             raise ValueError(f"unknown loss kind {kind!r}; one of {sorted(KINDS)}")
         self.kind = kind
-        self._ctx = ctx  # keep the context alive as long as the loss
+        self._adopt_ctx(ctx)
+        self._ctx = ctx
         h = _vp()
         lib.sslk_loss_create(ctx_handle(ctx), KINDS[kind], ctypes.byref(h))
         self._h = h
@@ -81,11 +84,6 @@ class Loss:
         if prior is not None:  # after num_prototypes, which a prior vector must match
             self.set("prior", prior)
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_loss_destroy(h)
-            self._h = None
 
     # ---- settings -------------------------------------------------------------
     def set(self, name, value):

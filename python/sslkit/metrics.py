@@ -8,7 +8,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (as_f32, as_i32, c_double_p, c_int64_p, c_uint8_p, ctx_handle, declare, lib, ptr)
+from ._lib import (Owner, as_f32, as_i32, c_double_p, c_int64_p, c_uint8_p, ctx_handle, declare, lib, ptr)
 
 c_int32_p = ctypes.POINTER(ctypes.c_int32)
 _vp = ctypes.c_void_p
@@ -86,14 +86,17 @@ def rankme_spectrum(s, eps=1e-7):
     return v.value
 
 
-class RankMe:
+class RankMe(Owner):
     """Streaming RankMe accumulator with O(d^2) memory.
 
     r = RankMe(d); r.update(batch) ...; r.value; r.singular_values
     variant="covariance" selects the covariance-eigenvalue variant (then
     .singular_values holds the covariance eigenvalues)."""
 
+    _destroy_name = "sslk_rankme_destroy"
+
     def __init__(self, d, variant="singular", eps=1e-7, method="auto", ctx=None):
+        self._adopt_ctx(ctx)
         self._ctx = ctx
         self.d = int(d)
         h = _vp()
@@ -136,11 +139,6 @@ class RankMe:
     def singular_values(self):
         return self.compute()[1]
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_rankme_destroy(h)
-            self._h = None
 
 
 def alpha_req(Z, return_r2=False, ctx=None):

@@ -15,7 +15,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import ParamView, as_f32, c_float_p, collect_param_views, ctx_handle, declare, default_ctx, lib
+from ._lib import Owner, ParamView, as_f32, c_float_p, collect_param_views, ctx_handle, declare, default_ctx, lib
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -87,10 +87,13 @@ def _borrow(owner, p, pv):
     return a
 
 
-class Model:
+class Model(Owner):
     """An sslk_model: a sequence of layers with forward, backward and files."""
 
+    _destroy_name = "sslk_model_destroy"
+
     def __init__(self, handle, ctx):
+        self._adopt_ctx(ctx)
         self._h = handle
         self._ctx = ctx
         self._in_shape = None
@@ -114,11 +117,6 @@ class Model:
         lib.sslk_model_load(ctx.handle, str(path).encode(), ctypes.byref(h))
         return cls(h, ctx)
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_model_destroy(h)
-            self._h = None
 
     def clone(self):
         h = _vp()
@@ -256,7 +254,7 @@ def _views_of(p):
     return list(p)
 
 
-class Optimizer:
+class Optimizer(Owner):
     """sslkit.Optimizer("sgd" | "lars" | "adamw", *params, **settings).
 
     params: Models, Losses or anything with param_views(), or lists of
@@ -264,11 +262,13 @@ class Optimizer:
     Settings by name (lr, momentum, weight_decay, eta, nesterov, beta1, ...)
     apply to every group; add(params, **settings) opens a group with its own."""
 
+    _destroy_name = "sslk_optim_destroy"
+
     def __init__(self, kind, *params, ctx=None, **settings):
         if kind not in OPTIM_KINDS:
             raise ValueError(f"kind must be one of {sorted(OPTIM_KINDS)}, got {kind!r}")
         self.kind = kind
-        self._ctx = ctx or default_ctx()
+        self._ctx = self._adopt_ctx(ctx)
         h = _vp()
         lib.sslk_optim_create(self._ctx.handle, OPTIM_KINDS[kind], ctypes.byref(h))
         self._h = h
@@ -279,11 +279,6 @@ class Optimizer:
         for p in params:
             self.add(p)
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_optim_destroy(h)
-            self._h = None
 
     def add(self, params, **settings):
         """Register params as a new group; settings override this group's values."""

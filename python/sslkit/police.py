@@ -112,22 +112,23 @@ def _unconstrain(self):
     return self
 
 
-_model_del = Model.__del__
+_model_close = Model.close
 
 
-def _del_with_constraint(self):
-    # the C constraint points into the model: free it first
+def _close_with_constraint(self):
+    # the C constraint points into the model: free it first (close() also
+    # runs when the model is collected)
     p = getattr(self, "_police", None)
     if p is not None:
         p.close()
-    _model_del(self)
+    _model_close(self)
 
 
 Model.constrain = _constrain
 Model.freeze_constraint = _freeze_constraint
 Model.unconstrain = _unconstrain
 Model.constraint = property(lambda self: getattr(self, "_police", None))
-Model.__del__ = _del_with_constraint
+Model.close = _close_with_constraint
 
 
 # ---- vertices and verification ---------------------------------------------------------

@@ -9,7 +9,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import Error, as_f32, as_i32, c_double_p, c_float_p, ctx_handle, declare, lib, ptr
+from ._lib import Error, Owner, as_f32, as_i32, c_double_p, c_float_p, ctx_handle, declare, lib, ptr
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -48,10 +48,13 @@ def _xy(z, y, name):
     return z, y
 
 
-class KNN:
+class KNN(Owner):
     """Weighted kNN classifier (cosine, k=20, exp(s/0.07) votes by default)."""
 
+    _destroy_name = "sslk_knn_destroy"
+
     def __init__(self, k=20, t=0.07, weighting="exp", distance="cosine", memory_mb=256, ctx=None):
+        self._adopt_ctx(ctx)
         h = _vp()
         lib.sslk_knn_create(ctx_handle(ctx), ctypes.byref(h))
         self._h = h
@@ -91,11 +94,6 @@ class KNN:
                               q.shape[1], ctypes.byref(t1), ctypes.byref(t5))
         return {"top1": t1.value, "top5": t5.value}
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_knn_destroy(h)
-            self._h = None
 
 
 def knn_eval(train_z, train_y, test_z, test_y, k=20, t=0.07, weighting="exp", distance="cosine",
@@ -110,12 +108,15 @@ def knn_eval(train_z, train_y, test_z, test_y, k=20, t=0.07, weighting="exp", di
     return res
 
 
-class LinearProbe:
+class LinearProbe(Owner):
     """Multinomial logistic regression on frozen features (standardised,
     L2 chosen on a held-out split, L-BFGS).  l2=None chooses from the grid."""
 
+    _destroy_name = "sslk_probe_destroy"
+
     def __init__(self, l2=None, val_fraction=0.1, max_iter=300, search_iter=100, standardize=True,
                  seed=0, tol=1e-5, ctx=None):
+        self._adopt_ctx(ctx)
         h = _vp()
         lib.sslk_probe_create(ctx_handle(ctx), ctypes.byref(h))
         self._h = h
@@ -162,11 +163,6 @@ class LinearProbe:
                                 q.shape[1], ctypes.byref(t1))
         return t1.value
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_probe_destroy(h)
-            self._h = None
 
 
 def linear_probe(train_z, train_y, test_z, test_y, l2=None, nclasses=None, ctx=None, **kw):
@@ -230,7 +226,7 @@ def _as_dataset(data, ctx=None):
     return Dataset.from_array(data, ctx=ctx)
 
 
-class Trainer:
+class Trainer(Owner):
     """Pre-train an encoder with a method preset.
 
         tr = sslkit.Trainer("vicreg", data="fashion-mnist", epochs=5, batch=256)
@@ -241,8 +237,11 @@ class Trainer:
     trainer setting (domain "train") or loss setting of the method can be
     passed as a keyword."""
 
+    _destroy_name = "sslk_trainer_destroy"
+
     def __init__(self, method, encoder=None, projector=None, data="fashion-mnist", checkpoint_dir=None,
                  ctx=None, _handle=None, **settings):
+        self._adopt_ctx(ctx)
         self._ctx = ctx
         self.data = _as_dataset(data, ctx)
         self._cbs = None
@@ -385,8 +384,3 @@ class Trainer:
         lib.sslk_trainer_embed(self._h, ds.handle, ptr(z, ctypes.c_float), n, d, ptr(y, ctypes.c_int32))
         return (z, y) if return_labels else z
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_trainer_destroy(h)
-            self._h = None
