@@ -16,6 +16,16 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } cli_command;
 
+/* Atomic output file: cli_atomic_open creates a temporary file next to path
+ * (NULL with errno on failure); cli_atomic_commit flushes, syncs and renames
+ * it over path when ok, else removes it; 0 on success, -1 with errno. */
+typedef struct cli_atomic {
+    FILE *f;
+    char tmp[4112];
+} cli_atomic;
+FILE *cli_atomic_open(cli_atomic *a, const char *path);
+int cli_atomic_commit(cli_atomic *a, const char *path, bool ok);
+
 /* Print "sslkit <cmd>: <what>: <status>: <last error>" to stderr and return 1. */
 int cli_fail(const char *cmd, const char *what, sslk_status s);
 /* Print a usage error and return 2. */

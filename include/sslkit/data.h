@@ -217,7 +217,9 @@ typedef enum sslk_loader_setting {
     SSLK_LOADER_WORKERS = 1702,    /**< I64 worker threads, 0 = the context's thread count (default) */
     SSLK_LOADER_PREFETCH = 1703,   /**< I64 batches prepared ahead (queue bound), default 2 */
     SSLK_LOADER_ON_CORRUPT = 1704, /**< I64 sslk_corrupt_policy, default FAIL */
-    SSLK_LOADER_SEED = 1705        /**< I64 0..2^53, default: the context's seed at creation */
+    SSLK_LOADER_SEED = 1705,       /**< I64 0..2^53, default: the context's seed at creation */
+    SSLK_LOADER_AUG_SEED = 1706    /**< I64 -1..2^53, default -1: seed of the augmentation draws
+                                        alone (-1 = SSLK_LOADER_SEED, which then draws both); since 1.1 */
 } sslk_loader_setting;
 
 /** What the loader does with an unreadable or corrupt item (frozen values). */

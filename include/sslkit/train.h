@@ -62,9 +62,11 @@ typedef enum sslk_train_setting {
     SSLK_TRAIN_NORM_MEAN = 2018,       /**< f64: input normalisation mean, all channels (0.286) */
     SSLK_TRAIN_NORM_STD = 2019,        /**< f64: input normalisation std, all channels (0.353) */
     SSLK_TRAIN_PROTOTYPES = 2020,      /**< i64: MSN/PMSN prototypes (512); rebuilds the loss */
-    SSLK_TRAIN_SUBSET = 2021           /**< i64: pre-train on this many items drawn (seeded by
+    SSLK_TRAIN_SUBSET = 2021,          /**< i64: pre-train on this many items drawn (seeded by
                                             SSLK_TRAIN_INIT_SEED, without labels) from the dataset,
                                             0 = all; diet: 4096 (since 1.1) */
+    SSLK_TRAIN_AUG_SEED = 2022         /**< i64: seed of the augmentation draws alone, -1 = SSLK_TRAIN_SEED
+                                            (which then draws order and augmentations) (-1; since 1.1) */
 } sslk_train_setting;
 
 /** What a callback sees.  Public struct: fields are only ever appended;

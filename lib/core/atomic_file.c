@@ -3,10 +3,34 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Create "<path>.tmp.XXXXXX" exclusively with mode 0666, so the process umask
+ * gives the final file the permissions a plain fopen would (mkstemp's 0600
+ * made every saved model, checkpoint and NPY file private to its owner). */
+static int create_temp(char *tmpl, size_t n) {
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t seed = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+                    (uint64_t)(uintptr_t)tmpl;
+    for (uint64_t attempt = 0; attempt < 1000; attempt++) {
+        uint64_t r = ssli_rng_u64(seed, attempt);
+        for (size_t i = n - 6; i < n; i++) {
+            tmpl[i] = digits[r % (sizeof digits - 1)];
+            r /= sizeof digits - 1;
+        }
+        int fd = open(tmpl, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
 
 sslk_status ssli_atomic_open(ssli_atomic_file *f, const char *path, const char *fn) {
     memset(f, 0, sizeof *f);
@@ -21,7 +45,7 @@ sslk_status ssli_atomic_open(ssli_atomic_file *f, const char *path, const char *
     }
     memcpy(f->path, path, n + 1);
     snprintf(f->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(f->tmp_path);
+    int fd = create_temp(f->tmp_path, strlen(f->tmp_path));
     if (fd < 0) {
         int e = errno;
         free(f->path);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#define NSET 6
+#define NSET 7
 static const ssli_setting_def loader_defs[NSET] = {
     {SSLK_LOADER_SHUFFLE, "shuffle", SSLK_SETTING_I64, 0, 1, 1, "seeded permutation of the items every epoch"},
     {SSLK_LOADER_DROP_LAST, "drop_last", SSLK_SETTING_I64, 0, 1, 1, "drop the last partial batch of an epoch"},
@@ -20,6 +20,8 @@ static const ssli_setting_def loader_defs[NSET] = {
     {SSLK_LOADER_ON_CORRUPT, "on_corrupt", SSLK_SETTING_I64, 0, 1, 0, "0 fail naming the file, 1 skip and count"},
     {SSLK_LOADER_SEED, "seed", SSLK_SETTING_I64, 0, 9007199254740992.0, 0,
      "seed of the epoch order and of the augmentation draws (default: the context's seed)"},
+    {SSLK_LOADER_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
+     "seed of the augmentation draws alone (-1: the loader seed)"},
 };
 const ssli_setting_table ssli_settings_loader = {"loader", loader_defs, NSET};
 
@@ -51,7 +53,7 @@ struct sslk_loader {
     slot *slots;
     size_t nslots;
 
-    uint64_t epoch, seed;
+    uint64_t epoch, seed, aug_seed; /* order seed; augmentation seed */
     int policy;
     size_t *order, n_items, nbatches, next_item, delivered;
     double t0, t_last, wait_s;
@@ -93,7 +95,7 @@ static sslk_status process_item(worker *wk, size_t i, slot *sl, size_t row) {
     ssli_aug_plan plans[SSLI_AUG_MAX_VIEWS];
     size_t need_h = 1, need_w = 1;
     for (size_t v = 0; v < ld->nviews; v++) {
-        ssli_aug_make_plan(ld->aug, v, h, w, c, ld->seed, ld->epoch, i, &plans[v]);
+        ssli_aug_make_plan(ld->aug, v, h, w, c, ld->aug_seed, ld->epoch, i, &plans[v]);
         ssli_aug_need(&plans[v], h, w, &need_h, &need_w);
     }
     SSLI_TRY(ds->rd->decode(ds, &wk->sc, i, need_w, need_h, &img));
@@ -321,6 +323,8 @@ sslk_status sslk_loader_begin_epoch(sslk_loader *ld, uint64_t epoch) {
     ld->cancel = false;
     ld->epoch = epoch;
     ld->seed = (uint64_t)lset(ld, SSLK_LOADER_SEED);
+    const int64_t as = lset(ld, SSLK_LOADER_AUG_SEED);
+    ld->aug_seed = as < 0 ? ld->seed : (uint64_t)as;
     ld->policy = (int)lset(ld, SSLK_LOADER_ON_CORRUPT);
     SSLI_TRY(alloc_slots(ld, (size_t)lset(ld, SSLK_LOADER_PREFETCH), fn));
     if (!ld->order) {

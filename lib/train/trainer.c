@@ -32,6 +32,8 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
     {SSLK_TRAIN_PROTOTYPES, "prototypes", SSLK_SETTING_I64, 2, 1 << 20, 512, "MSN/PMSN prototypes"},
     {SSLK_TRAIN_SUBSET, "subset", SSLK_SETTING_I64, 0, 9007199254740992.0, 0,
      "pre-train on this many items drawn with init_seed (0: all; diet's default 4096)"},
+    {SSLK_TRAIN_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
+     "seed of the augmentation draws alone (-1: seed draws order and augmentations)"},
 };
 const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN};
 
@@ -376,7 +378,7 @@ sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
         SSLI_TRY(sslk_optim_set_f64(tr->opt, klr, ssli_train_get(tr, SSLK_TRAIN_LR)));
         SSLI_TRY(sslk_optim_set_f64(tr->opt, kwd, ssli_train_get(tr, SSLK_TRAIN_WEIGHT_DECAY)));
     }
-    if (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_SEED || key == SSLK_TRAIN_WORKERS ||
+    if (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_SEED || key == SSLK_TRAIN_AUG_SEED || key == SSLK_TRAIN_WORKERS ||
         key == SSLK_TRAIN_AUG_SCALE_MIN || key == SSLK_TRAIN_AUG_JITTER || key == SSLK_TRAIN_AUG_FLIP_P ||
         key == SSLK_TRAIN_NORM_MEAN || key == SSLK_TRAIN_NORM_STD)
         free_buffers(tr); /* rebuilt by the next fit */

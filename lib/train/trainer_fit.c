@@ -24,6 +24,7 @@ static sslk_status prepare(sslk_trainer *tr) {
     SSLI_TRY(ssli_train_make_augment(tr, false, &tr->aug));
     SSLI_TRY(sslk_loader_create(tr->ctx, ssli_train_data(tr), tr->aug, B, &tr->ld));
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_SEED, (int64_t)ssli_train_get(tr, SSLK_TRAIN_SEED)));
+    SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_AUG_SEED, (int64_t)ssli_train_get(tr, SSLK_TRAIN_AUG_SEED)));
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_WORKERS, (int64_t)ssli_train_get(tr, SSLK_TRAIN_WORKERS)));
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_DROP_LAST, 1));
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_SHUFFLE, 1));

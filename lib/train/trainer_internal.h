@@ -7,7 +7,7 @@
 #include "sslkit/train.h"
 
 extern const ssli_setting_table ssli_settings_train;
-#define SSLI_NTRAIN 22
+#define SSLI_NTRAIN 23
 
 struct sslk_trainer {
     sslk_ctx *ctx;

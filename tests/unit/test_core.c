@@ -1,8 +1,10 @@
 /* Core: context, status codes, errors, allocation, RNG, settings, atomic files.
  * SPDX-License-Identifier: BSD-3-Clause */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -250,6 +252,20 @@ START_TEST(atomic_file_commit_and_abort) {
     ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 12);
     fclose(f);
     ck_assert_str_eq(buf, "new contents");
+    /* the committed file gets the permissions fopen would give (0666 & ~umask) */
+    mode_t old_mask = umask(027);
+    ck_ok(ssli_atomic_open(&af, path, "t"));
+    ck_ok(ssli_atomic_commit(&af, "t"));
+    umask(old_mask);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0640);
+    /* no temporary file is left behind */
+    DIR *dd = opendir(dir);
+    size_t entries = 0;
+    for (struct dirent *e; (e = readdir(dd));) entries += e->d_name[0] != '.';
+    closedir(dd);
+    ck_assert_uint_eq(entries, 1);
     ck_status(ssli_atomic_open(&af, "/nonexistent_dir_sslk/x", "t"), SSLK_E_IO);
     unlink(path);
     rmdir(dir);

@@ -983,6 +983,63 @@ START_TEST(dataset_subset_maps_items) {
 }
 END_TEST
 
+/* SSLK_LOADER_AUG_SEED separates the augmentation draws from the epoch order:
+ * another order seed with the same augmentation seed gives every index the
+ * same views in another order; another augmentation seed keeps the order. */
+static void epoch_with(sslk_ctx *c, sslk_dataset *ds, const sslk_augment *a, int64_t seed, int64_t aug_seed,
+                       float *v0, int64_t *idx) {
+    sslk_loader *ld;
+    ck_ok(sslk_loader_create(c, ds, a, 12, &ld));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SEED, seed));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_AUG_SEED, aug_seed));
+    ck_ok(sslk_loader_begin_epoch(ld, 3));
+    float v1[12 * 3 * 8 * 8];
+    float *views[2] = {v0, v1};
+    size_t r;
+    ck_ok(sslk_loader_next(ld, views, NULL, idx, &r));
+    ck_assert_uint_eq(r, 12);
+    sslk_loader_destroy(ld);
+}
+
+START_TEST(loader_aug_seed_separates_order_and_draws) {
+    sslk_ctx *c = new_ctx();
+    sslk_dataset *ds = mem_dataset(c, 12, 10, 10, 3);
+    sslk_augment *a;
+    ck_ok(sslk_augment_create(c, 2, &a));
+    ck_ok(sslk_augment_preset(a, -1, SSLK_AUG_PRESET_VICREG));
+    ck_ok(sslk_augment_set_i64(a, -1, SSLK_AUG_SIZE, 8));
+    enum { PER = 3 * 8 * 8 };
+    static float A[12 * PER], B[12 * PER], C[12 * PER], D[12 * PER], E[12 * PER];
+    int64_t ia[12], ib[12], ic[12], id[12], ie[12];
+    epoch_with(c, ds, a, 1, 5, A, ia);
+    epoch_with(c, ds, a, 2, 5, B, ib);  /* other order, same draws */
+    epoch_with(c, ds, a, 1, 6, C, ic);  /* same order, other draws */
+    epoch_with(c, ds, a, 1, -1, D, id); /* -1: the order seed draws both */
+    epoch_with(c, ds, a, 1, 1, E, ie);
+    ck_assert(memcmp(ia, ib, sizeof ia) != 0);
+    ck_assert(memcmp(ia, ic, sizeof ia) == 0);
+    size_t same_c = 0;
+    for (size_t i = 0; i < 12; i++) {
+        size_t j = 0;
+        while (ib[j] != ia[i]) j++;
+        ck_assert_msg(memcmp(A + i * PER, B + j * PER, PER * sizeof(float)) == 0, "index %lld differs", (long long)ia[i]);
+        same_c += memcmp(A + i * PER, C + i * PER, PER * sizeof(float)) == 0;
+    }
+    ck_assert_uint_lt(same_c, 3);
+    ck_assert(memcmp(id, ie, sizeof id) == 0 && memcmp(D, E, sizeof D) == 0);
+    int64_t v = 0;
+    sslk_loader *ld;
+    ck_ok(sslk_loader_create(c, ds, a, 4, &ld));
+    ck_ok(sslk_loader_get_i64(ld, SSLK_LOADER_AUG_SEED, &v));
+    ck_assert_int_eq(v, -1);
+    ck_status(sslk_loader_set_i64(ld, SSLK_LOADER_AUG_SEED, -2), SSLK_E_SETTING);
+    sslk_loader_destroy(ld);
+    sslk_augment_destroy(a);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 START_TEST(loader_plain_sequential) {
     sslk_ctx *c = new_ctx();
     sslk_dataset *ds = mem_dataset(c, 10, 3, 2, 3);
@@ -1123,6 +1180,7 @@ int main(void) {
     tcase_add_test(l, loader_multi_crop);
     tcase_add_test(l, loader_plain_sequential);
     tcase_add_test(l, dataset_subset_maps_items);
+    tcase_add_test(l, loader_aug_seed_separates_order_and_draws);
     tcase_add_test(l, loader_corrupt_policy);
     tcase_add_test(l, settings_introspection);
     suite_add_tcase(s, l);

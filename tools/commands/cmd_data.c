@@ -109,17 +109,11 @@ static int data_info(int argc, char **argv) {
     return 0;
 }
 
-/* Write an RGB image with libpng to path via a temporary file and rename. */
+/* Write an RGB image with libpng to path atomically. */
 static int write_png(const char *path, const uint8_t *rgb, size_t w, size_t h) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 8);
-    if (!tmp) return -1;
-    snprintf(tmp, n + 8, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(tmp);
-        return -1;
-    }
+    cli_atomic out;
+    FILE *f = cli_atomic_open(&out, path);
+    if (!f) return -1;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     int ok = png && info;
@@ -133,11 +127,7 @@ static int write_png(const char *path, const uint8_t *rgb, size_t w, size_t h) {
         png_write_end(png, NULL);
     }
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-    if (fclose(f) != 0) ok = 0;
-    if (ok && rename(tmp, path) != 0) ok = 0;
-    if (!ok) remove(tmp);
-    free(tmp);
-    return ok ? 0 : -1;
+    return cli_atomic_commit(&out, path, ok) == 0 ? 0 : -1;
 }
 
 /* Paste a C x S x S float view in [0,1] into the grid, nearest-upscaled by z. */

@@ -64,7 +64,7 @@ static int run_and_report(const char *cmd, sslk_ctx *ctx, sslk_trainer *tr, tc_d
         s = sslk_trainer_fit(tr, 0);
         if (s != SSLK_OK) return cli_fail(cmd, "training", s);
     }
-    if (!eval) return 0;
+    if (!eval) return fit ? tc_write_history(cmd, dir, tr) : 0;
     tc_result r;
     if (tc_evaluate_trainer(ctx, cmd, method, tr, d, &r)) return 1;
     char proto[1024];

@@ -1,8 +1,8 @@
 /* sslkit train-ensemble: FAIR-Ensemble at small scale.  Trains M supervised
  * members where only the chosen sources of randomness differ (init: the
- * parameter seed; data: the loader seed, which draws both the epoch order and
- * the augmentations), then prints the ensemble-size curve (accuracy, best-3
- * and worst-3 class accuracy for m = 1..M) and plots it.
+ * parameter seed; order: the epoch order; augment: the augmentation draws;
+ * data = order + augment), then prints the ensemble-size curve (accuracy,
+ * best-3 and worst-3 class accuracy for m = 1..M) and plots it.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,13 +14,13 @@
 int cmd_train_ensemble(int argc, char **argv) {
     const char *cmd = "train-ensemble";
     if (cli_flag(argc, argv, "--help")) {
-        printf("usage: sslkit train-ensemble [--members M] [--vary init,data] [--data D] [--out DIR]\n"
+        printf("usage: sslkit train-ensemble [--members M] [--vary init,order,augment] [--data D] [--out DIR]\n"
                "                             [--encoder SPEC] [--epochs E] [options]\n"
                "  Train M (default 4) supervised members differing only in the chosen randomness:\n"
-               "  init (parameter seed) and/or data (loader seed: epoch order and augmentations;\n"
-               "  'order' and 'augment' are accepted as synonyms of data, the loader draws both from\n"
-               "  one seed).  Prints the ensemble-size curve (mean-probability ensembles averaged\n"
-               "  over 10 member orders) and writes DIR/ensemble.{png,svg} (default DIR 'ensemble').\n");
+               "  init (parameter seed), order (epoch order), augment (augmentation draws); data =\n"
+               "  order,augment (default init,data).  Prints the ensemble-size curve (mean-probability\n"
+               "  ensembles averaged over 10 member orders) and writes DIR/ensemble.{png,svg} (default\n"
+               "  DIR 'ensemble').\n");
         return 0;
     }
     const char *ms = cli_opt(argc, argv, "--members");
@@ -28,9 +28,18 @@ int cmd_train_ensemble(int argc, char **argv) {
     if (M < 1 || M > 64) return cli_usage(cmd, "--members must be 1..64");
     const char *vary = cli_opt(argc, argv, "--vary");
     if (!vary) vary = "init,data";
-    bool v_init = strstr(vary, "init") != NULL;
-    bool v_data = strstr(vary, "data") || strstr(vary, "order") || strstr(vary, "augment");
-    if (!v_init && !v_data) return cli_usage(cmd, "--vary lists init and/or data (order, augment)");
+    bool v_init = false, v_order = false, v_aug = false;
+    char vbuf[128];
+    if (strlen(vary) >= sizeof vbuf) return cli_usage(cmd, "--vary is too long");
+    strcpy(vbuf, vary);
+    for (char *save = NULL, *tok = strtok_r(vbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "init") == 0) v_init = true;
+        else if (strcmp(tok, "order") == 0) v_order = true;
+        else if (strcmp(tok, "augment") == 0) v_aug = true;
+        else if (strcmp(tok, "data") == 0) v_order = v_aug = true;
+        else return cli_usage(cmd, "--vary: '%s' is not init, order, augment or data", tok);
+    }
+    if (!v_init && !v_order && !v_aug) return cli_usage(cmd, "--vary lists init, order and/or augment");
     const char *data = cli_opt(argc, argv, "--data");
     const char *dir = cli_opt(argc, argv, "--out");
     if (!data) data = "fashion-mnist";
@@ -54,11 +63,16 @@ int cmd_train_ensemble(int argc, char **argv) {
             sslk_trainer_set_i64(tr, SSLK_TRAIN_EPOCHS, 2);
             rc = tc_apply_options(cmd, tr, argc, argv);
             if (!rc && v_init) s = sslk_trainer_set_i64(tr, SSLK_TRAIN_INIT_SEED, 1000 + i);
-            if (!rc && s == SSLK_OK && v_data) {
-                double base = 0;
-                sslk_trainer_get_f64(tr, SSLK_TRAIN_SEED, &base);
+            /* the augmentation seed is pinned to the base seed unless it varies,
+             * so that varying the order leaves every draw unchanged */
+            double base = 0, aug = -1;
+            sslk_trainer_get_f64(tr, SSLK_TRAIN_SEED, &base);
+            sslk_trainer_get_f64(tr, SSLK_TRAIN_AUG_SEED, &aug);
+            if (aug < 0) aug = base;
+            if (!rc && s == SSLK_OK)
+                s = sslk_trainer_set_i64(tr, SSLK_TRAIN_AUG_SEED, (int64_t)aug + (v_aug ? 7919 * i : 0));
+            if (!rc && s == SSLK_OK && v_order)
                 s = sslk_trainer_set_i64(tr, SSLK_TRAIN_SEED, (int64_t)base + 7919 * i);
-            }
         }
         if (!rc && s == SSLK_OK) {
             snprintf(label, sizeof label, "member %d/%d", i + 1, M);
@@ -90,8 +104,16 @@ int cmd_train_ensemble(int argc, char **argv) {
         if (s != SSLK_OK) rc = cli_fail(cmd, "ensemble curve", s);
     }
     if (!rc) {
-        printf("ensemble-size curve: %d supervised members varying %s%s%s, mean-probability ensembles, "
-               "10 member orders\n", M, v_init ? "init" : "", v_init && v_data ? "+" : "", v_data ? "data" : "");
+        char what[64] = "";
+        const char *names[3] = {"init", "order", "augment"};
+        bool on[3] = {v_init, v_order, v_aug};
+        for (int k = 0; k < 3; k++)
+            if (on[k]) {
+                if (what[0]) strcat(what, "+");
+                strcat(what, names[k]);
+            }
+        printf("ensemble-size curve: %d supervised members varying %s, mean-probability ensembles, "
+               "10 member orders\n", M, what);
         printf("%-8s %10s %10s %10s %10s\n", "members", "accuracy", "balanced", "best-3", "worst-3");
         for (int i = 0; i < M; i++)
             printf("%-8d %9.2f%% %9.2f%% %9.2f%% %9.2f%%\n", i + 1, 100 * acc[i], 100 * acc[M + i],

@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "train_cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,12 +295,17 @@ static void json_num(FILE *f, double v) {
     else fputs("null", f);
 }
 
-int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const tc_result *rows, size_t n,
-                     const char *protocol) {
+static int io_fail(const char *cmd, const char *path) {
+    fprintf(stderr, "sslkit %s: cannot write '%s': %s\n", cmd, path, strerror(errno));
+    return 1;
+}
+
+int tc_write_report(const char *cmd, const char *dir, const tc_result *rows, size_t n, const char *protocol) {
     char path[4096];
     snprintf(path, sizeof path, "%s/report.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return cli_fail(cmd, path, SSLK_E_IO);
+    cli_atomic out;
+    FILE *f = cli_atomic_open(&out, path);
+    if (!f) return io_fail(cmd, path);
     fputs("{\n  \"protocol\": ", f);
     cli_json_str(f, protocol);
     fputs(",\n  \"results\": [\n", f);
@@ -329,7 +335,7 @@ int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const t
         fprintf(f, "]}%s\n", i + 1 < n ? "," : "");
     }
     fputs("  ]\n}\n", f);
-    if (fclose(f) != 0) return cli_fail(cmd, path, SSLK_E_IO);
+    if (cli_atomic_commit(&out, path, true) != 0) return io_fail(cmd, path);
 
     const char *const *cn = n ? tc_class_names(rows[0].nclasses) : NULL;
     for (int fmt = 0; fmt < 2 && n; fmt++) {
@@ -339,6 +345,11 @@ int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const t
         sslk_status s = sslk_plot_bars(path, title, "accuracy", rows[0].class_acc, cn, rows[0].nclasses);
         if (s != SSLK_OK) return cli_fail(cmd, path, s);
     }
+    return 0;
+}
+
+int tc_write_history(const char *cmd, const char *dir, sslk_trainer *tr) {
+    char path[4096];
     if (!tr) return 0;
     uint64_t ne = 0;
     sslk_trainer_epochs_done(tr, &ne);
@@ -352,8 +363,13 @@ int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const t
     if (!y) return cli_fail(cmd, "plots", SSLK_E_NOMEM);
     const char *names[9] = {"loss"};
     snprintf(path, sizeof path, "%s/history.csv", dir);
-    f = fopen(path, "w");
-    if (f) {
+    cli_atomic out;
+    FILE *f = cli_atomic_open(&out, path);
+    if (!f) {
+        free(y);
+        return io_fail(cmd, path);
+    }
+    {
         fputs("epoch,loss", f);
         for (size_t t = 0; t < nt; t++) fprintf(f, ",%s", h0.term_names[t] ? h0.term_names[t] : "term");
         fputs(",lr,rankme,embed_std,images_per_s,seconds\n", f);
@@ -371,13 +387,16 @@ int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const t
         }
         rk[e] = h.rankme;
         sd[e] = h.embed_std;
-        if (f) {
+        {
             fprintf(f, "%llu,%.8g", (unsigned long long)e + 1, h.loss);
             for (size_t t = 0; t < nt; t++) fprintf(f, ",%.8g", h.terms[t]);
             fprintf(f, ",%.6g,%.6g,%.6g,%.1f,%.2f\n", h.lr, h.rankme, h.embed_std, h.images_per_s, h.seconds);
         }
     }
-    if (f) fclose(f);
+    if (cli_atomic_commit(&out, path, true) != 0) {
+        free(y);
+        return io_fail(cmd, path);
+    }
     int rc = 0;
     for (int fmt = 0; fmt < 2 && !rc; fmt++) {
         const char *ext = fmt ? "svg" : "png";
@@ -395,4 +414,10 @@ int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const t
     }
     free(y);
     return rc;
+}
+
+int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const tc_result *rows, size_t n,
+                     const char *protocol) {
+    int rc = tc_write_report(cmd, dir, rows, n, protocol);
+    return rc ? rc : tc_write_history(cmd, dir, tr);
 }

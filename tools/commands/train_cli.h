@@ -46,6 +46,11 @@ int tc_evaluate_pixels(sslk_ctx *ctx, const char *cmd, const tc_data *d, tc_resu
 /* The table; protocol line first. */
 void tc_print_table(FILE *f, const tc_result *rows, size_t n, const char *protocol);
 /* report.json, history.csv, curves.{png,svg}, per_class.{png,svg} into dir. */
+/* report.json and the per-class bars of rows[0] (atomic). */
+int tc_write_report(const char *cmd, const char *dir, const tc_result *rows, size_t n, const char *protocol);
+/* history.csv and the loss / RankMe curves of tr's epochs (atomic). */
+int tc_write_history(const char *cmd, const char *dir, sslk_trainer *tr);
+/* Both. */
 int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const tc_result *rows, size_t n,
                      const char *protocol);
 
