@@ -288,12 +288,13 @@ class Loader(Owner):
     int32 labels (-1 unlabeled) and int64 datum indices.  Each iteration
     starts the next epoch (or set .epoch).  augment=None builds a default
     recipe with `views` views sized to the dataset; Loader.plain() gives the
-    unshuffled, unaugmented loader for embedding and evaluation."""
+    unshuffled, unaugmented loader for embedding and evaluation.  seed draws
+    the epoch order and, unless aug_seed >= 0 is given, the augmentations."""
 
     _destroy_name = "sslk_loader_destroy"
 
     def __init__(self, dataset, augment=None, batch_size=256, views=2, seed=0, shuffle=True, drop_last=True,
-                 workers=0, prefetch=2, on_corrupt="fail", epoch=0, ctx=None, _plain=False):
+                 workers=0, prefetch=2, on_corrupt="fail", epoch=0, ctx=None, _plain=False, aug_seed=-1):
         self._adopt_ctx(ctx)
         self.dataset = dataset
         if augment is None and not _plain:
@@ -309,7 +310,8 @@ class Loader(Owner):
         self.batch_size = int(batch_size)
         self.epoch = int(epoch)
         for name, v in (("seed", seed), ("shuffle", int(bool(shuffle))), ("drop_last", int(bool(drop_last))),
-                        ("workers", workers), ("prefetch", prefetch), ("on_corrupt", _CORRUPT[on_corrupt])):
+                        ("workers", workers), ("prefetch", prefetch), ("on_corrupt", _CORRUPT[on_corrupt]),
+                        ("aug_seed", aug_seed)):
             lib.sslk_loader_set_i64(self._h, _key("loader", name)["key"], int(v))
         n = ctypes.c_size_t()
         lib.sslk_loader_num_views(self._h, ctypes.byref(n))

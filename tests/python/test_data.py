@@ -170,3 +170,20 @@ def test_subset_reads_parent_items_after_parent_is_dropped(idx_dir):
         sub.subset([-1])
     with pytest.raises(sslkit.Error):
         sub.subset([])
+
+
+def test_aug_seed_keeps_draws_when_the_order_changes():
+    rng = np.random.default_rng(9)
+    ds = sslkit.Dataset.from_array(rng.integers(0, 256, (16, 12, 12, 3), dtype=np.uint8))
+    aug = sslkit.Augment(views=2, preset="vicreg", size=8)
+
+    def epoch(seed, aug_seed):
+        v0, v1, _, idx = next(iter(sslkit.Loader(ds, aug, batch_size=16, seed=seed, aug_seed=aug_seed)))
+        order = np.argsort(idx)
+        return idx, v0[order], v1[order]
+    ia, a0, a1 = epoch(1, 5)
+    ib, b0, b1 = epoch(2, 5)
+    ic, c0, _ = epoch(1, 6)
+    assert not np.array_equal(ia, ib) and np.array_equal(ia, ic)
+    assert np.array_equal(a0, b0) and np.array_equal(a1, b1)  # same draws per datum
+    assert not np.array_equal(a0, c0)
