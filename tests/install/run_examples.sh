@@ -36,6 +36,15 @@ expect "$tmp/c.txt" "rankme identity(4) = 4.000000618, singular values 1 1 1 1"
 expect "$tmp/c.txt" "(2 x 2) = 1.7547652934"
 expect "$tmp/c.txt" "one row -> SSLK_E_SHAPE"
 
+# Training example: VICReg on synthetic patterns, kNN + probe > 90% (exit 0).
+${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror "$src/examples/train_example.c" $flags -o "$tmp/train_example"
+if "$tmp/train_example" >"$tmp/train.txt"; then
+    expect "$tmp/train.txt" "epoch 6: loss"
+    expect "$tmp/train.txt" "linear probe top-1"
+else
+    echo "train_example failed:"; cat "$tmp/train.txt"; fail=1
+fi
+
 # POLICE example: trains a constrained MLP on two rings (~15 CPU-s), exits 1
 # unless the model is one region with a straight boundary inside the square.
 ${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror "$src/examples/police_rings.c" $flags -lm -o "$tmp/police_rings"
