@@ -15,7 +15,9 @@ static const char *common_help =
     "  --data NAME|PATH   fashion-mnist (default; Debian dataset-fashion-mnist) or a dataset path\n"
     "  --threads N        threads (default: all processors; env SSLKIT_THREADS)\n"
     "  --epochs E --batch B --lr LR --seed S --warmup W --steps-per-epoch K --workers N\n"
-    "  --set NAME=VALUE   any trainer setting (domain 'train') or loss setting of the method\n";
+    "  --set NAME=VALUE   any trainer setting (domain 'train') or loss setting of the method,\n"
+    "                     e.g. subset=4096 (pre-train on a seeded subset; diet's default),\n"
+    "                     aug_seed=S (augmentation draws apart from the order), temperature=0.2\n";
 
 static const char *const value_opts[] = {"--method", "--data", "--out", "--threads", "--encoder", "--projector",
                                          "--epochs", "--batch", "--lr", "--seed", "--steps-per-epoch", "--warmup",
