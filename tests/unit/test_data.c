@@ -420,6 +420,47 @@ START_TEST(jpeg_folder_and_cache) {
     ck_assert_uint_eq(w, 33);
     for (size_t i = 0; i < h * w; i++)
         for (int q = 0; q < 3; q++) ck_assert_int_le(abs((int)px[3 * i + q] - blue[q]), 4);
+    /* a subset of a JPEG folder reads through the parent's decoder: variable
+     * sizes, labels, and a loader that crops views from the decoded files */
+    const size_t pick[2] = {2, 1};
+    sslk_dataset *sub;
+    ck_ok(sslk_dataset_subset(ds, pick, 2, &sub));
+    ck_ok(sslk_dataset_shape(sub, &h, &w, &ch));
+    ck_assert(h == 0 && w == 0 && ch == 3);
+    ck_ok(sslk_dataset_image_shape(sub, 1, &h, &w, &ch));
+    ck_assert(h == 24 && w == 40);
+    int32_t sl[2];
+    ck_ok(sslk_dataset_labels(sub, sl, 2));
+    ck_assert(sl[0] == 1 && sl[1] == 0);
+    uint8_t px2[33 * 17 * 3];
+    ck_ok(sslk_dataset_read(sub, 0, px2, sizeof px2, &h, &w, &ch));
+    ck_assert(h == 17 && w == 33 && memcmp(px, px2, sizeof px) == 0);
+    sslk_augment *aug;
+    ck_ok(sslk_augment_create(c, 1, &aug));
+    ck_ok(sslk_augment_preset(aug, -1, SSLK_AUG_PRESET_PLAIN));
+    ck_ok(sslk_augment_set_i64(aug, -1, SSLK_AUG_SIZE, 8));
+    sslk_loader *ld;
+    ck_ok(sslk_loader_create(c, sub, aug, 2, &ld));
+    float v[2 * 3 * 8 * 8];
+    float *views[1] = {v};
+    int64_t idx[2];
+    size_t r;
+    ck_ok(sslk_loader_begin_epoch(ld, 0));
+    ck_ok(sslk_loader_next(ld, views, sl, idx, &r));
+    ck_assert_uint_eq(r, 2);
+    for (size_t b = 0; b < 2; b++) { /* subset item 0 is the blue dog, item 1 the red cat */
+        double red = 0, bl = 0;
+        for (size_t p = 0; p < 64; p++) {
+            red += v[b * 192 + p];
+            bl += v[b * 192 + 128 + p];
+        }
+        ck_assert_msg(idx[b] == 0 ? bl > red + 20 : red > bl + 20, "row %zu (item %lld) has the wrong colours", b,
+                      (long long)idx[b]);
+        ck_assert_int_eq(sl[b], idx[b] == 0 ? 1 : 0);
+    }
+    sslk_loader_destroy(ld);
+    sslk_augment_destroy(aug);
+    sslk_dataset_destroy(sub);
     sslk_dataset_destroy(ds);
     /* The cache is used: a file added after it was written stays invisible. */
     write_jpeg(tpath("img/dog/y.jpg"), 8, 8, blue, 0);
