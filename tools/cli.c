@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "cli.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,11 @@ int cli_positionals(int argc, char **argv, const char *const *value_opts, char *
         n++;
     }
     return n;
+}
+
+void cli_json_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.10g", v);
+    else fputs("null", f);
 }
 
 void cli_json_str(FILE *f, const char *s) {

@@ -40,6 +40,8 @@ bool cli_flag(int argc, char **argv, const char *name);
 int cli_positionals(int argc, char **argv, const char *const *value_opts, char **out, int cap);
 /* JSON string escaping onto f. */
 void cli_json_str(FILE *f, const char *s);
+/* A JSON number (10 significant digits), or null for NaN/Inf. */
+void cli_json_num(FILE *f, double v);
 
 int cmd_version(int argc, char **argv);
 /* more commands are declared here, one line each */

@@ -834,12 +834,14 @@ typedef struct epoch_out {
     size_t rows;
 } epoch_out;
 
-static epoch_out run_epoch(sslk_ctx *c, sslk_dataset *ds, sslk_augment *a, size_t batch, int workers,
-                           uint64_t epoch) {
+/* One epoch of a loader with the given order and augmentation seeds. */
+static epoch_out run_epoch_seeded(sslk_ctx *c, sslk_dataset *ds, const sslk_augment *a, size_t batch, int workers,
+                                  uint64_t epoch, int64_t seed, int64_t aug_seed) {
     sslk_loader *ld;
     ck_ok(sslk_loader_create(c, ds, a, batch, &ld));
     ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_WORKERS, workers));
-    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SEED, 1234));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SEED, seed));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_AUG_SEED, aug_seed));
     ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_PREFETCH, 2));
     size_t nv, cc, hh, ww, n;
     ck_ok(sslk_loader_num_views(ld, &nv));
@@ -871,6 +873,11 @@ static void free_epoch(epoch_out *e) {
     free(e->v[1]);
     free(e->lab);
     free(e->idx);
+}
+
+static epoch_out run_epoch(sslk_ctx *c, sslk_dataset *ds, sslk_augment *a, size_t batch, int workers,
+                           uint64_t epoch) {
+    return run_epoch_seeded(c, ds, a, batch, workers, epoch, 1234, -1);
 }
 
 START_TEST(loader_deterministic_across_threads) {
@@ -1027,21 +1034,6 @@ END_TEST
 /* SSLK_LOADER_AUG_SEED separates the augmentation draws from the epoch order:
  * another order seed with the same augmentation seed gives every index the
  * same views in another order; another augmentation seed keeps the order. */
-static void epoch_with(sslk_ctx *c, sslk_dataset *ds, const sslk_augment *a, int64_t seed, int64_t aug_seed,
-                       float *v0, int64_t *idx) {
-    sslk_loader *ld;
-    ck_ok(sslk_loader_create(c, ds, a, 12, &ld));
-    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SEED, seed));
-    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_AUG_SEED, aug_seed));
-    ck_ok(sslk_loader_begin_epoch(ld, 3));
-    float v1[12 * 3 * 8 * 8];
-    float *views[2] = {v0, v1};
-    size_t r;
-    ck_ok(sslk_loader_next(ld, views, NULL, idx, &r));
-    ck_assert_uint_eq(r, 12);
-    sslk_loader_destroy(ld);
-}
-
 START_TEST(loader_aug_seed_separates_order_and_draws) {
     sslk_ctx *c = new_ctx();
     sslk_dataset *ds = mem_dataset(c, 12, 10, 10, 3);
@@ -1050,24 +1042,29 @@ START_TEST(loader_aug_seed_separates_order_and_draws) {
     ck_ok(sslk_augment_preset(a, -1, SSLK_AUG_PRESET_VICREG));
     ck_ok(sslk_augment_set_i64(a, -1, SSLK_AUG_SIZE, 8));
     enum { PER = 3 * 8 * 8 };
-    static float A[12 * PER], B[12 * PER], C[12 * PER], D[12 * PER], E[12 * PER];
-    int64_t ia[12], ib[12], ic[12], id[12], ie[12];
-    epoch_with(c, ds, a, 1, 5, A, ia);
-    epoch_with(c, ds, a, 2, 5, B, ib);  /* other order, same draws */
-    epoch_with(c, ds, a, 1, 6, C, ic);  /* same order, other draws */
-    epoch_with(c, ds, a, 1, -1, D, id); /* -1: the order seed draws both */
-    epoch_with(c, ds, a, 1, 1, E, ie);
-    ck_assert(memcmp(ia, ib, sizeof ia) != 0);
-    ck_assert(memcmp(ia, ic, sizeof ia) == 0);
+    epoch_out A = run_epoch_seeded(c, ds, a, 12, 1, 3, 1, 5);
+    epoch_out B = run_epoch_seeded(c, ds, a, 12, 1, 3, 2, 5);  /* other order, same draws */
+    epoch_out C = run_epoch_seeded(c, ds, a, 12, 1, 3, 1, 6);  /* same order, other draws */
+    epoch_out D = run_epoch_seeded(c, ds, a, 12, 1, 3, 1, -1); /* -1: the order seed draws both */
+    epoch_out E = run_epoch_seeded(c, ds, a, 12, 1, 3, 1, 1);
+    ck_assert_uint_eq(A.rows, 12);
+    ck_assert(memcmp(A.idx, B.idx, 12 * sizeof(int64_t)) != 0);
+    ck_assert(memcmp(A.idx, C.idx, 12 * sizeof(int64_t)) == 0);
     size_t same_c = 0;
     for (size_t i = 0; i < 12; i++) {
         size_t j = 0;
-        while (ib[j] != ia[i]) j++;
-        ck_assert_msg(memcmp(A + i * PER, B + j * PER, PER * sizeof(float)) == 0, "index %lld differs", (long long)ia[i]);
-        same_c += memcmp(A + i * PER, C + i * PER, PER * sizeof(float)) == 0;
+        while (B.idx[j] != A.idx[i]) j++;
+        for (int v = 0; v < 2; v++)
+            ck_assert_msg(memcmp(A.v[v] + i * PER, B.v[v] + j * PER, PER * sizeof(float)) == 0,
+                          "index %lld view %d differs", (long long)A.idx[i], v);
+        same_c += memcmp(A.v[0] + i * PER, C.v[0] + i * PER, PER * sizeof(float)) == 0;
     }
     ck_assert_uint_lt(same_c, 3);
-    ck_assert(memcmp(id, ie, sizeof id) == 0 && memcmp(D, E, sizeof D) == 0);
+    ck_assert(memcmp(D.idx, E.idx, 12 * sizeof(int64_t)) == 0);
+    ck_assert(memcmp(D.v[0], E.v[0], 12 * PER * sizeof(float)) == 0 &&
+              memcmp(D.v[1], E.v[1], 12 * PER * sizeof(float)) == 0);
+    epoch_out *all[5] = {&A, &B, &C, &D, &E};
+    for (int k = 0; k < 5; k++) free_epoch(all[k]);
     int64_t v = 0;
     sslk_loader *ld;
     ck_ok(sslk_loader_create(c, ds, a, 4, &ld));

@@ -47,11 +47,6 @@ size_t cli_row_width(const cli_array *a) {
     return w;
 }
 
-void cli_json_num(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.10g", v);
-    else fputs("null", f);
-}
-
 long long cli_opt_uint(int argc, char **argv, const char *cmd, const char *name, long long def) {
     const char *v = cli_opt(argc, argv, name);
     if (!v) return def;

@@ -290,11 +290,6 @@ void tc_print_table(FILE *f, const tc_result *rows, size_t n, const char *protoc
                 100 * rows[i].worst3);
 }
 
-static void json_num(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fputs("null", f);
-}
-
 static int io_fail(const char *cmd, const char *path) {
     fprintf(stderr, "sslkit %s: cannot write '%s': %s\n", cmd, path, strerror(errno));
     return 1;
@@ -313,24 +308,21 @@ int tc_write_report(const char *cmd, const char *dir, const tc_result *rows, siz
         const tc_result *r = &rows[i];
         fputs("    {\"name\": ", f);
         cli_json_str(f, r->name);
-        fprintf(f, ", \"dim\": %zu, \"knn_top1\": ", r->dim);
-        json_num(f, r->knn_top1);
-        fputs(", \"knn_top5\": ", f);
-        json_num(f, r->knn_top5);
-        fputs(", \"linear_top1\": ", f);
-        json_num(f, r->probe_top1);
-        fputs(", \"linear_l2\": ", f);
-        json_num(f, r->probe_l2);
-        fputs(", \"balanced_accuracy\": ", f);
-        json_num(f, r->balanced);
-        fputs(", \"rankme\": ", f);
-        json_num(f, r->rankme);
-        fputs(", \"worst3\": ", f);
-        json_num(f, r->worst3);
+        fprintf(f, ", \"dim\": %zu", r->dim);
+        const struct {
+            const char *key;
+            double v;
+        } fields[] = {{"knn_top1", r->knn_top1}, {"knn_top5", r->knn_top5},        {"linear_top1", r->probe_top1},
+                      {"linear_l2", r->probe_l2}, {"balanced_accuracy", r->balanced}, {"rankme", r->rankme},
+                      {"worst3", r->worst3}};
+        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+            fprintf(f, ", \"%s\": ", fields[k].key);
+            cli_json_num(f, fields[k].v);
+        }
         fputs(", \"class_accuracy\": [", f);
         for (size_t c = 0; c < r->nclasses; c++) {
             if (c) fputs(", ", f);
-            json_num(f, r->class_acc[c]);
+            cli_json_num(f, r->class_acc[c]);
         }
         fprintf(f, "]}%s\n", i + 1 < n ? "," : "");
     }
