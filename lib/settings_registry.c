@@ -4,6 +4,8 @@
 #include "core/internal.h"
 
 /* extern declarations, one per layer */
+/* core */
+extern const ssli_setting_table ssli_settings_ctx;
 /* @metric-extern */
 extern const ssli_setting_table ssli_settings_rankme;
 /* @loss-extern */
@@ -25,6 +27,8 @@ extern const ssli_setting_table ssli_settings_police;
 
 const ssli_setting_table *const ssli_setting_tables[] = {
     /* entries, one per layer */
+    /* core */
+    &ssli_settings_ctx,
     /* @metric-entry */
     &ssli_settings_rankme,
     /* @loss-entry */

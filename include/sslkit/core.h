@@ -24,11 +24,11 @@ extern "C" {
 
 /* Compile-time version.  SSLK_VERSION_NUMBER = 10000*major + 100*minor + patch. */
 #define SSLK_VERSION_MAJOR 1
-#define SSLK_VERSION_MINOR 1
+#define SSLK_VERSION_MINOR 2
 #define SSLK_VERSION_PATCH 0
 #define SSLK_VERSION_NUMBER \
     (SSLK_VERSION_MAJOR * 10000 + SSLK_VERSION_MINOR * 100 + SSLK_VERSION_PATCH)
-#define SSLK_VERSION_STRING "1.1.0"
+#define SSLK_VERSION_STRING "1.2.0"
 
 /** Run-time version number of the loaded library (compare with SSLK_VERSION_NUMBER). */
 SSLK_API unsigned sslk_version_number(void);
@@ -54,7 +54,8 @@ typedef enum sslk_status {
     SSLK_E_SETTING = 14,     /**< unknown setting key, wrong type, or value out of bounds */
     SSLK_E_NOT_FOUND = 15,   /**< named item (file, dataset, tensor, setting) does not exist */
     SSLK_E_CANCELLED = 16,   /**< a user callback asked to stop */
-    SSLK_E_INTERNAL = 17     /**< bug in libsslkit: please report */
+    SSLK_E_INTERNAL = 17,    /**< bug in libsslkit: please report */
+    SSLK_E_LIMIT = 18        /**< request exceeds a context limit (SSLK_CTX_MAX_*); since 1.2 */
 } sslk_status;
 
 /** Static, never-NULL name of a status code, e.g. "SSLK_E_SHAPE". */
@@ -105,6 +106,27 @@ SSLK_API void sslk_ctx_set_log(sslk_ctx *ctx, sslk_log_fn fn, void *user,
 /** Default seed for handles created from this context. */
 SSLK_API void sslk_ctx_set_seed(sslk_ctx *ctx, uint64_t seed);
 SSLK_API uint64_t sslk_ctx_get_seed(const sslk_ctx *ctx);
+
+/* ---- Context limits (since 1.2) -----------------------------------------
+ * A memory budget checked before anything is allocated, in the spirit of
+ * libpng's user limits and zstd's window limit: a tiny hostile input (a JPEG
+ * header claiming 16384 x 16384, a gzip bomb, an absurd layer width) is
+ * refused with SSLK_E_LIMIT and a message naming the limit and its setting,
+ * instead of asking the system for gigabytes.  0 means "no limit" (a hard cap
+ * of 64 TiB per allocation always holds).  Handles read the limits of their
+ * context at each call, so raising one takes effect at once. */
+typedef enum sslk_ctx_setting {
+    SSLK_CTX_MAX_ALLOC_BYTES = 2600, /**< I64 bytes in one allocation, default 2^34 (16 GiB) */
+    SSLK_CTX_MAX_IMAGE_PIXELS = 2601, /**< I64 width x height of one decoded image,
+                                          default 89478485 (Pillow's MAX_IMAGE_PIXELS) */
+    SSLK_CTX_MAX_FILE_BYTES = 2602   /**< I64 bytes one file may expand to when read whole
+                                          (decompressed gzip, NPY/IDX payloads), default 2^31 */
+} sslk_ctx_setting;
+
+/** Set / get an integer context setting (SSLK_CTX_*); bounds via sslk_setting_info.
+ *  Since 1.2. */
+SSLK_API sslk_status sslk_ctx_set_i64(sslk_ctx *ctx, int key, int64_t value);
+SSLK_API sslk_status sslk_ctx_get_i64(const sslk_ctx *ctx, int key, int64_t *value);
 
 /* ---- Settings introspection -------------------------------------------
  * Settings of every handle family are keyed by an int from a family enum

@@ -29,6 +29,10 @@ void *ssli_malloc(const sslk_ctx *ctx, size_t n, size_t elem) {
         ssli_err(SSLK_E_OVERFLOW, "allocation of %zu x %zu bytes overflows or exceeds 64 TiB", n, elem);
         return NULL;
     }
+    if (ssli_check_limit(ctx, SSLK_CTX_MAX_ALLOC_BYTES, bytes, "libsslkit", "one allocation") != SSLK_OK) {
+        tl_alloc_status = SSLK_E_LIMIT;
+        return NULL;
+    }
     if (bytes == 0) bytes = 1;
     size_t rounded = (bytes + SSLI_ALIGN - 1) / SSLI_ALIGN * SSLI_ALIGN;
     void *p;

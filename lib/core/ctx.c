@@ -13,6 +13,7 @@ sslk_status sslk_ctx_create(sslk_ctx **out) {
     c->nthreads = 1;
     c->seed = 0;
     c->log_min = SSLK_LOG_WARN;
+    ssli_ctx_limits_default(c);
     *out = c;
     return SSLK_OK;
 }

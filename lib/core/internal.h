@@ -22,6 +22,7 @@ struct sslk_ctx {
     sslk_log_fn log_fn;
     void *log_user;
     sslk_log_level log_min;
+    double limits[3]; /* SSLK_CTX_* values, indexed as in ssli_settings_ctx */
 };
 
 /* ---- errors -------------------------------------------------------------
@@ -49,7 +50,8 @@ void ssli_log(const sslk_ctx *ctx, sslk_log_level lvl, const char *fmt, ...)
 
 /* ---- allocation -----------------------------------------------------------
  * All return NULL on overflow or failure *and* set the error message
- * (status SSLK_E_OVERFLOW or SSLK_E_NOMEM, retrievable via ssli_alloc_status). */
+ * (status SSLK_E_OVERFLOW, SSLK_E_LIMIT or SSLK_E_NOMEM, retrievable via
+ * ssli_alloc_status). */
 bool ssli_mul_overflow(size_t a, size_t b, size_t *out);
 bool ssli_mul3_overflow(size_t a, size_t b, size_t c, size_t *out);
 void *ssli_malloc(const sslk_ctx *ctx, size_t n, size_t elem);      /* n*elem bytes, 64-aligned */
@@ -57,6 +59,18 @@ void *ssli_calloc(const sslk_ctx *ctx, size_t n, size_t elem);      /* zeroed */
 void ssli_free(const sslk_ctx *ctx, void *p);
 /* Status of the last failing ssli_malloc/ssli_calloc on this thread. */
 sslk_status ssli_alloc_status(void);
+
+/* ---- context limits -------------------------------------------------------
+ * ssli_limit: the effective value of an SSLK_CTX_MAX_* key (the default when
+ * ctx is NULL, UINT64_MAX when set to 0 = unlimited).  ssli_check_limit returns
+ * SSLK_E_LIMIT with a sentence "fn: <what> needs <want> <unit>, above the
+ * context limit <name> = <limit> (raise it with sslk_ctx_set_i64(SSLK_CTX_...)
+ * or sslkit.Context(limits={...}))" when want > limit, else SSLK_OK.
+ * ssli_malloc applies SSLK_CTX_MAX_ALLOC_BYTES itself. */
+uint64_t ssli_limit(const sslk_ctx *ctx, int key);
+void ssli_ctx_limits_default(sslk_ctx *ctx);
+sslk_status ssli_check_limit(const sslk_ctx *ctx, int key, uint64_t want, const char *fn,
+                             const char *what);
 
 /* ---- counter-based RNG ------------------------------------------------------
  * Philox-style stateless generator: every draw is a pure function of

@@ -20,7 +20,7 @@ START_TEST(version_matches_header) {
 END_TEST
 
 START_TEST(status_names_are_unique) {
-    for (int i = 0; i <= SSLK_E_INTERNAL; i++) {
+    for (int i = 0; i <= SSLK_E_LIMIT; i++) {
         const char *a = sslk_status_str((sslk_status)i);
         ck_assert_ptr_nonnull(a);
         ck_assert_msg(strncmp(a, "SSLK_", 5) == 0, "%d -> %s", i, a);
@@ -31,6 +31,7 @@ START_TEST(status_names_are_unique) {
     ck_assert_int_eq(SSLK_E_SHAPE, 2);
     ck_assert_int_eq(SSLK_E_NONFINITE, 5);
     ck_assert_int_eq(SSLK_E_INTERNAL, 17);
+    ck_assert_int_eq(SSLK_E_LIMIT, 18);
 }
 END_TEST
 
@@ -52,6 +53,55 @@ START_TEST(ctx_threads_and_errors) {
     ck_assert_uint_eq(sslk_ctx_get_seed(c), 42);
     sslk_ctx_destroy(c);
     sslk_ctx_destroy(NULL);
+}
+END_TEST
+
+
+/* The memory budget: refused before allocating, with the limit named; 0 lifts it. */
+START_TEST(ctx_limits_refuse_before_allocating) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    int64_t v = -1;
+    ck_ok(sslk_ctx_get_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, &v));
+    ck_assert_int_eq(v, (int64_t)1 << 34);
+    ck_ok(sslk_ctx_get_i64(c, SSLK_CTX_MAX_IMAGE_PIXELS, &v));
+    ck_assert_int_eq(v, 89478485);
+    ck_ok(sslk_ctx_get_i64(c, SSLK_CTX_MAX_FILE_BYTES, &v));
+    ck_assert_int_eq(v, (int64_t)1 << 31);
+    ck_status(sslk_ctx_set_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, -1), SSLK_E_SETTING);
+    ck_status(sslk_ctx_set_i64(c, SSLK_LOADER_SHUFFLE, 1), SSLK_E_SETTING);
+    ck_status(sslk_ctx_set_i64(NULL, SSLK_CTX_MAX_ALLOC_BYTES, 1), SSLK_E_INVALID_ARG);
+
+    /* a custom allocator proves nothing reached it for a refused size */
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, 4096));
+    ck_ok(sslk_ctx_get_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, &v));
+    ck_assert_int_eq(v, 4096);
+    void *p = ssli_malloc(c, 4096, 1);
+    ck_assert_ptr_nonnull(p);
+    ssli_free(c, p);
+    ck_assert_ptr_null(ssli_malloc(c, 4097, 1));
+    ck_assert_int_eq(ssli_alloc_status(), SSLK_E_LIMIT);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "max_alloc_bytes = 4096"));
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "4097 bytes"));
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "SSLK_CTX_MAX_ALLOC_BYTES"));
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, 0)); /* 0: no limit */
+    ck_assert_uint_eq(ssli_limit(c, SSLK_CTX_MAX_ALLOC_BYTES), UINT64_MAX);
+    p = ssli_malloc(c, 4097, 1);
+    ck_assert_ptr_nonnull(p);
+    ssli_free(c, p);
+
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_IMAGE_PIXELS, 100));
+    ck_ok(ssli_check_limit(c, SSLK_CTX_MAX_IMAGE_PIXELS, 100, "f", "an image"));
+    ck_status(ssli_check_limit(c, SSLK_CTX_MAX_IMAGE_PIXELS, 101, "f", "a 101 x 1 image"), SSLK_E_LIMIT);
+    ck_assert_str_eq(sslk_status_str(SSLK_E_LIMIT), "SSLK_E_LIMIT");
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "f: a 101 x 1 image needs 101 pixels"));
+    /* NULL context: the defaults */
+    ck_assert_uint_eq(ssli_limit(NULL, SSLK_CTX_MAX_FILE_BYTES), (uint64_t)1 << 31);
+    const char *name, *dom;
+    ck_ok(sslk_setting_info(SSLK_CTX_MAX_FILE_BYTES, &name, &dom, NULL, NULL, NULL, NULL));
+    ck_assert_str_eq(name, "max_file_bytes");
+    ck_assert_str_eq(dom, "ctx");
+    sslk_ctx_destroy(c);
 }
 END_TEST
 
@@ -287,6 +337,7 @@ int main(void) {
     tcase_add_test(tc, version_matches_header);
     tcase_add_test(tc, status_names_are_unique);
     tcase_add_test(tc, ctx_threads_and_errors);
+    tcase_add_test(tc, ctx_limits_refuse_before_allocating);
     tcase_add_test(tc, ctx_log_filters_levels);
     tcase_add_test(tc, alloc_overflow_and_custom);
     tcase_add_test(tc, rng_is_counter_based_and_uniform);
