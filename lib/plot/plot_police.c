@@ -1,37 +1,13 @@
 /* Picture of a partition with a region outlined (POLICE constraint region),
  * PNG / SVG / PDF through cairo, written atomically.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include <cairo-pdf.h>
-#include <cairo-svg.h>
 #include <cairo.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "geometry/partition.h"
-#include "geometry/police_internal.h"
-
-typedef struct sink {
-    ssli_atomic_file f;
-    sslk_status st;
-} sink;
-
-static cairo_status_t sink_write(void *closure, const unsigned char *data, unsigned int len) {
-    sink *o = closure;
-    if (o->st != SSLK_OK) return CAIRO_STATUS_WRITE_ERROR;
-    o->st = ssli_atomic_write(&o->f, data, len, "sslk_police_plot");
-    return o->st == SSLK_OK ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
-}
-
-static int kind_of(const char *path) {
-    size_t n = strlen(path);
-    if (n < 4) return -1;
-    const char *e = path + n - 4;
-    char low[5];
-    for (int i = 0; i < 4; i++) low[i] = (char)(e[i] >= 'A' && e[i] <= 'Z' ? e[i] - 'A' + 'a' : e[i]);
-    low[4] = 0;
-    return !strcmp(low, ".png") ? 0 : !strcmp(low, ".svg") ? 1 : !strcmp(low, ".pdf") ? 2 : -1;
-}
+#include "plot/plot_module.h"
 
 typedef struct view {
     double sc, ox, oy;
@@ -142,7 +118,7 @@ static void render(const sslk_partition *p, const double *ol, size_t n, const do
     }
 }
 
-sslk_status sslk_police_plot(const sslk_partition *p, const double *outline_uv, size_t n,
+sslk_status ssli_plotm_police(const sslk_partition *p, const double *outline_uv, size_t n,
                              const double *points_uv, const int32_t *labels, size_t npoints,
                              const char *path, int width, int height) {
     static const char fn[] = "sslk_police_plot";
@@ -163,44 +139,17 @@ sslk_status sslk_police_plot(const sslk_partition *p, const double *outline_uv, 
     }
     if (width < 16 || height < 16 || width > 16384 || height > 16384)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: size %d x %d outside [16, 16384]", fn, width, height);
-    int kind = kind_of(path);
-    if (kind < 0) return ssli_err(SSLK_E_INVALID_ARG, "%s: '%s' must end in .png, .svg or .pdf", fn, path);
     double *tmp = ssli_malloc(p->ctx, 4 * n + 2, sizeof(double));
     if (!tmp) return ssli_alloc_status();
     double *hull = tmp + 2 * n;
     memcpy(tmp, outline_uv, 2 * n * sizeof(double));
     size_t nh = hull2d(tmp, n, hull);
-    sink o;
-    memset(&o, 0, sizeof o);
-    sslk_status ost = ssli_atomic_open(&o.f, path, fn);
-    if (ost != SSLK_OK) {
-        ssli_free(p->ctx, tmp);
-        return ost;
+    ssli_plot_sink o;
+    sslk_status st = ssli_plot_begin(&o, path, SSLI_PLOT_PNG | SSLI_PLOT_SVG | SSLI_PLOT_PDF, width, height, fn);
+    if (st == SSLK_OK) {
+        render(p, hull, nh, points_uv, labels, npoints, o.cr, width, height);
+        st = ssli_plot_end(&o);
     }
-    cairo_surface_t *surf = kind == 0   ? cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height)
-                            : kind == 1 ? cairo_svg_surface_create_for_stream(sink_write, &o, width, height)
-                                        : cairo_pdf_surface_create_for_stream(sink_write, &o, width, height);
-    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(surf);
-        ssli_atomic_abort(&o.f);
-        ssli_free(p->ctx, tmp);
-        return ssli_err(SSLK_E_NOMEM, "%s: cairo could not create a %d x %d surface", fn, width, height);
-    }
-    cairo_t *cr = cairo_create(surf);
-    render(p, hull, nh, points_uv, labels, npoints, cr, width, height);
     ssli_free(p->ctx, tmp);
-    cairo_destroy(cr);
-    cairo_status_t cs = kind == 0 ? cairo_surface_write_to_png_stream(surf, sink_write, &o)
-                                  : CAIRO_STATUS_SUCCESS;
-    cairo_surface_finish(surf);
-    if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_status(surf);
-    cairo_surface_destroy(surf);
-    if (cs != CAIRO_STATUS_SUCCESS || o.st != SSLK_OK) {
-        sslk_status s = o.st != SSLK_OK ? o.st
-                                        : ssli_err(SSLK_E_IO, "%s: cairo failed writing '%s': %s", fn,
-                                                   path, cairo_status_to_string(cs));
-        ssli_atomic_abort(&o.f);
-        return s;
-    }
-    return ssli_atomic_commit(&o.f, fn);
+    return st;
 }

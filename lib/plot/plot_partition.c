@@ -1,36 +1,12 @@
-/* Pictures of a partition through cairo (PNG, SVG or PDF by extension),
- * written atomically through a stream callback.
+/* Pictures of a SplineCam partition (inside libsslkit-plot): regions, argmax
+ * cells, decision boundary, anchors.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include <cairo-pdf.h>
-#include <cairo-svg.h>
 #include <cairo.h>
 #include <math.h>
 #include <string.h>
 
 #include "geometry/partition.h"
-
-typedef struct out_stream {
-    ssli_atomic_file f;
-    sslk_status st;
-} out_stream;
-
-static cairo_status_t write_cb(void *closure, const unsigned char *data, unsigned int len) {
-    out_stream *o = closure;
-    if (o->st != SSLK_OK) return CAIRO_STATUS_WRITE_ERROR;
-    o->st = ssli_atomic_write(&o->f, data, len, "sslk_partition_plot");
-    return o->st == SSLK_OK ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
-}
-
-static bool ends_with(const char *s, const char *suf) {
-    size_t n = strlen(s), m = strlen(suf);
-    if (n < m) return false;
-    for (size_t i = 0; i < m; i++) {
-        char c = s[n - m + i];
-        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-        if (c != suf[i]) return false;
-    }
-    return true;
-}
+#include "plot/plot_module.h"
 
 /* Qualitative palette (10 classes), lightened for fills. */
 static const double palette[10][3] = {
@@ -137,42 +113,16 @@ static void draw(const sslk_partition *p, cairo_t *cr, int W, int H, unsigned fl
 #undef TY
 }
 
-sslk_status sslk_partition_plot(const sslk_partition *p, const char *path, int width, int height,
-                                unsigned flags) {
+sslk_status ssli_plotm_partition(const sslk_partition *p, const char *path, int width, int height,
+                                 unsigned flags) {
     static const char *fn = "sslk_partition_plot";
     SSLI_CHECK_PTR(p, fn);
     SSLI_CHECK_PTR(path, fn);
     if (width < 16 || height < 16 || width > 16384 || height > 16384)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: size %d x %d outside [16, 16384]", fn, width, height);
     if (flags & ~0xFu) return ssli_err(SSLK_E_INVALID_ARG, "%s: unknown 'flags' bits 0x%x", fn, flags);
-    int kind = ends_with(path, ".png") ? 0 : ends_with(path, ".svg") ? 1 : ends_with(path, ".pdf") ? 2 : -1;
-    if (kind < 0) return ssli_err(SSLK_E_INVALID_ARG, "%s: '%s' must end in .png, .svg or .pdf", fn, path);
-    out_stream o;
-    memset(&o, 0, sizeof o);
-    SSLI_TRY(ssli_atomic_open(&o.f, path, fn));
-    cairo_surface_t *surf;
-    if (kind == 0) surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-    else if (kind == 1) surf = cairo_svg_surface_create_for_stream(write_cb, &o, width, height);
-    else surf = cairo_pdf_surface_create_for_stream(write_cb, &o, width, height);
-    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(surf);
-        ssli_atomic_abort(&o.f);
-        return ssli_err(SSLK_E_NOMEM, "%s: cairo could not create a %d x %d surface", fn, width, height);
-    }
-    cairo_t *cr = cairo_create(surf);
-    draw(p, cr, width, height, flags);
-    cairo_destroy(cr);
-    cairo_status_t cs = CAIRO_STATUS_SUCCESS;
-    if (kind == 0) cs = cairo_surface_write_to_png_stream(surf, write_cb, &o);
-    cairo_surface_finish(surf);
-    if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_status(surf);
-    cairo_surface_destroy(surf);
-    if (cs != CAIRO_STATUS_SUCCESS || o.st != SSLK_OK) {
-        sslk_status s = o.st != SSLK_OK ? o.st
-                                        : ssli_err(SSLK_E_IO, "%s: cairo failed writing '%s': %s", fn, path,
-                                                   cairo_status_to_string(cs));
-        ssli_atomic_abort(&o.f);
-        return s;
-    }
-    return ssli_atomic_commit(&o.f, fn);
+    ssli_plot_sink o;
+    SSLI_TRY(ssli_plot_begin(&o, path, SSLI_PLOT_PNG | SSLI_PLOT_SVG | SSLI_PLOT_PDF, width, height, fn));
+    draw(p, o.cr, width, height, flags);
+    return ssli_plot_end(&o);
 }

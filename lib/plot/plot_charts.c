@@ -1,14 +1,11 @@
-/* Training curves and per-class bars with cairo (PNG or SVG), streamed into
- * an atomic file so a reader never sees half a picture.
+/* Training curves and per-class bars (inside libsslkit-plot).
  * SPDX-License-Identifier: BSD-3-Clause */
-#include <cairo-svg.h>
 #include <cairo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
-#include "sslkit/plot.h"
+#include "plot/plot_module.h"
 
 #define PW 860.0
 #define PH 520.0
@@ -23,64 +20,14 @@ static const double palette[][3] = {
 };
 #define NPAL (sizeof palette / sizeof palette[0])
 
-typedef struct plot_out {
-    ssli_atomic_file f;
-    sslk_status st;
-    bool svg;
-    cairo_surface_t *surf;
-    cairo_t *cr;
-} plot_out;
-
-static cairo_status_t stream_write(void *closure, const unsigned char *data, unsigned int len) {
-    plot_out *o = closure;
-    if (o->st != SSLK_OK) return CAIRO_STATUS_WRITE_ERROR;
-    o->st = ssli_atomic_write(&o->f, data, len, "sslk_plot");
-    return o->st == SSLK_OK ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
-}
-
-static bool ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-static sslk_status plot_begin(plot_out *o, const char *path, const char *fn) {
-    memset(o, 0, sizeof *o);
-    SSLI_CHECK_PTR(path, fn);
-    if (ends_with(path, ".svg"))
-        o->svg = true;
-    else if (!ends_with(path, ".png"))
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: path '%s' must end in .png or .svg", fn, path);
-    SSLI_TRY(ssli_atomic_open(&o->f, path, fn));
-    if (o->svg)
-        o->surf = cairo_svg_surface_create_for_stream(stream_write, o, PW, PH);
-    else
-        o->surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)PW, (int)PH);
-    if (cairo_surface_status(o->surf) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(o->surf);
-        ssli_atomic_abort(&o->f);
-        return ssli_err(SSLK_E_NOMEM, "%s: cairo could not create a surface", fn);
-    }
-    o->cr = cairo_create(o->surf);
-    cairo_set_source_rgb(o->cr, 1, 1, 1);
-    cairo_paint(o->cr);
-    cairo_select_font_face(o->cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+/* Every chart: the shared sink on a PW x PH canvas, white, sans-serif. */
+static sslk_status plot_begin(ssli_plot_sink *o, const char *path, const char *fn) {
+    SSLI_TRY(ssli_plot_begin(o, path, SSLI_PLOT_PNG | SSLI_PLOT_SVG | SSLI_PLOT_PDF, PW, PH, fn));
+    cairo_t *cr = o->cr;
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     return SSLK_OK;
-}
-
-static sslk_status plot_end(plot_out *o, const char *fn) {
-    cairo_destroy(o->cr);
-    if (!o->svg && o->st == SSLK_OK) {
-        cairo_status_t cs = cairo_surface_write_to_png_stream(o->surf, stream_write, o);
-        if (cs != CAIRO_STATUS_SUCCESS && o->st == SSLK_OK)
-            o->st = ssli_err(SSLK_E_IO, "%s: PNG encoding failed: %s", fn, cairo_status_to_string(cs));
-    }
-    cairo_surface_finish(o->surf); /* SVG: flushes the document into the stream */
-    cairo_surface_destroy(o->surf);
-    if (o->st != SSLK_OK) {
-        ssli_atomic_abort(&o->f);
-        return o->st;
-    }
-    return ssli_atomic_commit(&o->f, fn);
 }
 
 static void text_at(cairo_t *cr, double x, double y, const char *s, double size, double halign,
@@ -118,7 +65,7 @@ static void fmt_num(char *buf, size_t cap, double v) {
         snprintf(buf, cap, "%.4g", v);
 }
 
-sslk_status sslk_plot_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
+sslk_status ssli_plotm_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
                              const double *x, const double *y, size_t nseries, size_t npoints,
                              const char *const *names, unsigned flags) {
     static const char *fn = "sslk_plot_curves";
@@ -160,7 +107,7 @@ sslk_status sslk_plot_curves(const char *path, const char *title, const char *xl
     y0 -= pad;
     y1 += pad;
 
-    plot_out o;
+    ssli_plot_sink o;
     sslk_status st = plot_begin(&o, path, fn);
     if (st != SSLK_OK) {
         free(scale);
@@ -263,15 +210,15 @@ sslk_status sslk_plot_curves(const char *path, const char *title, const char *xl
 #undef XV
 #undef YV
     free(scale);
-    return plot_end(&o, fn);
+    return ssli_plot_end(&o);
 }
 
-sslk_status sslk_plot_bars(const char *path, const char *title, const char *ylabel, const double *values,
+sslk_status ssli_plotm_bars(const char *path, const char *title, const char *ylabel, const double *values,
                            const char *const *labels, size_t n) {
     static const char *fn = "sslk_plot_bars";
     SSLI_CHECK_PTR(values, fn);
     if (n < 1 || n > 4096) return ssli_err(SSLK_E_SHAPE, "%s: n = %zu bars (1..4096)", fn, n);
-    plot_out o;
+    ssli_plot_sink o;
     SSLI_TRY(plot_begin(&o, path, fn));
     cairo_t *cr = o.cr;
     const double pw = PW - ML - MR, ph = PH - MT - MB;
@@ -336,5 +283,5 @@ sslk_status sslk_plot_bars(const char *path, const char *title, const char *ylab
     cairo_rectangle(cr, ML, MT, pw, ph);
     cairo_stroke(cr);
     title_and_labels(cr, title, NULL, ylabel);
-    return plot_end(&o, fn);
+    return ssli_plot_end(&o);
 }
