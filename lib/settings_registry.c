@@ -16,9 +16,10 @@ extern const ssli_setting_table ssli_settings_model, ssli_settings_sgd, ssli_set
     ssli_settings_adamw, ssli_settings_schedule;
 /* @data-extern */
 extern const ssli_setting_table ssli_settings_augment, ssli_settings_loader, ssli_settings_dataset;
-/* @train-extern */
+/* eval */
 extern const ssli_setting_table ssli_settings_knn;
 extern const ssli_setting_table ssli_settings_probe;
+/* @train-extern */
 extern const ssli_setting_table ssli_settings_train;
 /* @geometry-extern */
 extern const ssli_setting_table ssli_settings_splinecam;
@@ -41,9 +42,10 @@ const ssli_setting_table *const ssli_setting_tables[] = {
     &ssli_settings_augment,
     &ssli_settings_loader,
     &ssli_settings_dataset,
-    /* @train-entry */
+    /* eval */
     &ssli_settings_knn,
     &ssli_settings_probe,
+    /* @train-entry */
     &ssli_settings_train,
     /* @geometry-entry */
     &ssli_settings_splinecam,

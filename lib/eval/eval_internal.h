@@ -1,7 +1,7 @@
-/* Internal helpers shared by the evaluation and training files.
+/* Internal helpers of the evaluation layer (kNN and linear probe).
  * SPDX-License-Identifier: BSD-3-Clause */
-#ifndef SSLKIT_TRAIN_EVAL_INTERNAL_H
-#define SSLKIT_TRAIN_EVAL_INTERNAL_H
+#ifndef SSLKIT_EVAL_INTERNAL_H
+#define SSLKIT_EVAL_INTERNAL_H
 
 #include "core/internal.h"
 

@@ -10,7 +10,7 @@
 #include "core/internal.h"
 #include "linalg/linalg.h"
 #include "sslkit/eval.h"
-#include "train/eval_internal.h"
+#include "eval/eval_internal.h"
 
 static const ssli_setting_def knn_defs[] = {
     {SSLK_KNN_K, "k", SSLK_SETTING_I64, 1, 100000, 20, "number of neighbours that vote"},

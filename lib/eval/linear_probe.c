@@ -18,7 +18,7 @@
 #include "core/internal.h"
 #include "linalg/linalg.h"
 #include "sslkit/eval.h"
-#include "train/eval_internal.h"
+#include "eval/eval_internal.h"
 
 static const ssli_setting_def probe_defs[] = {
     {SSLK_PROBE_L2, "l2", SSLK_SETTING_F64, -1, 1e6, -1,
