@@ -36,7 +36,7 @@ typedef struct ssli_plot_api {
     size_t partition_size; /* sizeof(struct sslk_partition) it was built with */
     sslk_status (*partition_plot)(const sslk_partition *p, const char *path, int width, int height,
                                   unsigned flags);
-    sslk_status (*police_plot)(const sslk_partition *p, const double *outline_uv, size_t n,
+    sslk_status (*police_plot)(const sslk_partition *p, const double *hull_uv, size_t nh,
                                const double *points_uv, const int32_t *labels, size_t npoints,
                                const char *path, int width, int height);
     sslk_status (*curves)(const char *path, const char *title, const char *xlabel, const char *ylabel,
@@ -69,7 +69,7 @@ sslk_status ssli_plot_end(ssli_plot_sink *s);
 
 sslk_status ssli_plotm_partition(const sslk_partition *p, const char *path, int width, int height,
                                  unsigned flags);
-sslk_status ssli_plotm_police(const sslk_partition *p, const double *outline_uv, size_t n,
+sslk_status ssli_plotm_police(const sslk_partition *p, const double *hull_uv, size_t nh,
                               const double *points_uv, const int32_t *labels, size_t npoints,
                               const char *path, int width, int height);
 sslk_status ssli_plotm_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,

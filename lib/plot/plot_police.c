@@ -3,7 +3,6 @@
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <cairo.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "geometry/partition.h"
@@ -17,32 +16,6 @@ typedef struct view {
 static void to_px(const view *v, double u, double w, double *x, double *y) {
     *x = v->ox + v->sc * u;
     *y = v->H - (v->oy + v->sc * w);
-}
-
-static double cross3(const double *o, const double *a, const double *b) {
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
-}
-
-static int cmp_pt(const void *a, const void *b) {
-    const double *x = a, *y = b;
-    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
-    return (x[1] > y[1]) - (x[1] < y[1]);
-}
-
-/* Convex hull (monotone chain) of n points pts (n x 2, sorted in place)
- * into hull (room for n + 1 points); returns its size. */
-static size_t hull2d(double *pts, size_t n, double *hull) {
-    qsort(pts, n, 2 * sizeof(double), cmp_pt);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        while (k >= 2 && cross3(hull + 2 * (k - 2), hull + 2 * (k - 1), pts + 2 * i) <= 0) k--;
-        hull[2 * k] = pts[2 * i], hull[2 * k + 1] = pts[2 * i + 1], k++;
-    }
-    for (size_t i = n - 1, t = k + 1; i-- > 0;) {
-        while (k >= t && cross3(hull + 2 * (k - 2), hull + 2 * (k - 1), pts + 2 * i) <= 0) k--;
-        hull[2 * k] = pts[2 * i], hull[2 * k + 1] = pts[2 * i + 1], k++;
-    }
-    return k > 1 ? k - 1 : k;
 }
 
 static void render(const sslk_partition *p, const double *ol, size_t n, const double *pts,
@@ -118,38 +91,14 @@ static void render(const sslk_partition *p, const double *ol, size_t n, const do
     }
 }
 
-sslk_status ssli_plotm_police(const sslk_partition *p, const double *outline_uv, size_t n,
-                             const double *points_uv, const int32_t *labels, size_t npoints,
-                             const char *path, int width, int height) {
-    static const char fn[] = "sslk_police_plot";
-    SSLI_CHECK_PTR(p, fn);
-    SSLI_CHECK_PTR(outline_uv, fn);
-    SSLI_CHECK_PTR(path, fn);
-    if (n < 3 || n > 100000000)
-        return ssli_err(SSLK_E_SHAPE, "%s: 'n' = %zu outline points; need >= 3", fn, n);
-    for (size_t i = 0; i < 2 * n; i++)
-        if (!isfinite(outline_uv[i]))
-            return ssli_err(SSLK_E_NONFINITE, "%s: 'outline_uv' value %zu is not finite", fn, i);
-    if (npoints) {
-        SSLI_CHECK_PTR(points_uv, fn);
-        if (npoints > 100000000) return ssli_err(SSLK_E_SHAPE, "%s: 'npoints' = %zu too large", fn, npoints);
-        for (size_t i = 0; i < 2 * npoints; i++)
-            if (!isfinite(points_uv[i]))
-                return ssli_err(SSLK_E_NONFINITE, "%s: 'points_uv' value %zu is not finite", fn, i);
-    }
-    if (width < 16 || height < 16 || width > 16384 || height > 16384)
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: size %d x %d outside [16, 16384]", fn, width, height);
-    double *tmp = ssli_malloc(p->ctx, 4 * n + 2, sizeof(double));
-    if (!tmp) return ssli_alloc_status();
-    double *hull = tmp + 2 * n;
-    memcpy(tmp, outline_uv, 2 * n * sizeof(double));
-    size_t nh = hull2d(tmp, n, hull);
+/* Arguments were checked by the core's stub, which also reduced the outline
+ * to its convex hull (hull_uv, nh points). */
+sslk_status ssli_plotm_police(const sslk_partition *p, const double *hull_uv, size_t nh,
+                              const double *points_uv, const int32_t *labels, size_t npoints,
+                              const char *path, int width, int height) {
     ssli_plot_sink o;
-    sslk_status st = ssli_plot_begin(&o, path, SSLI_PLOT_PNG | SSLI_PLOT_SVG | SSLI_PLOT_PDF, width, height, fn);
-    if (st == SSLK_OK) {
-        render(p, hull, nh, points_uv, labels, npoints, o.cr, width, height);
-        st = ssli_plot_end(&o);
-    }
-    ssli_free(p->ctx, tmp);
-    return st;
+    SSLI_TRY(ssli_plot_begin(&o, path, SSLI_PLOT_PNG | SSLI_PLOT_SVG | SSLI_PLOT_PDF, width, height,
+                             "sslk_police_plot"));
+    render(p, hull_uv, nh, points_uv, labels, npoints, o.cr, width, height);
+    return ssli_plot_end(&o);
 }

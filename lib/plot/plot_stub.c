@@ -4,6 +4,7 @@
  * system loader.  Without the module the calls return SSLK_E_UNSUPPORTED.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <dlfcn.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,8 +86,34 @@ sslk_status sslk_partition_plot(const sslk_partition *p, const char *path, int w
 sslk_status sslk_police_plot(const sslk_partition *p, const double *outline_uv, size_t n,
                              const double *points_uv, const int32_t *labels, size_t npoints,
                              const char *path, int width, int height) {
-    SSLI_TRY(module("sslk_police_plot"));
-    return api->police_plot(p, outline_uv, n, points_uv, labels, npoints, path, width, height);
+    static const char fn[] = "sslk_police_plot";
+    SSLI_CHECK_PTR(p, fn);
+    SSLI_CHECK_PTR(outline_uv, fn);
+    SSLI_CHECK_PTR(path, fn);
+    if (n < 3 || n > 100000000)
+        return ssli_err(SSLK_E_SHAPE, "%s: 'n' = %zu outline points; need >= 3", fn, n);
+    for (size_t i = 0; i < 2 * n; i++)
+        if (!isfinite(outline_uv[i]))
+            return ssli_err(SSLK_E_NONFINITE, "%s: 'outline_uv' value %zu is not finite", fn, i);
+    if (npoints) {
+        SSLI_CHECK_PTR(points_uv, fn);
+        if (npoints > 100000000) return ssli_err(SSLK_E_SHAPE, "%s: 'npoints' = %zu too large", fn, npoints);
+        for (size_t i = 0; i < 2 * npoints; i++)
+            if (!isfinite(points_uv[i]))
+                return ssli_err(SSLK_E_NONFINITE, "%s: 'points_uv' value %zu is not finite", fn, i);
+    }
+    if (width < 16 || height < 16 || width > 16384 || height > 16384)
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: size %d x %d outside [16, 16384]", fn, width, height);
+    SSLI_TRY(module(fn));
+    /* the outline is drawn as its convex hull, through geometry's one hull */
+    ssli_pt *tmp = ssli_malloc(p->ctx, 2 * n + 1, sizeof(ssli_pt));
+    if (!tmp) return ssli_alloc_status();
+    ssli_pt *hull = tmp + n;
+    memcpy(tmp, outline_uv, n * sizeof(ssli_pt));
+    size_t nh = ssli_convex_hull(tmp, n, hull);
+    sslk_status st = api->police_plot(p, &hull[0].x, nh, points_uv, labels, npoints, path, width, height);
+    ssli_free(p->ctx, tmp);
+    return st;
 }
 
 sslk_status sslk_plot_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
