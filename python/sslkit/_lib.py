@@ -80,8 +80,6 @@ def setting_value(info, value, name=None):
     name = name or info["name"]
     if info["type"] is int:
         return to_int(value, name, "int64", flag=info["lo"] == 0 and info["hi"] == 1)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 and float(value) != value:
-        raise ValueError(f"{name} = {value} is not exactly representable as a double")
     return float(value)
 
 
