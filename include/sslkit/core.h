@@ -66,7 +66,26 @@ SSLK_API const char *sslk_status_str(sslk_status s);
  *  the next failing libsslkit call on the same thread. */
 SSLK_API const char *sslk_last_error(void);
 
-/** Opaque context: thread count, allocator, log callback, seed. */
+/** Opaque context: thread count, allocator, log callback, seed.
+ *
+ *  Thread safety (every handle kind; each header states its own case):
+ *  - The library has no global mutable state; error messages are per thread.
+ *  - A context is read-only after set-up: handles read its thread count,
+ *    seed, allocator, log callback and limits at each call and never write
+ *    it.  So different handles made from one context may be used from
+ *    different threads at the same time.  Calling a context setter while
+ *    another thread uses a handle made from it is a data race: configure
+ *    first.  The log callback and a custom allocator may be called from
+ *    several threads at once and must be thread-safe.
+ *  - One handle: calls taking a `const` handle are read-only queries and may
+ *    run concurrently with each other (exceptions: sslk_model_*); any call
+ *    taking a non-const handle (compute, forward/backward, step, next, fit,
+ *    predict, set_*) writes state or scratch and needs exclusive use: the
+ *    caller serialises it (the Python binding does, with one lock per object).
+ *  - A handle that points into another (a loader, subset or trainer into its
+ *    dataset, an optimizer into the tensors of its model or loss, a POLICE
+ *    constraint into its model) uses it during its own calls: the target must
+ *    not be written or destroyed meanwhile, and is destroyed after it. */
 typedef struct sslk_ctx sslk_ctx;
 
 /** Custom allocator.  alloc must return memory aligned to at least `align`

@@ -23,7 +23,11 @@ extern "C" {
  * ====================================================================== */
 
 /** Opaque dataset: a fixed, indexable list of images with optional labels.
- *  Item i's "datum index" is i itself (DIET's target); the loader reports it. */
+ *  Item i's "datum index" is i itself (DIET's target); the loader reports it.
+ *  Threads: the const calls (count, shape, labels, image_shape, read, subset)
+ *  use per-call scratch and may run concurrently, also with loaders, subsets
+ *  and trainers reading it; sslk_dataset_set_i64 needs exclusive use of the
+ *  dataset and of every handle reading it. */
 typedef struct sslk_dataset sslk_dataset;
 
 /** Dataset formats (frozen values). */
@@ -128,7 +132,9 @@ SSLK_API sslk_status sslk_dataset_get_i64(const sslk_dataset *ds, int key, int64
  * ====================================================================== */
 
 /** Opaque augmentation recipe with one group of settings per view
- *  (asymmetric two-view recipes, multi-crop with global + local views). */
+ *  (asymmetric two-view recipes, multi-crop with global + local views).
+ *  Threads: apply and the getters are read-only and may run concurrently;
+ *  setters and presets need exclusive use.  A loader copies the recipe. */
 typedef struct sslk_augment sslk_augment;
 
 /* Augmentation settings ("augment" domain, keys 1500-1599), set per view.
@@ -207,7 +213,9 @@ SSLK_API sslk_status sslk_augment_apply(const sslk_augment *aug, size_t view, co
  * Loader
  * ====================================================================== */
 
-/** Opaque batch loader: shuffled epochs, worker threads, bounded queue. */
+/** Opaque batch loader: shuffled epochs, worker threads, bounded queue.
+ *  Threads: begin_epoch, next and the setters need exclusive use (the
+ *  loader's own workers are internal); the const queries may run together. */
 typedef struct sslk_loader sslk_loader;
 
 /* Loader settings ("loader" domain, keys 1700-1799); change them between epochs only. */

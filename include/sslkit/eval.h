@@ -44,7 +44,9 @@ typedef enum sslk_knn_distance {
     SSLK_KNN_EUCLIDEAN = 1 /**< smallest Euclidean distance first */
 } sslk_knn_distance;
 
-/** Opaque kNN classifier: holds a copy of the training features. */
+/** Opaque kNN classifier: holds a copy of the training features.
+ *  Threads: fit, predict and evaluate use the handle's scratch and need
+ *  exclusive use; sslk_knn_get_f64 may run concurrently with other getters. */
 typedef struct sslk_knn sslk_knn;
 
 /** Create a kNN classifier with default settings. */
@@ -84,7 +86,8 @@ typedef enum sslk_probe_setting {
     SSLK_PROBE_TOL = 2206           /**< relative gradient-norm tolerance (default 1e-5) */
 } sslk_probe_setting;
 
-/** Opaque linear probe. */
+/** Opaque linear probe.  Threads: fit, predict and evaluate need exclusive
+ *  use; the const getters may run concurrently with each other. */
 typedef struct sslk_probe sslk_probe;
 
 /** Create a linear probe with default settings. */

@@ -28,9 +28,13 @@ extern "C" {
 #endif
 
 typedef struct sslk_model sslk_model;
-/** A 2-D affine slice of input space with a convex domain. */
+/** A 2-D affine slice of input space with a convex domain.  Threads: the
+ *  const queries may run concurrently; setters need exclusive use.
+ *  sslk_splinecam reads the slice and the model (see model.h). */
 typedef struct sslk_slice sslk_slice;
-/** The linear regions and decision boundary of a model on a slice. */
+/** The linear regions and decision boundary of a model on a slice.  It holds
+ *  copies (no pointer into the model or slice); every query is const and
+ *  may run concurrently. */
 typedef struct sslk_partition sslk_partition;
 
 /** SplineCam settings (domain "splinecam"), set on the slice. */

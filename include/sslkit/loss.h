@@ -13,7 +13,12 @@ extern "C" {
 #endif
 
 /** Opaque loss handle: one kind, its settings, owned parameters (DIET head,
- *  MSN prototypes) and the named terms of the last compute call. */
+ *  MSN prototypes) and the named terms of the last compute call.
+ *  Threads: sslk_loss_compute writes the handle's scratch, terms and
+ *  parameter gradients, so it needs exclusive use (concurrent computes on one
+ *  loss give wrong values or crash); so do the setters and zero_grad.  The
+ *  const getters may run concurrently with each other.  Use one loss per
+ *  thread, or serialise. */
 typedef struct sslk_loss sslk_loss;
 
 /** Loss kinds (frozen values). */

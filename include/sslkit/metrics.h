@@ -44,7 +44,10 @@ SSLK_API sslk_status sslk_rankme_covariance(sslk_ctx *ctx, const float *z, size_
  *  SSLK_E_DEGENERATE when all are zero. */
 SSLK_API sslk_status sslk_rankme_spectrum(const double *s, size_t count, double eps, double *value);
 
-/** Streaming RankMe accumulator: memory O(d^2) whatever the number of rows. */
+/** Streaming RankMe accumulator: memory O(d^2) whatever the number of rows.
+ *  Threads: update, merge, compute and reset need exclusive use of the
+ *  accumulator (merge also reads the other one); the one-shot metric
+ *  functions take no handle and may run concurrently. */
 typedef struct sslk_rankme_acc sslk_rankme_acc;
 
 /** RankMe settings (domain "rankme"); keys frozen. */

@@ -13,7 +13,10 @@ extern "C" {
 
 /** Opaque model handle: an ordered sequence of layers.  A handle runs any
  *  batch size; its workspaces grow to the largest batch seen and are reused.
- *  One thread at a time per handle. */
+ *  One thread at a time per handle, for every call: forward/backward write
+ *  the workspaces and even the const queries (param_count, param, clone,
+ *  save, ...) may build the cached parameter-view table on first use.
+ *  Optimizers holding its views and a POLICE constraint use it too. */
 typedef struct sslk_model sslk_model;
 
 /** Model settings (domain "model"). */

@@ -34,7 +34,8 @@ typedef enum sslk_dtype {
 /** Largest number of axes accepted (numpy's own limit). */
 #define SSLK_NPY_MAX_NDIM 32
 
-/** An open NPY file whose header has been validated. */
+/** An open NPY file whose header has been validated.  Threads: reads move
+ *  the file position; one thread at a time per handle. */
 typedef struct sslk_npy sslk_npy;
 
 /** Open path and validate its header: magic, version (1.0-3.0), dtype, order,

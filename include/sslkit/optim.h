@@ -11,7 +11,9 @@
 extern "C" {
 #endif
 
-/** Opaque optimizer handle. */
+/** Opaque optimizer handle.  Threads: step, zero_grad, add_params, state_set
+ *  and the setters need exclusive use of the optimizer and of the models /
+ *  losses whose tensors it holds; the const queries may run concurrently. */
 typedef struct sslk_optim sslk_optim;
 
 /** Optimizer kinds. */

@@ -46,7 +46,9 @@ typedef struct sslk_model sslk_model;
 typedef struct sslk_slice sslk_slice;
 typedef struct sslk_partition sslk_partition;
 
-/** A POLICE constraint attached to one model. */
+/** A POLICE constraint attached to one model.  It runs inside the model's
+ *  forward and writes its tensors when frozen: use it under the model's
+ *  one-thread-at-a-time rule, and destroy it before the model. */
 typedef struct sslk_police sslk_police;
 
 /** Largest dimension accepted by sslk_police_box_vertices (2^16 corners). */

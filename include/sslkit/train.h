@@ -93,7 +93,9 @@ typedef struct sslk_train_progress {
  *  then returns SSLK_E_CANCELLED; resume from the last checkpoint). */
 typedef int (*sslk_train_callback)(void *user, const sslk_train_progress *p);
 
-/** Opaque trainer. */
+/** Opaque trainer.  Threads: fit, embed, load and the setters need exclusive
+ *  use of the trainer (it owns its models, loss and optimizer) and no writer
+ *  of its dataset meanwhile; the const queries may run concurrently. */
 typedef struct sslk_trainer sslk_trainer;
 
 /** Create a trainer over data (borrowed: it must outlive the trainer).

@@ -7,8 +7,13 @@ checked by ctypes, and every sslk_status result is turned into sslkit.Error.
 """
 import ctypes
 import ctypes.util
+import functools
 import glob
+import inspect
+import math
+import operator
 import os
+import threading
 
 import numpy as np
 
@@ -30,6 +35,52 @@ class Error(RuntimeError):
         self.message = message
         self.func = func
         super().__init__(f"{status_name}: {message}" if message else status_name)
+
+
+class ClosedError(Error, ValueError):
+    """A method of an object was called after its close().  An sslkit.Error
+    with status SSLK_E_STATE, and a ValueError like a closed file's."""
+
+    def __init__(self, message):
+        super().__init__(8, "SSLK_E_STATE", message)
+
+
+# ---- integers crossing into C ---------------------------------------------------
+# ctypes converts a Python int modulo 2^bits, so 2**64 + 64 would arrive as 64.
+_INT_RANGES = {"int": (-2**31, 2**31 - 1), "uint": (0, 2**32 - 1), "int32": (-2**31, 2**31 - 1),
+               "int64": (-2**63, 2**63 - 1), "uint64": (0, 2**64 - 1), "size_t": (0, 2**64 - 1)}
+
+
+def to_int(value, name, ctype="int64", flag=False):
+    """value as a Python int that fits the C type `ctype`, or ValueError /
+    TypeError naming `name`.  Floats are accepted only when integral (3.0);
+    bools only when flag=True (a 0/1 setting)."""
+    if isinstance(value, (bool, np.bool_)):
+        if not flag:
+            raise TypeError(f"{name} must be an integer, got the bool {bool(value)}")
+        v = int(value)
+    elif isinstance(value, (float, np.floating)):
+        if not math.isfinite(value) or value != math.floor(value):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        v = int(value)
+    else:
+        try:
+            v = operator.index(value)
+        except TypeError:
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
+    lo, hi = _INT_RANGES[ctype]
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} = {v} is out of range for the C type {ctype} [{lo}, {hi}]")
+    return v
+
+
+def setting_value(info, value, name=None):
+    """A setting value converted for its C setter: float for real settings, a
+    checked int for integer ones (bools only for 0/1 flags)."""
+    name = name or info["name"]
+    if info["type"] is int:
+        return to_int(value, name, "int64", flag=info["lo"] == 0 and info["hi"] == 1)
+    return float(value)
 
 
 def _candidates():
@@ -73,16 +124,39 @@ def _errcheck(result, func, args):
     return result
 
 
+_CTYPE_NAMES = {ctypes.c_int: "int", ctypes.c_uint: "uint", ctypes.c_int32: "int32", ctypes.c_int64: "int64",
+                ctypes.c_uint64: "uint64", ctypes.c_size_t: "size_t"}
+_raw = {}  # name -> the ctypes function behind lib.<name>
+
+
 def declare(name, argtypes, restype="status"):
-    """Declare one C function.  restype "status" installs the error check."""
-    f = getattr(lib, name)
+    """Declare one C function.  restype "status" installs the error check.
+    Integer arguments are range-checked before the call (ctypes would wrap
+    them silently), so lib.<name> becomes a thin checking wrapper."""
+    f = _raw.get(name) or getattr(lib, name)
+    _raw[name] = f
     f.argtypes = argtypes
     if restype == "status":
         f.restype = ctypes.c_int
         f.errcheck = _errcheck
     else:
         f.restype = restype
-    return f
+    checks = [(i, _CTYPE_NAMES[t]) for i, t in enumerate(argtypes) if t in _CTYPE_NAMES]
+    if not checks:
+        setattr(lib, name, f)
+        return f
+
+    def call(*args):
+        for i, ct in checks:
+            v = args[i] if i < len(args) else None
+            if isinstance(v, int):
+                lo, hi = _INT_RANGES[ct]
+                if not lo <= v <= hi:
+                    raise ValueError(f"{name}: argument {i + 1} = {v} is out of range for {ct} [{lo}, {hi}]")
+        return f(*args)
+    call.__name__ = name
+    setattr(lib, name, call)
+    return call
 
 
 # ---- core -----------------------------------------------------------------
@@ -93,6 +167,8 @@ declare("sslk_ctx_destroy", [ctypes.c_void_p], None)
 declare("sslk_ctx_set_threads", [ctypes.c_void_p, ctypes.c_int])
 declare("sslk_ctx_get_threads", [ctypes.c_void_p], ctypes.c_int)
 declare("sslk_ctx_set_seed", [ctypes.c_void_p, ctypes.c_uint64], None)
+declare("sslk_ctx_set_i64", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64])  # since 1.2
+declare("sslk_ctx_get_i64", [ctypes.c_void_p, ctypes.c_int, c_int64_p])
 declare("sslk_setting_info", [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
                               c_int_p, c_double_p, c_double_p, c_double_p])
 declare("sslk_setting_find", [ctypes.c_char_p, ctypes.c_char_p, c_int_p])
@@ -100,66 +176,168 @@ declare("sslk_setting_list", [ctypes.c_char_p, c_int_p, ctypes.c_size_t, c_size_
 declare("sslk_setting_doc", [ctypes.c_int], ctypes.c_char_p)
 
 
-class Context:
-    """Owns one sslk_ctx.  Most users never touch it: module-level functions use
-    a default context whose thread count is set by sslkit.set_threads()."""
+_CTX_LIMITS = ("max_alloc_bytes", "max_image_pixels", "max_file_bytes")
 
-    def __init__(self, threads=None, seed=0):
-        self._refs = 0        # live handles made from this context (retain/release)
-        self._doomed = False  # __del__ ran while handles were alive
+
+class _Lifetime:
+    """The one lifetime and locking rule of every object owning a C handle.
+
+    * Dependants: a handle that points into another's memory (an optimizer into
+      its model's tensors, a subset or loader into its dataset, a trainer into
+      its dataset, every handle into its context) and each numpy view of C
+      memory count as dependants of their owner.
+    * close() marks the object closed at once (every later method raises
+      ClosedError) and frees the C handle when no dependant is left; otherwise
+      the last dependant to go frees it.  __del__ is close(), so the cyclic GC
+      may finalise parents and children in any order.
+    * Every method that passes the handle to C runs under the object's lock
+      (and its parents' locks, taken together in one fixed order), and close()
+      takes the lock too: a handle shared by threads is used by one at a time,
+      as the C API requires, and never freed under a running call."""
+
+    _destroy_name = None
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        d = self.__dict__
+        d["_lock"] = threading.RLock()  # serialises calls on the handle
+        d["_mu"] = threading.RLock()    # guards _deps / _closed; never held across C calls
+        d["_deps"] = 0
+        d["_closed"] = False
+        d["_freed"] = False
+        d["_parents"] = []
+        return self
+
+    def _retain(self):
+        with self._mu:
+            self._deps += 1
+
+    def _release(self):
+        with self._mu:
+            self._deps -= 1
+            go = self._closed and self._deps == 0 and not self._freed
+            if go:
+                self._freed = True
+        if go:
+            self._free()
+
+    def _depend_on(self, parent):
+        """Keep parent's C memory alive until this object is freed."""
+        parent._retain()
+        self._parents.append(parent)
+
+    def close(self):
+        """Close now: later use raises ClosedError; the C handle is freed at
+        once, or when the last object depending on it goes."""
+        d = self.__dict__
+        if "_lock" not in d:  # __new__ never ran (failed construction)
+            return
+        with self._lock:  # waits for a call running on another thread
+            with self._mu:
+                if self._closed:
+                    return
+                self._closed = True
+                go = self._deps == 0 and not self._freed
+                if go:
+                    self._freed = True
+            if go:
+                self._free()
+
+    def __del__(self):
+        self.close()
+
+    def _free(self):
+        raise NotImplementedError
+
+    def _check_open(self, what):
+        if self.__dict__.get("_closed", True):
+            raise ClosedError(f"{type(self).__name__}.{what}: this {type(self).__name__} was closed")
+
+
+class Context(_Lifetime):
+    """Owns one sslk_ctx.  Most users never touch it: module-level functions use
+    a default context whose thread count is set by sslkit.set_threads().
+
+    limits={"max_alloc_bytes": n, "max_image_pixels": n, "max_file_bytes": n}
+    sets the memory budget (0 = no limit); see set_limit().  Configure a
+    context before handles made from it are used on several threads: every
+    call reads its settings."""
+
+    def __init__(self, threads=None, seed=0, limits=None):
         h = ctypes.c_void_p()
         lib.sslk_ctx_create(ctypes.byref(h))
         self._h = h
         if threads is not None:
-            lib.sslk_ctx_set_threads(h, int(threads))
-        lib.sslk_ctx_set_seed(h, int(seed))
+            lib.sslk_ctx_set_threads(h, to_int(threads, "threads", "int"))
+        lib.sslk_ctx_set_seed(h, to_int(seed, "seed", "uint64"))
+        for k, v in (limits or {}).items():
+            self.set_limit(k, v)
 
     @property
     def handle(self):
+        self._check_open("handle")
         return self._h
 
     @property
     def threads(self):
+        self._check_open("threads")
         return lib.sslk_ctx_get_threads(self._h)
 
     @threads.setter
     def threads(self, n):
-        lib.sslk_ctx_set_threads(self._h, int(n))
+        self._check_open("threads")
+        lib.sslk_ctx_set_threads(self._h, to_int(n, "threads", "int"))
 
-    # Handles free their memory through the context, so it must outlive them.
-    # Python's cyclic GC finalises objects in a cycle in any order; owners of
-    # handles therefore retain() the context and release() it after destroying
-    # their handle, and the context is destroyed by whichever comes last.
+    @staticmethod
+    def _limit_key(name):
+        info = settings("ctx").get(name)
+        if info is None:
+            raise KeyError(f"unknown context limit {name!r}; limits: {list(_CTX_LIMITS)}")
+        return info["key"]
+
+    def set_limit(self, name, n):
+        """Set one limit ("max_alloc_bytes", "max_image_pixels", "max_file_bytes");
+        0 means no limit.  Handles read it at each call."""
+        self._check_open("set_limit")
+        lib.sslk_ctx_set_i64(self._h, self._limit_key(name), to_int(n, name, "int64"))
+
+    @property
+    def limits(self):
+        """dict name -> current value of every context limit (0 = none)."""
+        self._check_open("limits")
+        out = {}
+        for name in _CTX_LIMITS:
+            v = ctypes.c_int64()
+            lib.sslk_ctx_get_i64(self._h, self._limit_key(name), ctypes.byref(v))
+            out[name] = v.value
+        return out
+
+    # Handles free their memory through the context: each Owner retains its
+    # context (a dependant), so the sslk_ctx goes after the last of them.
     def retain(self):
-        self._refs += 1
+        self._retain()
 
     def release(self):
-        self._refs -= 1
-        if self._doomed and self._refs == 0:
-            self._destroy()
+        self._release()
 
-    def _destroy(self):
-        h = getattr(self, "_h", None)
+    def _free(self):
+        h = self.__dict__.get("_h")
         if h is not None and h.value:
             lib.sslk_ctx_destroy(h)
-            self._h = None
-
-    def __del__(self):
-        if getattr(self, "_refs", 0) > 0:
-            self._doomed = True
-        else:
-            self._destroy()
+        self._h = None
 
 
 _default_ctx = None
+_default_mu = threading.Lock()
 
 
 def default_ctx():
     """The process-wide default Context (thread count from $SSLKIT_THREADS, else 1)."""
     global _default_ctx
-    if _default_ctx is None:
-        _default_ctx = Context(threads=int(os.environ.get("SSLKIT_THREADS", "1")))
-    return _default_ctx
+    with _default_mu:
+        if _default_ctx is None or _default_ctx._closed:
+            _default_ctx = Context(threads=int(os.environ.get("SSLKIT_THREADS", "1")))
+        return _default_ctx
 
 
 def set_threads(n):
@@ -167,39 +345,150 @@ def set_threads(n):
     default_ctx().threads = n
 
 
-class Owner:
+# Methods of Owner subclasses that reach C only through these dunders, besides
+# the public ones; everything else starting with "_" is internal.
+_GUARDED_DUNDERS = ("__len__", "__getitem__", "__call__")
+
+
+def _lock_set(objs):
+    """objs and all their parents (transitively), in one global order (id)."""
+    seen = {}
+    todo = list(objs)
+    while todo:
+        o = todo.pop()
+        if id(o) not in seen:
+            seen[id(o)] = o
+            todo.extend(o.__dict__.get("_parents", ()))
+    return [seen[k] for k in sorted(seen)]
+
+
+class hold:
+    """with hold(a, b, ...): lock a, b and their parents in one fixed order and
+    check that a, b, ... are open.  Every call passing handles to C runs in
+    one; taking all locks at once (never one inside another) cannot deadlock."""
+
+    __slots__ = ("objs", "what", "held")
+
+    def __init__(self, *objs, what="call"):
+        self.objs = [o for o in objs if isinstance(o, Owner)]
+        self.what = what
+
+    def __enter__(self):
+        while True:
+            held = _lock_set(self.objs)
+            for o in held:
+                o._lock.acquire()
+            if _lock_set(self.objs) == held:  # parents added meanwhile: retake
+                break
+            for o in reversed(held):
+                o._lock.release()
+        self.held = held
+        try:
+            for o in self.objs:
+                o._check_open(self.what)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for o in reversed(self.held):
+            o._lock.release()
+        return False
+
+
+def guarded(fn, extra=None):
+    """fn(self, ...) run under hold(self, *extra(self, ...))."""
+    if getattr(fn, "_sslk_guarded", False):
+        return fn
+
+    @functools.wraps(fn)
+    def call(self, *args, **kwargs):
+        others = extra(self, *args, **kwargs) if extra is not None else ()
+        with hold(self, *others, what=fn.__name__):
+            return fn(self, *args, **kwargs)
+    call._sslk_guarded = True
+    return call
+
+
+def also_holds(extra):
+    """Decorator for a method that passes other objects' handles to C too:
+    extra(self, *args, **kwargs) names them; all are locked together."""
+    def deco(fn):
+        fn._sslk_extra = extra
+        return fn
+    return deco
+
+
+class Owner(_Lifetime):
     """Base of every class that owns one library handle made from a Context.
 
-    A handle frees its memory through its context, so the context must outlive
-    it, also when the cyclic GC finalises both in any order: the owner retains
-    the context (the default one when None) before creating its handle and
-    releases it after destroying the handle.  Subclasses name their
-    destructor in _destroy_name and call _adopt_ctx(ctx) first."""
+    Subclasses name their destructor in _destroy_name, call _adopt_ctx(ctx)
+    first in __init__ and _depend_on(parent) for each handle theirs points
+    into.  Their public methods and properties (and __len__, __getitem__,
+    __call__) are wrapped at class creation to run under hold(self): closed
+    objects raise ClosedError and one handle is used by one thread at a time.
+    Generators lock each step themselves (hold(self))."""
 
-    _destroy_name = None
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for name, attr in list(cls.__dict__.items()):
+            if name.startswith("_") and name not in _GUARDED_DUNDERS:
+                continue
+            if name == "close":
+                continue
+            if isinstance(attr, property):
+                setattr(cls, name, property(attr.fget and guarded(attr.fget), attr.fset and guarded(attr.fset),
+                                            attr.fdel, attr.__doc__))
+            elif inspect.isfunction(attr) and not inspect.isgeneratorfunction(attr):
+                setattr(cls, name, guarded(attr, getattr(attr, "_sslk_extra", None)))
 
     def _adopt_ctx(self, ctx):
         ctx = ctx if ctx is not None else default_ctx()
-        ctx.retain()
+        ctx.retain()  # making a handle needs ctx.handle, which refuses a closed context
         self.__dict__["_owner_ctx"] = ctx
         return ctx
 
-    def close(self):
-        """Destroy the handle now (also done when the object is collected)."""
+    def _free(self):
         h = self.__dict__.get("_h")
         if h is not None and h.value:
             getattr(lib, self._destroy_name)(h)
-            self._h = None
+        self.__dict__["_h"] = None
+        parents, self.__dict__["_parents"] = self._parents, []
+        for p in parents:
+            p._release()
         ctx = self.__dict__.pop("_owner_ctx", None)
         if ctx is not None:
             ctx.release()
 
-    def __del__(self):
-        self.close()
-
 
 def ctx_handle(ctx=None):
     return (ctx or default_ctx()).handle
+
+
+class _Borrow:
+    """The base object of a numpy array over C memory: it counts as a
+    dependant of the owner, so the memory outlives every view of it (numpy
+    keeps the base alive for views of views and slices too)."""
+
+    __slots__ = ("__array_interface__", "_owner", "__weakref__")
+
+    def __init__(self, owner, address, shape, typestr):
+        owner._retain()
+        self._owner = owner
+        self.__array_interface__ = {"data": (address, False), "shape": shape, "typestr": typestr,
+                                    "version": 3}
+
+    def __del__(self):
+        self._owner._release()
+
+
+def borrow(owner, pointer, shape, dtype=np.float32):
+    """A writable numpy view of `shape` at `pointer` (library memory of owner)."""
+    addr = ctypes.cast(pointer, ctypes.c_void_p).value
+    if not addr:
+        raise ValueError(f"{type(owner).__name__}: no memory to view (NULL)")
+    return np.asarray(_Borrow(owner, addr, tuple(int(s) for s in shape), np.dtype(dtype).str))
 
 
 # ---- parameter views (include/sslkit/param.h) --------------------------------
@@ -210,15 +499,17 @@ class ParamView(ctypes.Structure):
                 ("shape", ctypes.c_size_t * 4), ("flags", ctypes.c_uint)]
 
 
-def collect_param_views(handle, count_fn, get_fn):
-    """All views of an owner through its `*_param_count` / `*_param` pair."""
+def collect_param_views(owner, count_fn, get_fn):
+    """All views of an owner through its `*_param_count` / `*_param` pair; each
+    struct remembers its owner (pv._owner) so an Optimizer can keep it alive."""
     n = ctypes.c_size_t()
-    count_fn(handle, ctypes.byref(n))
+    count_fn(owner._h, ctypes.byref(n))
     out = []
     for i in range(n.value):
         pv = ParamView()
         pv.struct_size = ctypes.sizeof(ParamView)
-        get_fn(handle, i, ctypes.byref(pv))
+        get_fn(owner._h, i, ctypes.byref(pv))
+        pv._owner = owner
         out.append(pv)
     return out
 

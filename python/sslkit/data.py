@@ -12,7 +12,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (Owner, c_float_p, c_int_p, c_size_p, ctx_handle, declare, lib, ptr, settings)
+from ._lib import (Owner, c_float_p, c_int_p, c_size_p, ctx_handle, declare, hold, lib, ptr, setting_value, settings,
+                   to_int)
 
 _vp = ctypes.c_void_p
 _vpp = ctypes.POINTER(ctypes.c_void_p)
@@ -148,7 +149,7 @@ class Dataset(Owner):
         h = ctypes.c_void_p()
         lib.sslk_dataset_subset(self._h, idx.ctypes.data_as(c_size_p), idx.size, ctypes.byref(h))
         sub = Dataset(h, self._ctx)
-        sub._parent = self  # the subset reads through its parent
+        sub._depend_on(self)  # the subset reads through its parent, also after the parent's close()
         return sub
 
     @property
@@ -190,11 +191,11 @@ class Dataset(Owner):
 
     def image_shape(self, i):
         s = _sizes()
-        lib.sslk_dataset_image_shape(self._h, int(i), *[ctypes.byref(x) for x in s])
+        lib.sslk_dataset_image_shape(self._h, to_int(i, "index", "size_t"), *[ctypes.byref(x) for x in s])
         return tuple(x.value for x in s)
 
     def __getitem__(self, i):
-        i = int(i)
+        i = to_int(i, "index", "int64")
         if i < 0:
             i += self.count
         h, w, c = self.image_shape(i)
@@ -204,7 +205,8 @@ class Dataset(Owner):
         return out
 
     def set(self, name, value):
-        lib.sslk_dataset_set_i64(self._h, _key("dataset", name)["key"], int(value))
+        info = _key("dataset", name)
+        lib.sslk_dataset_set_i64(self._h, info["key"], setting_value(info, value, name))
 
     def get(self, name):
         v = ctypes.c_int64()
@@ -226,10 +228,11 @@ class Augment(Owner):
     def __init__(self, views=2, preset=None, per_view=None, ctx=None, **settings_):
         self._adopt_ctx(ctx)
         h = ctypes.c_void_p()
-        lib.sslk_augment_create(ctx_handle(ctx), int(views), ctypes.byref(h))
+        views = to_int(views, "views", "size_t")
+        lib.sslk_augment_create(ctx_handle(ctx), views, ctypes.byref(h))
         self._h = h
         self._ctx = ctx
-        self.views = int(views)
+        self.views = views
         if preset is not None:
             self.preset(preset)
         for k, v in settings_.items():
@@ -243,7 +246,7 @@ class Augment(Owner):
         return self._h
 
     def preset(self, name, view=-1):
-        lib.sslk_augment_preset(self._h, int(view), PRESETS[name])
+        lib.sslk_augment_preset(self._h, to_int(view, "view", "int"), PRESETS[name])
 
     def set(self, name, value, view=-1):
         if name in ("mean", "std"):
@@ -254,19 +257,21 @@ class Augment(Owner):
                 self.set(f"{name}{i}", float(x), view)
             return
         info = _key("augment", name)
+        v = setting_value(info, value, name)
         if info["type"] is int:
-            lib.sslk_augment_set_i64(self._h, int(view), info["key"], int(value))
+            lib.sslk_augment_set_i64(self._h, to_int(view, "view", "int"), info["key"], v)
         else:
-            lib.sslk_augment_set_f64(self._h, int(view), info["key"], float(value))
+            lib.sslk_augment_set_f64(self._h, to_int(view, "view", "int"), info["key"], v)
 
     def get(self, name, view=0):
         v = ctypes.c_double()
-        lib.sslk_augment_get_f64(self._h, int(view), _key("augment", name)["key"], ctypes.byref(v))
+        lib.sslk_augment_get_f64(self._h, to_int(view, "view", "int"), _key("augment", name)["key"], ctypes.byref(v))
         return v.value
 
     def out_shape(self, view=0, in_channels=3):
         s = _sizes()
-        lib.sslk_augment_out_shape(self._h, int(view), int(in_channels), *[ctypes.byref(x) for x in s])
+        lib.sslk_augment_out_shape(self._h, to_int(view, "view", "size_t"), to_int(in_channels, "in_channels", "size_t"),
+                                   *[ctypes.byref(x) for x in s])
         return tuple(x.value for x in s)
 
     def apply(self, image, view=0, seed=0, epoch=0, index=0):
@@ -276,8 +281,9 @@ class Augment(Owner):
             a = a[..., None]
         c, hh, ww = self.out_shape(view, a.shape[2])
         out = np.empty((c, hh, ww), dtype=np.float32)
-        lib.sslk_augment_apply(self._h, int(view), ptr(a, ctypes.c_uint8), a.shape[0], a.shape[1], a.shape[2],
-                               int(seed), int(epoch), int(index), ptr(out, ctypes.c_float))
+        lib.sslk_augment_apply(self._h, to_int(view, "view", "size_t"), ptr(a, ctypes.c_uint8), a.shape[0], a.shape[1],
+                               a.shape[2], to_int(seed, "seed", "uint64"), to_int(epoch, "epoch", "uint64"),
+                               to_int(index, "index", "uint64"), ptr(out, ctypes.c_float))
         return out
 
 
@@ -303,16 +309,20 @@ class Loader(Owner):
         elif augment is not None and augment.views != views and views != 2:
             raise ValueError(f"views={views} but the recipe has {augment.views} views")
         self.augment = augment
+        batch_size = to_int(batch_size, "batch_size", "size_t")
+        self.epoch = to_int(epoch, "epoch", "uint64")
         hnd = ctypes.c_void_p()
-        lib.sslk_loader_create(ctx_handle(ctx), dataset.handle, None if augment is None else augment.handle,
-                               int(batch_size), ctypes.byref(hnd))
-        self._h = hnd
-        self.batch_size = int(batch_size)
-        self.epoch = int(epoch)
+        with hold(dataset, augment, what="Loader"):  # the C loader reads the dataset; it copies the recipe
+            lib.sslk_loader_create(ctx_handle(ctx), dataset._h, None if augment is None else augment._h,
+                                   batch_size, ctypes.byref(hnd))
+            self._h = hnd
+            self._depend_on(dataset)
+        self.batch_size = batch_size
         for name, v in (("seed", seed), ("shuffle", int(bool(shuffle))), ("drop_last", int(bool(drop_last))),
                         ("workers", workers), ("prefetch", prefetch), ("on_corrupt", _CORRUPT[on_corrupt]),
                         ("aug_seed", aug_seed)):
-            lib.sslk_loader_set_i64(self._h, _key("loader", name)["key"], int(v))
+            info = _key("loader", name)
+            lib.sslk_loader_set_i64(self._h, info["key"], setting_value(info, v, name))
         n = ctypes.c_size_t()
         lib.sslk_loader_num_views(self._h, ctypes.byref(n))
         self.views = n.value
@@ -335,8 +345,10 @@ class Loader(Owner):
         return n.value
 
     def __iter__(self):
-        lib.sslk_loader_begin_epoch(self._h, self.epoch)
-        self.epoch += 1
+        # a generator: each C call takes the locks itself
+        with hold(self, what="__iter__"):
+            lib.sslk_loader_begin_epoch(self._h, self.epoch)
+            self.epoch += 1
         B = self.batch_size
         rows = ctypes.c_size_t()
         while True:
@@ -344,8 +356,9 @@ class Loader(Owner):
             lab = np.empty(B, dtype=np.int32)
             idx = np.empty(B, dtype=np.int64)
             arr = (c_float_p * self.views)(*[ptr(o, ctypes.c_float) for o in outs])
-            lib.sslk_loader_next(self._h, arr, ptr(lab, ctypes.c_int32), ptr(idx, ctypes.c_int64),
-                                 ctypes.byref(rows))
+            with hold(self, what="__iter__"):
+                lib.sslk_loader_next(self._h, arr, ptr(lab, ctypes.c_int32), ptr(idx, ctypes.c_int64),
+                                     ctypes.byref(rows))
             n = rows.value
             if n == 0:
                 return

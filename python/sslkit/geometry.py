@@ -16,7 +16,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import Context, Owner, as_f32, as_f64, c_double_p, c_float_p, ctx_handle, declare, default_ctx, lib, settings
+from ._lib import (Context, Owner, as_f32, as_f64, c_double_p, c_float_p, ctx_handle, declare, default_ctx, hold, lib,
+                   setting_value, settings, to_int)
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -104,7 +105,7 @@ class Slice(Owner):
         d1 toward point 0; three: plane through them, d1 toward point 0.  The
         domain is the anchors' box grown by pad."""
         if seed is not None:
-            ctx = Context(threads=(ctx or default_ctx()).threads, seed=int(seed))  # kept by the Slice
+            ctx = Context(threads=(ctx or default_ctx()).threads, seed=to_int(seed, "seed", "uint64"))  # kept by the Slice
         ctx = ctx or default_ctx()
         a = _rows(points, "points")
         h = _vp()
@@ -179,7 +180,8 @@ class Slice(Owner):
 
     def set(self, name, value):
         """SplineCam setting on this slice: "tol" or "max_regions"."""
-        lib.sslk_slice_set_f64(self._h, settings("splinecam")[name]["key"], float(value))
+        info = settings("splinecam")[name]
+        lib.sslk_slice_set_f64(self._h, info["key"], float(setting_value(info, value, name)))
 
     def get(self, name):
         v = ctypes.c_double()
@@ -230,7 +232,7 @@ class Partition(Owner):
         off = self.offsets
         cap = int(off[i + 1] - off[i]) if 0 <= i < self.n else 0
         x = np.empty((max(cap, 1), self.input_dim), dtype=np.float32)
-        lib.sslk_partition_region_input(self._h, int(i), _fp(x), cap, ctypes.byref(nv))
+        lib.sslk_partition_region_input(self._h, to_int(i, "i", "size_t"), _fp(x), cap, ctypes.byref(nv))
         return x[:nv.value]
 
     @property
@@ -301,9 +303,10 @@ class Partition(Owner):
 
     def sample_boundary(self, n, seed=0):
         """n points uniformly on the boundary: (x (n, d) float32, uv (n, 2))."""
+        n = to_int(n, "n", "size_t")
         x = np.empty((n, self.input_dim), dtype=np.float32)
         uv = np.empty((n, 2))
-        lib.sslk_partition_boundary_sample(self._h, int(n), int(seed), _fp(x), _dp(uv))
+        lib.sslk_partition_boundary_sample(self._h, n, to_int(seed, "seed", "uint64"), _fp(x), _dp(uv))
         return x, uv
 
     @property
@@ -331,7 +334,7 @@ class Partition(Owner):
         """Write a PNG, SVG or PDF picture (by extension)."""
         f = (PLOT_RANDOM_COLORS if random_colors else 0) | (0 if edges else PLOT_NO_EDGES) | \
             (0 if boundary else PLOT_NO_BOUNDARY) | (0 if anchors else PLOT_NO_ANCHORS)
-        lib.sslk_partition_plot(self._h, str(path).encode(), int(width), int(height), f)
+        lib.sslk_partition_plot(self._h, str(path).encode(), to_int(width, "width", "int"), to_int(height, "height", "int"), f)
 
     def to_json(self, path):
         lib.sslk_partition_write_json(self._h, str(path).encode())
@@ -346,5 +349,6 @@ def splinecam(model, slice_, maps=False, ctx=None):
     `slice_` (an sslkit.Slice).  maps=True keeps each region's output map."""
     ctx = ctx or getattr(model, "_ctx", None) or default_ctx()
     h = _vp()
-    lib.sslk_splinecam(ctx_handle(ctx), model._h, slice_._h, MAPS if maps else 0, ctypes.byref(h))
+    with hold(model, slice_, what="splinecam"):
+        lib.sslk_splinecam(ctx_handle(ctx), model._h, slice_._h, MAPS if maps else 0, ctypes.byref(h))
     return Partition(h, ctx, slice_)

@@ -18,7 +18,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import Owner, ParamView, as_f32, c_double_p, c_float_p, collect_param_views, ctx_handle, declare, lib, settings as _settings
+from ._lib import (Owner, ParamView, as_f32, borrow, c_double_p, c_float_p, collect_param_views, ctx_handle, declare, lib,
+                   setting_value, settings as _settings)
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -100,14 +101,11 @@ class Loss(Owner):
                 value = CHOICES[name][value]
             except KeyError:
                 raise ValueError(f"{name}={value!r}: choices are {sorted(CHOICES.get(name, {}))}") from None
+        v = setting_value(info, value, name)
         if info["type"] is int:
-            if isinstance(value, bool):
-                value = int(value)
-            if int(value) != value:
-                raise ValueError(f"{name} is an integer setting, got {value!r}")
-            lib.sslk_loss_set_i64(self._h, info["key"], int(value))
+            lib.sslk_loss_set_i64(self._h, info["key"], v)
         else:
-            lib.sslk_loss_set_f64(self._h, info["key"], float(value))
+            lib.sslk_loss_set_f64(self._h, info["key"], v)
 
     def get(self, name):
         """Current value of a setting (int for integer settings)."""
@@ -202,38 +200,22 @@ class Loss(Owner):
     def param_views(self):
         """list of ParamView structs of the owned tensors (DIET head, MSN prototypes),
         for sslkit.Optimizer."""
-        return collect_param_views(self._h, lib.sslk_loss_param_count, lib.sslk_loss_param)
+        return collect_param_views(self, lib.sslk_loss_param_count, lib.sslk_loss_param)
 
-    @staticmethod
-    def _arr(ptr_, pv):
-        shape = tuple(pv.shape[k] for k in range(pv.ndim))
-        a = np.ctypeslib.as_array(ptr_, shape=(pv.count,)).reshape(shape)
-        return a
+    def _view(self, p, pv):
+        # the array keeps this Loss's memory alive, also after close()
+        return borrow(self, p, tuple(pv.shape[k] for k in range(pv.ndim)))
 
     @property
     def params(self):
         """dict name -> numpy VIEW of the owned parameter (writes go to the library)."""
-        return {pv.name.decode(): self._keep(self._arr(pv.data, pv)) for pv in self.param_views()}
+        return {pv.name.decode(): self._view(pv.data, pv) for pv in self.param_views()}
 
     @property
     def param_grads(self):
         """dict name -> numpy VIEW of the accumulated parameter gradient."""
-        return {pv.name.decode(): self._keep(self._arr(pv.grad, pv)) for pv in self.param_views()}
-
-    def _keep(self, a):
-        # the array borrows library memory: make it keep this Loss alive
-        holder = a.view(_Borrowed)
-        holder._owner = self
-        return holder
+        return {pv.name.decode(): self._view(pv.grad, pv) for pv in self.param_views()}
 
     def zero_grad(self):
         """Zero the owned parameters' gradients (they accumulate over compute calls)."""
         lib.sslk_loss_zero_grad(self._h)
-
-
-class _Borrowed(np.ndarray):
-    """ndarray over library memory that keeps its owning Loss alive."""
-    _owner = None
-
-    def __array_finalize__(self, obj):
-        self._owner = getattr(obj, "_owner", None)

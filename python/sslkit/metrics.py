@@ -8,7 +8,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (Owner, as_f32, as_i32, c_double_p, c_int64_p, c_uint8_p, ctx_handle, declare, lib, ptr)
+from ._lib import (Owner, also_holds, as_f32, as_i32, c_double_p, c_int64_p, c_uint8_p, ctx_handle, declare, lib, ptr,
+                   to_int)
 
 c_int32_p = ctypes.POINTER(ctypes.c_int32)
 _vp = ctypes.c_void_p
@@ -98,7 +99,7 @@ class RankMe(Owner):
     def __init__(self, d, variant="singular", eps=1e-7, method="auto", ctx=None):
         self._adopt_ctx(ctx)
         self._ctx = ctx
-        self.d = int(d)
+        self.d = to_int(d, "d", "size_t")
         h = _vp()
         lib.sslk_rankme_create(ctx_handle(ctx), self.d, ctypes.byref(h))
         self._h = h
@@ -113,6 +114,7 @@ class RankMe(Owner):
         lib.sslk_rankme_update(self._h, z.ctypes.data, z.shape[0])
         return self
 
+    @also_holds(lambda self, other: [other])
     def merge(self, other):
         lib.sslk_rankme_merge(self._h, other._h)
         return self
@@ -203,7 +205,7 @@ def accuracy_report(logits_or_pred, labels, groups=None, k=10, num_classes=None,
     gcnt = np.empty(max(G, 1), dtype=np.int64)
     i32 = ctypes.c_int32
     lib.sslk_accuracy_report(ctx_handle(ctx), ptr(pred, i32), ptr(lab, i32), n, C,
-                             ptr(g, i32) if g is not None else None, G, int(k),
+                             ptr(g, i32) if g is not None else None, G, to_int(k, "k", "size_t"),
                              ptr(fw, i32) if fw is not None else None, ptr(fb, i32) if fb is not None else None,
                              ctypes.byref(s), ptr(cacc, ctypes.c_double), ptr(ccnt, ctypes.c_int64),
                              ptr(worst, i32), ptr(best, i32), ptr(gacc, ctypes.c_double), ptr(gcnt, ctypes.c_int64))
@@ -251,7 +253,8 @@ def ensemble_curve(list_of_logits, labels, k=10, combine="prob", orders=10, seed
         raise ValueError(f"labels has {lab.shape[0]} entries, logits {n} rows")
     outs = [np.empty(m, dtype=np.float64) for _ in range(4)]
     lib.sslk_ensemble_curve(ctx_handle(ctx), L.ctypes.data, m, n, c, ptr(lab, ctypes.c_int32), _COMBINE[combine],
-                            int(k), int(orders), int(seed), *[ptr(o, ctypes.c_double) for o in outs])
+                            to_int(k, "k", "size_t"), to_int(orders, "orders", "size_t"), to_int(seed, "seed", "uint64"),
+                            *[ptr(o, ctypes.c_double) for o in outs])
     return {"members": np.arange(1, m + 1), "accuracy": outs[0], "balanced_accuracy": outs[1],
             "worst_k": outs[2], "best_k": outs[3]}
 

@@ -15,7 +15,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import Owner, ParamView, as_f32, c_float_p, collect_param_views, ctx_handle, declare, default_ctx, lib
+from ._lib import (Owner, ParamView, also_holds, as_f32, borrow, c_float_p, collect_param_views, declare, default_ctx,
+                   lib, setting_info, setting_value, to_int)
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -75,16 +76,15 @@ def _key(domain, name):
     return k.value
 
 
-class _Borrowed(np.ndarray):
-    """ndarray over library memory that keeps its owner alive."""
-    _owner = None
-
-
 def _borrow(owner, p, pv):
-    shape = tuple(pv.shape[k] for k in range(pv.ndim))
-    a = np.ctypeslib.as_array(p, shape=(pv.count,)).reshape(shape).view(_Borrowed)
-    a._owner = owner
-    return a
+    # the view keeps the model's memory alive, also after close()
+    return borrow(owner, p, tuple(pv.shape[k] for k in range(pv.ndim)))
+
+
+def _set(domain, name, value):
+    """(key, C value) of a setting, converted and range-checked."""
+    info = setting_info(_key(domain, name))
+    return info["key"], setting_value(info, value, name)
 
 
 class Model(Owner):
@@ -103,10 +103,14 @@ class Model(Owner):
         """Build from a text spec, e.g. "conv:32:3:1:1,bn,relu,gap,linear:128";
         input_shape is (D,) or (C, H, W)."""
         ctx = ctx or default_ctx()
-        shape = tuple(int(s) for s in (input_shape if np.ndim(input_shape) else (input_shape,)))
+        shape = tuple(to_int(s, "input_shape", "size_t")
+                      for s in (input_shape if np.ndim(input_shape) else (input_shape,)))
+        if not 1 <= len(shape) <= 3:
+            raise ValueError(f"input_shape must be (D,) or (C, H, W), got {shape}")
         arr = (_sz * 3)(*shape, *([0] * (3 - len(shape))))
+        seed = to_int(seed, "seed", "uint64")
         h = _vp()
-        lib.sslk_model_from_spec(ctx.handle, spec.encode(), len(shape), arr, int(seed), ctypes.byref(h))
+        lib.sslk_model_from_spec(ctx.handle, spec.encode(), len(shape), arr, seed, ctypes.byref(h))
         return cls(h, ctx)
 
     @classmethod
@@ -154,7 +158,7 @@ class Model(Owner):
 
     def set(self, name, value):
         """Set a model setting by name ("bn_momentum", "bn_eps")."""
-        lib.sslk_model_set_f64(self._h, _key("model", name), float(value))
+        lib.sslk_model_set_f64(self._h, *_set("model", name, value))
 
     def get(self, name):
         v = ctypes.c_double()
@@ -162,7 +166,7 @@ class Model(Owner):
         return v.value
 
     def init_params(self, scheme="pytorch", seed=0):
-        lib.sslk_model_init_params(self._h, INIT[scheme], int(seed))
+        lib.sslk_model_init_params(self._h, INIT[scheme], to_int(seed, "seed", "uint64"))
 
     # ---- running --------------------------------------------------------------------
     def forward(self, x, train=False):
@@ -202,7 +206,7 @@ class Model(Owner):
     # ---- parameters ---------------------------------------------------------------
     def param_views(self):
         """list of ParamView (sslk_param_view) structs, PyTorch state_dict order."""
-        return collect_param_views(self._h, lib.sslk_model_param_count, lib.sslk_model_param)
+        return collect_param_views(self, lib.sslk_model_param_count, lib.sslk_model_param)
 
     @property
     def params(self):
@@ -254,6 +258,14 @@ def _views_of(p):
     return list(p)
 
 
+def _param_owners(p):
+    """The handle-owning objects whose tensors `p` (an add() argument) names."""
+    if isinstance(p, Owner):
+        return [p]
+    views = [p] if isinstance(p, ctypes.Structure) else (p if isinstance(p, (list, tuple)) else [])
+    return [o for o in (getattr(v, "_owner", None) for v in views) if isinstance(o, Owner)]
+
+
 class Optimizer(Owner):
     """sslkit.Optimizer("sgd" | "lars" | "adamw", *params, **settings).
 
@@ -275,11 +287,12 @@ class Optimizer(Owner):
         self._owners = []
         self._groups = 0
         for k, v in settings.items():
-            lib.sslk_optim_set_f64(h, _key(kind, k), float(v))
+            lib.sslk_optim_set_f64(h, *_set(kind, k, v))
         for p in params:
             self.add(p)
 
 
+    @also_holds(lambda self, params, **_: _param_owners(params))
     def add(self, params, **settings):
         """Register params as a new group; settings override this group's values."""
         views = _views_of(params)
@@ -289,20 +302,23 @@ class Optimizer(Owner):
         g = self._groups
         lib.sslk_optim_add_params(self._h, arr, len(views), g)
         self._groups += 1
-        self._owners.append(params)  # the tensors must outlive the optimizer
+        self._owners.append(params)
+        for o in {id(o): o for o in _param_owners(params)}.values():
+            if o not in self._parents:
+                self._depend_on(o)  # their tensors must outlive the optimizer, also past close()
         for k, v in settings.items():
-            lib.sslk_optim_group_set_f64(self._h, g, _key(self.kind, k), float(v))
+            lib.sslk_optim_group_set_f64(self._h, g, *_set(self.kind, k, v))
         return g
 
     def set(self, name, value, group=None):
         if group is None:
-            lib.sslk_optim_set_f64(self._h, _key(self.kind, name), float(value))
+            lib.sslk_optim_set_f64(self._h, *_set(self.kind, name, value))
         else:
-            lib.sslk_optim_group_set_f64(self._h, int(group), _key(self.kind, name), float(value))
+            lib.sslk_optim_group_set_f64(self._h, to_int(group, "group", "size_t"), *_set(self.kind, name, value))
 
     def get(self, name, group=None):
         v = ctypes.c_double()
-        g = _sz(-1).value if group is None else int(group)
+        g = _sz(-1).value if group is None else to_int(group, "group", "size_t")
         lib.sslk_optim_get_f64(self._h, g, _key(self.kind, name), ctypes.byref(v))
         return v.value
 
@@ -337,6 +353,7 @@ class Optimizer(Owner):
 def warmup_cosine(step, warmup_steps, total_steps, base, final=0.0):
     """Learning rate of the linear warm-up + cosine schedule at step (0-based)."""
     v = ctypes.c_double()
-    lib.sslk_schedule_warmup_cosine(int(step), int(warmup_steps), int(total_steps), float(base),
-                                    float(final), ctypes.byref(v))
+    lib.sslk_schedule_warmup_cosine(to_int(step, "step", "uint64"), to_int(warmup_steps, "warmup_steps", "uint64"),
+                                    to_int(total_steps, "total_steps", "uint64"), float(base), float(final),
+                                    ctypes.byref(v))
     return v.value

@@ -13,7 +13,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import as_f32, as_f64, c_double_p, c_float_p, ctx_handle, declare, default_ctx, lib
+from ._lib import as_f32, as_f64, c_double_p, c_float_p, ctx_handle, declare, default_ctx, guarded, hold, lib, to_int
 from .geometry import Partition
 from .model import Model
 
@@ -46,12 +46,15 @@ declare("sslk_police_splinecam", [_vp, _vp, _vp, ctypes.c_uint, ctypes.POINTER(_
 
 
 class Police:
-    """A constraint attached to one Model (use Model.constrain)."""
+    """A constraint attached to one Model (use Model.constrain).  It points into
+    the model's layers, so it runs under the model's lock and goes before it."""
 
     def __init__(self, model, vertices, constrain_output=False):
         v = as_f32(vertices, "vertices", 2)
         h = _vp()
-        lib.sslk_police_create(model._h, v.ctypes.data_as(c_float_p), v.shape[0], v.shape[1], ctypes.byref(h))
+        self._lock = model._lock  # the lock only: no reference cycle with the model
+        with hold(model, what="constrain"):
+            lib.sslk_police_create(model._h, v.ctypes.data_as(c_float_p), v.shape[0], v.shape[1], ctypes.byref(h))
         self._h = h
         self.vertices = v.copy()
         if constrain_output:
@@ -59,22 +62,28 @@ class Police:
 
     def close(self):
         """Detach and free the constraint (the model keeps its current parameters)."""
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            lib.sslk_police_destroy(h)
-        self._h = None
+        lock = self.__dict__.get("_lock")
+        if lock is None:
+            return
+        with lock:
+            h = getattr(self, "_h", None)
+            if h is not None and h.value:
+                lib.sslk_police_destroy(h)
+            self._h = None
 
     __del__ = close
 
     def info(self):
         """dict: vertices, dim, rank, points, and from the last forward shifted / units."""
         vals = [_sz() for _ in range(6)]
-        lib.sslk_police_info(self._h, *[ctypes.byref(x) for x in vals])
+        with self._lock:
+            lib.sslk_police_info(self._h, *[ctypes.byref(x) for x in vals])
         keys = ("vertices", "dim", "rank", "points", "shifted", "units")
         return {k: x.value for k, x in zip(keys, vals)}
 
     def freeze(self):
-        lib.sslk_police_freeze(self._h)
+        with self._lock:
+            lib.sslk_police_freeze(self._h)
 
 
 # ---- methods added to sslkit.Model ----------------------------------------------------
@@ -112,23 +121,23 @@ def _unconstrain(self):
     return self
 
 
-_model_close = Model.close
+_model_free = Model._free
 
 
-def _close_with_constraint(self):
-    # the C constraint points into the model: free it first (close() also
-    # runs when the model is collected)
-    p = getattr(self, "_police", None)
+def _free_with_constraint(self):
+    # the C constraint points into the model: free it first (this runs when the
+    # model's handle is finally freed: at close(), or after its last dependant)
+    p = self.__dict__.get("_police")
     if p is not None:
         p.close()
-    _model_close(self)
+    _model_free(self)
 
 
-Model.constrain = _constrain
-Model.freeze_constraint = _freeze_constraint
-Model.unconstrain = _unconstrain
-Model.constraint = property(lambda self: getattr(self, "_police", None))
-Model.close = _close_with_constraint
+Model.constrain = guarded(_constrain)
+Model.freeze_constraint = guarded(_freeze_constraint)
+Model.unconstrain = guarded(_unconstrain)
+Model.constraint = property(guarded(lambda self: getattr(self, "_police", None)))
+Model._free = _free_with_constraint
 
 
 # ---- vertices and verification ---------------------------------------------------------
@@ -173,8 +182,9 @@ def police_verify(model, vertices, samples=1000, seed=0, ctx=None):
     r = PoliceReport()
     r.struct_size = ctypes.sizeof(PoliceReport)
     ctx = ctx or getattr(model, "_ctx", None) or default_ctx()
-    lib.sslk_police_verify(ctx_handle(ctx), model._h, v.ctypes.data_as(c_float_p), v.shape[0], v.shape[1],
-                           int(samples), int(seed), ctypes.byref(r))
+    with hold(model, what="police_verify"):
+        lib.sslk_police_verify(ctx_handle(ctx), model._h, v.ctypes.data_as(c_float_p), v.shape[0], v.shape[1],
+                               to_int(samples, "samples", "size_t"), to_int(seed, "seed", "uint64"), ctypes.byref(r))
     out = {k: getattr(r, k) for k, _ in PoliceReport._fields_ if k != "struct_size"}
     out["slice_checked"] = bool(out["slice_checked"])
     if not out["slice_checked"]:
@@ -186,5 +196,6 @@ def police_splinecam(model, slice_, ctx=None):
     """SplineCam partition of model on a Slice, with the attached constraint's shifts."""
     ctx = ctx or getattr(model, "_ctx", None) or default_ctx()
     h = _vp()
-    lib.sslk_police_splinecam(ctx_handle(ctx), model._h, slice_._h, 0, ctypes.byref(h))
+    with hold(model, slice_, what="police_splinecam"):
+        lib.sslk_police_splinecam(ctx_handle(ctx), model._h, slice_._h, 0, ctypes.byref(h))
     return Partition(h, ctx, slice_)

@@ -9,7 +9,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import Error, Owner, as_f32, as_i32, c_double_p, c_float_p, ctx_handle, declare, lib, ptr
+from ._lib import (Error, Owner, also_holds, as_f32, as_i32, c_double_p, c_float_p, ctx_handle, declare, hold, lib, ptr,
+                   setting_info, setting_value, to_int)
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -58,16 +59,16 @@ class KNN(Owner):
         h = _vp()
         lib.sslk_knn_create(ctx_handle(ctx), ctypes.byref(h))
         self._h = h
-        lib.sslk_knn_set_i64(h, KNN_K, int(k))
+        lib.sslk_knn_set_i64(h, KNN_K, to_int(k, "k"))
         lib.sslk_knn_set_f64(h, KNN_TEMPERATURE, float(t))
         lib.sslk_knn_set_i64(h, KNN_WEIGHTING, _WEIGHTING[weighting])
         lib.sslk_knn_set_i64(h, KNN_DISTANCE, _DISTANCE[distance])
-        lib.sslk_knn_set_i64(h, KNN_MEMORY_MB, int(memory_mb))
+        lib.sslk_knn_set_i64(h, KNN_MEMORY_MB, to_int(memory_mb, "memory_mb"))
         self.nclasses = None
 
     def fit(self, z, y, nclasses=None):
         z, y = _xy(z, y, "train")
-        self.nclasses = int(nclasses if nclasses is not None else y.max() + 1)
+        self.nclasses = to_int(nclasses if nclasses is not None else y.max() + 1, "nclasses", "size_t")
         lib.sslk_knn_fit(self._h, ptr(z, ctypes.c_float), ptr(y, ctypes.c_int32), z.shape[0],
                          z.shape[1], self.nclasses)
         return self
@@ -82,6 +83,7 @@ class KNN(Owner):
 
     def predict(self, q, ntop=1):
         q = as_f32(q, "q", ndim=2)
+        ntop = to_int(ntop, "ntop", "size_t")
         out = np.empty((q.shape[0], ntop), np.int32)
         lib.sslk_knn_predict(self._h, ptr(q, ctypes.c_float), q.shape[0], q.shape[1],
                              ptr(out, ctypes.c_int32), ntop, None)
@@ -122,16 +124,16 @@ class LinearProbe(Owner):
         self._h = h
         lib.sslk_probe_set_f64(h, PROBE_L2, -1.0 if l2 is None else float(l2))
         lib.sslk_probe_set_f64(h, PROBE_VAL_FRACTION, float(val_fraction))
-        lib.sslk_probe_set_i64(h, PROBE_MAX_ITER, int(max_iter))
-        lib.sslk_probe_set_i64(h, PROBE_SEARCH_ITER, int(search_iter))
+        lib.sslk_probe_set_i64(h, PROBE_MAX_ITER, to_int(max_iter, "max_iter"))
+        lib.sslk_probe_set_i64(h, PROBE_SEARCH_ITER, to_int(search_iter, "search_iter"))
         lib.sslk_probe_set_i64(h, PROBE_STANDARDIZE, int(bool(standardize)))
-        lib.sslk_probe_set_i64(h, PROBE_SEED, int(seed))
+        lib.sslk_probe_set_i64(h, PROBE_SEED, to_int(seed, "seed"))
         lib.sslk_probe_set_f64(h, PROBE_TOL, float(tol))
         self.nclasses = None
 
     def fit(self, z, y, nclasses=None):
         z, y = _xy(z, y, "train")
-        self.nclasses = int(nclasses if nclasses is not None else y.max() + 1)
+        self.nclasses = to_int(nclasses if nclasses is not None else y.max() + 1, "nclasses", "size_t")
         lib.sslk_probe_fit(self._h, ptr(z, ctypes.c_float), ptr(y, ctypes.c_int32), z.shape[0],
                            z.shape[1], self.nclasses)
         return self
@@ -245,15 +247,17 @@ class Trainer(Owner):
         self._ctx = ctx
         self.data = _as_dataset(data, ctx)
         self._cbs = None
-        if _handle is None:
-            m = ctypes.c_int()
-            lib.sslk_method_from_name(method.encode(), ctypes.byref(m))
-            h = _vp()
-            lib.sslk_trainer_create(ctx_handle(ctx), m.value, self.data.handle,
-                                    None if encoder is None else encoder.encode(),
-                                    None if projector is None else projector.encode(), ctypes.byref(h))
-            _handle = h
-        self._h = _handle
+        with hold(self.data, what="Trainer"):
+            if _handle is None:
+                m = ctypes.c_int()
+                lib.sslk_method_from_name(method.encode(), ctypes.byref(m))
+                h = _vp()
+                lib.sslk_trainer_create(ctx_handle(ctx), m.value, self.data._h,
+                                        None if encoder is None else encoder.encode(),
+                                        None if projector is None else projector.encode(), ctypes.byref(h))
+                _handle = h
+            self._h = _handle
+            self._depend_on(self.data)  # the trainer reads the caller's dataset, also after its close()
         self.method = method
         self._epochs_set = "epochs" in settings or _handle is not None
         for k, v in settings.items():
@@ -280,7 +284,7 @@ class Trainer(Owner):
         except Error:  # not a trainer setting: try the loss
             found = False
         if found:  # errors of the setting itself (bounds, state) reach the caller
-            lib.sslk_trainer_set_f64(self._h, key.value, float(value))
+            lib.sslk_trainer_set_f64(self._h, key.value, float(setting_value(setting_info(key.value), value, name)))
             return
         loss = _vp()
         lib.sslk_trainer_loss(self._h, ctypes.byref(loss))
@@ -295,7 +299,7 @@ class Trainer(Owner):
                 _l.sslk_setting_find(d, name.encode(), ctypes.byref(key))
             except Exception:
                 continue
-            lib.sslk_loss_set_f64(loss, key.value, float(value))
+            lib.sslk_loss_set_f64(loss, key.value, float(setting_value(setting_info(key.value), value, name)))
             return
         raise KeyError(f"no trainer or loss setting '{name}'")
 
@@ -331,7 +335,7 @@ class Trainer(Owner):
             return _CB(cb)
         self._cbs = (wrap(step_callback), wrap(callback))
         lib.sslk_trainer_set_callbacks(self._h, self._cbs[0], self._cbs[1], None)
-        lib.sslk_trainer_fit(self._h, 0 if epochs is None else int(epochs))
+        lib.sslk_trainer_fit(self._h, 0 if epochs is None else to_int(epochs, "epochs", "uint64"))
         return self
 
     @property
@@ -360,7 +364,8 @@ class Trainer(Owner):
         ck = os.path.join(path, "checkpoint.sslkt") if os.path.isdir(path) else path
         ds = _as_dataset(data, ctx)
         h = _vp()
-        lib.sslk_trainer_load(ctx_handle(ctx), str(ck).encode(), ds.handle, ctypes.byref(h))
+        with hold(ds, what="resume"):
+            lib.sslk_trainer_load(ctx_handle(ctx), str(ck).encode(), ds._h, ctypes.byref(h))
         tr = cls(None, data=ds, ctx=ctx, _handle=h)
         if os.path.isdir(path):
             tr.checkpoint_dir = path
@@ -372,6 +377,7 @@ class Trainer(Owner):
         lib.sslk_trainer_embed_dim(self._h, ctypes.byref(d))
         return d.value
 
+    @also_holds(lambda self, dataset, *_, **__: [dataset])
     def embed(self, dataset, return_labels=False):
         """Encoder outputs (n, dim) float32 of a dataset (name/path, Dataset or arrays)."""
         ds = dataset if isinstance(dataset, Dataset) else (
@@ -381,6 +387,7 @@ class Trainer(Owner):
         d = self.embed_dim
         z = np.empty((n, d), np.float32)
         y = np.empty(n, np.int32)
-        lib.sslk_trainer_embed(self._h, ds.handle, ptr(z, ctypes.c_float), n, d, ptr(y, ctypes.c_int32))
+        with hold(ds, what="embed"):
+            lib.sslk_trainer_embed(self._h, ds._h, ptr(z, ctypes.c_float), n, d, ptr(y, ctypes.c_int32))
         return (z, y) if return_labels else z
 
