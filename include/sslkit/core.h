@@ -22,6 +22,14 @@ extern "C" {
 #  define SSLK_API
 #endif
 
+/* Experimental tier (as zstd's ZSTD_STATIC_LINKING_ONLY).  Declarations in
+ * `#ifdef SSLK_EXPERIMENTAL` sections are API on trial: exported under the
+ * symbol version SSLKIT_EXPERIMENTAL with no ABI or API promise, they may
+ * change or disappear in any minor release; a function graduates by moving to
+ * a release node (then a program built against the trial must be rebuilt).
+ * Define SSLK_EXPERIMENTAL before including sslkit headers to use them.  The
+ * Python package binds them too and says so in their docstrings. */
+
 /* Compile-time version.  SSLK_VERSION_NUMBER = 10000*major + 100*minor + patch. */
 #define SSLK_VERSION_MAJOR 1
 #define SSLK_VERSION_MINOR 2
@@ -126,7 +134,8 @@ SSLK_API void sslk_ctx_set_log(sslk_ctx *ctx, sslk_log_fn fn, void *user,
 SSLK_API void sslk_ctx_set_seed(sslk_ctx *ctx, uint64_t seed);
 SSLK_API uint64_t sslk_ctx_get_seed(const sslk_ctx *ctx);
 
-/* ---- Context limits (since 1.2) -----------------------------------------
+#ifdef SSLK_EXPERIMENTAL
+/* ---- Context limits (experimental, since 1.2) ------------------------------
  * A memory budget checked before anything is allocated, in the spirit of
  * libpng's user limits and zstd's window limit: a tiny hostile input (a JPEG
  * header claiming 16384 x 16384, a gzip bomb, an absurd layer width) is
@@ -143,9 +152,10 @@ typedef enum sslk_ctx_setting {
 } sslk_ctx_setting;
 
 /** Set / get an integer context setting (SSLK_CTX_*); bounds via sslk_setting_info.
- *  Since 1.2. */
+ *  Experimental since 1.2. */
 SSLK_API sslk_status sslk_ctx_set_i64(sslk_ctx *ctx, int key, int64_t value);
 SSLK_API sslk_status sslk_ctx_get_i64(const sslk_ctx *ctx, int key, int64_t *value);
+#endif /* SSLK_EXPERIMENTAL */
 
 /* ---- Settings introspection -------------------------------------------
  * Settings of every handle family are keyed by an int from a family enum
