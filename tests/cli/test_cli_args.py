@@ -169,6 +169,23 @@ def main():
     r = run("rankme", p("z_empty.npy"))
     check(r.returncode == 1 and "'n' = 0" in r.stderr, f"rankme empty: {r.returncode} {r.stderr.strip()!r}")
 
+    # ---- durability: a killed run's temporary output is removed by the next
+    # write of the same file; one that a live process may own is kept
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead, alive = child.pid, os.getpid()
+    stale = f"{png}.tmp.{dead}.KiLl99"
+    live = f"{png}.tmp.{alive}.LiVe00"
+    for f in (stale, live):
+        with open(f, "wb") as fh:
+            fh.write(b"\x89PNG partial")
+    r = run("data", "preview", ds, "--out", png, "--size", "16", "--n", "2")
+    check(r.returncode == 0, f"data preview next to stale temporaries: {r.stderr}")
+    check(not os.path.exists(stale), "the killed run's temporary output was left behind")
+    check(os.path.exists(live), "a live process's temporary output was removed")
+    left = [f for f in os.listdir(tmp) if ".tmp." in f]
+    check(left == [os.path.basename(live)], f"temporaries left: {left}")
+
     if failures:
         print(f"{len(failures)} failures")
         sys.exit(1)
