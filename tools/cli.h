@@ -6,6 +6,7 @@
 #define SSLKIT_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <sslkit/sslkit.h>
@@ -30,8 +31,32 @@ int cli_atomic_commit(cli_atomic *a, const char *path, bool ok);
 int cli_fail(const char *cmd, const char *what, sslk_status s);
 /* Print a usage error and return 2. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Create a context honouring --threads (0 = all processors) and SSLKIT_THREADS. */
+/* Create a context with threads threads (0 or -1 = all processors); take the
+ * count from cli_opt_threads. */
 sslk_ctx *cli_ctx(int threads);
+
+/* Strict numbers for every option value (never atoi/strtod directly): the
+ * whole text must be one base-10 number in [lo, hi] (reals: finite, no
+ * nan/inf/hex).  Each returns 0, or prints "sslkit CMD: OPT expects ... in
+ * [lo, hi], got 'V'" and returns 2 (the usage status) for the caller to
+ * return.  The cli_opt_* forms store def when the option is absent and
+ * refuse an option given without a value. */
+#define CLI_MAX_LIST 16
+int cli_parse_i64(const char *cmd, const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out);
+int cli_parse_u64(const char *cmd, const char *opt, const char *v, uint64_t *out);
+int cli_parse_f64(const char *cmd, const char *opt, const char *v, double lo, double hi, double *out);
+/* min_n..max_n (at most CLI_MAX_LIST) values separated by sep; *n gets the count. */
+int cli_parse_i64_list(const char *cmd, const char *opt, const char *v, char sep, size_t min_n, size_t max_n,
+                       int64_t lo, int64_t hi, int64_t *out, size_t *n);
+int cli_parse_f64_list(const char *cmd, const char *opt, const char *v, char sep, size_t min_n, size_t max_n,
+                       double lo, double hi, double *out, size_t *n);
+int cli_opt_i64(int argc, char **argv, const char *cmd, const char *name, int64_t lo, int64_t hi, int64_t def,
+                int64_t *out);
+int cli_opt_u64(int argc, char **argv, const char *cmd, const char *name, uint64_t def, uint64_t *out);
+int cli_opt_f64(int argc, char **argv, const char *cmd, const char *name, double lo, double hi, double def,
+                double *out);
+/* --threads N, else SSLKIT_THREADS, both in [0, SSLK_MAX_THREADS]; -1 when neither is set. */
+int cli_opt_threads(int argc, char **argv, const char *cmd, int *out);
 /* Find "--name value" or "--name=value" in argv; returns NULL if absent. */
 const char *cli_opt(int argc, char **argv, const char *name);
 bool cli_flag(int argc, char **argv, const char *name);

@@ -1,33 +1,22 @@
 /* Output files of the CLI written atomically: a temporary file next to the
- * target, flushed and synced, then renamed over it, so an interrupted or
- * failed write never leaves a truncated report behind.
+ * target, flushed and synced, then renamed over it and the directory synced,
+ * so an interrupted or failed write never leaves a truncated report behind.
+ * Temporary names, locks and the removal of those left by killed runs come
+ * from the library's lib/core/atomic_tmp.c, compiled into the CLI too.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "cli.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include "atomic_tmp.h"
 
 FILE *cli_atomic_open(cli_atomic *a, const char *path) {
     a->f = NULL;
-    if (snprintf(a->tmp, sizeof a->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof a->tmp) {
-        errno = ENAMETOOLONG;
-        return NULL;
-    }
-    int fd = mkstemp(a->tmp);
+    int fd = ssli_tmp_create(path, a->tmp, sizeof a->tmp);
     if (fd < 0) return NULL;
-    /* mkstemp creates 0600; give the output the permissions fopen would */
-    mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(a->tmp);
-        errno = e;
-        return NULL;
-    }
     a->f = fdopen(fd, "wb");
     if (!a->f) {
         int e = errno;
@@ -44,7 +33,7 @@ int cli_atomic_commit(cli_atomic *a, const char *path, bool ok) {
     int e = errno;
     if (fclose(a->f) != 0) ok = false;
     a->f = NULL;
-    if (ok && rename(a->tmp, path) == 0) return 0;
+    if (ok && rename(a->tmp, path) == 0) return ssli_tmp_sync_dir(path);
     e = errno ? errno : e;
     unlink(a->tmp);
     errno = e;

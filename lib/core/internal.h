@@ -139,9 +139,10 @@ sslk_status ssli_check_finite_f32(const float *x, size_t rows, size_t cols, cons
 static inline int ssli_threads(const sslk_ctx *ctx) { return ctx ? ctx->nthreads : 1; }
 
 /* ---- file helpers ----------------------------------------------------------
- * Atomic write: open "<path>.tmp.XXXXXX" next to path, caller writes, then
- * commit = fflush + fsync + rename (or abort = unlink).  Never leaves a
- * half-written file at path. */
+ * Atomic write: open "<path>.tmp.<pid>.<random>" next to path (removing
+ * those of killed writers, see atomic_tmp.h), caller writes, then commit =
+ * fflush + fsync + rename + directory fsync (or abort = unlink).  Never
+ * leaves a half-written file at path. */
 typedef struct ssli_atomic_file {
     void *fp; /* FILE* */
     char *tmp_path;

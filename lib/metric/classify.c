@@ -118,6 +118,31 @@ sslk_status sslk_rank_classes(const double *acc, size_t num_classes, size_t k, i
     return SSLK_OK;
 }
 
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort v[n] ascending and drop repeats; returns the distinct count. */
+static size_t sort_unique(int32_t *v, size_t n) {
+    qsort(v, n, sizeof *v, cmp_i32);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || v[i] != v[m - 1]) v[m++] = v[i];
+    return m;
+}
+
+/* Position of x in the sorted ids[m]; x is known to be there. */
+static size_t index_of(const int32_t *ids, size_t m, int32_t x) {
+    size_t lo = 0, hi = m;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] <= x) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
 sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, const int32_t *labels, size_t n,
                                  size_t num_classes, const int32_t *groups, size_t num_groups, size_t k,
                                  const int32_t *fixed_worst, const int32_t *fixed_best,
@@ -149,34 +174,77 @@ sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, const int32
         SSLI_TRY(ssli_check_ids(fixed_worst, k, num_classes, fn, "fixed_worst"));
         SSLI_TRY(ssli_check_ids(fixed_best, k, num_classes, fn, "fixed_best"));
     }
-    size_t C = num_classes, G = num_groups;
-    int64_t *cnt = ssli_calloc(ctx, 2 * C + 2 * G, sizeof(int64_t));
-    ssli_class_acc *scratch = ssli_malloc(ctx, C, sizeof *scratch);
+    size_t C = num_classes, G = num_groups, kf = fixed_worst ? 2 * k : 0;
+    /* Counters for every class cost O(C) whatever n is: 3 samples with
+     * C = 2^31 asked for 34 GB.  When C (or G) is large next to n, count over
+     * the distinct ids that occur instead (sorted, so every tie still goes to
+     * the lower id); the caller's optional [C] / [G] outputs are all it pays. */
+    bool sparse_c = C > 2 * (n + kf) + 64, sparse_g = G > 2 * n + 64;
+    int32_t *cid = sparse_c ? ssli_malloc(ctx, n + kf + 2 * k, sizeof(int32_t)) : NULL;
+    int32_t *gid = sparse_g ? ssli_malloc(ctx, n, sizeof(int32_t)) : NULL;
+    if ((sparse_c && !cid) || (sparse_g && !gid)) {
+        ssli_free(ctx, cid);
+        ssli_free(ctx, gid);
+        return ssli_alloc_status();
+    }
+    size_t uc = C, ug = G;
+    int32_t *fw = NULL, *fb = NULL; /* fixed sets as counter indices */
+    if (sparse_c) {
+        memcpy(cid, labels, n * sizeof *cid);
+        if (kf) {
+            memcpy(cid + n, fixed_worst, k * sizeof *cid);
+            memcpy(cid + n + k, fixed_best, k * sizeof *cid);
+        }
+        uc = sort_unique(cid, n + kf);
+        fw = cid + n + kf;
+        fb = fw + k;
+        for (size_t i = 0; i < k && kf; i++) {
+            fw[i] = (int32_t)index_of(cid, uc, fixed_worst[i]);
+            fb[i] = (int32_t)index_of(cid, uc, fixed_best[i]);
+        }
+    }
+    if (sparse_g) {
+        memcpy(gid, groups, n * sizeof *gid);
+        ug = sort_unique(gid, n);
+    }
+    int64_t *cnt = ssli_calloc(ctx, 2 * uc + 2 * ug, sizeof(int64_t));
+    ssli_class_acc *scratch = ssli_malloc(ctx, uc, sizeof *scratch);
     if (!cnt || !scratch) {
         ssli_free(ctx, cnt);
         ssli_free(ctx, scratch);
+        ssli_free(ctx, cid);
+        ssli_free(ctx, gid);
         return ssli_alloc_status();
     }
-    int64_t *cor = cnt + C, *gcnt = cnt + 2 * C, *gcor = gcnt + G, total = 0;
+    int64_t *cor = cnt + uc, *gcnt = cnt + 2 * uc, *gcor = gcnt + ug, total = 0;
     for (size_t i = 0; i < n; i++) {
         int ok = pred[i] == labels[i];
-        cnt[labels[i]]++;
-        cor[labels[i]] += ok;
+        size_t c = sparse_c ? index_of(cid, uc, labels[i]) : (size_t)labels[i];
+        cnt[c]++;
+        cor[c] += ok;
         total += ok;
         if (groups) {
-            gcnt[groups[i]]++;
-            gcor[groups[i]] += ok;
+            size_t g = sparse_g ? index_of(gid, ug, groups[i]) : (size_t)groups[i];
+            gcnt[g]++;
+            gcor[g] += ok;
         }
     }
-    size_t present = ssli_present_classes(cnt, C);
+    size_t present = ssli_present_classes(cnt, uc);
     if (k > present && !fixed_worst) {
         ssli_free(ctx, cnt);
         ssli_free(ctx, scratch);
+        ssli_free(ctx, cid);
+        ssli_free(ctx, gid);
         return ssli_err(SSLK_E_RANGE, "%s: 'k' = %zu exceeds the %zu classes present in 'labels' (of %zu)", fn, k,
                         present, C);
     }
     ssli_class_stats st;
-    ssli_class_stats_compute(cnt, cor, C, k, fixed_worst, fixed_best, worst_classes, best_classes, scratch, &st);
+    ssli_class_stats_compute(cnt, cor, uc, k, sparse_c && kf ? fw : fixed_worst, sparse_c && kf ? fb : fixed_best,
+                             worst_classes, best_classes, scratch, &st);
+    for (size_t i = 0; sparse_c && i < k; i++) { /* counter indices back to class ids */
+        if (worst_classes) worst_classes[i] = cid[worst_classes[i]];
+        if (best_classes) best_classes[i] = cid[best_classes[i]];
+    }
     sslk_accuracy_summary s;
     memset(&s, 0, sizeof s);
     s.struct_size = summary->struct_size;
@@ -192,27 +260,48 @@ sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, const int32
     s.worst_k_pooled = st.worst_pooled;
     s.num_groups = G;
     s.worst_group = s.minority_majority_gap = NAN;
-    s.minority_group = s.majority_group = -1;
-    for (size_t g = 0; g < G; g++) {
+    int32_t gmin = -1, gmax = -1; /* counter indices */
+    for (size_t g = 0; g < ug; g++) {
         if (gcnt[g] == 0) continue;
         double a = (double)gcor[g] / (double)gcnt[g];
         if (isnan(s.worst_group) || a < s.worst_group) s.worst_group = a;
-        if (s.minority_group < 0 || gcnt[g] < gcnt[s.minority_group]) s.minority_group = (int32_t)g;
-        if (s.majority_group < 0 || gcnt[g] > gcnt[s.majority_group]) s.majority_group = (int32_t)g;
+        if (gmin < 0 || gcnt[g] < gcnt[gmin]) gmin = (int32_t)g;
+        if (gmax < 0 || gcnt[g] > gcnt[gmax]) gmax = (int32_t)g;
     }
-    if (s.minority_group >= 0)
-        s.minority_majority_gap = (double)gcor[s.majority_group] / (double)gcnt[s.majority_group] -
-                                  (double)gcor[s.minority_group] / (double)gcnt[s.minority_group];
+    if (gmin >= 0) {
+        s.minority_majority_gap =
+            (double)gcor[gmax] / (double)gcnt[gmax] - (double)gcor[gmin] / (double)gcnt[gmin];
+        s.minority_group = sparse_g ? gid[gmin] : gmin;
+        s.majority_group = sparse_g ? gid[gmax] : gmax;
+    } else {
+        s.minority_group = s.majority_group = -1;
+    }
     size_t sz = summary->struct_size < sizeof s ? summary->struct_size : sizeof s;
     memcpy(summary, &s, sz);
-    for (size_t c = 0; c < C; c++) {
-        if (class_acc) class_acc[c] = cnt[c] ? (double)cor[c] / (double)cnt[c] : NAN;
-        if (class_count) class_count[c] = cnt[c];
+    if (sparse_c) { /* absent classes first, then the counted ones */
+        for (size_t c = 0; c < C; c++) {
+            if (class_acc) class_acc[c] = NAN;
+            if (class_count) class_count[c] = 0;
+        }
     }
-    for (size_t g = 0; g < G; g++) {
-        if (group_acc) group_acc[g] = gcnt[g] ? (double)gcor[g] / (double)gcnt[g] : NAN;
-        if (group_count) group_count[g] = gcnt[g];
+    for (size_t j = 0; j < uc; j++) {
+        size_t c = sparse_c ? (size_t)cid[j] : j;
+        if (class_acc) class_acc[c] = cnt[j] ? (double)cor[j] / (double)cnt[j] : NAN;
+        if (class_count) class_count[c] = cnt[j];
     }
+    if (sparse_g) {
+        for (size_t g = 0; g < G; g++) {
+            if (group_acc) group_acc[g] = NAN;
+            if (group_count) group_count[g] = 0;
+        }
+    }
+    for (size_t j = 0; j < ug; j++) {
+        size_t g = sparse_g ? (size_t)gid[j] : j;
+        if (group_acc) group_acc[g] = gcnt[j] ? (double)gcor[j] / (double)gcnt[j] : NAN;
+        if (group_count) group_count[g] = gcnt[j];
+    }
+    ssli_free(ctx, cid);
+    ssli_free(ctx, gid);
     ssli_free(ctx, cnt);
     ssli_free(ctx, scratch);
     return SSLK_OK;

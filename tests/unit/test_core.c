@@ -1,10 +1,15 @@
 /* Core: context, status codes, errors, allocation, RNG, settings, atomic files.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -322,6 +327,158 @@ START_TEST(atomic_file_commit_and_abort) {
 }
 END_TEST
 
+/* Helpers of the stale-temporary tests: make dir/name (optionally aged), test
+ * for it, and a pid that certainly ran and exited. */
+static void touch(const char *dir, const char *name, time_t age_s) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("partial", f);
+    fclose(f);
+    if (age_s) {
+        struct timespec t[2] = {{time(NULL) - age_s, 0}, {time(NULL) - age_s, 0}};
+        ck_assert_int_eq(utimensat(AT_FDCWD, p, t, 0), 0);
+    }
+}
+
+static bool exists(const char *dir, const char *name) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static long dead_pid(void) {
+    pid_t c = fork();
+    ck_assert_int_ge(c, 0);
+    if (c == 0) _exit(0);
+    waitpid(c, NULL, 0);
+    return (long)c;
+}
+
+static void save(const char *path, const char *text) {
+    ssli_atomic_file af;
+    ck_ok(ssli_atomic_open(&af, path, "t"));
+    ck_ok(ssli_atomic_write(&af, text, strlen(text), "t"));
+    ck_ok(ssli_atomic_commit(&af, "t"));
+}
+
+static size_t count_entries(const char *dir) {
+    DIR *dd = opendir(dir);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(dd));) n += e->d_name[0] != '.';
+    closedir(dd);
+    return n;
+}
+
+/* Issue 12: killed writers left "<path>.tmp.XXXXXX" files (up to 84 MB each)
+ * that nothing removed.  Now a save removes the ones whose writer is gone and
+ * keeps any that a live writer may still own. */
+START_TEST(atomic_file_removes_stale_temporaries) {
+    char dir[] = "/tmp/sslk_staleXXXXXX", path[256], name[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    long dead = dead_pid();
+    char stale[64], live_parent[64], live_self[64], locked[64];
+    snprintf(stale, sizeof stale, "out.bin.tmp.%ld.AbC123", dead);
+    snprintf(live_parent, sizeof live_parent, "out.bin.tmp.%ld.dEf456", (long)getppid());
+    snprintf(live_self, sizeof live_self, "out.bin.tmp.%ld.gHi789", (long)getpid());
+    snprintf(locked, sizeof locked, "out.bin.tmp.%ld.LoCk00", dead);
+    touch(dir, stale, 0);
+    touch(dir, live_parent, 0);
+    touch(dir, live_self, 0);
+    touch(dir, locked, 0);
+    touch(dir, "out.bin.tmp.OlD999", 7200); /* legacy mkstemp name, 2 h old */
+    touch(dir, "out.bin.tmp.NeW999", 0);    /* legacy, fresh: may be a live old writer */
+    touch(dir, "out.bin.tmp.notours", 7200);
+    snprintf(name, sizeof name, "other.bin.tmp.%ld.AbC123", dead);
+    touch(dir, name, 0);
+    /* a writer whose pid means nothing here (another host) still holds its lock */
+    char lp[512];
+    snprintf(lp, sizeof lp, "%s/%s", dir, locked);
+    int lfd = open(lp, O_RDWR);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(flock(lfd, LOCK_EX), 0);
+
+    save(path, "new");
+    close(lfd);
+
+    ck_assert_msg(!exists(dir, stale), "the dead writer's %s was kept", stale);
+    ck_assert(!exists(dir, "out.bin.tmp.OlD999"));
+    ck_assert(exists(dir, live_parent));
+    ck_assert(exists(dir, live_self));
+    ck_assert(exists(dir, locked));
+    ck_assert(exists(dir, "out.bin.tmp.NeW999"));
+    ck_assert(exists(dir, "out.bin.tmp.notours"));
+    ck_assert(exists(dir, name));
+    ck_assert(exists(dir, "out.bin"));
+    ck_assert_uint_eq(count_entries(dir), 7);
+    /* its own name carries this pid, for the next writer to judge */
+    ssli_atomic_file af;
+    ck_ok(ssli_atomic_open(&af, path, "t"));
+    char want[300];
+    snprintf(want, sizeof want, "%s.tmp.%ld.", path, (long)getpid());
+    ck_assert_msg(strncmp(af.tmp_path, want, strlen(want)) == 0 && strlen(af.tmp_path) == strlen(want) + 6,
+                  "temporary name %s", af.tmp_path);
+    ssli_atomic_abort(&af);
+    /* nothing but regular files is touched, even when named like ours */
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s/out.bin.tmp.%ld.DiR000", dir, dead);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    save(path, "again");
+    ck_assert_int_eq(rmdir(sub), 0);
+    DIR *dd = opendir(dir);
+    for (struct dirent *e; (e = readdir(dd));)
+        if (e->d_name[0] != '.') {
+            snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+            unlink(sub);
+        }
+    closedir(dd);
+    rmdir(dir);
+}
+END_TEST
+
+/* The real thing: a writer killed with SIGKILL between open and commit; the
+ * next save of the same path cleans up after it. */
+START_TEST(atomic_file_after_kill9) {
+    char dir[] = "/tmp/sslk_kill9XXXXXX", path[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.sslk", dir);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t c = fork();
+    ck_assert_int_ge(c, 0);
+    if (c == 0) {
+        ssli_atomic_file af;
+        if (ssli_atomic_open(&af, path, "child") != SSLK_OK) _exit(1);
+        static char big[1 << 20];
+        memset(big, 7, sizeof big);
+        ssli_atomic_write(&af, big, sizeof big, "child");
+        fflush((FILE *)af.fp);
+        ssize_t w = write(ready[1], "x", 1);
+        (void)w;
+        for (;;) pause();
+    }
+    char b;
+    ck_assert_int_eq(read(ready[0], &b, 1), 1);
+    save(path, "first"); /* a concurrent save keeps the live child's temporary */
+    ck_assert_uint_eq(count_entries(dir), 2);
+    ck_assert_int_eq(kill(c, SIGKILL), 0);
+    int st;
+    waitpid(c, &st, 0);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    ck_assert_uint_eq(count_entries(dir), 2); /* the killed write's 1 MB leftover */
+    save(path, "done");
+    ck_assert_msg(count_entries(dir) == 1, "%zu entries: the killed write's temporary is still there",
+                  count_entries(dir));
+    ck_assert(exists(dir, "model.sslk"));
+    close(ready[0]);
+    close(ready[1]);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(nonfinite_check_names_position) {
     float x[6] = {0, 1, 2, 3, NAN, 5};
     ck_status(ssli_check_finite_f32(x, 2, 3, "fn", "z"), SSLK_E_NONFINITE);
@@ -345,6 +502,8 @@ int main(void) {
     tcase_add_test(tc, settings_bounds_and_types);
     tcase_add_test(tc, settings_registry_consistent);
     tcase_add_test(tc, atomic_file_commit_and_abort);
+    tcase_add_test(tc, atomic_file_removes_stale_temporaries);
+    tcase_add_test(tc, atomic_file_after_kill9);
     tcase_add_test(tc, nonfinite_check_names_position);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -3,6 +3,7 @@
  * R1-R7, F1-F3, X1-X2) or exact identities of the definitions.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -442,6 +443,106 @@ START_TEST(accuracy_bad_input) {
 }
 END_TEST
 
+/* Issue 12: 3 predictions with num_classes = 2^31 - 1 asked for 16-34 GB of
+ * counters.  Memory now follows the samples: under a 1 MiB budget the
+ * report still comes out, with the right values. */
+START_TEST(accuracy_memory_follows_samples) {
+    int32_t lab[3] = {0, 5, 2147483646}, pred[3] = {0, 1, 2147483646}, grp[3] = {2000000000, 7, 7};
+    ck_ok(sslk_ctx_set_i64(ctx, SSLK_CTX_MAX_ALLOC_BYTES, 1 << 20));
+    sslk_accuracy_summary s = {.struct_size = sizeof s};
+    int32_t worst[2], best[2];
+    ck_ok(sslk_accuracy_report(ctx, pred, lab, 3, INT32_MAX, grp, INT32_MAX, 2, NULL, NULL, &s, NULL, NULL, worst,
+                               best, NULL, NULL));
+    ck_assert_uint_eq(s.num_classes, INT32_MAX);
+    ck_assert_uint_eq(s.num_present, 3);
+    ck_assert_uint_eq(s.num_absent, (size_t)INT32_MAX - 3);
+    ck_assert_double_eq_tol(s.accuracy, 2.0 / 3.0, 1e-15);
+    ck_assert_double_eq_tol(s.balanced_accuracy, 2.0 / 3.0, 1e-15);
+    ck_assert_int_eq(worst[0], 5); /* accuracy 0 */
+    ck_assert_int_eq(worst[1], 0); /* tie at 1: lower id */
+    ck_assert_int_eq(best[0], 0);
+    ck_assert_int_eq(best[1], 2147483646);
+    ck_assert_double_eq_tol(s.worst_k, 0.5, 1e-15);
+    ck_assert_double_eq_tol(s.worst_group, 0.5, 1e-15);
+    ck_assert_int_eq(s.minority_group, 2000000000);
+    ck_assert_int_eq(s.majority_group, 7);
+    ck_assert_double_eq_tol(s.minority_majority_gap, 0.5 - 1.0, 1e-15);
+    /* fixed sets naming classes absent from the data */
+    int32_t fw[2] = {5, 1000000000}, fb[2] = {0, 2147483646};
+    ck_ok(sslk_accuracy_report(ctx, pred, lab, 3, INT32_MAX, NULL, 0, 2, fw, fb, &s, NULL, NULL, worst, best, NULL,
+                               NULL));
+    ck_assert(isnan(s.worst_k));
+    ck_assert_double_eq_tol(s.worst_k_pooled, 0.0, 1e-15);
+    ck_assert_double_eq_tol(s.best_k, 1.0, 1e-15);
+    ck_assert_int_eq(worst[1], 1000000000);
+    ck_assert_int_eq(best[1], 2147483646);
+    /* an id past num_classes is still refused by name */
+    ck_status(sslk_accuracy_report(ctx, pred, lab, 3, 2147483646, NULL, 0, 1, NULL, NULL, &s, NULL, NULL, NULL, NULL,
+                                   NULL, NULL),
+              SSLK_E_RANGE);
+    ck_assert(strstr(sslk_last_error(), "labels[2]") != NULL);
+}
+END_TEST
+
+/* The counted-ids path gives what the dense one gives, ties included. */
+START_TEST(accuracy_sparse_matches_dense) {
+    enum { N = 300, C = 40, G = 5, K = 6 };
+    int32_t lab[N], pred[N], grp[N], lab2[N], pred2[N], grp2[N];
+    uint64_t r = 12345;
+    for (int i = 0; i < N; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        lab[i] = (int32_t)((r >> 33) % 31); /* classes 31..39 absent */
+        pred[i] = (r >> 20) % 3 ? lab[i] : (int32_t)((r >> 40) % C);
+        grp[i] = (int32_t)((r >> 50) % G);
+        /* spread ids to 50000 * id: same order, far beyond the dense bound */
+        lab2[i] = lab[i] * 50000;
+        pred2[i] = pred[i] * 50000;
+        grp2[i] = grp[i] * 400000;
+    }
+    int32_t fw[K] = {3, 35, 7, 0, 12, 30}, fb[K] = {1, 2, 36, 4, 5, 6}, fw2[K], fb2[K];
+    for (int i = 0; i < K; i++) fw2[i] = fw[i] * 50000, fb2[i] = fb[i] * 50000;
+    for (int fixed = 0; fixed < 2; fixed++) {
+        sslk_accuracy_summary a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
+        double acc[C], gacc[G], *acc2 = malloc(C * 50000 * sizeof *acc2), *gacc2 = malloc(G * 400000 * sizeof *gacc2);
+        int64_t cnt[C], *cnt2 = malloc(C * 50000 * sizeof *cnt2);
+        int32_t wa[K], ba[K], wb[K], bb[K];
+        ck_ok(sslk_accuracy_report(ctx, pred, lab, N, C, grp, G, K, fixed ? fw : NULL, fixed ? fb : NULL, &a, acc, cnt,
+                                   wa, ba, gacc, NULL));
+        ck_ok(sslk_accuracy_report(ctx, pred2, lab2, N, C * 50000, grp2, G * 400000, K, fixed ? fw2 : NULL,
+                                   fixed ? fb2 : NULL, &b, acc2, cnt2, wb, bb, gacc2, NULL));
+        ck_assert_uint_eq(b.num_present, a.num_present);
+        ck_assert_uint_eq(b.num_absent, C * 50000 - a.num_present);
+        ck_assert_double_eq(b.accuracy, a.accuracy);
+        ck_assert_double_eq(b.balanced_accuracy, a.balanced_accuracy);
+        ck_assert((isnan(a.worst_k) && isnan(b.worst_k)) || a.worst_k == b.worst_k);
+        ck_assert((isnan(a.best_k) && isnan(b.best_k)) || a.best_k == b.best_k);
+        ck_assert(fixed || !isnan(a.best_k));
+        ck_assert((isnan(a.worst_k_pooled) && isnan(b.worst_k_pooled)) || a.worst_k_pooled == b.worst_k_pooled);
+        ck_assert_double_eq(b.worst_group, a.worst_group);
+        ck_assert_double_eq(b.minority_majority_gap, a.minority_majority_gap);
+        ck_assert_int_eq(b.minority_group, a.minority_group * 400000);
+        ck_assert_int_eq(b.majority_group, a.majority_group * 400000);
+        for (int i = 0; i < K; i++) {
+            ck_assert_int_eq(wb[i], wa[i] * 50000);
+            ck_assert_int_eq(bb[i], ba[i] * 50000);
+        }
+        for (int c = 0; c < C * 50000; c++) {
+            bool on = c % 50000 == 0;
+            ck_assert_int_eq(cnt2[c], on ? cnt[c / 50000] : 0);
+            if (on && cnt[c / 50000]) ck_assert_double_eq(acc2[c], acc[c / 50000]);
+            else ck_assert(isnan(acc2[c]));
+        }
+        for (int g = 0; g < G * 400000; g++) {
+            if (g % 400000 == 0) ck_assert_double_eq(gacc2[g], gacc[g / 400000]);
+            else ck_assert(isnan(gacc2[g]));
+        }
+        free(acc2);
+        free(gacc2);
+        free(cnt2);
+    }
+}
+END_TEST
+
 START_TEST(ensemble_combination_rules) {
     /* F3: two members at (0.51, 0.49), one at (0, 1) */
     float lg[3 * 1 * 2] = {logf(0.51f), logf(0.49f), logf(0.51f), logf(0.49f), -200.0f, 0.0f};
@@ -559,6 +660,8 @@ int main(void) {
     tcase_add_test(t, accuracy_fair_cases);
     tcase_add_test(t, accuracy_pooled_absent_groups);
     tcase_add_test(t, accuracy_bad_input);
+    tcase_add_test(t, accuracy_memory_follows_samples);
+    tcase_add_test(t, accuracy_sparse_matches_dense);
     tcase_add_test(t, ensemble_combination_rules);
     tcase_add_test(t, ensemble_curve_values);
     tcase_add_test(t, factor_ratios);

@@ -10,7 +10,34 @@ static const char *help =
     "  L.npy: n x C logits (argmax, ties to the lowest class) or n integer predictions\n"
     "  Y.npy: n integer labels in [0, C); G.npy: n integer group ids\n"
     "  --worst-k K: size of the worst/best class sets (default: min(10, classes present))\n"
-    "  --classes C: number of classes when L.npy holds predictions (default: max id + 1)\n";
+    "  --classes C: number of classes when L.npy holds predictions (default: max id + 1);\n"
+    "               ids must lie in [0, C).  The report lists every class and group, so C\n"
+    "               and the group count are limited to 1048576\n";
+
+/* The report has one row per class (and per group): a stray id such as
+ * 2147483647 must not turn 3 samples into gigabytes of rows and counters. */
+#define MAX_IDS (1 << 20)
+
+/* Raise *count to the largest id + 1 over v[n] (negative ids are left for the
+ * library to name); 1 after printing an error when that exceeds MAX_IDS. */
+static int id_count(const char *cmd, const char *what, const int32_t *v, size_t n, size_t *count) {
+    size_t c = *count;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] >= 0 && (size_t)v[i] + 1 > c) c = (size_t)v[i] + 1;
+    if (c > MAX_IDS) {
+        for (size_t i = 0; i < n; i++)
+            if (v[i] >= 0 && (size_t)v[i] + 1 == c) {
+                fprintf(stderr,
+                        "sslkit %s: %s[%zu] = %d: ids must lie in [0, %d) because the report lists every one "
+                        "(%zu samples)\n",
+                        cmd, what, i, (int)v[i], MAX_IDS, n);
+                break;
+            }
+        return 1;
+    }
+    *count = c;
+    return 0;
+}
 
 /* Number of axes of an NPY file, or -1 after printing an error. */
 static int npy_ndim(const char *cmd, const char *what, const char *path) {
@@ -34,9 +61,11 @@ int cmd_accuracy(int argc, char **argv) {
     const char *lpath = cli_opt(argc, argv, "--logits"), *ypath = cli_opt(argc, argv, "--labels");
     const char *gpath = cli_opt(argc, argv, "--groups");
     if (!lpath || !ypath) return cli_usage(cmd, "needs --logits L.npy and --labels Y.npy");
-    long long k = cli_opt_uint(argc, argv, cmd, "--worst-k", -2);
-    long long classes = cli_opt_uint(argc, argv, cmd, "--classes", 0);
-    if (k == -1 || classes == -1) return 2;
+    int64_t k, classes;
+    int urc;
+    if ((urc = cli_opt_i64(argc, argv, cmd, "--worst-k", 0, INT32_MAX, -1, &k)) ||
+        (urc = cli_opt_i64(argc, argv, cmd, "--classes", 1, MAX_IDS, 0, &classes)))
+        return urc;
     int nd = npy_ndim(cmd, "logits", lpath);
     if (nd < 0) return 1;
     cli_array L = {0}, Y = {0}, G = {0};
@@ -69,11 +98,9 @@ int cmd_accuracy(int argc, char **argv) {
         goto done;
     }
     const int32_t *lab = Y.data;
-    if (!C)
-        for (size_t i = 0; i < n; i++) {
-            if (lab[i] >= 0 && (size_t)lab[i] + 1 > C) C = (size_t)lab[i] + 1;
-            if (pred[i] >= 0 && (size_t)pred[i] + 1 > C) C = (size_t)pred[i] + 1;
-        }
+    if (!C) { /* from the ids; with --classes the library refuses ids >= C by name */
+        if (id_count(cmd, "labels", lab, n, &C) || id_count(cmd, "predictions", pred, n, &C)) goto done;
+    }
     size_t ng = 0;
     if (gpath) {
         if (cli_load(cmd, "groups", gpath, SSLK_DTYPE_I32, 1, 1, &G)) goto done;
@@ -81,10 +108,8 @@ int cmd_accuracy(int argc, char **argv) {
             fprintf(stderr, "sslkit %s: %zu group ids for %zu samples\n", cmd, G.shape[0], n);
             goto done;
         }
-        for (size_t i = 0; i < n; i++) {
-            int32_t g = ((int32_t *)G.data)[i];
-            if (g >= 0 && (size_t)g + 1 > ng) ng = (size_t)g + 1;
-        }
+        if (id_count(cmd, "groups", G.data, n, &ng)) goto done;
+        if (!ng) ng = 1; /* all ids negative: let the library name the first */
     }
     cli_report r;
     sslk_status s = cli_report_compute(&r, pred, lab, n, C, G.data, ng, k < 0 ? SIZE_MAX : (size_t)k);

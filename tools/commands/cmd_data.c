@@ -46,8 +46,9 @@ static int open_ds(int argc, char **argv, const char *cmd, sslk_ctx **ctx, sslk_
     sslk_split sp = SSLK_SPLIT_TRAIN;
     if (split && strcmp(split, "test") == 0) sp = SSLK_SPLIT_TEST;
     else if (split && strcmp(split, "train") != 0) return cli_usage(cmd, "--split must be train or test, got '%s'", split);
-    const char *th = cli_opt(argc, argv, "--threads");
-    *ctx = cli_ctx(th ? atoi(th) : -1);
+    int threads, rc = cli_opt_threads(argc, argv, cmd, &threads);
+    if (rc) return rc;
+    *ctx = cli_ctx(threads);
     if (!*ctx) return cli_fail(cmd, "context", SSLK_E_NOMEM);
     sslk_status s = sslk_dataset_open(*ctx, *path, sp, ds);
     if (s != SSLK_OK) {
@@ -146,12 +147,18 @@ static void paste(uint8_t *grid, size_t gw, size_t x0, size_t y0, const float *v
 static int data_preview(int argc, char **argv) {
     const char *out = cli_opt(argc, argv, "--out");
     if (!out) return cli_usage("data preview", "--out FILE.png is required");
-    size_t rows = 8, views = 2;
-    const char *o;
-    if ((o = cli_opt(argc, argv, "--n"))) rows = (size_t)atoi(o);
-    if ((o = cli_opt(argc, argv, "--views"))) views = (size_t)atoi(o);
-    if (rows < 1 || rows > 256 || views < 1 || views > 16)
-        return cli_usage("data preview", "--n must be in [1, 256] and --views in [1, 16]");
+    const char *cmd = "data preview";
+    int64_t rows64, views64, size64;
+    uint64_t seed, epoch;
+    int urc;
+    /* --size: the augmentation's own bounds (SSLK_AUG_SIZE); 0 divided the zoom */
+    if ((urc = cli_opt_i64(argc, argv, cmd, "--n", 1, 256, 8, &rows64)) ||
+        (urc = cli_opt_i64(argc, argv, cmd, "--views", 1, 16, 2, &views64)) ||
+        (urc = cli_opt_i64(argc, argv, cmd, "--size", 1, 4096, 0, &size64)) ||
+        (urc = cli_opt_u64(argc, argv, cmd, "--seed", 0, &seed)) ||
+        (urc = cli_opt_u64(argc, argv, cmd, "--epoch", 0, &epoch)))
+        return urc;
+    size_t rows = (size_t)rows64, views = (size_t)views64;
     const char *preset = cli_opt(argc, argv, "--preset");
     sslk_aug_preset pr = SSLK_AUG_PRESET_VICREG;
     if (preset) {
@@ -160,8 +167,6 @@ static int data_preview(int argc, char **argv) {
         else if (strcmp(preset, "plain") == 0) pr = SSLK_AUG_PRESET_PLAIN;
         else if (strcmp(preset, "vicreg") != 0) return cli_usage("data preview", "unknown --preset '%s'", preset);
     }
-    uint64_t seed = (o = cli_opt(argc, argv, "--seed")) ? strtoull(o, NULL, 10) : 0;
-    uint64_t epoch = (o = cli_opt(argc, argv, "--epoch")) ? strtoull(o, NULL, 10) : 0;
 
     sslk_ctx *ctx;
     sslk_dataset *ds;
@@ -172,7 +177,13 @@ static int data_preview(int argc, char **argv) {
     sslk_dataset_count(ds, &n);
     sslk_dataset_shape(ds, &h, &w, &c);
     size_t size = h && h == w ? h : 224;
-    if ((o = cli_opt(argc, argv, "--size"))) size = (size_t)atoi(o);
+    if (size64) size = (size_t)size64;
+    if (n == 0) {
+        fprintf(stderr, "sslkit %s: '%s' holds no images to preview\n", cmd, path);
+        sslk_dataset_destroy(ds);
+        sslk_ctx_destroy(ctx);
+        return 1;
+    }
     if (rows > n) rows = n;
     size_t zoom = size < 96 ? (96 + size - 1) / size : 1, cell = size * zoom, pad = 4;
     size_t gw = (views + 1) * (cell + pad) + pad, gh = rows * (cell + pad) + pad;

@@ -138,11 +138,12 @@ int cmd_demo(int argc, char **argv) {
     const char *dir = cli_opt(argc, argv, "--data");
     if (!dir) dir = getenv("SSLKIT_FASHION_MNIST");
     if (!dir) dir = DEFAULT_DIR;
-    long long dim = cli_opt_uint(argc, argv, cmd, "--dim", 256);
-    long long seed = cli_opt_uint(argc, argv, cmd, "--seed", 0);
-    long long threads = cli_opt_uint(argc, argv, cmd, "--threads", -2);
-    if (dim == -1 || seed == -1 || threads == -1) return 2;
-    if (dim < 1 || dim > 4096) return cli_usage(cmd, "--dim must lie in [1, 4096]");
+    int64_t dim;
+    uint64_t seed;
+    int threads, urc;
+    if ((urc = cli_opt_i64(argc, argv, cmd, "--dim", 1, 4096, 256, &dim)) ||
+        (urc = cli_opt_u64(argc, argv, cmd, "--seed", 0, &seed)) || (urc = cli_opt_threads(argc, argv, cmd, &threads)))
+        return urc;
     double t0 = now();
     split te = {0}, tr = {0};
     int st = load_split(dir, "t10k", &te);
@@ -159,7 +160,7 @@ int cmd_demo(int argc, char **argv) {
     size_t n = te.n, d = te.d, D = (size_t)dim;
     float *x = malloc(n * d * sizeof *x), *w = malloc(d * D * sizeof *w), *p = calloc(n * D, sizeof *p);
     int rc = 1;
-    sslk_ctx *ctx = cli_ctx(threads < 0 ? -1 : (int)threads);
+    sslk_ctx *ctx = cli_ctx(threads);
     double *mu = NULL;
     int32_t *pred = NULL, *lab = NULL;
     if (!x || !w || !p) goto done;
@@ -189,8 +190,8 @@ int cmd_demo(int argc, char **argv) {
     }
     printf("\nRankMe (paper definition: singular values, eps 1e-7)\n");
     printf("  raw pixels             %8.2f  of at most %zu\n", rm_raw, d < n ? d : n);
-    printf("  Gaussian projection    %8.2f  of at most %zu  (%zu -> %zu, seed %lld)\n", rm_proj, D < n ? D : n,
-           d, D, seed);
+    printf("  Gaussian projection    %8.2f  of at most %zu  (%zu -> %zu, seed %llu)\n", rm_proj, D < n ? D : n,
+           d, D, (unsigned long long)seed);
 
     /* Nearest class mean: fit on the training set, or on the first half of test */
     const unsigned char *fx = have_train ? tr.x : te.x, *fy = have_train ? tr.y : te.y;

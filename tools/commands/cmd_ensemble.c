@@ -40,13 +40,14 @@ int cmd_ensemble(int argc, char **argv) {
         free(files);
         return cli_usage(cmd, "--combine must be prob, logit or vote, not '%s'", comb);
     }
-    long long k = cli_opt_uint(argc, argv, cmd, "--worst-k", -2);
-    long long orders = cli_opt_uint(argc, argv, cmd, "--orders", 10);
-    long long seed = cli_opt_uint(argc, argv, cmd, "--seed", 0);
-    long long threads = cli_opt_uint(argc, argv, cmd, "--threads", -2);
-    if (k == -1 || orders == -1 || seed == -1 || threads == -1) {
+    int64_t k, orders;
+    uint64_t seed;
+    int threads, urc;
+    if ((urc = cli_opt_i64(argc, argv, cmd, "--worst-k", 0, INT32_MAX, -1, &k)) ||
+        (urc = cli_opt_i64(argc, argv, cmd, "--orders", 1, 1000000, 10, &orders)) ||
+        (urc = cli_opt_u64(argc, argv, cmd, "--seed", 0, &seed)) || (urc = cli_opt_threads(argc, argv, cmd, &threads))) {
         free(files);
-        return 2;
+        return urc;
     }
     bool json = cli_flag(argc, argv, "--json");
     int rc = 1;
@@ -54,7 +55,7 @@ int cmd_ensemble(int argc, char **argv) {
     int32_t *pred = NULL;
     double *curve = NULL;
     cli_array Y = {0}, L = {0};
-    sslk_ctx *ctx = cli_ctx(threads < 0 ? -1 : (int)threads);
+    sslk_ctx *ctx = cli_ctx(threads);
     size_t n = 0, C = 0;
     for (int i = 0; i < m; i++) {
         if (cli_load(cmd, "logits", files[i], SSLK_DTYPE_F32, 2, 2, &L)) goto done;
@@ -99,8 +100,8 @@ int cmd_ensemble(int argc, char **argv) {
     }
     static const char *names[] = {"prob", "logit", "vote"};
     if (json) {
-        printf("{\"members\": %d, \"combine\": \"%s\", \"orders\": %lld, \"seed\": %lld, \"ensemble\": ", m,
-               names[combine], orders, seed);
+        printf("{\"members\": %d, \"combine\": \"%s\", \"orders\": %lld, \"seed\": %llu, \"ensemble\": ", m,
+               names[combine], (long long)orders, (unsigned long long)seed);
         cli_report_json(&r, stdout);
         printf(", \"curve\": {");
         static const char *keys[] = {"accuracy", "balanced_accuracy", "worst_k", "best_k"};
@@ -116,7 +117,8 @@ int cmd_ensemble(int argc, char **argv) {
     } else {
         printf("ensemble of %d members (%s)\n", m, names[combine]);
         cli_report_print(&r, NULL);
-        printf("\nensemble-size curve (mean over %lld random member orders, seed %lld)\n", orders, seed);
+        printf("\nensemble-size curve (mean over %lld random member orders, seed %llu)\n", (long long)orders,
+               (unsigned long long)seed);
         printf("%7s  %8s  %8s  %8s  %8s\n", "members", "accuracy", "balanced", "worst-k", "best-k");
         for (int i = 0; i < m; i++)
             printf("%7d  %8.4f  %8.4f  %8.4f  %8.4f\n", i + 1, curve[i], curve[m + i], curve[2 * m + i],

@@ -21,20 +21,14 @@ static bool ends_with(const char *s, const char *suf) {
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* "784" or "3,32,32" */
-static int parse_shape(const char *txt, size_t *ndim, size_t shape[3]) {
-    size_t n = 0;
-    const char *p = txt;
-    while (*p) {
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p || v == 0 || n == 3) return -1;
-        shape[n++] = (size_t)v;
-        if (*end == ',') end++;
-        else if (*end) return -1;
-        p = end;
-    }
-    if (n != 1 && n != 3) return -1;
+/* "784" or "3,32,32": 0, or 2 after a usage error naming --input. */
+static int parse_shape(const char *cmd, const char *txt, size_t *ndim, size_t shape[3]) {
+    int64_t v[3];
+    size_t n;
+    int rc = cli_parse_i64_list(cmd, "--input", txt, ',', 1, 3, 1, INT32_MAX, v, &n);
+    if (rc) return rc;
+    if (n == 2) return cli_usage(cmd, "--input '%s' is not D or C,H,W", txt);
+    for (size_t i = 0; i < n; i++) shape[i] = (size_t)v[i];
     *ndim = n;
     return 0;
 }
@@ -48,9 +42,10 @@ static int load_any(const char *cmd, sslk_ctx *ctx, int argc, char **argv, const
         return s ? cli_fail(cmd, path, s) : 0;
     }
     const char *spec = cli_opt(argc, argv, "--spec"), *in = cli_opt(argc, argv, "--input");
-    size_t nd, shape[3];
+    size_t nd = 0, shape[3] = {0, 0, 0};
     if (!spec || !in) return cli_usage(cmd, "a safetensors file needs --spec and --input");
-    if (parse_shape(in, &nd, shape)) return cli_usage(cmd, "--input '%s' is not D or C,H,W", in);
+    int rc = parse_shape(cmd, in, &nd, shape);
+    if (rc) return rc;
     if ((s = sslk_model_from_spec(ctx, spec, nd, shape, 0, m))) return cli_fail(cmd, "--spec", s);
     if ((s = sslk_model_load_safetensors(*m, path))) {
         sslk_model_destroy(*m);
@@ -120,11 +115,13 @@ int cmd_model(int argc, char **argv) {
     } else if (!strcmp(sub, "new")) {
         const char *spec = cli_opt(argc, argv, "--spec"), *in = cli_opt(argc, argv, "--input");
         const char *seed = cli_opt(argc, argv, "--seed");
-        size_t nd, shape[3];
+        size_t nd = 0, shape[3] = {0, 0, 0};
+        uint64_t seed_v = 0;
         sslk_status s;
         if (np != 2 || !spec || !in) rc = cli_usage(cmd, "new expects --spec, --input and OUT");
-        else if (parse_shape(in, &nd, shape)) rc = cli_usage(cmd, "--input '%s' is not D or C,H,W", in);
-        else if ((s = sslk_model_from_spec(ctx, spec, nd, shape, seed ? strtoull(seed, NULL, 10) : 0, &m)))
+        else if ((rc = parse_shape(cmd, in, &nd, shape)) || (seed && (rc = cli_parse_u64(cmd, "--seed", seed, &seed_v))))
+            ;
+        else if ((s = sslk_model_from_spec(ctx, spec, nd, shape, seed_v, &m)))
             rc = cli_fail(cmd, "--spec", s);
         else rc = save_any(cmd, m, pos[1]);
     } else if (!strcmp(sub, "convert")) {

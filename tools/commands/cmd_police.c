@@ -72,20 +72,6 @@ static int accuracy_pct(const float *z, const float *y, size_t n, size_t K) {
     return (int)(100.0 * (double)ok / (double)n + 0.5);
 }
 
-static int parse_box(const char *s, double v[4]) {
-    char *end;
-    for (int i = 0; i < 4; i++) {
-        v[i] = strtod(s, &end);
-        if (end == s || !isfinite(v[i])) return -1;
-        s = end;
-        if (i < 3) {
-            if (*s != ',') return -1;
-            s++;
-        }
-    }
-    return *s ? -1 : 0;
-}
-
 static float *load_vertices(sslk_ctx *ctx, const char *path, size_t *c, size_t *d) {
     sslk_npy *f = NULL;
     if (sslk_npy_open(ctx, path, &f) != SSLK_OK) return NULL;
@@ -111,18 +97,20 @@ int cmd_police(int argc, char **argv) {
     const char *mpath = cli_opt(argc, argv, "--model"), *spec = cli_opt(argc, argv, "--spec");
     const char *box = cli_opt(argc, argv, "--box"), *vpath = cli_opt(argc, argv, "--vertices");
     const char *pic = cli_opt(argc, argv, "--picture"), *save = cli_opt(argc, argv, "--save");
-    const char *o;
-    long steps = (o = cli_opt(argc, argv, "--steps")) ? strtol(o, NULL, 10) : 1000;
-    double lr = (o = cli_opt(argc, argv, "--lr")) ? strtod(o, NULL) : 1e-3;
-    unsigned long long seed = (o = cli_opt(argc, argv, "--seed")) ? strtoull(o, NULL, 10) : 0;
-    int threads = (o = cli_opt(argc, argv, "--threads")) ? atoi(o) : -1;
+    int64_t steps;
+    double lr;
+    uint64_t seed;
+    int threads, urc;
+    if ((urc = cli_opt_i64(argc, argv, cmd, "--steps", 0, 10000000, 1000, &steps)) ||
+        (urc = cli_opt_f64(argc, argv, cmd, "--lr", 1e-12, 1e6, 1e-3, &lr)) ||
+        (urc = cli_opt_u64(argc, argv, cmd, "--seed", 0, &seed)) || (urc = cli_opt_threads(argc, argv, cmd, &threads)))
+        return urc;
     if (mpath && spec) return cli_usage(cmd, "give --model or --spec, not both");
     if (box && vpath) return cli_usage(cmd, "give --box or --vertices, not both");
-    if (steps < 0 || steps > 10000000) return cli_usage(cmd, "--steps must be in [0, 1e7]");
-    if (!(lr > 0) || !isfinite(lr)) return cli_usage(cmd, "--lr must be positive");
     if (!pic) pic = "police.png";
     double b[4] = {0, 0, 1.5, 1.5};
-    if (box && parse_box(box, b)) return cli_usage(cmd, "--box expects LO1,LO2,HI1,HI2");
+    size_t nb;
+    if (box && (urc = cli_parse_f64_list(cmd, "--box", box, ',', 4, 4, -1e12, 1e12, b, &nb))) return urc;
 
     sslk_ctx *ctx = cli_ctx(threads);
     if (!ctx) return cli_fail(cmd, "context", SSLK_E_NOMEM);

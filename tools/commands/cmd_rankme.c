@@ -21,13 +21,13 @@ int cmd_rankme(int argc, char **argv) {
     static const char *const vopts[] = {"--threads", NULL};
     char *pos[2];
     if (cli_positionals(argc, argv, vopts, pos, 2) != 1) return cli_usage(cmd, "expects one EMB.npy file");
-    long long threads = cli_opt_uint(argc, argv, cmd, "--threads", -1);
-    if (threads == -1 && cli_opt(argc, argv, "--threads")) return 2;
+    int threads, rc = cli_opt_threads(argc, argv, cmd, &threads);
+    if (rc) return rc;
     bool json = cli_flag(argc, argv, "--json");
     cli_array z;
     if (cli_load(cmd, "embeddings", pos[0], SSLK_DTYPE_F32, 2, SSLK_NPY_MAX_NDIM, &z)) return 1;
     size_t n = z.shape[0], d = cli_row_width(&z);
-    sslk_ctx *ctx = cli_ctx((int)threads);
+    sslk_ctx *ctx = cli_ctx(threads);
     double rm, rmc, alpha = NAN, r2 = NAN;
     sslk_status s = sslk_rankme(ctx, z.data, n, d, &rm);
     if (s == SSLK_OK) s = sslk_rankme_covariance(ctx, z.data, n, d, &rmc);

@@ -54,16 +54,12 @@ static int dataset_anchors(const char *cmd, sslk_ctx *ctx, const char *name, con
     if (s != SSLK_OK) return cli_fail(cmd, name, s);
     *out = malloc(3 * d * sizeof **out);
     uint8_t *img = malloc(d);
-    size_t k = 0;
-    const char *p = indices;
-    int rc = 0;
-    while (*p && rc == 0) {
-        char *end;
-        unsigned long long i = strtoull(p, &end, 10);
-        if (end == p || k == 3) {
-            rc = cli_usage(cmd, "--indices expects 1 to 3 comma-separated image indices, got '%s'", indices);
-            break;
-        }
+    int64_t idx[3];
+    size_t k = 0, nidx = 0;
+    int rc = cli_parse_i64_list(cmd, "--indices", indices, ',', 1, 3, 0, INT64_MAX, idx, &nidx);
+    if (!rc && (!*out || !img)) rc = cli_fail(cmd, "anchors", SSLK_E_NOMEM);
+    for (size_t j = 0; j < nidx && rc == 0; j++) {
+        unsigned long long i = (unsigned long long)idx[j];
         size_t h, w, c;
         s = sslk_dataset_read(ds, (size_t)i, img, d, &h, &w, &c);
         if (s == SSLK_OK && h * w * c != d) {
@@ -78,12 +74,9 @@ static int dataset_anchors(const char *cmd, sslk_ctx *ctx, const char *name, con
         for (size_t ch = 0; ch < c; ch++)
             for (size_t q = 0; q < h * w; q++) (*out)[k * d + ch * h * w + q] = img[q * c + ch] / 255.0f;
         k++;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') rc = cli_usage(cmd, "--indices expects comma-separated integers, got '%s'", indices);
     }
     free(img);
     sslk_dataset_destroy(ds);
-    if (rc == 0 && k == 0) rc = cli_usage(cmd, "--indices is empty");
     *n = k;
     return rc;
 }
@@ -100,17 +93,23 @@ int cmd_splinecam(int argc, char **argv) {
     const char *box = cli_opt(argc, argv, "--box"), *out = cli_opt(argc, argv, "--out");
     const char *json = cli_opt(argc, argv, "--json"), *csv = cli_opt(argc, argv, "--csv");
     const char *ps = cli_opt(argc, argv, "--pad"), *size = cli_opt(argc, argv, "--size");
-    const char *th = cli_opt(argc, argv, "--threads"), *seed = cli_opt(argc, argv, "--seed");
+    const char *seed = cli_opt(argc, argv, "--seed");
     if (anchors && indices) return cli_usage(cmd, "--anchors and --indices exclude each other");
     if (!anchors && !indices && !box) return cli_usage(cmd, "needs --anchors, --indices or --box");
-    double pad = ps ? strtod(ps, NULL) : 1.0, ext[4] = {0, 0, 0, 0};
-    if (box && sscanf(box, "%lf,%lf,%lf,%lf", &ext[0], &ext[1], &ext[2], &ext[3]) != 4)
-        return cli_usage(cmd, "--box expects u0,u1,v0,v1");
-    int W = 800, H = 800;
-    if (size && sscanf(size, "%dx%d", &W, &H) != 2) return cli_usage(cmd, "--size expects WxH");
-    sslk_ctx *ctx = cli_ctx(th ? atoi(th) : -1);
+    double pad = 1.0, ext[4] = {0, 0, 0, 0};
+    int64_t wh[2] = {800, 800};
+    uint64_t seed_v = 0;
+    size_t cnt;
+    int threads, urc;
+    if ((ps && (urc = cli_parse_f64(cmd, "--pad", ps, 1e-12, 1e12, &pad))) ||
+        (box && (urc = cli_parse_f64_list(cmd, "--box", box, ',', 4, 4, -1e12, 1e12, ext, &cnt))) ||
+        (size && (urc = cli_parse_i64_list(cmd, "--size", size, 'x', 2, 2, 16, 16384, wh, &cnt))) ||
+        (seed && (urc = cli_parse_u64(cmd, "--seed", seed, &seed_v))) || (urc = cli_opt_threads(argc, argv, cmd, &threads)))
+        return urc;
+    int W = (int)wh[0], H = (int)wh[1];
+    sslk_ctx *ctx = cli_ctx(threads);
     if (!ctx) return cli_fail(cmd, "context", SSLK_E_NOMEM);
-    if (seed) sslk_ctx_set_seed(ctx, strtoull(seed, NULL, 10));
+    if (seed) sslk_ctx_set_seed(ctx, seed_v);
     sslk_model *m = NULL;
     sslk_slice *sl = NULL;
     sslk_partition *p = NULL;

@@ -23,9 +23,13 @@ static const char *const value_opts[] = {"--method", "--data", "--out", "--threa
                                          "--epochs", "--batch", "--lr", "--seed", "--steps-per-epoch", "--warmup",
                                          "--workers", "--set", "--split", NULL};
 
-static int threads_opt(int argc, char **argv) {
-    const char *t = cli_opt(argc, argv, "--threads");
-    return t ? atoi(t) : -1;
+/* Context honouring --threads / SSLKIT_THREADS: 0, or 2 after a usage error,
+ * or 1 without memory; *out is NULL unless 0. */
+static int make_ctx(const char *cmd, int argc, char **argv, sslk_ctx **out) {
+    int threads, rc = cli_opt_threads(argc, argv, cmd, &threads);
+    *out = rc ? NULL : cli_ctx(threads);
+    if (rc) return rc;
+    return *out ? 0 : cli_fail(cmd, "context", SSLK_E_NOMEM);
 }
 
 static void protocol_line(char *buf, size_t cap, sslk_ctx *ctx, sslk_trainer *tr, const char *method) {
@@ -95,10 +99,11 @@ int cmd_train(int argc, char **argv) {
     if (!data) data = "fashion-mnist";
     if (!dir) dir = "run";
     if (cli_positionals(argc, argv, value_opts, NULL, 0) > 0) return cli_usage(cmd, "unexpected argument");
-    sslk_ctx *ctx = cli_ctx(threads_opt(argc, argv));
-    if (!ctx) return 1;
+    sslk_ctx *ctx;
+    int rc = make_ctx(cmd, argc, argv, &ctx);
+    if (rc) return rc;
     tc_data d;
-    int rc = tc_open_data(ctx, cmd, data, &d);
+    rc = tc_open_data(ctx, cmd, data, &d);
     sslk_trainer *tr = NULL;
     if (!rc) {
         sslk_status s = sslk_trainer_create(ctx, m, d.train, cli_opt(argc, argv, "--encoder"),
@@ -120,8 +125,8 @@ static int load_run(const char *cmd, int argc, char **argv, sslk_ctx **ctxp, tc_
     *dirp = pos[0];
     const char *data = cli_opt(argc, argv, "--data");
     if (!data) data = "fashion-mnist";
-    *ctxp = cli_ctx(threads_opt(argc, argv));
-    if (!*ctxp) return 1;
+    int rc = make_ctx(cmd, argc, argv, ctxp);
+    if (rc) return rc;
     if (tc_open_data(*ctxp, cmd, data, d)) return 1;
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint.sslkt", pos[0]);
@@ -237,10 +242,11 @@ int cmd_main(int argc, char **argv) {
     const char *dir = cli_opt(argc, argv, "--out");
     if (!data) data = "fashion-mnist";
     if (!dir) dir = "sslkit-main";
-    sslk_ctx *ctx = cli_ctx(threads_opt(argc, argv));
-    if (!ctx) return 1;
+    sslk_ctx *ctx;
+    int rc = make_ctx(cmd, argc, argv, &ctx);
+    if (rc) return rc;
     tc_data d;
-    int rc = tc_open_data(ctx, cmd, data, &d);
+    rc = tc_open_data(ctx, cmd, data, &d);
     sslk_trainer *tr = NULL, *rnd = NULL;
     tc_result rows[3];
     if (!rc) {

@@ -23,9 +23,12 @@ int cmd_train_ensemble(int argc, char **argv) {
                "  DIR 'ensemble').\n");
         return 0;
     }
-    const char *ms = cli_opt(argc, argv, "--members");
-    int M = ms ? atoi(ms) : 4;
-    if (M < 1 || M > 64) return cli_usage(cmd, "--members must be 1..64");
+    int64_t M64;
+    int threads, urc;
+    if ((urc = cli_opt_i64(argc, argv, cmd, "--members", 1, 64, 4, &M64)) ||
+        (urc = cli_opt_threads(argc, argv, cmd, &threads)))
+        return urc;
+    int M = (int)M64;
     const char *vary = cli_opt(argc, argv, "--vary");
     if (!vary) vary = "init,data";
     bool v_init = false, v_order = false, v_aug = false;
@@ -46,8 +49,7 @@ int cmd_train_ensemble(int argc, char **argv) {
     if (!dir) dir = "ensemble";
     const char *enc = cli_opt(argc, argv, "--encoder");
     if (!enc) enc = "flatten,linear:512,bn,relu,linear:256,bn,relu";
-    const char *t = cli_opt(argc, argv, "--threads");
-    sslk_ctx *ctx = cli_ctx(t ? atoi(t) : -1);
+    sslk_ctx *ctx = cli_ctx(threads);
     if (!ctx) return 1;
     tc_data d;
     int rc = tc_open_data(ctx, cmd, data, &d);

@@ -46,15 +46,3 @@ size_t cli_row_width(const cli_array *a) {
     for (size_t i = 1; i < a->ndim; i++) w *= a->shape[i];
     return w;
 }
-
-long long cli_opt_uint(int argc, char **argv, const char *cmd, const char *name, long long def) {
-    const char *v = cli_opt(argc, argv, name);
-    if (!v) return def;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || x < 0) {
-        cli_usage(cmd, "%s expects a non-negative integer, got '%s'", name, v);
-        return -1;
-    }
-    return x;
-}

@@ -20,8 +20,5 @@ int cli_load(const char *cmd, const char *what, const char *path, sslk_dtype as,
 void cli_array_free(cli_array *a);
 /* Product of the shape after the first axis (the row width). */
 size_t cli_row_width(const cli_array *a);
-/* Parse a non-negative integer option; returns -1 (after printing usage) on error,
- * def when absent. */
-long long cli_opt_uint(int argc, char **argv, const char *cmd, const char *name, long long def);
 
 #endif

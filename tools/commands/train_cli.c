@@ -51,25 +51,41 @@ void tc_close_data(tc_data *d) {
     d->train = d->test = NULL;
 }
 
-static int set_one(const char *cmd, sslk_trainer *tr, const char *name, double v) {
+/* Integer bounds of a setting as int64 (the table keeps them as doubles). */
+static int64_t bound_i64(double x) {
+    if (x <= -9.2e18) return INT64_MIN;
+    if (x >= 9.2e18) return INT64_MAX;
+    return (int64_t)x;
+}
+
+/* Find name among the trainer's and its loss's settings, parse text strictly
+ * within that setting's bounds (the message names opt and the range), set it. */
+static int set_one(const char *cmd, sslk_trainer *tr, const char *opt, const char *name, const char *text) {
     int key;
-    if (sslk_setting_find("train", name, &key) == SSLK_OK) {
-        sslk_status s = sslk_trainer_set_f64(tr, key, v);
-        return s == SSLK_OK ? 0 : cli_fail(cmd, name, s);
-    }
     sslk_loss *loss = NULL;
-    sslk_trainer_loss(tr, &loss);
-    if (loss) {
-        sslk_loss_kind kind;
+    if (sslk_setting_find("train", name, &key) != SSLK_OK) {
         const char *dom = NULL;
-        sslk_loss_get_kind(loss, &kind);
-        sslk_loss_kind_domain(kind, &dom);
-        if ((dom && sslk_setting_find(dom, name, &key) == SSLK_OK) || sslk_setting_find("loss", name, &key) == SSLK_OK) {
-            sslk_status s = sslk_loss_set_f64(loss, key, v);
-            return s == SSLK_OK ? 0 : cli_fail(cmd, name, s);
-        }
+        sslk_loss_kind kind;
+        sslk_trainer_loss(tr, &loss);
+        if (loss && sslk_loss_get_kind(loss, &kind) == SSLK_OK) sslk_loss_kind_domain(kind, &dom);
+        if (!loss || !((dom && sslk_setting_find(dom, name, &key) == SSLK_OK) ||
+                       sslk_setting_find("loss", name, &key) == SSLK_OK))
+            return cli_usage(cmd, "--set %s: no such trainer or loss setting (see docs/training.md)", name);
     }
-    return cli_usage(cmd, "--set %s: no such trainer or loss setting (see docs/training.md)", name);
+    sslk_setting_type type = SSLK_SETTING_F64;
+    double lo = -HUGE_VAL, hi = HUGE_VAL, v = 0;
+    sslk_setting_info(key, NULL, NULL, &type, &lo, &hi, NULL);
+    int rc;
+    if (type == SSLK_SETTING_I64) {
+        int64_t iv = 0;
+        rc = cli_parse_i64(cmd, opt, text, bound_i64(lo), bound_i64(hi), &iv);
+        v = (double)iv;
+    } else {
+        rc = cli_parse_f64(cmd, opt, text, lo, hi, &v);
+    }
+    if (rc) return rc;
+    sslk_status s = loss ? sslk_loss_set_f64(loss, key, v) : sslk_trainer_set_f64(tr, key, v);
+    return s == SSLK_OK ? 0 : cli_fail(cmd, name, s);
 }
 
 int tc_apply_options(const char *cmd, sslk_trainer *tr, int argc, char **argv) {
@@ -79,27 +95,29 @@ int tc_apply_options(const char *cmd, sslk_trainer *tr, int argc, char **argv) {
     };
     for (size_t i = 0; i < sizeof shortcuts / sizeof shortcuts[0]; i++) {
         const char *v = cli_opt(argc, argv, shortcuts[i].opt);
-        if (!v) continue;
-        char *end;
-        double x = strtod(v, &end);
-        if (*end) return cli_usage(cmd, "%s expects a number, got '%s'", shortcuts[i].opt, v);
-        int rc = set_one(cmd, tr, shortcuts[i].name, x);
+        if (!v) {
+            if (cli_flag(argc, argv, shortcuts[i].opt)) return cli_usage(cmd, "%s needs a value", shortcuts[i].opt);
+            continue;
+        }
+        int rc = set_one(cmd, tr, shortcuts[i].opt, shortcuts[i].name, v);
         if (rc) return rc;
     }
     for (int i = 1; i < argc; i++) {
         const char *kv = NULL;
-        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) kv = argv[++i];
-        else if (strncmp(argv[i], "--set=", 6) == 0) kv = argv[i] + 6;
+        if (strcmp(argv[i], "--set") == 0) {
+            if (i + 1 >= argc) return cli_usage(cmd, "--set needs name=value");
+            kv = argv[++i];
+        } else if (strncmp(argv[i], "--set=", 6) == 0) {
+            kv = argv[i] + 6;
+        }
         if (!kv) continue;
         const char *eq = strchr(kv, '=');
         if (!eq || eq == kv || eq - kv >= 64) return cli_usage(cmd, "--set expects name=value, got '%s'", kv);
-        char name[64];
+        char name[64], opt[80];
         memcpy(name, kv, (size_t)(eq - kv));
         name[eq - kv] = 0;
-        char *end;
-        double x = strtod(eq + 1, &end);
-        if (*end || eq[1] == 0) return cli_usage(cmd, "--set %s: '%s' is not a number", name, eq + 1);
-        int rc = set_one(cmd, tr, name, x);
+        snprintf(opt, sizeof opt, "--set %s", name);
+        int rc = set_one(cmd, tr, opt, name, eq + 1);
         if (rc) return rc;
     }
     return 0;
