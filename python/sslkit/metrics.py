@@ -164,6 +164,24 @@ def _predictions(logits_or_pred, ctx):
     return as_i32(a, "pred"), None
 
 
+# Inferred class / group counts (largest id + 1) size the per-class arrays the
+# report returns: an id above this is taken for a corrupted input, not a
+# million-class problem (pass num_classes to mean it), as in `sslkit accuracy`.
+MAX_INFERRED_IDS = 1 << 20
+
+
+def _inferred_count(*arrays_and_names):
+    top = -1
+    for a, name in zip(arrays_and_names[::2], arrays_and_names[1::2]):
+        if a.size:
+            i = int(np.argmax(a))
+            if int(a[i]) >= MAX_INFERRED_IDS:
+                raise ValueError(f"{name}[{i}] = {int(a[i])}: ids inferred from the data must be below "
+                                 f"{MAX_INFERRED_IDS}; pass num_classes to size the report explicitly")
+            top = max(top, int(a[i]))
+    return top + 1
+
+
 def accuracy_report(logits_or_pred, labels, groups=None, k=10, num_classes=None, class_set=None, ctx=None):
     """Accuracy, per-class and per-group accuracy, worst-k / best-k class
     accuracy (unweighted mean of the k lowest / highest per-class
@@ -177,8 +195,12 @@ def accuracy_report(logits_or_pred, labels, groups=None, k=10, num_classes=None,
     lab = as_i32(labels, "labels", ndim=1)
     if lab.shape[0] != pred.shape[0]:
         raise ValueError(f"labels has {lab.shape[0]} entries, predictions {pred.shape[0]}")
-    C = int(num_classes if num_classes is not None else
-            (c if c is not None else max(int(lab.max(initial=-1)), int(pred.max(initial=-1))) + 1))
+    if num_classes is not None:
+        C = to_int(num_classes, "num_classes", "size_t")
+    elif c is not None:
+        C = c
+    else:
+        C = _inferred_count(lab, "labels", pred, "predictions")
     n = lab.shape[0]
     g = None
     G = 0
@@ -186,7 +208,7 @@ def accuracy_report(logits_or_pred, labels, groups=None, k=10, num_classes=None,
         g = as_i32(groups, "groups", ndim=1)
         if g.shape[0] != n:
             raise ValueError(f"groups has {g.shape[0]} entries, labels {n}")
-        G = int(g.max(initial=-1)) + 1 if n else 0
+        G = _inferred_count(g, "groups") if n else 0
     fw = fb = None
     if class_set is not None:
         if isinstance(class_set, dict):

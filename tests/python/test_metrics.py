@@ -177,6 +177,21 @@ def test_accuracy_report_errors():
     assert e.value.status_name == "SSLK_E_NONFINITE"
 
 
+def test_accuracy_report_huge_ids_are_refused_before_allocating():
+    # three values used to size a (2^31 - 1)-class report: 32 GB of numpy arrays
+    big = 2**31 - 2
+    with pytest.raises(ValueError, match=r"labels\[2\] = 2147483646"):
+        sslkit.accuracy_report(np.array([0, 1, 1]), np.array([0, 1, big]), k=1)
+    with pytest.raises(ValueError, match=r"predictions\[0\]"):
+        sslkit.accuracy_report(np.array([big, 1, 1]), np.array([0, 1, 1]), k=1)
+    with pytest.raises(ValueError, match=r"groups\[1\]"):
+        sslkit.accuracy_report(np.array([0, 1, 1]), np.array([0, 1, 1]), groups=np.array([0, big, 0]), k=1)
+    # just under the bound still works, and the report has exactly that many classes
+    top = sslkit.metrics.MAX_INFERRED_IDS - 1
+    r = sslkit.accuracy_report(np.array([0, top, 1]), np.array([0, top, 0]), k=1)
+    assert r["num_classes"] == top + 1 and r["accuracy"] == pytest.approx(2 / 3)
+
+
 def np_softmax(x):
     e = np.exp(x - x.max(1, keepdims=True))
     return e / e.sum(1, keepdims=True)
