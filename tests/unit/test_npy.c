@@ -166,6 +166,10 @@ START_TEST(hostile_and_unsupported) {
         {"{'descr': '<U3', 'fortran_order': False, 'shape': (1,), }", 12, SSLK_E_DTYPE, "<U3"},
         {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4,), }", 16, SSLK_E_DTYPE, "structured"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", 16, SSLK_E_FORMAT, "truncated"},
+        /* issue 12: data after the payload, and a parenthesised number that is no tuple */
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (4), }", 16, SSLK_E_FORMAT, "(4,)"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': ( 4 ), }", 16, SSLK_E_FORMAT, "comma"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", 20, SSLK_E_FORMAT, "4 trailing bytes at offset 144"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", 16,
          SSLK_E_OVERFLOW, "overflow"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }", 16, SSLK_E_OVERFLOW,
