@@ -644,6 +644,45 @@ START_TEST(jpeg_decoder_survives_errors) {
 }
 END_TEST
 
+/* libjpeg keeps Huffman tables in its handle between images: a file whose
+ * scan uses a table it never defines (here a grey baseline JPEG switched to
+ * table 1) must decode the same after another file defined that table. */
+START_TEST(jpeg_decode_independent_of_previous_file) {
+    sslk_ctx *c = new_ctx();
+    unsigned long na, nb;
+    unsigned char *a = encode_jpeg(96, 64, TJFLAG_PROGRESSIVE, &na);
+    uint8_t *px = malloc(40 * 32);
+    for (int i = 0; i < 40 * 32; i++) px[i] = (uint8_t)((i * 37) & 255);
+    tjhandle t = tjInitCompress();
+    unsigned char *b = NULL;
+    nb = 0;
+    ck_assert_int_eq(tjCompress2(t, px, 40, 0, 32, TJPF_GRAY, &b, &nb, TJSAMP_GRAY, 90, 0), 0);
+    tjDestroy(t);
+    size_t sos = find_marker(b, nb, 0xDA, 0, 0);
+    ck_assert_int_eq(b[sos + 4], 1); /* one component */
+    b[sos + 6] = 0x11;               /* DC and AC table 1, never defined in b */
+    ssli_image img;
+    ssli_scratch sc;
+    ssli_scratch_init(&sc, c);
+    for (int lenient = 0; lenient <= 1; lenient++) {
+        sslk_status s1 = ssli_jpeg_decode_mem(&sc, b, nb, 40, 32, 16384, 0, 0, lenient, &img, NULL, NULL, "b.jpg");
+        uint8_t *first = malloc(40 * 32 * 3);
+        if (s1 == SSLK_OK) memcpy(first, img.data, 40 * 32 * 3);
+        ck_ok(ssli_jpeg_decode_mem(&sc, a, na, 96, 64, 16384, 0, 0, lenient, &img, NULL, NULL, "a.jpg"));
+        sslk_status s2 = ssli_jpeg_decode_mem(&sc, b, nb, 40, 32, 16384, 0, 0, lenient, &img, NULL, NULL, "b.jpg");
+        ck_assert_msg(s1 == s2, "lenient %d: b.jpg alone -> %s, after a.jpg -> %s", lenient, sslk_status_str(s1),
+                      sslk_status_str(s2));
+        if (s1 == SSLK_OK) ck_assert_int_eq(memcmp(first, img.data, 40 * 32 * 3), 0);
+        free(first);
+    }
+    ssli_scratch_free(&sc);
+    free(px);
+    tjFree(a);
+    tjFree(b);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 /* A warning then a fatal error: junk before the second scan's marker (warning
  * "extraneous bytes"), then a scan naming a component that does not exist
  * (fatal).  Refused, never pixels. */
@@ -1567,6 +1606,7 @@ int main(void) {
     tcase_add_test(r, jpeg_dct_scaling_and_corrupt);
     tcase_add_test(r, jpeg_truncated_progressive_refused);
     tcase_add_test(r, jpeg_decoder_survives_errors);
+    tcase_add_test(r, jpeg_decode_independent_of_previous_file);
     tcase_add_test(r, jpeg_fatal_after_warning_refused);
     tcase_add_test(r, jpeg_premature_end_of_segment_refused);
     tcase_add_test(r, jpeg_pixel_limit_from_header);
