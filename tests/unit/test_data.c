@@ -905,6 +905,23 @@ START_TEST(idx_and_cifar_file_limit) {
     ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 1000016));
     ck_ok(sslk_dataset_open(c, tpath("z-images-idx3-ubyte.gz"), SSLK_SPLIT_TRAIN, &ds));
     sslk_dataset_destroy(ds);
+    /* NPY images read whole: 10 x 100 x 100 uint8 plus a 128-byte header */
+    {
+        static const char hdr[] = "{'descr': '|u1', 'fortran_order': False, 'shape': (10, 100, 100), }";
+        uint8_t *np = calloc(1, 128 + 100000);
+        memcpy(np, "\x93NUMPY\x01\x00\x76\x00", 10);
+        memset(np + 10, ' ', 118);
+        memcpy(np + 10, hdr, sizeof hdr - 1);
+        np[127] = '\n';
+        write_file(tpath("x.npy"), np, 128 + 100000);
+        free(np);
+        ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 100127));
+        ck_status(sslk_dataset_open(c, tpath("x.npy"), SSLK_SPLIT_TRAIN, &ds), SSLK_E_LIMIT);
+        ck_assert_msg(strstr(sslk_last_error(), "x.npy") != NULL, "%s", sslk_last_error());
+        ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 100128));
+        ck_ok(sslk_dataset_open(c, tpath("x.npy"), SSLK_SPLIT_TRAIN, &ds));
+        sslk_dataset_destroy(ds);
+    }
     /* CIFAR-10: 200 records of 3073 bytes */
     uint8_t *cf = calloc(200, 3073);
     write_file(tpath("batch.bin"), cf, 200 * 3073);
