@@ -52,7 +52,9 @@ typedef enum sslk_dataset_setting {
     SSLK_DATASET_DCT_SCALING = 1800,    /**< I64 0/1, default 1: JPEG decode at the smallest DCT scale covering the crop */
     SSLK_DATASET_JPEG_FAST_DCT = 1801,  /**< I64 0/1, default 0: TurboJPEG's fast (less exact) IDCT */
     SSLK_DATASET_MAX_IMAGE_SIDE = 1802, /**< I64, default 16384: larger JPEG sides are refused as hostile */
-    SSLK_DATASET_MAX_FILE_MB = 1803     /**< I64, default 256: larger image files are refused */
+    SSLK_DATASET_MAX_FILE_MB = 1803,    /**< I64, default 256: larger image files are refused */
+    SSLK_DATASET_JPEG_LENIENT = 1804    /**< I64 0/1, default 0: accept JPEGs that decode completely with
+                                             libjpeg warnings (e.g. extraneous bytes); since 1.2 */
 } sslk_dataset_setting;
 
 /** Open a dataset by name or path.

@@ -2,8 +2,11 @@
  * atomic save.  Preamble and header parsing live in npy_header.c.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "npy_internal.h"
 
@@ -58,11 +61,24 @@ sslk_status sslk_npy_open(sslk_ctx *ctx, const char *path, sslk_npy **out) {
     f->path = ssli_malloc(ctx, plen + 1, 1);
     if (!f->path) return open_fail(f, ssli_alloc_status());
     memcpy(f->path, path, plen + 1);
-    f->fp = fopen(path, "rb");
-    if (!f->fp) {
+    /* O_NONBLOCK: a FIFO must not block open(); only regular files are read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         int e = errno;
         return open_fail(f, ssli_err(e == ENOENT ? SSLK_E_NOT_FOUND : SSLK_E_IO, "%s: cannot open '%s': %s",
                                      fn, path, strerror(e)));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return open_fail(f, ssli_err(SSLK_E_IO, "%s: '%s' is not a regular file", fn, path));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    f->fp = fdopen(fd, "rb");
+    if (!f->fp) {
+        close(fd);
+        return open_fail(f, ssli_err(SSLK_E_IO, "%s: cannot open '%s': %s", fn, path, strerror(errno)));
     }
     unsigned char pre[12];
     size_t avail = fread(pre, 1, 10, f->fp), hlen = 0, prefix = 0;
@@ -87,6 +103,13 @@ sslk_status sslk_npy_open(sslk_ctx *ctx, const char *path, sslk_npy **out) {
         return open_fail(f, ssli_err(SSLK_E_FORMAT,
                                      "%s: '%s' is truncated: shape needs %zu data bytes, file has %lld", fn,
                                      path, f->h.bytes, size < f->data_offset ? 0 : size - f->data_offset));
+    /* numpy never writes past the array: more bytes mean another format or a damaged file */
+    if ((unsigned long long)(size - f->data_offset) > (unsigned long long)f->h.bytes)
+        return open_fail(f, ssli_err(SSLK_E_FORMAT,
+                                     "%s: '%s' has %llu trailing bytes at offset %llu, after the %zu data bytes "
+                                     "its shape needs",
+                                     fn, path, (unsigned long long)(size - f->data_offset) - f->h.bytes,
+                                     (unsigned long long)f->data_offset + f->h.bytes, f->h.bytes));
     *out = f;
     return SSLK_OK;
 }

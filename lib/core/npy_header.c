@@ -2,7 +2,8 @@
  *   {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
  * parsed with a small recursive-descent reader that accepts exactly the
  * subset numpy writes (any key order, either quote, optional trailing commas,
- * Python-2 'L' suffixes on integers) and refuses everything else.
+ * Python-2 'L' suffixes on integers) and refuses everything else, including a
+ * one-element shape without its comma.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "npy_internal.h"
 
@@ -132,6 +133,12 @@ static sslk_status read_shape(cursor *c, ssli_npy_hdr *h) {
         SSLI_TRY(read_uint(c, &h->shape[h->ndim]));
         h->ndim++;
         if (eat(c, ',')) continue;
+        /* "(3)" is the number 3 in Python, not a tuple: numpy writes "(3,)" */
+        if (h->ndim == 1 && c->p < c->end && *c->p == ')')
+            return ssli_err(SSLK_E_FORMAT,
+                            "%s: '%s' is not a valid NPY file: header 'shape' (%zu) lacks the comma of a "
+                            "one-element tuple, (%zu,)",
+                            c->fn, c->path, h->shape[0], h->shape[0]);
         if (eat(c, ')')) break;
         return bad(c, "has a malformed 'shape' tuple");
     }

@@ -48,7 +48,7 @@ typedef struct ssli_reader {
 } ssli_reader;
 
 /* Dataset settings (dataset domain) */
-#define SSLI_DS_NSET 4
+#define SSLI_DS_NSET 5
 extern const ssli_setting_table ssli_settings_dataset;
 extern const ssli_setting_table ssli_settings_augment;
 extern const ssli_setting_table ssli_settings_loader;
@@ -115,14 +115,21 @@ sslk_status ssli_npy_labels_from_buffer(sslk_dataset *ds, const uint8_t *buf, si
 /* Decode a JPEG held in memory (for the fuzz target and tests): header, then
  * decode at the smallest scale covering need_w x need_h. */
 sslk_status ssli_jpeg_decode_mem(ssli_scratch *sc, const uint8_t *buf, size_t len, size_t need_w,
-                                 size_t need_h, size_t max_side, int fast, int dct_scaling,
+                                 size_t need_h, size_t max_side, int fast, int dct_scaling, int lenient,
                                  ssli_image *img, size_t *full_w, size_t *full_h, const char *what);
 
-/* Read a whole file (plain or gzip, transparently through zlib) into a growing
- * ssli_malloc'd buffer; max bounds the result size. */
+/* Read a whole regular file (gzip when gz and the file starts with the gzip
+ * magic, raw otherwise) into a growing ssli_malloc'd buffer; max bounds the
+ * result (SSLK_E_FORMAT above it) and SSLK_CTX_MAX_FILE_BYTES too
+ * (SSLK_E_LIMIT).  Non-regular files (FIFOs, devices) are refused with
+ * SSLK_E_IO without blocking; data after a gzip member is SSLK_E_FORMAT. */
 sslk_status ssli_read_file(const sslk_ctx *ctx, const char *path, size_t max, int gz, uint8_t **buf,
                            size_t *len, const char *fn);
-/* Raw file into scratch buffer (no gzip). */
+/* The first n bytes (fewer when the file is shorter), decompressed as above:
+ * a header peek before sizes are known. */
+sslk_status ssli_read_head(const sslk_ctx *ctx, const char *path, size_t n, int gz, uint8_t **out, size_t *len,
+                           const char *fn);
+/* Raw regular file into scratch buffer (no gzip), same checks. */
 sslk_status ssli_read_file_into(const sslk_ctx *ctx, const char *path, size_t max, uint8_t **buf,
                                 size_t *cap, size_t *len, const char *fn);
 bool ssli_path_exists(const char *path);

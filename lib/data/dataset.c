@@ -13,6 +13,8 @@ static const ssli_setting_def dataset_defs[SSLI_DS_NSET] = {
      "JPEGs with a larger width or height are refused as hostile"},
     {SSLK_DATASET_MAX_FILE_MB, "max_file_mb", SSLK_SETTING_I64, 1, 65536, 256,
      "image files larger than this many MiB are refused"},
+    {SSLK_DATASET_JPEG_LENIENT, "jpeg_lenient", SSLK_SETTING_I64, 0, 1, 0,
+     "accept JPEGs that decode completely despite libjpeg warnings (never truncated or unreadable ones)"},
 };
 const ssli_setting_table ssli_settings_dataset = {"dataset", dataset_defs, SSLI_DS_NSET};
 

@@ -4,10 +4,12 @@
 #include "data_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 #include <zlib.h>
 
 bool ssli_path_exists(const char *path) {
@@ -62,57 +64,128 @@ void ssli_scratch_free(ssli_scratch *s) {
     memset(s, 0, sizeof *s);
 }
 
-sslk_status ssli_read_file_into(const sslk_ctx *ctx, const char *path, size_t max, uint8_t **buf,
-                                size_t *cap, size_t *len, const char *fn) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ssli_err(SSLK_E_IO, "%s: cannot open '%s': %s", fn, path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+/* Open path for reading if it is a regular file.  O_NONBLOCK keeps open()
+ * itself from waiting for a writer when the name is a FIFO (a '*.jpg' FIFO
+ * used to block a dataset read forever); fstat then refuses anything but a
+ * regular file, so no read ever waits either. */
+static sslk_status open_regular(const char *path, struct stat *st, int *fd_out, const char *fn) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return ssli_err(SSLK_E_IO, "%s: cannot open '%s': %s", fn, path, strerror(errno));
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
         return ssli_err(SSLK_E_IO, "%s: '%s' is not a regular file", fn, path);
     }
-    if ((uint64_t)st.st_size > (uint64_t)max) {
-        fclose(f);
-        return ssli_err(SSLK_E_FORMAT, "%s: '%s' has %lld bytes, more than the limit %zu", fn, path,
-                        (long long)st.st_size, max);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *fd_out = fd;
+    return SSLK_OK;
+}
+
+/* read() until n bytes, end of file or an error; returns the count or -1. */
+static ssize_t read_full(int fd, uint8_t *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got > ((size_t)1 << 30) ? (size_t)1 << 30 : n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
     }
-    size_t n = (size_t)st.st_size;
-    sslk_status s = ssli_scratch_reserve(ctx, buf, cap, n + 1, fn);
-    if (s != SSLK_OK) {
-        fclose(f);
-        return s;
-    }
-    size_t got = fread(*buf, 1, n, f);
-    int err = ferror(f);
-    fclose(f);
-    if (err || got != n) return ssli_err(SSLK_E_IO, "%s: short read of '%s' (%zu of %zu bytes)", fn, path, got, n);
+    return (ssize_t)got;
+}
+
+/* Size checks for a raw file: the caller's format bound, then the context's. */
+static sslk_status check_raw_size(const sslk_ctx *ctx, const char *path, uint64_t size, size_t max, const char *fn) {
+    if (size > (uint64_t)max)
+        return ssli_err(SSLK_E_FORMAT, "%s: '%s' has %llu bytes, more than the limit %zu", fn, path,
+                        (unsigned long long)size, max);
+    char what[600];
+    snprintf(what, sizeof what, "reading '%s' whole", path);
+    return ssli_check_limit(ctx, SSLK_CTX_MAX_FILE_BYTES, size, fn, what);
+}
+
+static sslk_status read_raw_fd(const sslk_ctx *ctx, int fd, const struct stat *st, const char *path, size_t max,
+                               uint8_t **buf, size_t *cap, size_t *len, const char *fn) {
+    SSLI_TRY(check_raw_size(ctx, path, (uint64_t)st->st_size, max, fn));
+    size_t n = (size_t)st->st_size;
+    SSLI_TRY(ssli_scratch_reserve(ctx, buf, cap, n + 1, fn));
+    ssize_t got = read_full(fd, *buf, n);
+    if (got != (ssize_t)n)
+        return ssli_err(SSLK_E_IO, "%s: short read of '%s' (%zd of %zu bytes)", fn, path, got, n);
     *len = n;
     return SSLK_OK;
 }
 
-sslk_status ssli_read_file(const sslk_ctx *ctx, const char *path, size_t max, int gz, uint8_t **out,
-                           size_t *len, const char *fn) {
-    *out = NULL;
-    *len = 0;
-    if (!gz) {
-        size_t cap = 0;
-        return ssli_read_file_into(ctx, path, max, out, &cap, len, fn);
-    }
-    gzFile g = gzopen(path, "rb");
-    if (!g) return ssli_err(SSLK_E_IO, "%s: cannot open '%s': %s", fn, path, strerror(errno));
-    /* Grow geometrically with the data actually decompressed, so a hostile
-     * header can never make us allocate more than twice what the file holds. */
-    size_t cap = 0, n = 0;
+sslk_status ssli_read_file_into(const sslk_ctx *ctx, const char *path, size_t max, uint8_t **buf,
+                                size_t *cap, size_t *len, const char *fn) {
+    struct stat st;
+    int fd = -1;
+    SSLI_TRY(open_regular(path, &st, &fd, fn));
+    sslk_status s = read_raw_fd(ctx, fd, &st, path, max, buf, cap, len, fn);
+    close(fd);
+    return s;
+}
+
+/* Inflate a gzip file (one or more members, as gzip -d reads them) into a
+ * buffer that grows with the data actually produced, so a hostile header never
+ * makes us allocate more than twice what the stream holds.  head > 0: stop
+ * quietly after head bytes (header peeks).  Anything after a member that is not
+ * another member is refused with its offset (zlib's gzread ignored it). */
+static sslk_status inflate_fd(const sslk_ctx *ctx, int fd, const char *path, size_t max, size_t head,
+                              uint8_t **out, size_t *len, const char *fn) {
+    uint64_t lim = ssli_limit(ctx, SSLK_CTX_MAX_FILE_BYTES);
+    size_t bound = max;
+    if (!head && lim < (uint64_t)bound) bound = (size_t)lim;
+    if (head) bound = head;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return ssli_err(SSLK_E_NOMEM, "%s: cannot start zlib for '%s'", fn, path);
+    static const size_t IN_CHUNK = (size_t)1 << 16;
+    uint8_t *in = ssli_malloc(ctx, IN_CHUNK, 1);
     uint8_t *buf = NULL;
-    sslk_status s = SSLK_OK;
-    for (;;) {
+    size_t cap = 0, n = 0;
+    unsigned long long fed = 0; /* compressed bytes handed to zlib so far */
+    bool eof = false, member_done = false;
+    sslk_status s = in ? SSLK_OK : ssli_err(ssli_alloc_status(), "%s: cannot allocate a read buffer", fn);
+    while (s == SSLK_OK) {
+        if (z.avail_in == 0 && !eof) {
+            ssize_t r = read_full(fd, in, IN_CHUNK);
+            if (r < 0) {
+                s = ssli_err(SSLK_E_IO, "%s: read error on '%s': %s", fn, path, strerror(errno));
+                break;
+            }
+            eof = (size_t)r < IN_CHUNK;
+            z.next_in = in;
+            z.avail_in = (uInt)r;
+            fed += (unsigned long long)r;
+        }
+        unsigned long long at = fed - z.avail_in; /* offset of the next unread byte */
+        if (member_done) {
+            if (z.avail_in == 0) break; /* clean end after the last member */
+            if (z.next_in[0] != 0x1f) {
+                s = ssli_err(SSLK_E_FORMAT, "%s: '%s' has trailing data after its gzip stream at offset %llu", fn,
+                             path, at);
+                break;
+            }
+            inflateReset(&z);
+            member_done = false;
+        }
         if (n == cap) {
-            if (cap >= max) {
-                s = ssli_err(SSLK_E_FORMAT, "%s: '%s' decompresses to more than %zu bytes", fn, path, max);
+            /* one byte of room past the bound tells "exactly bound" from "more" */
+            if (cap > bound) {
+                if (head) break;
+                if (bound < max) {
+                    char what[600];
+                    snprintf(what, sizeof what, "decompressing '%s'", path);
+                    s = ssli_check_limit(ctx, SSLK_CTX_MAX_FILE_BYTES, (uint64_t)n, fn, what);
+                } else {
+                    s = ssli_err(SSLK_E_FORMAT, "%s: '%s' decompresses to more than %zu bytes", fn, path, max);
+                }
                 break;
             }
             size_t nc = cap ? cap * 2 : ((size_t)1 << 20);
-            if (nc > max) nc = max;
+            if (nc > bound + 1 || nc < cap) nc = bound + 1;
             uint8_t *nb = ssli_malloc(ctx, nc, 1);
             if (!nb) {
                 s = ssli_err(ssli_alloc_status(), "%s: cannot allocate %zu bytes for '%s'", fn, nc, path);
@@ -123,28 +196,25 @@ sslk_status ssli_read_file(const sslk_ctx *ctx, const char *path, size_t max, in
             buf = nb;
             cap = nc;
         }
-        size_t want = cap - n;
-        if (want > (1u << 30)) want = 1u << 30;
-        int r = gzread(g, buf + n, (unsigned)want);
-        if (r < 0) {
-            int e;
-            const char *m = gzerror(g, &e);
-            s = ssli_err(SSLK_E_FORMAT, "%s: '%s' is corrupt: %s", fn, path, m ? m : "gzip error");
+        size_t room = cap - n;
+        z.next_out = buf + n;
+        z.avail_out = room > (size_t)1 << 30 ? 1u << 30 : (uInt)room;
+        uInt before = z.avail_out;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        n += before - z.avail_out;
+        if (zr == Z_STREAM_END) member_done = true;
+        else if (zr == Z_BUF_ERROR && z.avail_in == 0 && eof && z.avail_out > 0) {
+            s = ssli_err(SSLK_E_FORMAT, "%s: '%s' is corrupt: gzip stream truncated at offset %llu", fn, path, fed);
+            break;
+        } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            s = ssli_err(SSLK_E_FORMAT, "%s: '%s' is corrupt near offset %llu: %s", fn, path, fed - z.avail_in,
+                         z.msg ? z.msg : "gzip error");
             break;
         }
-        if (r == 0) {
-            /* gzread returns 0 both at a clean end and at a truncated stream. */
-            int e;
-            const char *m = gzerror(g, &e);
-            if (e != Z_OK && e != Z_STREAM_END)
-                s = ssli_err(SSLK_E_FORMAT, "%s: '%s' is corrupt: %s", fn, path, m ? m : "gzip error");
-            else if (!gzeof(g))
-                s = ssli_err(SSLK_E_IO, "%s: read error on '%s'", fn, path);
-            break;
-        }
-        n += (size_t)r;
     }
-    gzclose(g);
+    inflateEnd(&z);
+    ssli_free(ctx, in);
+    if (s == SSLK_OK && head && n > head) n = head;
     if (s != SSLK_OK) {
         ssli_free(ctx, buf);
         return s;
@@ -152,4 +222,49 @@ sslk_status ssli_read_file(const sslk_ctx *ctx, const char *path, size_t max, in
     *out = buf;
     *len = n;
     return SSLK_OK;
+}
+
+/* Shared by ssli_read_file and ssli_read_head: gzip when asked for and the
+ * magic says so, raw otherwise (plain IDX files go through the same call). */
+static sslk_status read_any(const sslk_ctx *ctx, const char *path, size_t max, int gz, size_t head, uint8_t **out,
+                            size_t *len, const char *fn) {
+    *out = NULL;
+    *len = 0;
+    struct stat st;
+    int fd = -1;
+    SSLI_TRY(open_regular(path, &st, &fd, fn));
+    uint8_t magic[2] = {0, 0};
+    sslk_status s = SSLK_OK;
+    if (gz) {
+        ssize_t r = read_full(fd, magic, 2);
+        gz = r == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        if (lseek(fd, 0, SEEK_SET) != 0) s = ssli_err(SSLK_E_IO, "%s: cannot seek in '%s'", fn, path);
+    }
+    size_t cap = 0;
+    if (s == SSLK_OK && gz) s = inflate_fd(ctx, fd, path, max, head, out, len, fn);
+    else if (s == SSLK_OK && head) {
+        s = ssli_scratch_reserve(ctx, out, &cap, head, fn);
+        ssize_t r = s == SSLK_OK ? read_full(fd, *out, head) : 0;
+        if (r < 0) s = ssli_err(SSLK_E_IO, "%s: read error on '%s': %s", fn, path, strerror(errno));
+        else *len = (size_t)r;
+    } else if (s == SSLK_OK) {
+        s = read_raw_fd(ctx, fd, &st, path, max, out, &cap, len, fn);
+    }
+    close(fd);
+    if (s != SSLK_OK) {
+        ssli_free(ctx, *out);
+        *out = NULL;
+        *len = 0;
+    }
+    return s;
+}
+
+sslk_status ssli_read_file(const sslk_ctx *ctx, const char *path, size_t max, int gz, uint8_t **out,
+                           size_t *len, const char *fn) {
+    return read_any(ctx, path, max, gz, 0, out, len, fn);
+}
+
+sslk_status ssli_read_head(const sslk_ctx *ctx, const char *path, size_t n, int gz, uint8_t **out, size_t *len,
+                           const char *fn) {
+    return read_any(ctx, path, n, gz, n ? n : 1, out, len, fn);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 typedef struct folder_list {
     char *root;
@@ -100,7 +101,16 @@ static sslk_status list_dir(const sslk_ctx *ctx, const char *dir, bool want_dirs
             keep = p && ssli_is_dir(p);
             ssli_free(ctx, p);
         } else {
+            /* Only regular files (or links to them): a FIFO named x.jpg would
+             * block its reader.  d_type spares a stat on most file systems. */
             keep = is_jpeg_name(e->d_name);
+            if (keep && e->d_type != DT_REG) {
+                char *p = ssli_path_join(ctx, dir, e->d_name);
+                struct stat st;
+                keep = p && (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) && stat(p, &st) == 0 &&
+                       S_ISREG(st.st_mode);
+                ssli_free(ctx, p);
+            }
         }
         if (!keep) continue;
         char *copy = ssli_strdup(ctx, e->d_name);

@@ -6,7 +6,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
 
 static uint32_t be32(const uint8_t *p) {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
@@ -46,31 +45,29 @@ sslk_status ssli_idx_parse(sslk_ctx *ctx, const uint8_t *buf, size_t len, int nd
     return SSLK_OK;
 }
 
-/* Bytes the file should decompress to, from its header (0 when unreadable). */
-static size_t idx_expected_size(const char *path) {
-    gzFile g = gzopen(path, "rb");
-    if (!g) return 0;
-    uint8_t h[20];
-    int r = gzread(g, h, 4);
-    size_t total = 0;
-    if (r == 4 && h[3] >= 1 && h[3] <= 4) {
-        int nd = h[3];
-        if (gzread(g, h + 4, (unsigned)(4 * nd)) == 4 * nd) {
-            total = 4 + 4 * (size_t)nd;
-            size_t prod = 1;
-            for (int k = 0; k < nd && prod; k++)
-                if (ssli_mul_overflow(prod, be32(h + 4 + 4 * k), &prod) || prod > SSLI_DATA_MAX_BYTES) prod = 0;
-            total = prod ? total + prod : 0;
-        }
-    }
-    gzclose(g);
-    return total;
-}
-
+/* Read an IDX file whole.  Its size is known from the header's dims, so it is
+ * checked against SSLK_CTX_MAX_FILE_BYTES before the payload is read (a 13 MB
+ * gzip can claim 3 GB of zeros); the read itself is bounded by that size + 1
+ * so trailing data is seen, and by the context limit while inflating. */
 static sslk_status load_idx(sslk_ctx *ctx, const char *path, uint8_t **buf, size_t *len, const char *fn) {
     if (!ssli_path_exists(path)) return ssli_err(SSLK_E_NOT_FOUND, "%s: '%s' does not exist", fn, path);
-    size_t want = idx_expected_size(path);
-    /* +1 so trailing garbage is seen; a bad header still reads a bounded amount. */
+    uint8_t *h = NULL;
+    size_t hn = 0;
+    SSLI_TRY(ssli_read_head(ctx, path, 20, 1, &h, &hn, fn));
+    size_t want = 0;
+    if (hn >= 4 && h[0] == 0 && h[1] == 0 && h[3] >= 1 && h[3] <= 4 && hn >= 4 + 4 * (size_t)h[3]) {
+        size_t prod = 1;
+        for (int k = 0; k < h[3] && prod; k++)
+            if (ssli_mul_overflow(prod, be32(h + 4 + 4 * k), &prod) || prod > SSLI_DATA_MAX_BYTES) prod = 0;
+        want = prod ? 4 + 4 * (size_t)h[3] + prod : 0;
+    }
+    ssli_free(ctx, h);
+    if (want) {
+        char what[600];
+        snprintf(what, sizeof what, "'%s' (its IDX header claims %zu bytes)", path, want);
+        SSLI_TRY(ssli_check_limit(ctx, SSLK_CTX_MAX_FILE_BYTES, want, fn, what));
+    }
+    /* A header that does not parse still reads a bounded amount, for the parser's message. */
     size_t max = want ? want + 1 : (size_t)1 << 20;
     return ssli_read_file(ctx, path, max, 1, buf, len, fn);
 }

@@ -30,10 +30,12 @@ sslk_status ssli_npy_parse(const uint8_t *buf, size_t len, ssli_npy_info *info, 
     memcpy(info->shape, h.shape, h.ndim * sizeof h.shape[0]);
     info->count = h.count;
     info->data_off = prefix + hl;
-    if (len - info->data_off != h.bytes)
-        return ssli_err(SSLK_E_FORMAT, "%s: '%s' %s: header claims %zu data bytes, file holds %zu", fn, what,
-                        len - info->data_off < h.bytes ? "is truncated" : "has trailing bytes", h.bytes,
-                        len - info->data_off);
+    if (len - info->data_off < h.bytes)
+        return ssli_err(SSLK_E_FORMAT, "%s: '%s' is truncated: header claims %zu data bytes, file holds %zu", fn,
+                        what, h.bytes, len - info->data_off);
+    if (len - info->data_off > h.bytes)
+        return ssli_err(SSLK_E_FORMAT, "%s: '%s' has %zu trailing bytes at offset %zu, after the %zu data bytes its "
+                        "header claims", fn, what, len - info->data_off - h.bytes, info->data_off + h.bytes, h.bytes);
     return SSLK_OK;
 }
 

@@ -57,3 +57,16 @@ b = io.BytesIO()
 im.convert("L").save(b, "JPEG")
 put("corpus/jpeg/gray.jpg", b.getvalue())
 put("corpus/jpeg/truncated.jpg", b.getvalue()[: len(b.getvalue()) // 2])
+
+# issue 12 seeds, derived from the files above
+prog = open("corpus/jpeg/progressive.jpg", "rb").read()
+sos = [i for i in range(len(prog) - 1) if prog[i] == 0xFF and prog[i + 1] == 0xDA]
+# two extraneous bytes before the first SOS: a warning, the image still decodes whole
+put("corpus/jpeg/stray.jpg", prog[: sos[0]] + b"\x12\x34" + prog[sos[0]:])
+# a warning before scan 2, then scan 3 names component 9: a fatal error after a warning
+wf = bytearray(prog[: sos[1]] + b"\x12\x34" + prog[sos[1]:])
+wf[sos[2] + 2 + 5] = 9
+put("corpus/jpeg/warnfatal.jpg", bytes(wf))
+good = npy(np.zeros((2, 3, 4), dtype=np.uint8))
+put("corpus/npy/trailing.npy", good + b"\0\0\0\0")
+put("corpus/npy/shape_no_comma.npy", npy(np.zeros(3, dtype=np.uint8)).replace(b"(3,)", b"(3) "))

@@ -523,7 +523,7 @@ START_TEST(jpeg_dct_scaling_and_corrupt) {
     ssli_image img;
     size_t fw, fh;
     /* need 60 x 40: 1/4 gives 64 x 48 (1/8 gives 32 x 24, too small) */
-    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 60, 40, 16384, 0, 1, &img, &fw, &fh, "big.jpg"));
+    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 60, 40, 16384, 0, 1, 0, &img, &fw, &fh, "big.jpg"));
     ck_assert_uint_eq(fw, 256);
     ck_assert_uint_eq(img.w, 64);
     ck_assert_uint_eq(img.h, 48);
@@ -531,19 +531,19 @@ START_TEST(jpeg_dct_scaling_and_corrupt) {
     ck_assert_int_lt(img.data[3 * (20 * 64 + 1)], 30);
     ck_assert_int_gt(img.data[3 * (20 * 64 + 62)], 225);
     /* need 65 wide: 1/2 -> 128 x 96 (the slower 3/8 path is never chosen) */
-    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 65, 1, 16384, 0, 1, &img, NULL, NULL, "big.jpg"));
+    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 65, 1, 16384, 0, 1, 0, &img, NULL, NULL, "big.jpg"));
     ck_assert_uint_eq(img.w, 128);
     ck_assert_uint_eq(img.h, 96);
     /* need 129: full size */
-    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 129, 1, 16384, 0, 1, &img, NULL, NULL, "big.jpg"));
+    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 129, 1, 16384, 0, 1, 0, &img, NULL, NULL, "big.jpg"));
     ck_assert_uint_eq(img.w, 256);
     /* scaling off -> full size */
-    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 1, 1, 16384, 0, 0, &img, NULL, NULL, "big.jpg"));
+    ck_ok(ssli_jpeg_decode_mem(&sc, buf, n, 1, 1, 16384, 0, 0, 0, &img, NULL, NULL, "big.jpg"));
     ck_assert_uint_eq(img.w, 256);
     /* side limit */
-    ck_status(ssli_jpeg_decode_mem(&sc, buf, n, 1, 1, 100, 0, 1, &img, NULL, NULL, "big.jpg"), SSLK_E_FORMAT);
+    ck_status(ssli_jpeg_decode_mem(&sc, buf, n, 1, 1, 100, 0, 1, 0, &img, NULL, NULL, "big.jpg"), SSLK_E_FORMAT);
     /* truncated stream: premature end is corrupt */
-    ck_status(ssli_jpeg_decode_mem(&sc, buf, n / 2, 256, 192, 16384, 0, 1, &img, NULL, NULL, "cut.jpg"),
+    ck_status(ssli_jpeg_decode_mem(&sc, buf, n / 2, 256, 192, 16384, 0, 1, 0, &img, NULL, NULL, "cut.jpg"),
               SSLK_E_FORMAT);
     ck_assert(strstr(sslk_last_error(), "cut.jpg") != NULL);
     /* decompression bomb: a small file whose SOF claims 10000 x 10000 */
@@ -552,14 +552,430 @@ START_TEST(jpeg_dct_scaling_and_corrupt) {
             buf[k + 5] = 0x27, buf[k + 6] = 0x10, buf[k + 7] = 0x27, buf[k + 8] = 0x10;
             break;
         }
-    ck_status(ssli_jpeg_decode_mem(&sc, buf, n, 10000, 10000, 16384, 0, 1, &img, &fw, &fh, "bomb.jpg"), SSLK_E_FORMAT);
-    ck_assert(strstr(sslk_last_error(), "would decode") != NULL);
-    ck_assert_uint_eq(fw, 10000);
+    ck_status(ssli_jpeg_decode_mem(&sc, buf, n, 10000, 10000, 16384, 0, 1, 0, &img, &fw, &fh, "bomb.jpg"), SSLK_E_LIMIT);
+    ck_assert(strstr(sslk_last_error(), "max_image_pixels") != NULL);
     /* garbage */
     memset(buf, 0x41, 100);
-    ck_status(ssli_jpeg_decode_mem(&sc, buf, 100, 1, 1, 16384, 0, 1, &img, NULL, NULL, "junk.jpg"), SSLK_E_FORMAT);
+    ck_status(ssli_jpeg_decode_mem(&sc, buf, 100, 1, 1, 16384, 0, 1, 0, &img, NULL, NULL, "junk.jpg"), SSLK_E_FORMAT);
     ssli_scratch_free(&sc);
     free(buf);
+    sslk_ctx_destroy(c);
+    rm_tmp();
+}
+END_TEST
+
+/* ---- issue 12: hostile JPEGs ------------------------------------------------ */
+/* A w x h gradient JPEG in memory (caller tjFree()s it). */
+static unsigned char *encode_jpeg(int w, int h, int flags, unsigned long *n) {
+    uint8_t *px = malloc((size_t)w * (size_t)h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = px + 3 * ((size_t)y * (size_t)w + (size_t)x);
+            p[0] = (uint8_t)(x * 255 / (w - 1));
+            p[1] = (uint8_t)(y * 255 / (h - 1));
+            p[2] = (uint8_t)((x * y) & 255);
+        }
+    tjhandle t = tjInitCompress();
+    unsigned char *jb = NULL;
+    *n = 0;
+    ck_assert_int_eq(tjCompress2(t, px, w, 0, h, TJPF_RGB, &jb, n, TJSAMP_420, 90, flags), 0);
+    tjDestroy(t);
+    free(px);
+    return jb;
+}
+
+/* Offset of the k-th (0-based) marker 0xFF m at or after from, or 0. */
+static size_t find_marker(const unsigned char *b, size_t n, unsigned m, size_t from, int k) {
+    for (size_t i = from; i + 1 < n; i++)
+        if (b[i] == 0xFF && b[i + 1] == m && k-- == 0) return i;
+    return 0;
+}
+
+/* Every cut of a progressive JPEG is refused: before the fix a fatal error that
+ * followed libjpeg's "premature end" warning was reported by TurboJPEG 2.1 as a
+ * warning, and the pixels came back as whatever the allocator left there. */
+START_TEST(jpeg_truncated_progressive_refused) {
+    sslk_ctx *c = new_ctx();
+    unsigned long n;
+    unsigned char *jb = encode_jpeg(96, 64, TJFLAG_PROGRESSIVE, &n);
+    ck_assert_uint_gt(find_marker(jb, n, 0xC2, 0, 0), 0); /* really progressive (SOF2) */
+    ssli_image img;
+    size_t sos = find_marker(jb, n, 0xDA, 0, 0), accepted = 0, first_bad = 0;
+    for (size_t cut = sos + 2; cut < n; cut++) {
+        ssli_scratch sc; /* a fresh decoder each time: see jpeg_decoder_survives_errors */
+        ssli_scratch_init(&sc, c);
+        sslk_status s = ssli_jpeg_decode_mem(&sc, jb, cut, 96, 64, 16384, 0, 0, 0, &img, NULL, NULL, "cut.jpg");
+        if (s == SSLK_OK) {
+            if (!accepted) first_bad = cut;
+            accepted++;
+        } else {
+            ck_assert_int_eq(s, SSLK_E_FORMAT);
+            ck_assert_msg(strstr(sslk_last_error(), "cut.jpg") != NULL, "%s", sslk_last_error());
+        }
+        ssli_scratch_free(&sc);
+    }
+    ck_assert_msg(accepted == 0, "%zu of %zu cuts accepted (first at %zu of %lu bytes)", accepted,
+                  n - sos - 2, first_bad, n);
+    tjFree(jb);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* TurboJPEG 2.1 leaves its handle mid-header after a fatal error in
+ * tjDecompressHeader3, and every later header on it fails: one bad file must
+ * not poison the worker's decoder for the good files after it. */
+START_TEST(jpeg_decoder_survives_errors) {
+    sslk_ctx *c = new_ctx();
+    unsigned long n;
+    unsigned char *jb = encode_jpeg(96, 64, TJFLAG_PROGRESSIVE, &n);
+    size_t sos = find_marker(jb, n, 0xDA, 0, 0);
+    ssli_scratch sc;
+    ssli_scratch_init(&sc, c);
+    ssli_image img;
+    for (size_t cut = sos - 20; cut < n; cut += 7) {
+        ck_assert_int_ne(ssli_jpeg_decode_mem(&sc, jb, cut, 96, 64, 16384, 0, 0, 0, &img, NULL, NULL, "cut.jpg"),
+                         SSLK_OK);
+        ck_ok(ssli_jpeg_decode_mem(&sc, jb, n, 96, 64, 16384, 0, 0, 0, &img, NULL, NULL, "whole.jpg"));
+        ck_assert_uint_eq(img.w, 96);
+    }
+    ssli_scratch_free(&sc);
+    tjFree(jb);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* libjpeg keeps Huffman tables in its handle between images: a file whose
+ * scan uses a table it never defines (here a grey baseline JPEG switched to
+ * table 1) must decode the same after another file defined that table. */
+START_TEST(jpeg_decode_independent_of_previous_file) {
+    sslk_ctx *c = new_ctx();
+    unsigned long na, nb;
+    unsigned char *a = encode_jpeg(96, 64, TJFLAG_PROGRESSIVE, &na);
+    uint8_t *px = malloc(40 * 32);
+    for (int i = 0; i < 40 * 32; i++) px[i] = (uint8_t)((i * 37) & 255);
+    tjhandle t = tjInitCompress();
+    unsigned char *b = NULL;
+    nb = 0;
+    ck_assert_int_eq(tjCompress2(t, px, 40, 0, 32, TJPF_GRAY, &b, &nb, TJSAMP_GRAY, 90, 0), 0);
+    tjDestroy(t);
+    size_t sos = find_marker(b, nb, 0xDA, 0, 0);
+    ck_assert_int_eq(b[sos + 4], 1); /* one component */
+    b[sos + 6] = 0x11;               /* DC and AC table 1, never defined in b */
+    ssli_image img;
+    ssli_scratch sc;
+    ssli_scratch_init(&sc, c);
+    for (int lenient = 0; lenient <= 1; lenient++) {
+        sslk_status s1 = ssli_jpeg_decode_mem(&sc, b, nb, 40, 32, 16384, 0, 0, lenient, &img, NULL, NULL, "b.jpg");
+        uint8_t *first = malloc(40 * 32 * 3);
+        if (s1 == SSLK_OK) memcpy(first, img.data, 40 * 32 * 3);
+        ck_ok(ssli_jpeg_decode_mem(&sc, a, na, 96, 64, 16384, 0, 0, lenient, &img, NULL, NULL, "a.jpg"));
+        sslk_status s2 = ssli_jpeg_decode_mem(&sc, b, nb, 40, 32, 16384, 0, 0, lenient, &img, NULL, NULL, "b.jpg");
+        ck_assert_msg(s1 == s2, "lenient %d: b.jpg alone -> %s, after a.jpg -> %s", lenient, sslk_status_str(s1),
+                      sslk_status_str(s2));
+        if (s1 == SSLK_OK) ck_assert_int_eq(memcmp(first, img.data, 40 * 32 * 3), 0);
+        free(first);
+    }
+    ssli_scratch_free(&sc);
+    free(px);
+    tjFree(a);
+    tjFree(b);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* A warning then a fatal error: junk before the second scan's marker (warning
+ * "extraneous bytes"), then a scan naming a component that does not exist
+ * (fatal).  Refused, never pixels. */
+START_TEST(jpeg_fatal_after_warning_refused) {
+    sslk_ctx *c = new_ctx();
+    unsigned long n;
+    unsigned char *jb = encode_jpeg(64, 48, TJFLAG_PROGRESSIVE, &n);
+    size_t sos2 = find_marker(jb, n, 0xDA, 0, 1), sos3 = find_marker(jb, n, 0xDA, 0, 2);
+    ck_assert_uint_gt(sos3, sos2);
+    /* the SOS component selector of scan 3 becomes id 9 (not in the frame) */
+    unsigned char *m = malloc(n + 2);
+    memcpy(m, jb, sos2);
+    m[sos2] = 0x12, m[sos2 + 1] = 0x34; /* two extraneous bytes before a marker */
+    memcpy(m + sos2 + 2, jb + sos2, n - sos2);
+    m[sos3 + 2 + 5] = 9;
+    ssli_scratch sc;
+    ssli_scratch_init(&sc, c);
+    ssli_image img;
+    ck_status(ssli_jpeg_decode_mem(&sc, m, n + 2, 64, 48, 16384, 0, 0, 0, &img, NULL, NULL, "warnfatal.jpg"),
+              SSLK_E_FORMAT);
+    ck_assert_msg(strstr(sslk_last_error(), "warnfatal.jpg") != NULL, "%s", sslk_last_error());
+    ssli_scratch_free(&sc);
+    free(m);
+    tjFree(jb);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* Entropy data cut short but the EOI kept: libjpeg warns "Corrupt JPEG data:
+ * premature end of data segment" and fills the rest with grey; the old check
+ * matched only "Premature end" (capital P) and accepted it. */
+START_TEST(jpeg_premature_end_of_segment_refused) {
+    sslk_ctx *c = new_ctx();
+    unsigned long n;
+    unsigned char *jb = encode_jpeg(96, 64, 0, &n);
+    size_t sos = find_marker(jb, n, 0xDA, 0, 0);
+    size_t keep = sos + (n - sos) / 3;
+    unsigned char *m = malloc(keep + 2);
+    memcpy(m, jb, keep);
+    m[keep] = 0xFF, m[keep + 1] = 0xD9;
+    ssli_scratch sc;
+    ssli_scratch_init(&sc, c);
+    ssli_image img;
+    ck_status(ssli_jpeg_decode_mem(&sc, m, keep + 2, 96, 64, 16384, 0, 0, 0, &img, NULL, NULL, "seg.jpg"),
+              SSLK_E_FORMAT);
+    ck_assert_msg(strstr(sslk_last_error(), "premature end of data segment") != NULL, "%s", sslk_last_error());
+    ck_assert_msg(strstr(sslk_last_error(), "seg.jpg") != NULL, "%s", sslk_last_error());
+    ssli_scratch_free(&sc);
+    free(m);
+    tjFree(jb);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* A few hundred bytes claiming 16384 x 16384: refused from the header against
+ * SSLK_CTX_MAX_IMAGE_PIXELS before libjpeg allocates its 1.5 GiB of coefficients. */
+START_TEST(jpeg_pixel_limit_from_header) {
+    sslk_ctx *c = new_ctx();
+    unsigned long n;
+    unsigned char *jb = encode_jpeg(16, 16, TJFLAG_PROGRESSIVE, &n);
+    ck_assert_uint_lt(n, 2000);
+    size_t sof = find_marker(jb, n, 0xC2, 0, 0);
+    jb[sof + 5] = 0x40, jb[sof + 6] = 0x00, jb[sof + 7] = 0x40, jb[sof + 8] = 0x00;
+    ssli_scratch sc;
+    ssli_scratch_init(&sc, c);
+    ssli_image img;
+    size_t fw = 0, fh = 0;
+    ck_status(ssli_jpeg_decode_mem(&sc, jb, n, 1, 1, 16384, 0, 1, 0, &img, &fw, &fh, "tiny-bomb.jpg"), SSLK_E_LIMIT);
+    ck_assert_msg(strstr(sslk_last_error(), "max_image_pixels") != NULL, "%s", sslk_last_error());
+    ck_assert_msg(strstr(sslk_last_error(), "tiny-bomb.jpg") != NULL, "%s", sslk_last_error());
+    ck_assert_msg(strstr(sslk_last_error(), "268435456") != NULL, "%s", sslk_last_error());
+    tjFree(jb);
+    /* the limit is the context's: 96 x 64 = 6144 pixels against 6000, then 6144 */
+    jb = encode_jpeg(96, 64, 0, &n);
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_IMAGE_PIXELS, 6000));
+    ck_status(ssli_jpeg_decode_mem(&sc, jb, n, 1, 1, 16384, 0, 1, 0, &img, NULL, NULL, "small.jpg"), SSLK_E_LIMIT);
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_IMAGE_PIXELS, 6144));
+    ck_ok(ssli_jpeg_decode_mem(&sc, jb, n, 96, 64, 16384, 0, 1, 0, &img, NULL, NULL, "small.jpg"));
+    ck_assert_uint_eq(img.w * img.h, 6144);
+    ssli_scratch_free(&sc);
+    tjFree(jb);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* SSLK_DATASET_JPEG_LENIENT: a JPEG that decodes completely with a warning
+ * (two stray bytes before its first SOS marker) is refused by default and
+ * accepted with the same pixels as the clean file when lenient; truncation and
+ * fatal errors stay refused in both modes. */
+static void stray_bytes(const unsigned char *jb, size_t n, unsigned char *m) {
+    size_t at = find_marker(jb, n, 0xDA, 0, 0);
+    memcpy(m, jb, at);
+    m[at] = 0x12, m[at + 1] = 0x34;
+    memcpy(m + at + 2, jb + at, n - at);
+}
+
+START_TEST(jpeg_lenient_mode) {
+    mk_tmp();
+    sslk_ctx *c = new_ctx();
+    unsigned long n;
+    unsigned char *jb = encode_jpeg(96, 64, TJFLAG_PROGRESSIVE, &n);
+    unsigned char *m = malloc(n + 2);
+    stray_bytes(jb, n, m);
+    ssli_scratch sc;
+    ssli_scratch_init(&sc, c);
+    ssli_image img;
+    ck_ok(ssli_jpeg_decode_mem(&sc, jb, n, 96, 64, 16384, 0, 0, 0, &img, NULL, NULL, "clean.jpg"));
+    uint8_t *clean = malloc(96 * 64 * 3);
+    memcpy(clean, img.data, 96 * 64 * 3);
+    ck_status(ssli_jpeg_decode_mem(&sc, m, n + 2, 96, 64, 16384, 0, 0, 0, &img, NULL, NULL, "stray.jpg"),
+              SSLK_E_FORMAT);
+    ck_assert_msg(strstr(sslk_last_error(), "extraneous bytes") != NULL, "%s", sslk_last_error());
+    memset(sc.pix, 0xAA, sc.pix_cap);
+    ck_ok(ssli_jpeg_decode_mem(&sc, m, n + 2, 96, 64, 16384, 0, 0, 1, &img, NULL, NULL, "stray.jpg"));
+    ck_assert_int_eq(memcmp(img.data, clean, 96 * 64 * 3), 0);
+    /* lenient still refuses a cut file and a fatal error after a warning */
+    ck_status(ssli_jpeg_decode_mem(&sc, jb, n / 2, 96, 64, 16384, 0, 0, 1, &img, NULL, NULL, "cut.jpg"),
+              SSLK_E_FORMAT);
+    ck_assert_msg(strstr(sslk_last_error(), "Premature end") != NULL, "%s", sslk_last_error());
+    size_t accepted = 0;
+    for (size_t cut = find_marker(jb, n, 0xDA, 0, 0) + 2; cut < n; cut++)
+        accepted += ssli_jpeg_decode_mem(&sc, jb, cut, 96, 64, 16384, 0, 0, 1, &img, NULL, NULL, "cut.jpg") == SSLK_OK;
+    ck_assert_uint_eq(accepted, 0);
+    /* the warning then a fatal error (jpeg_fatal_after_warning_refused's file) */
+    size_t sos2 = find_marker(jb, n, 0xDA, 0, 1), sos3 = find_marker(jb, n, 0xDA, 0, 2);
+    memcpy(m, jb, sos2);
+    m[sos2] = 0x12, m[sos2 + 1] = 0x34;
+    memcpy(m + sos2 + 2, jb + sos2, n - sos2);
+    m[sos3 + 2 + 5] = 9;
+    ck_status(ssli_jpeg_decode_mem(&sc, m, n + 2, 96, 64, 16384, 0, 0, 1, &img, NULL, NULL, "warnfatal.jpg"),
+              SSLK_E_FORMAT);
+    ck_assert_msg(strstr(sslk_last_error(), "component ID") != NULL, "%s", sslk_last_error());
+    /* through a folder dataset: the setting is read per decode */
+    ck_assert_int_eq(mkdir(tpath("len"), 0755), 0);
+    stray_bytes(jb, n, m);
+    write_file(tpath("len/a.jpg"), m, n + 2);
+    sslk_dataset *ds;
+    ck_ok(sslk_dataset_open_folder(c, tpath("len"), NULL, &ds));
+    int64_t v = -1;
+    ck_ok(sslk_dataset_get_i64(ds, SSLK_DATASET_JPEG_LENIENT, &v));
+    ck_assert_int_eq(v, 0);
+    uint8_t *px = malloc(96 * 64 * 3);
+    ck_status(sslk_dataset_read(ds, 0, px, 96 * 64 * 3, NULL, NULL, NULL), SSLK_E_FORMAT);
+    ck_ok(sslk_dataset_set_i64(ds, SSLK_DATASET_JPEG_LENIENT, 1));
+    ck_ok(sslk_dataset_read(ds, 0, px, 96 * 64 * 3, NULL, NULL, NULL));
+    ck_assert_int_eq(memcmp(px, clean, 96 * 64 * 3), 0);
+    int key;
+    ck_ok(sslk_setting_find("dataset", "jpeg_lenient", &key));
+    ck_assert_int_eq(key, SSLK_DATASET_JPEG_LENIENT);
+    sslk_dataset_destroy(ds);
+    free(px);
+    free(clean);
+    free(m);
+    ssli_scratch_free(&sc);
+    tjFree(jb);
+    sslk_ctx_destroy(c);
+    rm_tmp();
+}
+END_TEST
+
+/* ---- issue 12: a FIFO named *.jpg must not block a read --------------------- */
+START_TEST(fifo_named_jpg_never_blocks) {
+    mk_tmp();
+    sslk_ctx *c = new_ctx();
+    const uint8_t red[3] = {200, 10, 10};
+    ck_assert_int_eq(mkdir(tpath("ff"), 0755), 0);
+    ck_assert_int_eq(mkfifo(tpath("ff/a.jpg"), 0644), 0);
+    write_jpeg(tpath("ff/b.jpg"), 8, 8, red, 0);
+    /* a direct read of the FIFO is refused as not a regular file */
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    ck_status(ssli_read_file_into(c, tpath("ff/a.jpg"), 1 << 20, &buf, &cap, &len, "t"), SSLK_E_IO);
+    ck_assert_msg(strstr(sslk_last_error(), "not a regular file") != NULL, "%s", sslk_last_error());
+    ck_status(ssli_read_file(c, tpath("ff/a.jpg"), 1 << 20, 1, &buf, &len, "t"), SSLK_E_IO);
+    ssli_free(c, buf);
+    /* listing skips it */
+    sslk_dataset *ds;
+    size_t cnt = 0;
+    ck_ok(sslk_dataset_open_folder(c, tpath("ff"), NULL, &ds));
+    ck_ok(sslk_dataset_count(ds, &cnt));
+    ck_assert_uint_eq(cnt, 1);
+    size_t h, w, ch;
+    ck_ok(sslk_dataset_image_shape(ds, 0, &h, &w, &ch));
+    ck_assert_uint_eq(w, 8);
+    sslk_dataset_destroy(ds);
+    /* a file-list cache naming the FIFO: the item read fails instead of blocking */
+    char txt[1024];
+    int tn = snprintf(txt, sizeof txt, "sslkit-filelist 1\nroot %s\ncount 2 classes 0\n-1\ta.jpg\n-1\tb.jpg\n",
+                      tpath("ff"));
+    write_file(tpath("list.txt"), txt, (size_t)tn);
+    ck_ok(sslk_dataset_open_folder(c, tpath("ff"), tpath("list.txt"), &ds));
+    ck_status(sslk_dataset_image_shape(ds, 0, &h, &w, &ch), SSLK_E_IO);
+    ck_assert_msg(strstr(sslk_last_error(), "a.jpg") != NULL, "%s", sslk_last_error());
+    ck_ok(sslk_dataset_image_shape(ds, 1, &h, &w, &ch));
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+    rm_tmp();
+}
+END_TEST
+
+/* ---- issue 12: sizes from headers against SSLK_CTX_MAX_FILE_BYTES ----------- */
+START_TEST(idx_and_cifar_file_limit) {
+    mk_tmp();
+    sslk_ctx *c = new_ctx();
+    sslk_dataset *ds = NULL;
+    /* 100 images of 100 x 100 = 1,000,016 bytes; gzip makes it small */
+    size_t nd = 100 * 100 * 100;
+    uint8_t *img = malloc(16 + nd);
+    uint32_t d[] = {100, 100, 100};
+    size_t ni = make_idx(img, 8, 3, d, nd);
+    write_gz(tpath("z-images-idx3-ubyte.gz"), img, ni);
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 500000));
+    ck_status(sslk_dataset_open(c, tpath("z-images-idx3-ubyte.gz"), SSLK_SPLIT_TRAIN, &ds), SSLK_E_LIMIT);
+    ck_assert_ptr_null(ds);
+    ck_assert_msg(strstr(sslk_last_error(), "max_file_bytes") != NULL, "%s", sslk_last_error());
+    ck_assert_msg(strstr(sslk_last_error(), "1000016") != NULL, "%s", sslk_last_error());
+    /* the same plain file is refused too, before reading it */
+    write_file(tpath("p-images-idx3-ubyte"), img, ni);
+    ck_status(sslk_dataset_open(c, tpath("p-images-idx3-ubyte"), SSLK_SPLIT_TRAIN, &ds), SSLK_E_LIMIT);
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 1000016));
+    ck_ok(sslk_dataset_open(c, tpath("z-images-idx3-ubyte.gz"), SSLK_SPLIT_TRAIN, &ds));
+    sslk_dataset_destroy(ds);
+    /* NPY images read whole: 10 x 100 x 100 uint8 plus a 128-byte header */
+    {
+        static const char hdr[] = "{'descr': '|u1', 'fortran_order': False, 'shape': (10, 100, 100), }";
+        uint8_t *np = calloc(1, 128 + 100000);
+        memcpy(np, "\x93NUMPY\x01\x00\x76\x00", 10);
+        memset(np + 10, ' ', 118);
+        memcpy(np + 10, hdr, sizeof hdr - 1);
+        np[127] = '\n';
+        write_file(tpath("x.npy"), np, 128 + 100000);
+        free(np);
+        ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 100127));
+        ck_status(sslk_dataset_open(c, tpath("x.npy"), SSLK_SPLIT_TRAIN, &ds), SSLK_E_LIMIT);
+        ck_assert_msg(strstr(sslk_last_error(), "x.npy") != NULL, "%s", sslk_last_error());
+        ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 100128));
+        ck_ok(sslk_dataset_open(c, tpath("x.npy"), SSLK_SPLIT_TRAIN, &ds));
+        sslk_dataset_destroy(ds);
+    }
+    /* CIFAR-10: 200 records of 3073 bytes */
+    uint8_t *cf = calloc(200, 3073);
+    write_file(tpath("batch.bin"), cf, 200 * 3073);
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 600000));
+    ck_status(sslk_dataset_open_kind(c, SSLK_DATASET_CIFAR10, tpath("batch.bin"), NULL, SSLK_SPLIT_TRAIN, &ds), SSLK_E_LIMIT);
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, 0)); /* 0 = no limit */
+    ck_ok(sslk_dataset_open_kind(c, SSLK_DATASET_CIFAR10, tpath("batch.bin"), NULL, SSLK_SPLIT_TRAIN, &ds));
+    sslk_dataset_destroy(ds);
+    free(cf);
+    free(img);
+    sslk_ctx_destroy(c);
+    rm_tmp();
+}
+END_TEST
+
+/* gzip: a second member is read on (as gzip -d does), anything else after the
+ * member is refused with its offset. */
+START_TEST(gzip_trailing_garbage_refused) {
+    mk_tmp();
+    sslk_ctx *c = new_ctx();
+    sslk_dataset *ds = NULL;
+    uint8_t img[4 + 12 + 60];
+    uint32_t d[] = {3, 4, 5};
+    size_t ni = make_idx(img, 8, 3, d, 60);
+    write_gz(tpath("a.gz"), img, ni);
+    FILE *f = fopen(tpath("a.gz"), "rb");
+    uint8_t gz[512];
+    size_t gn = fread(gz, 1, sizeof gz, f);
+    fclose(f);
+    memcpy(gz + gn, "JUNK", 4);
+    write_file(tpath("t-images-idx3-ubyte.gz"), gz, gn + 4);
+    ck_status(sslk_dataset_open(c, tpath("t-images-idx3-ubyte.gz"), SSLK_SPLIT_TRAIN, &ds), SSLK_E_FORMAT);
+    ck_assert_ptr_null(ds);
+    char want[64];
+    snprintf(want, sizeof want, "offset %zu", gn);
+    ck_assert_msg(strstr(sslk_last_error(), want) != NULL, "'%s' lacks '%s'", sslk_last_error(), want);
+    /* two members: the header in the first, the data in the second */
+    gzFile g = gzopen(tpath("m-images-idx3-ubyte.gz"), "wb");
+    ck_assert_int_eq(gzwrite(g, img, 16), 16);
+    gzclose(g);
+    g = gzopen(tpath("m2.gz"), "wb");
+    ck_assert_int_eq(gzwrite(g, img + 16, 60), 60);
+    gzclose(g);
+    f = fopen(tpath("m2.gz"), "rb");
+    gn = fread(gz, 1, sizeof gz, f);
+    fclose(f);
+    f = fopen(tpath("m-images-idx3-ubyte.gz"), "ab");
+    ck_assert_uint_eq(fwrite(gz, 1, gn, f), gn);
+    fclose(f);
+    ck_ok(sslk_dataset_open(c, tpath("m-images-idx3-ubyte.gz"), SSLK_SPLIT_TRAIN, &ds));
+    size_t cnt;
+    ck_ok(sslk_dataset_count(ds, &cnt));
+    ck_assert_uint_eq(cnt, 3);
+    sslk_dataset_destroy(ds);
     sslk_ctx_destroy(c);
     rm_tmp();
 }
@@ -1205,6 +1621,16 @@ int main(void) {
     tcase_add_test(r, npy_images_and_labels);
     tcase_add_test(r, jpeg_folder_and_cache);
     tcase_add_test(r, jpeg_dct_scaling_and_corrupt);
+    tcase_add_test(r, jpeg_truncated_progressive_refused);
+    tcase_add_test(r, jpeg_decoder_survives_errors);
+    tcase_add_test(r, jpeg_decode_independent_of_previous_file);
+    tcase_add_test(r, jpeg_fatal_after_warning_refused);
+    tcase_add_test(r, jpeg_premature_end_of_segment_refused);
+    tcase_add_test(r, jpeg_pixel_limit_from_header);
+    tcase_add_test(r, jpeg_lenient_mode);
+    tcase_add_test(r, fifo_named_jpg_never_blocks);
+    tcase_add_test(r, idx_and_cifar_file_limit);
+    tcase_add_test(r, gzip_trailing_garbage_refused);
     suite_add_tcase(s, r);
     TCase *a = tcase_create("augment");
     tcase_add_test(a, aug_identity_and_flip);

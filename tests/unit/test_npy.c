@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -166,6 +167,10 @@ START_TEST(hostile_and_unsupported) {
         {"{'descr': '<U3', 'fortran_order': False, 'shape': (1,), }", 12, SSLK_E_DTYPE, "<U3"},
         {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4,), }", 16, SSLK_E_DTYPE, "structured"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", 16, SSLK_E_FORMAT, "truncated"},
+        /* issue 12: data after the payload, and a parenthesised number that is no tuple */
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (4), }", 16, SSLK_E_FORMAT, "(4,)"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': ( 4 ), }", 16, SSLK_E_FORMAT, "comma"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", 20, SSLK_E_FORMAT, "4 trailing bytes at offset 144"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", 16,
          SSLK_E_OVERFLOW, "overflow"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }", 16, SSLK_E_OVERFLOW,
@@ -206,6 +211,10 @@ START_TEST(hostile_and_unsupported) {
     fclose(fp);
     ck_status(sslk_npy_open(ctx, path("m.npy"), &f), SSLK_E_FORMAT);
     ck_status(sslk_npy_open(ctx, path("missing.npy"), &f), SSLK_E_NOT_FOUND);
+    /* issue 12: a FIFO is refused at once instead of blocking in open() */
+    ck_assert_int_eq(mkfifo(path("fifo.npy"), 0644), 0);
+    ck_status(sslk_npy_open(ctx, path("fifo.npy"), &f), SSLK_E_IO);
+    ck_assert_msg(strstr(sslk_last_error(), "not a regular file") != NULL, "%s", sslk_last_error());
     ck_status(sslk_npy_open(ctx, NULL, &f), SSLK_E_INVALID_ARG);
 }
 END_TEST
