@@ -41,6 +41,9 @@ sslk_status sslk_model_create(sslk_ctx *ctx, size_t ndim, const size_t *shape, u
     if (ssli_mul3_overflow(s.c, s.h, s.w, &numel) || numel > ((size_t)1 << 32))
         return ssli_err(SSLK_E_RANGE, "%s: input of %zu x %zu x %zu elements is too large", fn, s.c,
                         s.h, s.w);
+    char what[96];
+    snprintf(what, sizeof what, "one sample's input (%zu x %zu x %zu floats)", s.c, s.h, s.w);
+    SSLI_TRY(ssli_check_limit(ctx, SSLK_CTX_MAX_ALLOC_BYTES, numel * sizeof(float), fn, what));
     sslk_model *m = ssli_calloc(ctx, 1, sizeof *m);
     if (!m) return ssli_alloc_status();
     m->ctx = ctx;

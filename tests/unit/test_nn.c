@@ -547,6 +547,9 @@ START_TEST(hostile_sizes_refused) {
     ck_assert_msg(strstr(sslk_last_error(), "output"), "%s", sslk_last_error());
     ck_status(sslk_model_from_spec(c, "conv:1:63:1:31", 3, (size_t[]){1024, 64, 64}, 0, &m), SSLK_E_LIMIT);
     ck_assert_msg(strstr(sslk_last_error(), "workspace"), "%s", sslk_last_error());
+    /* an input shape is held to the same budget */
+    ck_status(sslk_model_create(small, 3, (size_t[]){65, 512, 512}, 0, &m), SSLK_E_LIMIT);
+    ck_assert_msg(strstr(sslk_last_error(), "input"), "%s", sslk_last_error());
     /* max-pool keeps int32 winner indices: a plane above 2^31 - 1 values is refused */
     ck_status(sslk_model_from_spec(unlimited, "conv:1:1:1:30000,maxpool:1", 3, (size_t[]){1, 1, 1}, 0, &m),
               SSLK_E_RANGE);
