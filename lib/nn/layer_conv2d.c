@@ -122,16 +122,30 @@ static int chunk_threads(const sslk_model *m, size_t nchunks) {
     return (size_t)nt > nchunks ? 1 : nt;
 }
 
+/* Floats of one thread's workspace slice: fixed + rows x ncol, rounded up to 16
+ * (64-byte aligned slices) with every product checked; the builder bounds one
+ * sample's slice, chunks of samples and threads multiply it here. */
+static sslk_status slice_floats(size_t fixed, size_t rows_a, size_t rows_b, size_t ncol, size_t *out) {
+    size_t t;
+    if (rows_a > SIZE_MAX - rows_b || ssli_mul_overflow(rows_a + rows_b, ncol, &t) ||
+        t > SIZE_MAX - 15 - fixed)
+        return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace of (%zu + %zu) x %zu floats overflows", rows_a,
+                        rows_b, ncol);
+    *out = (t + fixed + 15) & ~(size_t)15;
+    return SSLK_OK;
+}
+
 sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows) {
     conv_geom g = geom_of(L);
     const size_t B = chunk_of(&g, rows, ssli_threads(m->ctx)), nchunks = (rows + B - 1) / B;
     const int nt = chunk_threads(m, nchunks);
     const sslk_ctx *gemm_ctx = nt == 1 ? ssli_nn_gemm_ctx(m, g.cout, B * g.hw_out, g.ckk) : NULL;
     const bool pw = is_pointwise(&g);
-    const size_t ncol = B * g.hw_out;
+    size_t ncol, per, bytes;
+    if (ssli_mul_overflow(B, g.hw_out, &ncol))
+        return ssli_err(SSLK_E_OVERFLOW, "conv2d: %zu samples of %zu columns overflow", B, g.hw_out);
     /* per thread: columns (unless a single pointwise sample) and the chunk's output */
-    size_t per = g.ckk * ncol + g.cout * ncol, bytes;
-    per = (per + 15) & ~(size_t)15;
+    SSLI_TRY(slice_floats(0, g.ckk, g.cout, ncol, &per));
     if (ssli_mul3_overflow(per, (size_t)nt, sizeof(float), &bytes))
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace size overflows");
     float *ws;
@@ -196,10 +210,13 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
     const int nt = chunk_threads(m, nchunks);
     const sslk_ctx *gemm_ctx = nt == 1 ? ssli_nn_gemm_ctx(m, g.cout, B * g.hw_out, g.ckk) : NULL;
     const bool pw = is_pointwise(&g);
-    const size_t ncol = B * g.hw_out, wcount = g.cout * g.ckk;
+    const size_t wcount = L->weight_count; /* cout x ckk, checked by the builder */
+    size_t ncol, per, bytes;
+    if (ssli_mul_overflow(B, g.hw_out, &ncol) || g.ckk > SIZE_MAX / 2 || wcount > SIZE_MAX / 2 - g.cout)
+        return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace of %zu samples of %zu columns overflows", B,
+                        g.hw_out);
     /* per thread: bias partial (doubles), weight partial, columns, column gradient, gathered gy */
-    size_t per = 2 * g.cout + wcount + 2 * g.ckk * ncol + g.cout * ncol, bytes;
-    per = (per + 15) & ~(size_t)15;
+    SSLI_TRY(slice_floats(2 * g.cout + wcount, 2 * g.ckk, g.cout, ncol, &per));
     if (ssli_mul3_overflow(per, (size_t)nt, sizeof(float), &bytes))
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace size overflows");
     float *ws;

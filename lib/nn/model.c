@@ -41,6 +41,9 @@ sslk_status sslk_model_create(sslk_ctx *ctx, size_t ndim, const size_t *shape, u
     if (ssli_mul3_overflow(s.c, s.h, s.w, &numel) || numel > ((size_t)1 << 32))
         return ssli_err(SSLK_E_RANGE, "%s: input of %zu x %zu x %zu elements is too large", fn, s.c,
                         s.h, s.w);
+    char what[96];
+    snprintf(what, sizeof what, "one sample's input (%zu x %zu x %zu floats)", s.c, s.h, s.w);
+    SSLI_TRY(ssli_check_limit(ctx, SSLK_CTX_MAX_ALLOC_BYTES, numel * sizeof(float), fn, what));
     sslk_model *m = ssli_calloc(ctx, 1, sizeof *m);
     if (!m) return ssli_alloc_status();
     m->ctx = ctx;
@@ -177,6 +180,30 @@ fail:;
     return st;
 }
 
+/* Every buffer of a layer is a multiple of its output: C*H*W and its bytes must
+ * fit size_t (SSLK_E_OVERFLOW), and one sample's output must fit one
+ * allocation of the context budget (SSLK_E_LIMIT), so that a spec cannot ask
+ * for a model whose forward can never run. */
+static sslk_status check_output(const sslk_model *m, ssli_shape s, const char *fn) {
+    size_t numel, bytes;
+    if (ssli_mul3_overflow(s.c, s.h, s.w, &numel) || ssli_mul_overflow(numel, sizeof(float), &bytes))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: an output of %zu x %zu x %zu values overflows size_t", fn,
+                        s.c, s.h, s.w);
+    char what[96];
+    snprintf(what, sizeof what, "one sample's output (%zu x %zu x %zu floats)", s.c, s.h, s.w);
+    return ssli_check_limit(m->ctx, SSLK_CTX_MAX_ALLOC_BYTES, bytes, fn, what);
+}
+
+/* A tensor of `count` elements of `elem` bytes against the budget, checked
+ * before anything is allocated (also in the shape-only dry run). */
+static sslk_status check_tensor(const sslk_model *m, size_t count, size_t elem, const char *fn,
+                                const char *what) {
+    size_t bytes;
+    if (ssli_mul_overflow(count, elem, &bytes))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: %s overflows size_t", fn, what);
+    return ssli_check_limit(m->ctx, SSLK_CTX_MAX_ALLOC_BYTES, bytes, fn, what);
+}
+
 static sslk_status check_size(size_t v, const char *fn, const char *arg) {
     if (v == 0) return ssli_err(SSLK_E_SHAPE, "%s: '%s' must be >= 1, got 0", fn, arg);
     if (v > MAX_DIM) return ssli_err(SSLK_E_RANGE, "%s: '%s' = %zu exceeds %zu", fn, arg, v, MAX_DIM);
@@ -191,8 +218,12 @@ sslk_status sslk_model_add_linear(sslk_model *m, size_t out_features, int bias) 
     SSLI_TRY(push_layer(m, SSLI_LAYER_LINEAR, fn, &L));
     size_t in = ssli_shape_numel(L->in);
     L->out = (ssli_shape){out_features, 1, 1, 1};
-    if (ssli_mul_overflow(out_features, in, &L->weight_count) || L->weight_count > ((size_t)1 << 34))
-        return ssli_err(SSLK_E_RANGE, "%s: weight of %zu x %zu is too large", fn, out_features, in);
+    SSLI_TRY(check_output(m, L->out, fn));
+    char what[96];
+    snprintf(what, sizeof what, "a weight of %zu x %zu floats", out_features, in);
+    if (ssli_mul_overflow(out_features, in, &L->weight_count))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: %s overflows size_t", fn, what);
+    SSLI_TRY(check_tensor(m, L->weight_count, sizeof(float), fn, what));
     L->bias_count = bias ? out_features : 0;
     return commit_layer(m, L);
 }
@@ -216,10 +247,19 @@ sslk_status sslk_model_add_conv2d(sslk_model *m, size_t out_channels, size_t k, 
     L->kernel = k, L->stride = stride, L->pad = padding;
     L->out = (ssli_shape){out_channels, (L->in.h + 2 * padding - k) / stride + 1,
                           (L->in.w + 2 * padding - k) / stride + 1, 3};
-    if (ssli_mul3_overflow(out_channels, L->in.c, k * k, &L->weight_count) ||
-        L->weight_count > ((size_t)1 << 34))
-        return ssli_err(SSLK_E_RANGE, "%s: weight of %zu x %zu x %zu x %zu is too large", fn,
-                        out_channels, L->in.c, k, k);
+    SSLI_TRY(check_output(m, L->out, fn));
+    char what[128];
+    snprintf(what, sizeof what, "a weight of %zu x %zu x %zu x %zu floats", out_channels, L->in.c, k, k);
+    size_t ckk, ws, hw = L->out.h * L->out.w; /* hw fits: checked with the output */
+    if (ssli_mul3_overflow(L->in.c, k, k, &ckk) || ssli_mul_overflow(out_channels, ckk, &L->weight_count))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: %s overflows size_t", fn, what);
+    SSLI_TRY(check_tensor(m, L->weight_count, sizeof(float), fn, what));
+    /* forward's workspace for one sample: im2col columns (C*K*K x HW) and the output */
+    snprintf(what, sizeof what, "a workspace of (%zu + %zu) x %zu floats (im2col columns of one sample)",
+             ckk, out_channels, hw);
+    if (ckk > SIZE_MAX - out_channels || ssli_mul_overflow(ckk + out_channels, hw, &ws))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: %s overflows size_t", fn, what);
+    SSLI_TRY(check_tensor(m, ws, sizeof(float), fn, what));
     L->bias_count = bias ? out_channels : 0;
     return commit_layer(m, L);
 }
@@ -230,6 +270,8 @@ sslk_status sslk_model_add_batchnorm(sslk_model *m) {
     ssli_layer *L = NULL;
     SSLI_TRY(push_layer(m, SSLI_LAYER_BATCHNORM, fn, &L));
     L->weight_count = L->bias_count = L->in.c;
+    /* the largest per-channel block: mean, inv std, 2 sums, 4c floats (6c doubles) */
+    SSLI_TRY(check_tensor(m, L->in.c, 6 * sizeof(double), fn, "batch-norm statistics"));
     return commit_layer(m, L);
 }
 
@@ -270,6 +312,10 @@ static sslk_status add_pool(sslk_model *m, ssli_layer_kind kind, size_t k, size_
                         fn, L->in.c);
     if (L->in.h < k || L->in.w < k)
         return ssli_err(SSLK_E_SHAPE, "%s: window %zu larger than the input %zu x %zu", fn, k,
+                        L->in.h, L->in.w);
+    /* max-pool keeps the winner's index in its plane as an int32 */
+    if (kind == SSLI_LAYER_MAXPOOL && L->in.h * L->in.w > (size_t)INT32_MAX)
+        return ssli_err(SSLK_E_RANGE, "%s: an input plane of %zu x %zu values exceeds 2^31 - 1", fn,
                         L->in.h, L->in.w);
     L->kernel = k, L->stride = stride;
     L->out = (ssli_shape){L->in.c, (L->in.h - k) / stride + 1, (L->in.w - k) / stride + 1, 3};

@@ -249,7 +249,10 @@ sslk_status sslk_model_load(sslk_ctx *ctx, const char *path, sslk_model **out) {
     if (st) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", sslk_last_error());
-        BAD("%s: '%s' holds an invalid model: %s", fn, path, msg);
+        if (st == SSLK_E_LIMIT || st == SSLK_E_NOMEM) /* a model above the budget is not malformed */
+            st = ssli_err(st, "%s: '%s': %s", fn, path, msg);
+        else
+            BAD("%s: '%s' holds an invalid model: %s", fn, path, msg);
         goto done;
     }
     if ((st = sslk_model_set_f64(m, SSLK_MODEL_BN_MOMENTUM, mom)) ||
@@ -291,6 +294,12 @@ sslk_status sslk_model_load(sslk_ctx *ctx, const char *path, sslk_model **out) {
         size_t badi = ssli_first_nonfinite_f32(v[i].data, v[i].count);
         if (badi != SIZE_MAX) {
             BAD("%s: '%s': tensor '%s' holds a non-finite value at %zu", fn, path, v[i].name, badi);
+            goto done;
+        }
+        badi = ssli_param_negative_var(&v[i]);
+        if (badi != SIZE_MAX) {
+            BAD("%s: '%s': tensor '%s' holds a negative variance %g at %zu", fn, path, v[i].name,
+                (double)v[i].data[badi], badi);
             goto done;
         }
     }

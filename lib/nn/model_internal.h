@@ -166,6 +166,11 @@ void ssli_model_set_hook(sslk_model *m, const ssli_model_hook *hook);
 /* True when the layer at index i of seq is a pre-activation point (see above). */
 bool ssli_seq_is_preact(const ssli_seq *s, size_t i);
 
+/* Index of the first negative value of a batch-norm running variance view,
+ * SIZE_MAX when none (or the view is another tensor); every file loader
+ * (.sslk, safetensors, trainer checkpoints) refuses it. */
+size_t ssli_param_negative_var(const sslk_param_view *v);
+
 /* ---- internal building blocks (lib/nn) ------------------------------------ */
 sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
                              sslk_mode mode, const float **y);

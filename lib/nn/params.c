@@ -172,3 +172,11 @@ sslk_status ssli_model_views(sslk_model *m, const sslk_param_view **views, size_
     *n = m->nviews;
     return SSLK_OK;
 }
+
+size_t ssli_param_negative_var(const sslk_param_view *v) {
+    size_t n = strlen(v->name), k = sizeof "running_var" - 1;
+    if (n < k || strcmp(v->name + n - k, "running_var") != 0) return SIZE_MAX;
+    for (size_t i = 0; i < v->count; i++)
+        if (v->data[i] < 0.0f) return i;
+    return SIZE_MAX;
+}

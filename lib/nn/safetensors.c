@@ -4,6 +4,7 @@
  * Layout: u64 header length N | N bytes of JSON (space-padded to 8) | data.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -102,6 +103,7 @@ sslk_status sslk_model_save_safetensors(const sslk_model *mc, const char *path) 
 /* ---- loading ---------------------------------------------------------------- */
 
 typedef struct entry {
+    const char *name; /* the header's key (valid while the JSON lives) */
     const char *dtype;
     size_t shape[8];
     int ndim;
@@ -156,6 +158,54 @@ static sslk_status parse_entry(const char *name, json_object *val, size_t data_l
     return SSLK_OK;
 }
 
+/* Offset of the first NUL in the header: a raw 0 byte, or a \u0000 escape
+ * inside a string.  json-c hands keys and strings out as C strings, so
+ * "0.weight\u0000x" would be read as "0.weight" and the dtype "F32\u0000" as
+ * "F32": refuse them rather than guess.  SIZE_MAX when there is none. */
+static size_t find_nul(const unsigned char *h, size_t n) {
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i] == 0) return i;
+        if (!in_str) {
+            in_str = h[i] == '"';
+        } else if (h[i] == '"') {
+            in_str = false;
+        } else if (h[i] == '\\') {
+            if (i + 5 < n && h[i + 1] == 'u' && !memcmp(h + i + 2, "0000", 4)) return i;
+            i++; /* skip the escaped character: after an escaped backslash, "u0000" is text */
+        }
+    }
+    return SIZE_MAX;
+}
+
+static int by_offset(const void *a, const void *b) {
+    const entry *x = *(const entry *const *)a, *y = *(const entry *const *)b;
+    if (x->b != y->b) return x->b < y->b ? -1 : 1;
+    return x->e < y->e ? -1 : x->e > y->e;
+}
+
+/* The tensors' byte ranges must tile the data exactly, as the reference
+ * reader requires: sorted by offset, each starts where the previous ended,
+ * the first at 0, the last at the end.  Overlaps would alias two tensors,
+ * gaps and trailing bytes hide data nobody reads. */
+static sslk_status check_layout(entry **e, size_t n, size_t data_len, const char *fn, const char *path) {
+    qsort(e, n, sizeof *e, by_offset);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i]->b < at)
+            return ssli_err(SSLK_E_FORMAT, "%s: '%s': tensors '%s' and '%s' overlap (bytes [%zu, %zu) and [%zu, %zu))",
+                            fn, path, e[i - 1]->name, e[i]->name, e[i - 1]->b, e[i - 1]->e, e[i]->b, e[i]->e);
+        if (e[i]->b > at)
+            return ssli_err(SSLK_E_FORMAT, "%s: '%s': a gap of %zu data bytes before tensor '%s' (at %zu)", fn,
+                            path, e[i]->b - at, e[i]->name, at);
+        at = e[i]->e;
+    }
+    if (at != data_len)
+        return ssli_err(SSLK_E_FORMAT, "%s: '%s': %zu trailing data bytes after the last tensor (at %zu)", fn,
+                        path, data_len - at, at);
+    return SSLK_OK;
+}
+
 static double read_elem(const unsigned char *p, const char *dtype, size_t i) {
     if (dtype[1] == '3') {
         float f;
@@ -184,6 +234,7 @@ sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path) {
     entry *ent = NULL; /* per view, then per bn layer */
     const unsigned char *data = NULL;
     bool *seen = NULL;
+    entry **order = NULL; /* seen entries sorted by offset */
     size_t hl = 0;
     if (sz < 8) FAIL(SSLK_E_FORMAT, "%s: '%s' is truncated (%zu bytes)", fn, path, sz);
     for (int i = 0; i < 8; i++) hl |= (size_t)buf[i] << (8 * i);
@@ -191,6 +242,10 @@ sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path) {
         FAIL(SSLK_E_FORMAT, "%s: '%s': header length %zu is invalid for a %zu-byte file", fn, path, hl, sz);
     data = buf + 8 + hl;
     const size_t data_len = sz - 8 - hl;
+    size_t nul = find_nul(buf + 8, hl);
+    if (nul != SIZE_MAX)
+        FAIL(SSLK_E_FORMAT, "%s: '%s': the header holds a NUL character (byte %zu, in a key or string)", fn,
+             path, 8 + nul);
     tok = json_tokener_new_ex(16);
     if (!tok) FAIL(SSLK_E_NOMEM, "%s: json tokener allocation failed", fn);
     root = json_tokener_parse_ex(tok, (const char *)buf + 8, (int)hl);
@@ -205,7 +260,8 @@ sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path) {
     if ((st = bn_layers(m, &bn, &nbn))) goto done;
     ent = ssli_calloc(m->ctx, nv + nbn + 1, sizeof *ent);
     seen = ssli_calloc(m->ctx, nv + nbn + 1, sizeof *seen);
-    if (!ent || !seen) {
+    order = ssli_calloc(m->ctx, nv + nbn + 1, sizeof *order);
+    if (!ent || !seen || !order) {
         st = ssli_alloc_status();
         goto done;
     }
@@ -227,6 +283,7 @@ sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path) {
                  path, key);
         entry *e = &ent[slot];
         if ((st = parse_entry(key, val, data_len, e, fn, path))) goto done;
+        e->name = key;
         seen[slot] = true;
         if (slot >= nv) {
             if (strcmp(e->dtype, "I64") || e->numel != 1)
@@ -251,6 +308,12 @@ sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path) {
     }
     for (size_t i = 0; i < nv; i++)
         if (!seen[i]) FAIL(SSLK_E_NOT_FOUND, "%s: '%s' lacks tensor '%s'", fn, path, v[i].name);
+    {
+        size_t k = 0;
+        for (size_t i = 0; i < nv + nbn; i++)
+            if (seen[i]) order[k++] = &ent[i];
+        if ((st = check_layout(order, k, data_len, fn, path))) goto done;
+    }
     /* all checked: commit */
     for (size_t i = 0; i < nv; i++)
         for (size_t k = 0; k < v[i].count; k++) v[i].data[k] = (float)read_elem(data + ent[i].b, ent[i].dtype, k);
@@ -268,5 +331,6 @@ done:
     ssli_free(m->ctx, bn);
     ssli_free(m->ctx, ent);
     ssli_free(m->ctx, seen);
+    ssli_free(m->ctx, order);
     return st;
 }

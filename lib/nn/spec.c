@@ -177,7 +177,12 @@ static sslk_status parse_seq(parser *p, int depth) {
 
 static sslk_status run_parse(sslk_model *m, const char *spec) {
     parser p = {spec, 0, m};
-    return parse_seq(&p, 0);
+    SSLI_TRY(parse_seq(&p, 0));
+    /* parse_seq stops before a ')' or '|' that opens the spec: at the top
+     * level nothing may follow (it used to be the identity, the rest ignored) */
+    if (spec[p.pos] != '\0')
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: unexpected '%c' at offset %zu", FN, spec[p.pos], p.pos);
+    return SSLK_OK;
 }
 
 sslk_status sslk_model_add_spec(sslk_model *m, const char *spec) {

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "nn/model_internal.h"
 #include "train/trainer_internal.h"
 
 #define CKPT_MAGIC "SSLKTRN\1"
@@ -234,6 +235,21 @@ static sslk_status read_file(const sslk_ctx *ctx, const char *path, unsigned cha
     return SSLK_OK;
 }
 
+/* A CRC only proves the bytes are the ones written: a tensor must also hold
+ * finite values, and a batch-norm running variance no negative one (the
+ * .sslk and safetensors loaders refuse the same). */
+static sslk_status check_values(const sslk_param_view *v, const char *what, const char *fn) {
+    size_t i = ssli_first_nonfinite_f32(v->data, v->count);
+    if (i != SIZE_MAX)
+        return ssli_err(SSLK_E_NONFINITE, "%s: %s tensor '%s' holds %g at %zu", fn, what, v->name ? v->name : "?",
+                        (double)v->data[i], i);
+    i = v->name ? ssli_param_negative_var(v) : SIZE_MAX;
+    if (i != SIZE_MAX)
+        return ssli_err(SSLK_E_FORMAT, "%s: %s tensor '%s' holds a negative variance %g at %zu", fn, what, v->name,
+                        (double)v->data[i], i);
+    return SSLK_OK;
+}
+
 static sslk_status rtensors_into_model(rctx *r, sslk_model *m, const char *what, const char *fn) {
     size_t cnt = 0;
     SSLI_TRY(sslk_model_param_count(m, &cnt));
@@ -250,6 +266,7 @@ static sslk_status rtensors_into_model(rctx *r, sslk_model *m, const char *what,
             return ssli_err(SSLK_E_FORMAT, "%s: %s tensor %zu ('%s') has %llu values in the file, %zu expected", fn,
                             what, i, v.name ? v.name : "?", (unsigned long long)c, v.count);
         memcpy(v.data, d, v.count * sizeof(float));
+        SSLI_TRY(check_values(&v, what, fn));
     }
     return SSLK_OK;
 }
@@ -331,6 +348,7 @@ static sslk_status load_into(sslk_trainer **trp, sslk_ctx *ctx, rctx *r, sslk_da
         const void *d = r->bad || c != v.count ? NULL : rbytes(r, c * sizeof(float));
         if (!d) return ssli_err(SSLK_E_FORMAT, "%s: loss tensor %zu size mismatch", fn, i);
         memcpy(v.data, d, v.count * sizeof(float));
+        SSLI_TRY(check_values(&v, "loss", fn));
     }
     uint64_t ob = r64(r);
     const void *blob = r->bad ? NULL : rbytes(r, ob);

@@ -476,9 +476,18 @@ START_TEST(spec_errors_name_token_and_offset) {
     ck_status(sslk_model_from_spec(c, "linear:100000000", 3, shape, 0, &m), SSLK_E_RANGE);
     ck_status(sslk_model_from_spec(c, "leaky_relu:nan", 3, shape, 0, &m), SSLK_E_INVALID_ARG);
     ck_status(sslk_model_from_spec(c, "relu)", 3, shape, 0, &m), SSLK_E_INVALID_ARG);
+    /* a spec starting with ')' or '|' was taken as the identity, the rest ignored (issue 12) */
+    ck_status(sslk_model_from_spec(c, ")linear:99999999999", 3, shape, 0, &m), SSLK_E_INVALID_ARG);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(sslk_last_error(), "unexpected ')' at offset 0"), "%s", sslk_last_error());
+    ck_status(sslk_model_from_spec(c, "  |relu", 3, shape, 0, &m), SSLK_E_INVALID_ARG);
+    ck_assert_msg(strstr(sslk_last_error(), "unexpected '|' at offset 2"), "%s", sslk_last_error());
+    ck_status(sslk_model_from_spec(c, "res(relu)|abs", 3, shape, 0, &m), SSLK_E_INVALID_ARG);
+    ck_assert_msg(strstr(sslk_last_error(), "unexpected '|' at offset 9"), "%s", sslk_last_error());
     /* add_spec leaves the model unchanged on error */
     ck_ok(sslk_model_from_spec(c, " conv:4:3:1:1 , relu ", 3, shape, 0, &m));
     ck_status(sslk_model_add_spec(m, "bn,linear:3,conv:1:1:1:0"), SSLK_E_SHAPE);
+    ck_status(sslk_model_add_spec(m, ")relu"), SSLK_E_INVALID_ARG);
     char buf[256];
     size_t len;
     ck_ok(sslk_model_spec(m, buf, sizeof buf, &len));
@@ -494,6 +503,67 @@ START_TEST(spec_errors_name_token_and_offset) {
     ck_assert_str_eq(buf, "conv:8:3:2:1:nobias,bn,leaky_relu:0.125,res(conv:8:3:1:1,bn,abs),maxpool:2,"
                           "res(res(conv:8:1:1:0)|avgpool:1),avgpool:2:1,flatten,linear:7:nobias");
     sslk_model_destroy(m);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* Issue 12: every size product of spec building is checked.  An output C*H*W
+ * that wraps (it wrapped to 0 and im2col wrote past its workspace) is
+ * SSLK_E_OVERFLOW; a size that is merely huge is SSLK_E_LIMIT from the
+ * context budget, before anything is allocated and with the model unchanged. */
+START_TEST(hostile_sizes_refused) {
+    sslk_ctx *c = mkctx(1), *small = mkctx(1), *unlimited = mkctx(1);
+    ck_ok(sslk_ctx_set_i64(small, SSLK_CTX_MAX_ALLOC_BYTES, (int64_t)64 << 20));
+    ck_ok(sslk_ctx_set_i64(unlimited, SSLK_CTX_MAX_ALLOC_BYTES, 0));
+    sslk_model *m = NULL;
+    ck_status(sslk_model_from_spec(c, "conv:16777216:1:1:16777215", 3, (size_t[]){1, 1, 1}, 0, &m),
+              SSLK_E_OVERFLOW);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(sslk_last_error(), "'conv:16777216:1:1:16777215' at offset 0") &&
+                      strstr(sslk_last_error(), "16777216 x 33554431 x 33554431"),
+                  "%s", sslk_last_error());
+    /* the reported spec and the CLI's encoder (a 64 MiB budget keeps a wrong build small) */
+    ck_status(sslk_model_from_spec(small, "conv:16384:1:1:16777215", 3, (size_t[]){16384, 2, 2}, 0, &m),
+              SSLK_E_OVERFLOW);
+    ck_status(sslk_model_from_spec(small, "conv:16384:1:1:0,conv:16384:1:1:16777212,gap", 3,
+                                   (size_t[]){1, 28, 28}, 0, &m),
+              SSLK_E_OVERFLOW);
+    ck_assert_msg(strstr(sslk_last_error(), "at offset 17"), "%s", sslk_last_error());
+    /* 52 GB of weights: refused by the budget, naming the tensor, before allocating */
+    ck_status(sslk_model_from_spec(c, "linear:16777216", 1, (size_t[]){784}, 0, &m), SSLK_E_LIMIT);
+    ck_assert_msg(strstr(sslk_last_error(), "weight of 16777216 x 784 floats") &&
+                      strstr(sslk_last_error(), "max_alloc_bytes"),
+                  "%s", sslk_last_error());
+    ck_ok(sslk_model_from_spec(c, "relu", 1, (size_t[]){784}, 0, &m));
+    ck_status(sslk_model_add_spec(m, "abs,linear:16777216"), SSLK_E_LIMIT);
+    char buf[64];
+    size_t len;
+    ck_ok(sslk_model_spec(m, buf, sizeof buf, &len));
+    ck_assert_str_eq(buf, "relu"); /* the dry pass refused it: nothing was appended */
+    sslk_model_destroy(m);
+    m = NULL;
+    /* one sample's output (2.7 TB) and a conv's im2col columns (64 GB for one sample) */
+    ck_status(sslk_model_from_spec(c, "conv:16777216:1:1:100", 3, (size_t[]){1, 1, 1}, 0, &m), SSLK_E_LIMIT);
+    ck_assert_msg(strstr(sslk_last_error(), "output"), "%s", sslk_last_error());
+    ck_status(sslk_model_from_spec(c, "conv:1:63:1:31", 3, (size_t[]){1024, 64, 64}, 0, &m), SSLK_E_LIMIT);
+    ck_assert_msg(strstr(sslk_last_error(), "workspace"), "%s", sslk_last_error());
+    /* an input shape is held to the same budget */
+    ck_status(sslk_model_create(small, 3, (size_t[]){65, 512, 512}, 0, &m), SSLK_E_LIMIT);
+    ck_assert_msg(strstr(sslk_last_error(), "input"), "%s", sslk_last_error());
+    /* max-pool keeps int32 winner indices: a plane above 2^31 - 1 values is refused */
+    ck_status(sslk_model_from_spec(unlimited, "conv:1:1:1:30000,maxpool:1", 3, (size_t[]){1, 1, 1}, 0, &m),
+              SSLK_E_RANGE);
+    ck_assert_msg(strstr(sslk_last_error(), "60001 x 60001"), "%s", sslk_last_error());
+    ck_assert_ptr_null(m);
+    /* sizes near the limits that are fine still build and run */
+    ck_ok(sslk_model_from_spec(small, "conv:4:3:1:1,maxpool:2,conv:8:3:2:1,gap,linear:3", 3,
+                               (size_t[]){2, 9, 9}, 0, &m));
+    float x[2 * 162], y[6];
+    tu_fill_uniform(x, 2 * 162, 3, -1, 1);
+    ck_ok(sslk_model_forward(m, x, 2, y, SSLK_MODE_TRAIN));
+    sslk_model_destroy(m);
+    sslk_ctx_destroy(unlimited);
+    sslk_ctx_destroy(small);
     sslk_ctx_destroy(c);
 }
 END_TEST
@@ -684,6 +754,7 @@ Suite *nn_suite(void) {
     tcase_add_test(tc, spec_errors_name_token_and_offset);
     tcase_add_test(tc, builder_and_bad_input);
     tcase_add_test(tc, spec_parser_survives_garbage);
+    tcase_add_test(tc, hostile_sizes_refused);
     tcase_add_test(tc, batch_size_changes_reuse_handle);
     tcase_add_test(tc, constraint_hook_points_and_gradients);
     suite_add_tcase(s, tc);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "testutil.h"
 #include "train/trainer_internal.h"
 
@@ -391,6 +393,74 @@ START_TEST(embed_and_errors) {
 }
 END_TEST
 
+/* Rewrite a checkpoint's CRC after a patch and try to load it. */
+static void load_patched(sslk_ctx *c, const char *path, unsigned char *buf, size_t n, sslk_dataset *ds,
+                         sslk_status want, const char *msg) {
+    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(n - 4));
+    memcpy(buf + n - 4, &crc, 4);
+    FILE *f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    sslk_trainer *back = NULL;
+    ck_status(sslk_trainer_load(c, path, ds, &back), want);
+    ck_assert_ptr_null(back);
+    ck_assert_msg(strstr(sslk_last_error(), msg), "%s", sslk_last_error());
+}
+
+/* Issue 12: a checkpoint with a valid CRC but a NaN / Inf tensor or a
+ * negative batch-norm running variance is refused, naming the tensor. */
+START_TEST(checkpoint_tensor_values_checked) {
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    char dir[64], path[128];
+    tmpdir(dir);
+    snprintf(path, sizeof path, "%s/checkpoint.sslkt", dir);
+    sslk_trainer *tr = tiny_trainer(c, ds, SSLK_METHOD_SUPERVISED, 1);
+    ck_ok(sslk_trainer_fit(tr, 1));
+    sslk_model *enc = NULL;
+    ck_ok(sslk_trainer_encoder(tr, &enc));
+    float var[32]; /* a recognisable running variance: "flatten,linear:32,bn,relu" -> tensor 2.running_var */
+    for (int i = 0; i < 32; i++) var[i] = 1000.0f + (float)i;
+    ck_ok(sslk_model_set_param(enc, "2.running_var", var, 32));
+    ck_ok(sslk_trainer_save(tr, path));
+    sslk_trainer_destroy(tr);
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    size_t n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(n);
+    ck_assert_uint_eq(fread(buf, 1, n, f), n);
+    fclose(f);
+    size_t at = SIZE_MAX;
+    for (size_t i = 0; i + sizeof var <= n && at == SIZE_MAX; i++)
+        if (!memcmp(buf + i, var, sizeof var)) at = i;
+    ck_assert_uint_ne(at, SIZE_MAX);
+    const float neg = -1.0f, nan = NAN, inf = INFINITY;
+    memcpy(buf + at + 4 * 7, &neg, 4);
+    load_patched(c, path, buf, n, ds, SSLK_E_FORMAT, "'2.running_var'");
+    memcpy(buf + at + 4 * 7, &nan, 4);
+    load_patched(c, path, buf, n, ds, SSLK_E_NONFINITE, "'2.running_var'");
+    memcpy(buf + at + 4 * 7, var + 7, 4);
+    /* the tensor before it (u64 count between): the last running mean */
+    memcpy(buf + at - 12, &inf, 4);
+    load_patched(c, path, buf, n, ds, SSLK_E_NONFINITE, "'2.running_mean'");
+    /* a finite value there loads */
+    const float zero = 0.0f;
+    memcpy(buf + at - 12, &zero, 4);
+    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(n - 4));
+    memcpy(buf + n - 4, &crc, 4);
+    f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    ck_ok(sslk_trainer_load(c, path, ds, &tr));
+    sslk_trainer_destroy(tr);
+    free(buf);
+    rmtree(dir);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
@@ -400,6 +470,7 @@ int main(void) {
     tcase_add_test(tc, subset_and_diet_preset);
     tcase_add_test(tc, nan_loss_stops_and_keeps_checkpoint);
     tcase_add_test(tc, interrupted_checkpoint_keeps_previous);
+    tcase_add_test(tc, checkpoint_tensor_values_checked);
     tcase_add_test(tc, embed_and_errors);
     suite_add_tcase(s, tc);
     return tu_run(s);
