@@ -141,6 +141,46 @@ sslk_status sslk_loss_set_prior(sslk_loss *L, const float *p, size_t k) {
 
 /* ---- compute ----------------------------------------------------------------- */
 
+/* Index of the first NaN / Inf among cnt floats, or cnt when all are finite. */
+static size_t first_nonfinite(const float *x, size_t cnt) {
+    for (size_t b = 0; b < cnt; b += 4096) {
+        size_t e = b + 4096 < cnt ? b + 4096 : cnt;
+        /* exponent bits all ones = NaN / Inf; an integer OR reduction vectorises */
+        uint32_t bad = 0;
+        for (size_t i = b; i < e; i++) {
+            uint32_t u;
+            memcpy(&u, x + i, sizeof u);
+            bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        }
+        if (!bad) continue;
+        for (size_t i = b; i < e; i++)
+            if (!isfinite(x[i])) return i;
+    }
+    return cnt;
+}
+
+/* Finite inputs can still give gradients beyond float32 (double precision on
+ * inputs ~1e20, or float GEMMs overflowing): refuse them rather than hand back
+ * Inf / NaN that an optimizer would spread into the weights. */
+static sslk_status check_grads(const sslk_loss *L, const sslk_loss_batch *b, float *const *grads, const char *fn) {
+    for (size_t v = 0; v < b->num_views; v++) {
+        if (!grads[v]) continue;
+        size_t e = first_nonfinite(grads[v], b->n * b->d);
+        if (e < b->n * b->d)
+            return ssli_err(SSLK_E_NUMERIC, "%s: %s loss: the gradient of views[%zu] is %g at row %zu, column %zu "
+                            "(float32 overflow: rescale the inputs)", fn, L->vt->fn, v, (double)grads[v][e],
+                            e / b->d, e % b->d);
+    }
+    if (L->param_ready) {
+        size_t e = first_nonfinite(L->param.grad, L->param.count);
+        if (e < L->param.count)
+            return ssli_err(SSLK_E_NUMERIC, "%s: %s loss: the accumulated gradient of '%s' is %g at row %zu, "
+                            "column %zu (float32 overflow; sslk_loss_zero_grad clears it)", fn, L->vt->fn,
+                            L->param.name, (double)L->param.grad[e], e / L->pcols, e % L->pcols);
+    }
+    return SSLK_OK;
+}
+
 sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *b, double *value, float *const *grads) {
     const char *fn = "sslk_loss_compute";
     SSLI_CHECK_PTR(L, fn);
@@ -171,6 +211,7 @@ sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *b, double *va
     SSLI_TRY(L->vt->compute(L, &in, &v));
     if (!isfinite(v))
         return ssli_err(SSLK_E_NUMERIC, "%s: %s loss evaluated to %g", fn, L->vt->fn, v);
+    if (grads) SSLI_TRY(check_grads(L, b, grads, fn));
     if (value) *value = v;
     L->have_terms = true;
     return SSLK_OK;
