@@ -73,7 +73,7 @@ static sslk_status diet_compute(sslk_loss *L, const ssli_loss_in *in, double *va
     if (in->d != K) return ssli_err(SSLK_E_SHAPE, "%s: inputs have d = %zu columns, the head expects dim = %zu", fn, in->d, K);
     /* the head is caller-writable (sslk_loss_param): a NaN / Inf there would turn
      * every logit of a row into NaN */
-    SSLI_TRY(ssli_check_finite_f32(L->param.data, N, K, fn, "head.weight"));
+    SSLI_TRY(ssli_loss_check_param(L, fn));
     if (in->nviews * in->n > ((size_t)1 << 40))
         return ssli_err(SSLK_E_OVERFLOW, "%s: %zu x %zu input rows are too many", fn, in->nviews, in->n);
     for (size_t i = 0; i < in->n; i++)

@@ -141,8 +141,7 @@ sslk_status sslk_loss_set_prior(sslk_loss *L, const float *p, size_t k) {
 
 /* ---- compute ----------------------------------------------------------------- */
 
-/* Index of the first NaN / Inf among cnt floats, or cnt when all are finite. */
-static size_t first_nonfinite(const float *x, size_t cnt) {
+size_t ssli_loss_first_nonfinite(const float *x, size_t cnt) {
     for (size_t b = 0; b < cnt; b += 4096) {
         size_t e = b + 4096 < cnt ? b + 4096 : cnt;
         /* exponent bits all ones = NaN / Inf; an integer OR reduction vectorises */
@@ -165,14 +164,14 @@ static size_t first_nonfinite(const float *x, size_t cnt) {
 static sslk_status check_grads(const sslk_loss *L, const sslk_loss_batch *b, float *const *grads, const char *fn) {
     for (size_t v = 0; v < b->num_views; v++) {
         if (!grads[v]) continue;
-        size_t e = first_nonfinite(grads[v], b->n * b->d);
+        size_t e = ssli_loss_first_nonfinite(grads[v], b->n * b->d);
         if (e < b->n * b->d)
             return ssli_err(SSLK_E_NUMERIC, "%s: %s loss: the gradient of views[%zu] is %g at row %zu, column %zu "
                             "(float32 overflow: rescale the inputs)", fn, L->vt->fn, v, (double)grads[v][e],
                             e / b->d, e % b->d);
     }
     if (L->param_ready) {
-        size_t e = first_nonfinite(L->param.grad, L->param.count);
+        size_t e = ssli_loss_first_nonfinite(L->param.grad, L->param.count);
         if (e < L->param.count)
             return ssli_err(SSLK_E_NUMERIC, "%s: %s loss: the accumulated gradient of '%s' is %g at row %zu, "
                             "column %zu (float32 overflow; sslk_loss_zero_grad clears it)", fn, L->vt->fn,

@@ -221,6 +221,14 @@ void ssli_loss_normalize_back_views_d(const sslk_ctx *ctx, const double *U, cons
 static inline int ssli_loss_nt(const sslk_ctx *ctx, size_t work) {
     return work < ((size_t)1 << 18) ? 1 : ssli_threads(ctx);
 }
+/* Index of the first NaN / Inf among cnt floats, or cnt when all are finite
+ * (blocks of integer exponent tests: about 2x faster than ssli_check_finite_f32). */
+size_t ssli_loss_first_nonfinite(const float *x, size_t cnt);
+/* SSLK_E_NONFINITE naming the owned parameter, row and column of its first NaN / Inf. */
+static inline sslk_status ssli_loss_check_param(const sslk_loss *L, const char *fn) {
+    if (ssli_loss_first_nonfinite(L->param.data, L->param.count) == L->param.count) return SSLK_OK;
+    return ssli_check_finite_f32(L->param.data, L->prows, L->pcols, fn, L->param.name);
+}
 /* Validation shared by kinds: n >= nmin rows. */
 sslk_status ssli_loss_need_rows(const char *fn, size_t n, size_t nmin);
 

@@ -107,7 +107,7 @@ static sslk_status msn_compute(sslk_loss *L, const ssli_loss_in *in, double *val
     if ((size_t)in->nviews * in->n > ((size_t)1 << 28) || L->prows > ((size_t)1 << 24))
         return ssli_err(SSLK_E_OVERFLOW, "%s: too many anchors or prototypes", fn);
     /* caller-writable through sslk_loss_param: NaN / Inf would poison every logit */
-    SSLI_TRY(ssli_check_finite_f32(L->param.data, L->prows, L->pcols, fn, "prototypes"));
+    SSLI_TRY(ssli_loss_check_param(L, fn));
     return ssli_loss_double(L) ? msn_run_d(L, in, value) : msn_run_f(L, in, value);
 }
 
