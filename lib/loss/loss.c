@@ -245,8 +245,10 @@ sslk_status sslk_loss_compute_targets(sslk_loss *L, const float *anchors, size_t
     SSLI_CHECK_PTR(targets, fn);
     if (num_views == 0 || num_views > 4096)
         return ssli_err(SSLK_E_SHAPE, "%s: 'num_views' = %zu (1..4096)", fn, num_views);
-    size_t nd;
-    if (ssli_mul_overflow(n, d, &nd)) return ssli_err(SSLK_E_OVERFLOW, "%s: n x d overflows", fn);
+    size_t nd, all;
+    /* before forming the view pointers anchors + v n d */
+    if (ssli_mul_overflow(n, d, &nd) || ssli_mul_overflow(nd, num_views, &all))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: n = %zu x d = %zu x num_views = %zu overflows", fn, n, d, num_views);
     const float **views = ssli_malloc(L->ctx, 2 * num_views, sizeof(float *));
     if (!views) return ssli_alloc_status();
     float **grads = (float **)(views + num_views);

@@ -859,6 +859,7 @@ START_TEST(bad_inputs) {
     float tn[8] = {1, 2, 3, 4, 5, 6, 7, NAN};
     ck_status(sslk_loss_compute_targets(L, z, 1, tn, 4, 2, &v, NULL), SSLK_E_NONFINITE);
     ck_status(sslk_loss_compute_targets(L, z, 0, z, 4, 2, &v, NULL), SSLK_E_SHAPE);
+    ck_status(sslk_loss_compute_targets(L, z, 4096, z, SIZE_MAX / 4096, 2, &v, NULL), SSLK_E_OVERFLOW);
     ck_ok(sslk_loss_compute_targets(L, z, 1, z, 4, 2, &v, NULL));
     ck_status(sslk_loss_set_i64(L, SSLK_MSN_DIM, 3), SSLK_E_STATE);
     pv.struct_size = 4;
