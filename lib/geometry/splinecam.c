@@ -100,8 +100,9 @@ static sslk_status emit(engine *E, const group *G) {
     if (E->flags & SSLK_SPLINECAM_MAPS)
         SSLI_TRY(ssli_grow(ctx, (void **)&P->maps, &c[5], n1 * 3 * K, sizeof(double)));
     size_t vb = P->voff[n0];
-    memcpy(P->pts + vb, G->pts, nv * sizeof(ssli_pt));
-    if (E->cw) memcpy(P->codes + n0 * E->cw, G->codes, G->n * E->cw * sizeof(uint64_t));
+    /* empty copies skipped: the arrays may still be NULL, and memcpy(NULL, ., 0) is undefined */
+    if (nv) memcpy(P->pts + vb, G->pts, nv * sizeof(ssli_pt));
+    if (E->cw && G->n) memcpy(P->codes + n0 * E->cw, G->codes, G->n * E->cw * sizeof(uint64_t));
     for (size_t i = 0; i < G->n; i++) {
         const ssli_pt *p = G->pts + G->voff[i];
         size_t m = G->voff[i + 1] - G->voff[i];
@@ -142,7 +143,7 @@ static sslk_status dense_base(engine *E, const ssli_cpwl_op *d, const double *Y,
         for (size_t a = 0; a < na; a++) T->yc[r * na + a] = Y[r * in + T->act[a]];
     for (size_t a = 0; a < na; a++) memcpy(T->wc + a * out, d->wt + (size_t)T->act[a] * out, out * sizeof(double));
     if (na) ssli_dgemm(NULL, false, false, rows, out, na, 1.0, T->yc, na, T->wc, out, 0.0, B, out);
-    else memset(B, 0, rows * out * sizeof(double));
+    else if (rows && out) memset(B, 0, rows * out * sizeof(double));
     for (size_t r = 2; r < rows; r += 3)
         for (size_t o = 0; o < out; o++) B[r * out + o] += d->b[o];
     return SSLK_OK;
@@ -249,7 +250,8 @@ static sslk_status run_batch(engine *E, size_t s, const group *G, size_t p0, con
             const double *Z = G->maps + (p0 + i) * 3 * Fz;
             for (size_t q = qa[j]; q < qb[j]; q++) {
                 size_t l = loff[j] + q - qa[j];
-                memcpy(L.pts + L.voff[l], r->pts + r->voff[q], (r->voff[q + 1] - r->voff[q]) * sizeof(ssli_pt));
+                if (r->voff[q + 1] > r->voff[q])
+                    memcpy(L.pts + L.voff[l], r->pts + r->voff[q], (r->voff[q + 1] - r->voff[q]) * sizeof(ssli_pt));
                 uint64_t *lc = L.codes + l * cw;
                 if (cw) memcpy(lc, pcode + j * cw, cw * sizeof(uint64_t));
                 const uint16_t *ch = r->ch + q * r->nh;
@@ -482,20 +484,24 @@ static sslk_status merge(engine *E, item_out *it) {
     SSLI_TRY(ssli_grow(ctx, (void **)&P->codes, &c[2], n1 * (E->cw ? E->cw : 1), sizeof(uint64_t)));
     SSLI_TRY(ssli_grow(ctx, (void **)&P->area, &c[3], n1, sizeof(double)));
     SSLI_TRY(ssli_grow(ctx, (void **)&P->cls, &c[4], n1, sizeof(int32_t)));
+    /* an item may have segments but no regions or the reverse: its empty arrays
+     * (and ours) can be NULL, so zero-length copies are skipped (UBSan) */
     if (E->flags & SSLK_SPLINECAM_MAPS) {
         SSLI_TRY(ssli_grow(ctx, (void **)&P->maps, &c[5], n1 * 3 * K, sizeof(double)));
-        memcpy(P->maps + n0 * 3 * K, Q->maps, Q->n * 3 * K * sizeof(double));
+        if (Q->n) memcpy(P->maps + n0 * 3 * K, Q->maps, Q->n * 3 * K * sizeof(double));
     }
     for (size_t i = 0; i < Q->n; i++) P->voff[n0 + i + 1] = v0 + Q->voff[i + 1];
-    memcpy(P->pts + v0, Q->pts, nv * sizeof(ssli_pt));
-    if (E->cw) memcpy(P->codes + n0 * E->cw, Q->codes, Q->n * E->cw * sizeof(uint64_t));
-    memcpy(P->area + n0, Q->area, Q->n * sizeof(double));
-    memcpy(P->cls + n0, Q->cls, Q->n * sizeof(int32_t));
+    if (nv) memcpy(P->pts + v0, Q->pts, nv * sizeof(ssli_pt));
+    if (Q->n) {
+        if (E->cw) memcpy(P->codes + n0 * E->cw, Q->codes, Q->n * E->cw * sizeof(uint64_t));
+        memcpy(P->area + n0, Q->area, Q->n * sizeof(double));
+        memcpy(P->cls + n0, Q->cls, Q->n * sizeof(int32_t));
+    }
     ssli_segsink *g = &E->seg;
     size_t m0 = g->n, m1 = m0 + it->seg.n;
     SSLI_TRY(ssli_grow(ctx, (void **)&g->segs, &g->cap_s, 4 * m1, sizeof(double)));
     SSLI_TRY(ssli_grow(ctx, (void **)&g->info, &g->cap_i, 3 * m1, sizeof(int32_t)));
-    memcpy(g->segs + 4 * m0, it->seg.segs, 4 * it->seg.n * sizeof(double));
+    if (it->seg.n) memcpy(g->segs + 4 * m0, it->seg.segs, 4 * it->seg.n * sizeof(double));
     for (size_t i = 0; i < it->seg.n; i++) {
         g->info[3 * (m0 + i)] = it->seg.info[3 * i] + (int32_t)n0;
         g->info[3 * (m0 + i) + 1] = it->seg.info[3 * i + 1];
@@ -663,7 +669,7 @@ sslk_status ssli_splinecam_run(sslk_ctx *ctx, const ssli_cpwl *net, const sslk_s
             memcpy(T + 2 * sl->d, sl->origin, sl->d * sizeof(double));
             G.voff[0] = 0;
             G.voff[1] = sl->npoly;
-            memcpy(G.pts, sl->poly, sl->npoly * sizeof(ssli_pt));
+            if (sl->npoly) memcpy(G.pts, sl->poly, sl->npoly * sizeof(ssli_pt));
             st = ssli_sc_run_chain(&E, &E.t[0], 0, first, T, 1, G.stacks, G.maps);
         }
         if (st == SSLK_OK) st = E.nst ? drive(&E, &G) : emit(&E, &G);

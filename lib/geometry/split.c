@@ -23,7 +23,7 @@ static sslk_status pl_add(const sslk_ctx *ctx, piece_list *l, const ssli_pt *p, 
     size_t v0 = l->voff[l->n];
     SSLI_TRY(ssli_grow(ctx, (void **)&l->pts, &l->pcap, v0 + nv, sizeof(ssli_pt)));
     SSLI_TRY(ssli_grow(ctx, (void **)&l->ch, &l->ccap, (l->n + 1) * (nh ? nh : 1), sizeof(uint16_t)));
-    memcpy(l->pts + v0, p, nv * sizeof(ssli_pt));
+    if (nv) memcpy(l->pts + v0, p, nv * sizeof(ssli_pt)); /* l->pts may be NULL when nv = 0 */
     if (nh) {
         memcpy(l->ch + l->n * nh, ch, nh * sizeof(uint16_t));
         if (set_j < nh) l->ch[l->n * nh + set_j] = set_v;
@@ -230,7 +230,7 @@ sslk_status ssli_sc_split_region(const engine *E, const ssli_cpwl_op *op, const 
         SSLI_TRY(tls_scratch(ctx, t, nv + op->m + 8));
         SSLI_TRY(ssli_grow(ctx, (void **)&t->work, &t->wcap, nv + 2, sizeof(ssli_pt)));
         ssli_pt *p = t->work;
-        memcpy(p, B->pts + B->voff[top], nv * sizeof(ssli_pt));
+        if (nv) memcpy(p, B->pts + B->voff[top], nv * sizeof(ssli_pt));
         if (nh) memcpy(t->chw, B->ch + top * nh, nh * sizeof(uint16_t));
         B->n--;
         bool split = false;
@@ -267,7 +267,7 @@ sslk_status ssli_sc_split_region(const engine *E, const ssli_cpwl_op *op, const 
                 for (size_t e = op->m; e-- > 0;) {
                     /* cell of entry e: clip by z_e - z_q >= 0 for every other q */
                     size_t cn = nv;
-                    memcpy(t->tmp[0], p, nv * sizeof(ssli_pt));
+                    if (nv) memcpy(t->tmp[0], p, nv * sizeof(ssli_pt));
                     size_t ej = wn[e];
                     for (size_t qq = 0; qq < op->m && cn >= 3; qq++) {
                         if (qq == e) continue;
@@ -308,8 +308,9 @@ sslk_status ssli_sc_split_region(const engine *E, const ssli_cpwl_op *op, const 
     R->ch = ssli_arena_alloc(&t->arena, A->n * (nh ? nh : 1), sizeof(uint16_t));
     if (!R->voff || !R->pts || !R->ch) return ssli_alloc_status();
     memcpy(R->voff, A->voff, (A->n + 1) * sizeof(size_t));
-    memcpy(R->pts, A->pts, A->voff[A->n] * sizeof(ssli_pt));
-    if (nh) memcpy(R->ch, A->ch, A->n * nh * sizeof(uint16_t));
+    /* no leaves: A's arrays may never have been allocated (memcpy from NULL is undefined) */
+    if (A->voff[A->n]) memcpy(R->pts, A->pts, A->voff[A->n] * sizeof(ssli_pt));
+    if (nh && A->n) memcpy(R->ch, A->ch, A->n * nh * sizeof(uint16_t));
     return SSLK_OK;
 }
 

@@ -49,7 +49,17 @@ static double diet_init(const sslk_loss *L, uint64_t key, size_t e, size_t rows,
 typedef struct {
     double m, s, suml, tl, best;
     size_t arg;
+    size_t bad; /* 1 + class of the first non-finite logit, 0 when all are finite */
 } diet_row;
+
+/* Index of the first entry equal to m, bounded by the row (the row max of a
+ * finite row is one of its entries; anything else returns 0, never past w). */
+#define DIET_ARGMAX(l, w, m, out)                                                                \
+    do {                                                                                         \
+        size_t k_ = 0;                                                                           \
+        while (k_ < (w) && (l)[k_] != (m)) k_++;                                                 \
+        (out) = k_ < (w) ? k_ : 0;                                                               \
+    } while (0)
 
 #define SSLI_LOSS_TEMPLATE "diet.c"
 #include "loss_template.h"
@@ -61,6 +71,11 @@ static sslk_status diet_compute(sslk_loss *L, const ssli_loss_in *in, double *va
     SSLI_TRY(ssli_loss_param_ready(L, fn));
     size_t N = L->prows, K = L->pcols;
     if (in->d != K) return ssli_err(SSLK_E_SHAPE, "%s: inputs have d = %zu columns, the head expects dim = %zu", fn, in->d, K);
+    /* the head is caller-writable (sslk_loss_param): a NaN / Inf there would turn
+     * every logit of a row into NaN */
+    SSLI_TRY(ssli_loss_check_param(L, fn));
+    if (in->nviews * in->n > ((size_t)1 << 40))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: %zu x %zu input rows are too many", fn, in->nviews, in->n);
     for (size_t i = 0; i < in->n; i++)
         if (in->indices[i] < 0 || (uint64_t)in->indices[i] >= N)
             return ssli_err(SSLK_E_RANGE, "%s: 'indices[%zu]' = %lld is outside [0, %zu)", fn, i,
@@ -115,7 +130,7 @@ static sslk_status F(diet_run)(sslk_loss *L, const ssli_loss_in *in, double *val
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long e = 0; e < (long long)(n * K); e++) h[e] = (R)z[e];
     }
-    for (size_t a = 0; a < T; a++) st[a] = (diet_row){-INFINITY, 0, 0, 0, -INFINITY, 0};
+    for (size_t a = 0; a < T; a++) st[a] = (diet_row){-INFINITY, 0, 0, 0, -INFINITY, 0, 0};
 
     /* the head chunk [c0, c1) as R (float: the parameter itself) */
 #define DIET_W(c0, c1)                                                                           \
@@ -132,10 +147,22 @@ static sslk_status F(diet_run)(sslk_loss *L, const ssli_loss_in *in, double *val
             size_t a = (size_t)ai;
             const R *l = Lg + a * w;
             diet_row *s = st + a;
+            if (s->bad) continue;
+            /* a non-finite logit (float overflow of finite inputs x head) makes the
+             * row sum non-finite: then find and record its class, skip the row */
+            double rs = F(ssli_row_sum)(l, w);
+            if (!isfinite(rs)) {
+                size_t k = 0;
+                while (k < w && isfinite((double)l[k])) k++;
+                if (k < w) {
+                    s->bad = c0 + k + 1;
+                    continue;
+                }
+            }
             R cm = (R)F(ssli_row_max)(l, w);
-            size_t am = 0;
-            while (l[am] != cm) am++;
-            s->suml += F(ssli_row_sum)(l, w);
+            size_t am;
+            DIET_ARGMAX(l, w, cm, am);
+            s->suml += rs;
             if ((double)cm > s->best) s->best = (double)cm, s->arg = c0 + am;
             size_t y = (size_t)in->indices[a % n];
             if (y >= c0 && y < c1) s->tl = (double)l[y - c0];
@@ -145,6 +172,13 @@ static sslk_status F(diet_run)(sslk_loss *L, const ssli_loss_in *in, double *val
             s->m = m;
         }
     }
+    for (size_t a = 0; a < T; a++)
+        if (st[a].bad)
+            return ssli_err(SSLK_E_NONFINITE,
+                            "sslk_loss_compute(diet): the logits (inputs x head.weight^T) overflow to a "
+                            "non-finite value at row %zu, column %zu (view %zu, sample %zu): rescale the "
+                            "inputs or the head, or set precision = double",
+                            a, st[a].bad - 1, a / n, a % n);
     double ce = 0, hits = 0;
     for (size_t a = 0; a < T; a++) {
         diet_row *s = st + a;

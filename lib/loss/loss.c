@@ -141,6 +141,45 @@ sslk_status sslk_loss_set_prior(sslk_loss *L, const float *p, size_t k) {
 
 /* ---- compute ----------------------------------------------------------------- */
 
+size_t ssli_loss_first_nonfinite(const float *x, size_t cnt) {
+    for (size_t b = 0; b < cnt; b += 4096) {
+        size_t e = b + 4096 < cnt ? b + 4096 : cnt;
+        /* exponent bits all ones = NaN / Inf; an integer OR reduction vectorises */
+        uint32_t bad = 0;
+        for (size_t i = b; i < e; i++) {
+            uint32_t u;
+            memcpy(&u, x + i, sizeof u);
+            bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        }
+        if (!bad) continue;
+        for (size_t i = b; i < e; i++)
+            if (!isfinite(x[i])) return i;
+    }
+    return cnt;
+}
+
+/* Finite inputs can still give gradients beyond float32 (double precision on
+ * inputs ~1e20, or float GEMMs overflowing): refuse them rather than hand back
+ * Inf / NaN that an optimizer would spread into the weights. */
+static sslk_status check_grads(const sslk_loss *L, const sslk_loss_batch *b, float *const *grads, const char *fn) {
+    for (size_t v = 0; v < b->num_views; v++) {
+        if (!grads[v]) continue;
+        size_t e = ssli_loss_first_nonfinite(grads[v], b->n * b->d);
+        if (e < b->n * b->d)
+            return ssli_err(SSLK_E_NUMERIC, "%s: %s loss: the gradient of views[%zu] is %g at row %zu, column %zu "
+                            "(float32 overflow: rescale the inputs)", fn, L->vt->fn, v, (double)grads[v][e],
+                            e / b->d, e % b->d);
+    }
+    if (L->param_ready) {
+        size_t e = ssli_loss_first_nonfinite(L->param.grad, L->param.count);
+        if (e < L->param.count)
+            return ssli_err(SSLK_E_NUMERIC, "%s: %s loss: the accumulated gradient of '%s' is %g at row %zu, "
+                            "column %zu (float32 overflow; sslk_loss_zero_grad clears it)", fn, L->vt->fn,
+                            L->param.name, (double)L->param.grad[e], e / L->pcols, e % L->pcols);
+    }
+    return SSLK_OK;
+}
+
 sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *b, double *value, float *const *grads) {
     const char *fn = "sslk_loss_compute";
     SSLI_CHECK_PTR(L, fn);
@@ -171,6 +210,7 @@ sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *b, double *va
     SSLI_TRY(L->vt->compute(L, &in, &v));
     if (!isfinite(v))
         return ssli_err(SSLK_E_NUMERIC, "%s: %s loss evaluated to %g", fn, L->vt->fn, v);
+    if (grads) SSLI_TRY(check_grads(L, b, grads, fn));
     if (value) *value = v;
     L->have_terms = true;
     return SSLK_OK;
@@ -205,8 +245,10 @@ sslk_status sslk_loss_compute_targets(sslk_loss *L, const float *anchors, size_t
     SSLI_CHECK_PTR(targets, fn);
     if (num_views == 0 || num_views > 4096)
         return ssli_err(SSLK_E_SHAPE, "%s: 'num_views' = %zu (1..4096)", fn, num_views);
-    size_t nd;
-    if (ssli_mul_overflow(n, d, &nd)) return ssli_err(SSLK_E_OVERFLOW, "%s: n x d overflows", fn);
+    size_t nd, all;
+    /* before forming the view pointers anchors + v n d */
+    if (ssli_mul_overflow(n, d, &nd) || ssli_mul_overflow(nd, num_views, &all))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: n = %zu x d = %zu x num_views = %zu overflows", fn, n, d, num_views);
     const float **views = ssli_malloc(L->ctx, 2 * num_views, sizeof(float *));
     if (!views) return ssli_alloc_status();
     float **grads = (float **)(views + num_views);

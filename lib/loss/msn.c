@@ -48,10 +48,19 @@ static double msn_init(const sslk_loss *L, uint64_t key, size_t e, size_t rows, 
     return (2.0 * ssli_rng_uniform(key, e) - 1.0) / sqrt((double)cols);
 }
 
+/* log pi_k = -tau log(k) - log sum_j j^-tau, k = 1..K: in the log domain
+ * because k^-tau underflows to 0 for steep priors (tau = 100, k > ~1200),
+ * which made log pi = -inf and the KL infinite. */
+void ssli_msn_log_power_law(size_t K, double tau, double *logpi) {
+    double s = 0; /* sum_j (j^-tau / 1^-tau): the first term is the largest, no overflow */
+    for (size_t k = 0; k < K; k++) s += exp(logpi[k] = -tau * log((double)(k + 1)));
+    const double ls = log(s);
+    for (size_t k = 0; k < K; k++) logpi[k] -= ls;
+}
+
 void ssli_msn_power_law(size_t K, double tau, double *pi) {
-    double s = 0;
-    for (size_t k = 0; k < K; k++) s += pi[k] = pow((double)(k + 1), -tau);
-    for (size_t k = 0; k < K; k++) pi[k] /= s;
+    ssli_msn_log_power_law(K, tau, pi);
+    for (size_t k = 0; k < K; k++) pi[k] = exp(pi[k]);
 }
 
 /* MSN's distributed_sinkhorn on T (B x K, rows are probabilities), in place:
@@ -69,12 +78,14 @@ void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs, int
             for (size_t k = k0; k < k1; k++) cs[k] = 0;
             for (size_t b = 0; b < B; b++)
                 for (size_t k = k0; k < k1; k++) cs[k] += T[b * K + k];
-            for (size_t k = k0; k < k1; k++) cs[k] = cs[k] > 0 ? 1.0 / (cs[k] * (double)K) : 0.0;
+            /* divisor, not reciprocal: 1 / (mass K) overflows for a denormal mass,
+             * while t / (mass K) <= 1 / K since t is part of the mass */
+            for (size_t k = k0; k < k1; k++) cs[k] = cs[k] > 0 ? cs[k] * (double)K : 0.0;
         }
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long bi = 0; bi < (long long)B; bi++) {
             double *t = T + (size_t)bi * K, rs = 0;
-            for (size_t k = 0; k < K; k++) rs += t[k] *= cs[k];
+            for (size_t k = 0; k < K; k++) rs += t[k] = cs[k] > 0 ? t[k] / cs[k] : 0.0;
             if (rs > 0)
                 for (size_t k = 0; k < K; k++) t[k] /= rs; /* rows sum to 1 (= B x the 1/B mass) */
         }
@@ -95,6 +106,8 @@ static sslk_status msn_compute(sslk_loss *L, const ssli_loss_in *in, double *val
         return ssli_err(SSLK_E_STATE, "%s: prior = user but no prior vector of length %zu was set", fn, L->prows);
     if ((size_t)in->nviews * in->n > ((size_t)1 << 28) || L->prows > ((size_t)1 << 24))
         return ssli_err(SSLK_E_OVERFLOW, "%s: too many anchors or prototypes", fn);
+    /* caller-writable through sslk_loss_param: NaN / Inf would poison every logit */
+    SSLI_TRY(ssli_loss_check_param(L, fn));
     return ssli_loss_double(L) ? msn_run_d(L, in, value) : msn_run_f(L, in, value);
 }
 
@@ -193,10 +206,9 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         for (size_t k = 0; k < K; k++) logpi[k] = -log((double)K);
     else {
         if (prior == SSLK_MSN_PRIOR_POWER_LAW)
-            ssli_msn_power_law(K, ssli_loss_setting(L, SSLK_MSN_TAU), logpi);
+            ssli_msn_log_power_law(K, ssli_loss_setting(L, SSLK_MSN_TAU), logpi);
         else
-            memcpy(logpi, L->prior, K * sizeof(double));
-        for (size_t k = 0; k < K; k++) logpi[k] = log(logpi[k]);
+            for (size_t k = 0; k < K; k++) logpi[k] = log(L->prior[k]);
     }
     double kl = 0;
     for (size_t k = 0; k < K; k++) {

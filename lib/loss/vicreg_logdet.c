@@ -85,6 +85,12 @@ static sslk_status F(logdet_branches)(sslk_loss *L, const ssli_loss_in *in, doub
             SYRK(ctx, true, d, n, (R)(beta / cden), X, d, (R)0, G, d);
         for (size_t e = 0; e < m * m; e++) Md[e] = (double)G[e];
         for (size_t k = 0; k < m; k++) Md[k * m + k] += 1.0;
+        /* a float Gram of huge inputs overflows; LAPACK would only report a bad argument */
+        for (size_t e = 0; e < m * m; e++)
+            if (!isfinite(Md[e]))
+                return ssli_err(SSLK_E_NUMERIC, "sslk_loss_compute(vicreg_logdet): the Gram of views[%d] overflows "
+                                "(%g at row %zu, column %zu): rescale the inputs or set precision = double", b,
+                                Md[e], e / m, e % m);
         sslk_status st = ssli_dpotrf(m, Md, m);
         if (st != SSLK_OK) return st;
         double ld = 0;

@@ -859,11 +859,205 @@ START_TEST(bad_inputs) {
     float tn[8] = {1, 2, 3, 4, 5, 6, 7, NAN};
     ck_status(sslk_loss_compute_targets(L, z, 1, tn, 4, 2, &v, NULL), SSLK_E_NONFINITE);
     ck_status(sslk_loss_compute_targets(L, z, 0, z, 4, 2, &v, NULL), SSLK_E_SHAPE);
+    ck_status(sslk_loss_compute_targets(L, z, 4096, z, SIZE_MAX / 4096, 2, &v, NULL), SSLK_E_OVERFLOW);
     ck_ok(sslk_loss_compute_targets(L, z, 1, z, 4, 2, &v, NULL));
     ck_status(sslk_loss_set_i64(L, SSLK_MSN_DIM, 3), SSLK_E_STATE);
     pv.struct_size = 4;
     ck_status(sslk_loss_param(L, 0, &pv), SSLK_E_INVALID_ARG);
     sslk_loss_destroy(L);
+}
+END_TEST
+
+/* ---- hostile inputs (issue 12) ------------------------------------------------ */
+
+/* A DIET head with a NaN / Inf entry: refused with SSLK_E_NONFINITE naming the
+ * parameter, row and column, at both precisions, with and without gradients.
+ * An all-NaN head made the arg-max search run past the logit row. */
+START_TEST(diet_nonfinite_head) {
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (int prec = 0; prec < 2; prec++)
+        for (int which = 0; which < 3; which++) {
+            sslk_loss *L = mk(SSLK_LOSS_DIET);
+            ck_ok(sslk_loss_set_i64(L, SSLK_DIET_NUM_SAMPLES, 4));
+            ck_ok(sslk_loss_set_i64(L, SSLK_DIET_DIM, 2));
+            ck_ok(sslk_loss_set_i64(L, SSLK_LOSS_PRECISION, prec));
+            sslk_param_view pv = {.struct_size = sizeof pv};
+            ck_ok(sslk_loss_param(L, 0, &pv));
+            const float z[4] = {1, 2, -1, 0.5f};
+            const int64_t ids[2] = {1, 3};
+            float g[4];
+            double v = 42;
+            /* the whole head bad: every logit NaN (the old arg-max ran off the row) */
+            for (size_t e = 0; e < pv.count; e++) pv.data[e] = bad[which];
+            ck_status(sslk_loss_compute_indexed(L, z, ids, 2, 2, &v, g), SSLK_E_NONFINITE);
+            ck_assert_msg(strstr(sslk_last_error(), "row 0") && strstr(sslk_last_error(), "column 0"),
+                          "message: %s", sslk_last_error());
+            for (size_t e = 0; e < pv.count; e++) pv.data[e] = 0.1f * (float)e;
+            /* then one bad entry at row 2, column 1 */
+            pv.data[2 * 2 + 1] = bad[which];
+            ck_status(sslk_loss_compute_indexed(L, z, ids, 2, 2, &v, g), SSLK_E_NONFINITE);
+            ck_assert_msg(strstr(sslk_last_error(), "head.weight") && strstr(sslk_last_error(), "row 2") &&
+                              strstr(sslk_last_error(), "column 1"),
+                          "message: %s", sslk_last_error());
+            ck_status(sslk_loss_compute_indexed(L, z, ids, 2, 2, &v, NULL), SSLK_E_NONFINITE);
+            ck_assert(v == 42);
+            /* a finite head again computes */
+            for (size_t e = 0; e < pv.count; e++) pv.data[e] = 0.1f * (float)e;
+            ck_ok(sslk_loss_compute_indexed(L, z, ids, 2, 2, &v, g));
+            ck_assert(isfinite(v));
+            sslk_loss_destroy(L);
+        }
+}
+END_TEST
+
+/* Finite head and inputs whose float32 logits overflow: NONFINITE naming the
+ * logit's row and class, not a garbage value. */
+START_TEST(diet_logit_overflow) {
+    sslk_loss *L = mk(SSLK_LOSS_DIET);
+    ck_ok(sslk_loss_set_i64(L, SSLK_DIET_NUM_SAMPLES, 3));
+    ck_ok(sslk_loss_set_i64(L, SSLK_DIET_DIM, 2));
+    sslk_param_view pv = {.struct_size = sizeof pv};
+    ck_ok(sslk_loss_param(L, 0, &pv));
+    for (size_t e = 0; e < pv.count; e++) pv.data[e] = 0.5f;
+    pv.data[2 * 2 + 0] = 3e38f; /* class 2 */
+    pv.data[2 * 2 + 1] = 3e38f;
+    const float z[4] = {1, 1, 0.25f, 0.25f}; /* row 0: logit 6e38 for class 2 (overflows); row 1: 1.5e38 */
+    const int64_t ids[2] = {0, 1};
+    double v;
+    float g[4];
+    ck_status(sslk_loss_compute_indexed(L, z, ids, 2, 2, &v, g), SSLK_E_NONFINITE);
+    ck_assert_msg(strstr(sslk_last_error(), "row 0") && strstr(sslk_last_error(), "column 2"), "message: %s",
+                  sslk_last_error());
+    sslk_loss_destroy(L);
+}
+END_TEST
+
+/* MSN prototypes with NaN / Inf: NONFINITE naming them, row and column. */
+START_TEST(msn_nonfinite_prototypes) {
+    for (int prec = 0; prec < 2; prec++) {
+        sslk_loss *L = msn_small(3, prec);
+        sslk_param_view pv = {.struct_size = sizeof pv};
+        ck_ok(sslk_loss_param(L, 0, &pv));
+        pv.data[1 * 4 + 3] = prec ? INFINITY : NAN;
+        float *z = rnd(8, 5), *t = rnd(8, 6), g[8];
+        double v;
+        ck_status(sslk_loss_compute_targets(L, z, 1, t, 2, 4, &v, g), SSLK_E_NONFINITE);
+        ck_assert_msg(strstr(sslk_last_error(), "prototypes") && strstr(sslk_last_error(), "row 1") &&
+                          strstr(sslk_last_error(), "column 3"),
+                      "message: %s", sslk_last_error());
+        free(z);
+        free(t);
+        sslk_loss_destroy(L);
+    }
+}
+END_TEST
+
+/* Power-law prior with a steep exponent: k^-tau underflows to 0 for large k,
+ * which made log(pi) = -inf and the loss infinite.  Log domain now. */
+START_TEST(msn_power_law_steep) {
+    const size_t K = 2048, d = 4, n = 3;
+    for (int prec = 0; prec < 2; prec++)
+        for (int dir = 0; dir < 2; dir++) {
+            sslk_loss *L = mk(SSLK_LOSS_MSN);
+            ck_ok(sslk_loss_set_i64(L, SSLK_MSN_NUM_PROTOTYPES, (int64_t)K));
+            ck_ok(sslk_loss_set_i64(L, SSLK_MSN_DIM, (int64_t)d));
+            ck_ok(sslk_loss_set_i64(L, SSLK_LOSS_PRECISION, prec));
+            ck_ok(sslk_loss_set_i64(L, SSLK_MSN_PRIOR, SSLK_MSN_PRIOR_POWER_LAW));
+            ck_ok(sslk_loss_set_f64(L, SSLK_MSN_TAU, 100));
+            ck_ok(sslk_loss_set_i64(L, SSLK_MSN_KL_DIRECTION, dir));
+            float *z = rnd(n * d, 9), *t = rnd(n * d, 10), g[12];
+            double v;
+            ck_ok(sslk_loss_compute_targets(L, z, 1, t, n, d, &v, g));
+            ck_assert(isfinite(v) && v > 0);
+            for (int e = 0; e < 12; e++) ck_assert(isfinite(g[e]));
+            free(z);
+            free(t);
+            sslk_loss_destroy(L);
+        }
+}
+END_TEST
+
+/* Sinkhorn with a prototype column of denormal mass: the column scale
+ * 1 / (mass K) overflowed to inf and the row scaling made NaN. */
+START_TEST(msn_sinkhorn_tiny_column) {
+    double T[] = {1, 1e-320, 1, 2e-320}, cs[2];
+    ssli_msn_sinkhorn(T, 2, 2, 3, cs, 1);
+    for (int e = 0; e < 4; e++) ck_assert_msg(isfinite(T[e]) && T[e] >= 0, "T[%d] = %g", e, T[e]);
+    /* rows are probabilities, columns carry mass 1/K each (times B) */
+    ck_close(T[0] + T[1], 1.0, 1e-9, 0);
+    ck_close(T[2] + T[3], 1.0, 1e-9, 0);
+    ck_close(T[1] + T[3], 1.0, 1e-3, 0); /* three iterations: nearly balanced */
+}
+END_TEST
+
+/* A finite value with overflowing gradients (double-precision VICReg on
+ * inputs ~1e20: var ~1e40 fits a double, x var does not fit a float) is
+ * refused with SSLK_E_NUMERIC naming the gradient, row and column. */
+START_TEST(gradient_overflow_refused) {
+    sslk_loss *L = mk(SSLK_LOSS_VICREG);
+    ck_ok(sslk_loss_set_i64(L, SSLK_LOSS_PRECISION, SSLK_PRECISION_DOUBLE));
+    float za[8] = {1e20f, 0, -1e20f, 1, 2e20f, 3, -2e20f, 2}, zb[8];
+    for (int e = 0; e < 8; e++) zb[e] = za[e] * 0.5f;
+    float ga[8], gb[8];
+    double v;
+    ck_ok(sslk_loss_compute_pair(L, za, zb, 4, 2, &v, NULL, NULL));
+    ck_assert(isfinite(v));
+    ck_status(sslk_loss_compute_pair(L, za, zb, 4, 2, &v, ga, gb), SSLK_E_NUMERIC);
+    ck_assert_msg(strstr(sslk_last_error(), "gradient") && strstr(sslk_last_error(), "views[0]") &&
+                      strstr(sslk_last_error(), "row 0") && strstr(sslk_last_error(), "column 1"),
+                  "message: %s", sslk_last_error());
+    sslk_loss_destroy(L);
+    /* LogDet: the float Gram of the same inputs overflows; said so (LAPACK saw NaN) */
+    L = mk(SSLK_LOSS_VICREG_LOGDET);
+    ck_status(sslk_loss_compute_pair(L, za, zb, 4, 2, &v, NULL, NULL), SSLK_E_NUMERIC);
+    ck_assert_msg(strstr(sslk_last_error(), "Gram of views[0] overflows"), "message: %s", sslk_last_error());
+    sslk_loss_destroy(L);
+}
+END_TEST
+
+/* Edge shapes for every kind: n = 1 is refused where a batch statistic needs
+ * 2 rows and computes elsewhere; d = 1 computes; results finite. */
+START_TEST(edge_shapes_every_kind) {
+    const sslk_loss_kind kinds[] = {SSLK_LOSS_VICREG, SSLK_LOSS_VICREG_LOGDET, SSLK_LOSS_VICREG_PAIRDIST,
+                                    SSLK_LOSS_INFONCE, SSLK_LOSS_INFONCE_SYMMETRIC, SSLK_LOSS_DIET, SSLK_LOSS_MSN};
+    for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++)
+        for (size_t n = 1; n <= 2; n++)
+            for (size_t d = 1; d <= 2; d++)
+                for (int prec = 0; prec < 2; prec++) {
+                    sslk_loss *L = mk(kinds[ki]);
+                    ck_ok(sslk_loss_set_i64(L, SSLK_LOSS_PRECISION, prec));
+                    if (kinds[ki] == SSLK_LOSS_DIET) {
+                        ck_ok(sslk_loss_set_i64(L, SSLK_DIET_NUM_SAMPLES, 3));
+                        ck_ok(sslk_loss_set_i64(L, SSLK_DIET_DIM, (int64_t)d));
+                    }
+                    if (kinds[ki] == SSLK_LOSS_MSN) {
+                        ck_ok(sslk_loss_set_i64(L, SSLK_MSN_NUM_PROTOTYPES, 2));
+                        ck_ok(sslk_loss_set_i64(L, SSLK_MSN_DIM, (int64_t)d));
+                    }
+                    float *a = rnd(n * d, 30 + (unsigned)d), *b = rnd(n * d, 40 + (unsigned)d);
+                    float ga[4], gb[4];
+                    const float *views[2] = {a, b};
+                    float *grads[2] = {ga, gb};
+                    const int64_t ids[2] = {0, 1};
+                    bool diet = kinds[ki] == SSLK_LOSS_DIET, msn = kinds[ki] == SSLK_LOSS_MSN;
+                    sslk_loss_batch bt = {sizeof bt, views, msn ? 1 : 2, n, d, diet ? ids : NULL, msn ? b : NULL};
+                    double v = NAN;
+                    sslk_status st = sslk_loss_compute(L, &bt, &v, grads);
+                    bool needs2 = kinds[ki] == SSLK_LOSS_VICREG || kinds[ki] == SSLK_LOSS_VICREG_LOGDET ||
+                                  kinds[ki] == SSLK_LOSS_VICREG_PAIRDIST || kinds[ki] == SSLK_LOSS_INFONCE_SYMMETRIC;
+                    if (n == 1 && needs2) {
+                        ck_assert_msg(st == SSLK_E_SHAPE, "kind %d n 1: %s", (int)kinds[ki], sslk_status_str(st));
+                        ck_assert(sslk_last_error()[0] != '\0');
+                    } else {
+                        ck_assert_msg(st == SSLK_OK, "kind %d n %zu d %zu prec %d: %s", (int)kinds[ki], n, d, prec,
+                                      sslk_last_error());
+                        ck_assert(isfinite(v));
+                        for (size_t e = 0; e < n * d; e++) ck_assert(isfinite(ga[e]));
+                    }
+                    free(a);
+                    free(b);
+                    sslk_loss_destroy(L);
+                }
 }
 END_TEST
 
@@ -891,6 +1085,13 @@ int main(void) {
     tcase_add_test(tc, gram_blocked_path);
     tcase_add_test(tc, settings_introspection);
     tcase_add_test(tc, bad_inputs);
+    tcase_add_test(tc, diet_nonfinite_head);
+    tcase_add_test(tc, diet_logit_overflow);
+    tcase_add_test(tc, msn_nonfinite_prototypes);
+    tcase_add_test(tc, msn_power_law_steep);
+    tcase_add_test(tc, msn_sinkhorn_tiny_column);
+    tcase_add_test(tc, gradient_overflow_refused);
+    tcase_add_test(tc, edge_shapes_every_kind);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -669,6 +669,52 @@ START_TEST(model_one_hidden_layer_count) {
 }
 END_TEST
 
+/* A head with no decision boundary in the slice (constant output, class 0
+ * everywhere): every work item has regions but zero boundary segments, so
+ * the merge copies zero segments from NULL arrays (memcpy(NULL, NULL, 0):
+ * undefined, flagged by -fsanitize=undefined before the guards). */
+START_TEST(no_boundary_zero_length_copies) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    size_t shape[1] = {3};
+    sslk_model *m;
+    ck_ok(sslk_model_from_spec(c, "linear:12,relu,linear:2", 1, shape, 5, &m));
+    const float W0[24] = {0}, b0[2] = {1, 0};
+    ck_ok(sslk_model_set_param(m, "2.weight", W0, 24));
+    ck_ok(sslk_model_set_param(m, "2.bias", b0, 2));
+    float o[3] = {0.1f, -0.2f, 0.3f}, dirs[6] = {1, 0.5f, 0, 0, 1, -1};
+    double ext[4] = {-3, 3, -2, 2};
+    sslk_slice *s;
+    ck_ok(sslk_slice_from_box(c, o, dirs, 3, ext, &s));
+    double poly[8], parea = 0;
+    size_t np;
+    ck_ok(sslk_slice_polygon(s, poly, 4, &np));
+    for (size_t i = 0; i < np; i++) {
+        size_t j = (i + 1) % np;
+        parea += 0.5 * (poly[2 * i] * poly[2 * j + 1] - poly[2 * j] * poly[2 * i + 1]);
+    }
+    ck_assert(parea > 0);
+    for (int flags = 0; flags <= (int)SSLK_SPLINECAM_MAPS; flags += (int)SSLK_SPLINECAM_MAPS) {
+        sslk_partition *p;
+        ck_ok(sslk_splinecam(c, m, s, (unsigned)flags, &p));
+        size_t n = regions_of(p);
+        ck_assert_uint_gt(n, 4);
+        ck_close(area_sum(p), parea, 1e-12, 0);
+        double len = -1;
+        ck_ok(sslk_partition_boundary_length(p, &len));
+        ck_assert(len == 0);
+        int32_t *cls = malloc(n * sizeof *cls);
+        ck_ok(sslk_partition_classes(p, cls));
+        for (size_t i = 0; i < n; i++) ck_assert_int_eq(cls[i], 0);
+        free(cls);
+        sslk_partition_destroy(p);
+    }
+    sslk_slice_destroy(s);
+    sslk_model_destroy(m);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 /* Same regions, vertices (bitwise), codes and boundary at 1, 2 and 3 threads. */
 START_TEST(deterministic_across_threads) {
     const char *specs[2] = {"linear:16,relu,linear:16,relu,linear:4",
@@ -700,7 +746,8 @@ START_TEST(deterministic_across_threads) {
             ck_assert(memcmp(p[0]->codes, p[t]->codes, p[0]->n * p[0]->cw * 8) == 0);
             ck_assert(memcmp(p[0]->maps, p[t]->maps, p[0]->n * 3 * p[0]->k * sizeof(double)) == 0);
             ck_assert_uint_eq(p[0]->nseg, p[t]->nseg);
-            ck_assert(memcmp(p[0]->segs, p[t]->segs, 4 * p[0]->nseg * sizeof(double)) == 0);
+            if (p[0]->nseg) /* no boundary: segs may be NULL (memcmp(NULL, NULL, 0) is undefined) */
+                ck_assert(memcmp(p[0]->segs, p[t]->segs, 4 * p[0]->nseg * sizeof(double)) == 0);
         }
         for (int t = 0; t < 3; t++) sslk_partition_destroy(p[t]);
     }
@@ -986,6 +1033,7 @@ int main(void) {
     tcase_add_test(tc, s10_two_anchor_slice);
     tcase_add_test(tc, three_anchor_and_polygon_slices);
     tcase_add_test(tc, export_json_csv_pictures);
+    tcase_add_test(tc, no_boundary_zero_length_copies);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
