@@ -62,9 +62,9 @@ sslk_status sslk_police_verify(sslk_ctx *ctx, sslk_model *model, const float *ve
     if (report->struct_size < sizeof *report)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: 'report->struct_size' = %zu < %zu", fn,
                         report->struct_size, sizeof *report);
-    if (model->nopen) return ssli_err(SSLK_E_STATE, "%s: the model has open residual blocks", fn);
-    const size_t in = ssli_shape_numel(ssli_model_top(model)->in);
-    const size_t K = ssli_shape_numel(ssli_model_top(model)->out);
+    if (ssli_model_open_blocks(model)) return ssli_err(SSLK_E_STATE, "%s: the model has open residual blocks", fn);
+    const size_t in = ssli_shape_numel(ssli_model_in_shape(model));
+    const size_t K = ssli_shape_numel(ssli_model_out_shape(model));
     if (d != in)
         return ssli_err(SSLK_E_SHAPE, "%s: 'd' = %zu differs from the model input size %zu", fn, d, in);
     if (c < 2) return ssli_err(SSLK_E_SHAPE, "%s: 'c' = %zu vertices; need at least 2", fn, c);

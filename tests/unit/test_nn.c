@@ -682,7 +682,7 @@ END_TEST
  * h'[r, k] = h[r, k] + h[n, k]; its backward adds the column sums of g to the
  * extra row.  Gradient checks through it exercise the hook plumbing. */
 static int hook_calls;
-static sslk_status add_first_extra(void *u, const ssli_layer *L, float *h, size_t n, size_t c, size_t w) {
+static sslk_status add_first_extra(void *u, const void *L, float *h, size_t n, size_t c, size_t w) {
     (void)u, (void)L;
     hook_calls++;
     if (!c) return SSLK_OK;
@@ -692,7 +692,7 @@ static sslk_status add_first_extra(void *u, const ssli_layer *L, float *h, size_
     for (size_t k = 0; k < w; k++) h[n * w + k] *= 2.0f;
     return SSLK_OK;
 }
-static sslk_status add_first_extra_back(void *u, const ssli_layer *L, float *g, size_t n, size_t c,
+static sslk_status add_first_extra_back(void *u, const void *L, float *g, size_t n, size_t c,
                                         size_t w) {
     (void)u, (void)L;
     if (!c) return SSLK_OK;
