@@ -2,7 +2,6 @@
  * model_bind.c / cpwl.c: the reference for verification, the double shifts of
  * a constraint, freezing, and the shifted CPWL net for SplineCam.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
