@@ -78,10 +78,10 @@ static sslk_status walk(ssli_walk w, ssli_police_point *pts, size_t *n, bool *si
             *sided = false;
             break;
         }
-        case SSLI_WALK_DENSE:
-        case SSLI_WALK_CONV:
-        case SSLI_WALK_NORM: *sided = false; break;
-        default: break;
+        case SSLI_WALK_AVGPOOL:
+        case SSLI_WALK_GAP:
+        case SSLI_WALK_RESHAPE: break; /* within a channel: sides kept */
+        default: *sided = false; break; /* mixes units (and any operation added later) */
         }
         if (L.preact) {
             *sided = true;
