@@ -6,10 +6,8 @@
 #include <string.h>
 
 #include "core/struct_sizes.h"
+#include "geometry/model_bind.h"
 #include "geometry/partition.h"
-#include "nn/model_internal.h"
-
-sslk_status ssli_cpwl_from_model(const sslk_model *m, ssli_cpwl *net);
 
 static sslk_status copy_slice(sslk_partition *P, const sslk_slice *s) {
     P->origin = ssli_malloc(P->ctx, s->d, sizeof(double));
@@ -48,12 +46,13 @@ sslk_status sslk_splinecam(sslk_ctx *ctx, sslk_model *model, const sslk_slice *s
     *out = NULL;
     if (flags & ~(unsigned)SSLK_SPLINECAM_MAPS)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: unknown 'flags' bits 0x%x", fn, flags);
-    size_t in = ssli_shape_numel(ssli_model_top(model)->in);
+    size_t in = ssli_shape_numel(ssli_model_in_shape(model));
     if (in != slice->d)
         return ssli_err(SSLK_E_SHAPE, "%s: slice dimension %zu differs from the model input size %zu", fn,
                         slice->d, in);
+    const ssli_bind_opts o = {fn, true, NULL, 0};
     ssli_cpwl net;
-    SSLI_TRY(ssli_cpwl_from_model(model, &net));
+    SSLI_TRY(ssli_cpwl_bind(model, &o, &net));
     sslk_status st = ssli_splinecam_net(ctx, &net, slice, flags, out);
     ssli_cpwl_free(&net);
     return st;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "geometry/cpwl.h"
+#include "geometry/model_bind.h"
 #include "geometry/partition.h"
 #include "nn/model_internal.h"
 #include "testutil.h"
@@ -580,6 +581,88 @@ START_TEST(conv_pool_batchnorm) {
 }
 END_TEST
 
+/* The double evaluator (ssli_cpwl_eval_rows over the one binder) against the
+ * naive double forward above (1e-12, same activation codes) and the model's
+ * float forward (1e-5), folded and unfolded; the pre-activation callback sees
+ * every point once per evaluation with its width. */
+typedef struct point_log {
+    size_t calls[8], width[8];
+} point_log;
+
+static sslk_status log_point(void *user, size_t k, double *h, size_t rows, size_t width) {
+    point_log *L = user;
+    (void)h;
+    ck_assert_uint_lt(k, 8);
+    ck_assert_uint_eq(rows, 5);
+    L->calls[k]++;
+    L->width[k] = width;
+    return SSLK_OK;
+}
+
+START_TEST(double_evaluator_matches_forward) {
+    size_t shape[3] = {2, 8, 8};
+    const char *specs[] = {"conv:3:3:1:1,bn,relu,maxpool:2,conv:4:3:1:1,bn,abs,avgpool:2,flatten,linear:3",
+                           "conv:2:3:1:1,relu,res(conv:2:3:1:1,bn,relu,conv:2:3:1:1,bn|conv:2:1:1:0),relu,gap,linear:2"};
+    const size_t npts[] = {3, 5}, w0[] = {3 * 64, 2 * 64}, wlast[] = {3, 2};
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    for (int t = 0; t < 2; t++) {
+        sslk_model *m;
+        ck_ok(sslk_model_from_spec(c, specs[t], 3, shape, 51 + (uint64_t)t, &m));
+        randomise_bn(m, 52 + (unsigned)t);
+        size_t D, K;
+        ck_ok(sslk_model_io_size(m, &D, &K));
+        const size_t rows = 5;
+        float *x = malloc(rows * D * sizeof *x), *y = malloc(rows * K * sizeof *y);
+        double *xd = malloc(rows * D * sizeof *xd), *yd = malloc(rows * K * sizeof *yd), *y1 = malloc(K * sizeof *y1);
+        tu_fill_uniform(x, rows * D, 60 + (unsigned)t, -1, 1);
+        for (size_t i = 0; i < rows * D; i++) xd[i] = x[i];
+        ck_ok(sslk_model_forward(m, x, rows, y, SSLK_MODE_EVAL));
+        for (int fold = 0; fold < 2; fold++) {
+            const ssli_bind_opts o = {"test", fold == 1, NULL, 0};
+            ssli_cpwl net;
+            ck_ok(ssli_cpwl_bind(m, &o, &net));
+            ck_assert_uint_eq(net.npoints, npts[t]);
+            const size_t cw = ssli_code_words(net.code_bits);
+            uint64_t *code = calloc(rows * cw + 1, sizeof *code), *code1 = calloc(cw + 1, sizeof *code1),
+                     *rcode = calloc(cw + 1, sizeof *rcode);
+            point_log lg;
+            memset(&lg, 0, sizeof lg);
+            ck_ok(ssli_cpwl_eval_rows(&net, xd, rows, yd, code, log_point, &lg));
+            for (size_t k = 0; k < npts[t]; k++) ck_assert_uint_eq(lg.calls[k], 1);
+            ck_assert_uint_eq(lg.width[0], w0[t]);
+            ck_assert_uint_eq(lg.width[npts[t] - 1], wlast[t]);
+            for (size_t r = 0; r < rows; r++) {
+                ref R = {m, rcode, 0};
+                memset(rcode, 0, (cw + 1) * sizeof *rcode);
+                double *yr = ref_seq(&R, ssli_model_top(m), xd + r * D);
+                ck_assert_uint_eq(R.bit, net.code_bits);
+                ck_assert(memcmp(rcode, code + r * cw, cw * 8) == 0);
+                ck_ok(ssli_cpwl_eval(&net, xd + r * D, y1, code1));
+                ck_assert(memcmp(code1, code + r * cw, cw * 8) == 0);
+                for (size_t k = 0; k < K; k++) {
+                    ck_assert(y1[k] == yd[r * K + k]); /* one evaluator: a row alone = in a batch */
+                    ck_close(yd[r * K + k], yr[k], 1e-12, 1e-12);
+                    ck_close(yd[r * K + k], (double)y[r * K + k], 1e-5, 1e-5);
+                }
+                free(yr);
+            }
+            free(code);
+            free(code1);
+            free(rcode);
+            ssli_cpwl_free(&net);
+        }
+        free(x);
+        free(y);
+        free(xd);
+        free(yd);
+        free(y1);
+        sslk_model_destroy(m);
+    }
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 /* Max-pool windows whose entries are identical (a dead channel: zero weights,
  * so every position holds the same ReLU of the bias): the first entry wins,
  * as in the forward pass, and no region is duplicated. */
@@ -1038,6 +1121,7 @@ int main(void) {
     tcase_add_test(tc, s8_one_layer_general_position);
     tcase_add_test(tc, mlp_each_activation);
     tcase_add_test(tc, conv_pool_batchnorm);
+    tcase_add_test(tc, double_evaluator_matches_forward);
     tcase_add_test(tc, residual_blocks);
     tcase_add_test(tc, maxpool_ties_go_to_first_entry);
     tcase_add_test(tc, model_one_hidden_layer_count);
