@@ -233,7 +233,7 @@ static const ssli_setting_def test_defs[] = {
     {9901, "alpha", SSLK_SETTING_F64, 0.0, 10.0, 2.5, "a real"},
     {9902, "count", SSLK_SETTING_I64, 1, 100, 3, "an integer"},
 };
-static const ssli_setting_table test_table = {"test", test_defs, 2};
+static const ssli_setting_table test_table = {"test", test_defs, 2, NULL};
 
 START_TEST(settings_bounds_and_types) {
     double v[2];
