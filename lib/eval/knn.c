@@ -29,7 +29,8 @@ static const ssli_setting_choices knn_choices[] = {
     {SSLK_KNN_DISTANCE, (const char *const[]){"cosine", "euclidean", NULL}},
     {0, NULL},
 };
-const ssli_setting_table ssli_settings_knn = {"knn", knn_defs, sizeof knn_defs / sizeof knn_defs[0], knn_choices};
+const ssli_setting_table ssli_settings_knn = {"knn", knn_defs,
+                                              sizeof knn_defs / sizeof knn_defs[0], knn_choices};
 
 #define NKNN (sizeof knn_defs / sizeof knn_defs[0])
 

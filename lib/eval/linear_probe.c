@@ -36,7 +36,8 @@ static const ssli_setting_def probe_defs[] = {
     {SSLK_PROBE_TOL, "tol", SSLK_SETTING_F64, 0, 1, 1e-5,
      "stop when ||grad|| < tol * max(1, ||w||)"},
 };
-const ssli_setting_table ssli_settings_probe = {"probe", probe_defs, sizeof probe_defs / sizeof probe_defs[0], NULL};
+const ssli_setting_table ssli_settings_probe = {"probe", probe_defs,
+                                                sizeof probe_defs / sizeof probe_defs[0], NULL};
 #define NPROBE (sizeof probe_defs / sizeof probe_defs[0])
 
 static const double l2_grid[] = {1e-2, 1e-3, 1e-4, 1e-5, 1e-6};

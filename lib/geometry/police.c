@@ -12,7 +12,8 @@ static const ssli_setting_def police_defs[] = {
     {SSLK_POLICE_CONSTRAIN_OUTPUT, "constrain_output", SSLK_SETTING_I64, 0, 1, 0,
      "1: also shift the last pre-activation (the output layer) when no activation follows it"},
 };
-const ssli_setting_table ssli_settings_police = {"police", police_defs, sizeof police_defs / sizeof police_defs[0], NULL};
+const ssli_setting_table ssli_settings_police = {"police", police_defs,
+                                                 sizeof police_defs / sizeof police_defs[0], NULL};
 
 /* ---- the unit rule (double; the float hook below mirrors it) ---------------- */
 

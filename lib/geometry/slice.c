@@ -12,7 +12,8 @@ static const ssli_setting_def splinecam_defs[] = {
     {SSLK_SPLINECAM_MAX_REGIONS, "max_regions", SSLK_SETTING_I64, 1, 1e9, 1e7,
      "stop with SSLK_E_OVERFLOW when the partition exceeds this many regions"},
 };
-const ssli_setting_table ssli_settings_splinecam = {"splinecam", splinecam_defs, sizeof splinecam_defs / sizeof splinecam_defs[0], NULL};
+const ssli_setting_table ssli_settings_splinecam = {"splinecam", splinecam_defs,
+                                                    sizeof splinecam_defs / sizeof splinecam_defs[0], NULL};
 
 static sslk_status slice_new(sslk_ctx *ctx, size_t d, sslk_slice **out) {
     sslk_slice *s = ssli_calloc(ctx, 1, sizeof *s);

@@ -21,7 +21,8 @@ static const ssli_setting_choices infonce_choices[] = {
     {SSLK_INFONCE_VIEW_REDUCTION, (const char *const[]){"mean", "sum", NULL}},
     {0, NULL},
 };
-const ssli_setting_table ssli_settings_infonce = {"infonce", infonce_defs, sizeof infonce_defs / sizeof infonce_defs[0], infonce_choices};
+const ssli_setting_table ssli_settings_infonce = {"infonce", infonce_defs,
+                                                  sizeof infonce_defs / sizeof infonce_defs[0], infonce_choices};
 
 static const char *const infonce_terms[] = {"positive", "logsumexp"};
 

@@ -14,7 +14,8 @@ static const ssli_setting_choices loss_choices[] = {
     {SSLK_LOSS_PRECISION, (const char *const[]){"float", "double", NULL}},
     {0, NULL},
 };
-const ssli_setting_table ssli_settings_loss = {"loss", loss_defs, sizeof loss_defs / sizeof loss_defs[0], loss_choices};
+const ssli_setting_table ssli_settings_loss = {"loss", loss_defs,
+                                               sizeof loss_defs / sizeof loss_defs[0], loss_choices};
 
 static const ssli_loss_vt *vt_of(sslk_loss_kind k) {
     switch (k) {

@@ -22,7 +22,8 @@ static const ssli_setting_choices vicreg_choices[] = {
     {SSLK_VICREG_VAR_BRANCH_REDUCTION, (const char *const[]){"mean", "sum", NULL}},
     {0, NULL},
 };
-const ssli_setting_table ssli_settings_vicreg = {"vicreg", vicreg_defs, sizeof vicreg_defs / sizeof vicreg_defs[0], vicreg_choices};
+const ssli_setting_table ssli_settings_vicreg = {"vicreg", vicreg_defs,
+                                                 sizeof vicreg_defs / sizeof vicreg_defs[0], vicreg_choices};
 
 static const char *const vicreg_terms[] = {"invariance", "variance", "covariance"};
 

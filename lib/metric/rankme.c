@@ -31,7 +31,8 @@ static const ssli_setting_choices rankme_choices[] = {
     {SSLK_RANKME_METHOD, (const char *const[]){"auto", "gram", "exact", NULL}},
     {0, NULL},
 };
-const ssli_setting_table ssli_settings_rankme = {"rankme", rankme_defs, sizeof rankme_defs / sizeof rankme_defs[0], rankme_choices};
+const ssli_setting_table ssli_settings_rankme = {"rankme", rankme_defs,
+                                                 sizeof rankme_defs / sizeof rankme_defs[0], rankme_choices};
 enum { V_EPS, V_VARIANT, V_METHOD };
 
 static sslk_status check_matrix(const float *z, size_t n, size_t d, const char *fn) {

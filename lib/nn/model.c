@@ -14,7 +14,8 @@ static const ssli_setting_def model_defs[] = {
     {SSLK_MODEL_BN_EPS, "bn_eps", SSLK_SETTING_F64, 0.0, 1.0, 1e-5,
      "batch-norm epsilon added to the variance"},
 };
-const ssli_setting_table ssli_settings_model = {"model", model_defs, sizeof model_defs / sizeof model_defs[0], NULL};
+const ssli_setting_table ssli_settings_model = {"model", model_defs,
+                                                sizeof model_defs / sizeof model_defs[0], NULL};
 
 static sslk_status check_model(const sslk_model *m, const char *fn) {
     if (!m) return ssli_err(SSLK_E_INVALID_ARG, "%s: argument 'm' is NULL", fn);

@@ -24,7 +24,8 @@ static const ssli_setting_def lars_defs[] = {
     {SSLK_LARS_EXCLUDE_NO_DECAY, "exclude_no_decay", SSLK_SETTING_I64, 0, 1, 1,
      "1: biases and batch-norm parameters get neither decay nor adaptation"},
 };
-const ssli_setting_table ssli_settings_lars = {"lars", lars_defs, sizeof lars_defs / sizeof lars_defs[0], NULL};
+const ssli_setting_table ssli_settings_lars = {"lars", lars_defs,
+                                               sizeof lars_defs / sizeof lars_defs[0], NULL};
 
 static const ssli_setting_def adamw_defs[] = {
     {SSLK_ADAMW_LR, "lr", SSLK_SETTING_F64, 0.0, 1e6, 1e-3, "learning rate"},
