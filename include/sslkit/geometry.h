@@ -99,6 +99,13 @@ SSLK_API sslk_status sslk_slice_project(const sslk_slice *s, const float *x, siz
 SSLK_API sslk_status sslk_slice_set_f64(sslk_slice *s, int key, double value);
 /** Get a SplineCam setting. */
 SSLK_API sslk_status sslk_slice_get_f64(const sslk_slice *s, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_slice_set_i64(sslk_slice *s, int key, int64_t value);
+SSLK_API sslk_status sslk_slice_get_i64(const sslk_slice *s, int key, int64_t *value);
+#endif
 
 /* ---- region enumeration ------------------------------------------------------ */
 

@@ -121,6 +121,12 @@ SSLK_API sslk_status sslk_trainer_method(const sslk_trainer *tr, sslk_method *me
 SSLK_API sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double value);
 SSLK_API sslk_status sslk_trainer_set_i64(sslk_trainer *tr, int key, int64_t value);
 SSLK_API sslk_status sslk_trainer_get_f64(const sslk_trainer *tr, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_trainer_get_i64(const sslk_trainer *tr, int key, int64_t *value);
+#endif
 
 /** The trainer's loss (NULL for SUPERVISED), encoder, projector and optimizer,
  *  borrowed, for settings beyond the trainer's own. */

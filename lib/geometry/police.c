@@ -13,7 +13,7 @@ static const ssli_setting_def police_defs[] = {
      "1: also shift the last pre-activation (the output layer) when no activation follows it"},
 };
 const ssli_setting_table ssli_settings_police = {"police", police_defs,
-                                                 sizeof police_defs / sizeof police_defs[0]};
+                                                 sizeof police_defs / sizeof police_defs[0], NULL};
 
 /* ---- the unit rule (double; the float hook below mirrors it) ---------------- */
 
@@ -434,19 +434,19 @@ fail:
     return st;
 }
 
-sslk_status sslk_police_set_f64(sslk_police *p, int key, double value) {
-    SSLI_CHECK_PTR(p, "sslk_police_set_f64");
-    SSLI_TRY(ssli_setting_set(&ssli_settings_police, p->settings, key, value, SSLK_SETTING_F64,
-                              "sslk_police_set_f64"));
+static sslk_status police_put(sslk_police *p, int key, double v, sslk_setting_type as, const char *fn) {
+    SSLI_CHECK_PTR(p, fn);
+    SSLI_TRY(ssli_setting_set(&ssli_settings_police, p->settings, key, v, as, fn));
     if (p->attached) ssli_model_set_hook(p->model, &p->hook); /* invalidates the last forward */
     return SSLK_OK;
 }
 
-sslk_status sslk_police_get_f64(const sslk_police *p, int key, double *value) {
-    SSLI_CHECK_PTR(p, "sslk_police_get_f64");
-    SSLI_CHECK_PTR(value, "sslk_police_get_f64");
-    return ssli_setting_get(&ssli_settings_police, p->settings, key, value, "sslk_police_get_f64");
+static sslk_status police_read(const sslk_police *p, int key, double *v, const char *fn) {
+    SSLI_CHECK_PTR(p, fn);
+    return ssli_setting_get(&ssli_settings_police, p->settings, key, v, fn);
 }
+
+SSLI_SETTINGS_ACCESSORS(sslk_police, sslk_police, police_put, police_read)
 
 sslk_status sslk_police_info(const sslk_police *p, size_t *c, size_t *d, size_t *rank,
                              size_t *points, size_t *shifted_units, size_t *units) {

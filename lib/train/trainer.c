@@ -36,7 +36,11 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
     {SSLK_TRAIN_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
      "seed of the augmentation draws alone (-1: seed draws order and augmentations)"},
 };
-const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN};
+static const ssli_setting_choices train_choices[] = {
+    {SSLK_TRAIN_OPTIMIZER, (const char *const[]){"sgd", "lars", "adamw", NULL}},
+    {0, NULL},
+};
+const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN, train_choices};
 
 static const char *const method_names[] = {NULL, "vicreg", "vicreg_logdet", "vicreg_pairdist", "simclr",
                                            "diet", "msn", "pmsn", "supervised"};
@@ -357,8 +361,7 @@ void sslk_trainer_destroy(sslk_trainer *tr) {
     ssli_free(tr->ctx, tr);
 }
 
-sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
-    static const char *fn = "sslk_trainer_set_f64";
+static sslk_status train_put(sslk_trainer *tr, int key, double v, sslk_setting_type as, const char *fn) {
     SSLI_CHECK_PTR(tr, fn);
     bool started = tr->global_step > 0 || tr->mid_epoch;
     if (started && (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_OPTIMIZER ||
@@ -366,7 +369,7 @@ sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
         return ssli_err(SSLK_E_STATE, "%s: setting %d cannot change once training started", fn, key);
     if (key == SSLK_TRAIN_SUBSET && v == 1)
         return ssli_err(SSLK_E_SHAPE, "%s: a subset of 1 item cannot be trained on (0 = all)", fn);
-    SSLI_TRY(ssli_setting_set(&ssli_settings_train, tr->set, key, v, SSLK_SETTING_F64, fn));
+    SSLI_TRY(ssli_setting_set(&ssli_settings_train, tr->set, key, v, as, fn));
     if (key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES ||
         key == SSLK_TRAIN_SUBSET) {
         free_buffers(tr);
@@ -386,22 +389,13 @@ sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
     return SSLK_OK;
 }
 
-sslk_status sslk_trainer_set_i64(sslk_trainer *tr, int key, int64_t v) {
-    SSLI_CHECK_PTR(tr, "sslk_trainer_set_i64");
-    int idx = ssli_setting_index(&ssli_settings_train, key);
-    if (idx >= 0 && train_defs[idx].type == SSLK_SETTING_F64) return sslk_trainer_set_f64(tr, key, (double)v);
-    if (idx < 0) return ssli_err(SSLK_E_SETTING, "sslk_trainer_set_i64: unknown setting key %d", key);
-    if ((double)v < train_defs[idx].lo || (double)v > train_defs[idx].hi)
-        return ssli_err(SSLK_E_SETTING, "sslk_trainer_set_i64: %s = %lld outside [%g, %g]", train_defs[idx].name,
-                        (long long)v, train_defs[idx].lo, train_defs[idx].hi);
-    return sslk_trainer_set_f64(tr, key, (double)v);
+static sslk_status train_read(const sslk_trainer *tr, int key, double *v, const char *fn) {
+    SSLI_CHECK_PTR(tr, fn);
+    return ssli_setting_get(&ssli_settings_train, tr->set, key, v, fn);
 }
 
-sslk_status sslk_trainer_get_f64(const sslk_trainer *tr, int key, double *v) {
-    SSLI_CHECK_PTR(tr, "sslk_trainer_get_f64");
-    SSLI_CHECK_PTR(v, "sslk_trainer_get_f64");
-    return ssli_setting_get(&ssli_settings_train, tr->set, key, v, "sslk_trainer_get_f64");
-}
+/* sslk_trainer_{set,get}_{f64,i64} */
+SSLI_SETTINGS_ACCESSORS(sslk_trainer, sslk_trainer, train_put, train_read)
 
 sslk_status sslk_trainer_method(const sslk_trainer *tr, sslk_method *m) {
     SSLI_CHECK_PTR(tr, "sslk_trainer_method");

@@ -10,7 +10,7 @@ import ctypes
 import numpy as np
 
 from ._lib import (Error, Owner, also_holds, as_f32, as_i32, c_double_p, c_float_p, ctx_handle, declare, hold, lib, ptr,
-                   setting_info, setting_value, to_int)
+                   setting_info, setting_value, settings, to_int)
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -34,11 +34,19 @@ declare("sslk_probe_chosen_l2", [_vp, c_double_p])
 declare("sslk_probe_predict", [_vp, c_float_p, _sz, _sz, _i32p, c_float_p])
 declare("sslk_probe_evaluate", [_vp, c_float_p, _i32p, _sz, _sz, c_double_p])
 
-KNN_K, KNN_TEMPERATURE, KNN_WEIGHTING, KNN_DISTANCE, KNN_MEMORY_MB, KNN_EPS = range(2100, 2106)
-PROBE_L2, PROBE_VAL_FRACTION, PROBE_MAX_ITER, PROBE_SEARCH_ITER, PROBE_STANDARDIZE, PROBE_SEED, \
-    PROBE_TOL = range(2200, 2207)
-_WEIGHTING = {"exp": 0, "inverse": 1, "uniform": 2}
-_DISTANCE = {"cosine": 0, "euclidean": 1}
+
+
+def _setting(domain, name):
+    """The info (key, bounds, choices) of one setting, looked up by name in the
+    library's tables rather than copied enum values."""
+    return settings(domain)[name]
+
+
+def _set_all(h, domain, setter_f64, setter_i64, values):
+    for name, value in values:
+        info = _setting(domain, name)
+        v = setting_value(info, value, name)  # names of choices become values
+        (setter_i64 if info["type"] is int else setter_f64)(h, info["key"], v)
 
 
 def _xy(z, y, name):
@@ -59,11 +67,9 @@ class KNN(Owner):
         h = _vp()
         lib.sslk_knn_create(ctx_handle(ctx), ctypes.byref(h))
         self._h = h
-        lib.sslk_knn_set_i64(h, KNN_K, to_int(k, "k"))
-        lib.sslk_knn_set_f64(h, KNN_TEMPERATURE, float(t))
-        lib.sslk_knn_set_i64(h, KNN_WEIGHTING, _WEIGHTING[weighting])
-        lib.sslk_knn_set_i64(h, KNN_DISTANCE, _DISTANCE[distance])
-        lib.sslk_knn_set_i64(h, KNN_MEMORY_MB, to_int(memory_mb, "memory_mb"))
+        _set_all(h, "knn", lib.sslk_knn_set_f64, lib.sslk_knn_set_i64,
+                 (("k", k), ("temperature", t), ("weighting", weighting), ("distance", distance),
+                  ("memory_mb", memory_mb)))
         self.nclasses = None
 
     def fit(self, z, y, nclasses=None):
@@ -122,13 +128,10 @@ class LinearProbe(Owner):
         h = _vp()
         lib.sslk_probe_create(ctx_handle(ctx), ctypes.byref(h))
         self._h = h
-        lib.sslk_probe_set_f64(h, PROBE_L2, -1.0 if l2 is None else float(l2))
-        lib.sslk_probe_set_f64(h, PROBE_VAL_FRACTION, float(val_fraction))
-        lib.sslk_probe_set_i64(h, PROBE_MAX_ITER, to_int(max_iter, "max_iter"))
-        lib.sslk_probe_set_i64(h, PROBE_SEARCH_ITER, to_int(search_iter, "search_iter"))
-        lib.sslk_probe_set_i64(h, PROBE_STANDARDIZE, int(bool(standardize)))
-        lib.sslk_probe_set_i64(h, PROBE_SEED, to_int(seed, "seed"))
-        lib.sslk_probe_set_f64(h, PROBE_TOL, float(tol))
+        _set_all(h, "probe", lib.sslk_probe_set_f64, lib.sslk_probe_set_i64,
+                 (("l2", -1.0 if l2 is None else l2), ("val_fraction", val_fraction), ("max_iter", max_iter),
+                  ("search_iter", search_iter), ("standardize", int(bool(standardize))), ("seed", seed),
+                  ("tol", tol)))
         self.nclasses = None
 
     def fit(self, z, y, nclasses=None):

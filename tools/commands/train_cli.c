@@ -76,7 +76,26 @@ static int set_one(const char *cmd, sslk_trainer *tr, const char *opt, const cha
     double lo = -HUGE_VAL, hi = HUGE_VAL, v = 0;
     sslk_setting_info(key, NULL, NULL, &type, &lo, &hi, NULL);
     int rc;
-    if (type == SSLK_SETTING_I64) {
+    const char *first = NULL;
+    if (type == SSLK_SETTING_I64 && sslk_setting_choice(key, bound_i64(lo), &first) == SSLK_OK &&
+        ((*text >= 'a' && *text <= 'z') || (*text >= 'A' && *text <= 'Z'))) {
+        /* a choice-valued setting also takes the names of its values (from the library) */
+        int64_t iv = 0;
+        if (sslk_setting_choice_find(key, text, &iv) != SSLK_OK) {
+            char names[256] = "";
+            size_t used = 0;
+            for (int64_t c = bound_i64(lo); c <= bound_i64(hi) && used < sizeof names; c++) {
+                const char *nm = NULL;
+                sslk_setting_choice(key, c, &nm);
+                int w = snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", nm);
+                if (w < 0) break;
+                used += (size_t)w;
+            }
+            return cli_usage(cmd, "%s: '%s' is not one of %s (or their numbers)", opt, text, names);
+        }
+        v = (double)iv;
+        rc = 0;
+    } else if (type == SSLK_SETTING_I64) {
         int64_t iv = 0;
         rc = cli_parse_i64(cmd, opt, text, bound_i64(lo), bound_i64(hi), &iv);
         v = (double)iv;
