@@ -10,7 +10,8 @@ extern const ssli_setting_table ssli_settings_ctx;
 extern const ssli_setting_table ssli_settings_rankme;
 /* @loss-extern */
 extern const ssli_setting_table ssli_settings_loss, ssli_settings_vicreg, ssli_settings_vicreg_logdet,
-    ssli_settings_vicreg_pairdist, ssli_settings_infonce, ssli_settings_diet, ssli_settings_msn;
+    ssli_settings_vicreg_pairdist, ssli_settings_infonce, ssli_settings_diet, ssli_settings_msn,
+    ssli_settings_xent;
 /* @nn-extern */
 extern const ssli_setting_table ssli_settings_model, ssli_settings_sgd, ssli_settings_lars,
     ssli_settings_adamw, ssli_settings_schedule;
@@ -34,7 +35,7 @@ const ssli_setting_table *const ssli_setting_tables[] = {
     &ssli_settings_rankme,
     /* @loss-entry */
     &ssli_settings_loss, &ssli_settings_vicreg, &ssli_settings_vicreg_logdet, &ssli_settings_vicreg_pairdist,
-    &ssli_settings_infonce, &ssli_settings_diet, &ssli_settings_msn,
+    &ssli_settings_infonce, &ssli_settings_diet, &ssli_settings_msn, &ssli_settings_xent,
     /* @nn-entry */
     &ssli_settings_model, &ssli_settings_sgd, &ssli_settings_lars, &ssli_settings_adamw,
     &ssli_settings_schedule,
