@@ -194,3 +194,25 @@ def test_private_context_outlives_slice_in_a_gc_cycle():
         assert ctx._deps == 1  # the slice is its one dependant
         del s, ctx, holder
         gc.collect()
+
+
+def test_splinecam_options_on_the_call():
+    m = _mlp("linear:12,relu,linear:4", 6, 3)
+    a = np.random.default_rng(2).normal(size=(2, 6)).astype(np.float32)
+    s = sslkit.Slice.from_anchors(a, pad=0.3, seed=5)
+    ref = sslkit.splinecam(m, s)
+    assert len(ref) > 1
+    s.set("max_regions", 1)  # read by the 1.x path only
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.splinecam(m, s)
+    assert e.value.status_name == "SSLK_E_OVERFLOW"
+    p = sslkit.splinecam(m, s, max_regions=10**6, maps=True)
+    assert len(p) == len(ref) and np.allclose(p.areas, ref.areas)
+    assert p.maps.shape[0] == len(ref)
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.splinecam(m, s, tol=0.5)
+    assert e.value.status_name == "SSLK_E_SETTING"
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.splinecam(m, s, max_regions=2)
+    assert e.value.status_name == "SSLK_E_OVERFLOW"
+    assert s.get("max_regions") == 1
