@@ -178,6 +178,15 @@ def test_cli_splinecam(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 100
     bad = subprocess.run([exe, "splinecam", str(tmp_path / "m.sslk")], capture_output=True, text=True)
     assert bad.returncode == 2
+    # the call's options: a region cap below the count fails, one at it passes
+    base = [exe, "splinecam", str(tmp_path / "m.sslk"), "--anchors", str(tmp_path / "a.npy"), "--pad", "0.5",
+            "--threads", "1"]
+    capped = subprocess.run(base + ["--max-regions", str(len(p) - 1)], capture_output=True, text=True)
+    assert capped.returncode == 1 and "SSLK_E_OVERFLOW" in capped.stderr + capped.stdout, capped.stderr
+    ok = subprocess.run(base + ["--max-regions", str(len(p)), "--tol", "1e-9"], capture_output=True, text=True)
+    assert ok.returncode == 0 and int(ok.stdout.split()[1]) == len(p), ok.stderr
+    badtol = subprocess.run(base + ["--tol", "0.5"], capture_output=True, text=True)
+    assert badtol.returncode == 2 and "--tol" in badtol.stderr
 
 
 def test_private_context_outlives_slice_in_a_gc_cycle():
