@@ -377,14 +377,18 @@ static void rmtree(const char *dir) {
 static sslk_trainer *resume_trainer(sslk_ctx *c, sslk_dataset *ds, sslk_method m) {
     sslk_trainer *tr = tiny_trainer(c, ds, m, 3);
     if (m == SSLK_METHOD_DIET) ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, 48));
+    if (m == SSLK_METHOD_SUPERVISED) /* a non-default loss setting travels in the checkpoint */
+        ck_ok(sslk_loss_set_f64(tr->loss, SSLK_XENT_LABEL_SMOOTHING, 0.1));
     return tr;
 }
 
 /* Two epochs straight vs two epochs, checkpoint, reload, one more epoch: the
  * encoder (and DIET head) parameters are bitwise equal (vicreg; msn exercises
- * the EMA target; diet a training subset and a loss-owned head). */
+ * the EMA target; diet a training subset and a loss-owned head; supervised
+ * the cross-entropy kind with a loss setting restored from the file). */
 START_TEST(resume_equals_uninterrupted) {
-    sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : _i == 1 ? SSLK_METHOD_MSN : SSLK_METHOD_DIET;
+    sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : _i == 1 ? SSLK_METHOD_MSN
+                  : _i == 2 ? SSLK_METHOD_DIET : SSLK_METHOD_SUPERVISED;
     int threads = 1 + (_i == 1);
     sslk_ctx *c = mkctx(threads);
     sslk_dataset *ds = tiny_dataset(c);
@@ -407,6 +411,11 @@ START_TEST(resume_equals_uninterrupted) {
     uint64_t done = 0;
     ck_ok(sslk_trainer_epochs_done(tr, &done));
     ck_assert_uint_eq(done, 2);
+    if (m == SSLK_METHOD_SUPERVISED) {
+        double ls = 0;
+        ck_ok(sslk_loss_get_f64(tr->loss, SSLK_XENT_LABEL_SMOOTHING, &ls));
+        ck_close(ls, 0.1, 0, 0);
+    }
     ck_ok(sslk_trainer_fit(tr, 0));
     params_of(tr, b, 65536, &nb);
     ck_assert_uint_eq(na, nb);
@@ -700,7 +709,7 @@ int main(void) {
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, each_method_lowers_its_loss, 0, 8);
-    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 3);
+    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 4);
     tcase_add_test(tc, subset_and_diet_preset);
     tcase_add_test(tc, nan_loss_stops_and_keeps_checkpoint);
     tcase_add_test(tc, interrupted_checkpoint_keeps_previous);
