@@ -45,27 +45,32 @@ const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN
 #define DEFAULT_ENCODER "conv:32:5:2:2,bn,relu,conv:64:3:2:1,bn,relu,flatten,linear:512,bn,relu"
 
 /* The method table: everything a preset decides, one row per sslk_method
- * (index = enum value).  projector NULL: a linear head sized by the class
- * count; "" : none.  epochs / subset 0: the settings table's defaults.
+ * (index = enum value).  Specs: "" means none; projector NULL: a linear head
+ * sized by the class count.  epochs / subset 0: the settings table's defaults.
  * DIET's head has one row per datum and each row learns only when its datum
  * is drawn, so DIET needs many epochs over few data (its paper's small-data
  * regime): 60 epochs over 4096 images take ~2 min on 2 cores where 8 epochs
  * over 60000 need ~15 min and stay at chance. */
+#define PROJ_VICREG "linear:512,bn,relu,linear:512"
+#define PROJ_SMALL "linear:256,bn,relu,linear:128"
 static const ssli_method_def methods[] = {
-    [SSLK_METHOD_VICREG] = {"vicreg", SSLK_LOSS_VICREG, SSLI_STEP_PAIR, 2, 2e-3,
-                            "linear:512,bn,relu,linear:512", false, 0, 0, 0},
-    [SSLK_METHOD_VICREG_LOGDET] = {"vicreg_logdet", SSLK_LOSS_VICREG_LOGDET, SSLI_STEP_PAIR, 2, 2e-3,
-                                   "linear:512,bn,relu,linear:512", false, 0, 0, 0},
-    [SSLK_METHOD_VICREG_PAIRDIST] = {"vicreg_pairdist", SSLK_LOSS_VICREG_PAIRDIST, SSLI_STEP_PAIR, 2, 2e-3,
-                                     "linear:512,bn,relu,linear:512", false, 0, 0, 0},
-    [SSLK_METHOD_SIMCLR] = {"simclr", SSLK_LOSS_INFONCE, SSLI_STEP_PAIR, 2, 2e-3,
-                            "linear:256,bn,relu,linear:128", false, 0, 0, 0},
-    [SSLK_METHOD_DIET] = {"diet", SSLK_LOSS_DIET, SSLI_STEP_DATUM_INDEX, 1, 2e-3, "", false, 60, 4096, 0},
-    [SSLK_METHOD_MSN] = {"msn", SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3,
-                         "linear:256,bn,relu,linear:128", true, 0, 0, SSLK_MSN_PRIOR_UNIFORM},
-    [SSLK_METHOD_PMSN] = {"pmsn", SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3,
-                          "linear:256,bn,relu,linear:128", true, 0, 0, SSLK_MSN_PRIOR_POWER_LAW},
-    [SSLK_METHOD_SUPERVISED] = {"supervised", SSLK_LOSS_XENT, SSLI_STEP_LABEL, 1, 2e-3, NULL, false, 0, 0, 0},
+    /* name, encoder, loss, step, views, lr, projector, EMA target, epochs, subset, MSN prior */
+    [SSLK_METHOD_VICREG] = {"vicreg", DEFAULT_ENCODER, SSLK_LOSS_VICREG, SSLI_STEP_PAIR, 2, 2e-3, PROJ_VICREG,
+                            false, 0, 0, 0},
+    [SSLK_METHOD_VICREG_LOGDET] = {"vicreg_logdet", DEFAULT_ENCODER, SSLK_LOSS_VICREG_LOGDET, SSLI_STEP_PAIR, 2,
+                                   2e-3, PROJ_VICREG, false, 0, 0, 0},
+    [SSLK_METHOD_VICREG_PAIRDIST] = {"vicreg_pairdist", DEFAULT_ENCODER, SSLK_LOSS_VICREG_PAIRDIST, SSLI_STEP_PAIR,
+                                     2, 2e-3, PROJ_VICREG, false, 0, 0, 0},
+    [SSLK_METHOD_SIMCLR] = {"simclr", DEFAULT_ENCODER, SSLK_LOSS_INFONCE, SSLI_STEP_PAIR, 2, 2e-3, PROJ_SMALL,
+                            false, 0, 0, 0},
+    [SSLK_METHOD_DIET] = {"diet", DEFAULT_ENCODER, SSLK_LOSS_DIET, SSLI_STEP_DATUM_INDEX, 1, 2e-3, "", false, 60,
+                          4096, 0},
+    [SSLK_METHOD_MSN] = {"msn", DEFAULT_ENCODER, SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3, PROJ_SMALL, true, 0,
+                         0, SSLK_MSN_PRIOR_UNIFORM},
+    [SSLK_METHOD_PMSN] = {"pmsn", DEFAULT_ENCODER, SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3, PROJ_SMALL, true, 0,
+                          0, SSLK_MSN_PRIOR_POWER_LAW},
+    [SSLK_METHOD_SUPERVISED] = {"supervised", DEFAULT_ENCODER, SSLK_LOSS_XENT, SSLI_STEP_LABEL, 1, 2e-3, NULL, false,
+                                0, 0, 0},
 };
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
@@ -262,7 +267,7 @@ sslk_status sslk_trainer_create(sslk_ctx *ctx, sslk_method method, sslk_dataset 
     const char *ps = projector_spec ? projector_spec : tr->md->projector;
     if (!ps) ps = head;
     if (st == SSLK_OK) {
-        tr->enc_spec = dupstr(ctx, encoder_spec ? encoder_spec : DEFAULT_ENCODER);
+        tr->enc_spec = dupstr(ctx, encoder_spec ? encoder_spec : tr->md->encoder);
         tr->proj_spec = dupstr(ctx, ps);
         if (!tr->enc_spec || !tr->proj_spec) st = ssli_alloc_status();
     }

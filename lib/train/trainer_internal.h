@@ -20,6 +20,7 @@ typedef enum ssli_step_kind {
 /* One row of the method table (trainer.c): all a preset decides. */
 typedef struct ssli_method_def {
     const char *name;
+    const char *encoder;   /* default spec */
     sslk_loss_kind loss;
     ssli_step_kind step;
     size_t nviews;
