@@ -136,6 +136,20 @@ SSLK_API sslk_status sslk_dataset_set_f64(sslk_dataset *ds, int key, double valu
 SSLK_API sslk_status sslk_dataset_get_f64(const sslk_dataset *ds, int key, double *value);
 #endif
 
+#ifdef SSLK_EXPERIMENTAL
+/* ---- What a named dataset knows about itself (experimental, since 1.2) -----
+ * Datasets opened by a known name ("fashion-mnist"), or from a folder named
+ * like one, carry their per-channel pixel statistics and class names;
+ * subsets inherit their parent's.  Other datasets report SSLK_E_NOT_FOUND. */
+
+/** Mean and std of the pixels scaled to [0, 1], over the training split, all
+ *  channels (the trainer's default input normalisation). */
+SSLK_API sslk_status sslk_dataset_mean_std(const sslk_dataset *ds, double *mean, double *std);
+/** Static name of class i (e.g. "Ankle boot").  SSLK_E_RANGE for i >= the
+ *  class count. */
+SSLK_API sslk_status sslk_dataset_class_name(const sslk_dataset *ds, size_t i, const char **name);
+#endif /* SSLK_EXPERIMENTAL */
+
 /* ======================================================================
  * Augmentations
  * ====================================================================== */

@@ -19,6 +19,7 @@ const ssli_setting_table ssli_settings_loss = {"loss", loss_defs,
                                                sizeof loss_defs / sizeof loss_defs[0], loss_choices};
 
 static const ssli_loss_vt *vt_of(sslk_loss_kind k) {
+    if (k == SSLK_LOSS_XENT) return &ssli_loss_xent_vt; /* experimental, outside the frozen enum */
     switch (k) {
     case SSLK_LOSS_VICREG: return &ssli_loss_vicreg_vt;
     case SSLK_LOSS_VICREG_LOGDET: return &ssli_loss_logdet_vt;

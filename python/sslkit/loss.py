@@ -48,7 +48,7 @@ declare("sslk_loss_param", [_vp, _sz, ctypes.POINTER(ParamView)])
 declare("sslk_loss_zero_grad", [_vp])
 
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
-         "infonce_symmetric": 5, "diet": 6, "msn": 7}
+         "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8}
 
 def _loss_choices():
     """setting name -> {value name: value} over every loss domain, read from the

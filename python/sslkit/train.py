@@ -215,6 +215,8 @@ declare("sslk_trainer_load", [_vp, ctypes.c_char_p, _vp, _vpp])
 declare("sslk_trainer_embed_dim", [_vp, ctypes.POINTER(_sz)])
 declare("sslk_trainer_embed", [_vp, _vp, c_float_p, _sz, _sz, _i32p])
 declare("sslk_trainer_loss", [_vp, _vpp])
+declare("sslk_trainer_loader", [_vp, _vpp])
+declare("sslk_trainer_augment", [_vp, _vpp])
 declare("sslk_loss_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
 declare("sslk_loss_get_kind", [_vp, ctypes.POINTER(ctypes.c_int)])
 declare("sslk_loss_kind_domain", [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)])
@@ -313,6 +315,38 @@ class Trainer(Owner):
         v = ctypes.c_double()
         lib.sslk_trainer_get_f64(self._h, key.value, ctypes.byref(v))
         return v.value
+
+    # The trainer's own loader and recipe are borrowed handles: they are used
+    # only inside these calls, so no Python object can outlive them.
+    def loader_set(self, name, value):
+        """Set a setting of the trainer's loader (domain "loader", e.g. aug_seed);
+        it holds until a trainer setting that reshapes the data path rebuilds it."""
+        from .data import _key
+        info = _key("loader", name)
+        ld = _vp()
+        lib.sslk_trainer_loader(self._h, ctypes.byref(ld))
+        lib.sslk_loader_set_i64(ld, info["key"], setting_value(info, value, name))
+
+    def loader_get(self, name):
+        from .data import _key
+        ld = _vp()
+        lib.sslk_trainer_loader(self._h, ctypes.byref(ld))
+        v = ctypes.c_int64()
+        lib.sslk_loader_get_i64(ld, _key("loader", name)["key"], ctypes.byref(v))
+        return v.value
+
+    def augment_set(self, name, value, view=-1):
+        """Set a setting of the training recipe (domain "augment") for one view
+        or all (-1); applies from the next fit."""
+        from .data import _key
+        info = _key("augment", name)
+        a = _vp()
+        lib.sslk_trainer_augment(self._h, ctypes.byref(a))
+        v = setting_value(info, value, name)
+        if info["type"] is int:
+            lib.sslk_augment_set_i64(a, int(view), info["key"], v)
+        else:
+            lib.sslk_augment_set_f64(a, int(view), info["key"], float(v))
 
     @property
     def epochs_done(self):

@@ -992,6 +992,69 @@ START_TEST(three_anchor_and_polygon_slices) {
 }
 END_TEST
 
+/* Options on the call (sslk_splinecam_ex): the slice's own settings are
+ * ignored, the call's tolerance / region cap / flags apply, bad options are
+ * named.  S1 (identity + ReLU on [-1, 1]^2) has exactly 4 regions. */
+START_TEST(splinecam_options_on_the_call) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    sslk_model *m;
+    size_t shape[1] = {2};
+    ck_ok(sslk_model_from_spec(c, "linear:2,relu", 1, shape, 1, &m));
+    float w[4] = {1, 0, 0, 1}, b[2] = {0, 0};
+    ck_ok(sslk_model_set_param(m, "0.weight", w, 4));
+    ck_ok(sslk_model_set_param(m, "0.bias", b, 2));
+    float o[2] = {0, 0}, d[4] = {1, 0, 0, 1};
+    double ext[4] = {-1, 1, -1, 1};
+    sslk_slice *s;
+    ck_ok(sslk_slice_from_box(c, o, d, 2, ext, &s));
+    ck_ok(sslk_slice_set_f64(s, SSLK_SPLINECAM_MAX_REGIONS, 1)); /* the 1.x call obeys it */
+    sslk_partition *p = NULL;
+    ck_status(sslk_splinecam(c, m, s, 0, &p), SSLK_E_OVERFLOW);
+    ck_ok(sslk_splinecam_ex(c, m, s, NULL, &p)); /* defaults; the slice's cap is not read */
+    ck_assert_uint_eq(regions_of(p), 4);
+    double maps[4 * 3 * 2];
+    ck_status(sslk_partition_maps(p, maps), SSLK_E_STATE);
+    sslk_partition_destroy(p);
+    sslk_splinecam_options opt;
+    ck_ok(sslk_splinecam_options_init(&opt));
+    ck_assert_uint_eq(opt.struct_size, sizeof opt);
+    ck_close(opt.tol, 1e-10, 0, 0);
+    ck_assert_uint_eq(opt.max_regions, 10000000u);
+    ck_assert_uint_eq(opt.flags, 0);
+    opt.flags = SSLK_SPLINECAM_MAPS;
+    ck_ok(sslk_splinecam_ex(c, m, s, &opt, &p));
+    ck_assert_uint_eq(regions_of(p), 4);
+    ck_ok(sslk_partition_maps(p, maps)); /* kept on request */
+    sslk_partition_destroy(p);
+    opt.max_regions = 3;
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_OVERFLOW);
+    ck_assert_ptr_null(p);
+    opt.max_regions = 4;
+    ck_ok(sslk_splinecam_ex(c, m, s, &opt, &p));
+    sslk_partition_destroy(p);
+    double v = 0;
+    ck_ok(sslk_slice_get_f64(s, SSLK_SPLINECAM_MAX_REGIONS, &v)); /* the slice is left alone */
+    ck_close(v, 1, 0, 0);
+    opt.tol = 0.5;
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_SETTING);
+    ck_assert_msg(strstr(sslk_last_error(), "tol") != NULL, "%s", sslk_last_error());
+    opt.tol = 1e-10;
+    opt.max_regions = 0;
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_SETTING);
+    opt.max_regions = 10;
+    opt.flags = 1u << 7;
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_INVALID_ARG);
+    opt.flags = 0;
+    opt.struct_size = sizeof(size_t);
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_INVALID_ARG);
+    ck_status(sslk_splinecam_ex(c, m, NULL, NULL, &p), SSLK_E_INVALID_ARG);
+    sslk_slice_destroy(s);
+    sslk_model_destroy(m);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 /* ---- export ------------------------------------------------------------------------ */
 
 static long file_size(const char *path) {
@@ -1128,6 +1191,7 @@ int main(void) {
     tcase_add_test(tc, deterministic_across_threads);
     tcase_add_test(tc, s10_two_anchor_slice);
     tcase_add_test(tc, three_anchor_and_polygon_slices);
+    tcase_add_test(tc, splinecam_options_on_the_call);
     tcase_add_test(tc, export_json_csv_pictures);
     tcase_add_test(tc, no_boundary_zero_length_copies);
     suite_add_tcase(s, tc);
