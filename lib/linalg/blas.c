@@ -14,21 +14,25 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
 
 #define MUT(p) ((void *)(uintptr_t)(p))
 
-/* Multi-threaded products are split into one block of C per thread, each a
- * single-threaded BLIS call inside one OpenMP region.  Measured here:
- * BLIS's own threading synchronises many times per call and fell from ~195 to
- * 4-90 GFLOP/s when another process competed for the 2 cores, while a single
- * barrier per product keeps one core's worth.  Blocks are aligned to 16
- * (the micro-kernel widths) and each element's sum order does not depend on
- * the split, so results are the same at every thread count. */
+/* Multi-threaded products are split along the longer side of C into blocks,
+ * each a single-threaded BLIS call, taken dynamically inside one OpenMP
+ * region.  Measured here: BLIS's own threading synchronises many times per
+ * call and fell from ~195 to 4-90 GFLOP/s when another process competed for
+ * the 2 cores, while one barrier per product keeps one core's worth; about 3
+ * blocks per thread let the others carry on while the OS deschedules one.
+ * Blocks are multiples of 32 (the micro-kernel widths) and at least 64 rows
+ * or columns, and each element's sum order does not depend on the split, so
+ * results are the same at every thread count. */
 #define SPLIT_MIN_FLOPS 4.0e6
-#define SPLIT_ALIGN 16
+#define SPLIT_PER_THREAD 3
+#define SPLIT_ALIGN 32
+#define SPLIT_MIN_BLOCK 64
 
-static size_t split_point(size_t len, int parts, int i) {
-    size_t step = (len + (size_t)parts - 1) / (size_t)parts;
-    step = (step + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
-    size_t p = step * (size_t)i;
-    return p < len ? p : len;
+static size_t split_block(size_t len, int nt) {
+    size_t parts = SPLIT_PER_THREAD * (size_t)nt;
+    size_t blk = (len + parts - 1) / parts;
+    blk = (blk + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
+    return blk < SPLIT_MIN_BLOCK ? SPLIT_MIN_BLOCK : blk;
 }
 
 /* BLIS 0.9.0 (Debian 12) has out-of-bounds reads in several single-precision
@@ -56,24 +60,23 @@ static size_t split_point(size_t len, int parts, int i) {
         double flops = 2.0 * (double)m * (double)n * (double)k;                                \
         /* Decided on the whole product so every block runs the same kernels. */              \
         bool sup = SUP_SAFE && !(m >= 64 && n >= 64 && k >= 64);                               \
-        if (nt <= 1 || flops < SPLIT_MIN_FLOPS || (m < 2 * SPLIT_ALIGN && n < 2 * SPLIT_ALIGN)) { \
+        const bool rows = m >= n; /* split the longer side of C */                             \
+        const size_t len = rows ? m : n;                                                       \
+        if (nt <= 1 || flops < SPLIT_MIN_FLOPS || len < SPLIT_MIN_BLOCK) {                     \
             NAME##_1(sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);                    \
             return;                                                                            \
         }                                                                                      \
-        bool rows = m >= n; /* split the longer side of C */                                   \
-        _Pragma("omp parallel num_threads(nt)")                                                \
-        {                                                                                      \
-            int nth = omp_get_num_threads(), id = omp_get_thread_num();                        \
-            size_t len = rows ? m : n;                                                         \
-            size_t p0 = split_point(len, nth, id), p1 = split_point(len, nth, id + 1);         \
-            if (p1 > p0) {                                                                     \
-                if (rows)                                                                      \
-                    NAME##_1(sup, ta, tb, p1 - p0, n, k, alpha, ta ? A + p0 : A + p0 * lda, lda, B, \
-                             ldb, beta, C + p0 * ldc, ldc);                                    \
-                else                                                                           \
-                    NAME##_1(sup, ta, tb, m, p1 - p0, k, alpha, A, lda, tb ? B + p0 * ldb : B + p0, \
-                             ldb, beta, C + p0, ldc);                                          \
-            }                                                                                  \
+        const size_t blk = split_block(len, nt);                                               \
+        const long long nb = (long long)((len + blk - 1) / blk);                               \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(nt)")                       \
+        for (long long q = 0; q < nb; q++) {                                                   \
+            size_t p0 = (size_t)q * blk, w = len - p0 < blk ? len - p0 : blk;                  \
+            if (rows)                                                                          \
+                NAME##_1(sup, ta, tb, w, n, k, alpha, ta ? A + p0 : A + p0 * lda, lda, B, ldb,  \
+                         beta, C + p0 * ldc, ldc);                                             \
+            else                                                                               \
+                NAME##_1(sup, ta, tb, m, w, k, alpha, A, lda, tb ? B + p0 * ldb : B + p0, ldb,  \
+                         beta, C + p0, ldc);                                                   \
         }                                                                                      \
     }
 
