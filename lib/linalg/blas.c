@@ -1,7 +1,7 @@
 /* BLIS typed API with per-call thread counts.  BLIS 0.9 prototypes lack
  * const, so the casts live here and nowhere else.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "linalg.h"
+#include "linalg_impl.h"
 
 #include <blis.h>
 #include <omp.h>
@@ -53,17 +53,16 @@ static size_t split_block(size_t len, int nt) {
                 (dim_t)m, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1, MUT(B),           \
                 (inc_t)ldb, 1, &beta, C, (inc_t)ldc, 1, NULL, &r);                             \
     }                                                                                          \
-    void NAME(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, T alpha,    \
-              const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc) {      \
+    static void NAME##_split(const sslk_ctx *ctx, bool sup, bool ta, bool tb, size_t m, size_t n, \
+                             size_t k, T alpha, const T *A, size_t lda, const T *B, size_t ldb,  \
+                             T beta, T *C, size_t ldc) {                                       \
         if (m == 0 || n == 0) return;                                                          \
         int nt = ssli_threads(ctx);                                                            \
         double flops = 2.0 * (double)m * (double)n * (double)k;                                \
-        /* Decided on the whole product so every block runs the same kernels. */              \
-        bool sup = SUP_SAFE && !(m >= 64 && n >= 64 && k >= 64);                               \
         const bool rows = m >= n; /* split the longer side of C */                             \
         const size_t len = rows ? m : n;                                                       \
         if (nt <= 1 || flops < SPLIT_MIN_FLOPS || len < SPLIT_MIN_BLOCK) {                     \
-            NAME##_1(sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);                    \
+            NAME##_1(sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);               \
             return;                                                                            \
         }                                                                                      \
         const size_t blk = split_block(len, nt);                                               \
@@ -78,6 +77,17 @@ static size_t split_block(size_t len, int nt) {
                 NAME##_1(sup, ta, tb, m, w, k, alpha, A, lda, tb ? B + p0 * ldb : B + p0, ldb,  \
                          beta, C + p0, ldc);                                                   \
         }                                                                                      \
+    }                                                                                          \
+    void NAME(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, T alpha,    \
+              const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc) {      \
+        /* Decided on the whole product so every block runs the same kernels. */              \
+        bool sup = SUP_SAFE && !(m >= 64 && n >= 64 && k >= 64);                               \
+        NAME##_split(ctx, sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);          \
+    }                                                                                          \
+    void NAME##_packed(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k,    \
+                       T alpha, const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C,  \
+                       size_t ldc) {                                                           \
+        NAME##_split(ctx, false, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);        \
     }
 
 DEFINE_GEMM(ssli_sgemm, float, bli_sgemm_ex, false)

@@ -27,10 +27,10 @@ void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, c
 void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
                 size_t lda, double beta, double *C, size_t ldc);
 
-/* Threaded Gram matrix, same operands and result as ssli_?syrk but split into
- * one-thread syrk/GEMM tasks or column blocks (see gram.c): the fast way to
- * form a large Gram with several threads.  Reproducible for a fixed thread
- * count; with beta != 0 only the lower triangle of C is read. */
+/* Threaded Gram matrix: same operands and bitwise the same result as
+ * ssli_?syrk, but split into one-thread syrk/GEMM tasks or column blocks (see
+ * gram.c), which keeps its speed when other processes compete for the cores.
+ * With beta != 0 only the lower triangle of C is read. */
 void ssli_sgram(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
                 size_t lda, float beta, float *C, size_t ldc);
 void ssli_dgram(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,

@@ -273,24 +273,33 @@ START_TEST(gram_paths_match_naive) {
 }
 END_TEST
 
-/* Float Grams: bitwise the same at 1, 2 and 3 threads on both paths (the
- * block rows change with the thread count, the sums of each element do not). */
-START_TEST(gram_threaded_equals_single_threaded) {
-    const size_t shapes[][2] = {{300, 600}, {1000, 70}, {2100, 5}};
+/* Grams equal one syrk bit for bit at 1, 2 and 3 threads, in both precisions
+ * and on both paths (the blocks change with the thread count, the sums of each
+ * element do not: the GEMM blocks never take BLIS's sup kernels); accumulating
+ * (beta = 1) into a symmetric C as the metrics do. */
+START_TEST(gram_threaded_equals_syrk) {
+    const size_t shapes[][2] = {{300, 600}, {100, 513}, {1000, 70}, {2100, 5}, {33, 64}};
     sslk_ctx *c[3] = {NULL, ctx_threads(2), ctx_threads(3)};
-    for (size_t sh = 0; sh < 3; sh++)
+    for (size_t sh = 0; sh < 5; sh++)
         for (int ta = 0; ta < 2; ta++) {
-            const size_t n = shapes[sh][0], k = shapes[sh][1];
-            float *A = malloc(n * k * 4), *C[3];
+            const size_t n = shapes[sh][0], k = shapes[sh][1], lda = ta ? n : k;
+            float *A = malloc(n * k * 4), *R = malloc(n * n * 4), *C = malloc(n * n * 4);
+            double *Ad = malloc(n * k * 8), *Rd = malloc(n * n * 8), *Cd = malloc(n * n * 8);
             tu_fill_uniform(A, n * k, 41 + (unsigned)sh, -1, 1);
+            for (size_t i = 0; i < n * k; i++) Ad[i] = A[i];
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < n; j++) R[i * n + j] = (float)(Rd[i * n + j] = 0.01 * (double)(i + j));
+            ssli_ssyrk(NULL, ta, n, k, 1.0f, A, lda, 1.0f, R, n);
+            ssli_dsyrk(NULL, ta, n, k, 1.0, Ad, lda, 1.0, Rd, n);
             for (int t = 0; t < 3; t++) {
-                C[t] = malloc(n * n * 4);
-                ssli_sgram(c[t], ta, n, k, 1.0f, A, ta ? n : k, 0.0f, C[t], n);
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < n; j++) C[i * n + j] = (float)(Cd[i * n + j] = 0.01 * (double)(i + j));
+                ssli_sgram(c[t], ta, n, k, 1.0f, A, lda, 1.0f, C, n);
+                ssli_dgram(c[t], ta, n, k, 1.0, Ad, lda, 1.0, Cd, n);
+                ck_assert_mem_eq(C, R, n * n * 4);
+                ck_assert_mem_eq(Cd, Rd, n * n * 8);
             }
-            ck_assert_mem_eq(C[0], C[1], n * n * 4);
-            ck_assert_mem_eq(C[0], C[2], n * n * 4);
-            for (int t = 0; t < 3; t++) free(C[t]);
-            free(A);
+            free(A), free(R), free(C), free(Ad), free(Rd), free(Cd);
         }
     sslk_ctx_destroy(c[1]);
     sslk_ctx_destroy(c[2]);
@@ -386,7 +395,7 @@ int main(void) {
     tcase_add_test(tc, gemm_threaded_equals_single_threaded);
     tcase_add_test(tc, gemm_and_gram_zero_sized);
     tcase_add_test(tc, gram_paths_match_naive);
-    tcase_add_test(tc, gram_threaded_equals_single_threaded);
+    tcase_add_test(tc, gram_threaded_equals_syrk);
     tcase_add_test(tc, gemv_matches_naive);
     tcase_add_test(tc, eigen_of_hand_matrix);
     tcase_add_test(tc, svd_values_of_hand_matrix);
