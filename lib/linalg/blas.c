@@ -114,8 +114,12 @@ DEFINE_MIRROR(mirror_lower_d, double)
 void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
                 size_t lda, float beta, float *C, size_t ldc) {
     if (n == 0) return;
+    if (ssli_threads(ctx) > 1) { /* the blocked policy, same bits (gram.c) */
+        ssli_sgram(ctx, ta, n, k, alpha, A, lda, beta, C, ldc);
+        return;
+    }
     rntm_t r;
-    rntm_for(ctx, &r);
+    rntm_for(NULL, &r);
     /* BLIS syrk: C = alpha * A * A^T with A n x k. A^T A of a k x n row-major
      * matrix is the same as A' A'^T with A' the column-major view. */
     if (ta)
@@ -130,8 +134,12 @@ void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, c
 void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
                 size_t lda, double beta, double *C, size_t ldc) {
     if (n == 0) return;
+    if (ssli_threads(ctx) > 1) { /* the blocked policy, same bits (gram.c) */
+        ssli_dgram(ctx, ta, n, k, alpha, A, lda, beta, C, ldc);
+        return;
+    }
     rntm_t r;
-    rntm_for(ctx, &r);
+    rntm_for(NULL, &r);
     if (ta)
         bli_dsyrk_ex(BLIS_LOWER, BLIS_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1,
                      &beta, C, (inc_t)ldc, 1, NULL, &r);

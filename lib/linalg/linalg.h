@@ -21,7 +21,7 @@ void ssli_dgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_
 
 /* Gram matrix: C[n x n] = alpha * A^T A + beta * C with A k x n (ta = true), or
  * alpha * A A^T + beta * C with A n x k (ta = false).  Both triangles of C are
- * filled on return. */
+ * filled on return.  With several threads this is ssli_?gram. */
 void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
                 size_t lda, float beta, float *C, size_t ldc);
 void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
