@@ -4,7 +4,6 @@
 #include "linalg_impl.h"
 
 #include <blis.h>
-#include <omp.h>
 
 static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
     rntm_t init = BLIS_RNTM_INITIALIZER;
@@ -21,8 +20,9 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
  * the 2 cores, while one barrier per product keeps one core's worth; about 3
  * blocks per thread let the others carry on while the OS deschedules one.
  * Blocks are multiples of 32 (the micro-kernel widths) and at least 64 rows
- * or columns, and each element's sum order does not depend on the split, so
- * results are the same at every thread count. */
+ * or columns.  The packed kernels sum each element in the same order whatever
+ * the split, so results are the same at every thread count; only double sup
+ * products (a dimension < 64) depend on each block's shape. */
 #define SPLIT_MIN_FLOPS 4.0e6
 #define SPLIT_PER_THREAD 3
 #define SPLIT_ALIGN 32
