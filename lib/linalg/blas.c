@@ -1,10 +1,9 @@
 /* BLIS typed API with per-call thread counts.  BLIS 0.9 prototypes lack
  * const, so the casts live here and nowhere else.
  * SPDX-License-Identifier: BSD-3-Clause */
-#include "linalg.h"
+#include "linalg_impl.h"
 
 #include <blis.h>
-#include <omp.h>
 
 static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
     rntm_t init = BLIS_RNTM_INITIALIZER;
@@ -14,21 +13,26 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
 
 #define MUT(p) ((void *)(uintptr_t)(p))
 
-/* Multi-threaded products are split into one block of C per thread, each a
- * single-threaded BLIS call inside one OpenMP region.  Measured here:
- * BLIS's own threading synchronises many times per call and fell from ~195 to
- * 4-90 GFLOP/s when another process competed for the 2 cores, while a single
- * barrier per product keeps one core's worth.  Blocks are aligned to 16
- * (the micro-kernel widths) and each element's sum order does not depend on
- * the split, so results are the same at every thread count. */
+/* Multi-threaded products are split along the longer side of C into blocks,
+ * each a single-threaded BLIS call, taken dynamically inside one OpenMP
+ * region.  Measured here: BLIS's own threading synchronises many times per
+ * call and fell from ~195 to 4-90 GFLOP/s when another process competed for
+ * the 2 cores, while one barrier per product keeps one core's worth; about 3
+ * blocks per thread let the others carry on while the OS deschedules one.
+ * Blocks are multiples of 32 (the micro-kernel widths) and at least 64 rows
+ * or columns.  The packed kernels sum each element in the same order whatever
+ * the split, so results are the same at every thread count; only double sup
+ * products (a dimension < 64) depend on each block's shape. */
 #define SPLIT_MIN_FLOPS 4.0e6
-#define SPLIT_ALIGN 16
+#define SPLIT_PER_THREAD 3
+#define SPLIT_ALIGN 32
+#define SPLIT_MIN_BLOCK 64
 
-static size_t split_point(size_t len, int parts, int i) {
-    size_t step = (len + (size_t)parts - 1) / (size_t)parts;
-    step = (step + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
-    size_t p = step * (size_t)i;
-    return p < len ? p : len;
+static size_t split_block(size_t len, int nt) {
+    size_t parts = SPLIT_PER_THREAD * (size_t)nt;
+    size_t blk = (len + parts - 1) / parts;
+    blk = (blk + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
+    return blk < SPLIT_MIN_BLOCK ? SPLIT_MIN_BLOCK : blk;
 }
 
 /* BLIS 0.9.0 (Debian 12) has out-of-bounds reads in several single-precision
@@ -49,32 +53,41 @@ static size_t split_point(size_t len, int parts, int i) {
                 (dim_t)m, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1, MUT(B),           \
                 (inc_t)ldb, 1, &beta, C, (inc_t)ldc, 1, NULL, &r);                             \
     }                                                                                          \
-    void NAME(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, T alpha,    \
-              const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc) {      \
+    static void NAME##_split(const sslk_ctx *ctx, bool sup, bool ta, bool tb, size_t m, size_t n, \
+                             size_t k, T alpha, const T *A, size_t lda, const T *B, size_t ldb,  \
+                             T beta, T *C, size_t ldc) {                                       \
         if (m == 0 || n == 0) return;                                                          \
         int nt = ssli_threads(ctx);                                                            \
         double flops = 2.0 * (double)m * (double)n * (double)k;                                \
-        /* Decided on the whole product so every block runs the same kernels. */              \
-        bool sup = SUP_SAFE && !(m >= 64 && n >= 64 && k >= 64);                               \
-        if (nt <= 1 || flops < SPLIT_MIN_FLOPS || (m < 2 * SPLIT_ALIGN && n < 2 * SPLIT_ALIGN)) { \
-            NAME##_1(sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);                    \
+        const bool rows = m >= n; /* split the longer side of C */                             \
+        const size_t len = rows ? m : n;                                                       \
+        if (nt <= 1 || flops < SPLIT_MIN_FLOPS || len < SPLIT_MIN_BLOCK) {                     \
+            NAME##_1(sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);               \
             return;                                                                            \
         }                                                                                      \
-        bool rows = m >= n; /* split the longer side of C */                                   \
-        _Pragma("omp parallel num_threads(nt)")                                                \
-        {                                                                                      \
-            int nth = omp_get_num_threads(), id = omp_get_thread_num();                        \
-            size_t len = rows ? m : n;                                                         \
-            size_t p0 = split_point(len, nth, id), p1 = split_point(len, nth, id + 1);         \
-            if (p1 > p0) {                                                                     \
-                if (rows)                                                                      \
-                    NAME##_1(sup, ta, tb, p1 - p0, n, k, alpha, ta ? A + p0 : A + p0 * lda, lda, B, \
-                             ldb, beta, C + p0 * ldc, ldc);                                    \
-                else                                                                           \
-                    NAME##_1(sup, ta, tb, m, p1 - p0, k, alpha, A, lda, tb ? B + p0 * ldb : B + p0, \
-                             ldb, beta, C + p0, ldc);                                          \
-            }                                                                                  \
+        const size_t blk = split_block(len, nt);                                               \
+        const long long nb = (long long)((len + blk - 1) / blk);                               \
+        _Pragma("omp parallel for schedule(dynamic, 1) num_threads(nt)")                       \
+        for (long long q = 0; q < nb; q++) {                                                   \
+            size_t p0 = (size_t)q * blk, w = len - p0 < blk ? len - p0 : blk;                  \
+            if (rows)                                                                          \
+                NAME##_1(sup, ta, tb, w, n, k, alpha, ta ? A + p0 : A + p0 * lda, lda, B, ldb,  \
+                         beta, C + p0 * ldc, ldc);                                             \
+            else                                                                               \
+                NAME##_1(sup, ta, tb, m, w, k, alpha, A, lda, tb ? B + p0 * ldb : B + p0, ldb,  \
+                         beta, C + p0, ldc);                                                   \
         }                                                                                      \
+    }                                                                                          \
+    void NAME(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, T alpha,    \
+              const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc) {      \
+        /* Decided on the whole product so every block runs the same kernels. */              \
+        bool sup = SUP_SAFE && !(m >= 64 && n >= 64 && k >= 64);                               \
+        NAME##_split(ctx, sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);          \
+    }                                                                                          \
+    void NAME##_packed(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k,    \
+                       T alpha, const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C,  \
+                       size_t ldc) {                                                           \
+        NAME##_split(ctx, false, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);        \
     }
 
 DEFINE_GEMM(ssli_sgemm, float, bli_sgemm_ex, false)
@@ -101,8 +114,12 @@ DEFINE_MIRROR(mirror_lower_d, double)
 void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
                 size_t lda, float beta, float *C, size_t ldc) {
     if (n == 0) return;
+    if (ssli_threads(ctx) > 1) { /* the blocked policy, same bits (gram.c) */
+        ssli_sgram(ctx, ta, n, k, alpha, A, lda, beta, C, ldc);
+        return;
+    }
     rntm_t r;
-    rntm_for(ctx, &r);
+    rntm_for(NULL, &r);
     /* BLIS syrk: C = alpha * A * A^T with A n x k. A^T A of a k x n row-major
      * matrix is the same as A' A'^T with A' the column-major view. */
     if (ta)
@@ -117,8 +134,12 @@ void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, c
 void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
                 size_t lda, double beta, double *C, size_t ldc) {
     if (n == 0) return;
+    if (ssli_threads(ctx) > 1) { /* the blocked policy, same bits (gram.c) */
+        ssli_dgram(ctx, ta, n, k, alpha, A, lda, beta, C, ldc);
+        return;
+    }
     rntm_t r;
-    rntm_for(ctx, &r);
+    rntm_for(NULL, &r);
     if (ta)
         bli_dsyrk_ex(BLIS_LOWER, BLIS_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1,
                      &beta, C, (inc_t)ldc, 1, NULL, &r);

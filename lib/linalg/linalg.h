@@ -8,7 +8,10 @@
 #include "core/internal.h"
 
 /* C[m x n] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T.
- * A is m x k (k x m when ta), B is k x n (n x k when tb), all row-major. */
+ * A is m x k (k x m when ta), B is k x n (n x k when tb), all row-major.
+ * With several threads, C is split along its longer side into blocks of
+ * single-threaded BLIS calls (see blas.c); results do not depend on the
+ * thread count. */
 void ssli_sgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, float alpha,
                 const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                 size_t ldc);
@@ -18,10 +21,19 @@ void ssli_dgemm(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_
 
 /* Gram matrix: C[n x n] = alpha * A^T A + beta * C with A k x n (ta = true), or
  * alpha * A A^T + beta * C with A n x k (ta = false).  Both triangles of C are
- * filled on return. */
+ * filled on return.  With several threads this is ssli_?gram. */
 void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
                 size_t lda, float beta, float *C, size_t ldc);
 void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
+                size_t lda, double beta, double *C, size_t ldc);
+
+/* Threaded Gram matrix: same operands and bitwise the same result as
+ * ssli_?syrk, but split into one-thread syrk/GEMM tasks or column blocks (see
+ * gram.c), which keeps its speed when other processes compete for the cores.
+ * With beta != 0 only the lower triangle of C is read. */
+void ssli_sgram(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
+                size_t lda, float beta, float *C, size_t ldc);
+void ssli_dgram(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
                 size_t lda, double beta, double *C, size_t ldc);
 
 /* y[m] = alpha * op(A) x + beta * y with A m x n row-major (ta: A is n x m). */

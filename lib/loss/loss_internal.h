@@ -195,19 +195,6 @@ void ssli_loss_normalize_back_f(const sslk_ctx *ctx, const float *U, const float
                                 size_t n, size_t d, float *gz, bool accumulate);
 void ssli_loss_normalize_back_d(const sslk_ctx *ctx, const double *U, const double *dU, const double *r,
                                 size_t n, size_t d, float *gz, bool accumulate);
-/* GEMM with the threads splitting the larger output dimension, one-thread BLIS
- * per block (same arguments as ssli_sgemm / ssli_dgemm). */
-void ssli_loss_gemm_f(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, float alpha,
-                      const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
-void ssli_loss_gemm_d(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, double alpha,
-                      const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C,
-                      size_t ldc);
-/* Full symmetric Gram C = alpha A A^T (A n x k) or alpha A^T A (ta: A k x n),
- * n x n, ld n; half the flops of a GEMM (syrk, or column blocks + tiled mirror). */
-void ssli_loss_gram_f(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, const float *A,
-                      size_t lda, float *C);
-void ssli_loss_gram_d(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, const double *A,
-                      size_t lda, double *C);
 /* The same over V views (row a of the stack = row a % n of view a / n); grads
  * entries may be NULL (skipped); gradients are overwritten. */
 void ssli_loss_normalize_views_f(const sslk_ctx *ctx, const float *const *views, size_t V, size_t n, size_t d,

@@ -30,7 +30,7 @@ static void add_rows_serial(const sslk_ctx *ctx, double *G, size_t d, const floa
     for (size_t i0 = 0; i0 < n; i0 += block_rows) {
         size_t b = n - i0 < block_rows ? n - i0 : block_rows;
         widen_rows(ctx, z + i0 * d, b, d, shift, block);
-        ssli_dsyrk(ctx, true, d, b, 1.0, block, d, 1.0, G, d);
+        ssli_dgram(ctx, true, d, b, 1.0, block, d, 1.0, G, d);
     }
 }
 
@@ -74,7 +74,7 @@ void ssli_gram_add_rows(const sslk_ctx *ctx, double *G, size_t d, const float *z
 }
 
 void ssli_gram_add_rows_d(const sslk_ctx *ctx, double *G, size_t d, const double *z, size_t n) {
-    if (n) ssli_dsyrk(ctx, true, d, n, 1.0, z, d, 1.0, G, d);
+    if (n) ssli_dgram(ctx, true, d, n, 1.0, z, d, 1.0, G, d);
 }
 
 void ssli_gram_add_cols(const sslk_ctx *ctx, double *G, const float *z, size_t n, size_t d,
@@ -85,7 +85,7 @@ void ssli_gram_add_cols(const sslk_ctx *ctx, double *G, const float *z, size_t n
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < b; j++)
                 block[i * b + j] = (double)z[i * d + j0 + j] - (shift ? shift[j0 + j] : 0.0);
-        ssli_dsyrk(ctx, false, n, b, 1.0, block, b, 1.0, G, n);
+        ssli_dgram(ctx, false, n, b, 1.0, block, b, 1.0, G, n);
     }
 }
 

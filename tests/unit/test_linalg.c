@@ -152,6 +152,160 @@ START_TEST(syrk_fills_both_triangles) {
 }
 END_TEST
 
+/* ---- threaded policy (blas.c split, gram.c) ---------------------------------------- */
+
+static sslk_ctx *ctx_threads(int t) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    ck_ok(sslk_ctx_set_threads(c, t));
+    return c;
+}
+
+/* Odd shapes with ragged last blocks (1000 = 5 x 192 + 40 at 2 threads): the
+ * threaded product equals the one-thread product bit for bit, in float always
+ * and in double when every dimension is >= 64 (BLIS's small-matrix kernels,
+ * which double products below that take, depend on the shape of each call), and
+ * both match a naive double reference. */
+START_TEST(gemm_threaded_equals_single_threaded) {
+    const size_t shapes[][3] = {{1000, 70, 97}, {65, 1000, 129}, {300, 301, 64}, {2, 3000, 700}};
+    sslk_ctx *c[3] = {NULL, ctx_threads(2), ctx_threads(3)};
+    for (size_t s = 0; s < 4; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                const size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                const size_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+                size_t na = (ta ? k : m) * lda, nb = (tb ? n : k) * ldb, nc = m * ldc;
+                double *A = malloc(na * 8), *B = malloc(nb * 8), *R = malloc(m * n * 8), *C[3];
+                float *Af = malloc(na * 4), *Bf = malloc(nb * 4), *Cf[3];
+                tu_fill_uniform_d(A, na, 21 + (unsigned)s, -1, 1);
+                tu_fill_uniform_d(B, nb, 31 + (unsigned)s, -1, 1);
+                for (size_t i = 0; i < na; i++) Af[i] = (float)A[i];
+                for (size_t i = 0; i < nb; i++) Bf[i] = (float)B[i];
+                naive_gemm(ta, tb, m, n, k, A, lda, B, ldb, R, n);
+                for (int t = 0; t < 3; t++) {
+                    C[t] = malloc(nc * 8);
+                    Cf[t] = malloc(nc * 4);
+                    for (size_t i = 0; i < nc; i++) Cf[t][i] = (float)(C[t][i] = 0.25 * (double)(i % 7));
+                    ssli_dgemm(c[t], ta, tb, m, n, k, 0.5, A, lda, B, ldb, 2.0, C[t], ldc);
+                    ssli_sgemm(c[t], ta, tb, m, n, k, 0.5f, Af, lda, Bf, ldb, 2.0f, Cf[t], ldc);
+                }
+                for (int t = 1; t < 3; t++) {
+                    ck_assert_mem_eq(Cf[0], Cf[t], nc * 4);
+                    if (m >= 64 && n >= 64 && k >= 64) ck_assert_mem_eq(C[0], C[t], nc * 8);
+                }
+                for (size_t i = 0; i < m; i++)
+                    for (size_t j = 0; j < n; j++) {
+                        double want = 0.5 * R[i * n + j] + 2.0 * 0.25 * (double)((i * ldc + j) % 7);
+                        ck_close(C[2][i * ldc + j], want, 1e-12, 1e-12);
+                        ck_close(Cf[2][i * ldc + j], want, 1e-5, 1e-4);
+                    }
+                for (size_t i = 0; i < m; i++) /* the padding columns are not touched */
+                    for (size_t j = n; j < ldc; j++) ck_assert(C[2][i * ldc + j] == 0.25 * (double)((i * ldc + j) % 7));
+                for (int t = 0; t < 3; t++) free(C[t]), free(Cf[t]);
+                free(A), free(B), free(R), free(Af), free(Bf);
+            }
+    sslk_ctx_destroy(c[1]);
+    sslk_ctx_destroy(c[2]);
+}
+END_TEST
+
+/* Zero-sized products: nothing is read and C is untouched when m or n is 0;
+ * k = 0 leaves beta * C, also on the threaded path. */
+START_TEST(gemm_and_gram_zero_sized) {
+    sslk_ctx *c = ctx_threads(2);
+    float Cf[12], A[1] = {NAN};
+    double Cd[12];
+    for (int i = 0; i < 12; i++) Cf[i] = (float)(Cd[i] = i + 1);
+    ssli_sgemm(c, false, false, 0, 3, 5, 1.0f, NULL, 5, NULL, 3, 0.0f, Cf, 3);
+    ssli_dgemm(c, true, true, 4, 0, 5, 1.0, NULL, 4, NULL, 5, 0.0, Cd, 3);
+    ssli_sgram(c, false, 0, 9, 1.0f, NULL, 9, 0.0f, Cf, 3);
+    ssli_dgram(c, true, 0, 9, 1.0, NULL, 1, 0.0, Cd, 3);
+    for (int i = 0; i < 12; i++) ck_assert(Cf[i] == (float)(i + 1) && Cd[i] == i + 1);
+    ssli_sgemm(c, false, false, 4, 3, 0, 1.0f, A, 1, A, 3, 2.0f, Cf, 3);
+    ssli_dgemm(c, false, false, 4, 3, 0, 1.0, NULL, 1, NULL, 3, 0.0, Cd, 3);
+    for (int i = 0; i < 12; i++) ck_assert(Cf[i] == 2.0f * (float)(i + 1) && Cd[i] == 0.0);
+    /* a 3 x 3 Gram with an empty sum: beta * (lower triangle), mirrored */
+    for (int i = 0; i < 12; i++) Cf[i] = (float)(Cd[i] = i + 1);
+    ssli_sgram(c, false, 3, 0, 1.0f, A, 1, 0.5f, Cf, 4);
+    ssli_dgram(c, true, 3, 0, 1.0, NULL, 3, 0.0, Cd, 4);
+    const float want[12] = {0.5f, 2.5f, 4.5f, 4, 2.5f, 3, 5, 8, 4.5f, 5, 5.5f, 12};
+    for (int i = 0; i < 12; i++) {
+        ck_assert(Cf[i] == want[i]);
+        ck_assert(Cd[i] == (i % 4 == 3 ? i + 1 : 0.0));
+    }
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* Both Gram paths (column blocks for short sums or n > 2048; syrk and GEMM
+ * tasks for long sums), both layouts, against a naive double reference; with
+ * beta = 1 and ldc > n it adds to the lower triangle it reads. */
+START_TEST(gram_paths_match_naive) {
+    const size_t shapes[][2] = {{2100, 3}, {300, 600}, {77, 513}, {130, 40}};
+    sslk_ctx *c = ctx_threads(2);
+    for (size_t sh = 0; sh < 4; sh++)
+        for (int ta = 0; ta < 2; ta++) {
+            const size_t n = shapes[sh][0], k = shapes[sh][1], ldc = n + 5, lda = ta ? n : k;
+            float *A = malloc(n * k * 4), *C = malloc(n * ldc * 4);
+            double *Ad = malloc(n * k * 8), *Cd = malloc(n * ldc * 8);
+            tu_fill_uniform(A, n * k, 17 + (unsigned)sh, -1, 1);
+            for (size_t i = 0; i < n * k; i++) Ad[i] = A[i];
+            for (size_t i = 0; i < n; i++) /* lower triangle i + j, upper garbage */
+                for (size_t j = 0; j < ldc; j++)
+                    C[i * ldc + j] = (float)(Cd[i * ldc + j] = j <= i ? (double)(i + j) : 1e30);
+            ssli_sgram(c, ta, n, k, 0.5f, A, lda, 1.0f, C, ldc);
+            ssli_dgram(c, ta, n, k, 0.5, Ad, lda, 1.0, Cd, ldc);
+            for (size_t i = 0; i < n; i += n > 300 ? 37 : 1)
+                for (size_t j = 0; j < n; j += n > 300 ? 41 : 1) {
+                    double want = 0;
+                    for (size_t t = 0; t < k; t++)
+                        want += ta ? (double)A[t * n + i] * A[t * n + j] : (double)A[i * k + t] * A[j * k + t];
+                    want = 0.5 * want + (double)(i + j); /* the lower entry of either */
+                    ck_close(C[i * ldc + j], want, 1e-5, 1e-4);
+                    ck_close(Cd[i * ldc + j], want, 1e-12, 1e-12);
+                    ck_assert(C[i * ldc + j] == C[j * ldc + i] && Cd[i * ldc + j] == Cd[j * ldc + i]);
+                }
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = n; j < ldc; j++) ck_assert(C[i * ldc + j] == 1e30f && Cd[i * ldc + j] == 1e30);
+            free(A), free(C), free(Ad), free(Cd);
+        }
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* Grams equal one syrk bit for bit at 1, 2 and 3 threads, in both precisions
+ * and on both paths (the blocks change with the thread count, the sums of each
+ * element do not: the GEMM blocks never take BLIS's sup kernels); accumulating
+ * (beta = 1) into a symmetric C as the metrics do. */
+START_TEST(gram_threaded_equals_syrk) {
+    const size_t shapes[][2] = {{300, 600}, {100, 513}, {1000, 70}, {2100, 5}, {33, 64}};
+    sslk_ctx *c[3] = {NULL, ctx_threads(2), ctx_threads(3)};
+    for (size_t sh = 0; sh < 5; sh++)
+        for (int ta = 0; ta < 2; ta++) {
+            const size_t n = shapes[sh][0], k = shapes[sh][1], lda = ta ? n : k;
+            float *A = malloc(n * k * 4), *R = malloc(n * n * 4), *C = malloc(n * n * 4);
+            double *Ad = malloc(n * k * 8), *Rd = malloc(n * n * 8), *Cd = malloc(n * n * 8);
+            tu_fill_uniform(A, n * k, 41 + (unsigned)sh, -1, 1);
+            for (size_t i = 0; i < n * k; i++) Ad[i] = A[i];
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < n; j++) R[i * n + j] = (float)(Rd[i * n + j] = 0.01 * (double)(i + j));
+            ssli_ssyrk(NULL, ta, n, k, 1.0f, A, lda, 1.0f, R, n);
+            ssli_dsyrk(NULL, ta, n, k, 1.0, Ad, lda, 1.0, Rd, n);
+            for (int t = 0; t < 3; t++) {
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < n; j++) C[i * n + j] = (float)(Cd[i * n + j] = 0.01 * (double)(i + j));
+                ssli_sgram(c[t], ta, n, k, 1.0f, A, lda, 1.0f, C, n);
+                ssli_dgram(c[t], ta, n, k, 1.0, Ad, lda, 1.0, Cd, n);
+                ck_assert_mem_eq(C, R, n * n * 4);
+                ck_assert_mem_eq(Cd, Rd, n * n * 8);
+            }
+            free(A), free(R), free(C), free(Ad), free(Rd), free(Cd);
+        }
+    sslk_ctx_destroy(c[1]);
+    sslk_ctx_destroy(c[2]);
+}
+END_TEST
+
 START_TEST(gemv_matches_naive) {
     const size_t m = 9, n = 6;
     double A[54], x[9], y[9], r[9];
@@ -238,6 +392,10 @@ int main(void) {
     tcase_add_test(tc, gemm_split_is_thread_count_invariant);
     tcase_add_test(tc, small_float_gemm_stays_inside_operands);
     tcase_add_test(tc, syrk_fills_both_triangles);
+    tcase_add_test(tc, gemm_threaded_equals_single_threaded);
+    tcase_add_test(tc, gemm_and_gram_zero_sized);
+    tcase_add_test(tc, gram_paths_match_naive);
+    tcase_add_test(tc, gram_threaded_equals_syrk);
     tcase_add_test(tc, gemv_matches_naive);
     tcase_add_test(tc, eigen_of_hand_matrix);
     tcase_add_test(tc, svd_values_of_hand_matrix);
