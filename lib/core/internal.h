@@ -121,6 +121,13 @@ int ssli_setting_index(const ssli_setting_table *t, int key);
 /* Validate and store a value into vals[] (sized t->count).  fn names the API call. */
 sslk_status ssli_setting_set(const ssli_setting_table *t, double *vals, int key, double v,
                              sslk_setting_type as, const char *fn);
+/* Settings are stored as doubles, which hold every integer only up to 2^53:
+ * the _i64 setters refuse values beyond +-2^53 instead of storing a rounded
+ * one (2^53 + 1 would read back as 2^53). */
+#define SSLI_SETTING_I64_EXACT ((int64_t)1 << 53)
+sslk_status ssli_setting_check_i64(int64_t v, const char *fn);
+/* ssli_setting_check_i64, then ssli_setting_set of the value as an integer. */
+sslk_status ssli_setting_set_i64(const ssli_setting_table *t, double *vals, int key, int64_t v, const char *fn);
 sslk_status ssli_setting_get(const ssli_setting_table *t, const double *vals, int key,
                              double *v, const char *fn);
 void ssli_setting_defaults(const ssli_setting_table *t, double *vals);

@@ -22,8 +22,7 @@ void ssli_ctx_limits_default(sslk_ctx *ctx) { ssli_setting_defaults(&ssli_settin
 
 sslk_status sslk_ctx_set_i64(sslk_ctx *ctx, int key, int64_t value) {
     SSLI_CHECK_PTR(ctx, "sslk_ctx_set_i64");
-    return ssli_setting_set(&ssli_settings_ctx, ctx->limits, key, (double)value, SSLK_SETTING_I64,
-                            "sslk_ctx_set_i64");
+    return ssli_setting_set_i64(&ssli_settings_ctx, ctx->limits, key, value, "sslk_ctx_set_i64");
 }
 
 sslk_status sslk_ctx_get_i64(const sslk_ctx *ctx, int key, int64_t *value) {

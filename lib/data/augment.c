@@ -89,6 +89,7 @@ sslk_status sslk_augment_set_f64(sslk_augment *aug, int view, int key, double va
 }
 
 sslk_status sslk_augment_set_i64(sslk_augment *aug, int view, int key, int64_t value) {
+    SSLI_TRY(ssli_setting_check_i64(value, "sslk_augment_set_i64"));
     return set_value(aug, view, key, (double)value, SSLK_SETTING_I64, "sslk_augment_set_i64");
 }
 

@@ -227,8 +227,7 @@ sslk_status sslk_dataset_read(const sslk_dataset *ds, size_t i, uint8_t *out, si
 
 sslk_status sslk_dataset_set_i64(sslk_dataset *ds, int key, int64_t value) {
     SSLI_CHECK_PTR(ds, "sslk_dataset_set_i64");
-    return ssli_setting_set(&ssli_settings_dataset, ds->set, key, (double)value, SSLK_SETTING_I64,
-                            "sslk_dataset_set_i64");
+    return ssli_setting_set_i64(&ssli_settings_dataset, ds->set, key, value, "sslk_dataset_set_i64");
 }
 
 sslk_status sslk_dataset_get_i64(const sslk_dataset *ds, int key, int64_t *value) {

@@ -274,7 +274,7 @@ sslk_status sslk_loader_set_i64(sslk_loader *ld, int key, int64_t value) {
     if (ld->active && ld->delivered < ld->nbatches)
         return ssli_err(SSLK_E_STATE, "%s: epoch %llu is in progress (%zu of %zu batches delivered)", fn,
                         (unsigned long long)ld->epoch, ld->delivered, ld->nbatches);
-    return ssli_setting_set(&ssli_settings_loader, ld->set, key, (double)value, SSLK_SETTING_I64, fn);
+    return ssli_setting_set_i64(&ssli_settings_loader, ld->set, key, value, fn);
 }
 
 sslk_status sslk_loader_get_i64(const sslk_loader *ld, int key, int64_t *value) {

@@ -74,8 +74,7 @@ sslk_status sslk_knn_set_f64(sslk_knn *k, int key, double v) {
 
 sslk_status sslk_knn_set_i64(sslk_knn *k, int key, int64_t v) {
     SSLI_CHECK_PTR(k, "sslk_knn_set_i64");
-    return ssli_setting_set(&ssli_settings_knn, k->set, key, (double)v, SSLK_SETTING_I64,
-                            "sslk_knn_set_i64");
+    return ssli_setting_set_i64(&ssli_settings_knn, k->set, key, v, "sslk_knn_set_i64");
 }
 
 sslk_status sslk_knn_get_f64(const sslk_knn *k, int key, double *v) {

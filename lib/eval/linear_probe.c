@@ -90,8 +90,7 @@ sslk_status sslk_probe_set_f64(sslk_probe *p, int key, double v) {
 
 sslk_status sslk_probe_set_i64(sslk_probe *p, int key, int64_t v) {
     SSLI_CHECK_PTR(p, "sslk_probe_set_i64");
-    return ssli_setting_set(&ssli_settings_probe, p->set, key, (double)v, SSLK_SETTING_I64,
-                            "sslk_probe_set_i64");
+    return ssli_setting_set_i64(&ssli_settings_probe, p->set, key, v, "sslk_probe_set_i64");
 }
 
 sslk_status sslk_probe_get_f64(const sslk_probe *p, int key, double *v) {

@@ -91,6 +91,7 @@ sslk_status sslk_loss_set_f64(sslk_loss *L, int key, double v) {
 }
 
 sslk_status sslk_loss_set_i64(sslk_loss *L, int key, int64_t v) {
+    SSLI_TRY(ssli_setting_check_i64(v, "sslk_loss_set_i64"));
     return set_any(L, key, (double)v, SSLK_SETTING_I64, "sslk_loss_set_i64");
 }
 

@@ -181,8 +181,7 @@ sslk_status sslk_rankme_set_f64(sslk_rankme_acc *r, int key, double value) {
 
 sslk_status sslk_rankme_set_i64(sslk_rankme_acc *r, int key, int64_t value) {
     SSLI_CHECK_PTR(r, "sslk_rankme_set_i64");
-    return ssli_setting_set(&ssli_settings_rankme, r->vals, key, (double)value, SSLK_SETTING_I64,
-                            "sslk_rankme_set_i64");
+    return ssli_setting_set_i64(&ssli_settings_rankme, r->vals, key, value, "sslk_rankme_set_i64");
 }
 
 sslk_status sslk_rankme_get_f64(const sslk_rankme_acc *r, int key, double *value) {

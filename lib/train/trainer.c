@@ -387,6 +387,7 @@ sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
 
 sslk_status sslk_trainer_set_i64(sslk_trainer *tr, int key, int64_t v) {
     SSLI_CHECK_PTR(tr, "sslk_trainer_set_i64");
+    SSLI_TRY(ssli_setting_check_i64(v, "sslk_trainer_set_i64"));
     int idx = ssli_setting_index(&ssli_settings_train, key);
     if (idx >= 0 && train_defs[idx].type == SSLK_SETTING_F64) return sslk_trainer_set_f64(tr, key, (double)v);
     if (idx < 0) return ssli_err(SSLK_E_SETTING, "sslk_trainer_set_i64: unknown setting key %d", key);

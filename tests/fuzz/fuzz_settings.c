@@ -12,6 +12,7 @@
  * was.  The objects live for the whole process on a 16 MiB-budget context.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,13 @@ static int64_t to_i64(double d) {
     return (int64_t)d;
 }
 
+/* Report the failing call, then crash so libFuzzer keeps the input. */
+static void fail(const char *what, int o, int key, int as_int, double v, int64_t iv, double got) {
+    fprintf(stderr, "fuzz_settings: %s: object %d key %d %s value %.17g / %lld, read back %.17g (%s)\n", what, o,
+            key, as_int ? "i64" : "f64", v, (long long)iv, got, sslk_last_error());
+    abort();
+}
+
 static void one(const uint8_t *r) {
     int o = r[0] % NOBJ, as_int = r[1] & 1, mode = (r[1] >> 1) & 7;
     if (as_int && (o == O_MODEL || (o >= O_SGD && o <= O_ADAMW))) as_int = 0; /* no _i64 setter */
@@ -162,24 +170,32 @@ static void one(const uint8_t *r) {
     sslk_status now = get(o, key, check_view, &after);
     if (st == SSLK_OK) {
         /* the setting holds exactly what was passed */
-        if (now != SSLK_OK) abort();
+        if (now != SSLK_OK) fail("set but not readable", o, key, as_int, v, iv[mode], after);
         if (as_int) {
             int64_t back = 0;
-            if (get_i(o, key, &back) == SSLK_OK && back != iv[mode]) abort();
-            if (to_i64(after) != iv[mode] || after != (double)iv[mode]) abort();
+            if (get_i(o, key, &back) == SSLK_OK && back != iv[mode])
+                fail("i64 read back differs", o, key, as_int, v, iv[mode], (double)back);
+            if (to_i64(after) != iv[mode] || after != (double)iv[mode])
+                fail("stored value differs", o, key, as_int, v, iv[mode], after);
         } else if (after != v) {
-            abort();
+            fail("stored value differs", o, key, as_int, v, iv[mode], after);
+        } else {
+            int64_t back = 0; /* any double it holds must read back as an integer without UB */
+            if (get_i(o, key, &back) == SSLK_OK && after == floor(after) && fabs(after) < 9e15 &&
+                back != (int64_t)after)
+                fail("i64 read back of an f64 differs", o, key, as_int, v, iv[mode], (double)back);
         }
     } else {
         const char *msg = sslk_last_error();
-        if (!msg || !*msg) abort(); /* a refusal says why */
+        if (!msg || !*msg) fail("refused without a message", o, key, as_int, v, iv[mode], after);
         /* and leaves the setting as it was (NaN compares unequal: compare bits) */
-        if (had == SSLK_OK && (now != SSLK_OK || memcmp(&before, &after, sizeof before) != 0)) abort();
+        if (had == SSLK_OK && (now != SSLK_OK || memcmp(&before, &after, sizeof before) != 0))
+            fail("refused but changed", o, key, as_int, v, iv[mode], after);
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!setup()) return 0;
-    for (size_t at = 0; at + 12 <= size && at < 12 * 64; at += 12) one(data + at);
+    if (!setup()) return 0; /* at most 16 calls an input: longer ones add little but time */
+    for (size_t at = 0; at + 12 <= size && at < 12 * 16; at += 12) one(data + at);
     return 0;
 }
