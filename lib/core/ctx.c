@@ -1,6 +1,7 @@
 /* The context: everything that would otherwise be global state.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "internal.h"
+#include "struct_sizes.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -42,11 +43,11 @@ sslk_status sslk_ctx_set_allocator(sslk_ctx *ctx, const sslk_allocator *a) {
         ctx->custom_alloc = false;
         return SSLK_OK;
     }
-    if (a->struct_size < sizeof(sslk_allocator) || !a->alloc || !a->free)
-        return ssli_err(SSLK_E_INVALID_ARG,
-                        "sslk_ctx_set_allocator: struct_size = %zu (need %zu) and both alloc and free must be set",
-                        a->struct_size, sizeof(sslk_allocator));
-    ctx->alloc = *a;
+    sslk_allocator in = {0};
+    SSLI_TRY(ssli_struct_in(&in, sizeof in, a, SSLI_V10_ALLOCATOR, "sslk_ctx_set_allocator", "a"));
+    if (!in.alloc || !in.free)
+        return ssli_err(SSLK_E_INVALID_ARG, "sslk_ctx_set_allocator: both 'a->alloc' and 'a->free' must be set");
+    ctx->alloc = in;
     ctx->custom_alloc = true;
     return SSLK_OK;
 }

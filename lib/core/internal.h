@@ -60,6 +60,20 @@ void ssli_free(const sslk_ctx *ctx, void *p);
 /* Status of the last failing ssli_malloc/ssli_calloc on this thread. */
 sslk_status ssli_alloc_status(void);
 
+/* ---- public structs (lib/core/struct_abi.c) -------------------------------
+ * Every public struct starts with size_t struct_size.  ssli_struct_in fills
+ * `ours` (pre-set to defaults, ours_size bytes) from the caller's struct: the
+ * caller's prefix is copied (at most ours_size), ours->struct_size becomes
+ * ours_size.  ssli_struct_check only validates (for out-only structs).
+ * Both refuse NULL and a struct_size below min_size (the 1.0 size) with
+ * SSLK_E_INVALID_ARG naming fn and arg.  ssli_struct_out writes our struct
+ * back, at most the caller's struct_size bytes, and sets the caller's
+ * struct_size to the bytes written (min of both sizes). */
+sslk_status ssli_struct_in(void *ours, size_t ours_size, const void *caller, size_t min_size, const char *fn,
+                           const char *arg);
+sslk_status ssli_struct_check(const void *caller, size_t min_size, const char *fn, const char *arg);
+void ssli_struct_out(void *caller, const void *ours, size_t ours_size);
+
 /* ---- context limits -------------------------------------------------------
  * ssli_limit: the effective value of an SSLK_CTX_MAX_* key (the default when
  * ctx is NULL, UINT64_MAX when set to 0 = unlimited).  ssli_check_limit returns

@@ -4,6 +4,7 @@
  * every item's row and random draw are fixed before any thread touches it,
  * batches are identical at any worker count.
  * SPDX-License-Identifier: BSD-3-Clause */
+#include "core/struct_sizes.h"
 #include "data_internal.h"
 
 #include <pthread.h>
@@ -435,9 +436,7 @@ sslk_status sslk_loader_stats_get(const sslk_loader *ld, sslk_loader_stats *st) 
     static const char *fn = "sslk_loader_stats_get";
     SSLI_CHECK_PTR(ld, fn);
     SSLI_CHECK_PTR(st, fn);
-    if (st->struct_size < sizeof(size_t) + 5 * sizeof(uint64_t))
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: stats->struct_size = %zu is too small (set it to sizeof)", fn,
-                        st->struct_size);
+    SSLI_TRY(ssli_struct_check(st, SSLI_V10_LOADER_STATS, fn, "st"));
     sslk_loader_stats s;
     memset(&s, 0, sizeof s);
     pthread_mutex_t *mu = (pthread_mutex_t *)&ld->mu; /* counters are written under the lock */
@@ -451,8 +450,7 @@ sslk_status sslk_loader_stats_get(const sslk_loader *ld, sslk_loader_stats *st) 
     s.seconds = ld->t_last - ld->t0;
     s.images_per_s = s.seconds > 0 ? (double)s.images / s.seconds : 0.0;
     s.wait_seconds = ld->wait_s;
-    size_t n = st->struct_size < sizeof s ? st->struct_size : sizeof s;
-    s.struct_size = n;
-    memcpy(st, &s, n);
+    s.struct_size = sizeof s;
+    ssli_struct_out(st, &s, sizeof s);
     return SSLK_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/struct_sizes.h"
 #include "geometry/partition.h"
 #include "nn/model_internal.h"
 
@@ -273,11 +274,10 @@ sslk_status sslk_partition_stats_get(const sslk_partition *p, sslk_partition_sta
     static const char *fn = "sslk_partition_stats_get";
     CHECK_P(p, fn);
     SSLI_CHECK_PTR(st, fn);
-    if (st->struct_size < sizeof(size_t) || st->struct_size > sizeof *st)
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'st->struct_size' = %zu, expected <= %zu", fn, st->struct_size, sizeof *st);
+    SSLI_TRY(ssli_struct_check(st, SSLI_V10_PARTITION_STATS, fn, "st"));
     sslk_partition_stats r;
     memset(&r, 0, sizeof r);
-    r.struct_size = st->struct_size;
+    r.struct_size = sizeof r;
     r.regions = p->n;
     r.vertices = p->voff[p->n];
     double *a = ssli_malloc(p->ctx, p->n ? p->n : 1, sizeof(double));
@@ -320,7 +320,7 @@ sslk_status sslk_partition_stats_get(const sslk_partition *p, sslk_partition_sta
     r.boundary_segments = p->nseg;
     r.density = s > 0 ? (double)p->n / s : 0.0;
     r.seconds = p->seconds;
-    memcpy(st, &r, st->struct_size);
+    ssli_struct_out(st, &r, sizeof r);
     return SSLK_OK;
 }
 

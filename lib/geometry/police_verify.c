@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/struct_sizes.h"
 #include "geometry/partition.h"
 #include "geometry/police_internal.h"
 #include "linalg/linalg.h"
@@ -59,9 +60,7 @@ sslk_status sslk_police_verify(sslk_ctx *ctx, sslk_model *model, const float *ve
     SSLI_CHECK_PTR(model, fn);
     SSLI_CHECK_PTR(vertices, fn);
     SSLI_CHECK_PTR(report, fn);
-    if (report->struct_size < sizeof *report)
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'report->struct_size' = %zu < %zu", fn,
-                        report->struct_size, sizeof *report);
+    SSLI_TRY(ssli_struct_check(report, SSLI_V10_POLICE_REPORT, fn, "report"));
     if (model->nopen) return ssli_err(SSLK_E_STATE, "%s: the model has open residual blocks", fn);
     const size_t in = ssli_shape_numel(ssli_model_top(model)->in);
     const size_t K = ssli_shape_numel(ssli_model_top(model)->out);
@@ -78,7 +77,7 @@ sslk_status sslk_police_verify(sslk_ctx *ctx, sslk_model *model, const float *ve
         ssli_mul_overflow(samples + c + pc, K, &ny) || ssli_mul_overflow(samples, c, &nl))
         return ssli_err(SSLK_E_OVERFLOW, "%s: sizes overflow", fn);
     rows = samples + c + pc;
-    sslk_police_report R = {.struct_size = report->struct_size, .samples = samples};
+    sslk_police_report R = {.struct_size = sizeof R, .samples = samples};
     SSLI_TRY(ssli_police_affine_rank(ctx, vertices, c, d, &R.rank));
     if (R.rank == 0) return ssli_err(SSLK_E_DEGENERATE, "%s: the vertices coincide", fn);
 
@@ -134,7 +133,7 @@ sslk_status sslk_police_verify(sslk_ctx *ctx, sslk_model *model, const float *ve
         if (st != SSLK_OK) goto done;
         R.slice_checked = 1;
     }
-    *report = R;
+    ssli_struct_out(report, &R, sizeof R);
 done:
     ssli_free(ctx, X);
     ssli_free(ctx, Y);

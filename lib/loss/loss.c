@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/struct_sizes.h"
 #include "loss_internal.h"
 
 static const ssli_setting_def loss_defs[] = {
@@ -181,13 +182,13 @@ static sslk_status check_grads(const sslk_loss *L, const sslk_loss_batch *b, flo
     return SSLK_OK;
 }
 
-sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *b, double *value, float *const *grads) {
+sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *caller_b, double *value,
+                              float *const *grads) {
     const char *fn = "sslk_loss_compute";
     SSLI_CHECK_PTR(L, fn);
-    SSLI_CHECK_PTR(b, fn);
-    if (b->struct_size < sizeof(sslk_loss_batch))
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'batch->struct_size' = %zu, expected >= %zu", fn,
-                        b->struct_size, sizeof(sslk_loss_batch));
+    sslk_loss_batch batch = {0};
+    SSLI_TRY(ssli_struct_in(&batch, sizeof batch, caller_b, SSLI_V10_LOSS_BATCH, fn, "batch"));
+    const sslk_loss_batch *b = &batch;
     if (!b->views) return ssli_err(SSLK_E_INVALID_ARG, "%s: 'batch->views' is NULL", fn);
     if (b->num_views == 0 || b->num_views > 4096)
         return ssli_err(SSLK_E_SHAPE, "%s: 'batch->num_views' = %zu (1..4096)", fn, b->num_views);
@@ -344,13 +345,9 @@ sslk_status sslk_loss_param(sslk_loss *L, size_t i, sslk_param_view *out) {
     if (i >= L->vt->nparams)
         return ssli_err(SSLK_E_RANGE, "%s: 'i' = %zu but the %s loss owns %zu parameters", fn, i,
                         L->vt->fn, L->vt->nparams);
-    if (out->struct_size < sizeof(sslk_param_view))
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'out->struct_size' = %zu, expected >= %zu", fn,
-                        out->struct_size, sizeof(sslk_param_view));
+    SSLI_TRY(ssli_struct_check(out, SSLI_V10_PARAM_VIEW, fn, "out"));
     SSLI_TRY(ssli_loss_param_ready(L, fn));
-    size_t sz = out->struct_size;
-    *out = L->param;
-    out->struct_size = sz < sizeof L->param ? sz : sizeof L->param;
+    ssli_struct_out(out, &L->param, sizeof L->param);
     return SSLK_OK;
 }
 

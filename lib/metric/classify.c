@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/struct_sizes.h"
 #include "metric_internal.h"
 
 sslk_status ssli_check_ids(const int32_t *v, size_t n, size_t hi, const char *fn, const char *arg) {
@@ -152,10 +153,7 @@ sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, const int32
     static const char *fn = "sslk_accuracy_report";
     SSLI_CHECK_PTR(pred, fn);
     SSLI_CHECK_PTR(labels, fn);
-    SSLI_CHECK_PTR(summary, fn);
-    if (summary->struct_size < offsetof(sslk_accuracy_summary, accuracy))
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'summary->struct_size' = %zu; set it to sizeof(sslk_accuracy_summary)",
-                        fn, summary->struct_size);
+    SSLI_TRY(ssli_struct_check(summary, SSLI_V10_ACCURACY_SUMMARY, fn, "summary"));
     if (n == 0) return ssli_err(SSLK_E_SHAPE, "%s: 'n' = 0 samples", fn);
     if (num_classes == 0 || num_classes > INT32_MAX)
         return ssli_err(SSLK_E_SHAPE, "%s: 'num_classes' = %zu", fn, num_classes);
@@ -247,7 +245,7 @@ sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, const int32
     }
     sslk_accuracy_summary s;
     memset(&s, 0, sizeof s);
-    s.struct_size = summary->struct_size;
+    s.struct_size = sizeof s;
     s.num_samples = n;
     s.num_classes = C;
     s.num_present = present;
@@ -276,8 +274,7 @@ sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, const int32
     } else {
         s.minority_group = s.majority_group = -1;
     }
-    size_t sz = summary->struct_size < sizeof s ? summary->struct_size : sizeof s;
-    memcpy(summary, &s, sz);
+    ssli_struct_out(summary, &s, sizeof s);
     if (sparse_c) { /* absent classes first, then the counted ones */
         for (size_t c = 0; c < C; c++) {
             if (class_acc) class_acc[c] = NAN;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/struct_sizes.h"
 #include "nn/optim_internal.h"
 
 #define IDX(key) ssli_setting_index(opt->table, key)
@@ -60,9 +61,7 @@ sslk_status sslk_optim_add_params(sslk_optim *opt, const sslk_param_view *views,
     /* Arrays are strided by the caller's struct size (a newer header may have
      * appended fields); every element must carry the same size. */
     const size_t stride = n ? views[0].struct_size : sizeof *views;
-    if (n && stride < sizeof *views)
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: views[0].struct_size = %zu, expected >= %zu", fn, stride,
-                        sizeof *views);
+    if (n) SSLI_TRY(ssli_struct_check(&views[0], SSLI_V10_PARAM_VIEW, fn, "views[0]"));
 #define VIEW(i) ((const sslk_param_view *)(const void *)((const char *)views + (i) * stride))
     for (size_t i = 0; i < n; i++) {
         const sslk_param_view *v = VIEW(i);
@@ -104,8 +103,7 @@ sslk_status sslk_optim_add_params(sslk_optim *opt, const sslk_param_view *views,
         if (v->flags & SSLK_PARAM_FROZEN) continue;
         ssli_optim_param *q = &opt->p[opt->np];
         memset(q, 0, sizeof *q);
-        q->v = *v;
-        q->v.struct_size = sizeof q->v;
+        SSLI_TRY(ssli_struct_in(&q->v, sizeof q->v, v, SSLI_V10_PARAM_VIEW, fn, "views[i]"));
         q->group = group;
         q->s1 = ssli_calloc(opt->ctx, v->count, sizeof(float));
         if (opt->kind == SSLK_OPTIM_ADAMW) q->s2 = ssli_calloc(opt->ctx, v->count, sizeof(float));

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/struct_sizes.h"
 #include "nn/layers.h"
 
 typedef struct view_builder {
@@ -82,16 +83,12 @@ sslk_status sslk_model_param(sslk_model *m, size_t i, sslk_param_view *view) {
     static const char fn[] = "sslk_model_param";
     SSLI_CHECK_PTR(m, fn);
     SSLI_CHECK_PTR(view, fn);
-    if (view->struct_size < sizeof *view)
-        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'view->struct_size' = %zu, expected >= %zu", fn,
-                        view->struct_size, sizeof *view);
+    SSLI_TRY(ssli_struct_check(view, SSLI_V10_PARAM_VIEW, fn, "view"));
     SSLI_TRY(refresh_views(m));
     if (i >= m->nviews)
         return ssli_err(SSLK_E_RANGE, "%s: index %zu out of range (model has %zu tensors)", fn, i,
                         m->nviews);
-    size_t ss = view->struct_size;
-    *view = m->views[i];
-    view->struct_size = ss < sizeof *view ? ss : sizeof *view;
+    ssli_struct_out(view, &m->views[i], sizeof m->views[i]);
     return SSLK_OK;
 }
 

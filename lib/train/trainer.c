@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/struct_sizes.h"
 #include "train/trainer_internal.h"
 
 static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
@@ -472,10 +473,8 @@ sslk_status sslk_trainer_history(const sslk_trainer *tr, uint64_t e, sslk_train_
     if (e >= tr->nhist)
         return ssli_err(SSLK_E_RANGE, "sslk_trainer_history: epoch %llu not completed (%zu done)",
                         (unsigned long long)e, tr->nhist);
-    size_t sz = out->struct_size;
-    if (sz < sizeof(size_t) || sz > sizeof *out) sz = sizeof *out;
-    memcpy(out, &tr->hist[e], sz);
-    out->struct_size = sz;
+    SSLI_TRY(ssli_struct_check(out, SSLI_V10_TRAIN_PROGRESS, "sslk_trainer_history", "out"));
+    ssli_struct_out(out, &tr->hist[e], sizeof tr->hist[e]);
     return SSLK_OK;
 }
 

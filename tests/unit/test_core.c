@@ -141,6 +141,87 @@ START_TEST(i64_settings_refuse_values_a_double_cannot_hold) {
 }
 END_TEST
 
+/* The one public-struct rule, on a struct that grew from v1 to v2. */
+typedef struct v1 {
+    size_t struct_size;
+    int64_t a;
+} v1;
+typedef struct v2 {
+    size_t struct_size;
+    int64_t a;
+    int64_t b; /* appended in "v2", past v1's size (never into its padding) */
+} v2;
+
+START_TEST(struct_rule_shorter_and_longer) {
+    /* in: a v1 caller on a v2 library reads a, keeps b's default */
+    v1 c1 = {sizeof c1, 11};
+    v2 in = {0, 0, 99};
+    ck_ok(ssli_struct_in(&in, sizeof in, &c1, sizeof(v1), "f", "s"));
+    ck_assert_int_eq(in.a, 11);
+    ck_assert_uint_eq(sizeof(v2), sizeof(v1) + 8);
+    ck_assert_int_eq(in.b, 99);
+    ck_assert_uint_eq(in.struct_size, sizeof in);
+    /* in: a v2 caller on a v1 library: the tail is ignored */
+    v2 c2 = {sizeof c2, 12, 13};
+    v1 in1 = {0, 0};
+    ck_ok(ssli_struct_in(&in1, sizeof in1, &c2, sizeof(v1), "f", "s"));
+    ck_assert_int_eq(in1.a, 12);
+    /* below the 1.0 size, NULL */
+    v1 bad = {sizeof(size_t), 1};
+    ck_status(ssli_struct_in(&in, sizeof in, &bad, sizeof(v1), "f", "s"), SSLK_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "f: 's->struct_size' = 8, below"));
+    ck_status(ssli_struct_check(NULL, sizeof(v1), "f", "s"), SSLK_E_INVALID_ARG);
+    /* out: never past the caller's size; struct_size = bytes written */
+    v2 ours = {sizeof ours, 21, 22};
+    struct {
+        v1 s;
+        int64_t guard;
+    } o1 = {{sizeof(v1), 0}, -5};
+    ck_ok(ssli_struct_check(&o1.s, sizeof(v1), "f", "s"));
+    ssli_struct_out(&o1.s, &ours, sizeof ours);
+    ck_assert_int_eq(o1.s.a, 21);
+    ck_assert_int_eq(o1.guard, -5);
+    ck_assert_uint_eq(o1.s.struct_size, sizeof(v1));
+    struct {
+        v2 s;
+        int64_t future;
+    } o2 = {{sizeof o2, 0, 0}, -6};
+    v1 ours1 = {sizeof ours1, 31};
+    ssli_struct_out(&o2.s, &ours1, sizeof ours1);
+    ck_assert_int_eq(o2.s.a, 31);
+    ck_assert_int_eq(o2.s.b, 0);
+    ck_assert_int_eq(o2.future, -6);
+    ck_assert_uint_eq(o2.s.struct_size, sizeof(v1));
+}
+END_TEST
+
+static void *big_alloc(void *user, size_t size, size_t align) {
+    (void)user;
+    return aligned_alloc(align, size);
+}
+static void big_free(void *user, void *p) {
+    (void)user;
+    free(p);
+}
+
+/* The allocator struct under the rule: a newer, longer struct is accepted. */
+START_TEST(allocator_struct_longer_accepted) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    struct {
+        sslk_allocator a;
+        void *future;
+    } big = {{sizeof big, NULL, big_alloc, big_free}, NULL};
+    ck_ok(sslk_ctx_set_allocator(c, &big.a));
+    sslk_allocator small = {sizeof(size_t), NULL, big_alloc, big_free};
+    ck_status(sslk_ctx_set_allocator(c, &small), SSLK_E_INVALID_ARG);
+    sslk_allocator none = {sizeof none, NULL, NULL, big_free};
+    ck_status(sslk_ctx_set_allocator(c, &none), SSLK_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "a->alloc"));
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 static int log_count;
 static char log_last[256];
 static void log_cb(void *user, sslk_log_level lvl, const char *msg) {
@@ -527,6 +608,8 @@ int main(void) {
     tcase_add_test(tc, ctx_threads_and_errors);
     tcase_add_test(tc, ctx_limits_refuse_before_allocating);
     tcase_add_test(tc, i64_settings_refuse_values_a_double_cannot_hold);
+    tcase_add_test(tc, struct_rule_shorter_and_longer);
+    tcase_add_test(tc, allocator_struct_longer_accepted);
     tcase_add_test(tc, ctx_log_filters_levels);
     tcase_add_test(tc, alloc_overflow_and_custom);
     tcase_add_test(tc, rng_is_counter_based_and_uniform);

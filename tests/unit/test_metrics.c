@@ -396,14 +396,27 @@ START_TEST(accuracy_pooled_absent_groups) {
     ck_ok(sslk_accuracy_report(ctx, pred, lab, 22, 4, NULL, 0, 2, fw, fb, &s, NULL, NULL, NULL, NULL, NULL, NULL));
     ck_assert(isnan(s.worst_k));
     ck_close(s.best_k, 0.75, 0, 1e-12);
-    /* an older, shorter summary struct is filled only up to its size */
+    /* one struct rule: below the 1.0 size is refused, a longer (newer) struct
+     * is filled up to ours, its tail untouched, struct_size = bytes written */
     sslk_accuracy_summary small = summary_init();
     small.struct_size = offsetof(sslk_accuracy_summary, worst_k);
-    small.worst_k = -7;
-    ck_ok(sslk_accuracy_report(ctx, pred, lab, 22, 4, NULL, 0, 2, NULL, NULL, &small, NULL, NULL, NULL, NULL, NULL,
+    ck_status(sslk_accuracy_report(ctx, pred, lab, 22, 4, NULL, 0, 2, NULL, NULL, &small, NULL, NULL, NULL, NULL,
+                                   NULL, NULL),
+              SSLK_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "summary->struct_size"));
+    struct {
+        sslk_accuracy_summary s;
+        double future[2];
+    } big;
+    memset(&big, 0, sizeof big);
+    big.s.struct_size = sizeof big;
+    big.future[0] = big.future[1] = -7;
+    ck_ok(sslk_accuracy_report(ctx, pred, lab, 22, 4, NULL, 0, 2, NULL, NULL, &big.s, NULL, NULL, NULL, NULL, NULL,
                                NULL));
-    ck_close(small.worst_k, -7, 0, 0);
-    ck_close(small.accuracy, 15.0 / 22, 0, 1e-12);
+    ck_assert_uint_eq(big.s.struct_size, sizeof(sslk_accuracy_summary));
+    ck_close(big.s.accuracy, 15.0 / 22, 0, 1e-12);
+    ck_close(big.future[0], -7, 0, 0);
+    ck_close(big.future[1], -7, 0, 0);
 }
 END_TEST
 

@@ -154,7 +154,7 @@ START_TEST(versions_and_conversions) {
 END_TEST
 
 START_TEST(hostile_and_unsupported) {
-    float d[4] = {0};
+    float d[8] = {0}; /* room for the trailing-bytes case */
     struct {
         const char *dict;
         size_t bytes;

@@ -996,6 +996,18 @@ START_TEST(export_json_csv_pictures) {
     ck_assert_uint_eq(st.boundary_segments, nseg);
     ck_assert(st.area_min <= st.area_median && st.area_median <= st.area_max);
     ck_close(st.area_mean * (double)n, st.area_total, 1e-12, 0);
+    /* one struct rule: a newer, longer struct is filled up to ours (it used to
+     * be refused), a struct below the 1.0 size is refused */
+    struct {
+        sslk_partition_stats s;
+        double future;
+    } big = {.s = {.struct_size = sizeof big}, .future = -3};
+    ck_ok(sslk_partition_stats_get(p, &big.s));
+    ck_assert_uint_eq(big.s.regions, n);
+    ck_assert_uint_eq(big.s.struct_size, sizeof(sslk_partition_stats));
+    ck_close(big.future, -3, 0, 0);
+    big.s.struct_size = sizeof(size_t);
+    ck_status(sslk_partition_stats_get(p, &big.s), SSLK_E_INVALID_ARG);
     /* region vertices in input space are the slice map of the 2-D vertices */
     float xin[64 * 4];
     size_t k;
