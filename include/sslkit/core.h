@@ -155,6 +155,22 @@ typedef enum sslk_ctx_setting {
  *  Experimental since 1.2. */
 SSLK_API sslk_status sslk_ctx_set_i64(sslk_ctx *ctx, int key, int64_t value);
 SSLK_API sslk_status sslk_ctx_get_i64(const sslk_ctx *ctx, int key, int64_t *value);
+/** Real-valued access to the same settings (they are all integers; a real
+ *  value must be whole).  Experimental since 1.2. */
+SSLK_API sslk_status sslk_ctx_set_f64(sslk_ctx *ctx, int key, double value);
+SSLK_API sslk_status sslk_ctx_get_f64(const sslk_ctx *ctx, int key, double *value);
+
+/* ---- Names of choice-valued settings (experimental, since 1.2) -------------
+ * Integer settings that pick one of a few behaviours (kNN weighting, MSN
+ * prior, loader on_corrupt, ...) name their values, so bindings and the CLI
+ * need not copy enums: value v of such a setting is named
+ * sslk_setting_choice(key, v), and every v in [lo, hi] has a name.
+ * Settings without names (counts, 0/1 flags) give SSLK_E_NOT_FOUND. */
+/** Name of value `value` of setting `key` (static storage); SSLK_E_RANGE
+ *  when value is outside the setting's bounds. */
+SSLK_API sslk_status sslk_setting_choice(int key, int64_t value, const char **name);
+/** Value of setting `key` named `name`; SSLK_E_NOT_FOUND when no value has it. */
+SSLK_API sslk_status sslk_setting_choice_find(int key, const char *name, int64_t *value);
 #endif /* SSLK_EXPERIMENTAL */
 
 /* ---- Settings introspection -------------------------------------------

@@ -128,6 +128,27 @@ SSLK_API sslk_status sslk_dataset_read(const sslk_dataset *ds, size_t i, uint8_t
  *  over this dataset is inside an epoch (its workers read the settings). */
 SSLK_API sslk_status sslk_dataset_set_i64(sslk_dataset *ds, int key, int64_t value);
 SSLK_API sslk_status sslk_dataset_get_i64(const sslk_dataset *ds, int key, int64_t *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_dataset_set_f64(sslk_dataset *ds, int key, double value);
+SSLK_API sslk_status sslk_dataset_get_f64(const sslk_dataset *ds, int key, double *value);
+#endif
+
+#ifdef SSLK_EXPERIMENTAL
+/* ---- What a named dataset knows about itself (experimental, since 1.2) -----
+ * Datasets opened by a known name ("fashion-mnist"), or from a folder named
+ * like one, carry their per-channel pixel statistics and class names;
+ * subsets inherit their parent's.  Other datasets report SSLK_E_NOT_FOUND. */
+
+/** Mean and std of the pixels scaled to [0, 1], over the training split, all
+ *  channels (the trainer's default input normalisation). */
+SSLK_API sslk_status sslk_dataset_mean_std(const sslk_dataset *ds, double *mean, double *std);
+/** Static name of class i (e.g. "Ankle boot").  SSLK_E_RANGE for i >= the
+ *  class count. */
+SSLK_API sslk_status sslk_dataset_class_name(const sslk_dataset *ds, size_t i, const char **name);
+#endif /* SSLK_EXPERIMENTAL */
 
 /* ======================================================================
  * Augmentations
@@ -199,6 +220,12 @@ SSLK_API sslk_status sslk_augment_set_f64(sslk_augment *aug, int view, int key, 
 SSLK_API sslk_status sslk_augment_set_i64(sslk_augment *aug, int view, int key, int64_t value);
 /** Read a setting of one view. */
 SSLK_API sslk_status sslk_augment_get_f64(const sslk_augment *aug, int view, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_augment_get_i64(const sslk_augment *aug, int view, int key, int64_t *value);
+#endif
 /** Apply a named recipe to one view or to every view (view = -1). */
 SSLK_API sslk_status sslk_augment_preset(sslk_augment *aug, int view, sslk_aug_preset preset);
 /** Output shape (c, h, w) of a view for input images with in_c channels. */
@@ -261,6 +288,13 @@ SSLK_API void sslk_loader_destroy(sslk_loader *ld);
 /** Set / get an integer loader setting (SSLK_LOADER_*); SSLK_E_STATE during an epoch. */
 SSLK_API sslk_status sslk_loader_set_i64(sslk_loader *ld, int key, int64_t value);
 SSLK_API sslk_status sslk_loader_get_i64(const sslk_loader *ld, int key, int64_t *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_loader_set_f64(sslk_loader *ld, int key, double value);
+SSLK_API sslk_status sslk_loader_get_f64(const sslk_loader *ld, int key, double *value);
+#endif
 /** Number of views per sample. */
 SSLK_API sslk_status sslk_loader_num_views(const sslk_loader *ld, size_t *nviews);
 /** Shape (c, h, w) of one row of a view's batch buffer (batch x c x h x w floats). */

@@ -59,6 +59,12 @@ SSLK_API sslk_status sslk_knn_set_f64(sslk_knn *knn, int key, double value);
 SSLK_API sslk_status sslk_knn_set_i64(sslk_knn *knn, int key, int64_t value);
 /** Read a setting. */
 SSLK_API sslk_status sslk_knn_get_f64(const sslk_knn *knn, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_knn_get_i64(const sslk_knn *knn, int key, int64_t *value);
+#endif
 /** Store the training set: z n x d, labels y[n] in [0, nclasses).  Rows with
  *  zero norm are refused under the cosine distance (SSLK_E_DEGENERATE). */
 SSLK_API sslk_status sslk_knn_fit(sslk_knn *knn, const float *z, const int32_t *y, size_t n,
@@ -100,6 +106,12 @@ SSLK_API sslk_status sslk_probe_set_f64(sslk_probe *probe, int key, double value
 SSLK_API sslk_status sslk_probe_set_i64(sslk_probe *probe, int key, int64_t value);
 /** Read a setting. */
 SSLK_API sslk_status sslk_probe_get_f64(const sslk_probe *probe, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_probe_get_i64(const sslk_probe *probe, int key, int64_t *value);
+#endif
 /** Fit on z (n x d) with labels y[n] in [0, nclasses).  With SSLK_PROBE_L2 < 0
  *  the penalty is chosen from {1e-6, 1e-5, 1e-4, 1e-3, 1e-2} (mean cross-entropy
  *  + l2/2 ||W||^2) by held-out top-1 (ties: larger penalty), then refitted on all n. */

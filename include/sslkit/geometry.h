@@ -37,7 +37,8 @@ typedef struct sslk_slice sslk_slice;
  *  may run concurrently. */
 typedef struct sslk_partition sslk_partition;
 
-/** SplineCam settings (domain "splinecam"), set on the slice. */
+/** SplineCam settings (domain "splinecam"), set on the slice for
+ *  sslk_splinecam; sslk_splinecam_ex (experimental) takes them on the call. */
 typedef enum sslk_splinecam_setting {
     SSLK_SPLINECAM_TOL = 2500,        /**< relative tolerance of the side tests, default 1e-10 */
     SSLK_SPLINECAM_MAX_REGIONS = 2501 /**< stop with SSLK_E_OVERFLOW beyond this many regions, default 1e7 */
@@ -95,10 +96,18 @@ SSLK_API sslk_status sslk_slice_to_input(const sslk_slice *s, const double *uv, 
 /** Orthogonal projection of n input points x (n x d) to slice coordinates uv (n x 2). */
 SSLK_API sslk_status sslk_slice_project(const sslk_slice *s, const float *x, size_t n,
                                         double *uv);
-/** Set a SplineCam setting (sslk_splinecam_setting) on the slice. */
+/** Set a SplineCam setting (sslk_splinecam_setting) on the slice (read by
+ *  sslk_splinecam; sslk_splinecam_ex takes its options on the call). */
 SSLK_API sslk_status sslk_slice_set_f64(sslk_slice *s, int key, double value);
 /** Get a SplineCam setting. */
 SSLK_API sslk_status sslk_slice_get_f64(const sslk_slice *s, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_slice_set_i64(sslk_slice *s, int key, int64_t value);
+SSLK_API sslk_status sslk_slice_get_i64(const sslk_slice *s, int key, int64_t *value);
+#endif
 
 /* ---- region enumeration ------------------------------------------------------ */
 
@@ -110,6 +119,26 @@ SSLK_API sslk_status sslk_slice_get_f64(const sslk_slice *s, int key, double *va
  *  the model's input size; SSLK_E_OVERFLOW beyond SSLK_SPLINECAM_MAX_REGIONS. */
 SSLK_API sslk_status sslk_splinecam(sslk_ctx *ctx, sslk_model *model, const sslk_slice *slice,
                                     unsigned flags, sslk_partition **out);
+#ifdef SSLK_EXPERIMENTAL
+/* ---- SplineCam options on the call (experimental, since 1.2) ---------------
+ * The enumeration's own settings belong to the call, not to the slice (a
+ * geometric object): sslk_splinecam_ex takes them in an options struct and
+ * ignores the slice's SSLK_SPLINECAM_* values, which sslk_splinecam keeps
+ * reading for 1.x callers. */
+typedef struct sslk_splinecam_options {
+    size_t struct_size;   /**< sizeof(sslk_splinecam_options); set by _init */
+    unsigned flags;       /**< sslk_splinecam_flags (0) */
+    double tol;           /**< relative tolerance of the side tests, [1e-15, 1e-3] (1e-10) */
+    uint64_t max_regions; /**< SSLK_E_OVERFLOW beyond this many regions, [1, 1e9] (1e7) */
+} sslk_splinecam_options;
+/** Fill opt with the defaults (and struct_size). */
+SSLK_API sslk_status sslk_splinecam_options_init(sslk_splinecam_options *opt);
+/** sslk_splinecam with the options of the call (opt NULL: the defaults).
+ *  SSLK_E_SETTING names an option outside its bounds. */
+SSLK_API sslk_status sslk_splinecam_ex(sslk_ctx *ctx, sslk_model *model, const sslk_slice *slice,
+                                       const sslk_splinecam_options *opt, sslk_partition **out);
+#endif /* SSLK_EXPERIMENTAL */
+
 /** Destroy a partition (NULL accepted). */
 SSLK_API void sslk_partition_destroy(sslk_partition *p);
 

@@ -78,6 +78,17 @@ typedef enum sslk_loss_setting {
     SSLK_LOSS_PRECISION = 800          /**< sslk_loss_precision: FLOAT (fast) or DOUBLE (exact reference) */
 } sslk_loss_setting;
 
+#ifdef SSLK_EXPERIMENTAL
+/* ---- Supervised cross-entropy (experimental, since 1.2) --------------------
+ * Softmax cross-entropy of one view of n x c logits against class labels given
+ * as the indices (sslk_loss_compute_indexed: indices[i] in [0, c)); one term,
+ * "cross_entropy".  The trainer's SUPERVISED method uses it.  Kept outside
+ * the frozen enums so that their ABI stays as released. */
+#define SSLK_LOSS_XENT ((sslk_loss_kind)8) /**< supervised cross-entropy ("xent") */
+/** Settings of SSLK_LOSS_XENT (domain "xent"). */
+#define SSLK_XENT_LABEL_SMOOTHING 600 /**< f64 alpha, torch convention (0) */
+#endif /* SSLK_EXPERIMENTAL */
+
 /** Values of SSLK_VICREG_VAR_BRANCH_REDUCTION and SSLK_INFONCE_VIEW_REDUCTION. */
 typedef enum sslk_branch_reduction {
     SSLK_REDUCE_MEAN = 0,

@@ -83,6 +83,12 @@ SSLK_API sslk_status sslk_rankme_set_f64(sslk_rankme_acc *r, int key, double val
 SSLK_API sslk_status sslk_rankme_set_i64(sslk_rankme_acc *r, int key, int64_t value);
 /** Read a setting as a double. */
 SSLK_API sslk_status sslk_rankme_get_f64(const sslk_rankme_acc *r, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_rankme_get_i64(const sslk_rankme_acc *r, int key, int64_t *value);
+#endif
 /** Add n rows z (n x d).  SSLK_E_NONFINITE leaves the accumulator unchanged. */
 SSLK_API sslk_status sslk_rankme_update(sslk_rankme_acc *r, const float *z, size_t n);
 /** Add everything other has accumulated (same d) into r; other is unchanged. */

@@ -113,6 +113,13 @@ SSLK_API sslk_status sslk_model_init_params(sslk_model *m, sslk_init scheme, uin
 SSLK_API sslk_status sslk_model_set_f64(sslk_model *m, int key, double value);
 /** Get a model setting. */
 SSLK_API sslk_status sslk_model_get_f64(const sslk_model *m, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_model_set_i64(sslk_model *m, int key, int64_t value);
+SSLK_API sslk_status sslk_model_get_i64(const sslk_model *m, int key, int64_t *value);
+#endif
 
 /* ---- shapes ------------------------------------------------------------- */
 

@@ -83,6 +83,14 @@ SSLK_API sslk_status sslk_optim_set_f64(sslk_optim *opt, int key, double value);
 SSLK_API sslk_status sslk_optim_group_set_f64(sslk_optim *opt, size_t group, int key, double value);
 /** Get a group's setting (group 0 .. count-1), or the optimizer-wide value when group is SIZE_MAX. */
 SSLK_API sslk_status sslk_optim_get_f64(const sslk_optim *opt, size_t group, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_optim_set_i64(sslk_optim *opt, int key, int64_t value);
+SSLK_API sslk_status sslk_optim_group_set_i64(sslk_optim *opt, size_t group, int key, int64_t value);
+SSLK_API sslk_status sslk_optim_get_i64(const sslk_optim *opt, size_t group, int key, int64_t *value);
+#endif
 /** Multiply every group's lr by `scale` at the next steps (a schedule's output, default 1). */
 SSLK_API sslk_status sslk_optim_set_lr_scale(sslk_optim *opt, double scale);
 

@@ -73,6 +73,13 @@ SSLK_API void sslk_police_destroy(sslk_police *p);
 SSLK_API sslk_status sslk_police_set_f64(sslk_police *p, int key, double value);
 /** Get a setting. */
 SSLK_API sslk_status sslk_police_get_f64(const sslk_police *p, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_police_set_i64(sslk_police *p, int key, int64_t value);
+SSLK_API sslk_status sslk_police_get_i64(const sslk_police *p, int key, int64_t *value);
+#endif
 
 /** Facts about the constraint (any pointer may be NULL): vertex count,
  *  dimension, affine rank of the vertices, number of constrained

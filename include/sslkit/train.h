@@ -59,14 +59,18 @@ typedef enum sslk_train_setting {
     SSLK_TRAIN_AUG_FLIP_P = 2015,      /**< f64: horizontal flip probability (0.5) */
     SSLK_TRAIN_WORKERS = 2016,         /**< i64: loader worker threads, 0 = the context's (1) */
     SSLK_TRAIN_INIT_SEED = 2017,       /**< i64: seed of the parameter initialisation (0) */
-    SSLK_TRAIN_NORM_MEAN = 2018,       /**< f64: input normalisation mean, all channels (0.286) */
-    SSLK_TRAIN_NORM_STD = 2019,        /**< f64: input normalisation std, all channels (0.353) */
+    SSLK_TRAIN_NORM_MEAN = 2018,       /**< f64: input normalisation mean, all channels (the
+                                            dataset's when it knows it, else 0.286) */
+    SSLK_TRAIN_NORM_STD = 2019,        /**< f64: input normalisation std, all channels (the
+                                            dataset's when it knows it, else 0.353) */
     SSLK_TRAIN_PROTOTYPES = 2020,      /**< i64: MSN/PMSN prototypes (512); rebuilds the loss */
     SSLK_TRAIN_SUBSET = 2021,          /**< i64: pre-train on this many items drawn (seeded by
                                             SSLK_TRAIN_INIT_SEED, without labels) from the dataset,
                                             0 = all; diet: 4096 (since 1.1) */
     SSLK_TRAIN_AUG_SEED = 2022         /**< i64: seed of the augmentation draws alone, -1 = SSLK_TRAIN_SEED
-                                            (which then draws order and augmentations) (-1; since 1.1) */
+                                            (which then draws order and augmentations) (-1; since 1.1).
+                                            Deprecated since 1.2: an alias forwarded to the loader's
+                                            SSLK_LOADER_AUG_SEED (sslk_trainer_loader) */
 } sslk_train_setting;
 
 /** What a callback sees.  Public struct: fields are only ever appended;
@@ -121,8 +125,15 @@ SSLK_API sslk_status sslk_trainer_method(const sslk_trainer *tr, sslk_method *me
 SSLK_API sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double value);
 SSLK_API sslk_status sslk_trainer_set_i64(sslk_trainer *tr, int key, int64_t value);
 SSLK_API sslk_status sslk_trainer_get_f64(const sslk_trainer *tr, int key, double *value);
+#ifdef SSLK_EXPERIMENTAL
+/** The other typed accessors of the same settings (one definition for every
+ *  handle; an integer read of a real setting truncates toward zero).
+ *  Experimental since 1.2. */
+SSLK_API sslk_status sslk_trainer_get_i64(const sslk_trainer *tr, int key, int64_t *value);
+#endif
 
-/** The trainer's loss (NULL for SUPERVISED), encoder, projector and optimizer,
+/** The trainer's loss (NULL for SUPERVISED, whose cross-entropy loss stays
+ *  internal in 1.x), encoder, projector and optimizer,
  *  borrowed, for settings beyond the trainer's own. */
 SSLK_API sslk_status sslk_trainer_loss(sslk_trainer *tr, sslk_loss **loss);
 SSLK_API sslk_status sslk_trainer_encoder(sslk_trainer *tr, sslk_model **encoder);
@@ -162,6 +173,26 @@ SSLK_API sslk_status sslk_trainer_embed_dim(const sslk_trainer *tr, size_t *dim)
  *  dataset's count); labels[n] (may be NULL) receives its labels. */
 SSLK_API sslk_status sslk_trainer_embed(sslk_trainer *tr, sslk_dataset *ds, float *out, size_t n,
                                         size_t dim, int32_t *labels);
+
+#ifdef SSLK_EXPERIMENTAL
+/* ---- Borrowed loader and recipe (experimental, since 1.2) ------------------
+ * The trainer's own loader and augmentation recipe, for the settings the
+ * trainer does not mirror (SSLK_LOADER_*, SSLK_AUG_* per view).  Borrowed:
+ * valid until the trainer is destroyed or a trainer setting that reshapes
+ * the data path changes (batch, seed, workers, image size, subset, init
+ * seed, prototypes, aug_*, norm_*), which rebuilds both from the trainer's
+ * settings.  Not inside an interrupted epoch (SSLK_E_STATE).
+ * SSLK_TRAIN_AUG_SEED is kept as a deprecated alias: set on the trainer, it
+ * is forwarded to the loader (SSLK_LOADER_AUG_SEED). */
+
+/** The training loader (built now when missing: SSLK_E_SHAPE when the batch
+ *  exceeds the dataset).  Its settings may change between epochs. */
+SSLK_API sslk_status sslk_trainer_loader(sslk_trainer *tr, sslk_loader **loader);
+/** The training recipe (one view group per view).  The loader copies it, so
+ *  this call drops the loader: edits apply from the next sslk_trainer_fit
+ *  or sslk_trainer_loader (call this one first when using both). */
+SSLK_API sslk_status sslk_trainer_augment(sslk_trainer *tr, sslk_augment **aug);
+#endif /* SSLK_EXPERIMENTAL */
 
 #ifdef __cplusplus
 }

@@ -113,9 +113,11 @@ static inline uint64_t ssli_rng_next_below(ssli_rng *r, uint64_t n) { return ssl
 void ssli_rng_shuffle(ssli_rng *r, size_t *idx, size_t n);
 
 /* ---- settings -----------------------------------------------------------
- * Each layer declares its settings as a static table; lib/core/settings.c
- * collects them (see settings_registry.c).  Handles store values in a
- * double array indexed by position in their table. */
+ * Each layer declares its settings as a table; lib/core/settings.c looks
+ * them up through ssli_setting_tables[], which the build generates from the
+ * `const ssli_setting_table ssli_settings_*` definitions it finds
+ * (lib/gen_settings_registry.py).  Handles store values in a double array
+ * indexed by position in their table. */
 typedef struct ssli_setting_def {
     int key;
     const char *name;
@@ -124,10 +126,19 @@ typedef struct ssli_setting_def {
     const char *doc;
 } ssli_setting_def;
 
+/* Names of a choice-valued integer setting: names[v - lo] names value v, one
+ * per value of [lo, hi], NULL-terminated.  Listed per table (not per def) so
+ * the many plain rows stay as they are. */
+typedef struct ssli_setting_choices {
+    int key; /* 0 ends the list */
+    const char *const *names;
+} ssli_setting_choices;
+
 typedef struct ssli_setting_table {
     const char *domain;
     const ssli_setting_def *defs;
     size_t count;
+    const ssli_setting_choices *choices; /* NULL when no setting has names */
 } ssli_setting_table;
 
 /* Look up key in table; returns index or -1. */
@@ -136,17 +147,78 @@ int ssli_setting_index(const ssli_setting_table *t, int key);
 sslk_status ssli_setting_set(const ssli_setting_table *t, double *vals, int key, double v,
                              sslk_setting_type as, const char *fn);
 /* Settings are stored as doubles, which hold every integer only up to 2^53:
- * the _i64 setters refuse values beyond +-2^53 instead of storing a rounded
- * one (2^53 + 1 would read back as 2^53). */
+ * the _i64 setters (SSLI_SETTINGS_SETTERS below) refuse values beyond +-2^53
+ * instead of storing a rounded one (2^53 + 1 would read back as 2^53). */
 #define SSLI_SETTING_I64_EXACT ((int64_t)1 << 53)
 sslk_status ssli_setting_check_i64(int64_t v, const char *fn);
-/* ssli_setting_check_i64, then ssli_setting_set of the value as an integer. */
-sslk_status ssli_setting_set_i64(const ssli_setting_table *t, double *vals, int key, int64_t v, const char *fn);
 sslk_status ssli_setting_get(const ssli_setting_table *t, const double *vals, int key,
                              double *v, const char *fn);
 void ssli_setting_defaults(const ssli_setting_table *t, double *vals);
-/* All tables, null-terminated (defined in lib/settings_registry.c). */
+/* A stored value as int64 for the _get_i64 accessors: truncated toward zero
+ * (what sslk_loss_get_i64 has always done for real settings), saturated
+ * instead of overflowing. */
+int64_t ssli_setting_to_i64(double v);
+/* All tables, null-terminated (generated into settings_registry.c). */
 extern const ssli_setting_table *const ssli_setting_tables[];
+
+/* The typed accessors of a handle, defined once here so every handle has all
+ * four with the same checks and messages.  A handle H supplies
+ *   static sslk_status PUT(H *h, int key, double v, sslk_setting_type as, const char *fn);
+ *   static sslk_status READ(const H *h, int key, double *v, const char *fn);
+ * PUT checks h, its state and the value (usually through ssli_setting_set);
+ * READ checks h and reads (ssli_setting_get refuses a NULL v).  PFX is the
+ * public prefix (sslk_model); the _AT forms take one more argument of type AT
+ * after the handle (a view, an optimizer group) and pass it on. */
+#define SSLI_SETTINGS_SETTERS(H, PFX, PUT)                                                  \
+    sslk_status PFX##_set_f64(H *h, int key, double value) {                               \
+        return PUT(h, key, value, SSLK_SETTING_F64, #PFX "_set_f64");                      \
+    }                                                                                      \
+    sslk_status PFX##_set_i64(H *h, int key, int64_t value) {                              \
+        SSLI_TRY(ssli_setting_check_i64(value, #PFX "_set_i64"));                          \
+        return PUT(h, key, (double)value, SSLK_SETTING_I64, #PFX "_set_i64");              \
+    }
+#define SSLI_SETTINGS_GETTERS(H, PFX, READ)                                                 \
+    sslk_status PFX##_get_f64(const H *h, int key, double *value) {                        \
+        return READ(h, key, value, #PFX "_get_f64");                                       \
+    }                                                                                      \
+    sslk_status PFX##_get_i64(const H *h, int key, int64_t *value) {                       \
+        double v = 0;                                                                      \
+        SSLI_TRY(READ(h, key, value ? &v : NULL, #PFX "_get_i64"));                        \
+        *value = ssli_setting_to_i64(v);                                                   \
+        return SSLK_OK;                                                                    \
+    }
+#define SSLI_SETTINGS_ACCESSORS(H, PFX, PUT, READ)                                          \
+    SSLI_SETTINGS_SETTERS(H, PFX, PUT)                                                     \
+    SSLI_SETTINGS_GETTERS(H, PFX, READ)
+#define SSLI_SETTINGS_SETTERS_AT(H, PFX, AT, PUT)                                           \
+    sslk_status PFX##_set_f64(H *h, AT at, int key, double value) {                        \
+        return PUT(h, at, key, value, SSLK_SETTING_F64, #PFX "_set_f64");                  \
+    }                                                                                      \
+    sslk_status PFX##_set_i64(H *h, AT at, int key, int64_t value) {                       \
+        SSLI_TRY(ssli_setting_check_i64(value, #PFX "_set_i64"));                          \
+        return PUT(h, at, key, (double)value, SSLK_SETTING_I64, #PFX "_set_i64");          \
+    }
+#define SSLI_SETTINGS_GETTERS_AT(H, PFX, AT, READ)                                          \
+    sslk_status PFX##_get_f64(const H *h, AT at, int key, double *value) {                 \
+        return READ(h, at, key, value, #PFX "_get_f64");                                   \
+    }                                                                                      \
+    sslk_status PFX##_get_i64(const H *h, AT at, int key, int64_t *value) {                \
+        double v = 0;                                                                      \
+        SSLI_TRY(READ(h, at, key, value ? &v : NULL, #PFX "_get_i64"));                    \
+        *value = ssli_setting_to_i64(v);                                                   \
+        return SSLK_OK;                                                                    \
+    }
+/* The common case: a handle whose values live in one array field of it. */
+#define SSLI_SETTINGS_TABLE_ACCESSORS(H, PFX, TABLE, FIELD)                                 \
+    static sslk_status PFX##_put_(H *h, int key, double v, sslk_setting_type as, const char *fn) { \
+        if (!h) return ssli_err(SSLK_E_INVALID_ARG, "%s: the " #H " handle is NULL", fn);  \
+        return ssli_setting_set(&(TABLE), h->FIELD, key, v, as, fn);                       \
+    }                                                                                      \
+    static sslk_status PFX##_read_(const H *h, int key, double *v, const char *fn) {       \
+        if (!h) return ssli_err(SSLK_E_INVALID_ARG, "%s: the " #H " handle is NULL", fn);  \
+        return ssli_setting_get(&(TABLE), h->FIELD, key, v, fn);                           \
+    }                                                                                      \
+    SSLI_SETTINGS_ACCESSORS(H, PFX, PFX##_put_, PFX##_read_)
 
 /* ---- input validation ---------------------------------------------------- */
 /* Returns the index of the first non-finite element or SIZE_MAX when all finite. */

@@ -16,23 +16,12 @@ static const ssli_setting_def ctx_defs[NSET] = {
     {SSLK_CTX_MAX_FILE_BYTES, "max_file_bytes", SSLK_SETTING_I64, 0, MAXV, 2147483648.0,
      "bytes one file may expand to when read whole, e.g. decompressed gzip (0: no limit)"},
 };
-const ssli_setting_table ssli_settings_ctx = {"ctx", ctx_defs, NSET};
+const ssli_setting_table ssli_settings_ctx = {"ctx", ctx_defs, NSET, NULL};
 
 void ssli_ctx_limits_default(sslk_ctx *ctx) { ssli_setting_defaults(&ssli_settings_ctx, ctx->limits); }
 
-sslk_status sslk_ctx_set_i64(sslk_ctx *ctx, int key, int64_t value) {
-    SSLI_CHECK_PTR(ctx, "sslk_ctx_set_i64");
-    return ssli_setting_set_i64(&ssli_settings_ctx, ctx->limits, key, value, "sslk_ctx_set_i64");
-}
-
-sslk_status sslk_ctx_get_i64(const sslk_ctx *ctx, int key, int64_t *value) {
-    SSLI_CHECK_PTR(ctx, "sslk_ctx_get_i64");
-    SSLI_CHECK_PTR(value, "sslk_ctx_get_i64");
-    double v;
-    SSLI_TRY(ssli_setting_get(&ssli_settings_ctx, ctx->limits, key, &v, "sslk_ctx_get_i64"));
-    *value = (int64_t)v;
-    return SSLK_OK;
-}
+/* sslk_ctx_{set,get}_{f64,i64} */
+SSLI_SETTINGS_TABLE_ACCESSORS(sslk_ctx, sslk_ctx, ssli_settings_ctx, limits)
 
 uint64_t ssli_limit(const sslk_ctx *ctx, int key) {
     int i = ssli_setting_index(&ssli_settings_ctx, key);

@@ -103,11 +103,6 @@ sslk_status ssli_setting_check_i64(int64_t v, const char *fn) {
     return SSLK_OK;
 }
 
-sslk_status ssli_setting_set_i64(const ssli_setting_table *t, double *vals, int key, int64_t v, const char *fn) {
-    SSLI_TRY(ssli_setting_check_i64(v, fn));
-    return ssli_setting_set(t, vals, key, (double)v, SSLK_SETTING_I64, fn);
-}
-
 sslk_status ssli_setting_get(const ssli_setting_table *t, const double *vals, int key, double *v,
                              const char *fn) {
     int i = ssli_setting_index(t, key);
@@ -117,4 +112,61 @@ sslk_status ssli_setting_get(const ssli_setting_table *t, const double *vals, in
     if (!v) return ssli_err(SSLK_E_INVALID_ARG, "%s: output argument 'value' is NULL", fn);
     *v = vals[i];
     return SSLK_OK;
+}
+
+int64_t ssli_setting_to_i64(double v) {
+    if (!(v == v)) return 0;
+    if (v >= 9223372036854775807.0) return INT64_MAX;
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
+/* ---- names of choice-valued settings ---------------------------------------- */
+
+static const char *const *choice_names(const ssli_setting_table *T, int key) {
+    if (!T->choices) return NULL;
+    for (const ssli_setting_choices *c = T->choices; c->key; c++)
+        if (c->key == key) return c->names;
+    return NULL;
+}
+
+/* The setting, its table and its names; an error naming fn when the key is
+ * unknown or the setting has no names. */
+static sslk_status find_choices(int key, const ssli_setting_def **d, const char *const **names, const char *fn) {
+    const ssli_setting_table *T = NULL;
+    *d = find_def(key, &T);
+    if (!*d) return ssli_err(SSLK_E_SETTING, "%s: unknown setting key %d", fn, key);
+    *names = choice_names(T, key);
+    if (!*names)
+        return ssli_err(SSLK_E_NOT_FOUND, "%s: setting '%s' of domain '%s' has no named values", fn, (*d)->name,
+                        T->domain);
+    return SSLK_OK;
+}
+
+sslk_status sslk_setting_choice(int key, int64_t value, const char **name) {
+    static const char fn[] = "sslk_setting_choice";
+    SSLI_CHECK_PTR(name, fn);
+    const ssli_setting_def *d;
+    const char *const *names;
+    SSLI_TRY(find_choices(key, &d, &names, fn));
+    if (!((double)value >= d->lo && (double)value <= d->hi))
+        return ssli_err(SSLK_E_RANGE, "%s: value %lld of setting '%s' is outside [%g, %g]", fn, (long long)value,
+                        d->name, d->lo, d->hi);
+    *name = names[value - (int64_t)d->lo];
+    return SSLK_OK;
+}
+
+sslk_status sslk_setting_choice_find(int key, const char *name, int64_t *value) {
+    static const char fn[] = "sslk_setting_choice_find";
+    SSLI_CHECK_PTR(name, fn);
+    SSLI_CHECK_PTR(value, fn);
+    const ssli_setting_def *d;
+    const char *const *names;
+    SSLI_TRY(find_choices(key, &d, &names, fn));
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0) {
+            *value = (int64_t)d->lo + (int64_t)i;
+            return SSLK_OK;
+        }
+    return ssli_err(SSLK_E_NOT_FOUND, "%s: setting '%s' has no value named '%s'", fn, d->name, name);
 }

@@ -10,7 +10,7 @@
 #define I SSLK_SETTING_I64
 static const ssli_setting_def augment_defs[SSLI_AUG_NSET] = {
     {SSLK_AUG_SIZE, "size", I, 1, 4096, 224, "output side in pixels"},
-    {SSLK_AUG_CROP, "crop", I, 0, 2, 0, "0 random resized crop, 1 resize the whole image, 2 center crop"},
+    {SSLK_AUG_CROP, "crop", I, 0, 2, 0, "0 = random resized crop, 1 = resize the whole image, 2 = center crop"},
     {SSLK_AUG_SCALE_MIN, "scale_min", F, 1e-4, 1, 0.08, "random resized crop: smallest area fraction"},
     {SSLK_AUG_SCALE_MAX, "scale_max", F, 1e-4, 1, 1.0, "random resized crop: largest area fraction"},
     {SSLK_AUG_RATIO_MIN, "ratio_min", F, 0.01, 100, 3.0 / 4.0, "random resized crop: smallest aspect w/h"},
@@ -38,7 +38,11 @@ static const ssli_setting_def augment_defs[SSLI_AUG_NSET] = {
 };
 #undef F
 #undef I
-const ssli_setting_table ssli_settings_augment = {"augment", augment_defs, SSLI_AUG_NSET};
+static const ssli_setting_choices augment_choices[] = {
+    {SSLK_AUG_CROP, (const char *const[]){"random_resized", "resize", "center", NULL}},
+    {0, NULL},
+};
+const ssli_setting_table ssli_settings_augment = {"augment", augment_defs, SSLI_AUG_NSET, augment_choices};
 
 double ssli_aug_get(const sslk_augment *aug, size_t view, int key) {
     int i = ssli_setting_index(&ssli_settings_augment, key);
@@ -84,23 +88,16 @@ static sslk_status set_value(sslk_augment *aug, int view, int key, double v, ssl
     return SSLK_OK;
 }
 
-sslk_status sslk_augment_set_f64(sslk_augment *aug, int view, int key, double value) {
-    return set_value(aug, view, key, value, SSLK_SETTING_F64, "sslk_augment_set_f64");
-}
-
-sslk_status sslk_augment_set_i64(sslk_augment *aug, int view, int key, int64_t value) {
-    SSLI_TRY(ssli_setting_check_i64(value, "sslk_augment_set_i64"));
-    return set_value(aug, view, key, (double)value, SSLK_SETTING_I64, "sslk_augment_set_i64");
-}
-
-sslk_status sslk_augment_get_f64(const sslk_augment *aug, int view, int key, double *value) {
-    static const char *fn = "sslk_augment_get_f64";
+static sslk_status augment_read(const sslk_augment *aug, int view, int key, double *v, const char *fn) {
     SSLI_CHECK_PTR(aug, fn);
-    SSLI_CHECK_PTR(value, fn);
     if (view < 0 || view >= (int)aug->nviews)
         return ssli_err(SSLK_E_RANGE, "%s: view = %d outside [0, %zu)", fn, view, aug->nviews);
-    return ssli_setting_get(&ssli_settings_augment, aug->set[view], key, value, fn);
+    return ssli_setting_get(&ssli_settings_augment, aug->set[view], key, v, fn);
 }
+
+/* sslk_augment_{set,get}_{f64,i64}: setters take view -1 for all views */
+SSLI_SETTINGS_SETTERS_AT(sslk_augment, sslk_augment, int, set_value)
+SSLI_SETTINGS_GETTERS_AT(sslk_augment, sslk_augment, int, augment_read)
 
 typedef struct preset_vals {
     double crop, smin, smax, flip, jp, b, c, s, h, gray, blur, sol;

@@ -53,6 +53,13 @@ extern const ssli_setting_table ssli_settings_dataset;
 extern const ssli_setting_table ssli_settings_augment;
 extern const ssli_setting_table ssli_settings_loader;
 
+/* What a named dataset knows about itself (dataset_open.c). */
+typedef struct ssli_dataset_info {
+    double mean, std;               /* pixels in [0, 1], training split, all channels */
+    size_t nclasses;
+    const char *const *class_names; /* nclasses names */
+} ssli_dataset_info;
+
 struct sslk_dataset {
     sslk_ctx *ctx;
     sslk_dataset_kind kind;
@@ -64,6 +71,7 @@ struct sslk_dataset {
     double set[SSLI_DS_NSET];
     char *path;         /* source, for messages */
     void *priv;         /* reader-specific (JPEG file list) */
+    const ssli_dataset_info *info; /* static, for known datasets; else NULL */
 };
 
 /* Allocate an in-memory dataset of n images of h x w x c (pixels uninitialised). */

@@ -16,7 +16,7 @@ static const ssli_setting_def dataset_defs[SSLI_DS_NSET] = {
     {SSLK_DATASET_JPEG_LENIENT, "jpeg_lenient", SSLK_SETTING_I64, 0, 1, 0,
      "accept JPEGs that decode completely despite libjpeg warnings (never truncated or unreadable ones)"},
 };
-const ssli_setting_table ssli_settings_dataset = {"dataset", dataset_defs, SSLI_DS_NSET};
+const ssli_setting_table ssli_settings_dataset = {"dataset", dataset_defs, SSLI_DS_NSET, NULL};
 
 int64_t ssli_dataset_setting(const sslk_dataset *ds, int key) {
     int i = ssli_setting_index(&ssli_settings_dataset, key);
@@ -225,16 +225,5 @@ sslk_status sslk_dataset_read(const sslk_dataset *ds, size_t i, uint8_t *out, si
     return s;
 }
 
-sslk_status sslk_dataset_set_i64(sslk_dataset *ds, int key, int64_t value) {
-    SSLI_CHECK_PTR(ds, "sslk_dataset_set_i64");
-    return ssli_setting_set_i64(&ssli_settings_dataset, ds->set, key, value, "sslk_dataset_set_i64");
-}
-
-sslk_status sslk_dataset_get_i64(const sslk_dataset *ds, int key, int64_t *value) {
-    SSLI_CHECK_PTR(ds, "sslk_dataset_get_i64");
-    SSLI_CHECK_PTR(value, "sslk_dataset_get_i64");
-    double v;
-    SSLI_TRY(ssli_setting_get(&ssli_settings_dataset, ds->set, key, &v, "sslk_dataset_get_i64"));
-    *value = (int64_t)v;
-    return SSLK_OK;
-}
+/* sslk_dataset_{set,get}_{f64,i64} */
+SSLI_SETTINGS_TABLE_ACCESSORS(sslk_dataset, sslk_dataset, ssli_settings_dataset, set)

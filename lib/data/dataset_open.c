@@ -8,13 +8,61 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Fashion-MNIST: class names from its README; mean / std of the 60000
+ * training images scaled to [0, 1] (0.2860, 0.3530). */
+static const char *const fmnist_classes[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                               "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+static const ssli_dataset_info fmnist_info = {0.286, 0.353, 10, fmnist_classes};
+
 /* Named datasets: name -> folder under $SSLKIT_DATASETS_DIR (default
- * /usr/share/datasets) and the Debian package that installs it. */
+ * /usr/share/datasets), the Debian package that installs it, and what it
+ * knows about itself (also given to a folder of that name). */
 static const struct {
     const char *name, *folder, *package;
+    sslk_dataset_kind kind;
+    const ssli_dataset_info *info;
 } known[] = {
-    {"fashion-mnist", "fashion-mnist", "dataset-fashion-mnist"},
+    {"fashion-mnist", "fashion-mnist", "dataset-fashion-mnist", SSLK_DATASET_IDX, &fmnist_info},
 };
+
+/* The known dataset whose folder is dir's last component, else NULL. */
+static const ssli_dataset_info *info_of_dir(const char *dir, sslk_dataset_kind kind) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/') b--;
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (kind == known[k].kind && strlen(known[k].folder) == n - b && memcmp(dir + b, known[k].folder, n - b) == 0)
+            return known[k].info;
+    return NULL;
+}
+
+sslk_status sslk_dataset_mean_std(const sslk_dataset *ds, double *mean, double *std) {
+    static const char *fn = "sslk_dataset_mean_std";
+    SSLI_CHECK_PTR(ds, fn);
+    SSLI_CHECK_PTR(mean, fn);
+    SSLI_CHECK_PTR(std, fn);
+    if (!ds->info)
+        return ssli_err(SSLK_E_NOT_FOUND, "%s: dataset '%s' has no known pixel statistics (only named datasets do)",
+                        fn, ds->path ? ds->path : "?");
+    *mean = ds->info->mean;
+    *std = ds->info->std;
+    return SSLK_OK;
+}
+
+sslk_status sslk_dataset_class_name(const sslk_dataset *ds, size_t i, const char **name) {
+    static const char *fn = "sslk_dataset_class_name";
+    SSLI_CHECK_PTR(ds, fn);
+    SSLI_CHECK_PTR(name, fn);
+    *name = NULL;
+    if (!ds->info)
+        return ssli_err(SSLK_E_NOT_FOUND, "%s: dataset '%s' has no known class names (only named datasets do)", fn,
+                        ds->path ? ds->path : "?");
+    if (i >= ds->info->nclasses)
+        return ssli_err(SSLK_E_RANGE, "%s: 'i' = %zu but the dataset has %zu classes", fn, i, ds->info->nclasses);
+    *name = ds->info->class_names[i];
+    return SSLK_OK;
+}
 
 static bool has_any(sslk_ctx *ctx, const char *dir, const char *const *names) {
     for (; *names; names++) {
@@ -100,7 +148,10 @@ static sslk_status open_path(sslk_ctx *ctx, sslk_dataset_kind kind, const char *
         else SSLI_TRY(detect_file(path, &kind));
     }
     switch (kind) {
-    case SSLK_DATASET_IDX: return ssli_open_idx(ctx, path, labels, split, out);
+    case SSLK_DATASET_IDX:
+        SSLI_TRY(ssli_open_idx(ctx, path, labels, split, out));
+        if (dir) (*out)->info = info_of_dir(path, kind);
+        return SSLK_OK;
     case SSLK_DATASET_CIFAR10:
     case SSLK_DATASET_CIFAR100: return ssli_open_cifar(ctx, kind, path, split, out);
     case SSLK_DATASET_NPY: return ssli_open_npy(ctx, path, labels, split, out);
@@ -147,7 +198,9 @@ sslk_status sslk_dataset_open(sslk_ctx *ctx, const char *path_or_name, sslk_spli
                             "%s: dataset '%s' is not installed: '%s' is missing; install the Debian package %s "
                             "(apt-get install %s) or pass a path", fn, known[k].name, dir, known[k].package,
                             known[k].package);
-        return ssli_open_idx(ctx, dir, NULL, split, out);
+        SSLI_TRY(ssli_open_idx(ctx, dir, NULL, split, out));
+        (*out)->info = known[k].info;
+        return SSLK_OK;
     }
     return open_path(ctx, SSLK_DATASET_AUTO, path_or_name, NULL, split, out);
 }

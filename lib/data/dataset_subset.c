@@ -72,6 +72,7 @@ sslk_status sslk_dataset_subset(const sslk_dataset *parent, const size_t *indice
     memcpy(p->idx, indices, n * sizeof *indices);
     if (parent->labels)
         for (size_t i = 0; i < n; i++) ds->labels[i] = parent->labels[indices[i]];
+    ds->info = parent->info;
     *out = ds;
     return SSLK_OK;
 }

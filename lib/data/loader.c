@@ -18,13 +18,17 @@ static const ssli_setting_def loader_defs[NSET] = {
     {SSLK_LOADER_DROP_LAST, "drop_last", SSLK_SETTING_I64, 0, 1, 1, "drop the last partial batch of an epoch"},
     {SSLK_LOADER_WORKERS, "workers", SSLK_SETTING_I64, 0, 256, 0, "worker threads (0: the context's thread count)"},
     {SSLK_LOADER_PREFETCH, "prefetch", SSLK_SETTING_I64, 1, 64, 2, "batches prepared ahead of the consumer"},
-    {SSLK_LOADER_ON_CORRUPT, "on_corrupt", SSLK_SETTING_I64, 0, 1, 0, "0 fail naming the file, 1 skip and count"},
+    {SSLK_LOADER_ON_CORRUPT, "on_corrupt", SSLK_SETTING_I64, 0, 1, 0, "0 = fail naming the file, 1 = skip and count"},
     {SSLK_LOADER_SEED, "seed", SSLK_SETTING_I64, 0, 9007199254740992.0, 0,
      "seed of the epoch order and of the augmentation draws (default: the context's seed)"},
     {SSLK_LOADER_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
      "seed of the augmentation draws alone (-1: the loader seed)"},
 };
-const ssli_setting_table ssli_settings_loader = {"loader", loader_defs, NSET};
+static const ssli_setting_choices loader_choices[] = {
+    {SSLK_LOADER_ON_CORRUPT, (const char *const[]){"fail", "skip", NULL}},
+    {0, NULL},
+};
+const ssli_setting_table ssli_settings_loader = {"loader", loader_defs, NSET, loader_choices};
 
 typedef struct slot {
     float *views[SSLI_AUG_MAX_VIEWS];
@@ -269,23 +273,20 @@ void sslk_loader_destroy(sslk_loader *ld) {
     ssli_free(ld->ctx, ld);
 }
 
-sslk_status sslk_loader_set_i64(sslk_loader *ld, int key, int64_t value) {
-    static const char *fn = "sslk_loader_set_i64";
+static sslk_status loader_put(sslk_loader *ld, int key, double v, sslk_setting_type as, const char *fn) {
     SSLI_CHECK_PTR(ld, fn);
     if (ld->active && ld->delivered < ld->nbatches)
         return ssli_err(SSLK_E_STATE, "%s: epoch %llu is in progress (%zu of %zu batches delivered)", fn,
                         (unsigned long long)ld->epoch, ld->delivered, ld->nbatches);
-    return ssli_setting_set_i64(&ssli_settings_loader, ld->set, key, value, fn);
+    return ssli_setting_set(&ssli_settings_loader, ld->set, key, v, as, fn);
 }
 
-sslk_status sslk_loader_get_i64(const sslk_loader *ld, int key, int64_t *value) {
-    SSLI_CHECK_PTR(ld, "sslk_loader_get_i64");
-    SSLI_CHECK_PTR(value, "sslk_loader_get_i64");
-    double v;
-    SSLI_TRY(ssli_setting_get(&ssli_settings_loader, ld->set, key, &v, "sslk_loader_get_i64"));
-    *value = (int64_t)v;
-    return SSLK_OK;
+static sslk_status loader_read(const sslk_loader *ld, int key, double *v, const char *fn) {
+    SSLI_CHECK_PTR(ld, fn);
+    return ssli_setting_get(&ssli_settings_loader, ld->set, key, v, fn);
 }
+
+SSLI_SETTINGS_ACCESSORS(sslk_loader, sslk_loader, loader_put, loader_read)
 
 sslk_status sslk_loader_num_views(const sslk_loader *ld, size_t *nviews) {
     SSLI_CHECK_PTR(ld, "sslk_loader_num_views");

@@ -24,7 +24,13 @@ static const ssli_setting_def knn_defs[] = {
     {SSLK_KNN_EPS, "eps", SSLK_SETTING_F64, 0, 1e6, 1e-6,
      "offset of the inverse-distance weights"},
 };
-const ssli_setting_table ssli_settings_knn = {"knn", knn_defs, sizeof knn_defs / sizeof knn_defs[0]};
+static const ssli_setting_choices knn_choices[] = {
+    {SSLK_KNN_WEIGHTING, (const char *const[]){"exp", "inverse", "uniform", NULL}},
+    {SSLK_KNN_DISTANCE, (const char *const[]){"cosine", "euclidean", NULL}},
+    {0, NULL},
+};
+const ssli_setting_table ssli_settings_knn = {"knn", knn_defs,
+                                              sizeof knn_defs / sizeof knn_defs[0], knn_choices};
 
 #define NKNN (sizeof knn_defs / sizeof knn_defs[0])
 
@@ -67,21 +73,8 @@ void sslk_knn_destroy(sslk_knn *k) {
     ssli_free(k->ctx, k);
 }
 
-sslk_status sslk_knn_set_f64(sslk_knn *k, int key, double v) {
-    SSLI_CHECK_PTR(k, "sslk_knn_set_f64");
-    return ssli_setting_set(&ssli_settings_knn, k->set, key, v, SSLK_SETTING_F64, "sslk_knn_set_f64");
-}
-
-sslk_status sslk_knn_set_i64(sslk_knn *k, int key, int64_t v) {
-    SSLI_CHECK_PTR(k, "sslk_knn_set_i64");
-    return ssli_setting_set_i64(&ssli_settings_knn, k->set, key, v, "sslk_knn_set_i64");
-}
-
-sslk_status sslk_knn_get_f64(const sslk_knn *k, int key, double *v) {
-    SSLI_CHECK_PTR(k, "sslk_knn_get_f64");
-    SSLI_CHECK_PTR(v, "sslk_knn_get_f64");
-    return ssli_setting_get(&ssli_settings_knn, k->set, key, v, "sslk_knn_get_f64");
-}
+/* sslk_knn_{set,get}_{f64,i64} */
+SSLI_SETTINGS_TABLE_ACCESSORS(sslk_knn, sslk_knn, ssli_settings_knn, set)
 
 /* Shared label check used by the evaluation files. */
 sslk_status ssli_check_labels(const int32_t *y, size_t n, size_t nclasses, const char *fn) {

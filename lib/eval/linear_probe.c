@@ -37,7 +37,7 @@ static const ssli_setting_def probe_defs[] = {
      "stop when ||grad|| < tol * max(1, ||w||)"},
 };
 const ssli_setting_table ssli_settings_probe = {"probe", probe_defs,
-                                                sizeof probe_defs / sizeof probe_defs[0]};
+                                                sizeof probe_defs / sizeof probe_defs[0], NULL};
 #define NPROBE (sizeof probe_defs / sizeof probe_defs[0])
 
 static const double l2_grid[] = {1e-2, 1e-3, 1e-4, 1e-5, 1e-6};
@@ -83,21 +83,8 @@ void sslk_probe_destroy(sslk_probe *p) {
     ssli_free(p->ctx, p);
 }
 
-sslk_status sslk_probe_set_f64(sslk_probe *p, int key, double v) {
-    SSLI_CHECK_PTR(p, "sslk_probe_set_f64");
-    return ssli_setting_set(&ssli_settings_probe, p->set, key, v, SSLK_SETTING_F64, "sslk_probe_set_f64");
-}
-
-sslk_status sslk_probe_set_i64(sslk_probe *p, int key, int64_t v) {
-    SSLI_CHECK_PTR(p, "sslk_probe_set_i64");
-    return ssli_setting_set_i64(&ssli_settings_probe, p->set, key, v, "sslk_probe_set_i64");
-}
-
-sslk_status sslk_probe_get_f64(const sslk_probe *p, int key, double *v) {
-    SSLI_CHECK_PTR(p, "sslk_probe_get_f64");
-    SSLI_CHECK_PTR(v, "sslk_probe_get_f64");
-    return ssli_setting_get(&ssli_settings_probe, p->set, key, v, "sslk_probe_get_f64");
-}
+/* sslk_probe_{set,get}_{f64,i64} */
+SSLI_SETTINGS_TABLE_ACCESSORS(sslk_probe, sslk_probe, ssli_settings_probe, set)
 
 sslk_status sslk_probe_chosen_l2(const sslk_probe *p, double *l2) {
     SSLI_CHECK_PTR(p, "sslk_probe_chosen_l2");

@@ -272,13 +272,17 @@ static void conv_image(const ssli_cpwl_op *op, const double *x, double *col, dou
                0.0, y, ohw);
 }
 
-sslk_status ssli_cpwl_apply_affine(const ssli_cpwl *n, const ssli_cpwl_op *op, const double *X,
-                                   size_t nmaps, double *Y) {
-    size_t rows = 3 * nmaps, in = op->in, out = op->out;
+/* An affine op on `rows` rows of X; the bias goes to rows r with
+ * r % period == period - 1 (maps: period 3, the value row; plain values: 1). */
+static sslk_status affine_rows(const ssli_cpwl *n, const ssli_cpwl_op *op, const double *X,
+                               size_t rows, size_t period, double *Y) {
+    const size_t in = op->in, out = op->out, brow = period - 1;
     switch (op->kind) {
     case SSLI_COP_DENSE:
-        ssli_dgemm(NULL, false, true, rows, out, in, 1.0, X, in, op->wgt, in, 0.0, Y, out);
-        for (size_t r = 2; r < rows; r += 3)
+        /* plain value rows (the double evaluator) may be many: threaded GEMM */
+        ssli_dgemm(period == 1 ? n->ctx : NULL, false, true, rows, out, in, 1.0, X, in, op->wgt, in, 0.0,
+                   Y, out);
+        for (size_t r = brow; r < rows; r += period)
             for (size_t o = 0; o < out; o++) Y[r * out + o] += op->b[o];
         return SSLK_OK;
     case SSLI_COP_CONV: {
@@ -288,7 +292,7 @@ sslk_status ssli_cpwl_apply_affine(const ssli_cpwl *n, const ssli_cpwl_op *op, c
         for (size_t r = 0; r < rows; r++) {
             double *y = Y + r * out;
             conv_image(op, X + r * in, col, y);
-            if (r % 3 == 2)
+            if (r % period == brow)
                 for (size_t o = 0; o < op->oc; o++)
                     for (size_t i = 0; i < ohw; i++) y[o * ohw + i] += op->b[o];
         }
@@ -300,7 +304,7 @@ sslk_status ssli_cpwl_apply_affine(const ssli_cpwl *n, const ssli_cpwl_op *op, c
             for (size_t ch = 0; ch < op->c; ch++)
                 for (size_t i = 0; i < op->h; i++) {
                     size_t f = ch * op->h + i;
-                    Y[r * out + f] = op->wgt[ch] * X[r * in + f] + (r % 3 == 2 ? op->b[ch] : 0.0);
+                    Y[r * out + f] = op->wgt[ch] * X[r * in + f] + (r % period == brow ? op->b[ch] : 0.0);
                 }
         return SSLK_OK;
     case SSLI_COP_AVGPOOL: {
@@ -333,74 +337,83 @@ sslk_status ssli_cpwl_apply_affine(const ssli_cpwl *n, const ssli_cpwl_op *op, c
     }
 }
 
-/* ---- reference evaluation ------------------------------------------------- */
+sslk_status ssli_cpwl_apply_affine(const ssli_cpwl *n, const ssli_cpwl_op *op, const double *X,
+                                   size_t nmaps, double *Y) {
+    return affine_rows(n, op, X, 3 * nmaps, 3, Y);
+}
 
-sslk_status ssli_cpwl_eval(const ssli_cpwl *n, const double *x, double *out, uint64_t *code) {
-    size_t D = n->max_dim;
-    double *buf = ssli_calloc(n->ctx, 6 * D + n->max_stack + 3, sizeof(double));
+/* ---- the double evaluator --------------------------------------------------
+ * Plain value rows (rows x features), the residual stack holding whole
+ * batches; the same ops as the map walk, so SplineCam's nets and the
+ * reference agree op for op. */
+
+sslk_status ssli_cpwl_eval_rows(const ssli_cpwl *n, const double *x, size_t rows, double *y,
+                                uint64_t *code, ssli_cpwl_point_cb cb, void *user) {
+    const size_t D = n->max_dim, words = ssli_code_words(n->code_bits);
+    size_t per_row = 2 * D + n->max_stack / 3, cnt; /* max_stack counts 3-row maps */
+    if (ssli_mul_overflow(rows, per_row, &cnt))
+        return ssli_err(SSLK_E_OVERFLOW, "cpwl: evaluation of %zu rows x %zu doubles overflows", rows, per_row);
+    double *buf = ssli_malloc(n->ctx, cnt ? cnt : 1, sizeof(double));
     if (!buf) return ssli_alloc_status();
-    double *cur = buf, *nxt = buf + 3 * D, *stack = buf + 6 * D;
+    double *cur = buf, *nxt = buf + rows * D, *stack = nxt + rows * D, *t;
     size_t sp = 0;
-    memcpy(cur + 2 * n->in, x, n->in * sizeof(double));
-    if (code) memset(code, 0, ssli_code_words(n->code_bits) * sizeof(uint64_t));
+    memcpy(cur, x, rows * n->in * sizeof(double));
+    if (code) memset(code, 0, rows * words * sizeof(uint64_t));
     sslk_status st = SSLK_OK;
     for (size_t i = 0; i < n->nops && st == SSLK_OK; i++) {
         const ssli_cpwl_op *op = &n->ops[i];
-        /* The point lives in row 2 of a 3-row map whose rows 0-1 are zero. */
-        double *v = cur + 2 * op->in;
+        const size_t in = op->in, out = op->out;
         switch (op->kind) {
         case SSLI_COP_UNIT:
-            for (size_t f = 0; f < op->in; f++) {
-                if (code) ssli_code_set(code, op->code_off + f, 1, v[f] > 0);
-                v[f] *= v[f] > 0 ? op->pos : op->neg;
-            }
-            /* re-layout for the new width is a no-op (same width) */
+            for (size_t r = 0; r < rows; r++)
+                for (size_t f = 0; f < in; f++) {
+                    double *v = cur + r * in + f;
+                    if (code) ssli_code_set(code + r * words, op->code_off + f, 1, *v > 0);
+                    *v *= *v > 0 ? op->pos : op->neg;
+                }
             break;
-        case SSLI_COP_MAXPOOL: {
-            double *o = nxt + 2 * op->out;
-            for (size_t f = 0; f < op->out; f++) {
-                const uint32_t *wn = op->win + f * op->m;
-                size_t best = 0;
-                for (size_t j = 1; j < op->m; j++)
-                    if (v[wn[j]] > v[wn[best]]) best = j;
-                o[f] = v[wn[best]];
-                if (code) ssli_code_set(code, op->code_off + f * op->code_bits, op->code_bits, best);
-            }
-            memset(nxt, 0, 2 * op->out * sizeof(double));
-            double *t = cur;
-            cur = nxt;
-            nxt = t;
+        case SSLI_COP_MAXPOOL:
+            for (size_t r = 0; r < rows; r++)
+                for (size_t f = 0; f < out; f++) {
+                    const double *v = cur + r * in;
+                    const uint32_t *wn = op->win + f * op->m;
+                    size_t best = 0;
+                    for (size_t j = 1; j < op->m; j++)
+                        if (v[wn[j]] > v[wn[best]]) best = j;
+                    nxt[r * out + f] = v[wn[best]];
+                    if (code)
+                        ssli_code_set(code + r * words, op->code_off + f * op->code_bits, op->code_bits, best);
+                }
+            t = cur, cur = nxt, nxt = t;
             break;
-        }
         case SSLI_COP_PUSH:
-            memcpy(stack + sp, cur, 3 * op->in * sizeof(double));
-            sp += 3 * op->in;
+            memcpy(stack + sp, cur, rows * in * sizeof(double));
+            sp += rows * in;
             break;
         case SSLI_COP_SWAP: {
-            size_t td = op->top_dim;
-            memcpy(nxt, stack + sp - 3 * td, 3 * td * sizeof(double));
-            sp -= 3 * td;
-            memcpy(stack + sp, cur, 3 * op->in * sizeof(double));
-            sp += 3 * op->in;
-            double *t = cur;
-            cur = nxt;
-            nxt = t;
+            const size_t td = rows * op->top_dim;
+            memcpy(nxt, stack + sp - td, td * sizeof(double));
+            sp -= td;
+            memcpy(stack + sp, cur, rows * in * sizeof(double));
+            sp += rows * in;
+            t = cur, cur = nxt, nxt = t;
             break;
         }
         case SSLI_COP_ADD:
-            sp -= 3 * op->in;
-            for (size_t f = 0; f < 3 * op->in; f++) cur[f] += stack[sp + f];
+            sp -= rows * in;
+            for (size_t f = 0; f < rows * in; f++) cur[f] += stack[sp + f];
             break;
-        default: {
-            memset(cur, 0, 2 * op->in * sizeof(double));
-            st = ssli_cpwl_apply_affine(n, op, cur, 1, nxt);
-            double *t = cur;
-            cur = nxt;
-            nxt = t;
+        default:
+            st = affine_rows(n, op, cur, rows, 1, nxt);
+            t = cur, cur = nxt, nxt = t;
         }
-        }
+        if (st == SSLK_OK && op->point && cb) st = cb(user, op->point - 1, cur, rows, out);
     }
-    if (st == SSLK_OK) memcpy(out, cur + 2 * n->out, n->out * sizeof(double));
+    if (st == SSLK_OK) memcpy(y, cur, rows * n->out * sizeof(double));
     ssli_free(n->ctx, buf);
     return st;
+}
+
+sslk_status ssli_cpwl_eval(const ssli_cpwl *n, const double *x, double *out, uint64_t *code) {
+    return ssli_cpwl_eval_rows(n, x, 1, out, code, NULL, NULL);
 }

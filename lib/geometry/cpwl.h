@@ -40,6 +40,7 @@ typedef struct ssli_cpwl_op {
     uint32_t *win;        /* MAXPOOL: out x m input indices */
     size_t stack_before;  /* doubles on the stack before this op */
     size_t top_dim;       /* SWAP / ADD: features of the map on top of the stack */
+    size_t point;         /* k + 1 when the op's output is pre-activation point k; 0 if none */
 } ssli_cpwl_op;
 
 typedef struct ssli_cpwl {
@@ -53,6 +54,7 @@ typedef struct ssli_cpwl {
     size_t cur;           /* builder: current feature count */
     size_t sdims[32];     /* builder: feature counts on the stack */
     size_t sdepth;
+    size_t npoints;       /* pre-activation points marked on ops (model_bind.c) */
     bool finished;
 } ssli_cpwl;
 
@@ -89,8 +91,15 @@ static inline bool ssli_cop_nonlinear(ssli_cop k) {
 sslk_status ssli_cpwl_apply_affine(const ssli_cpwl *n, const ssli_cpwl_op *op, const double *X,
                                    size_t nmaps, double *Y);
 
-/* Reference evaluation of one point (used by tests and boundary sampling):
- * out (n->out values), code (n->code_bits bits in words, may be NULL). */
+/* The double evaluator.  At each op marked as pre-activation point k the
+ * callback sees h (rows x width, that op's output) and may change it in place. */
+typedef sslk_status (*ssli_cpwl_point_cb)(void *user, size_t k, double *h, size_t rows,
+                                          size_t width);
+/* y (rows x n->out) = n(x) for x rows x n->in; code (rows x
+ * ssli_code_words(n->code_bits) words) may be NULL, cb may be NULL. */
+sslk_status ssli_cpwl_eval_rows(const ssli_cpwl *n, const double *x, size_t rows, double *y,
+                                uint64_t *code, ssli_cpwl_point_cb cb, void *user);
+/* One point: out (n->out values), code (n->code_bits bits in words, may be NULL). */
 sslk_status ssli_cpwl_eval(const ssli_cpwl *n, const double *x, double *out, uint64_t *code);
 
 static inline void ssli_code_set(uint64_t *code, size_t bit, size_t nbits, uint64_t v) {

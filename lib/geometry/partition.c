@@ -6,10 +6,8 @@
 #include <string.h>
 
 #include "core/struct_sizes.h"
+#include "geometry/model_bind.h"
 #include "geometry/partition.h"
-#include "nn/model_internal.h"
-
-sslk_status ssli_cpwl_from_model(const sslk_model *m, ssli_cpwl *net);
 
 static sslk_status copy_slice(sslk_partition *P, const sslk_slice *s) {
     P->origin = ssli_malloc(P->ctx, s->d, sizeof(double));
@@ -38,9 +36,8 @@ sslk_status ssli_splinecam_net(sslk_ctx *ctx, const ssli_cpwl *net, const sslk_s
     return SSLK_OK;
 }
 
-sslk_status sslk_splinecam(sslk_ctx *ctx, sslk_model *model, const sslk_slice *slice,
-                           unsigned flags, sslk_partition **out) {
-    static const char *fn = "sslk_splinecam";
+static sslk_status splinecam(sslk_ctx *ctx, sslk_model *model, const sslk_slice *slice, unsigned flags,
+                             const char *fn, sslk_partition **out) {
     SSLI_CHECK_PTR(ctx, fn);
     SSLI_CHECK_PTR(model, fn);
     SSLI_CHECK_PTR(slice, fn);
@@ -48,15 +45,55 @@ sslk_status sslk_splinecam(sslk_ctx *ctx, sslk_model *model, const sslk_slice *s
     *out = NULL;
     if (flags & ~(unsigned)SSLK_SPLINECAM_MAPS)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: unknown 'flags' bits 0x%x", fn, flags);
-    size_t in = ssli_shape_numel(ssli_model_top(model)->in);
+    size_t in = ssli_shape_numel(ssli_model_in_shape(model));
     if (in != slice->d)
         return ssli_err(SSLK_E_SHAPE, "%s: slice dimension %zu differs from the model input size %zu", fn,
                         slice->d, in);
+    const ssli_bind_opts o = {fn, true, NULL, 0};
     ssli_cpwl net;
-    SSLI_TRY(ssli_cpwl_from_model(model, &net));
+    SSLI_TRY(ssli_cpwl_bind(model, &o, &net));
     sslk_status st = ssli_splinecam_net(ctx, &net, slice, flags, out);
     ssli_cpwl_free(&net);
     return st;
+}
+
+/* The 1.x call: tolerance and region cap are read from the slice. */
+sslk_status sslk_splinecam(sslk_ctx *ctx, sslk_model *model, const sslk_slice *slice,
+                           unsigned flags, sslk_partition **out) {
+    return splinecam(ctx, model, slice, flags, "sslk_splinecam", out);
+}
+
+sslk_status sslk_splinecam_options_init(sslk_splinecam_options *opt) {
+    SSLI_CHECK_PTR(opt, "sslk_splinecam_options_init");
+    memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
+    opt->tol = ssli_settings_splinecam.defs[0].def;
+    opt->max_regions = (uint64_t)ssli_settings_splinecam.defs[1].def;
+    return SSLK_OK;
+}
+
+sslk_status sslk_splinecam_ex(sslk_ctx *ctx, sslk_model *model, const sslk_slice *slice,
+                              const sslk_splinecam_options *opt, sslk_partition **out) {
+    static const char *fn = "sslk_splinecam_ex";
+    SSLI_CHECK_PTR(out, fn);
+    *out = NULL;
+    SSLI_CHECK_PTR(slice, fn);
+    sslk_splinecam_options o;
+    sslk_splinecam_options_init(&o);
+    if (opt) {
+        if (opt->struct_size < sizeof o)
+            return ssli_err(SSLK_E_INVALID_ARG, "%s: 'opt->struct_size' = %zu, expected >= %zu (call "
+                            "sslk_splinecam_options_init)", fn, opt->struct_size, sizeof o);
+        o = *opt;
+    }
+    /* the engine reads its settings from the slice: run on a shallow copy
+     * carrying the call's options, so the caller's slice is left alone */
+    sslk_slice sl = *slice;
+    ssli_setting_defaults(&ssli_settings_splinecam, sl.settings);
+    SSLI_TRY(ssli_setting_set(&ssli_settings_splinecam, sl.settings, SSLK_SPLINECAM_TOL, o.tol, SSLK_SETTING_F64, fn));
+    SSLI_TRY(ssli_setting_set(&ssli_settings_splinecam, sl.settings, SSLK_SPLINECAM_MAX_REGIONS, (double)o.max_regions,
+                              SSLK_SETTING_I64, fn));
+    return splinecam(ctx, model, &sl, o.flags, fn, out);
 }
 
 void sslk_partition_destroy(sslk_partition *p) {

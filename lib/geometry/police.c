@@ -13,7 +13,7 @@ static const ssli_setting_def police_defs[] = {
      "1: also shift the last pre-activation (the output layer) when no activation follows it"},
 };
 const ssli_setting_table ssli_settings_police = {"police", police_defs,
-                                                 sizeof police_defs / sizeof police_defs[0]};
+                                                 sizeof police_defs / sizeof police_defs[0], NULL};
 
 /* ---- the unit rule (double; the float hook below mirrors it) ---------------- */
 
@@ -44,55 +44,52 @@ int ssli_police_rule_d(const double *V, size_t c, size_t width, size_t u, size_t
 
 /* ---- model walk -------------------------------------------------------------- */
 
-static bool is_activation(ssli_layer_kind k) {
-    return k == SSLI_LAYER_RELU || k == SSLI_LAYER_LEAKY_RELU || k == SSLI_LAYER_ABS ||
-           k == SSLI_LAYER_MAXPOOL || k == SSLI_LAYER_RESIDUAL;
+static bool is_activation(ssli_walk_op op) {
+    return op == SSLI_WALK_UNIT || op == SSLI_WALK_MAXPOOL || op == SSLI_WALK_ADD;
 }
 
-/* Count (pts == NULL) or record the points of s in forward order.
+/* Count (pts == NULL) or record the points of w in forward order.
  * *sided tracks whether the current values keep one side per unit on the
  * region (true after a point, kept by activations and pooling within a
  * channel); an activation on values that are not (the raw input, a residual
  * sum) cannot be constrained by bias shifts and is refused. */
-static sslk_status walk(const ssli_seq *s, ssli_police_point *pts, size_t *n, bool *sided,
-                        const char *fn) {
-    for (size_t i = 0; i < s->n; i++) {
-        const ssli_layer *L = &s->layers[i];
-        switch (L->kind) {
-        case SSLI_LAYER_MAXPOOL:
+static sslk_status walk(ssli_walk w, ssli_police_point *pts, size_t *n, bool *sided, const char *fn) {
+    for (size_t i = 0, nl = ssli_walk_count(w); i < nl; i++) {
+        ssli_walk_layer L;
+        ssli_walk_get(w, i, &L);
+        switch (L.op) {
+        case SSLI_WALK_MAXPOOL:
             return ssli_err(SSLK_E_UNSUPPORTED,
                             "%s: layer '%s' is a max-pool, whose argmax may change inside the region "
                             "(not supported by POLICE)",
-                            fn, L->name);
-        case SSLI_LAYER_RELU:
-        case SSLI_LAYER_LEAKY_RELU:
-        case SSLI_LAYER_ABS:
+                            fn, L.name);
+        case SSLI_WALK_UNIT:
             if (!*sided)
                 return ssli_err(SSLK_E_UNSUPPORTED,
                                 "%s: activation '%s' acts on values that are not the output of a "
                                 "linear / conv / batch-norm layer (the input or a residual sum), "
                                 "which a bias shift cannot keep on one side",
-                                fn, L->name);
+                                fn, L.name);
             break;
-        case SSLI_LAYER_RESIDUAL: {
+        case SSLI_WALK_ADD: {
             bool b = *sided, sc = *sided;
-            if (L->body) SSLI_TRY(walk(L->body, pts, n, &b, fn));
-            if (L->shortcut) SSLI_TRY(walk(L->shortcut, pts, n, &sc, fn));
+            SSLI_TRY(walk(L.body, pts, n, &b, fn));
+            if (!L.identity) SSLI_TRY(walk(L.shortcut, pts, n, &sc, fn));
             *sided = false;
             break;
         }
-        case SSLI_LAYER_LINEAR:
-        case SSLI_LAYER_CONV2D:
-        case SSLI_LAYER_BATCHNORM: *sided = false; break;
-        default: break;
+        case SSLI_WALK_AVGPOOL:
+        case SSLI_WALK_GAP:
+        case SSLI_WALK_RESHAPE: break; /* within a channel: sides kept */
+        default: *sided = false; break; /* mixes units (and any operation added later) */
         }
-        if (ssli_seq_is_preact(s, i)) {
+        if (L.preact) {
             *sided = true;
             if (pts) {
                 ssli_police_point *P = &pts[*n];
                 P->L = L;
-                P->units = L->out.c;
-                P->spatial = L->out.h * L->out.w;
+                P->units = L.out.c;
+                P->spatial = L.out.h * L.out.w;
             }
             (*n)++;
         }
@@ -104,12 +101,16 @@ static sslk_status walk(const ssli_seq *s, ssli_police_point *pts, size_t *n, bo
  * with no activation after it. */
 static void mark_output(sslk_police *p) {
     if (!p->npts) return;
-    const ssli_seq *top = ssli_model_top(p->model);
-    const ssli_layer *last = p->pts[p->npts - 1].L;
-    for (size_t i = 0; i < top->n; i++) {
-        if (&top->layers[i] != last) continue;
-        for (size_t j = i + 1; j < top->n; j++)
-            if (is_activation(top->layers[j].kind)) return;
+    const ssli_walk top = ssli_model_walk(p->model);
+    const void *last = p->pts[p->npts - 1].L.key;
+    ssli_walk_layer L;
+    for (size_t i = 0, n = ssli_walk_count(top); i < n; i++) {
+        ssli_walk_get(top, i, &L);
+        if (L.key != last) continue;
+        for (size_t j = i + 1; j < n; j++) {
+            ssli_walk_get(top, j, &L);
+            if (is_activation(L.op)) return;
+        }
         p->pts[p->npts - 1].output = true;
     }
 }
@@ -117,15 +118,15 @@ static void mark_output(sslk_police *p) {
 sslk_status ssli_police_check(const sslk_police *p, const char *fn) {
     size_t n = 0;
     bool sided = false;
-    sslk_status st = walk(ssli_model_top(p->model), NULL, &n, &sided, fn);
+    sslk_status st = walk(ssli_model_walk(p->model), NULL, &n, &sided, fn);
     if (st == SSLK_OK && n == p->npts) {
         ssli_police_point *tmp = ssli_calloc(p->ctx, n ? n : 1, sizeof *tmp);
         if (!tmp) return ssli_alloc_status();
         n = 0;
         sided = false;
-        st = walk(ssli_model_top(p->model), tmp, &n, &sided, fn);
+        st = walk(ssli_model_walk(p->model), tmp, &n, &sided, fn);
         for (size_t i = 0; i < n && st == SSLK_OK; i++)
-            if (tmp[i].L != p->pts[i].L || tmp[i].units != p->pts[i].units ||
+            if (tmp[i].L.key != p->pts[i].L.key || tmp[i].units != p->pts[i].units ||
                 tmp[i].spatial != p->pts[i].spatial)
                 n = SIZE_MAX;
         ssli_free(p->ctx, tmp);
@@ -185,11 +186,11 @@ done:
 
 /* ---- the float hook ---------------------------------------------------------- */
 
-static ssli_police_point *find_point(sslk_police *p, const ssli_layer *L, size_t *idx) {
+static ssli_police_point *find_point(sslk_police *p, const void *key, size_t *idx) {
     size_t c = p->cursor < p->npts ? p->cursor : 0;
     for (size_t k = 0; k < p->npts; k++) {
         size_t i = (c + k) % p->npts;
-        if (p->pts[i].L == L) {
+        if (p->pts[i].L.key == key) {
             *idx = i;
             return &p->pts[i];
         }
@@ -253,16 +254,16 @@ static void rule_channels(ssli_police_point *P, const float *V, size_t C, size_t
     }
 }
 
-static sslk_status hook_forward(void *user, const ssli_layer *L, float *h, size_t n, size_t c,
+static sslk_status hook_forward(void *user, const void *key, float *h, size_t n, size_t c,
                                 size_t width) {
     sslk_police *p = user;
     size_t idx;
-    ssli_police_point *P = find_point(p, L, &idx);
+    ssli_police_point *P = find_point(p, key, &idx);
     if (!P || P->units * P->spatial != width || c != p->c)
         return ssli_err(SSLK_E_STATE,
                         "sslk_model_forward: the model changed after sslk_police_create "
                         "(layer '%s' unknown to the constraint)",
-                        L->name);
+                        ssli_walk_key_name(key));
     p->cursor = idx + 1;
     P->nshift = 0;
     if (!ssli_police_active(p, idx)) return SSLK_OK;
@@ -293,11 +294,11 @@ static sslk_status hook_forward(void *user, const ssli_layer *L, float *h, size_
 
 /* d shifted / d unshifted: every row moves with the arg-extreme vertex, so
  * that vertex's gradient loses the sum of the unit's gradient over all rows. */
-static sslk_status hook_backward(void *user, const ssli_layer *L, float *g, size_t n, size_t c,
+static sslk_status hook_backward(void *user, const void *key, float *g, size_t n, size_t c,
                                  size_t width) {
     sslk_police *p = user;
     size_t idx;
-    ssli_police_point *P = find_point(p, L, &idx);
+    ssli_police_point *P = find_point(p, key, &idx);
     if (!P || P->units * P->spatial != width || c != p->c)
         return ssli_err(SSLK_E_STATE, "sslk_model_backward: the model changed after sslk_police_create");
     p->cursor = idx ? idx - 1 : p->npts - 1;
@@ -333,8 +334,8 @@ static sslk_status hook_backward(void *user, const ssli_layer *L, float *g, size
 }
 
 sslk_police *ssli_police_of(const sslk_model *m) {
-    if (!m || !m->hook || m->hook->forward != hook_forward) return NULL;
-    return m->hook->user;
+    const ssli_model_hook *h = m ? ssli_model_hook_of(m) : NULL;
+    return h && h->forward == hook_forward ? h->user : NULL;
 }
 
 /* ---- handle ------------------------------------------------------------------- */
@@ -352,7 +353,7 @@ static void free_points(sslk_police *p) {
 
 void sslk_police_destroy(sslk_police *p) {
     if (!p) return;
-    if (p->attached && p->model->hook == &p->hook) ssli_model_set_hook(p->model, NULL);
+    if (p->attached && ssli_model_hook_of(p->model) == &p->hook) ssli_model_set_hook(p->model, NULL);
     free_points(p);
     ssli_free(p->ctx, p->V);
     const sslk_ctx *ctx = p->ctx;
@@ -366,11 +367,12 @@ sslk_status sslk_police_create(sslk_model *model, const float *vertices, size_t 
     *out = NULL;
     SSLI_CHECK_PTR(model, fn);
     SSLI_CHECK_PTR(vertices, fn);
-    if (model->nopen)
-        return ssli_err(SSLK_E_STATE, "%s: the model has %d open residual block(s)", fn, model->nopen);
-    if (model->hook)
+    if (ssli_model_open_blocks(model))
+        return ssli_err(SSLK_E_STATE, "%s: the model has %d open residual block(s)", fn,
+                        ssli_model_open_blocks(model));
+    if (ssli_model_hook_of(model))
         return ssli_err(SSLK_E_STATE, "%s: the model already has a constraint attached", fn);
-    const size_t in = ssli_shape_numel(ssli_model_top(model)->in);
+    const size_t in = ssli_shape_numel(ssli_model_in_shape(model));
     if (d != in)
         return ssli_err(SSLK_E_SHAPE, "%s: 'd' = %zu differs from the model input size %zu", fn, d, in);
     if (c < 2)
@@ -381,10 +383,10 @@ sslk_status sslk_police_create(sslk_model *model, const float *vertices, size_t 
     SSLI_TRY(ssli_check_finite_f32(vertices, c, d, fn, "vertices"));
     size_t npts = 0;
     bool sided = false;
-    SSLI_TRY(walk(ssli_model_top(model), NULL, &npts, &sided, fn));
-    sslk_police *p = ssli_calloc(model->ctx, 1, sizeof *p);
+    SSLI_TRY(walk(ssli_model_walk(model), NULL, &npts, &sided, fn));
+    sslk_police *p = ssli_calloc(ssli_model_ctx(model), 1, sizeof *p);
     if (!p) return ssli_alloc_status();
-    p->ctx = model->ctx;
+    p->ctx = ssli_model_ctx(model);
     p->model = model;
     p->c = c;
     p->d = d;
@@ -399,7 +401,7 @@ sslk_status sslk_police_create(sslk_model *model, const float *vertices, size_t 
     memcpy(p->V, vertices, vcount * sizeof(float));
     p->npts = 0;
     sided = false;
-    st = walk(ssli_model_top(model), p->pts, &p->npts, &sided, fn);
+    st = walk(ssli_model_walk(model), p->pts, &p->npts, &sided, fn);
     if (st != SSLK_OK) goto fail;
     for (size_t i = 0; i < p->npts; i++) {
         ssli_police_point *P = &p->pts[i];
@@ -432,19 +434,19 @@ fail:
     return st;
 }
 
-sslk_status sslk_police_set_f64(sslk_police *p, int key, double value) {
-    SSLI_CHECK_PTR(p, "sslk_police_set_f64");
-    SSLI_TRY(ssli_setting_set(&ssli_settings_police, p->settings, key, value, SSLK_SETTING_F64,
-                              "sslk_police_set_f64"));
+static sslk_status police_put(sslk_police *p, int key, double v, sslk_setting_type as, const char *fn) {
+    SSLI_CHECK_PTR(p, fn);
+    SSLI_TRY(ssli_setting_set(&ssli_settings_police, p->settings, key, v, as, fn));
     if (p->attached) ssli_model_set_hook(p->model, &p->hook); /* invalidates the last forward */
     return SSLK_OK;
 }
 
-sslk_status sslk_police_get_f64(const sslk_police *p, int key, double *value) {
-    SSLI_CHECK_PTR(p, "sslk_police_get_f64");
-    SSLI_CHECK_PTR(value, "sslk_police_get_f64");
-    return ssli_setting_get(&ssli_settings_police, p->settings, key, value, "sslk_police_get_f64");
+static sslk_status police_read(const sslk_police *p, int key, double *v, const char *fn) {
+    SSLI_CHECK_PTR(p, fn);
+    return ssli_setting_get(&ssli_settings_police, p->settings, key, v, fn);
 }
+
+SSLI_SETTINGS_ACCESSORS(sslk_police, sslk_police, police_put, police_read)
 
 sslk_status sslk_police_info(const sslk_police *p, size_t *c, size_t *d, size_t *rank,
                              size_t *points, size_t *shifted_units, size_t *units) {

@@ -4,8 +4,7 @@
 #ifndef SSLKIT_GEOMETRY_POLICE_INTERNAL_H
 #define SSLKIT_GEOMETRY_POLICE_INTERNAL_H
 
-#include "geometry/cpwl.h"
-#include "nn/model_internal.h"
+#include "geometry/model_bind.h"
 #include "sslkit/police.h"
 
 #define SSLI_POLICE_NSET 1
@@ -13,7 +12,7 @@ extern const ssli_setting_table ssli_settings_police;
 
 /* One pre-activation point of the model (tree order = forward order). */
 typedef struct ssli_police_point {
-    const ssli_layer *L;
+    ssli_walk_layer L; /* the layer (linear / conv / batch-norm) whose output this is */
     size_t units;      /* features (vectors) or channels (images) */
     size_t spatial;    /* positions per unit (1 for vectors) */
     bool output;       /* the last point with no activation after it */
@@ -25,7 +24,7 @@ typedef struct ssli_police_point {
 } ssli_police_point;
 
 struct sslk_police {
-    sslk_ctx *ctx;
+    const sslk_ctx *ctx;
     sslk_model *model;
     ssli_model_hook hook;
     bool attached;
@@ -57,13 +56,11 @@ sslk_status ssli_police_affine_rank(const sslk_ctx *ctx, const float *V, size_t 
                                     size_t *rank);
 
 /* ---- double-precision evaluation (evaluation mode) --------------------------
- * At each pre-activation point the callback sees h (rows x width, the
- * layer's double output) and may change it in place. */
-typedef sslk_status (*ssli_police_dcb)(void *user, size_t point, const ssli_layer *L, double *h,
-                                       size_t rows, size_t width);
-/* y (rows x out_numel) = model(x) in double; cb may be NULL. */
+ * y (rows x out_numel) = model(x) in double through ssli_cpwl_eval_rows; at
+ * each pre-activation point k the callback (may be NULL) sees h (rows x
+ * width, the layer's double output) and may change it in place. */
 sslk_status ssli_police_eval_d(const sslk_model *m, const double *x, size_t rows, double *y,
-                               ssli_police_dcb cb, void *user);
+                               ssli_cpwl_point_cb cb, void *user);
 /* Double shifts of the constraint: per point, a units array (NULL for
  * inactive points) allocated in *shifts (npts pointers); free with
  * ssli_police_free_shifts. */

@@ -61,9 +61,9 @@ sslk_status sslk_police_verify(sslk_ctx *ctx, sslk_model *model, const float *ve
     SSLI_CHECK_PTR(vertices, fn);
     SSLI_CHECK_PTR(report, fn);
     SSLI_TRY(ssli_struct_check(report, SSLI_V10_POLICE_REPORT, fn, "report"));
-    if (model->nopen) return ssli_err(SSLK_E_STATE, "%s: the model has open residual blocks", fn);
-    const size_t in = ssli_shape_numel(ssli_model_top(model)->in);
-    const size_t K = ssli_shape_numel(ssli_model_top(model)->out);
+    if (ssli_model_open_blocks(model)) return ssli_err(SSLK_E_STATE, "%s: the model has open residual blocks", fn);
+    const size_t in = ssli_shape_numel(ssli_model_in_shape(model));
+    const size_t K = ssli_shape_numel(ssli_model_out_shape(model));
     if (d != in)
         return ssli_err(SSLK_E_SHAPE, "%s: 'd' = %zu differs from the model input size %zu", fn, d, in);
     if (c < 2) return ssli_err(SSLK_E_SHAPE, "%s: 'c' = %zu vertices; need at least 2", fn, c);

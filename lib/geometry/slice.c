@@ -13,7 +13,7 @@ static const ssli_setting_def splinecam_defs[] = {
      "stop with SSLK_E_OVERFLOW when the partition exceeds this many regions"},
 };
 const ssli_setting_table ssli_settings_splinecam = {"splinecam", splinecam_defs,
-                                                    sizeof splinecam_defs / sizeof splinecam_defs[0]};
+                                                    sizeof splinecam_defs / sizeof splinecam_defs[0], NULL};
 
 static sslk_status slice_new(sslk_ctx *ctx, size_t d, sslk_slice **out) {
     sslk_slice *s = ssli_calloc(ctx, 1, sizeof *s);
@@ -370,14 +370,5 @@ sslk_status sslk_slice_project(const sslk_slice *s, const float *x, size_t n, do
     return SSLK_OK;
 }
 
-sslk_status sslk_slice_set_f64(sslk_slice *s, int key, double value) {
-    SSLI_CHECK_PTR(s, "sslk_slice_set_f64");
-    return ssli_setting_set(&ssli_settings_splinecam, s->settings, key, value, SSLK_SETTING_F64,
-                            "sslk_slice_set_f64");
-}
-
-sslk_status sslk_slice_get_f64(const sslk_slice *s, int key, double *value) {
-    SSLI_CHECK_PTR(s, "sslk_slice_get_f64");
-    SSLI_CHECK_PTR(value, "sslk_slice_get_f64");
-    return ssli_setting_get(&ssli_settings_splinecam, s->settings, key, value, "sslk_slice_get_f64");
-}
+/* sslk_slice_{set,get}_{f64,i64} */
+SSLI_SETTINGS_TABLE_ACCESSORS(sslk_slice, sslk_slice, ssli_settings_splinecam, settings)

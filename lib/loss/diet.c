@@ -22,7 +22,8 @@ static const ssli_setting_def diet_defs[] = {
     {SSLK_DIET_LOGIT_CACHE_MB, "logit_cache_mb", SSLK_SETTING_F64, 0, 1048576, 256,
      "keep the whole B x N logits between passes when they need at most this many MiB"},
 };
-const ssli_setting_table ssli_settings_diet = {"diet", diet_defs, sizeof diet_defs / sizeof diet_defs[0]};
+const ssli_setting_table ssli_settings_diet = {"diet", diet_defs,
+                                               sizeof diet_defs / sizeof diet_defs[0], NULL};
 
 static const char *const diet_terms[] = {"cross_entropy", "accuracy"};
 static const int diet_size_keys[] = {SSLK_DIET_NUM_SAMPLES, SSLK_DIET_DIM, -1};

@@ -17,8 +17,12 @@ static const ssli_setting_def infonce_defs[] = {
     {SSLK_INFONCE_VIEW_REDUCTION, "view_reduction", SSLK_SETTING_I64, 0, 1, 0,
      "0 = mean over all anchors; 1 = sum over views of the per-view means (google-research/simclr: 2x)"},
 };
+static const ssli_setting_choices infonce_choices[] = {
+    {SSLK_INFONCE_VIEW_REDUCTION, (const char *const[]){"mean", "sum", NULL}},
+    {0, NULL},
+};
 const ssli_setting_table ssli_settings_infonce = {"infonce", infonce_defs,
-                                                  sizeof infonce_defs / sizeof infonce_defs[0]};
+                                                  sizeof infonce_defs / sizeof infonce_defs[0], infonce_choices};
 
 static const char *const infonce_terms[] = {"positive", "logsumexp"};
 

@@ -11,9 +11,15 @@ static const ssli_setting_def loss_defs[] = {
     {SSLK_LOSS_PRECISION, "precision", SSLK_SETTING_I64, 0, 1, 0,
      "0 = float32 GEMMs with double reductions (fast); 1 = every step in double"},
 };
-const ssli_setting_table ssli_settings_loss = {"loss", loss_defs, sizeof loss_defs / sizeof loss_defs[0]};
+static const ssli_setting_choices loss_choices[] = {
+    {SSLK_LOSS_PRECISION, (const char *const[]){"float", "double", NULL}},
+    {0, NULL},
+};
+const ssli_setting_table ssli_settings_loss = {"loss", loss_defs,
+                                               sizeof loss_defs / sizeof loss_defs[0], loss_choices};
 
 static const ssli_loss_vt *vt_of(sslk_loss_kind k) {
+    if (k == SSLK_LOSS_XENT) return &ssli_loss_xent_vt; /* experimental, outside the frozen enum */
     switch (k) {
     case SSLK_LOSS_VICREG: return &ssli_loss_vicreg_vt;
     case SSLK_LOSS_VICREG_LOGDET: return &ssli_loss_logdet_vt;
@@ -87,30 +93,14 @@ static sslk_status set_any(sslk_loss *L, int key, double v, sslk_setting_type as
     return ssli_setting_set(L->vt->settings, L->set, key, v, as, fn);
 }
 
-sslk_status sslk_loss_set_f64(sslk_loss *L, int key, double v) {
-    return set_any(L, key, v, SSLK_SETTING_F64, "sslk_loss_set_f64");
-}
-
-sslk_status sslk_loss_set_i64(sslk_loss *L, int key, int64_t v) {
-    SSLI_TRY(ssli_setting_check_i64(v, "sslk_loss_set_i64"));
-    return set_any(L, key, (double)v, SSLK_SETTING_I64, "sslk_loss_set_i64");
-}
-
-sslk_status sslk_loss_get_f64(const sslk_loss *L, int key, double *v) {
-    SSLI_CHECK_PTR(L, "sslk_loss_get_f64");
-    SSLI_CHECK_PTR(v, "sslk_loss_get_f64");
+static sslk_status get_any(const sslk_loss *L, int key, double *v, const char *fn) {
+    SSLI_CHECK_PTR(L, fn);
     if (ssli_setting_index(&ssli_settings_loss, key) >= 0)
-        return ssli_setting_get(&ssli_settings_loss, L->gen, key, v, "sslk_loss_get_f64");
-    return ssli_setting_get(L->vt->settings, L->set, key, v, "sslk_loss_get_f64");
+        return ssli_setting_get(&ssli_settings_loss, L->gen, key, v, fn);
+    return ssli_setting_get(L->vt->settings, L->set, key, v, fn);
 }
 
-sslk_status sslk_loss_get_i64(const sslk_loss *L, int key, int64_t *v) {
-    SSLI_CHECK_PTR(v, "sslk_loss_get_i64");
-    double x;
-    SSLI_TRY(sslk_loss_get_f64(L, key, &x));
-    *v = (int64_t)x;
-    return SSLK_OK;
-}
+SSLI_SETTINGS_ACCESSORS(sslk_loss, sslk_loss, set_any, get_any)
 
 sslk_status sslk_loss_set_prior(sslk_loss *L, const float *p, size_t k) {
     const char *fn = "sslk_loss_set_prior";

@@ -29,7 +29,13 @@ static const ssli_setting_def msn_defs[] = {
     {SSLK_MSN_KL_DIRECTION, "kl_direction", SSLK_SETTING_I64, 0, 1, 0,
      "0 = KL(pbar || prior) (me-max generalisation); 1 = KL(prior || pbar) (lightly PMSNLoss)"},
 };
-const ssli_setting_table ssli_settings_msn = {"msn", msn_defs, sizeof msn_defs / sizeof msn_defs[0]};
+static const ssli_setting_choices msn_choices[] = {
+    {SSLK_MSN_PRIOR, (const char *const[]){"uniform", "power_law", "user", NULL}},
+    {SSLK_MSN_KL_DIRECTION, (const char *const[]){"forward", "reverse", NULL}},
+    {0, NULL},
+};
+const ssli_setting_table ssli_settings_msn = {"msn", msn_defs,
+                                              sizeof msn_defs / sizeof msn_defs[0], msn_choices};
 
 static const char *const msn_terms[] = {"cross_entropy", "prior_kl", "entropy"};
 static const int msn_size_keys[] = {SSLK_MSN_NUM_PROTOTYPES, SSLK_MSN_DIM, -1};

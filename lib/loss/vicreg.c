@@ -18,7 +18,12 @@ static const ssli_setting_def vicreg_defs[] = {
     {SSLK_VICREG_VAR_BRANCH_REDUCTION, "var_branch_reduction", SSLK_SETTING_I64, 0, 1, 0,
      "0 = mean of the two views' variance terms (official code, lightly); 1 = sum (paper pseudocode, solo-learn)"},
 };
-const ssli_setting_table ssli_settings_vicreg = {"vicreg", vicreg_defs, sizeof vicreg_defs / sizeof vicreg_defs[0]};
+static const ssli_setting_choices vicreg_choices[] = {
+    {SSLK_VICREG_VAR_BRANCH_REDUCTION, (const char *const[]){"mean", "sum", NULL}},
+    {0, NULL},
+};
+const ssli_setting_table ssli_settings_vicreg = {"vicreg", vicreg_defs,
+                                                 sizeof vicreg_defs / sizeof vicreg_defs[0], vicreg_choices};
 
 static const char *const vicreg_terms[] = {"invariance", "variance", "covariance"};
 

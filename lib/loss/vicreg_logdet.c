@@ -20,7 +20,7 @@ static const ssli_setting_def logdet_defs[] = {
      "1: the loss uses the entropy divided by d (weights independent of the width)"},
 };
 const ssli_setting_table ssli_settings_vicreg_logdet = {"vicreg_logdet", logdet_defs,
-                                                        sizeof logdet_defs / sizeof logdet_defs[0]};
+                                                        sizeof logdet_defs / sizeof logdet_defs[0], NULL};
 
 static const char *const logdet_terms[] = {"invariance", "entropy"};
 

@@ -20,8 +20,12 @@ static const ssli_setting_def pairdist_defs[] = {
     {SSLK_VICREG_PAIRDIST_ESTIMATOR, "estimator", SSLK_SETTING_I64, 0, 1, 0,
      "0 = KL (D / 2 sigma^2, upper bound); 1 = Bhattacharyya (D / 8 sigma^2, lower bound)"},
 };
+static const ssli_setting_choices pairdist_choices[] = {
+    {SSLK_VICREG_PAIRDIST_ESTIMATOR, (const char *const[]){"kl", "bhattacharyya", NULL}},
+    {0, NULL},
+};
 const ssli_setting_table ssli_settings_vicreg_pairdist = {"vicreg_pairdist", pairdist_defs,
-                                                          sizeof pairdist_defs / sizeof pairdist_defs[0]};
+                                                          sizeof pairdist_defs / sizeof pairdist_defs[0], pairdist_choices};
 
 static const char *const pairdist_terms[] = {"invariance", "entropy"};
 

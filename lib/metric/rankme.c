@@ -26,8 +26,13 @@ static const ssli_setting_def rankme_defs[] = {
     {SSLK_RANKME_METHOD, "method", SSLK_SETTING_I64, 0, 2, 0,
      "0 = auto, 1 = Gram eigenvalues, 2 = exact SVD of the buffered rows"},
 };
+static const ssli_setting_choices rankme_choices[] = {
+    {SSLK_RANKME_VARIANT, (const char *const[]){"singular", "covariance", NULL}},
+    {SSLK_RANKME_METHOD, (const char *const[]){"auto", "gram", "exact", NULL}},
+    {0, NULL},
+};
 const ssli_setting_table ssli_settings_rankme = {"rankme", rankme_defs,
-                                                 sizeof rankme_defs / sizeof rankme_defs[0]};
+                                                 sizeof rankme_defs / sizeof rankme_defs[0], rankme_choices};
 enum { V_EPS, V_VARIANT, V_METHOD };
 
 static sslk_status check_matrix(const float *z, size_t n, size_t d, const char *fn) {
@@ -174,20 +179,8 @@ void sslk_rankme_destroy(sslk_rankme_acc *r) {
     ssli_free(r->ctx, r);
 }
 
-sslk_status sslk_rankme_set_f64(sslk_rankme_acc *r, int key, double value) {
-    SSLI_CHECK_PTR(r, "sslk_rankme_set_f64");
-    return ssli_setting_set(&ssli_settings_rankme, r->vals, key, value, SSLK_SETTING_F64, "sslk_rankme_set_f64");
-}
-
-sslk_status sslk_rankme_set_i64(sslk_rankme_acc *r, int key, int64_t value) {
-    SSLI_CHECK_PTR(r, "sslk_rankme_set_i64");
-    return ssli_setting_set_i64(&ssli_settings_rankme, r->vals, key, value, "sslk_rankme_set_i64");
-}
-
-sslk_status sslk_rankme_get_f64(const sslk_rankme_acc *r, int key, double *value) {
-    SSLI_CHECK_PTR(r, "sslk_rankme_get_f64");
-    return ssli_setting_get(&ssli_settings_rankme, r->vals, key, value, "sslk_rankme_get_f64");
-}
+/* sslk_rankme_{set,get}_{f64,i64} */
+SSLI_SETTINGS_TABLE_ACCESSORS(sslk_rankme_acc, sslk_rankme, ssli_settings_rankme, vals)
 
 uint64_t sslk_rankme_count(const sslk_rankme_acc *r) { return r ? r->n : 0; }
 

@@ -15,7 +15,7 @@ static const ssli_setting_def model_defs[] = {
      "batch-norm epsilon added to the variance"},
 };
 const ssli_setting_table ssli_settings_model = {"model", model_defs,
-                                                sizeof model_defs / sizeof model_defs[0]};
+                                                sizeof model_defs / sizeof model_defs[0], NULL};
 
 static sslk_status check_model(const sslk_model *m, const char *fn) {
     if (!m) return ssli_err(SSLK_E_INVALID_ARG, "%s: argument 'm' is NULL", fn);
@@ -411,17 +411,17 @@ sslk_status sslk_model_residual_end(sslk_model *m) {
 
 /* ---- settings, shapes ------------------------------------------------------ */
 
-sslk_status sslk_model_set_f64(sslk_model *m, int key, double value) {
-    SSLI_TRY(check_model(m, "sslk_model_set_f64"));
-    return ssli_setting_set(&ssli_settings_model, m->settings, key, value, SSLK_SETTING_F64,
-                            "sslk_model_set_f64");
+static sslk_status model_put(sslk_model *m, int key, double v, sslk_setting_type as, const char *fn) {
+    SSLI_TRY(check_model(m, fn));
+    return ssli_setting_set(&ssli_settings_model, m->settings, key, v, as, fn);
 }
 
-sslk_status sslk_model_get_f64(const sslk_model *m, int key, double *value) {
-    SSLI_TRY(check_model(m, "sslk_model_get_f64"));
-    SSLI_CHECK_PTR(value, "sslk_model_get_f64");
-    return ssli_setting_get(&ssli_settings_model, m->settings, key, value, "sslk_model_get_f64");
+static sslk_status model_read(const sslk_model *m, int key, double *v, const char *fn) {
+    SSLI_TRY(check_model(m, fn));
+    return ssli_setting_get(&ssli_settings_model, m->settings, key, v, fn);
 }
+
+SSLI_SETTINGS_ACCESSORS(sslk_model, sslk_model, model_put, model_read)
 
 static void put_shape(ssli_shape s, size_t *ndim, size_t shape[3]) {
     *ndim = (size_t)s.ndim;

@@ -1,5 +1,6 @@
-/* Internal model structure, read by the geometry tools (SplineCam, POLICE)
- * and the trainer.  Everything here is internal (ssli_), never exported.
+/* Internal model structure of lib/nn, also read by the trainer; the geometry
+ * tools (SplineCam, POLICE) see models only through nn/walk.h.  Everything
+ * here is internal (ssli_), never exported.
  *
  * A model is a tree of sequences: the top sequence holds layers; a residual
  * layer holds two child sequences (body, shortcut; shortcut NULL = identity)
@@ -10,8 +11,7 @@
 #ifndef SSLKIT_NN_MODEL_INTERNAL_H
 #define SSLKIT_NN_MODEL_INTERNAL_H
 
-#include "core/internal.h"
-#include "sslkit/model.h"
+#include "nn/walk.h"
 
 typedef enum ssli_layer_kind {
     SSLI_LAYER_LINEAR = 1,    /* y = x W^T + b, W out x in (image inputs flattened) */
@@ -26,13 +26,6 @@ typedef enum ssli_layer_kind {
     SSLI_LAYER_FLATTEN = 10,  /* (c, h, w) -> (c*h*w); data unchanged */
     SSLI_LAYER_RESIDUAL = 11  /* body(x) + shortcut(x) */
 } ssli_layer_kind;
-
-typedef struct ssli_shape {
-    size_t c, h, w;
-    int ndim; /* 1 or 3 */
-} ssli_shape;
-
-static inline size_t ssli_shape_numel(ssli_shape s) { return s.c * s.h * s.w; }
 
 typedef struct ssli_seq ssli_seq;
 
@@ -81,36 +74,7 @@ struct ssli_seq {
     size_t gcap[2];     /* bytes */
 };
 
-/* ---- constraint hook (POLICE, issue 8) ------------------------------------
- * When m->hook is set, every forward runs rows = n + hook->extra_rows rows:
- * the caller's n rows followed by hook->extra_rows rows copied from
- * hook->extra_input (extra_rows x in_numel, owned by the hook).  Batch-norm
- * in train mode computes its statistics over the first n rows only and
- * normalises all rows with them (the gradient of the extra rows flows into
- * the statistics exactly).  The extra rows of the output are dropped, and
- * their output gradient is zero in backward.
- *
- * Pre-activation points: the output of every linear / conv2d / batch-norm
- * layer that is NOT directly followed by a batch-norm in its sequence
- * (so "linear,bn,relu" is hooked once, after bn).  At each such point:
- *   forward : hook->forward(user, L, h, n, c, width) may modify h in place
- *             (h is (n + c) x width, width = numel of the layer's output);
- *   backward: hook->backward(user, L, g, n, c, width) receives the gradient
- *             w.r.t. the hooked (shifted) output and must turn it, in place,
- *             into the gradient w.r.t. the unshifted pre-activation.
- * L is the hooked layer's pointer (stable once the model is built: adding
- * layers may move the layers of the sequence being extended); the hook
- * decides which layers it acts on (e.g. skip the output layer).  A non-OK
- * status aborts the pass and is returned as is. */
-typedef struct ssli_model_hook {
-    size_t extra_rows;
-    const float *extra_input;
-    sslk_status (*forward)(void *user, const ssli_layer *L, float *h, size_t n, size_t c,
-                           size_t width);
-    sslk_status (*backward)(void *user, const ssli_layer *L, float *g, size_t n, size_t c,
-                            size_t width);
-    void *user;
-} ssli_model_hook;
+/* The pre-activation hook (ssli_model_hook) is declared in nn/walk.h. */
 
 #define SSLI_MODEL_MAX_DEPTH 16 /* nesting of open residual blocks */
 
@@ -134,7 +98,7 @@ struct sslk_model {
     size_t last_n, last_rows; /* caller rows, total rows (n + extra); 0 = no forward yet */
     sslk_mode last_mode;
 
-    const ssli_model_hook *hook; /* NULL: no constraint */
+    const ssli_model_hook *hook; /* NULL: none (nn/walk.h) */
 
     float *ws; /* shared scratch (im2col columns, per-thread partial sums) */
     size_t ws_cap; /* bytes */
@@ -160,10 +124,7 @@ static inline ssli_layer *ssli_model_layer(const sslk_model *m, size_t i) {
 static inline const ssli_seq *ssli_model_top(const sslk_model *m) { return &m->top; }
 static inline double ssli_model_bn_eps(const sslk_model *m) { return m->settings[SSLI_MODEL_S_BN_EPS]; }
 
-/* Attach (or with NULL detach) a constraint hook; the struct must outlive
- * the attachment.  Invalidates the last forward. */
-void ssli_model_set_hook(sslk_model *m, const ssli_model_hook *hook);
-/* True when the layer at index i of seq is a pre-activation point (see above). */
+/* True when the layer at index i of seq is a pre-activation point (nn/walk.h). */
 bool ssli_seq_is_preact(const ssli_seq *s, size_t i);
 
 /* Index of the first negative value of a batch-norm running variance view,

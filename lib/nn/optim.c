@@ -125,34 +125,37 @@ sslk_status sslk_optim_counts(const sslk_optim *opt, size_t *groups, size_t *ten
     return SSLK_OK;
 }
 
-sslk_status sslk_optim_set_f64(sslk_optim *opt, int key, double value) {
-    static const char fn[] = "sslk_optim_set_f64";
+/* The defaults (used by groups added later) and every group. */
+static sslk_status optim_put(sslk_optim *opt, int key, double v, sslk_setting_type as, const char *fn) {
     SSLI_CHECK_PTR(opt, fn);
-    SSLI_TRY(ssli_setting_set(opt->table, opt->defaults, key, value, SSLK_SETTING_F64, fn));
-    for (size_t g = 0; g < opt->ngroups; g++)
-        SSLI_TRY(ssli_setting_set(opt->table, opt->groups[g], key, value, SSLK_SETTING_F64, fn));
+    SSLI_TRY(ssli_setting_set(opt->table, opt->defaults, key, v, as, fn));
+    for (size_t g = 0; g < opt->ngroups; g++) SSLI_TRY(ssli_setting_set(opt->table, opt->groups[g], key, v, as, fn));
     return SSLK_OK;
 }
 
-sslk_status sslk_optim_group_set_f64(sslk_optim *opt, size_t group, int key, double value) {
-    static const char fn[] = "sslk_optim_group_set_f64";
+static sslk_status optim_group_put(sslk_optim *opt, size_t group, int key, double v, sslk_setting_type as,
+                                   const char *fn) {
     SSLI_CHECK_PTR(opt, fn);
     if (group >= opt->ngroups)
         return ssli_err(SSLK_E_RANGE, "%s: 'group' = %zu, the optimizer has %zu group(s)", fn, group,
                         opt->ngroups);
-    return ssli_setting_set(opt->table, opt->groups[group], key, value, SSLK_SETTING_F64, fn);
+    return ssli_setting_set(opt->table, opt->groups[group], key, v, as, fn);
 }
 
-sslk_status sslk_optim_get_f64(const sslk_optim *opt, size_t group, int key, double *value) {
-    static const char fn[] = "sslk_optim_get_f64";
+/* group SIZE_MAX reads the defaults */
+static sslk_status optim_read(const sslk_optim *opt, size_t group, int key, double *v, const char *fn) {
     SSLI_CHECK_PTR(opt, fn);
-    SSLI_CHECK_PTR(value, fn);
-    if (group == SIZE_MAX) return ssli_setting_get(opt->table, opt->defaults, key, value, fn);
+    if (group == SIZE_MAX) return ssli_setting_get(opt->table, opt->defaults, key, v, fn);
     if (group >= opt->ngroups)
         return ssli_err(SSLK_E_RANGE, "%s: 'group' = %zu, the optimizer has %zu group(s)", fn, group,
                         opt->ngroups);
-    return ssli_setting_get(opt->table, opt->groups[group], key, value, fn);
+    return ssli_setting_get(opt->table, opt->groups[group], key, v, fn);
 }
+
+/* sslk_optim_set_{f64,i64}, sslk_optim_group_set_{f64,i64}, sslk_optim_get_{f64,i64} */
+SSLI_SETTINGS_SETTERS(sslk_optim, sslk_optim, optim_put)
+SSLI_SETTINGS_SETTERS_AT(sslk_optim, sslk_optim_group, size_t, optim_group_put)
+SSLI_SETTINGS_GETTERS_AT(sslk_optim, sslk_optim, size_t, optim_read)
 
 sslk_status sslk_optim_set_lr_scale(sslk_optim *opt, double scale) {
     SSLI_CHECK_PTR(opt, "sslk_optim_set_lr_scale");

@@ -13,7 +13,7 @@ static const ssli_setting_def sgd_defs[] = {
     {SSLK_SGD_EXCLUDE_NO_DECAY, "exclude_no_decay", SSLK_SETTING_I64, 0, 1, 0,
      "1: no weight decay on biases and batch-norm parameters"},
 };
-const ssli_setting_table ssli_settings_sgd = {"sgd", sgd_defs, sizeof sgd_defs / sizeof sgd_defs[0]};
+const ssli_setting_table ssli_settings_sgd = {"sgd", sgd_defs, sizeof sgd_defs / sizeof sgd_defs[0], NULL};
 
 static const ssli_setting_def lars_defs[] = {
     {SSLK_LARS_LR, "lr", SSLK_SETTING_F64, 0.0, 1e6, 0.2, "learning rate"},
@@ -24,7 +24,8 @@ static const ssli_setting_def lars_defs[] = {
     {SSLK_LARS_EXCLUDE_NO_DECAY, "exclude_no_decay", SSLK_SETTING_I64, 0, 1, 1,
      "1: biases and batch-norm parameters get neither decay nor adaptation"},
 };
-const ssli_setting_table ssli_settings_lars = {"lars", lars_defs, sizeof lars_defs / sizeof lars_defs[0]};
+const ssli_setting_table ssli_settings_lars = {"lars", lars_defs,
+                                               sizeof lars_defs / sizeof lars_defs[0], NULL};
 
 static const ssli_setting_def adamw_defs[] = {
     {SSLK_ADAMW_LR, "lr", SSLK_SETTING_F64, 0.0, 1e6, 1e-3, "learning rate"},
@@ -36,7 +37,7 @@ static const ssli_setting_def adamw_defs[] = {
      "1: no weight decay on biases and batch-norm parameters"},
 };
 const ssli_setting_table ssli_settings_adamw = {"adamw", adamw_defs,
-                                                sizeof adamw_defs / sizeof adamw_defs[0]};
+                                                sizeof adamw_defs / sizeof adamw_defs[0], NULL};
 
 static const ssli_setting_def schedule_defs[] = {
     {SSLK_SCHEDULE_WARMUP_STEPS, "warmup_steps", SSLK_SETTING_I64, 0, 1e15, 0, "linear warm-up steps"},
@@ -46,4 +47,4 @@ static const ssli_setting_def schedule_defs[] = {
      "final learning rate as a fraction of the base"},
 };
 const ssli_setting_table ssli_settings_schedule = {"schedule", schedule_defs,
-                                                   sizeof schedule_defs / sizeof schedule_defs[0]};
+                                                   sizeof schedule_defs / sizeof schedule_defs[0], NULL};

@@ -69,7 +69,7 @@ sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t 
         default: return ssli_err(SSLK_E_INTERNAL, "model: unknown layer kind %d", (int)L->kind);
         }
         if (m->hook && m->hook->forward && ssli_seq_is_preact(s, i))
-            SSLI_TRY(m->hook->forward(m->hook->user, L, L->out_buf, nstat, rows - nstat,
+            SSLI_TRY(m->hook->forward(m->hook->user, (const void *)L, L->out_buf, nstat, rows - nstat,
                                       ssli_shape_numel(L->out)));
         cur = L->out_buf;
     }
@@ -95,7 +95,7 @@ sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float 
         ssli_layer *L = &s->layers[i];
         const float *xin = i ? layer_output(s, i - 1, x) : x;
         if (m->hook && m->hook->backward && ssli_seq_is_preact(s, i))
-            SSLI_TRY(m->hook->backward(m->hook->user, L, gcur, nstat, rows - nstat,
+            SSLI_TRY(m->hook->backward(m->hook->user, (const void *)L, gcur, nstat, rows - nstat,
                                        ssli_shape_numel(L->out)));
         float *t = i == 0 ? gx : (gcur == s->gbuf[0] ? s->gbuf[1] : s->gbuf[0]);
         switch (L->kind) {

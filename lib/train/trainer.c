@@ -36,11 +36,11 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
     {SSLK_TRAIN_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
      "seed of the augmentation draws alone (-1: seed draws order and augmentations)"},
 };
-const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN};
-
-static const char *const method_names[] = {NULL, "vicreg", "vicreg_logdet", "vicreg_pairdist", "simclr",
-                                           "diet", "msn", "pmsn", "supervised"};
-#define NMETHODS 9
+static const ssli_setting_choices train_choices[] = {
+    {SSLK_TRAIN_OPTIMIZER, (const char *const[]){"sgd", "lars", "adamw", NULL}},
+    {0, NULL},
+};
+const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN, train_choices};
 
 /* Default encoder for small grayscale images (Fashion-MNIST): two strided
  * convolutions and a 512-wide linear layer whose output is the
@@ -48,28 +48,51 @@ static const char *const method_names[] = {NULL, "vicreg", "vicreg_logdet", "vic
  * reaches 88% linear-probe accuracy after 2 VICReg epochs where the MLP
  * "flatten,linear:1024,bn,relu,linear:512,bn,relu" reaches 86.5% after 3. */
 #define DEFAULT_ENCODER "conv:32:5:2:2,bn,relu,conv:64:3:2:1,bn,relu,flatten,linear:512,bn,relu"
-static const char *default_projector(sslk_method m) {
-    switch (m) {
-    case SSLK_METHOD_VICREG:
-    case SSLK_METHOD_VICREG_LOGDET:
-    case SSLK_METHOD_VICREG_PAIRDIST: return "linear:512,bn,relu,linear:512";
-    case SSLK_METHOD_SIMCLR: return "linear:256,bn,relu,linear:128";
-    case SSLK_METHOD_MSN:
-    case SSLK_METHOD_PMSN: return "linear:256,bn,relu,linear:128";
-    case SSLK_METHOD_DIET: return "";
-    default: return NULL; /* supervised: linear head sized by the class count */
-    }
+
+/* The method table: everything a preset decides, one row per sslk_method
+ * (index = enum value).  Specs: "" means none; projector NULL: a linear head
+ * sized by the class count.  epochs / subset 0: the settings table's defaults.
+ * DIET's head has one row per datum and each row learns only when its datum
+ * is drawn, so DIET needs many epochs over few data (its paper's small-data
+ * regime): 60 epochs over 4096 images take ~2 min on 2 cores where 8 epochs
+ * over 60000 need ~15 min and stay at chance. */
+#define PROJ_VICREG "linear:512,bn,relu,linear:512"
+#define PROJ_SMALL "linear:256,bn,relu,linear:128"
+static const ssli_method_def methods[] = {
+    /* name, encoder, loss, step, views, lr, projector, EMA target, epochs, subset, MSN prior */
+    [SSLK_METHOD_VICREG] = {"vicreg", DEFAULT_ENCODER, SSLK_LOSS_VICREG, SSLI_STEP_PAIR, 2, 2e-3, PROJ_VICREG,
+                            false, 0, 0, 0},
+    [SSLK_METHOD_VICREG_LOGDET] = {"vicreg_logdet", DEFAULT_ENCODER, SSLK_LOSS_VICREG_LOGDET, SSLI_STEP_PAIR, 2,
+                                   2e-3, PROJ_VICREG, false, 0, 0, 0},
+    [SSLK_METHOD_VICREG_PAIRDIST] = {"vicreg_pairdist", DEFAULT_ENCODER, SSLK_LOSS_VICREG_PAIRDIST, SSLI_STEP_PAIR,
+                                     2, 2e-3, PROJ_VICREG, false, 0, 0, 0},
+    [SSLK_METHOD_SIMCLR] = {"simclr", DEFAULT_ENCODER, SSLK_LOSS_INFONCE, SSLI_STEP_PAIR, 2, 2e-3, PROJ_SMALL,
+                            false, 0, 0, 0},
+    [SSLK_METHOD_DIET] = {"diet", DEFAULT_ENCODER, SSLK_LOSS_DIET, SSLI_STEP_DATUM_INDEX, 1, 2e-3, "", false, 60,
+                          4096, 0},
+    [SSLK_METHOD_MSN] = {"msn", DEFAULT_ENCODER, SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3, PROJ_SMALL, true, 0,
+                         0, SSLK_MSN_PRIOR_UNIFORM},
+    [SSLK_METHOD_PMSN] = {"pmsn", DEFAULT_ENCODER, SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3, PROJ_SMALL, true, 0,
+                          0, SSLK_MSN_PRIOR_POWER_LAW},
+    [SSLK_METHOD_SUPERVISED] = {"supervised", DEFAULT_ENCODER, SSLK_LOSS_XENT, SSLI_STEP_LABEL, 1, 2e-3, NULL, false,
+                                0, 0, 0},
+};
+#define NMETHODS (sizeof methods / sizeof methods[0])
+
+const ssli_method_def *ssli_method_get(sslk_method m) {
+    return (int)m >= 1 && (size_t)m < NMETHODS ? &methods[m] : NULL;
 }
 
 const char *sslk_method_name(sslk_method m) {
-    return (int)m >= 1 && (int)m < NMETHODS ? method_names[m] : NULL;
+    const ssli_method_def *d = ssli_method_get(m);
+    return d ? d->name : NULL;
 }
 
 sslk_status sslk_method_from_name(const char *name, sslk_method *m) {
     SSLI_CHECK_PTR(name, "sslk_method_from_name");
     SSLI_CHECK_PTR(m, "sslk_method_from_name");
-    for (int i = 1; i < NMETHODS; i++)
-        if (strcmp(name, method_names[i]) == 0) {
+    for (size_t i = 1; i < NMETHODS; i++)
+        if (strcmp(name, methods[i].name) == 0) {
             *m = (sslk_method)i;
             return SSLK_OK;
         }
@@ -168,49 +191,33 @@ static sslk_status build_optim(sslk_trainer *tr) {
 }
 
 static sslk_status make_loss(sslk_trainer *tr) {
-    sslk_loss_kind k;
-    switch (tr->method) {
-    case SSLK_METHOD_VICREG: k = SSLK_LOSS_VICREG; break;
-    case SSLK_METHOD_VICREG_LOGDET: k = SSLK_LOSS_VICREG_LOGDET; break;
-    case SSLK_METHOD_VICREG_PAIRDIST: k = SSLK_LOSS_VICREG_PAIRDIST; break;
-    case SSLK_METHOD_SIMCLR: k = SSLK_LOSS_INFONCE; break;
-    case SSLK_METHOD_DIET: k = SSLK_LOSS_DIET; break;
-    case SSLK_METHOD_MSN:
-    case SSLK_METHOD_PMSN: k = SSLK_LOSS_MSN; break;
-    default: return SSLK_OK;
-    }
-    SSLI_TRY(sslk_loss_create(tr->ctx, k, &tr->loss));
-    if (k == SSLK_LOSS_DIET) {
+    const ssli_method_def *md = tr->md;
+    SSLI_TRY(sslk_loss_create(tr->ctx, md->loss, &tr->loss));
+    if (md->loss == SSLK_LOSS_DIET) {
         SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_DIET_NUM_SAMPLES, (int64_t)tr->n));
         SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_DIET_DIM, (int64_t)tr->dz));
-    } else if (k == SSLK_LOSS_MSN) {
+    } else if (md->loss == SSLK_LOSS_MSN) {
         SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_DIM, (int64_t)tr->dz));
         SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_NUM_PROTOTYPES, (int64_t)ssli_train_get(tr, SSLK_TRAIN_PROTOTYPES)));
-        if (tr->method == SSLK_METHOD_PMSN)
-            SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_PRIOR, SSLK_MSN_PRIOR_POWER_LAW));
+        if (md->msn_prior != SSLK_MSN_PRIOR_UNIFORM)
+            SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_PRIOR, md->msn_prior));
     }
     return SSLK_OK;
 }
 
-/* Method defaults applied on top of the table defaults. */
+/* The method's row applied on top of the table defaults; the dataset's own
+ * normalisation replaces the table's when the dataset knows it. */
 static void method_defaults(sslk_trainer *tr) {
-    double *lr = &tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_LR)];
-    switch (tr->method) {
-    case SSLK_METHOD_SIMCLR: *lr = 2e-3; break;
-    case SSLK_METHOD_DIET: *lr = 2e-3; break;
-    case SSLK_METHOD_SUPERVISED: *lr = 2e-3; break;
-    default: *lr = 2e-3; break;
+    const ssli_method_def *md = tr->md;
+    tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_LR)] = md->lr;
+    if (md->epochs) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_EPOCHS)] = (double)md->epochs;
+    if (md->subset) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_SUBSET)] = (double)md->subset;
+    tr->nviews = md->nviews;
+    double mean = 0, std = 0;
+    if (sslk_dataset_mean_std(tr->data, &mean, &std) == SSLK_OK) {
+        tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_NORM_MEAN)] = mean;
+        tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_NORM_STD)] = std;
     }
-    if (tr->method == SSLK_METHOD_DIET) {
-        /* DIET's head has one row per datum and each row learns only when its
-         * datum is drawn, so DIET needs many epochs over few data (its paper's
-         * small-data regime): 60 epochs over 4096 images take ~2 min on 2 cores
-         * where 8 epochs over 60000 need ~15 min and stay at chance. */
-        tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_SUBSET)] = 4096;
-        tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_EPOCHS)] = 60;
-    }
-    if (tr->method == SSLK_METHOD_SUPERVISED || tr->method == SSLK_METHOD_DIET) tr->nviews = 1;
-    else tr->nviews = 2;
 }
 
 static sslk_status build(sslk_trainer *tr) {
@@ -223,10 +230,10 @@ static sslk_status build(sslk_trainer *tr) {
     size_t pshape[1] = {tr->de};
     SSLI_TRY(sslk_model_from_spec(tr->ctx, tr->proj_spec, 1, pshape, ssli_rng_key(seed, 2, 0), &tr->proj));
     SSLI_TRY(sslk_model_io_size(tr->proj, NULL, &tr->dz));
-    if (tr->method == SSLK_METHOD_SUPERVISED && tr->dz != tr->nclasses)
+    if (tr->md->step == SSLI_STEP_LABEL && tr->dz != tr->nclasses)
         return ssli_err(SSLK_E_SHAPE, "sslk_trainer_create: supervised head outputs %zu values for %zu classes",
                         tr->dz, tr->nclasses);
-    if (tr->method == SSLK_METHOD_MSN || tr->method == SSLK_METHOD_PMSN) {
+    if (tr->md->ema_target) {
         SSLI_TRY(sslk_model_clone(tr->enc, &tr->tenc));
         SSLI_TRY(sslk_model_clone(tr->proj, &tr->tproj));
     }
@@ -247,6 +254,7 @@ sslk_status sslk_trainer_create(sslk_ctx *ctx, sslk_method method, sslk_dataset 
     if (!tr) return ssli_alloc_status();
     tr->ctx = ctx;
     tr->method = method;
+    tr->md = ssli_method_get(method);
     tr->data = data;
     ssli_setting_defaults(&ssli_settings_train, tr->set);
     method_defaults(tr);
@@ -257,14 +265,14 @@ sslk_status sslk_trainer_create(sslk_ctx *ctx, sslk_method method, sslk_dataset 
     if (st == SSLK_OK && tr->n < 2) st = ssli_err(SSLK_E_SHAPE, "%s: the dataset holds %zu items", fn, tr->n);
     if (st == SSLK_OK && (tr->img_h == 0 || tr->img_w == 0))
         st = ssli_err(SSLK_E_UNSUPPORTED, "%s: images of different sizes: set SSLK_TRAIN_IMAGE_SIZE via a fixed-size dataset", fn);
-    if (st == SSLK_OK && method == SSLK_METHOD_SUPERVISED && tr->nclasses < 2)
+    if (st == SSLK_OK && tr->md->step == SSLI_STEP_LABEL && tr->nclasses < 2)
         st = ssli_err(SSLK_E_INVALID_ARG, "%s: supervised training needs a labelled dataset (%zu classes)", fn, tr->nclasses);
     char head[64];
     snprintf(head, sizeof head, "linear:%zu", tr->nclasses);
-    const char *ps = projector_spec ? projector_spec : default_projector(method);
+    const char *ps = projector_spec ? projector_spec : tr->md->projector;
     if (!ps) ps = head;
     if (st == SSLK_OK) {
-        tr->enc_spec = dupstr(ctx, encoder_spec ? encoder_spec : DEFAULT_ENCODER);
+        tr->enc_spec = dupstr(ctx, encoder_spec ? encoder_spec : tr->md->encoder);
         tr->proj_spec = dupstr(ctx, ps);
         if (!tr->enc_spec || !tr->proj_spec) st = ssli_alloc_status();
     }
@@ -282,6 +290,8 @@ static void free_buffers(sslk_trainer *tr) {
     sslk_augment_destroy(tr->aug);
     tr->ld = NULL;
     tr->aug = NULL;
+    ssli_free(tr->ctx, tr->ylab);
+    tr->ylab = NULL;
     float **bufs[] = {&tr->x, &tr->h, &tr->z, &tr->gz, &tr->gh, &tr->tz};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         ssli_free(tr->ctx, *bufs[i]);
@@ -357,8 +367,7 @@ void sslk_trainer_destroy(sslk_trainer *tr) {
     ssli_free(tr->ctx, tr);
 }
 
-sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
-    static const char *fn = "sslk_trainer_set_f64";
+static sslk_status train_put(sslk_trainer *tr, int key, double v, sslk_setting_type as, const char *fn) {
     SSLI_CHECK_PTR(tr, fn);
     bool started = tr->global_step > 0 || tr->mid_epoch;
     if (started && (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_OPTIMIZER ||
@@ -366,7 +375,7 @@ sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
         return ssli_err(SSLK_E_STATE, "%s: setting %d cannot change once training started", fn, key);
     if (key == SSLK_TRAIN_SUBSET && v == 1)
         return ssli_err(SSLK_E_SHAPE, "%s: a subset of 1 item cannot be trained on (0 = all)", fn);
-    SSLI_TRY(ssli_setting_set(&ssli_settings_train, tr->set, key, v, SSLK_SETTING_F64, fn));
+    SSLI_TRY(ssli_setting_set(&ssli_settings_train, tr->set, key, v, as, fn));
     if (key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES ||
         key == SSLK_TRAIN_SUBSET) {
         free_buffers(tr);
@@ -379,30 +388,22 @@ sslk_status sslk_trainer_set_f64(sslk_trainer *tr, int key, double v) {
         SSLI_TRY(sslk_optim_set_f64(tr->opt, klr, ssli_train_get(tr, SSLK_TRAIN_LR)));
         SSLI_TRY(sslk_optim_set_f64(tr->opt, kwd, ssli_train_get(tr, SSLK_TRAIN_WEIGHT_DECAY)));
     }
-    if (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_SEED || key == SSLK_TRAIN_AUG_SEED || key == SSLK_TRAIN_WORKERS ||
+    if (key == SSLK_TRAIN_AUG_SEED && tr->ld) /* deprecated alias of the loader's own key: forward it */
+        return sslk_loader_set_i64(tr->ld, SSLK_LOADER_AUG_SEED, (int64_t)v);
+    if (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_SEED || key == SSLK_TRAIN_WORKERS ||
         key == SSLK_TRAIN_AUG_SCALE_MIN || key == SSLK_TRAIN_AUG_JITTER || key == SSLK_TRAIN_AUG_FLIP_P ||
         key == SSLK_TRAIN_NORM_MEAN || key == SSLK_TRAIN_NORM_STD)
         free_buffers(tr); /* rebuilt by the next fit */
     return SSLK_OK;
 }
 
-sslk_status sslk_trainer_set_i64(sslk_trainer *tr, int key, int64_t v) {
-    SSLI_CHECK_PTR(tr, "sslk_trainer_set_i64");
-    SSLI_TRY(ssli_setting_check_i64(v, "sslk_trainer_set_i64"));
-    int idx = ssli_setting_index(&ssli_settings_train, key);
-    if (idx >= 0 && train_defs[idx].type == SSLK_SETTING_F64) return sslk_trainer_set_f64(tr, key, (double)v);
-    if (idx < 0) return ssli_err(SSLK_E_SETTING, "sslk_trainer_set_i64: unknown setting key %d", key);
-    if ((double)v < train_defs[idx].lo || (double)v > train_defs[idx].hi)
-        return ssli_err(SSLK_E_SETTING, "sslk_trainer_set_i64: %s = %lld outside [%g, %g]", train_defs[idx].name,
-                        (long long)v, train_defs[idx].lo, train_defs[idx].hi);
-    return sslk_trainer_set_f64(tr, key, (double)v);
+static sslk_status train_read(const sslk_trainer *tr, int key, double *v, const char *fn) {
+    SSLI_CHECK_PTR(tr, fn);
+    return ssli_setting_get(&ssli_settings_train, tr->set, key, v, fn);
 }
 
-sslk_status sslk_trainer_get_f64(const sslk_trainer *tr, int key, double *v) {
-    SSLI_CHECK_PTR(tr, "sslk_trainer_get_f64");
-    SSLI_CHECK_PTR(v, "sslk_trainer_get_f64");
-    return ssli_setting_get(&ssli_settings_train, tr->set, key, v, "sslk_trainer_get_f64");
-}
+/* sslk_trainer_{set,get}_{f64,i64} */
+SSLI_SETTINGS_ACCESSORS(sslk_trainer, sslk_trainer, train_put, train_read)
 
 sslk_status sslk_trainer_method(const sslk_trainer *tr, sslk_method *m) {
     SSLI_CHECK_PTR(tr, "sslk_trainer_method");
@@ -414,7 +415,35 @@ sslk_status sslk_trainer_method(const sslk_trainer *tr, sslk_method *m) {
 sslk_status sslk_trainer_loss(sslk_trainer *tr, sslk_loss **loss) {
     SSLI_CHECK_PTR(tr, "sslk_trainer_loss");
     SSLI_CHECK_PTR(loss, "sslk_trainer_loss");
-    *loss = tr->loss;
+    /* 1.x contract: SUPERVISED reports no loss (its cross-entropy is internal) */
+    *loss = tr->md->step == SSLI_STEP_LABEL ? NULL : tr->loss;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_loader(sslk_trainer *tr, sslk_loader **ld) {
+    static const char *fn = "sslk_trainer_loader";
+    SSLI_CHECK_PTR(tr, fn);
+    SSLI_CHECK_PTR(ld, fn);
+    *ld = NULL;
+    if (tr->mid_epoch) return ssli_err(SSLK_E_STATE, "%s: training stopped inside an epoch", fn);
+    SSLI_TRY(ssli_train_make_loader(tr));
+    *ld = tr->ld;
+    return SSLK_OK;
+}
+
+sslk_status sslk_trainer_augment(sslk_trainer *tr, sslk_augment **aug) {
+    static const char *fn = "sslk_trainer_augment";
+    SSLI_CHECK_PTR(tr, fn);
+    SSLI_CHECK_PTR(aug, fn);
+    *aug = NULL;
+    if (tr->mid_epoch) return ssli_err(SSLK_E_STATE, "%s: training stopped inside an epoch", fn);
+    if (!tr->aug) SSLI_TRY(ssli_train_make_augment(tr, false, &tr->aug));
+    /* the loader holds a copy of the recipe: drop it so that the next fit (or
+     * sslk_trainer_loader) builds one from the recipe as edited; the draws
+     * depend only on (seed, epoch, index, view), so a rebuild is invisible */
+    sslk_loader_destroy(tr->ld);
+    tr->ld = NULL;
+    *aug = tr->aug;
     return SSLK_OK;
 }
 

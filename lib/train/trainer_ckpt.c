@@ -363,14 +363,9 @@ static sslk_status load_into(sslk_trainer **trp, sslk_ctx *ctx, rctx *r, sslk_da
     tr->hcap = nh ? nh : 1;
     const char *tn[8] = {0};
     size_t ntn = 0;
-    if (tr->loss) {
-        if (sslk_loss_num_terms(tr->loss, &ntn) != SSLK_OK) ntn = 0;
-        for (size_t i = 0; i < ntn && i < 8; i++)
-            if (sslk_loss_term_name(tr->loss, i, &tn[i]) != SSLK_OK) tn[i] = "?";
-    } else {
-        tn[0] = "cross_entropy";
-        ntn = 1;
-    }
+    if (sslk_loss_num_terms(tr->loss, &ntn) != SSLK_OK) ntn = 0; /* every method has a loss */
+    for (size_t i = 0; i < ntn && i < 8; i++)
+        if (sslk_loss_term_name(tr->loss, i, &tn[i]) != SSLK_OK) tn[i] = "?";
     for (uint64_t i = 0; i < nh; i++) {
         sslk_train_progress *h = &tr->hist[i];
         h->struct_size = sizeof *h;

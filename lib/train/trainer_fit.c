@@ -15,13 +15,14 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static sslk_status prepare(sslk_trainer *tr) {
+/* The loader over the training data, built from the trainer's recipe and
+ * settings (it copies the recipe: edits of tr->aug apply at the next build). */
+sslk_status ssli_train_make_loader(sslk_trainer *tr) {
     if (tr->ld) return SSLK_OK;
-    const sslk_ctx *ctx = tr->ctx;
     size_t B = (size_t)ssli_train_get(tr, SSLK_TRAIN_BATCH);
     if (B > tr->n)
         return ssli_err(SSLK_E_SHAPE, "sslk_trainer_fit: batch %zu is larger than the dataset (%zu items)", B, tr->n);
-    SSLI_TRY(ssli_train_make_augment(tr, false, &tr->aug));
+    if (!tr->aug) SSLI_TRY(ssli_train_make_augment(tr, false, &tr->aug));
     SSLI_TRY(sslk_loader_create(tr->ctx, ssli_train_data(tr), tr->aug, B, &tr->ld));
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_SEED, (int64_t)ssli_train_get(tr, SSLK_TRAIN_SEED)));
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_AUG_SEED, (int64_t)ssli_train_get(tr, SSLK_TRAIN_AUG_SEED)));
@@ -33,8 +34,15 @@ static sslk_status prepare(sslk_trainer *tr) {
     if (c != tr->in_c || h != tr->in_s || w != tr->in_s)
         return ssli_err(SSLK_E_INTERNAL, "sslk_trainer_fit: loader views are %zux%zux%zu, encoder expects %zux%zux%zu",
                         c, h, w, tr->in_c, tr->in_s, tr->in_s);
-    size_t chw = c * h * w, nv = tr->nviews;
     tr->ld_batch = B;
+    return SSLK_OK;
+}
+
+static sslk_status prepare(sslk_trainer *tr) {
+    SSLI_TRY(ssli_train_make_loader(tr));
+    if (tr->x) return SSLK_OK;
+    const sslk_ctx *ctx = tr->ctx;
+    const size_t B = tr->ld_batch, chw = tr->in_c * tr->in_s * tr->in_s, nv = tr->nviews;
     tr->x = ssli_malloc(ctx, nv * B, chw * sizeof(float));
     tr->h = ssli_malloc(ctx, nv * B, tr->de * sizeof(float));
     tr->gh = ssli_malloc(ctx, nv * B, tr->de * sizeof(float));
@@ -43,7 +51,8 @@ static sslk_status prepare(sslk_trainer *tr) {
     tr->tz = ssli_malloc(ctx, B, tr->dz * sizeof(float));
     tr->labels = ssli_malloc(ctx, B, sizeof(int32_t));
     tr->indices = ssli_malloc(ctx, B, sizeof(int64_t));
-    if (!tr->x || !tr->h || !tr->gh || !tr->z || !tr->gz || !tr->tz || !tr->labels || !tr->indices)
+    tr->ylab = ssli_malloc(ctx, B, sizeof(int64_t));
+    if (!tr->x || !tr->h || !tr->gh || !tr->z || !tr->gz || !tr->tz || !tr->labels || !tr->indices || !tr->ylab)
         return ssli_alloc_status();
     return SSLK_OK;
 }
@@ -60,26 +69,6 @@ static sslk_status ema_update(sslk_model *target, sslk_model *online, double m) 
         if (vo.count != vt.count) return ssli_err(SSLK_E_INTERNAL, "ema: tensor %zu sizes differ", i);
         for (size_t j = 0; j < vo.count; j++) vt.data[j] = a * vt.data[j] + b * vo.data[j];
     }
-    return SSLK_OK;
-}
-
-/* Softmax cross-entropy of logits (n x c) against labels; g = dL/dlogits. */
-static sslk_status cross_entropy(const float *logits, const int32_t *y, size_t n, size_t c, double *val, float *g) {
-    double tot = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (y[i] < 0 || (size_t)y[i] >= c)
-            return ssli_err(SSLK_E_RANGE, "sslk_trainer_fit: label %d outside [0, %zu)", (int)y[i], c);
-        const float *r = logits + i * c;
-        double mx = r[0];
-        for (size_t k = 1; k < c; k++) mx = r[k] > mx ? r[k] : mx;
-        double se = 0;
-        for (size_t k = 0; k < c; k++) se += exp(r[k] - mx);
-        double lse = mx + log(se);
-        tot += lse - r[y[i]];
-        for (size_t k = 0; k < c; k++)
-            g[i * c + k] = (float)((exp(r[k] - lse) - (k == (size_t)y[i] ? 1.0 : 0.0)) / (double)n);
-    }
-    *val = tot / (double)n;
     return SSLK_OK;
 }
 
@@ -123,21 +112,21 @@ static sslk_status train_step(sslk_trainer *tr, size_t rows, double *value) {
     const size_t nfw = msn ? rows : tr->nviews * rows; /* rows through the online networks */
     SSLI_TRY(sslk_model_forward(tr->enc, tr->x, nfw, tr->h, SSLK_MODE_TRAIN));
     SSLI_TRY(sslk_model_forward(tr->proj, tr->h, nfw, tr->z, SSLK_MODE_TRAIN));
-    switch (tr->method) {
-    case SSLK_METHOD_SUPERVISED:
-        SSLI_TRY(cross_entropy(tr->z, tr->labels, rows, dz, value, tr->gz));
+    switch (tr->md->step) {
+    case SSLI_STEP_LABEL:
+        for (size_t i = 0; i < rows; i++) tr->ylab[i] = tr->labels[i];
+        SSLI_TRY(sslk_loss_compute_indexed(tr->loss, tr->z, tr->ylab, rows, dz, value, tr->gz));
         break;
-    case SSLK_METHOD_DIET:
+    case SSLI_STEP_DATUM_INDEX:
         SSLI_TRY(sslk_loss_compute_indexed(tr->loss, tr->z, tr->indices, rows, dz, value, tr->gz));
         break;
-    case SSLK_METHOD_MSN:
-    case SSLK_METHOD_PMSN:
+    case SSLI_STEP_EMA_TARGET:
         /* targets: the EMA networks on view 1 (gh is free scratch until backward) */
         SSLI_TRY(sslk_model_forward(tr->tenc, tr->x + rows * chw, rows, tr->gh, SSLK_MODE_TRAIN));
         SSLI_TRY(sslk_model_forward(tr->tproj, tr->gh, rows, tr->tz, SSLK_MODE_TRAIN));
         SSLI_TRY(sslk_loss_compute_targets(tr->loss, tr->z, 1, tr->tz, rows, dz, value, tr->gz));
         break;
-    default:
+    case SSLI_STEP_PAIR:
         SSLI_TRY(sslk_loss_compute_pair(tr->loss, tr->z, tr->z + rows * dz, rows, dz, value, tr->gz,
                                         tr->gz + rows * dz));
         break;
@@ -173,10 +162,6 @@ static sslk_status checkpoint(sslk_trainer *tr, const char *fn) {
 }
 
 static size_t term_info(const sslk_trainer *tr, const char **names) {
-    if (!tr->loss) {
-        names[0] = "cross_entropy";
-        return 1;
-    }
     size_t nt = 0;
     if (sslk_loss_num_terms(tr->loss, &nt) != SSLK_OK) return 0;
     if (nt > 8) nt = 8;
@@ -250,8 +235,7 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
             p.loss = val;
             for (size_t i = 0; i < p.num_terms; i++) {
                 double tv = NAN;
-                if (!tr->loss) tv = val;
-                else if (sslk_loss_term_value(tr->loss, i, &tv) != SSLK_OK) tv = NAN;
+                if (sslk_loss_term_value(tr->loss, i, &tv) != SSLK_OK) tv = NAN;
                 p.terms[i] = tv;
                 ep.terms[i] += tv;
             }

@@ -9,9 +9,36 @@
 extern const ssli_setting_table ssli_settings_train;
 #define SSLI_NTRAIN 23
 
+/* How a training step feeds the loss. */
+typedef enum ssli_step_kind {
+    SSLI_STEP_PAIR = 1,        /* two views, compute_pair */
+    SSLI_STEP_DATUM_INDEX = 2, /* one view, datum indices (DIET) */
+    SSLI_STEP_EMA_TARGET = 3,  /* anchor view vs the EMA networks on view 1 (MSN) */
+    SSLI_STEP_LABEL = 4        /* one view, class labels as indices (cross-entropy) */
+} ssli_step_kind;
+
+/* One row of the method table (trainer.c): all a preset decides. */
+typedef struct ssli_method_def {
+    const char *name;
+    const char *encoder;   /* default spec */
+    sslk_loss_kind loss;
+    ssli_step_kind step;
+    size_t nviews;
+    double lr;             /* default base learning rate */
+    const char *projector; /* default spec; NULL: linear head sized by the class count */
+    bool ema_target;       /* EMA copies of encoder and projector (SSLK_TRAIN_EMA) */
+    uint64_t epochs;       /* default schedule length; 0: the settings table's */
+    uint64_t subset;       /* default SSLK_TRAIN_SUBSET; 0: all */
+    int msn_prior;         /* sslk_msn_prior of an MSN loss */
+} ssli_method_def;
+
+/* Row of method m, NULL when unknown. */
+const ssli_method_def *ssli_method_get(sslk_method m);
+
 struct sslk_trainer {
     sslk_ctx *ctx;
     sslk_method method;
+    const ssli_method_def *md; /* its row of the method table */
     double set[SSLI_NTRAIN];
     sslk_dataset *data;       /* the caller's dataset */
     sslk_dataset *sub;        /* owned subset of data (SSLK_TRAIN_SUBSET), else NULL */
@@ -20,7 +47,7 @@ struct sslk_trainer {
     char *enc_spec, *proj_spec;
     sslk_model *enc, *proj;   /* online networks */
     sslk_model *tenc, *tproj; /* EMA targets (MSN, PMSN), else NULL */
-    sslk_loss *loss;          /* NULL for supervised */
+    sslk_loss *loss;          /* the method's loss (cross-entropy for supervised) */
     sslk_optim *opt;
     size_t in_c, in_s;        /* encoder input: in_c x in_s x in_s */
     size_t de, dz;            /* encoder and projector output widths */
@@ -40,6 +67,7 @@ struct sslk_trainer {
     float *x, *h, *z, *gz, *gh, *tz; /* step buffers */
     int32_t *labels;
     int64_t *indices;
+    int64_t *ylab;            /* labels as loss indices (SSLI_STEP_LABEL) */
 };
 
 double ssli_train_get(const sslk_trainer *tr, int key);
@@ -47,6 +75,8 @@ double ssli_train_get(const sslk_trainer *tr, int key);
 static inline sslk_dataset *ssli_train_data(const sslk_trainer *tr) { return tr->sub ? tr->sub : tr->data; }
 /* The augment recipe of training (views) or of evaluation (one plain view). */
 sslk_status ssli_train_make_augment(sslk_trainer *tr, bool eval, sslk_augment **out);
+/* Build the training loader (and the recipe) when missing. */
+sslk_status ssli_train_make_loader(sslk_trainer *tr);
 /* Networks, loss and optimizer from the current settings (before training). */
 sslk_status ssli_train_rebuild(sslk_trainer *tr);
 /* Write the checkpoint. */

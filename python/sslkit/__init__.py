@@ -4,7 +4,7 @@ Self-supervised learning losses with exact gradients, label-free and subgroup
 metrics, models, data pipelines and exact geometry (SplineCam, POLICE).
 Arrays go in and come out as numpy arrays; failures raise sslkit.Error.
 """
-from ._lib import ClosedError, Context, Error, default_ctx, set_threads, setting_info, settings, lib as _clib
+from ._lib import ClosedError, Context, Error, choices, default_ctx, set_threads, setting_info, settings, lib as _clib
 
 __version__ = _clib.sslk_version_string().decode()
 

@@ -76,8 +76,16 @@ def to_int(value, name, ctype="int64", flag=False):
 
 def setting_value(info, value, name=None):
     """A setting value converted for its C setter: float for real settings, a
-    checked int for integer ones (bools only for 0/1 flags)."""
+    checked int for integer ones (bools only for 0/1 flags); a choice-valued
+    setting also takes the name of a value (its "choices", from the C table)."""
     name = name or info["name"]
+    if isinstance(value, str):
+        choices = info.get("choices") or {}
+        if value not in choices:
+            if not choices:
+                raise TypeError(f"{name} takes a number, got the string {value!r}")
+            raise ValueError(f"{name}={value!r}: choices are {sorted(choices)}")
+        return choices[value]
     if info["type"] is int:
         return to_int(value, name, "int64", flag=info["lo"] == 0 and info["hi"] == 1)
     return float(value)
@@ -174,6 +182,8 @@ declare("sslk_setting_info", [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p), cty
 declare("sslk_setting_find", [ctypes.c_char_p, ctypes.c_char_p, c_int_p])
 declare("sslk_setting_list", [ctypes.c_char_p, c_int_p, ctypes.c_size_t, c_size_p])
 declare("sslk_setting_doc", [ctypes.c_int], ctypes.c_char_p)
+declare("sslk_setting_choice", [ctypes.c_int, ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p)])  # since 1.2
+declare("sslk_setting_choice_find", [ctypes.c_int, ctypes.c_char_p, c_int64_p])
 
 
 _CTX_LIMITS = ("max_alloc_bytes", "max_image_pixels", "max_file_bytes")
@@ -548,6 +558,25 @@ def ptr(arr, ctype):
 _TYPES = {1: float, 2: int}
 
 
+_SSLK_E_NOT_FOUND = 15
+
+
+def setting_choices(key, lo, hi):
+    """dict name -> value of a choice-valued integer setting (from the library's
+    tables, sslk_setting_choice), or None when its values have no names."""
+    nm = ctypes.c_char_p()
+    out = {}
+    try:
+        for v in range(int(lo), int(hi) + 1):
+            lib.sslk_setting_choice(key, v, ctypes.byref(nm))
+            out[nm.value.decode()] = v
+    except Error as e:
+        if e.status == _SSLK_E_NOT_FOUND and not out:
+            return None
+        raise
+    return out
+
+
 def setting_info(key):
     name = ctypes.c_char_p()
     dom = ctypes.c_char_p()
@@ -555,13 +584,25 @@ def setting_info(key):
     lo, hi, de = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
     lib.sslk_setting_info(key, ctypes.byref(name), ctypes.byref(dom), ctypes.byref(t),
                           ctypes.byref(lo), ctypes.byref(hi), ctypes.byref(de))
+    typ = _TYPES[t.value]
     return {"key": key, "name": name.value.decode(), "domain": dom.value.decode(),
-            "type": _TYPES[t.value], "lo": lo.value, "hi": hi.value, "default": de.value,
-            "doc": lib.sslk_setting_doc(key).decode()}
+            "type": typ, "lo": lo.value, "hi": hi.value, "default": de.value,
+            "doc": lib.sslk_setting_doc(key).decode(),
+            "choices": setting_choices(key, lo.value, hi.value) if typ is int else None}
+
+
+def choices(domain):
+    """dict setting name -> {value name: value} of a domain's choice-valued settings."""
+    return {n: i["choices"] for n, i in settings(domain).items() if i["choices"]}
 
 
 def settings(domain):
     """dict name -> info for every setting of a domain (e.g. "vicreg")."""
+    return dict(_settings_of(domain))
+
+
+@functools.lru_cache(maxsize=None)
+def _settings_of(domain):  # the tables are constant for the loaded library
     n = ctypes.c_size_t()
     lib.sslk_setting_list(domain.encode(), None, 0, ctypes.byref(n))
     keys = (ctypes.c_int * max(n.value, 1))()

@@ -69,7 +69,6 @@ KINDS = {0: "auto", 1: "idx", 2: "cifar10", 3: "cifar100", 4: "npy", 5: "jpeg_fo
 _KIND_IDS = {v: k for k, v in KINDS.items()}
 _SPLITS = {"train": 0, "test": 1}
 PRESETS = {"plain": 0, "simclr": 1, "vicreg": 2, "local": 3}
-_CORRUPT = {"fail": 0, "skip": 1}
 
 
 def _sizes(n=3):
@@ -319,7 +318,7 @@ class Loader(Owner):
             self._depend_on(dataset)
         self.batch_size = batch_size
         for name, v in (("seed", seed), ("shuffle", int(bool(shuffle))), ("drop_last", int(bool(drop_last))),
-                        ("workers", workers), ("prefetch", prefetch), ("on_corrupt", _CORRUPT[on_corrupt]),
+                        ("workers", workers), ("prefetch", prefetch), ("on_corrupt", on_corrupt),
                         ("aug_seed", aug_seed)):
             info = _key("loader", name)
             lib.sslk_loader_set_i64(self._h, info["key"], setting_value(info, v, name))

@@ -51,6 +51,15 @@ declare("sslk_slice_project", [_vp, c_float_p, _sz, c_double_p])
 declare("sslk_slice_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
 declare("sslk_slice_get_f64", [_vp, ctypes.c_int, c_double_p])
 declare("sslk_splinecam", [_vp, _vp, _vp, ctypes.c_uint, ctypes.POINTER(_vp)])
+
+
+class _SplinecamOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("flags", ctypes.c_uint), ("tol", ctypes.c_double),
+                ("max_regions", ctypes.c_uint64)]
+
+
+declare("sslk_splinecam_options_init", [ctypes.POINTER(_SplinecamOptions)])
+declare("sslk_splinecam_ex", [_vp, _vp, _vp, ctypes.POINTER(_SplinecamOptions), ctypes.POINTER(_vp)])
 declare("sslk_partition_destroy", [_vp], None)
 declare("sslk_partition_info", [_vp, _szp, _szp, _szp, _szp])
 declare("sslk_partition_vertex_offsets", [_vp, _szp])
@@ -344,11 +353,26 @@ class Partition(Owner):
                                      None if boundary_path is None else str(boundary_path).encode())
 
 
-def splinecam(model, slice_, maps=False, ctx=None):
+def splinecam(model, slice_, maps=False, ctx=None, tol=None, max_regions=None):
     """Exact linear regions of `model` (an sslkit.Model, evaluation mode) on
-    `slice_` (an sslkit.Slice).  maps=True keeps each region's output map."""
+    `slice_` (an sslkit.Slice).  maps=True keeps each region's output map.
+    tol / max_regions given here are the call's options (sslk_splinecam_ex,
+    defaults for the one left out; the slice's settings are then not read);
+    without them the slice's settings apply (Slice.set, the 1.x way)."""
     ctx = ctx or getattr(model, "_ctx", None) or default_ctx()
     h = _vp()
     with hold(model, slice_, what="splinecam"):
-        lib.sslk_splinecam(ctx_handle(ctx), model._h, slice_._h, MAPS if maps else 0, ctypes.byref(h))
+        if tol is None and max_regions is None:
+            lib.sslk_splinecam(ctx_handle(ctx), model._h, slice_._h, MAPS if maps else 0, ctypes.byref(h))
+        else:
+            opt = _SplinecamOptions()
+            lib.sslk_splinecam_options_init(ctypes.byref(opt))
+            opt.flags = MAPS if maps else 0
+            if tol is not None:
+                opt.tol = float(tol)
+            if max_regions is not None:
+                if int(max_regions) != max_regions or max_regions < 0:
+                    raise ValueError(f"max_regions must be a non-negative integer, got {max_regions!r}")
+                opt.max_regions = int(max_regions)
+            lib.sslk_splinecam_ex(ctx_handle(ctx), model._h, slice_._h, ctypes.byref(opt), ctypes.byref(h))
     return Partition(h, ctx, slice_)

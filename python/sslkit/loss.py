@@ -18,8 +18,8 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (Owner, ParamView, as_f32, borrow, c_double_p, c_float_p, collect_param_views, ctx_handle, declare, lib,
-                   setting_value, settings as _settings)
+from ._lib import (Owner, ParamView, as_f32, borrow, c_double_p, c_float_p, choices as _choices, collect_param_views,
+                   ctx_handle, declare, lib, setting_value, settings as _settings)
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -48,16 +48,22 @@ declare("sslk_loss_param", [_vp, _sz, ctypes.POINTER(ParamView)])
 declare("sslk_loss_zero_grad", [_vp])
 
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
-         "infonce_symmetric": 5, "diet": 6, "msn": 7}
+         "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8}
 
-CHOICES = {
-    "var_branch_reduction": {"mean": 0, "sum": 1},
-    "view_reduction": {"mean": 0, "sum": 1},
-    "estimator": {"kl": 0, "bhattacharyya": 1},
-    "prior": {"uniform": 0, "power_law": 1, "user": 2},
-    "kl_direction": {"forward": 0, "reverse": 1},
-    "precision": {"float": 0, "double": 1},
-}
+def _loss_choices():
+    """setting name -> {value name: value} over every loss domain, read from the
+    library's tables (sslk_setting_choice), never copied by hand."""
+    out = dict(_choices("loss"))
+    for kind in KINDS.values():
+        dom = ctypes.c_char_p()
+        lib.sslk_loss_kind_domain(kind, ctypes.byref(dom))
+        for name, names in _choices(dom.value.decode()).items():
+            if out.setdefault(name, names) != names:
+                raise RuntimeError(f"loss setting {name!r} names its values differently across kinds")
+    return out
+
+
+CHOICES = _loss_choices()
 
 
 class Loss(Owner):
@@ -96,12 +102,7 @@ class Loss(Owner):
         if name not in self._info:
             raise KeyError(f"{self.kind} has no setting {name!r}; settings: {sorted(self._info)}")
         info = self._info[name]
-        if isinstance(value, str):
-            try:
-                value = CHOICES[name][value]
-            except KeyError:
-                raise ValueError(f"{name}={value!r}: choices are {sorted(CHOICES.get(name, {}))}") from None
-        v = setting_value(info, value, name)
+        v = setting_value(info, value, name)  # a choice's name becomes its value
         if info["type"] is int:
             lib.sslk_loss_set_i64(self._h, info["key"], v)
         else:

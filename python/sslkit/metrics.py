@@ -9,7 +9,7 @@ import ctypes
 import numpy as np
 
 from ._lib import (Owner, also_holds, as_f32, as_i32, c_double_p, c_int64_p, c_uint8_p, ctx_handle, declare, lib, ptr,
-                   to_int)
+                   setting_value, settings, to_int)
 
 c_int32_p = ctypes.POINTER(ctypes.c_int32)
 _vp = ctypes.c_void_p
@@ -40,9 +40,6 @@ declare("sslk_factor_error_ratios", [_vp, c_uint8_p, ctypes.c_size_t, c_uint8_p,
                                      c_double_p, c_double_p, c_int64_p, c_int64_p])
 
 # sslk_rankme_setting / sslk_rankme_variant / sslk_rankme_method values
-_EPS, _VARIANT, _METHOD = 900, 901, 902
-_VARIANTS = {"singular": 0, "covariance": 1}
-_METHODS = {"auto": 0, "gram": 1, "exact": 2}
 _COMBINE = {"prob": 0, "logit": 1, "vote": 2}
 
 
@@ -103,9 +100,10 @@ class RankMe(Owner):
         h = _vp()
         lib.sslk_rankme_create(ctx_handle(ctx), self.d, ctypes.byref(h))
         self._h = h
-        lib.sslk_rankme_set_f64(h, _EPS, float(eps))
-        lib.sslk_rankme_set_i64(h, _VARIANT, _VARIANTS[variant])
-        lib.sslk_rankme_set_i64(h, _METHOD, _METHODS[method])
+        info = settings("rankme")  # keys and value names from the library's table
+        lib.sslk_rankme_set_f64(h, info["eps"]["key"], float(eps))
+        for name, value in (("variant", variant), ("method", method)):
+            lib.sslk_rankme_set_i64(h, info[name]["key"], setting_value(info[name], value, name))
 
     def update(self, Z):
         z = as_f32(Z, "Z", ndim=2)

@@ -10,7 +10,7 @@ import ctypes
 import numpy as np
 
 from ._lib import (Error, Owner, also_holds, as_f32, as_i32, c_double_p, c_float_p, ctx_handle, declare, hold, lib, ptr,
-                   setting_info, setting_value, to_int)
+                   setting_info, setting_value, settings, to_int)
 
 _vp = ctypes.c_void_p
 _sz = ctypes.c_size_t
@@ -34,11 +34,19 @@ declare("sslk_probe_chosen_l2", [_vp, c_double_p])
 declare("sslk_probe_predict", [_vp, c_float_p, _sz, _sz, _i32p, c_float_p])
 declare("sslk_probe_evaluate", [_vp, c_float_p, _i32p, _sz, _sz, c_double_p])
 
-KNN_K, KNN_TEMPERATURE, KNN_WEIGHTING, KNN_DISTANCE, KNN_MEMORY_MB, KNN_EPS = range(2100, 2106)
-PROBE_L2, PROBE_VAL_FRACTION, PROBE_MAX_ITER, PROBE_SEARCH_ITER, PROBE_STANDARDIZE, PROBE_SEED, \
-    PROBE_TOL = range(2200, 2207)
-_WEIGHTING = {"exp": 0, "inverse": 1, "uniform": 2}
-_DISTANCE = {"cosine": 0, "euclidean": 1}
+
+
+def _setting(domain, name):
+    """The info (key, bounds, choices) of one setting, looked up by name in the
+    library's tables rather than copied enum values."""
+    return settings(domain)[name]
+
+
+def _set_all(h, domain, setter_f64, setter_i64, values):
+    for name, value in values:
+        info = _setting(domain, name)
+        v = setting_value(info, value, name)  # names of choices become values
+        (setter_i64 if info["type"] is int else setter_f64)(h, info["key"], v)
 
 
 def _xy(z, y, name):
@@ -59,11 +67,9 @@ class KNN(Owner):
         h = _vp()
         lib.sslk_knn_create(ctx_handle(ctx), ctypes.byref(h))
         self._h = h
-        lib.sslk_knn_set_i64(h, KNN_K, to_int(k, "k"))
-        lib.sslk_knn_set_f64(h, KNN_TEMPERATURE, float(t))
-        lib.sslk_knn_set_i64(h, KNN_WEIGHTING, _WEIGHTING[weighting])
-        lib.sslk_knn_set_i64(h, KNN_DISTANCE, _DISTANCE[distance])
-        lib.sslk_knn_set_i64(h, KNN_MEMORY_MB, to_int(memory_mb, "memory_mb"))
+        _set_all(h, "knn", lib.sslk_knn_set_f64, lib.sslk_knn_set_i64,
+                 (("k", k), ("temperature", t), ("weighting", weighting), ("distance", distance),
+                  ("memory_mb", memory_mb)))
         self.nclasses = None
 
     def fit(self, z, y, nclasses=None):
@@ -122,13 +128,10 @@ class LinearProbe(Owner):
         h = _vp()
         lib.sslk_probe_create(ctx_handle(ctx), ctypes.byref(h))
         self._h = h
-        lib.sslk_probe_set_f64(h, PROBE_L2, -1.0 if l2 is None else float(l2))
-        lib.sslk_probe_set_f64(h, PROBE_VAL_FRACTION, float(val_fraction))
-        lib.sslk_probe_set_i64(h, PROBE_MAX_ITER, to_int(max_iter, "max_iter"))
-        lib.sslk_probe_set_i64(h, PROBE_SEARCH_ITER, to_int(search_iter, "search_iter"))
-        lib.sslk_probe_set_i64(h, PROBE_STANDARDIZE, int(bool(standardize)))
-        lib.sslk_probe_set_i64(h, PROBE_SEED, to_int(seed, "seed"))
-        lib.sslk_probe_set_f64(h, PROBE_TOL, float(tol))
+        _set_all(h, "probe", lib.sslk_probe_set_f64, lib.sslk_probe_set_i64,
+                 (("l2", -1.0 if l2 is None else l2), ("val_fraction", val_fraction), ("max_iter", max_iter),
+                  ("search_iter", search_iter), ("standardize", int(bool(standardize))), ("seed", seed),
+                  ("tol", tol)))
         self.nclasses = None
 
     def fit(self, z, y, nclasses=None):
@@ -212,6 +215,8 @@ declare("sslk_trainer_load", [_vp, ctypes.c_char_p, _vp, _vpp])
 declare("sslk_trainer_embed_dim", [_vp, ctypes.POINTER(_sz)])
 declare("sslk_trainer_embed", [_vp, _vp, c_float_p, _sz, _sz, _i32p])
 declare("sslk_trainer_loss", [_vp, _vpp])
+declare("sslk_trainer_loader", [_vp, _vpp])
+declare("sslk_trainer_augment", [_vp, _vpp])
 declare("sslk_loss_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
 declare("sslk_loss_get_kind", [_vp, ctypes.POINTER(ctypes.c_int)])
 declare("sslk_loss_kind_domain", [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)])
@@ -310,6 +315,38 @@ class Trainer(Owner):
         v = ctypes.c_double()
         lib.sslk_trainer_get_f64(self._h, key.value, ctypes.byref(v))
         return v.value
+
+    # The trainer's own loader and recipe are borrowed handles: they are used
+    # only inside these calls, so no Python object can outlive them.
+    def loader_set(self, name, value):
+        """Set a setting of the trainer's loader (domain "loader", e.g. aug_seed);
+        it holds until a trainer setting that reshapes the data path rebuilds it."""
+        from .data import _key
+        info = _key("loader", name)
+        ld = _vp()
+        lib.sslk_trainer_loader(self._h, ctypes.byref(ld))
+        lib.sslk_loader_set_i64(ld, info["key"], setting_value(info, value, name))
+
+    def loader_get(self, name):
+        from .data import _key
+        ld = _vp()
+        lib.sslk_trainer_loader(self._h, ctypes.byref(ld))
+        v = ctypes.c_int64()
+        lib.sslk_loader_get_i64(ld, _key("loader", name)["key"], ctypes.byref(v))
+        return v.value
+
+    def augment_set(self, name, value, view=-1):
+        """Set a setting of the training recipe (domain "augment") for one view
+        or all (-1); applies from the next fit."""
+        from .data import _key
+        info = _key("augment", name)
+        a = _vp()
+        lib.sslk_trainer_augment(self._h, ctypes.byref(a))
+        v = setting_value(info, value, name)
+        if info["type"] is int:
+            lib.sslk_augment_set_i64(a, int(view), info["key"], v)
+        else:
+            lib.sslk_augment_set_f64(a, int(view), info["key"], float(v))
 
     @property
     def epochs_done(self):

@@ -81,11 +81,13 @@ def test_cli_train():
         # DIET trains on its subset and says so
         r2 = os.path.join(d, "r2")
         run("train", "--method", "diet", "--data", d, "--out", r2, "--epochs", "1", "--set", "subset=40",
-            "--no-eval", *SMALL)
+            "--set", "optimizer=sgd", "--no-eval", *SMALL)  # a choice by its name (from the library)
         ev = run("eval", r2, "--data", d, "--threads", "1").stdout
         assert "over a 40-image subset" in ev, ev
         r = run("train", "--method", "diet", "--data", d, "--out", r2, "--set", "subset=1", *SMALL, ok=False)
         assert r.returncode != 0 and "subset of 1 item" in r.stderr, r.stderr
+        r = run("train", "--method", "diet", "--data", d, "--out", r2, "--set", "optimizer=adam", *SMALL, ok=False)
+        assert r.returncode == 2 and "--set optimizer: 'adam' is not one of sgd, lars, adamw" in r.stderr, r.stderr
         # FAIR-Ensemble: the sources of randomness by name
         e = os.path.join(d, "ens")
         out = run("train-ensemble", "--members", "2", "--vary", "init,order,augment", "--data", d, "--out", e,

@@ -178,6 +178,15 @@ def test_cli_splinecam(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 100
     bad = subprocess.run([exe, "splinecam", str(tmp_path / "m.sslk")], capture_output=True, text=True)
     assert bad.returncode == 2
+    # the call's options: a region cap below the count fails, one at it passes
+    base = [exe, "splinecam", str(tmp_path / "m.sslk"), "--anchors", str(tmp_path / "a.npy"), "--pad", "0.5",
+            "--threads", "1"]
+    capped = subprocess.run(base + ["--max-regions", str(len(p) - 1)], capture_output=True, text=True)
+    assert capped.returncode == 1 and "SSLK_E_OVERFLOW" in capped.stderr + capped.stdout, capped.stderr
+    ok = subprocess.run(base + ["--max-regions", str(len(p)), "--tol", "1e-9"], capture_output=True, text=True)
+    assert ok.returncode == 0 and int(ok.stdout.split()[1]) == len(p), ok.stderr
+    badtol = subprocess.run(base + ["--tol", "0.5"], capture_output=True, text=True)
+    assert badtol.returncode == 2 and "--tol" in badtol.stderr
 
 
 def test_private_context_outlives_slice_in_a_gc_cycle():
@@ -194,3 +203,25 @@ def test_private_context_outlives_slice_in_a_gc_cycle():
         assert ctx._deps == 1  # the slice is its one dependant
         del s, ctx, holder
         gc.collect()
+
+
+def test_splinecam_options_on_the_call():
+    m = _mlp("linear:12,relu,linear:4", 6, 3)
+    a = np.random.default_rng(2).normal(size=(2, 6)).astype(np.float32)
+    s = sslkit.Slice.from_anchors(a, pad=0.3, seed=5)
+    ref = sslkit.splinecam(m, s)
+    assert len(ref) > 1
+    s.set("max_regions", 1)  # read by the 1.x path only
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.splinecam(m, s)
+    assert e.value.status_name == "SSLK_E_OVERFLOW"
+    p = sslkit.splinecam(m, s, max_regions=10**6, maps=True)
+    assert len(p) == len(ref) and np.allclose(p.areas, ref.areas)
+    assert p.maps.shape[0] == len(ref)
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.splinecam(m, s, tol=0.5)
+    assert e.value.status_name == "SSLK_E_SETTING"
+    with pytest.raises(sslkit.Error) as e:
+        sslkit.splinecam(m, s, max_regions=2)
+    assert e.value.status_name == "SSLK_E_OVERFLOW"
+    assert s.get("max_regions") == 1

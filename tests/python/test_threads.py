@@ -30,6 +30,7 @@ CASES = {
     "infonce_symmetric": ({}, (A, B)),
     "diet": (dict(num_samples=10, dim=D), (A, IDX)),
     "msn": (dict(num_prototypes=6, dim=D, sinkhorn_iterations=3), (np.concatenate([A, B]), B)),
+    "xent": ({}, (A, IDX % D)),
 }
 
 

@@ -345,7 +345,7 @@ static const ssli_setting_def test_defs[] = {
     {9901, "alpha", SSLK_SETTING_F64, 0.0, 10.0, 2.5, "a real"},
     {9902, "count", SSLK_SETTING_I64, 1, 100, 3, "an integer"},
 };
-static const ssli_setting_table test_table = {"test", test_defs, 2};
+static const ssli_setting_table test_table = {"test", test_defs, 2, NULL};
 
 START_TEST(settings_bounds_and_types) {
     double v[2];
@@ -391,6 +391,203 @@ START_TEST(settings_registry_consistent) {
                         ck_assert_msg(ssli_setting_tables[u]->defs[j].key != d->key, "duplicate key %d", d->key);
         }
     }
+}
+END_TEST
+
+/* Does the doc of an integer setting name its values ("0 = mean, 1 = sum")? */
+static bool doc_lists_values(const ssli_setting_def *d) {
+    char lo[32];
+    snprintf(lo, sizeof lo, "%g = ", d->lo);
+    return d->type == SSLK_SETTING_I64 && d->doc && strncmp(d->doc, lo, strlen(lo)) == 0;
+}
+
+START_TEST(settings_choices_named) {
+    /* Every choice list belongs to an integer setting of its table and names
+     * each value of [lo, hi] once; every integer setting whose doc lists its
+     * values has names; sslk_setting_choice and _find are inverse. */
+    size_t named = 0;
+    for (size_t t = 0; ssli_setting_tables[t]; t++) {
+        const ssli_setting_table *T = ssli_setting_tables[t];
+        for (const ssli_setting_choices *c = T->choices; c && c->key; c++) {
+            int i = ssli_setting_index(T, c->key);
+            ck_assert_msg(i >= 0, "%s: choices of key %d outside the table", T->domain, c->key);
+            const ssli_setting_def *d = &T->defs[i];
+            ck_assert_int_eq(d->type, SSLK_SETTING_I64);
+            size_t n = 0;
+            while (c->names[n]) n++;
+            ck_assert_msg((double)n == d->hi - d->lo + 1, "%s.%s: %zu names for [%g, %g]", T->domain, d->name, n,
+                          d->lo, d->hi);
+        }
+        for (size_t i = 0; i < T->count; i++) {
+            const ssli_setting_def *d = &T->defs[i];
+            const char *nm;
+            sslk_status st = sslk_setting_choice(d->key, (int64_t)d->lo, &nm);
+            ck_assert_msg(doc_lists_values(d) == (st == SSLK_OK), "%s.%s: doc '%s' vs names (%d)", T->domain,
+                          d->name, d->doc, (int)st);
+            if (st != SSLK_OK) {
+                ck_assert_int_eq(st, SSLK_E_NOT_FOUND);
+                continue;
+            }
+            named++;
+            for (int64_t v = (int64_t)d->lo; v <= (int64_t)d->hi; v++) {
+                ck_ok(sslk_setting_choice(d->key, v, &nm));
+                ck_assert(nm[0] != '\0');
+                int64_t back = -99;
+                ck_ok(sslk_setting_choice_find(d->key, nm, &back));
+                ck_assert_int_eq(back, v); /* also proves the names are distinct */
+            }
+            ck_status(sslk_setting_choice(d->key, (int64_t)d->hi + 1, &nm), SSLK_E_RANGE);
+            ck_status(sslk_setting_choice(d->key, (int64_t)d->lo - 1, &nm), SSLK_E_RANGE);
+        }
+    }
+    ck_assert_uint_eq(named, 13);
+    const char *nm;
+    int64_t v;
+    ck_ok(sslk_setting_choice(SSLK_KNN_WEIGHTING, 1, &nm));
+    ck_assert_str_eq(nm, "inverse");
+    ck_ok(sslk_setting_choice(SSLK_TRAIN_OPTIMIZER, 2, &nm)); /* starts at lo = 1 */
+    ck_assert_str_eq(nm, "lars");
+    ck_ok(sslk_setting_choice_find(SSLK_MSN_PRIOR, "power_law", &v));
+    ck_assert_int_eq(v, 1);
+    ck_ok(sslk_setting_choice_find(SSLK_LOADER_ON_CORRUPT, "skip", &v));
+    ck_assert_int_eq(v, 1);
+    ck_status(sslk_setting_choice_find(SSLK_MSN_PRIOR, "gaussian", &v), SSLK_E_NOT_FOUND);
+    ck_assert(strstr(sslk_last_error(), "'prior' has no value named 'gaussian'") != NULL);
+    ck_status(sslk_setting_choice(SSLK_KNN_K, 1, &nm), SSLK_E_NOT_FOUND);
+    ck_assert(strstr(sslk_last_error(), "'k' of domain 'knn' has no named values") != NULL);
+    ck_status(sslk_setting_choice(-4242, 0, &nm), SSLK_E_SETTING);
+    ck_status(sslk_setting_choice(SSLK_KNN_WEIGHTING, 0, NULL), SSLK_E_INVALID_ARG);
+    ck_status(sslk_setting_choice_find(SSLK_KNN_WEIGHTING, NULL, &v), SSLK_E_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(settings_int64_reads) {
+    ck_assert(ssli_setting_to_i64(3.9) == 3);
+    ck_assert(ssli_setting_to_i64(-3.9) == -3);
+    ck_assert(ssli_setting_to_i64(1e300) == INT64_MAX);
+    ck_assert(ssli_setting_to_i64(-1e300) == INT64_MIN);
+    ck_assert(ssli_setting_to_i64(NAN) == 0);
+    ck_assert(ssli_setting_to_i64(9007199254740992.0) == INT64_C(9007199254740992));
+}
+END_TEST
+
+/* Each handle's four accessors: an integer setting written as f64 reads back
+ * as both types, a real one written as i64 too; a real value for an integer
+ * setting, an unknown key and NULL outputs are refused with the caller's name. */
+#define CHECK_FOUR(H, PFX, IKEY, IVAL, FKEY)                                                   \
+    do {                                                                                   \
+        double f_ = 0;                                                                     \
+        int64_t i_ = 0;                                                                    \
+        ck_ok(PFX##_set_f64(H, IKEY, (double)(IVAL)));                                     \
+        ck_ok(PFX##_get_i64(H, IKEY, &i_));                                                \
+        ck_assert_int_eq(i_, IVAL);                                                        \
+        ck_ok(PFX##_set_i64(H, IKEY, (IVAL) + 1));                                         \
+        ck_ok(PFX##_get_f64(H, IKEY, &f_));                                                \
+        ck_assert(f_ == (double)(IVAL) + 1);                                               \
+        ck_status(PFX##_set_f64(H, IKEY, 0.5), SSLK_E_SETTING);                            \
+        ck_assert(strstr(sslk_last_error(), #PFX "_set_f64: setting") != NULL);            \
+        ck_status(PFX##_get_i64(H, -4242, &i_), SSLK_E_SETTING);                           \
+        ck_assert(strstr(sslk_last_error(), #PFX "_get_i64") != NULL);                     \
+        ck_status(PFX##_get_i64(H, IKEY, NULL), SSLK_E_INVALID_ARG);                       \
+        ck_status(PFX##_set_i64(NULL, IKEY, IVAL), SSLK_E_INVALID_ARG);                    \
+        ck_assert(strstr(sslk_last_error(), #PFX "_set_i64") != NULL);                     \
+        if ((FKEY) != 0) {                                                                 \
+            ck_ok(PFX##_set_i64(H, FKEY, 1));                                              \
+            ck_ok(PFX##_get_f64(H, FKEY, &f_));                                            \
+            ck_assert(f_ == 1.0);                                                          \
+            ck_ok(PFX##_get_i64(H, FKEY, &i_));                                            \
+            ck_assert_int_eq(i_, 1);                                                       \
+        }                                                                                  \
+    } while (0)
+
+START_TEST(settings_every_handle_has_four_accessors) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    CHECK_FOUR(c, sslk_ctx, SSLK_CTX_MAX_IMAGE_PIXELS, 1000, 0);
+
+    size_t shape[1] = {2};
+    sslk_model *m;
+    ck_ok(sslk_model_from_spec(c, "linear:4,relu,linear:2", 1, shape, 1, &m));
+    int64_t iv = -1;
+    ck_ok(sslk_model_set_i64(m, SSLK_MODEL_BN_MOMENTUM, 1)); /* model has real settings only */
+    ck_ok(sslk_model_get_i64(m, SSLK_MODEL_BN_MOMENTUM, &iv));
+    ck_assert_int_eq(iv, 1);
+    ck_ok(sslk_model_set_f64(m, SSLK_MODEL_BN_MOMENTUM, 0.25));
+    ck_ok(sslk_model_get_i64(m, SSLK_MODEL_BN_MOMENTUM, &iv)); /* truncated, as sslk_loss_get_i64 */
+    ck_assert_int_eq(iv, 0);
+    ck_status(sslk_model_set_i64(m, SSLK_MODEL_BN_MOMENTUM, 2), SSLK_E_SETTING);
+    ck_assert(strstr(sslk_last_error(), "sslk_model_set_i64: setting 'bn_momentum' = 2") != NULL);
+
+    const float V[6] = {-1, -1, 1, -1, 0, 1};
+    sslk_police *pol;
+    ck_ok(sslk_police_create(m, V, 3, 2, &pol));
+    CHECK_FOUR(pol, sslk_police, SSLK_POLICE_CONSTRAIN_OUTPUT, 0, 0);
+    sslk_police_destroy(pol);
+
+    const float o[2] = {0, 0}, dirs[4] = {1, 0, 0, 1};
+    const double ext[4] = {-1, 1, -1, 1};
+    sslk_slice *s;
+    ck_ok(sslk_slice_from_box(c, o, dirs, 2, ext, &s));
+    CHECK_FOUR(s, sslk_slice, SSLK_SPLINECAM_MAX_REGIONS, 5000, 0);
+    sslk_slice_destroy(s);
+
+    sslk_rankme_acc *r;
+    ck_ok(sslk_rankme_create(c, 3, &r));
+    CHECK_FOUR(r, sslk_rankme, SSLK_RANKME_METHOD, 1, 0);
+    sslk_rankme_destroy(r);
+
+    sslk_knn *k;
+    ck_ok(sslk_knn_create(c, &k));
+    CHECK_FOUR(k, sslk_knn, SSLK_KNN_K, 7, SSLK_KNN_TEMPERATURE);
+    sslk_knn_destroy(k);
+    sslk_probe *pr;
+    ck_ok(sslk_probe_create(c, &pr));
+    CHECK_FOUR(pr, sslk_probe, SSLK_PROBE_MAX_ITER, 50, SSLK_PROBE_TOL);
+    sslk_probe_destroy(pr);
+
+    sslk_loss *L;
+    ck_ok(sslk_loss_create(c, SSLK_LOSS_MSN, &L));
+    CHECK_FOUR(L, sslk_loss, SSLK_MSN_SINKHORN_ITERATIONS, 5, SSLK_MSN_TEMPERATURE);
+    sslk_loss_destroy(L);
+
+    uint8_t px[4 * 2 * 2] = {0};
+    int32_t lab[4] = {0, 1, 0, 1};
+    sslk_dataset *ds;
+    ck_ok(sslk_dataset_from_memory(c, px, 4, 2, 2, 1, lab, &ds));
+    CHECK_FOUR(ds, sslk_dataset, SSLK_DATASET_MAX_FILE_MB, 12, 0);
+    sslk_augment *aug;
+    ck_ok(sslk_augment_create(c, 2, &aug));
+    double f = 0;
+    ck_ok(sslk_augment_set_i64(aug, -1, SSLK_AUG_SIZE, 2));
+    ck_ok(sslk_augment_get_i64(aug, 1, SSLK_AUG_SIZE, &iv));
+    ck_assert_int_eq(iv, 2);
+    ck_ok(sslk_augment_set_f64(aug, 0, SSLK_AUG_FLIP_P, 1.0));
+    ck_ok(sslk_augment_get_i64(aug, 0, SSLK_AUG_FLIP_P, &iv));
+    ck_assert_int_eq(iv, 1);
+    ck_ok(sslk_augment_get_f64(aug, 1, SSLK_AUG_FLIP_P, &f));
+    ck_assert(f == 0.5);
+    ck_status(sslk_augment_get_i64(aug, 2, SSLK_AUG_SIZE, &iv), SSLK_E_RANGE);
+    ck_assert(strstr(sslk_last_error(), "sslk_augment_get_i64: view = 2 outside [0, 2)") != NULL);
+    sslk_loader *ld;
+    ck_ok(sslk_loader_create(c, ds, aug, 2, &ld));
+    CHECK_FOUR(ld, sslk_loader, SSLK_LOADER_PREFETCH, 3, 0);
+    sslk_loader_destroy(ld);
+    sslk_augment_destroy(aug);
+    sslk_dataset_destroy(ds);
+
+    sslk_optim *opt;
+    ck_ok(sslk_optim_create(c, SSLK_OPTIM_SGD, &opt));
+    ck_ok(sslk_optim_set_i64(opt, SSLK_SGD_NESTEROV, 1));
+    ck_ok(sslk_optim_get_i64(opt, SIZE_MAX, SSLK_SGD_NESTEROV, &iv));
+    ck_assert_int_eq(iv, 1);
+    ck_status(sslk_optim_group_set_i64(opt, 0, SSLK_SGD_NESTEROV, 0), SSLK_E_RANGE); /* no groups yet */
+    ck_assert(strstr(sslk_last_error(), "sslk_optim_group_set_i64: 'group' = 0") != NULL);
+    ck_status(sslk_optim_get_i64(opt, 0, SSLK_SGD_NESTEROV, &iv), SSLK_E_RANGE);
+    ck_status(sslk_optim_set_i64(opt, SSLK_SGD_LR, -1), SSLK_E_SETTING);
+    sslk_optim_destroy(opt);
+
+    sslk_model_destroy(m);
+    sslk_ctx_destroy(c);
 }
 END_TEST
 
@@ -616,6 +813,9 @@ int main(void) {
     tcase_add_test(tc, rng_shuffle_is_permutation);
     tcase_add_test(tc, settings_bounds_and_types);
     tcase_add_test(tc, settings_registry_consistent);
+    tcase_add_test(tc, settings_choices_named);
+    tcase_add_test(tc, settings_int64_reads);
+    tcase_add_test(tc, settings_every_handle_has_four_accessors);
     tcase_add_test(tc, atomic_file_commit_and_abort);
     tcase_add_test(tc, atomic_file_removes_stale_temporaries);
     tcase_add_test(tc, atomic_file_after_kill9);

@@ -682,7 +682,7 @@ END_TEST
  * h'[r, k] = h[r, k] + h[n, k]; its backward adds the column sums of g to the
  * extra row.  Gradient checks through it exercise the hook plumbing. */
 static int hook_calls;
-static sslk_status add_first_extra(void *u, const ssli_layer *L, float *h, size_t n, size_t c, size_t w) {
+static sslk_status add_first_extra(void *u, const void *L, float *h, size_t n, size_t c, size_t w) {
     (void)u, (void)L;
     hook_calls++;
     if (!c) return SSLK_OK;
@@ -692,7 +692,7 @@ static sslk_status add_first_extra(void *u, const ssli_layer *L, float *h, size_
     for (size_t k = 0; k < w; k++) h[n * w + k] *= 2.0f;
     return SSLK_OK;
 }
-static sslk_status add_first_extra_back(void *u, const ssli_layer *L, float *g, size_t n, size_t c,
+static sslk_status add_first_extra_back(void *u, const void *L, float *g, size_t n, size_t c,
                                         size_t w) {
     (void)u, (void)L;
     if (!c) return SSLK_OK;
@@ -738,6 +738,80 @@ START_TEST(constraint_hook_points_and_gradients) {
 }
 END_TEST
 
+/* ---- read-only walk (nn/walk.h) ----------------------------------------------
+ * Operations, shapes, parameters, pre-activation flags and nested residual
+ * walks; the hook's keys are the walk's keys. */
+static const void *seen_keys[8];
+static int nseen;
+static sslk_status record_key(void *u, const void *key, float *h, size_t n, size_t c, size_t w) {
+    (void)u, (void)h, (void)n, (void)c, (void)w;
+    if (nseen < 8) seen_keys[nseen] = key;
+    nseen++;
+    return SSLK_OK;
+}
+
+START_TEST(walk_describes_layers_and_residual_blocks) {
+    sslk_ctx *c = mkctx(1);
+    sslk_model *m = mk(c, "linear:4,bn,leaky_relu:0.25,res(linear:4,abs,linear:4|linear:4),relu,linear:2", 1, 3, 1, 1,
+                       7);
+    ck_ok(sslk_model_set_f64(m, SSLK_MODEL_BN_EPS, 1e-3));
+    ssli_walk w = ssli_model_walk(m);
+    ck_assert_uint_eq(ssli_walk_count(w), 6);
+    ssli_walk_layer L[6];
+    for (size_t i = 0; i < 6; i++) ssli_walk_get(w, i, &L[i]);
+    const ssli_walk_op ops[6] = {SSLI_WALK_DENSE, SSLI_WALK_NORM, SSLI_WALK_UNIT, SSLI_WALK_ADD, SSLI_WALK_UNIT,
+                                 SSLI_WALK_DENSE};
+    for (size_t i = 0; i < 6; i++) ck_assert_int_eq(L[i].op, ops[i]);
+    ck_assert_str_eq(L[0].name, "0");
+    ck_assert_uint_eq(L[0].in.c, 3);
+    ck_assert_uint_eq(L[0].out.c, 4);
+    ck_assert_uint_eq(L[0].weight_count, 12);
+    ck_assert_uint_eq(L[0].bias_count, 4);
+    ck_assert(!L[0].preact && L[1].preact && !L[2].preact);
+    ck_assert(L[1].mean != NULL && L[1].var != NULL);
+    ck_assert(L[1].eps == 1e-3);
+    ck_assert(L[2].neg == 0.25 && L[2].pos == 1.0);
+    ck_assert(L[4].neg == 0.0);
+    /* the residual block: nested body and shortcut walks */
+    ck_assert(!L[3].identity);
+    ck_assert_uint_eq(ssli_walk_count(L[3].body), 3);
+    ck_assert_uint_eq(ssli_walk_count(L[3].shortcut), 1);
+    ssli_walk_layer b0, b1, b2, s0;
+    ssli_walk_get(L[3].body, 0, &b0);
+    ssli_walk_get(L[3].body, 1, &b1);
+    ssli_walk_get(L[3].body, 2, &b2);
+    ssli_walk_get(L[3].shortcut, 0, &s0);
+    ck_assert_str_eq(b0.name, "3.body.0");
+    ck_assert_str_eq(s0.name, "3.shortcut.0");
+    ck_assert(b1.op == SSLI_WALK_UNIT && b1.neg == -1.0);
+    ck_assert(b0.preact && b2.preact && s0.preact);
+    ck_assert_str_eq(ssli_walk_key_name(b2.key), "3.body.2");
+    ck_assert(L[5].preact && L[5].weight_count == 8);
+    ck_assert_uint_eq(ssli_shape_numel(ssli_model_out_shape(m)), 2);
+    /* the hook sees the pre-activation points in walk order, by key */
+    float extra[3] = {0.1f, 0.2f, 0.3f}, x[6] = {1, 2, 3, -1, 0, 1}, y[4];
+    ssli_model_hook hk = {1, extra, record_key, NULL, NULL};
+    ssli_model_set_hook(m, &hk);
+    ck_assert(ssli_model_hook_of(m) == &hk);
+    nseen = 0;
+    ck_ok(sslk_model_forward(m, x, 2, y, SSLK_MODE_EVAL));
+    ck_assert_int_eq(nseen, 5);
+    ck_assert(seen_keys[0] == L[1].key && seen_keys[1] == b0.key && seen_keys[2] == b2.key &&
+              seen_keys[3] == s0.key && seen_keys[4] == L[5].key);
+    ssli_model_set_hook(m, NULL);
+    ck_assert(ssli_model_hook_of(m) == NULL);
+    sslk_model_destroy(m);
+    /* identity shortcut */
+    m = mk(c, "linear:4,relu,res(linear:4,relu,linear:4),relu,linear:2", 1, 3, 1, 1, 8);
+    ssli_walk_layer r;
+    ssli_walk_get(ssli_model_walk(m), 2, &r);
+    ck_assert(r.op == SSLI_WALK_ADD && r.identity);
+    ck_assert_uint_eq(ssli_walk_count(r.shortcut), 0);
+    sslk_model_destroy(m);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 Suite *nn_suite(void);
 Suite *nn_suite(void) {
     Suite *s = suite_create("nn");
@@ -757,6 +831,7 @@ Suite *nn_suite(void) {
     tcase_add_test(tc, hostile_sizes_refused);
     tcase_add_test(tc, batch_size_changes_reuse_handle);
     tcase_add_test(tc, constraint_hook_points_and_gradients);
+    tcase_add_test(tc, walk_describes_layers_and_residual_blocks);
     suite_add_tcase(s, tc);
     return s;
 }

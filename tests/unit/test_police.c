@@ -493,6 +493,23 @@ START_TEST(bad_inputs) {
     ck_status(sslk_police_verify(c, m, V, 4, 2, 0, 1, &r), SSLK_E_INVALID_ARG);
     sslk_police_destroy(p);
     sslk_model_destroy(m);
+    /* a non-finite parameter (written behind the setters' checks) is named by
+     * the binder in the double paths; freeze then leaves the model unchanged */
+    m = mlp(c, 2, "linear:4,relu,linear:1", 5);
+    ck_ok(sslk_police_create(m, V, 4, 2, &p));
+    sslk_param_view v = {.struct_size = sizeof v};
+    ck_ok(sslk_model_param(m, 1, &v));
+    ck_assert_str_eq(v.name, "0.bias");
+    float b2 = v.data[2];
+    v.data[2] = INFINITY;
+    ck_status(sslk_police_verify(c, m, V, 4, 2, 10, 1, &r), SSLK_E_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "layer '0' bias[2] is not finite"));
+    ck_status(sslk_police_freeze(p), SSLK_E_NONFINITE);
+    ck_assert(isinf(v.data[2]));
+    v.data[2] = b2;
+    ck_ok(sslk_police_freeze(p));
+    sslk_police_destroy(p);
+    sslk_model_destroy(m);
     sslk_police_destroy(NULL);
     sslk_ctx_destroy(c);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "geometry/cpwl.h"
+#include "geometry/model_bind.h"
 #include "geometry/partition.h"
 #include "nn/model_internal.h"
 #include "testutil.h"
@@ -580,6 +581,88 @@ START_TEST(conv_pool_batchnorm) {
 }
 END_TEST
 
+/* The double evaluator (ssli_cpwl_eval_rows over the one binder) against the
+ * naive double forward above (1e-12, same activation codes) and the model's
+ * float forward (1e-5), folded and unfolded; the pre-activation callback sees
+ * every point once per evaluation with its width. */
+typedef struct point_log {
+    size_t calls[8], width[8];
+} point_log;
+
+static sslk_status log_point(void *user, size_t k, double *h, size_t rows, size_t width) {
+    point_log *L = user;
+    (void)h;
+    ck_assert_uint_lt(k, 8);
+    ck_assert_uint_eq(rows, 5);
+    L->calls[k]++;
+    L->width[k] = width;
+    return SSLK_OK;
+}
+
+START_TEST(double_evaluator_matches_forward) {
+    size_t shape[3] = {2, 8, 8};
+    const char *specs[] = {"conv:3:3:1:1,bn,relu,maxpool:2,conv:4:3:1:1,bn,abs,avgpool:2,flatten,linear:3",
+                           "conv:2:3:1:1,relu,res(conv:2:3:1:1,bn,relu,conv:2:3:1:1,bn|conv:2:1:1:0),relu,gap,linear:2"};
+    const size_t npts[] = {3, 5}, w0[] = {3 * 64, 2 * 64}, wlast[] = {3, 2};
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    for (int t = 0; t < 2; t++) {
+        sslk_model *m;
+        ck_ok(sslk_model_from_spec(c, specs[t], 3, shape, 51 + (uint64_t)t, &m));
+        randomise_bn(m, 52 + (unsigned)t);
+        size_t D, K;
+        ck_ok(sslk_model_io_size(m, &D, &K));
+        const size_t rows = 5;
+        float *x = malloc(rows * D * sizeof *x), *y = malloc(rows * K * sizeof *y);
+        double *xd = malloc(rows * D * sizeof *xd), *yd = malloc(rows * K * sizeof *yd), *y1 = malloc(K * sizeof *y1);
+        tu_fill_uniform(x, rows * D, 60 + (unsigned)t, -1, 1);
+        for (size_t i = 0; i < rows * D; i++) xd[i] = x[i];
+        ck_ok(sslk_model_forward(m, x, rows, y, SSLK_MODE_EVAL));
+        for (int fold = 0; fold < 2; fold++) {
+            const ssli_bind_opts o = {"test", fold == 1, NULL, 0};
+            ssli_cpwl net;
+            ck_ok(ssli_cpwl_bind(m, &o, &net));
+            ck_assert_uint_eq(net.npoints, npts[t]);
+            const size_t cw = ssli_code_words(net.code_bits);
+            uint64_t *code = calloc(rows * cw + 1, sizeof *code), *code1 = calloc(cw + 1, sizeof *code1),
+                     *rcode = calloc(cw + 1, sizeof *rcode);
+            point_log lg;
+            memset(&lg, 0, sizeof lg);
+            ck_ok(ssli_cpwl_eval_rows(&net, xd, rows, yd, code, log_point, &lg));
+            for (size_t k = 0; k < npts[t]; k++) ck_assert_uint_eq(lg.calls[k], 1);
+            ck_assert_uint_eq(lg.width[0], w0[t]);
+            ck_assert_uint_eq(lg.width[npts[t] - 1], wlast[t]);
+            for (size_t r = 0; r < rows; r++) {
+                ref R = {m, rcode, 0};
+                memset(rcode, 0, (cw + 1) * sizeof *rcode);
+                double *yr = ref_seq(&R, ssli_model_top(m), xd + r * D);
+                ck_assert_uint_eq(R.bit, net.code_bits);
+                ck_assert(memcmp(rcode, code + r * cw, cw * 8) == 0);
+                ck_ok(ssli_cpwl_eval(&net, xd + r * D, y1, code1));
+                ck_assert(memcmp(code1, code + r * cw, cw * 8) == 0);
+                for (size_t k = 0; k < K; k++) {
+                    ck_assert(y1[k] == yd[r * K + k]); /* one evaluator: a row alone = in a batch */
+                    ck_close(yd[r * K + k], yr[k], 1e-12, 1e-12);
+                    ck_close(yd[r * K + k], (double)y[r * K + k], 1e-5, 1e-5);
+                }
+                free(yr);
+            }
+            free(code);
+            free(code1);
+            free(rcode);
+            ssli_cpwl_free(&net);
+        }
+        free(x);
+        free(y);
+        free(xd);
+        free(yd);
+        free(y1);
+        sslk_model_destroy(m);
+    }
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 /* Max-pool windows whose entries are identical (a dead channel: zero weights,
  * so every position holds the same ReLU of the bias): the first entry wins,
  * as in the forward pass, and no region is duplicated. */
@@ -909,6 +992,69 @@ START_TEST(three_anchor_and_polygon_slices) {
 }
 END_TEST
 
+/* Options on the call (sslk_splinecam_ex): the slice's own settings are
+ * ignored, the call's tolerance / region cap / flags apply, bad options are
+ * named.  S1 (identity + ReLU on [-1, 1]^2) has exactly 4 regions. */
+START_TEST(splinecam_options_on_the_call) {
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    sslk_model *m;
+    size_t shape[1] = {2};
+    ck_ok(sslk_model_from_spec(c, "linear:2,relu", 1, shape, 1, &m));
+    float w[4] = {1, 0, 0, 1}, b[2] = {0, 0};
+    ck_ok(sslk_model_set_param(m, "0.weight", w, 4));
+    ck_ok(sslk_model_set_param(m, "0.bias", b, 2));
+    float o[2] = {0, 0}, d[4] = {1, 0, 0, 1};
+    double ext[4] = {-1, 1, -1, 1};
+    sslk_slice *s;
+    ck_ok(sslk_slice_from_box(c, o, d, 2, ext, &s));
+    ck_ok(sslk_slice_set_f64(s, SSLK_SPLINECAM_MAX_REGIONS, 1)); /* the 1.x call obeys it */
+    sslk_partition *p = NULL;
+    ck_status(sslk_splinecam(c, m, s, 0, &p), SSLK_E_OVERFLOW);
+    ck_ok(sslk_splinecam_ex(c, m, s, NULL, &p)); /* defaults; the slice's cap is not read */
+    ck_assert_uint_eq(regions_of(p), 4);
+    double maps[4 * 3 * 2];
+    ck_status(sslk_partition_maps(p, maps), SSLK_E_STATE);
+    sslk_partition_destroy(p);
+    sslk_splinecam_options opt;
+    ck_ok(sslk_splinecam_options_init(&opt));
+    ck_assert_uint_eq(opt.struct_size, sizeof opt);
+    ck_close(opt.tol, 1e-10, 0, 0);
+    ck_assert_uint_eq(opt.max_regions, 10000000u);
+    ck_assert_uint_eq(opt.flags, 0);
+    opt.flags = SSLK_SPLINECAM_MAPS;
+    ck_ok(sslk_splinecam_ex(c, m, s, &opt, &p));
+    ck_assert_uint_eq(regions_of(p), 4);
+    ck_ok(sslk_partition_maps(p, maps)); /* kept on request */
+    sslk_partition_destroy(p);
+    opt.max_regions = 3;
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_OVERFLOW);
+    ck_assert_ptr_null(p);
+    opt.max_regions = 4;
+    ck_ok(sslk_splinecam_ex(c, m, s, &opt, &p));
+    sslk_partition_destroy(p);
+    double v = 0;
+    ck_ok(sslk_slice_get_f64(s, SSLK_SPLINECAM_MAX_REGIONS, &v)); /* the slice is left alone */
+    ck_close(v, 1, 0, 0);
+    opt.tol = 0.5;
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_SETTING);
+    ck_assert_msg(strstr(sslk_last_error(), "tol") != NULL, "%s", sslk_last_error());
+    opt.tol = 1e-10;
+    opt.max_regions = 0;
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_SETTING);
+    opt.max_regions = 10;
+    opt.flags = 1u << 7;
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_INVALID_ARG);
+    opt.flags = 0;
+    opt.struct_size = sizeof(size_t);
+    ck_status(sslk_splinecam_ex(c, m, s, &opt, &p), SSLK_E_INVALID_ARG);
+    ck_status(sslk_splinecam_ex(c, m, NULL, NULL, &p), SSLK_E_INVALID_ARG);
+    sslk_slice_destroy(s);
+    sslk_model_destroy(m);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 /* ---- export ------------------------------------------------------------------------ */
 
 static long file_size(const char *path) {
@@ -1038,12 +1184,14 @@ int main(void) {
     tcase_add_test(tc, s8_one_layer_general_position);
     tcase_add_test(tc, mlp_each_activation);
     tcase_add_test(tc, conv_pool_batchnorm);
+    tcase_add_test(tc, double_evaluator_matches_forward);
     tcase_add_test(tc, residual_blocks);
     tcase_add_test(tc, maxpool_ties_go_to_first_entry);
     tcase_add_test(tc, model_one_hidden_layer_count);
     tcase_add_test(tc, deterministic_across_threads);
     tcase_add_test(tc, s10_two_anchor_slice);
     tcase_add_test(tc, three_anchor_and_polygon_slices);
+    tcase_add_test(tc, splinecam_options_on_the_call);
     tcase_add_test(tc, export_json_csv_pictures);
     tcase_add_test(tc, no_boundary_zero_length_copies);
     suite_add_tcase(s, tc);

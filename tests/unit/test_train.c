@@ -60,6 +60,240 @@ static sslk_ctx *mkctx(int threads) {
     return c;
 }
 
+/* ---- supervised cross-entropy loss kind ----------------------------------- */
+
+static double xent_value(sslk_loss *l, const float *z, const int64_t *y, size_t n, size_t c, float *g) {
+    double v = NAN;
+    ck_ok(sslk_loss_compute_indexed(l, z, y, n, c, &v, g));
+    return v;
+}
+
+/* Hand values: row (1, 2, 3) with label 2 costs log(e + e^2 + e^3) - 3 =
+ * log(1 + e^-1 + e^-2) = 0.40760596444; row (0, 0, 0) costs log 3.  With
+ * smoothing 0.3 the first row costs lse - 0.7 * 3 - 0.1 * (1 + 2 + 3). */
+START_TEST(xent_values_and_errors) {
+    sslk_ctx *c = mkctx(1);
+    sslk_loss *l = NULL;
+    ck_ok(sslk_loss_create(c, SSLK_LOSS_XENT, &l));
+    const char *dom = NULL, *tn = NULL;
+    ck_ok(sslk_loss_kind_domain(SSLK_LOSS_XENT, &dom));
+    ck_assert_str_eq(dom, "xent");
+    ck_ok(sslk_loss_term_name(l, 0, &tn));
+    ck_assert_str_eq(tn, "cross_entropy");
+    const float z[6] = {1, 2, 3, 0, 0, 0};
+    const int64_t y[2] = {2, 0};
+    float g[6];
+    const double r0 = log(1 + exp(-1.0) + exp(-2.0)), r1 = log(3.0);
+    ck_close(xent_value(l, z, y, 2, 3, g), (r0 + r1) / 2, 1e-12, 0);
+    /* gradient: (softmax - onehot) / n */
+    const double se = exp(1.0) + exp(2.0) + exp(3.0);
+    ck_close(g[0], exp(1.0) / se / 2, 1e-6, 0);
+    ck_close(g[2], (exp(3.0) / se - 1) / 2, 1e-6, 0);
+    ck_close(g[3], (1.0 / 3 - 1) / 2, 1e-6, 0);
+    ck_close(g[4], 1.0 / 6, 1e-6, 0);
+    double tv = 0;
+    ck_ok(sslk_loss_term_value(l, 0, &tv));
+    ck_close(tv, (r0 + r1) / 2, 1e-12, 0);
+    ck_ok(sslk_loss_set_f64(l, SSLK_XENT_LABEL_SMOOTHING, 0.3));
+    const double lse0 = 3 + r0;
+    ck_close(xent_value(l, z, y, 1, 3, NULL), lse0 - 0.7 * 3 - 0.1 * 6, 1e-12, 0);
+    ck_status(sslk_loss_set_f64(l, SSLK_XENT_LABEL_SMOOTHING, 1.5), SSLK_E_SETTING);
+    /* errors name the argument */
+    const int64_t bad[2] = {2, 3};
+    ck_status(sslk_loss_compute_indexed(l, z, bad, 2, 3, NULL, NULL), SSLK_E_RANGE);
+    ck_assert_msg(strstr(sslk_last_error(), "indices[1]") != NULL, "%s", sslk_last_error());
+    ck_status(sslk_loss_compute_pair(l, z, z, 2, 3, NULL, NULL, NULL), SSLK_E_SHAPE);
+    const float *views[1] = {z};
+    sslk_loss_batch b = {sizeof b, views, 1, 2, 3, NULL, NULL};
+    ck_status(sslk_loss_compute(l, &b, NULL, NULL), SSLK_E_INVALID_ARG);
+    ck_status(sslk_loss_compute_indexed(l, z, y, 6, 1, NULL, NULL), SSLK_E_SHAPE);
+    sslk_loss_destroy(l);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* Central finite differences of the value (double sums of float inputs)
+ * against the analytic gradient, with and without label smoothing. */
+START_TEST(xent_gradient_matches_finite_differences) {
+    sslk_ctx *c = mkctx(1);
+    sslk_loss *l = NULL;
+    ck_ok(sslk_loss_create(c, SSLK_LOSS_XENT, &l));
+    enum { N = 5, C = 4 };
+    float z[N * C], g[N * C];
+    int64_t y[N];
+    unsigned r = 7;
+    for (int i = 0; i < N * C; i++) {
+        r = r * 1103515245u + 12345u;
+        z[i] = (float)((int)((r >> 16) % 2001) - 1000) / 400.0f;
+    }
+    for (int i = 0; i < N; i++) y[i] = (i * 3) % C;
+    for (int smooth = 0; smooth < 2; smooth++) {
+        ck_ok(sslk_loss_set_f64(l, SSLK_XENT_LABEL_SMOOTHING, smooth ? 0.2 : 0.0));
+        xent_value(l, z, y, N, C, g);
+        for (int e = 0; e < N * C; e++) {
+            const float keep = z[e], h = 1.0f / 64; /* exact in float */
+            z[e] = keep + h;
+            double up = xent_value(l, z, y, N, C, NULL);
+            z[e] = keep - h;
+            double dn = xent_value(l, z, y, N, C, NULL);
+            z[e] = keep;
+            ck_close(g[e], (up - dn) / (2.0 * h), 2e-4, 2e-6);
+        }
+    }
+    sslk_loss_destroy(l);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* The method table drives the presets; SUPERVISED trains through the
+ * cross-entropy kind (internal) and keeps reporting no loss publicly. */
+START_TEST(method_table_rows) {
+    ck_assert_ptr_null(ssli_method_get((sslk_method)0));
+    ck_assert_ptr_null(ssli_method_get((sslk_method)9));
+    for (int m = 1; m <= 8; m++) {
+        const ssli_method_def *d = ssli_method_get((sslk_method)m);
+        ck_assert_ptr_nonnull(d);
+        ck_assert_str_eq(d->name, sslk_method_name((sslk_method)m));
+        ck_assert(d->nviews == 1 || d->nviews == 2);
+        ck_assert(d->lr > 0);
+    }
+    ck_assert_int_eq(ssli_method_get(SSLK_METHOD_SUPERVISED)->loss, SSLK_LOSS_XENT);
+    ck_assert(ssli_method_get(SSLK_METHOD_PMSN)->ema_target);
+    ck_assert_int_eq(ssli_method_get(SSLK_METHOD_PMSN)->msn_prior, SSLK_MSN_PRIOR_POWER_LAW);
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    sslk_trainer *tr = tiny_trainer(c, ds, SSLK_METHOD_SUPERVISED, 1);
+    sslk_loss *l = (sslk_loss *)1;
+    ck_ok(sslk_trainer_loss(tr, &l));
+    ck_assert_ptr_null(l); /* 1.x contract */
+    sslk_loss_kind k = 0;
+    ck_ok(sslk_loss_get_kind(tr->loss, &k));
+    ck_assert_int_eq(k, SSLK_LOSS_XENT);
+    ck_assert_uint_eq(tr->nviews, 1);
+    ck_ok(sslk_trainer_fit(tr, 0));
+    sslk_train_progress h = {.struct_size = sizeof h};
+    ck_ok(sslk_trainer_history(tr, 0, &h));
+    ck_assert_uint_eq(h.num_terms, 1);
+    ck_assert_str_eq(h.term_names[0], "cross_entropy");
+    ck_close(h.terms[0], h.loss, 1e-12, 0);
+    /* a random 4-class head starts near log 4 */
+    ck_assert_msg(h.loss > 0.5 && h.loss < 3.0, "first-epoch loss %g", h.loss);
+    sslk_trainer_destroy(tr);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+static void encoder_params(sslk_trainer *tr, float *buf, size_t cap, size_t *n) {
+    sslk_model *enc = NULL;
+    ck_ok(sslk_trainer_encoder(tr, &enc));
+    size_t cnt = 0, off = 0;
+    ck_ok(sslk_model_param_count(enc, &cnt));
+    for (size_t i = 0; i < cnt; i++) {
+        sslk_param_view v = {.struct_size = sizeof v};
+        ck_ok(sslk_model_param(enc, i, &v));
+        ck_assert_uint_le(off + v.count, cap);
+        memcpy(buf + off, v.data, v.count * sizeof(float));
+        off += v.count;
+    }
+    *n = off;
+}
+
+/* One epoch of vicreg; way 0: trainer keys; 1: the borrowed loader / recipe;
+ * 2: the defaults.  Returns the encoder parameters. */
+static size_t borrowed_run(int way, float *out) {
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    sslk_trainer *tr = tiny_trainer(c, ds, SSLK_METHOD_VICREG, 1);
+    if (way == 0) {
+        ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_AUG_SEED, 77));
+        ck_ok(sslk_trainer_set_f64(tr, SSLK_TRAIN_AUG_FLIP_P, 0.0));
+    } else if (way == 1) {
+        sslk_augment *a = NULL;
+        sslk_loader *ld = NULL;
+        ck_ok(sslk_trainer_augment(tr, &a));
+        ck_ok(sslk_augment_set_f64(a, -1, SSLK_AUG_FLIP_P, 0.0));
+        ck_ok(sslk_trainer_loader(tr, &ld));
+        int64_t v = 0;
+        ck_ok(sslk_loader_get_i64(ld, SSLK_LOADER_AUG_SEED, &v));
+        ck_assert_int_eq(v, -1);
+        ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_AUG_SEED, 5));
+        ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_AUG_SEED, 77)); /* the alias forwards */
+        ck_ok(sslk_loader_get_i64(ld, SSLK_LOADER_AUG_SEED, &v));
+        ck_assert_int_eq(v, 77);
+        sslk_loader *again = NULL;
+        ck_ok(sslk_trainer_loader(tr, &again));
+        ck_assert_ptr_eq(again, ld);
+    }
+    ck_ok(sslk_trainer_fit(tr, 0));
+    size_t n = 0;
+    encoder_params(tr, out, 65536, &n);
+    sslk_trainer_destroy(tr);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+    return n;
+}
+
+START_TEST(borrowed_loader_and_augment) {
+    static float a[65536], b[65536], d[65536];
+    size_t na = borrowed_run(0, a), nb = borrowed_run(1, b), nd = borrowed_run(2, d);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_uint_eq(na, nd);
+    ck_assert_msg(memcmp(a, b, na * sizeof(float)) == 0, "borrowed handles train differently from the trainer keys");
+    ck_assert_msg(memcmp(a, d, na * sizeof(float)) != 0, "the settings had no effect");
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    sslk_trainer *tr = tiny_trainer(c, ds, SSLK_METHOD_VICREG, 1);
+    sslk_loader *ld = NULL;
+    ck_status(sslk_trainer_loader(NULL, &ld), SSLK_E_INVALID_ARG);
+    ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_BATCH, NIMG));
+    ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, 32)); /* batch now exceeds the data */
+    ck_status(sslk_trainer_loader(tr, &ld), SSLK_E_SHAPE);
+    ck_assert_ptr_null(ld);
+    ck_status(sslk_trainer_augment(tr, NULL), SSLK_E_INVALID_ARG);
+    sslk_trainer_destroy(tr);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+/* Named datasets carry their normalisation and class names; others do not. */
+START_TEST(dataset_knows_its_stats_and_names) {
+    sslk_ctx *c = mkctx(1);
+    sslk_dataset *ds = tiny_dataset(c);
+    double mean = 0, std = 0;
+    const char *name = "x";
+    ck_status(sslk_dataset_mean_std(ds, &mean, &std), SSLK_E_NOT_FOUND);
+    ck_status(sslk_dataset_class_name(ds, 0, &name), SSLK_E_NOT_FOUND);
+    ck_assert_ptr_null(name);
+    double v = 0;
+    sslk_trainer *tr = tiny_trainer(c, ds, SSLK_METHOD_VICREG, 1);
+    ck_ok(sslk_trainer_get_f64(tr, SSLK_TRAIN_NORM_MEAN, &v)); /* the table's */
+    ck_close(v, 0.286, 0, 0);
+    sslk_trainer_destroy(tr);
+    sslk_dataset_destroy(ds);
+    sslk_dataset *fm = NULL;
+    if (sslk_dataset_open(c, "fashion-mnist", SSLK_SPLIT_TEST, &fm) == SSLK_OK) {
+        ck_ok(sslk_dataset_mean_std(fm, &mean, &std));
+        ck_close(mean, 0.286, 0, 0);
+        ck_close(std, 0.353, 0, 0);
+        ck_ok(sslk_dataset_class_name(fm, 0, &name));
+        ck_assert_str_eq(name, "T-shirt/top");
+        ck_ok(sslk_dataset_class_name(fm, 9, &name));
+        ck_assert_str_eq(name, "Ankle boot");
+        ck_status(sslk_dataset_class_name(fm, 10, &name), SSLK_E_RANGE);
+        size_t idx[3] = {5, 1, 9};
+        sslk_dataset *sub = NULL;
+        ck_ok(sslk_dataset_subset(fm, idx, 3, &sub));
+        ck_ok(sslk_dataset_class_name(sub, 1, &name)); /* inherited */
+        ck_assert_str_eq(name, "Trouser");
+        sslk_dataset_destroy(sub);
+        sslk_dataset_destroy(fm);
+    }
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 /* Mean loss of the first two epochs vs the last two, for every method. */
 START_TEST(each_method_lowers_its_loss) {
     sslk_method m = (sslk_method)(_i + 1);
@@ -143,14 +377,18 @@ static void rmtree(const char *dir) {
 static sslk_trainer *resume_trainer(sslk_ctx *c, sslk_dataset *ds, sslk_method m) {
     sslk_trainer *tr = tiny_trainer(c, ds, m, 3);
     if (m == SSLK_METHOD_DIET) ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, 48));
+    if (m == SSLK_METHOD_SUPERVISED) /* a non-default loss setting travels in the checkpoint */
+        ck_ok(sslk_loss_set_f64(tr->loss, SSLK_XENT_LABEL_SMOOTHING, 0.1));
     return tr;
 }
 
 /* Two epochs straight vs two epochs, checkpoint, reload, one more epoch: the
  * encoder (and DIET head) parameters are bitwise equal (vicreg; msn exercises
- * the EMA target; diet a training subset and a loss-owned head). */
+ * the EMA target; diet a training subset and a loss-owned head; supervised
+ * the cross-entropy kind with a loss setting restored from the file). */
 START_TEST(resume_equals_uninterrupted) {
-    sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : _i == 1 ? SSLK_METHOD_MSN : SSLK_METHOD_DIET;
+    sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : _i == 1 ? SSLK_METHOD_MSN
+                  : _i == 2 ? SSLK_METHOD_DIET : SSLK_METHOD_SUPERVISED;
     int threads = 1 + (_i == 1);
     sslk_ctx *c = mkctx(threads);
     sslk_dataset *ds = tiny_dataset(c);
@@ -173,6 +411,11 @@ START_TEST(resume_equals_uninterrupted) {
     uint64_t done = 0;
     ck_ok(sslk_trainer_epochs_done(tr, &done));
     ck_assert_uint_eq(done, 2);
+    if (m == SSLK_METHOD_SUPERVISED) {
+        double ls = 0;
+        ck_ok(sslk_loss_get_f64(tr->loss, SSLK_XENT_LABEL_SMOOTHING, &ls));
+        ck_close(ls, 0.1, 0, 0);
+    }
     ck_ok(sslk_trainer_fit(tr, 0));
     params_of(tr, b, 65536, &nb);
     ck_assert_uint_eq(na, nb);
@@ -466,12 +709,17 @@ int main(void) {
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, each_method_lowers_its_loss, 0, 8);
-    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 3);
+    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 4);
     tcase_add_test(tc, subset_and_diet_preset);
     tcase_add_test(tc, nan_loss_stops_and_keeps_checkpoint);
     tcase_add_test(tc, interrupted_checkpoint_keeps_previous);
     tcase_add_test(tc, checkpoint_tensor_values_checked);
     tcase_add_test(tc, embed_and_errors);
+    tcase_add_test(tc, xent_values_and_errors);
+    tcase_add_test(tc, xent_gradient_matches_finite_differences);
+    tcase_add_test(tc, method_table_rows);
+    tcase_add_test(tc, borrowed_loader_and_augment);
+    tcase_add_test(tc, dataset_knows_its_stats_and_names);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -8,13 +8,15 @@
 #include "../cli.h"
 
 static const char *const sc_value_opts[] = {"--anchors", "--dataset", "--indices", "--split", "--box", "--pad",
-                                            "--out", "--json", "--csv", "--size", "--threads", "--seed", NULL};
+                                            "--out", "--json", "--csv", "--size", "--threads", "--seed",
+                                            "--tol", "--max-regions", NULL};
 
 static void sc_help(FILE *f) {
     fprintf(f,
             "usage: sslkit splinecam MODEL (--anchors A.npy | --indices i[,j[,k]] [--dataset NAME] [--split test])\n"
             "              [--pad P] [--box u0,u1,v0,v1] [--out picture.png|.svg|.pdf] [--json regions.json]\n"
-            "              [--csv regions.csv] [--size WxH] [--random-colors] [--seed N] [--threads N]\n\n"
+            "              [--csv regions.csv] [--size WxH] [--random-colors] [--seed N] [--threads N]\n"
+            "              [--tol T] [--max-regions N]\n\n"
             "Splits the slice through 1-3 anchor points (rows of A.npy, or images of a dataset\n"
             "scaled to [0,1]) into the model's exact linear regions (SplineCam) and prints the\n"
             "region count, the decision-boundary length and the time.\n"
@@ -23,7 +25,9 @@ static void sc_help(FILE *f) {
             "                anchors, the box spans the first two input coordinates around 0\n"
             "  --out         picture: regions coloured by predicted class, boundary in bold\n"
             "  --json/--csv  regions and boundary segments (CSV: boundary in <name>.boundary.csv)\n"
-            "  --seed N      seed of the random directions of a one-anchor slice\n");
+            "  --seed N      seed of the random directions of a one-anchor slice\n"
+            "  --tol T       relative tolerance of the side tests (default 1e-10, 1e-15..1e-3)\n"
+            "  --max-regions N  stop with an error beyond N regions (default 1e7)\n");
 }
 
 /* Anchors from an NPY file (n x ... rows, n in 1..3), as float rows of width d. */
@@ -93,7 +97,10 @@ int cmd_splinecam(int argc, char **argv) {
     const char *box = cli_opt(argc, argv, "--box"), *out = cli_opt(argc, argv, "--out");
     const char *json = cli_opt(argc, argv, "--json"), *csv = cli_opt(argc, argv, "--csv");
     const char *ps = cli_opt(argc, argv, "--pad"), *size = cli_opt(argc, argv, "--size");
-    const char *seed = cli_opt(argc, argv, "--seed");
+    const char *seed = cli_opt(argc, argv, "--seed"), *tol = cli_opt(argc, argv, "--tol");
+    const char *maxr = cli_opt(argc, argv, "--max-regions");
+    sslk_splinecam_options opt;
+    sslk_splinecam_options_init(&opt);
     if (anchors && indices) return cli_usage(cmd, "--anchors and --indices exclude each other");
     if (!anchors && !indices && !box) return cli_usage(cmd, "needs --anchors, --indices or --box");
     double pad = 1.0, ext[4] = {0, 0, 0, 0};
@@ -104,7 +111,10 @@ int cmd_splinecam(int argc, char **argv) {
     if ((ps && (urc = cli_parse_f64(cmd, "--pad", ps, 1e-12, 1e12, &pad))) ||
         (box && (urc = cli_parse_f64_list(cmd, "--box", box, ',', 4, 4, -1e12, 1e12, ext, &cnt))) ||
         (size && (urc = cli_parse_i64_list(cmd, "--size", size, 'x', 2, 2, 16, 16384, wh, &cnt))) ||
-        (seed && (urc = cli_parse_u64(cmd, "--seed", seed, &seed_v))) || (urc = cli_opt_threads(argc, argv, cmd, &threads)))
+        (seed && (urc = cli_parse_u64(cmd, "--seed", seed, &seed_v))) ||
+        (tol && (urc = cli_parse_f64(cmd, "--tol", tol, 1e-15, 1e-3, &opt.tol))) ||
+        (maxr && (urc = cli_parse_u64(cmd, "--max-regions", maxr, &opt.max_regions))) ||
+        (urc = cli_opt_threads(argc, argv, cmd, &threads)))
         return urc;
     int W = (int)wh[0], H = (int)wh[1];
     sslk_ctx *ctx = cli_ctx(threads);
@@ -154,7 +164,7 @@ int cmd_splinecam(int argc, char **argv) {
         rc = cli_fail(cmd, "slice", s);
         goto end;
     }
-    s = sslk_splinecam(ctx, m, sl, 0, &p);
+    s = sslk_splinecam_ex(ctx, m, sl, &opt, &p);
     if (s != SSLK_OK) {
         rc = cli_fail(cmd, "splinecam", s);
         goto end;

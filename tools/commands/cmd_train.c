@@ -17,7 +17,8 @@ static const char *common_help =
     "  --epochs E --batch B --lr LR --seed S --warmup W --steps-per-epoch K --workers N\n"
     "  --set NAME=VALUE   any trainer setting (domain 'train') or loss setting of the method,\n"
     "                     e.g. subset=4096 (pre-train on a seeded subset; diet's default),\n"
-    "                     aug_seed=S (augmentation draws apart from the order), temperature=0.2\n";
+    "                     aug_seed=S (augmentation draws apart from the order), temperature=0.2;\n"
+    "                     choices also by name: optimizer=lars, prior=power_law\n";
 
 static const char *const value_opts[] = {"--method", "--data", "--out", "--threads", "--encoder", "--projector",
                                          "--epochs", "--batch", "--lr", "--seed", "--steps-per-epoch", "--warmup",

@@ -15,10 +15,14 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-const char *const *tc_class_names(size_t nclasses) {
-    static const char *const fm[10] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
-                                       "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
-    return nclasses == 10 ? fm : NULL;
+/* Class names the dataset knows (all of them, or none). */
+static void class_names_of(const sslk_dataset *ds, tc_result *r) {
+    memset(r->class_names, 0, sizeof r->class_names);
+    for (size_t c = 0; c < r->nclasses; c++)
+        if (sslk_dataset_class_name(ds, c, &r->class_names[c]) != SSLK_OK) {
+            memset(r->class_names, 0, sizeof r->class_names);
+            return;
+        }
 }
 
 int tc_open_data(sslk_ctx *ctx, const char *cmd, const char *name, tc_data *d) {
@@ -76,7 +80,26 @@ static int set_one(const char *cmd, sslk_trainer *tr, const char *opt, const cha
     double lo = -HUGE_VAL, hi = HUGE_VAL, v = 0;
     sslk_setting_info(key, NULL, NULL, &type, &lo, &hi, NULL);
     int rc;
-    if (type == SSLK_SETTING_I64) {
+    const char *first = NULL;
+    if (type == SSLK_SETTING_I64 && sslk_setting_choice(key, bound_i64(lo), &first) == SSLK_OK &&
+        ((*text >= 'a' && *text <= 'z') || (*text >= 'A' && *text <= 'Z'))) {
+        /* a choice-valued setting also takes the names of its values (from the library) */
+        int64_t iv = 0;
+        if (sslk_setting_choice_find(key, text, &iv) != SSLK_OK) {
+            char names[256] = "";
+            size_t used = 0;
+            for (int64_t c = bound_i64(lo); c <= bound_i64(hi) && used < sizeof names; c++) {
+                const char *nm = NULL;
+                sslk_setting_choice(key, c, &nm);
+                int w = snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", nm);
+                if (w < 0) break;
+                used += (size_t)w;
+            }
+            return cli_usage(cmd, "%s: '%s' is not one of %s (or their numbers)", opt, text, names);
+        }
+        v = (double)iv;
+        rc = 0;
+    } else if (type == SSLK_SETTING_I64) {
         int64_t iv = 0;
         rc = cli_parse_i64(cmd, opt, text, bound_i64(lo), bound_i64(hi), &iv);
         v = (double)iv;
@@ -242,6 +265,7 @@ int tc_evaluate_trainer(sslk_ctx *ctx, const char *cmd, const char *name, sslk_t
         if (s == SSLK_OK) s = sslk_trainer_embed(tr, d->test, b, d->ntest, dim, yb);
         rc = s == SSLK_OK ? tc_evaluate(ctx, cmd, name, a, ya, d->ntrain, b, yb, d->ntest, dim, d->nclasses, r)
                           : cli_fail(cmd, "embedding", s);
+        if (!rc) class_names_of(d->test, r);
     } else {
         rc = cli_fail(cmd, "embedding", SSLK_E_NOMEM);
     }
@@ -291,6 +315,7 @@ int tc_evaluate_pixels(sslk_ctx *ctx, const char *cmd, const tc_data *d, tc_resu
         rc = cli_fail(cmd, "reading raw pixels", SSLK_E_IO);
     else
         rc = tc_evaluate(ctx, cmd, "raw pixels", a, ya, d->ntrain, b, yb, d->ntest, da, d->nclasses, r);
+    if (!rc) class_names_of(d->test, r);
     free(a);
     free(b);
     free(ya);
@@ -347,7 +372,7 @@ int tc_write_report(const char *cmd, const char *dir, const tc_result *rows, siz
     fputs("  ]\n}\n", f);
     if (cli_atomic_commit(&out, path, true) != 0) return io_fail(cmd, path);
 
-    const char *const *cn = n ? tc_class_names(rows[0].nclasses) : NULL;
+    const char *const *cn = n && rows[0].class_names[0] ? rows[0].class_names : NULL;
     for (int fmt = 0; fmt < 2 && n; fmt++) {
         char title[160];
         snprintf(title, sizeof title, "per-class linear-probe accuracy: %s", rows[0].name);

@@ -13,6 +13,7 @@ typedef struct tc_result {
     size_t dim;
     double knn_top1, knn_top5, probe_top1, probe_l2, rankme, worst3, balanced;
     double class_acc[256];
+    const char *class_names[256]; /* the dataset's (static), or all NULL */
     size_t nclasses;
     double seconds;
 } tc_result;
@@ -53,8 +54,5 @@ int tc_write_history(const char *cmd, const char *dir, sslk_trainer *tr);
 /* Both. */
 int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const tc_result *rows, size_t n,
                      const char *protocol);
-
-/* Fashion-MNIST class names when nclasses == 10, else NULL. */
-const char *const *tc_class_names(size_t nclasses);
 
 #endif
