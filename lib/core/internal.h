@@ -146,6 +146,11 @@ int ssli_setting_index(const ssli_setting_table *t, int key);
 /* Validate and store a value into vals[] (sized t->count).  fn names the API call. */
 sslk_status ssli_setting_set(const ssli_setting_table *t, double *vals, int key, double v,
                              sslk_setting_type as, const char *fn);
+/* Settings are stored as doubles, which hold every integer only up to 2^53:
+ * the _i64 setters (SSLI_SETTINGS_SETTERS below) refuse values beyond +-2^53
+ * instead of storing a rounded one (2^53 + 1 would read back as 2^53). */
+#define SSLI_SETTING_I64_EXACT ((int64_t)1 << 53)
+sslk_status ssli_setting_check_i64(int64_t v, const char *fn);
 sslk_status ssli_setting_get(const ssli_setting_table *t, const double *vals, int key,
                              double *v, const char *fn);
 void ssli_setting_defaults(const ssli_setting_table *t, double *vals);
@@ -169,6 +174,7 @@ extern const ssli_setting_table *const ssli_setting_tables[];
         return PUT(h, key, value, SSLK_SETTING_F64, #PFX "_set_f64");                      \
     }                                                                                      \
     sslk_status PFX##_set_i64(H *h, int key, int64_t value) {                              \
+        SSLI_TRY(ssli_setting_check_i64(value, #PFX "_set_i64"));                          \
         return PUT(h, key, (double)value, SSLK_SETTING_I64, #PFX "_set_i64");              \
     }
 #define SSLI_SETTINGS_GETTERS(H, PFX, READ)                                                 \
@@ -189,6 +195,7 @@ extern const ssli_setting_table *const ssli_setting_tables[];
         return PUT(h, at, key, value, SSLK_SETTING_F64, #PFX "_set_f64");                  \
     }                                                                                      \
     sslk_status PFX##_set_i64(H *h, AT at, int key, int64_t value) {                       \
+        SSLI_TRY(ssli_setting_check_i64(value, #PFX "_set_i64"));                          \
         return PUT(h, at, key, (double)value, SSLK_SETTING_I64, #PFX "_set_i64");          \
     }
 #define SSLI_SETTINGS_GETTERS_AT(H, PFX, AT, READ)                                          \

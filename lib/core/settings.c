@@ -95,6 +95,14 @@ sslk_status ssli_setting_set(const ssli_setting_table *t, double *vals, int key,
     return SSLK_OK;
 }
 
+sslk_status ssli_setting_check_i64(int64_t v, const char *fn) {
+    if (v > SSLI_SETTING_I64_EXACT || v < -SSLI_SETTING_I64_EXACT)
+        return ssli_err(SSLK_E_SETTING,
+                        "%s: value %lld is beyond +-2^53 (%lld), where a setting can no longer hold it exactly", fn,
+                        (long long)v, (long long)SSLI_SETTING_I64_EXACT);
+    return SSLK_OK;
+}
+
 sslk_status ssli_setting_get(const ssli_setting_table *t, const double *vals, int key, double *v,
                              const char *fn) {
     int i = ssli_setting_index(t, key);

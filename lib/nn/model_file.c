@@ -189,6 +189,14 @@ sslk_status sslk_model_load(sslk_ctx *ctx, const char *path, sslk_model **out) {
     unsigned char *buf;
     size_t sz;
     SSLI_TRY(ssli_nn_read_file(ctx, path, fn, &buf, &sz));
+    sslk_status st = ssli_model_load_buffer(ctx, buf, sz, path, fn, out);
+    ssli_free(ctx, buf);
+    return st;
+}
+
+sslk_status ssli_model_load_buffer(sslk_ctx *ctx, const unsigned char *buf, size_t sz, const char *path,
+                                   const char *fn, sslk_model **out) {
+    *out = NULL;
     sslk_status st = SSLK_OK;
     sslk_model *m = NULL;
     char *spec = NULL;
@@ -322,7 +330,6 @@ sslk_status sslk_model_load(sslk_ctx *ctx, const char *path, sslk_model **out) {
         goto done;
     }
 done:
-    ssli_free(ctx, buf);
     ssli_free(ctx, spec);
     ssli_free(ctx, layers);
     if (st) {

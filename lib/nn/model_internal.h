@@ -132,6 +132,14 @@ bool ssli_seq_is_preact(const ssli_seq *s, size_t i);
  * (.sslk, safetensors, trainer checkpoints) refuses it. */
 size_t ssli_param_negative_var(const sslk_param_view *v);
 
+/* The file loaders' parsers on a whole file already in memory (path and fn
+ * only name it in messages); the fuzz targets call them directly.  The buffer
+ * stays the caller's. */
+sslk_status ssli_model_load_buffer(sslk_ctx *ctx, const unsigned char *buf, size_t sz, const char *path,
+                                   const char *fn, sslk_model **out);
+sslk_status ssli_model_load_safetensors_buffer(sslk_model *m, const unsigned char *buf, size_t sz,
+                                               const char *path, const char *fn);
+
 /* ---- internal building blocks (lib/nn) ------------------------------------ */
 sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
                              sslk_mode mode, const float **y);

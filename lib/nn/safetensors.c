@@ -221,12 +221,19 @@ sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path) {
     static const char fn[] = "sslk_model_load_safetensors";
     SSLI_CHECK_PTR(m, fn);
     SSLI_CHECK_PTR(path, fn);
-    const sslk_param_view *v;
-    size_t nv = 0, nbn = 0;
-    SSLI_TRY(ssli_model_views(m, &v, &nv));
     unsigned char *buf;
     size_t sz;
     SSLI_TRY(ssli_nn_read_file(m->ctx, path, fn, &buf, &sz));
+    sslk_status st = ssli_model_load_safetensors_buffer(m, buf, sz, path, fn);
+    ssli_free(m->ctx, buf);
+    return st;
+}
+
+sslk_status ssli_model_load_safetensors_buffer(sslk_model *m, const unsigned char *buf, size_t sz,
+                                               const char *path, const char *fn) {
+    const sslk_param_view *v;
+    size_t nv = 0, nbn = 0;
+    SSLI_TRY(ssli_model_views(m, &v, &nv));
     sslk_status st = SSLK_OK;
     ssli_layer **bn = NULL;
     json_tokener *tok = NULL;
@@ -327,7 +334,6 @@ sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path) {
 done:
     if (root) json_object_put(root);
     if (tok) json_tokener_free(tok);
-    ssli_free(m->ctx, buf);
     ssli_free(m->ctx, bn);
     ssli_free(m->ctx, ent);
     ssli_free(m->ctx, seen);

@@ -401,6 +401,14 @@ sslk_status sslk_trainer_load(sslk_ctx *ctx, const char *path, sslk_dataset *dat
     unsigned char *buf = NULL;
     size_t len = 0;
     SSLI_TRY(read_file(ctx, path, &buf, &len, fn));
+    sslk_status st = ssli_trainer_load_buffer(ctx, buf, len, path, data, fn, out);
+    ssli_free(ctx, buf);
+    return st;
+}
+
+sslk_status ssli_trainer_load_buffer(sslk_ctx *ctx, const unsigned char *buf, size_t len, const char *path,
+                                     sslk_dataset *data, const char *fn, sslk_trainer **out) {
+    *out = NULL;
     sslk_status st = SSLK_OK;
     if (len < 12) st = ssli_err(SSLK_E_FORMAT, "%s: '%s' is too short (%zu bytes) to be a checkpoint", fn, path, len);
     uint32_t want = 0;
@@ -420,7 +428,6 @@ sslk_status sslk_trainer_load(sslk_ctx *ctx, const char *path, sslk_dataset *dat
         rctx r = {buf, len - 4, 0, false};
         st = load_into(&tr, ctx, &r, data, fn);
     }
-    ssli_free(ctx, buf);
     if (st != SSLK_OK) {
         sslk_trainer_destroy(tr);
         return st;

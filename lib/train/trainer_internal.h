@@ -81,6 +81,10 @@ sslk_status ssli_train_make_loader(sslk_trainer *tr);
 sslk_status ssli_train_rebuild(sslk_trainer *tr);
 /* Write the checkpoint. */
 sslk_status ssli_train_save(const sslk_trainer *tr, const char *path, const char *fn);
+/* The checkpoint parser on a whole file in memory (CRC included; path and fn
+ * only name it in messages); the fuzz target calls it directly. */
+sslk_status ssli_trainer_load_buffer(sslk_ctx *ctx, const unsigned char *buf, size_t len, const char *path,
+                                     sslk_dataset *data, const char *fn, sslk_trainer **out);
 /* Test hook: when > 0, the next save fails after writing this many bytes
  * (the temp file is removed and the previous checkpoint stays). */
 extern size_t ssli_train_fail_after_bytes;

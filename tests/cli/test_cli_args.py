@@ -1,19 +1,17 @@
-#!/usr/bin/env python3
 """Hostile option values for the sslkit CLI: every numeric option must be
 read strictly (no atoi), so a bad value exits with status 2 -- never a signal,
 never a silent 0 -- and a message that names the option and its range.
 Also the metric commands on hostile inputs (huge ids, NaN, empty files).
-usage: test_cli_args.py /path/to/sslkit"""
+The executable comes from the sslkit_cli fixture (tests/cli/conftest.py)."""
 import os
 import re
 import resource
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
-EXE = sys.argv[1]
+EXE = None  # the sslkit executable, set by conftest.py
 failures = []
 
 
@@ -55,7 +53,8 @@ def refused(args, opt, rng_text=None, env=None):
     return r
 
 
-def main():
+def test_cli_args():
+    failures.clear()
     tmp = tempfile.mkdtemp(prefix="sslk_args_")
     p = lambda name: os.path.join(tmp, name)  # noqa: E731
     rng = np.random.default_rng(0)
@@ -193,10 +192,4 @@ def main():
     left = [f for f in os.listdir(tmp) if ".tmp." in f]
     check(left == [os.path.basename(live)], f"temporaries left: {left}")
 
-    if failures:
-        print(f"{len(failures)} failures")
-        sys.exit(1)
-    print("all CLI argument checks passed")
-
-
-main()
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)

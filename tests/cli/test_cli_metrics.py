@@ -1,20 +1,18 @@
-#!/usr/bin/env python3
 """Smoke tests of the metric commands of the sslkit CLI: NPY inputs written
 with numpy, JSON outputs checked against numpy reimplementations, human
 tables and error exits checked for their key lines.
-usage: test_cli_metrics.py /path/to/sslkit"""
+The executable comes from the sslkit_cli fixture (tests/cli/conftest.py)."""
 import gzip
 import json
 import os
 import re
 import struct
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
-EXE = sys.argv[1]
+EXE = None  # the sslkit executable, set by conftest.py
 failures = []
 
 
@@ -50,7 +48,8 @@ def per_class(pred, lab, C):
     return cnt, np.where(cnt > 0, cor / np.maximum(cnt, 1), np.nan)
 
 
-def main():
+def test_cli_metrics():
+    failures.clear()
     rng = np.random.default_rng(0)
     tmp = tempfile.mkdtemp(prefix="sslk_cli_")
     p = lambda name: os.path.join(tmp, name)  # noqa: E731
@@ -191,10 +190,4 @@ def main():
     r = run("demo", "--data", os.path.join(tmp, "nowhere"), ok=False)
     check(r.returncode == 1 and "dataset-fashion-mnist" in r.stderr, "demo missing data message")
 
-    if failures:
-        print(f"{len(failures)} failures")
-        sys.exit(1)
-    print("all CLI metric checks passed")
-
-
-main()
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)

@@ -1,18 +1,16 @@
-#!/usr/bin/env python3
 """Smoke test of `sslkit model` (new, info, convert): the native and
 safetensors files it writes are read back independently (safetensors header
 with json, tensors with numpy) and round trips keep every value.
-usage: test_cli_model.py /path/to/sslkit"""
+The executable comes from the sslkit_cli fixture (tests/cli/conftest.py)."""
 import json
 import os
 import struct
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
-EXE = sys.argv[1]
+EXE = None  # the sslkit executable, set by conftest.py
 SPEC = "conv:4:3:1:1,bn,relu,res(conv:4:3:1:1,bn),gap,linear:3"
 
 
@@ -36,7 +34,7 @@ def st_read(path):
     return out, hdr["__metadata__"]
 
 
-def main():
+def test_cli_model():
     with tempfile.TemporaryDirectory() as d:
         a, st, b = (os.path.join(d, f) for f in ("a.sslk", "a.safetensors", "b.sslk"))
         run("new", "--spec", SPEC, "--input", "2,6,6", "--seed", "4", a)
@@ -58,8 +56,3 @@ def main():
         assert r.returncode == 1 and "'softmax' at offset 13" in r.stderr, r.stderr
         r = run("info", os.path.join(d, "missing.sslk"), ok=False)
         assert r.returncode == 1 and "SSLK_E_IO" in r.stderr, r.stderr
-    print("cli model: ok")
-
-
-if __name__ == "__main__":
-    main()

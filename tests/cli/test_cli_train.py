@@ -1,20 +1,18 @@
-#!/usr/bin/env python3
 """Smoke test of the training commands on a tiny NPY dataset written here:
 `sslkit train` writes its checkpoint, history, report and plots with values
 that agree with each other; `sslkit resume` continues the history; `sslkit
 eval` reproduces the report; DIET's subset shows in the protocol;
 `sslkit train-ensemble --vary` names what varies and refuses unknown sources.
-usage: test_cli_train.py /path/to/sslkit"""
+The executable comes from the sslkit_cli fixture (tests/cli/conftest.py)."""
 import csv
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
-EXE = sys.argv[1]
+EXE = None  # the sslkit executable, set by conftest.py
 SMALL = ["--batch", "16", "--encoder", "flatten,linear:16,bn,relu", "--threads", "1"]
 
 
@@ -50,7 +48,7 @@ def history(run_dir):
         return list(csv.DictReader(f))
 
 
-def main():
+def test_cli_train():
     with tempfile.TemporaryDirectory() as d:
         write_data(d)
         r1 = os.path.join(d, "r1")
@@ -101,8 +99,3 @@ def main():
         assert "varying augment," in out, out
         r = run("train-ensemble", "--vary", "init,bogus", "--data", d, ok=False)
         assert r.returncode == 2 and "'bogus' is not init, order, augment or data" in r.stderr, r.stderr
-    print("cli train: ok")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,5 @@
-/* Shared by the data-reader fuzz targets: one context per process.
+/* Shared by the fuzz targets: the entry point, and one context per process
+ * for the data readers.
  * SPDX-License-Identifier: BSD-3-Clause */
 #ifndef SSLK_FUZZ_COMMON_H
 #define SSLK_FUZZ_COMMON_H

@@ -110,6 +110,36 @@ START_TEST(ctx_limits_refuse_before_allocating) {
 }
 END_TEST
 
+/* Found by fuzz_settings: an _i64 setter converted its argument to the double
+ * the settings store before the range check, so 2^53 + 1 passed as 2^53 and
+ * read back as a different value.  Values beyond +-2^53 are refused, in every
+ * _i64 setter, and the setting keeps its value. */
+START_TEST(i64_settings_refuse_values_a_double_cannot_hold) {
+    sslk_ctx *c = NULL;
+    ck_ok(sslk_ctx_create(&c));
+    const int64_t top = (int64_t)1 << 53;
+    int64_t v = 0;
+    ck_status(sslk_ctx_set_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, top + 1), SSLK_E_SETTING);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "sslk_ctx_set_i64: value 9007199254740993 is beyond +-2^53"));
+    ck_ok(sslk_ctx_get_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, &v));
+    ck_assert_int_eq(v, 17179869184); /* the default, unchanged */
+    ck_ok(sslk_ctx_set_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, top)); /* 2^53 itself is exact and in range */
+    ck_ok(sslk_ctx_get_i64(c, SSLK_CTX_MAX_ALLOC_BYTES, &v));
+    ck_assert_int_eq(v, top);
+    ck_status(sslk_ctx_set_i64(c, SSLK_CTX_MAX_FILE_BYTES, INT64_MAX), SSLK_E_SETTING);
+    /* the other _i64 setters share the check */
+    sslk_loss *l = NULL;
+    ck_ok(sslk_loss_create(c, SSLK_LOSS_DIET, &l));
+    ck_status(sslk_loss_set_i64(l, SSLK_DIET_NUM_SAMPLES, top + 1), SSLK_E_SETTING);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "sslk_loss_set_i64: value 9007199254740993"));
+    sslk_loss_destroy(l);
+    sslk_knn *k = NULL;
+    ck_ok(sslk_knn_create(c, &k));
+    ck_status(sslk_knn_set_i64(k, SSLK_KNN_K, -top - 1), SSLK_E_SETTING);
+    sslk_knn_destroy(k);
+    sslk_ctx_destroy(c);
+}
+END_TEST
 
 /* The one public-struct rule, on a struct that grew from v1 to v2. */
 typedef struct v1 {
@@ -774,6 +804,7 @@ int main(void) {
     tcase_add_test(tc, status_names_are_unique);
     tcase_add_test(tc, ctx_threads_and_errors);
     tcase_add_test(tc, ctx_limits_refuse_before_allocating);
+    tcase_add_test(tc, i64_settings_refuse_values_a_double_cannot_hold);
     tcase_add_test(tc, struct_rule_shorter_and_longer);
     tcase_add_test(tc, allocator_struct_longer_accepted);
     tcase_add_test(tc, ctx_log_filters_levels);
