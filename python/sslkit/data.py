@@ -12,7 +12,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import (Owner, c_float_p, c_int_p, c_size_p, ctx_handle, declare, hold, lib, ptr, setting_value, settings,
+from ._lib import (Error, Owner, c_float_p, c_int_p, c_size_p, ctx_handle, declare, hold, lib, ptr, setting_value, settings,
                    to_int)
 
 _vp = ctypes.c_void_p
@@ -48,6 +48,8 @@ declare("sslk_augment_apply", [_vp, ctypes.c_size_t, _u8p, ctypes.c_size_t, ctyp
                                ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, c_float_p])
 declare("sslk_loader_create", [_vp, _vp, _vp, ctypes.c_size_t, _vpp])
 declare("sslk_loader_destroy", [_vp], None)
+declare("sslk_dataset_mean_std", [_vp, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)])
+declare("sslk_dataset_class_name", [_vp, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p)])
 declare("sslk_loader_set_i64", [_vp, ctypes.c_int, ctypes.c_int64])
 declare("sslk_loader_get_i64", [_vp, ctypes.c_int, _i64p])
 declare("sslk_loader_num_views", [_vp, c_size_p])
@@ -202,6 +204,35 @@ class Dataset(Owner):
         s = _sizes()
         lib.sslk_dataset_read(self._h, i, ptr(out, ctypes.c_uint8), out.nbytes, *[ctypes.byref(x) for x in s])
         return out
+
+    def mean_std(self):
+        """(mean, std) of the pixels scaled to [0, 1] for datasets that know them
+        (opened as "fashion-mnist"; subsets inherit them), else None.
+        Experimental C API (sslk_dataset_mean_std)."""
+        m, sd = ctypes.c_double(), ctypes.c_double()
+        try:
+            lib.sslk_dataset_mean_std(self._h, ctypes.byref(m), ctypes.byref(sd))
+        except Error as e:
+            if e.status_name == "SSLK_E_NOT_FOUND":
+                return None
+            raise
+        return m.value, sd.value
+
+    @property
+    def class_names(self):
+        """The classes' names for datasets that know them, else None.
+        Experimental C API (sslk_dataset_class_name)."""
+        names = []
+        name = ctypes.c_char_p()
+        for i in range(self.num_classes):
+            try:
+                lib.sslk_dataset_class_name(self._h, i, ctypes.byref(name))
+            except Error as e:
+                if e.status_name == "SSLK_E_NOT_FOUND":
+                    return None
+                raise
+            names.append(name.value.decode())
+        return names
 
     def set(self, name, value):
         info = _key("dataset", name)

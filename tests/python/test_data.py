@@ -138,6 +138,16 @@ def test_fashion_mnist_by_name():
     ds = sslkit.Dataset.open("fashion-mnist", split="test")
     assert len(ds) == 10000 and ds.shape == (28, 28, 1) and ds.num_classes == 10
     assert np.bincount(ds.labels).tolist() == [1000] * 10
+    # the dataset carries its statistics (of the training split) and class names
+    mean, std = ds.mean_std()
+    px = np.stack([ds[i] for i in range(0, len(ds), 7)]).astype(np.float64) / 255.0
+    assert abs(mean - px.mean()) < 0.005 and abs(std - px.std()) < 0.005
+    assert ds.class_names == ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                              "Sneaker", "Bag", "Ankle boot"]  # torchvision's FashionMNIST.classes
+    sub = ds.subset([3, 1])
+    assert sub.mean_std() == (mean, std) and sub.class_names == ds.class_names
+    plain = sslkit.Dataset.from_array(np.zeros((2, 4, 4), np.uint8), labels=np.array([0, 1], np.int32))
+    assert plain.mean_std() is None and plain.class_names is None
 
 
 def test_multi_crop_loader_shapes():
