@@ -184,6 +184,92 @@ SSLK_API sslk_status sslk_model_save_safetensors(const sslk_model *m, const char
  *  On error m is unchanged. */
 SSLK_API sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path);
 
+
+#ifdef SSLK_EXPERIMENTAL
+/* ---- PyTorch exchange (experimental, since 1.2) ---------------------------
+ * safetensors files written by safetensors.torch.save_file (or by
+ * tools/pth2safetensors.py) load by name, with a prefix to strip and a
+ * strict / non-strict mode like torch's load_state_dict. */
+
+/** Flags of sslk_safetensors_options. */
+typedef enum sslk_safetensors_flags {
+    SSLK_SAFETENSORS_NON_STRICT = 1,     /**< load what matches by name and shape; a missing tensor keeps
+                                              its value, an unexpected one is ignored (both reported) */
+    SSLK_SAFETENSORS_SKIP_MISMATCHED = 2 /**< with NON_STRICT: skip (and report) a tensor whose shape
+                                              differs instead of refusing the file */
+} sslk_safetensors_flags;
+
+/** Options of sslk_model_load_safetensors_ex / save_safetensors_ex
+ *  (public struct: fields are only appended). */
+typedef struct sslk_safetensors_options {
+    size_t struct_size;  /**< sizeof(sslk_safetensors_options); set by _init */
+    unsigned flags;      /**< sslk_safetensors_flags (0: strict) */
+    const char *prefix;  /**< load: stripped from the file's names ("module.", "backbone."), a name
+                              without it is unexpected; save: prepended.  NULL or "": none; at most
+                              256 bytes */
+} sslk_safetensors_options;
+/** Fill opt with the defaults (strict, no prefix) and struct_size. */
+SSLK_API sslk_status sslk_safetensors_options_init(sslk_safetensors_options *opt);
+
+/** What a load matched: name lists (sslk_load_list) filled by
+ *  sslk_model_load_safetensors_ex, also when it refuses the file for
+ *  missing, unexpected or mis-shaped tensors. */
+typedef struct sslk_load_report sslk_load_report;
+/** The lists of a report. */
+typedef enum sslk_load_list {
+    SSLK_LOAD_LOADED = 0,     /**< model tensors written (model names) */
+    SSLK_LOAD_MISSING = 1,    /**< model tensors the file lacks (model names; num_batches_tracked never) */
+    SSLK_LOAD_UNEXPECTED = 2, /**< file tensors the model lacks, or without the prefix (file names) */
+    SSLK_LOAD_MISMATCHED = 3  /**< present in both with different shapes (model names) */
+} sslk_load_list;
+/** Create an empty report. */
+SSLK_API sslk_status sslk_load_report_create(sslk_ctx *ctx, sslk_load_report **out);
+/** Destroy a report (NULL accepted). */
+SSLK_API void sslk_load_report_destroy(sslk_load_report *r);
+/** Number of names in a list (sslk_load_list). */
+SSLK_API sslk_status sslk_load_report_count(const sslk_load_report *r, int list, size_t *n);
+/** Name i of a list; the string lives until the report is refilled or destroyed.
+ *  SSLK_E_RANGE when i >= the count. */
+SSLK_API sslk_status sslk_load_report_name(const sslk_load_report *r, int list, size_t i, const char **name);
+
+/** Load a safetensors file into m by name.  F32, F64, F16 and BF16 tensors
+ *  are converted to float32 exactly as torch's .float(); num_batches_tracked
+ *  (I64) is optional and kept when absent.  Strict (default): every missing,
+ *  unexpected and mis-shaped tensor is named in the message (long lists
+ *  end with a count), SSLK_E_NOT_FOUND (SSLK_E_SHAPE when only shapes
+ *  differ).  Non-strict: loads what matches, refuses mis-shaped tensors
+ *  (SSLK_E_SHAPE, all named) unless SKIP_MISMATCHED.  Non-finite values,
+ *  negative running variances, other dtypes for a loaded tensor and malformed
+ *  files are refused as by sslk_model_load_safetensors.  opt NULL: defaults;
+ *  rep NULL: no report.  On error m is unchanged. */
+SSLK_API sslk_status sslk_model_load_safetensors_ex(sslk_model *m, const char *path,
+                                                    const sslk_safetensors_options *opt,
+                                                    sslk_load_report *rep);
+/** sslk_model_save_safetensors with opt->prefix prepended to every name
+ *  (flags must be 0; opt NULL: no prefix). */
+SSLK_API sslk_status sslk_model_save_safetensors_ex(const sslk_model *m, const char *path,
+                                                    const sslk_safetensors_options *opt);
+
+/* ---- layer table (experimental, since 1.2) ------------------------------- */
+/** One layer (public struct; set struct_size; fields are only appended). */
+typedef struct sslk_layer_info {
+    size_t struct_size;
+    const char *name;      /**< PyTorch module path ("3", "3.body.0"); lives as long as the model */
+    const char *kind;      /**< spec token: "linear", "conv", "bn", "relu", "res", ... */
+    size_t depth;          /**< residual nesting (0: top level) */
+    size_t out_ndim;       /**< 1 or 3 */
+    size_t out_shape[3];   /**< per-sample output shape */
+    uint64_t params;       /**< trainable scalars of this layer itself (a block's children count on their rows) */
+    uint64_t flops;        /**< per image, 2 x multiply-adds for linear and conv (bias adds not counted);
+                                batch-norm 2, activations 1 per output value; pooling 1 per window
+                                element read; a residual addition 1 per output value */
+} sslk_layer_info;
+/** Number of layers, residual children included (depth-first build order). */
+SSLK_API sslk_status sslk_model_layer_count(const sslk_model *m, size_t *n);
+/** Describe layer i of that order. */
+SSLK_API sslk_status sslk_model_layer_info(const sslk_model *m, size_t i, sslk_layer_info *info);
+#endif /* SSLK_EXPERIMENTAL */
+
 #ifdef __cplusplus
 }
 #endif
