@@ -171,9 +171,9 @@ static sslk_status mismatch_error(sslk_status code, const char *fn, const char *
         shape_str(fs, sizeof fs, bad_e->shape, bad_e->ndim);
         shape_str(ms, sizeof ms, bad_v->shape, bad_v->ndim);
     }
-    return ssli_err(code, "%s: '%s' does not match the model%s: %s%s%s%s%s%s%s", fn, path, what, msg,
-                    bad_v ? " ('" : "", bad_v ? bad_v->name : "", bad_v ? "' is " : "", fs,
-                    bad_v ? " in the file, " : "", bad_v ? ms : "");
+    if (!bad_v) return ssli_err(code, "%s: '%s' does not match the model%s: %s", fn, path, what, msg);
+    return ssli_err(code, "%s: '%s' does not match the model%s: %s ('%s' is %s in the file, %s in the model)", fn,
+                    path, what, msg, bad_v->name, fs, ms);
 }
 
 sslk_status ssli_st_load_buffer(sslk_model *m, const unsigned char *buf, size_t sz, const char *path,
