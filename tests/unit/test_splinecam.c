@@ -353,9 +353,14 @@ static double *ref_seq(ref *R, const ssli_seq *s, const double *x0) {
                     for (size_t j = 0; j < OW; j++) {
                         double best = -INFINITY, sum = 0;
                         size_t arg = 0;
+                        /* padding (max-pool): the CPWL form repeats the window's first real entry */
+                        size_t pd = L->pad, y0 = i * L->stride >= pd ? i * L->stride - pd : 0,
+                               x0 = j * L->stride >= pd ? j * L->stride - pd : 0;
                         for (size_t p = 0; p < k; p++)
                             for (size_t q = 0; q < k; q++) {
-                                double v = x[(ch * H + i * L->stride + p) * Wd + j * L->stride + q];
+                                long yy = (long)(i * L->stride + p) - (long)pd, xx = (long)(j * L->stride + q) - (long)pd;
+                                bool in = yy >= 0 && xx >= 0 && yy < (long)H && xx < (long)Wd;
+                                double v = in ? x[(ch * H + (size_t)yy) * Wd + (size_t)xx] : x[(ch * H + y0) * Wd + x0];
                                 sum += v;
                                 if (v > best) best = v, arg = p * k + q;
                             }
@@ -370,6 +375,18 @@ static double *ref_seq(ref *R, const ssli_seq *s, const double *x0) {
             if (L->kind == SSLI_LAYER_MAXPOOL) R->bit += no * bits;
             break;
         }
+        case SSLI_LAYER_ADAPTIVE_AVGPOOL:
+            for (size_t ch = 0; ch < C; ch++)
+                for (size_t i = 0; i < OH; i++)
+                    for (size_t j = 0; j < OW; j++) {
+                        size_t i0 = i * H / OH, i1 = ((i + 1) * H + OH - 1) / OH;
+                        size_t j0 = j * Wd / OW, j1 = ((j + 1) * Wd + OW - 1) / OW;
+                        double a = 0;
+                        for (size_t p = i0; p < i1; p++)
+                            for (size_t q = j0; q < j1; q++) a += x[(ch * H + p) * Wd + q];
+                        y[(ch * OH + i) * OW + j] = a / (double)((i1 - i0) * (j1 - j0));
+                    }
+            break;
         case SSLI_LAYER_GAP:
             for (size_t ch = 0; ch < C; ch++) {
                 double a = 0;
