@@ -271,10 +271,10 @@ static void print_seq(sbuf *b, const ssli_seq *s, const ssli_backbone *bb) {
             continue;
         }
         switch (L->kind) {
-        case SSLI_LAYER_LINEAR: put(b, "linear:%zu%s", L->out.c, L->bias ? "" : ":nobias"); break;
+        case SSLI_LAYER_LINEAR: put(b, "linear:%zu%s", L->out.c, L->bias_count ? "" : ":nobias"); break;
         case SSLI_LAYER_CONV2D:
             put(b, "conv:%zu:%zu:%zu:%zu%s", L->out.c, L->kernel, L->stride, L->pad,
-                L->bias ? "" : ":nobias");
+                L->bias_count ? "" : ":nobias");
             break;
         case SSLI_LAYER_BATCHNORM: put(b, "bn"); break;
         case SSLI_LAYER_RELU: put(b, "relu"); break;

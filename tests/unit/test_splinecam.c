@@ -704,6 +704,14 @@ START_TEST(residual_blocks) {
     prop_stats cc = check_model("conv:3:3:1:1,relu,res(conv:3:3:1:1,bn,relu,conv:3:3:1:1),relu,gap,linear:2", 3, ishape, 1.0, 33, 2,
                                 1000, 25);
     ck_assert_uint_gt(cc.regions, 5);
+    /* a ResNet in miniature: bias-free convs, padded max-pool stem, a
+     * downsampling block with a conv + bn shortcut, adaptive pooling */
+    size_t rshape[3] = {1, 8, 8};
+    prop_stats r = check_model("conv:2:3:1:1:nobias,bn,relu,maxpool:3:2:1,res(conv:2:3:1:1:nobias,bn,relu,"
+                               "conv:2:3:1:1:nobias,bn),relu,res(conv:3:3:2:1:nobias,bn,relu,conv:3:3:1:1:nobias,bn|"
+                               "conv:3:1:2:0:nobias,bn),relu,adaptive_avgpool:1,flatten,linear:2",
+                               3, rshape, 1.5, 34, 2, 1000, 25);
+    ck_assert_uint_gt(r.regions, 5);
 }
 END_TEST
 
