@@ -27,6 +27,7 @@ static const char *kind_name(ssli_layer_kind k) {
     case SSLI_LAYER_GAP: return "gap";
     case SSLI_LAYER_FLATTEN: return "flatten";
     case SSLI_LAYER_RESIDUAL: return "res";
+    case SSLI_LAYER_ADAPTIVE_AVGPOOL: return "adaptive_avgpool";
     }
     return "?";
 }
@@ -43,7 +44,8 @@ static uint64_t flops(const ssli_layer *L) {
     case SSLI_LAYER_RESIDUAL: return out;
     case SSLI_LAYER_MAXPOOL:
     case SSLI_LAYER_AVGPOOL: return out * (uint64_t)L->kernel * L->kernel;
-    case SSLI_LAYER_GAP: return numel(L->in);
+    case SSLI_LAYER_GAP:
+    case SSLI_LAYER_ADAPTIVE_AVGPOOL: return numel(L->in); /* exact for non-overlapping bins (1x1) */
     case SSLI_LAYER_FLATTEN: return 0;
     }
     return 0;
