@@ -3,6 +3,7 @@ save_safetensors(path, prefix), checked against an independent numpy reader /
 writer (always on) and against torch (load_state_dict results, .half() /
 .bfloat16() conversions, strict round trips; skipped visibly without torch).
 Checkpoints go through tools/pth2safetensors.py, the documented converter."""
+import importlib.util
 import json
 import os
 import struct
@@ -174,14 +175,26 @@ def trained_torch(torch, seed=0):
     return tm
 
 
-def pth_to_st(tmp_path, obj, name, *args):
+def _pth2st():
+    spec = importlib.util.spec_from_file_location("pth2safetensors", PTH2ST)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def pth_to_st(tmp_path, obj, name, *args, subprocess_run=False):
+    """obj saved with torch.save, converted by tools/pth2safetensors.py (in this
+    process; as a script when subprocess_run)."""
     torch = pytest.importorskip("torch")
     pth = tmp_path / (name + ".pth")
     torch.save(obj, pth)
     out = tmp_path / (name + ".safetensors")
-    r = subprocess.run([sys.executable, PTH2ST, str(pth), str(out), *args], capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr
+    if subprocess_run:
+        r = subprocess.run([sys.executable, PTH2ST, str(pth), str(out), *args], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0 and "tensors" in r.stdout, r.stderr
+    else:
+        _pth2st().main([str(pth), str(out), *args])
     return out
 
 
@@ -257,3 +270,60 @@ def test_low_precision_equals_torch_float(tmp_path, torch, dtype):
     tm.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
     x = np.random.default_rng(3).normal(size=(4,) + SHAPE).astype(np.float32)
     np.testing.assert_allclose(m.forward(x), tm(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+# ---- torchvision ResNets (helper 14a's backbones) ----------------------------------------------
+
+def tv_resnet18(torch, seed, cifar=False):
+    tv = pytest.importorskip("torchvision")
+    torch.manual_seed(seed)
+    net = tv.models.resnet18()
+    if cifar:  # the SSL libraries' CIFAR variant: 3x3 stride-1 stem, no max-pool
+        net.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        net.maxpool = torch.nn.Identity()
+    with torch.no_grad():  # non-default batch-norm state, as after training
+        for mod in net.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.normal_(0, 0.1)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.normal_(0, 0.1)
+                mod.num_batches_tracked.fill_(7)
+    return net.eval()
+
+
+@pytest.mark.parametrize("spec,size,cifar", [("resnet18", 64, False), ("resnet18-cifar", 32, True)])
+def test_torchvision_resnet18_round_trip(tmp_path, torch, spec, size, cifar):
+    net = tv_resnet18(torch, 5, cifar)
+    p = pth_to_st(tmp_path, net.state_dict(), "tv")
+    m = sslkit.Model.from_spec(spec, (3, size, size), seed=1)
+    assert m.load_safetensors(p) == ([], [], [])
+    x = np.random.default_rng(4).normal(size=(2, 3, size, size)).astype(np.float32)
+    want = net(torch.from_numpy(x)).detach().numpy()
+    got = m.forward(x)
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    # export, then torch's strict load gives the same network
+    m.save_safetensors(tmp_path / "back.safetensors")
+    back = st_read(tmp_path / "back.safetensors")
+    net2 = tv_resnet18(torch, 6, cifar)
+    net2.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in back.items()}, strict=True)
+    assert int(net2.layer2[0].downsample[1].num_batches_tracked) == 7
+    np.testing.assert_allclose(net2(torch.from_numpy(x)).detach().numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_torchvision_ssl_checkpoint_headless(tmp_path, torch):
+    """An SSL checkpoint: backbone.* (with fc) and projector.*, half precision."""
+    net = tv_resnet18(torch, 7)
+    sd = {"backbone." + k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    sd.update({"projector.0.weight": torch.randn(16, 512), "projector.0.bias": torch.zeros(16)})
+    p = pth_to_st(tmp_path, {"state_dict": sd, "epoch": 100}, "ssl", subprocess_run=True)  # the script itself
+    m = sslkit.Model.from_spec("resnet18-headless", (3, 32, 32))
+    with pytest.raises(sslkit.Error) as e:
+        m.load_safetensors(p, prefix="backbone.")
+    for k in ("backbone.fc.weight", "backbone.fc.bias", "projector.0.weight", "projector.0.bias"):
+        assert f"'{k}'" in str(e.value)
+    r = m.load_safetensors(p, prefix="backbone.", strict=False)
+    assert r.missing_keys == [] and sorted(r.unexpected_keys) == sorted(
+        ["backbone.fc.weight", "backbone.fc.bias", "projector.0.weight", "projector.0.bias"])
+    for k, v in m.params.items():
+        np.testing.assert_array_equal(v, sd["backbone." + k].float().numpy(), err_msg=k)
