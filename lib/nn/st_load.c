@@ -333,10 +333,8 @@ sslk_status ssli_st_load_buffer(sslk_model *m, const unsigned char *buf, size_t 
         }
     m->last_rows = 0;
 done:
-    if (st && rep && (st == SSLK_E_FORMAT || st == SSLK_E_DTYPE || st == SSLK_E_NOMEM || st == SSLK_E_LIMIT)) {
-        /* a file refused for what it is, not for how it matches: no lists */
-        ssli_load_report_clear(rep);
-    }
+    if (st && rep && st != SSLK_E_NOT_FOUND && st != SSLK_E_SHAPE)
+        ssli_load_report_clear(rep); /* refused for what the file is, not for how it matches: no lists */
     if (root) json_object_put(root);
     if (tok) json_tokener_free(tok);
     ssli_free(m->ctx, bn);

@@ -296,6 +296,8 @@ START_TEST(dtype_conversion) {
     ck_ok(sslk_model_from_spec(c, "linear:4", 1, (size_t[]){2}, 0, &m));
     const char *P = path_of("d.safetensors");
     static stw w;
+    sslk_load_report *rep;
+    ck_ok(sslk_load_report_create(c, &rep));
     uint16_t h[8] = {0x0001, 0x03ff, 0x3c00, 0xc000, 0x7bff, 0x8001, 0x3555, 0x0400};
     float hw[8] = {ldexpf(1, -24), 1023 * ldexpf(1, -24), 1, -2, 65504, -ldexpf(1, -24), 0.333251953125f,
                    ldexpf(1, -14)};
@@ -339,7 +341,8 @@ START_TEST(dtype_conversion) {
         stw_add(&w, "0.weight", "F16", (size_t[]){4, 2}, 2, hb, 16);
         stw_add(&w, "0.bias", bad[k].dtype, (size_t[]){4}, 1, b4, 4 * bad[k].es);
         stw_write(&w, P);
-        ck_status(sslk_model_load_safetensors_ex(m, P, NULL, NULL), SSLK_E_NONFINITE);
+        ck_status(sslk_model_load_safetensors_ex(m, P, NULL, rep), SSLK_E_NONFINITE);
+        ck_assert_uint_eq(count(rep, SSLK_LOAD_LOADED), 0); /* nothing was loaded: no lists */
         ck_assert_msg(strstr(sslk_last_error(), "'0.bias'") && strstr(sslk_last_error(), "at 2"), "%s",
                       sslk_last_error());
         ck_ok(sslk_model_get_param(m, "0.bias", got, 4));
@@ -374,6 +377,7 @@ START_TEST(dtype_conversion) {
     stw_write(&w, P);
     ck_status(sslk_model_load_safetensors_ex(m, P, &ns, NULL), SSLK_E_FORMAT);
     ck_assert_msg(strstr(sslk_last_error(), "4 trailing data bytes"), "%s", sslk_last_error());
+    sslk_load_report_destroy(rep);
     sslk_model_destroy(m);
     sslk_ctx_destroy(c);
 }
