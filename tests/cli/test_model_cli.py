@@ -103,3 +103,15 @@ def test_convert_with_prefix_both_ways():
         assert r.returncode == 2 and "--non-strict" in r.stderr
         r = run("convert", st, c, "--prefix", "x.", ok=False)
         assert r.returncode == 2 and "ambiguous" in r.stderr
+
+
+def test_info_resnet18_totals():
+    with tempfile.TemporaryDirectory() as d:
+        a = os.path.join(d, "r18.safetensors")
+        run("new", "--spec", "resnet18", "--input", "3,224,224", a)
+        out = run("info", a, "--spec", "resnet18").stdout
+        r = rows(out)
+        assert r["conv1"] == ("conv", "64 x 112 x 112", 9408, 2 * 64 * 112 * 112 * 147)
+        # torchvision's resnet18: 11,689,512 parameters, 1.81 G multiply-adds
+        assert r["total"][0] == 11689512
+        assert "conv + linear multiply-adds: 1.81 G" in out, out

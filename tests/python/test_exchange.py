@@ -142,6 +142,18 @@ def test_layer_table():
     assert sum(r["params"] for r in t) == m.num_scalars
 
 
+def test_from_spec_backbone_table():
+    m = sslkit.Model.from_spec("resnet18", (3, 32, 32), seed=3)
+    assert m.output_shape == (1000,) and m.num_scalars == 11689512  # torchvision's resnet18 count
+    t = m.layers()
+    assert t[0]["name"] == "conv1" and t[0]["out_shape"] == (64, 16, 16)
+    assert t[0]["flops"] == 2 * 64 * 16 * 16 * 3 * 7 * 7
+    # at 224 x 224 conv + fc make 1,814,073,344 multiply-adds (torchvision: "1.81 GFLOPS"); every map
+    # here is 7x smaller each way, so the convs do 1/49 of theirs and the fc (512,000) the same
+    macs = sum(r["flops"] // 2 for r in t if r["kind"] in ("conv", "linear"))
+    assert macs == (1814073344 - 512000) // 49 + 512000
+
+
 # ---- against torch ----------------------------------------------------------------------------
 
 def torch_net(torch):
