@@ -65,6 +65,11 @@ static sslk_status walk(ssli_walk w, ssli_police_point *pts, size_t *n, bool *si
                             "supports linear / conv / batch-norm layers each followed by a ReLU-type "
                             "activation, average pools and residual blocks whose sum feeds no activation)",
                             fn, L.name);
+        case SSLI_WALK_ADAPTIVE:
+            return ssli_err(SSLK_E_UNSUPPORTED,
+                            "%s: layer '%s' is an adaptive average pool with unequal bins (not supported "
+                            "by POLICE; output sizes dividing the input, or 1 x 1, are average pools)",
+                            fn, L.name);
         case SSLI_WALK_UNIT:
             if (!*sided)
                 return ssli_err(SSLK_E_UNSUPPORTED,

@@ -486,6 +486,14 @@ START_TEST(police_names_unsupported_backbone_layers) {
     ck_assert_ptr_nonnull(strstr(sslk_last_error(), "'layer1.0.relu_1'"));
     ck_assert_ptr_nonnull(strstr(sslk_last_error(), "residual sum"));
     sslk_model_destroy(m);
+    m = mk(c, "conv:2:3:1:1,relu,adaptive_avgpool:2,flatten,linear:2", 3, 5, 5);
+    ck_status(sslk_police_create(m, v, 2, 3 * 5 * 5, &p), SSLK_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(sslk_last_error(), "'2' is an adaptive average pool"));
+    sslk_model_destroy(m);
+    m = mk(c, "conv:2:3:1:1,relu,adaptive_avgpool:1,flatten,linear:2", 3, 4, 4); /* 1 x 1: a gap */
+    ck_ok(sslk_police_create(m, v, 2, 3 * 4 * 4, &p));
+    sslk_police_destroy(p);
+    sslk_model_destroy(m);
     free(v);
     sslk_ctx_destroy(c);
 }
