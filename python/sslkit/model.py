@@ -1,7 +1,7 @@
 """Models (sslk_model) and optimizers (sslk_optim).
 
     m = sslkit.Model.from_spec("linear:64,bn,relu,linear:8", (16,), seed=0)
-    r = m.load_safetensors("ckpt.safetensors", prefix="backbone.", strict=False)  # r.missing_keys, ...
+    r = m.load_safetensors("ckpt.safetensors", prefix="backbone.", strict=False).load_result  # r.missing_keys, ...
     y = m.forward(x, train=True)          # x: (n, 16) float32
     gx = m.backward(dy)                   # accumulates parameter gradients
     opt = sslkit.Optimizer("lars", m, lr=0.2, weight_decay=1e-6)
@@ -303,8 +303,10 @@ class Model(Owner):
         prefix ("module.", "backbone.") is stripped from the file's names; a name without it is
         unexpected.  strict: every model tensor present, nothing unexpected, shapes equal, else
         sslkit.Error naming every offending tensor.  Non-strict: loads what matches; mis-shaped
-        tensors still raise unless skip_mismatched.  Returns LoadResult(missing_keys,
-        unexpected_keys, mismatched_keys).  On error the model is unchanged."""
+        tensors still raise unless skip_mismatched.  Returns the model itself (as in 1.x, so
+        calls chain); what was loaded is in self.load_result, a LoadResult(missing_keys,
+        unexpected_keys, mismatched_keys) like torch's load_state_dict result.  On error the
+        model is unchanged."""
         if skip_mismatched and strict:
             raise ValueError("skip_mismatched needs strict=False")
         o = _st_options(prefix, (0 if strict else ST_NON_STRICT) | (ST_SKIP_MISMATCHED if skip_mismatched else 0))
@@ -312,9 +314,10 @@ class Model(Owner):
         lib.sslk_load_report_create(self._ctx.handle, ctypes.byref(rep))
         try:
             lib.sslk_model_load_safetensors_ex(self._h, str(path).encode(), ctypes.byref(o), rep)
-            return LoadResult(_report_list(rep, 1), _report_list(rep, 2), _report_list(rep, 3))
+            self.load_result = LoadResult(_report_list(rep, 1), _report_list(rep, 2), _report_list(rep, 3))
         finally:
             lib.sslk_load_report_destroy(rep)
+        return self
 
     # ---- layer table -----------------------------------------------------------------
     def layers(self):

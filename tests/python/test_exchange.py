@@ -80,7 +80,7 @@ def test_prefix_strict_nonstrict_numpy(tmp_path):
         b.load_safetensors(p)
     assert e.value.status_name == "SSLK_E_NOT_FOUND"
     assert f"{len(a.params)} missing: '0.weight'" in str(e.value) and "'module.0.weight'" in str(e.value)
-    r = b.load_safetensors(p, prefix="module.")
+    r = b.load_safetensors(p, prefix="module.").load_result
     assert r == sslkit.LoadResult([], [], []) and r.missing_keys == []
     for k, v in a.params.items():
         np.testing.assert_array_equal(b.params[k], v)
@@ -93,7 +93,7 @@ def test_prefix_strict_nonstrict_numpy(tmp_path):
         c.load_safetensors(tmp_path / "x.safetensors", prefix="backbone.")
     assert "1 missing: '6.bias'; 1 unexpected: 'projector.0.weight'" in str(e.value)
     keep = np.array(c.params["6.bias"])
-    r = c.load_safetensors(tmp_path / "x.safetensors", prefix="backbone.", strict=False)
+    r = c.load_safetensors(tmp_path / "x.safetensors", prefix="backbone.", strict=False).load_result
     assert r.missing_keys == ["6.bias"] and r.unexpected_keys == ["projector.0.weight"] and r.mismatched_keys == []
     np.testing.assert_array_equal(c.params["6.bias"], keep)
     np.testing.assert_array_equal(c.params["6.weight"], a.params["6.weight"])
@@ -105,7 +105,7 @@ def test_prefix_strict_nonstrict_numpy(tmp_path):
         with pytest.raises(sslkit.Error) as e:
             c.load_safetensors(tmp_path / "s.safetensors", strict=strict)
         assert e.value.status_name == "SSLK_E_SHAPE" and "'6.weight' is 4 x 3 in the file, 3 x 4 in the model" in str(e.value)
-    r = c.load_safetensors(tmp_path / "s.safetensors", strict=False, skip_mismatched=True)
+    r = c.load_safetensors(tmp_path / "s.safetensors", strict=False, skip_mismatched=True).load_result
     assert r.mismatched_keys == ["6.weight"]
     with pytest.raises(ValueError):
         c.load_safetensors(tmp_path / "s.safetensors", skip_mismatched=True)
@@ -229,7 +229,7 @@ def test_module_prefix_checkpoint(tmp_path, torch):
     m = sslkit.Model.from_spec(SPEC, SHAPE, seed=9)
     with pytest.raises(sslkit.Error):
         m.load_safetensors(p)
-    assert m.load_safetensors(p, prefix="module.") == ([], [], [])
+    assert m.load_safetensors(p, prefix="module.").load_result == ([], [], [])
     x = np.random.default_rng(2).normal(size=(6,) + SHAPE).astype(np.float32)
     np.testing.assert_allclose(m.forward(x), tm(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
     # the counter came along: export and compare
@@ -248,7 +248,7 @@ def test_projector_missing_wrong_shape_like_torch(tmp_path, torch):
         m.load_safetensors(p, prefix="backbone.")
     for k in proj.state_dict():
         assert f"'projector.{k}'" in str(e.value)
-    r = m.load_safetensors(p, prefix="backbone.", strict=False)
+    r = m.load_safetensors(p, prefix="backbone.", strict=False).load_result
     assert r.unexpected_keys == ["projector." + k for k in proj.state_dict()] and r.missing_keys == []
     # a missing tensor: the same missing list as torch's own non-strict load
     sd = {k: v for k, v in tm.state_dict().items() if k != "3.body.0.weight"}
@@ -258,7 +258,7 @@ def test_projector_missing_wrong_shape_like_torch(tmp_path, torch):
         m.load_safetensors(p)
     assert "1 missing: '3.body.0.weight'" in str(e.value)
     theirs = torch_net(torch).load_state_dict(sd, strict=False)
-    assert m.load_safetensors(p, strict=False).missing_keys == theirs.missing_keys == ["3.body.0.weight"]
+    assert m.load_safetensors(p, strict=False).load_result.missing_keys == theirs.missing_keys == ["3.body.0.weight"]
     # a wrong shape, named
     sd = dict(tm.state_dict())
     sd["6.weight"] = torch.zeros(3, 5)
@@ -309,7 +309,7 @@ def test_torchvision_resnet18_round_trip(tmp_path, torch, spec, size, cifar):
     net = tv_resnet18(torch, 5, cifar)
     p = pth_to_st(tmp_path, net.state_dict(), "tv")
     m = sslkit.Model.from_spec(spec, (3, size, size), seed=1)
-    assert m.load_safetensors(p) == ([], [], [])
+    assert m.load_safetensors(p).load_result == ([], [], [])
     x = np.random.default_rng(4).normal(size=(2, 3, size, size)).astype(np.float32)
     want = net(torch.from_numpy(x)).detach().numpy()
     got = m.forward(x)
@@ -334,7 +334,7 @@ def test_torchvision_ssl_checkpoint_headless(tmp_path, torch):
         m.load_safetensors(p, prefix="backbone.")
     for k in ("backbone.fc.weight", "backbone.fc.bias", "projector.0.weight", "projector.0.bias"):
         assert f"'{k}'" in str(e.value)
-    r = m.load_safetensors(p, prefix="backbone.", strict=False)
+    r = m.load_safetensors(p, prefix="backbone.", strict=False).load_result
     assert r.missing_keys == [] and sorted(r.unexpected_keys) == sorted(
         ["backbone.fc.weight", "backbone.fc.bias", "projector.0.weight", "projector.0.bias"])
     for k, v in m.params.items():

@@ -259,7 +259,7 @@ def test_safetensors_round_trip(tmp_path):
     t2 = {k: (np.abs(v) if "running_var" in k else v) for k, v in t2.items()}
     st_write(tmp_path / "b.safetensors", t2)
     m2 = sslkit.Model.from_spec(spec, (2, 6, 6), seed=9)
-    assert m2.load_safetensors(tmp_path / "b.safetensors") == ([], [], [])
+    assert m2.load_safetensors(tmp_path / "b.safetensors").load_result == ([], [], [])
     for k, v in m2.params.items():
         np.testing.assert_allclose(v, t2[k].astype(np.float32))
     # native format round trip
