@@ -18,7 +18,7 @@ static const ssli_setting_def cfssl_defs[] = {
     {SSLK_CFSSL_MAX_POINTS, "max_points", SSLK_SETTING_I64, 1, 2147483648.0, 4096,
      "cap on kernel points: N*m views (exact) or landmarks (Nystrom)"},
     {SSLK_CFSSL_LANDMARKS, "landmarks", SSLK_SETTING_I64, 0, 2147483648.0, 0,
-     "0 = exact kernel on every view; p > 0 = Nystrom with p landmarks"},
+     "Nystrom landmarks p; 0 means the exact kernel on every view"},
     {SSLK_CFSSL_CENTER, "center", SSLK_SETTING_I64, 0, 1, 0, "1 = centre the features"},
     {SSLK_CFSSL_JITTER, "jitter", SSLK_SETTING_F64, 0, 1, 1e-10,
      "ridge added to the right-hand Sigma, relative to its mean diagonal"},
