@@ -39,7 +39,7 @@ START_TEST(cfssl_t1) {
     ck_ok(sslk_cfssl_shape(h, &in, &out));
     ck_assert_uint_eq(in, 2);
     ck_assert_uint_eq(out, 1);
-    float theta[2], x[4] = {0.5f, 3, -2, 7}, y[2];
+    float theta[2], x[4] = {0.5f, 3, -2, 7}, y[4]; /* y: 2 rows x up to 2 outputs */
     ck_ok(sslk_cfssl_linear_map(h, theta, NULL));
     ck_close(fabs(theta[0]), 1, 1e-6, 0);
     ck_close(theta[1], 0, 0, 1e-7);
@@ -55,7 +55,7 @@ START_TEST(cfssl_t1) {
     ck_close(mu[0], -0.1 / (1 + s2), 1e-12, 0);
     ck_close(mu[1], -0.1, 1e-12, 0);
     ck_ok(sslk_cfssl_apply(h, x, 2, y));
-    ck_assert(y[0] == 0 && y[1] == 0);
+    ck_assert(y[0] == 0 && y[1] == 0 && y[2] == 0 && y[3] == 0);
     sslk_cfssl_destroy(h);
 }
 END_TEST
