@@ -140,6 +140,16 @@ SSLK_API sslk_status sslk_augmentation_variation(sslk_model *model, const float 
  *  1/(n k d) sum_i |J f(x_i)|_F^2 (k outputs, d inputs), eval mode. */
 SSLK_API sslk_status sslk_dirichlet_energy(sslk_model *model, const float *x, size_t n, double h, double *value);
 
+/** Orthonormality penalty ||C - I||_F^2, C = Z^T Z / n of z (n x k), the
+ *  columns centred first when center = 1 (minimal-variations objective). */
+SSLK_API sslk_status sslk_ortho_penalty(sslk_ctx *ctx, const float *z, size_t n, size_t k, int center,
+                                        double *value);
+/** Its unbiased two-halves estimator: rows split into halves Z, Z' by a
+ *  seeded permutation (an odd last row is left out),
+ *  mean_ij (z_i . z'_j)^2 - 2 mean_i |z_i|^2 + k (z used as given). */
+SSLK_API sslk_status sslk_ortho_penalty_split(sslk_ctx *ctx, const float *z, size_t n, size_t k, uint64_t seed,
+                                              double *value);
+
 /* ======================================================================
  * Bound report: computable parts of the information-theoretic VICReg
  * generalisation bound (Shwartz-Ziv et al., NeurIPS 2023) for an encoder's

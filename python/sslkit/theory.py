@@ -32,6 +32,8 @@ declare("sslk_collapse_std", [_vp, _f, _sz, _sz, ctypes.c_int, c_double_p, c_dou
 declare("sslk_graph_variation", [_vp, _f, _sz, _sz, c_int64_p, c_int64_p, _f, _sz, c_double_p])
 declare("sslk_augmentation_variation", [_vp, _f, _sz, ctypes.c_double, ctypes.c_uint64, c_double_p])
 declare("sslk_dirichlet_energy", [_vp, _f, _sz, ctypes.c_double, c_double_p])
+declare("sslk_ortho_penalty", [_vp, _f, _sz, _sz, ctypes.c_int, c_double_p])
+declare("sslk_ortho_penalty_split", [_vp, _f, _sz, _sz, ctypes.c_uint64, c_double_p])
 declare("sslk_vicreg_bound", [_vp, _f, _f, _sz, _sz, _f, ctypes.POINTER(ctypes.c_int32), _sz, _f, _f, _sz,
                               ctypes.c_double, ctypes.c_double, ctypes.c_double, _vp])
 
@@ -240,6 +242,20 @@ def dirichlet_energy(model, X, h=1e-3):
     v = ctypes.c_double()
     with hold(model):
         lib.sslk_dirichlet_energy(model._h, x.ctypes.data, n, float(h), ctypes.byref(v))
+    return v.value
+
+
+def ortho_penalty(Z, center=True, split_seed=None, ctx=None):
+    """||Z^T Z / n - I||_F^2 (columns centred when center), or with split_seed
+    the unbiased two-halves estimator on Z as given."""
+    z = as_f32(Z, "Z", ndim=2)
+    v = ctypes.c_double()
+    if split_seed is None:
+        lib.sslk_ortho_penalty(ctx_handle(ctx), z.ctypes.data, z.shape[0], z.shape[1], int(bool(center)),
+                               ctypes.byref(v))
+    else:
+        lib.sslk_ortho_penalty_split(ctx_handle(ctx), z.ctypes.data, z.shape[0], z.shape[1],
+                                     to_int(split_seed, "split_seed", "uint64"), ctypes.byref(v))
     return v.value
 
 

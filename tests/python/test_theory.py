@@ -235,3 +235,21 @@ def test_bad_input():
     with pytest.raises(sslkit.Error) as e:
         sslkit.closed_form_ssl(X, kernel="gaussian").theta
     assert e.value.status_name == "SSLK_E_STATE"
+
+
+def test_ortho_penalty_against_numpy():
+    rng = np.random.default_rng(13)
+    Z = rng.normal(size=(40, 5)).astype(np.float32)
+    Zc = Z.astype(np.float64) - Z.mean(0)
+    C = Zc.T @ Zc / 40
+    assert sslkit.ortho_penalty(Z) == pytest.approx(((C - np.eye(5)) ** 2).sum(), rel=1e-9)
+    C0 = Z.astype(np.float64).T @ Z / 40
+    assert sslkit.ortho_penalty(Z, center=False) == pytest.approx(((C0 - np.eye(5)) ** 2).sum(), rel=1e-9)
+    v = sslkit.ortho_penalty(Z, split_seed=3)
+    assert v == sslkit.ortho_penalty(Z, split_seed=3)
+    # averaged over splits: the U-statistic sum_{i != j} (z_i . z_j)^2 / (n (n-1)) - 2 tr(C0) + k
+    G = Z.astype(np.float64) @ Z.T.astype(np.float64)
+    u = ((G ** 2).sum() - (np.diag(G) ** 2).sum()) / (40 * 39) - 2 * np.trace(C0) + 5
+    avg = np.mean([sslkit.ortho_penalty(Z, split_seed=s) for s in range(2000)])
+    assert avg == pytest.approx(u, abs=0.01)
+    assert abs(sslkit.ortho_penalty(Z, center=False) - u) > 0.3  # the biased full-batch square differs

@@ -322,6 +322,45 @@ START_TEST(lidar_cases) {
 }
 END_TEST
 
+/* T4: zero column means and Z^T Z = n I -> 0; Z = 0 -> k.  Averaged over
+ * random splits, the two-halves estimator equals the U-statistic
+ * sum_{i != j} (z_i . z_j)^2 / (n (n-1)) - 2 tr(C) + k (exactly, for n even),
+ * which the biased full-batch square tr(C^2) - 2 tr(C) + k misses. */
+START_TEST(ortho_penalty_t4) {
+    float z[8] = {1, 1, 1, -1, -1, 1, -1, -1}, zero[8] = {0};
+    double v;
+    ck_ok(sslk_ortho_penalty(ctx, z, 4, 2, 1, &v));
+    ck_close(v, 0, 0, 1e-15);
+    ck_ok(sslk_ortho_penalty(ctx, zero, 4, 2, 0, &v));
+    ck_close(v, 2, 0, 0);
+    ck_ok(sslk_ortho_penalty_split(ctx, zero, 4, 2, 0, &v));
+    ck_close(v, 2, 0, 0);
+    enum { N = 12, K = 3 };
+    float w[N * K];
+    tu_fill_uniform(w, N * K, 21, -1.5f, 1.5f);
+    double u = 0, tr = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            double d = 0;
+            for (int t = 0; t < K; t++) d += (double)w[i * K + t] * w[j * K + t];
+            if (i != j) u += d * d;
+            else tr += d;
+        }
+    double want = u / (N * (N - 1.0)) - 2 * tr / N + K, avg = 0, full;
+    enum { SPLITS = 4000 };
+    for (int s = 0; s < SPLITS; s++) {
+        ck_ok(sslk_ortho_penalty_split(ctx, w, N, K, (uint64_t)s, &v));
+        avg += v / SPLITS;
+    }
+    ck_close(avg, want, 0.02, 0);
+    ck_ok(sslk_ortho_penalty(ctx, w, N, K, 0, &full));
+    ck_assert_msg(fabs(full - want) > 0.1 * fabs(want), "full-batch %g vs unbiased %g: the test cannot tell", full,
+                  want);
+    ck_status(sslk_ortho_penalty_split(ctx, w, 1, K, 0, &v), SSLK_E_SHAPE);
+    ck_status(sslk_ortho_penalty(ctx, w, N, K, 3, &v), SSLK_E_INVALID_ARG);
+}
+END_TEST
+
 START_TEST(collapse_std_values) {
     float z[6] = {1, 0, 3, 0, 5, 0}; /* column 0: 1, 3, 5 -> std 2; column 1 constant */
     double m, per[2];
@@ -432,6 +471,7 @@ int main(void) {
     tcase_add_test(t, random_features_kernel);
     tcase_add_test(t, lidar_cases);
     tcase_add_test(t, collapse_std_values);
+    tcase_add_test(t, ortho_penalty_t4);
     tcase_add_test(t, graph_variation_values);
     tcase_add_test(t, model_variations_linear);
     tcase_add_test(t, bound_report_values);
