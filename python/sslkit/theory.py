@@ -178,9 +178,22 @@ def random_features(X, D, sigma=1.0, seed=0, ctx=None):
     return out
 
 
-def lidar(E, q=None, delta=1e-4, eps=1e-8, return_spectrum=False, ctx=None):
+def lidar(E, q=None, delta=1e-4, eps=1e-8, return_spectrum=False, ids=None, ctx=None):
     """LiDAR of embeddings of n samples x q views ((n, q, d), or (n*q, d) with
-    q given).  With return_spectrum, (value, LDA eigenvalues descending)."""
+    q given, or (rows, d) with ids: a sample id per row, any order, the same
+    count for every id).  With return_spectrum, (value, LDA eigenvalues
+    descending)."""
+    if ids is not None:
+        ids = np.asarray(ids)
+        rows = as_f32(E, "E", ndim=2)
+        if ids.dtype.kind not in "iu" or ids.shape != (rows.shape[0],):
+            raise ValueError(f"ids must hold one integer per row of E ({rows.shape[0]}), got {ids.dtype} {ids.shape}")
+        _, counts = np.unique(ids, return_counts=True)
+        if counts.min() != counts.max():
+            raise ValueError(f"every id needs the same number of views; counts range {counts.min()}..{counts.max()}")
+        if q is not None and int(q) != counts[0]:
+            raise ValueError(f"ids give {counts[0]} views per sample but q = {q}")
+        E, q = rows[np.argsort(ids, kind="stable")], int(counts[0])
     e, n, q, d = _views(E, q, "E")
     v = ctypes.c_double()
     spec = np.zeros(d)

@@ -140,6 +140,10 @@ def test_lidar_matches_numpy():
     assert v == pytest.approx(np_lidar(E, 1e-4, 1e-8), rel=1e-9)
     assert np.all(np.diff(spec) <= 0)
     assert sslkit.lidar(E.reshape(-1, 8), q=4) == v
+    perm = rng.permutation(200)
+    assert sslkit.lidar(E.reshape(-1, 8)[perm], ids=np.repeat(np.arange(50), 4)[perm]) == pytest.approx(v, rel=1e-9)
+    with pytest.raises(ValueError):
+        sslkit.lidar(E.reshape(-1, 8)[:199], ids=np.repeat(np.arange(50), 4)[:199])
     assert 1 <= v <= min(8, 49)
     # design-note case
     e = np.array([[[1.1, 0], [0.9, 0]], [[-0.9, 0], [-1.1, 0]], [[0, 1.1], [0, 0.9]], [[0, -0.9], [0, -1.1]]])

@@ -266,6 +266,24 @@ END_TEST
 
 /* Random Fourier features: deterministic per seed; inner products
  * approach the Gaussian kernel (D = 20000: std ~ 1/sqrt(D) = 0.007). */
+/* Same fit for 1 and 2 threads (the split GEMM / Gram are bitwise
+ * thread-count independent and LAPACK runs on one thread). */
+START_TEST(cfssl_threads_deterministic) {
+    enum { N = 600, M = 2, D = 128 }; /* above the 4 MFLOP threshold of the split products */
+    float *x = malloc(N * M * D * sizeof(float)), y1[N * 8], y2[N * 8];
+    tu_fill_uniform(x, N * M * D, 17, -1, 1);
+    for (int threads = 1; threads <= 2; threads++) {
+        ck_ok(sslk_ctx_set_threads(ctx, threads));
+        sslk_cfssl *h = solver(8, 0.9, 0.01);
+        ck_ok(sslk_cfssl_fit(h, x, N, M, D));
+        ck_ok(sslk_cfssl_apply(h, x, N, threads == 1 ? y1 : y2));
+        sslk_cfssl_destroy(h);
+    }
+    ck_assert(memcmp(y1, y2, sizeof y1) == 0);
+    free(x);
+}
+END_TEST
+
 START_TEST(random_features_kernel) {
     enum { D = 20000 };
     float x[6] = {0, 0, 0.5f, -0.5f, 1, 1};
@@ -469,6 +487,7 @@ int main(void) {
     tcase_add_test(t, cfssl_kernel_cap_and_nystrom);
     tcase_add_test(t, cfssl_bad_input);
     tcase_add_test(t, random_features_kernel);
+    tcase_add_test(t, cfssl_threads_deterministic);
     tcase_add_test(t, lidar_cases);
     tcase_add_test(t, collapse_std_values);
     tcase_add_test(t, ortho_penalty_t4);
