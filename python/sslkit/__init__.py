@@ -27,3 +27,7 @@ from .geometry import Slice, Partition, splinecam  # noqa: E402,F401
 # police
 from .police import (Police, police_box, police_polygon, police_simplex,  # noqa: E402,F401
                      police_splinecam, police_verify)
+# theory (issue 18: closed-form SSL, diagnostics, bound report)
+from .theory import (ClosedFormSSL, augmentation_variation, closed_form_ssl, closed_form_ssl_moments,  # noqa: E402,F401
+                     collapse_std, dirichlet_energy, graph_variation, lidar, ortho_penalty, random_features,
+                     vicreg_bound)
