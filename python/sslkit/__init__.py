@@ -27,3 +27,5 @@ from .geometry import Slice, Partition, splinecam  # noqa: E402,F401
 # police
 from .police import (Police, police_box, police_polygon, police_simplex,  # noqa: E402,F401
                      police_splinecam, police_verify)
+# collectives tables (issue 17, experimental)
+from . import dist  # noqa: E402,F401
