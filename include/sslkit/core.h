@@ -63,7 +63,8 @@ typedef enum sslk_status {
     SSLK_E_NOT_FOUND = 15,   /**< named item (file, dataset, tensor, setting) does not exist */
     SSLK_E_CANCELLED = 16,   /**< a user callback asked to stop */
     SSLK_E_INTERNAL = 17,    /**< bug in libsslkit: please report */
-    SSLK_E_LIMIT = 18        /**< request exceeds a context limit (SSLK_CTX_MAX_*); since 1.2 */
+    SSLK_E_LIMIT = 18,       /**< request exceeds a context limit (SSLK_CTX_MAX_*); since 1.2 */
+    SSLK_E_DIST = 19         /**< a collective of the context's table (sslkit/dist.h) failed; since 1.2 */
 } sslk_status;
 
 /** Static, never-NULL name of a status code, e.g. "SSLK_E_SHAPE". */

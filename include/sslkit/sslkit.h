@@ -8,6 +8,7 @@
 /* @includes (one line per header) */
 #include "sslkit/loss.h"
 #include "sslkit/data.h"
+#include "sslkit/dist.h"
 #include "sslkit/eval.h"
 #include "sslkit/geometry.h"
 /* police */

@@ -27,6 +27,7 @@ const char *sslk_status_str(sslk_status s) {
     case SSLK_E_CANCELLED: return "SSLK_E_CANCELLED";
     case SSLK_E_INTERNAL: return "SSLK_E_INTERNAL";
     case SSLK_E_LIMIT: return "SSLK_E_LIMIT";
+    case SSLK_E_DIST: return "SSLK_E_DIST";
     }
     return "SSLK_E_UNKNOWN";
 }

@@ -5,6 +5,7 @@
 #define SSLKIT_CORE_INTERNAL_H
 
 #include "sslkit/core.h"
+#include "sslkit/dist.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@ struct sslk_ctx {
     void *log_user;
     sslk_log_level log_min;
     double limits[3]; /* SSLK_CTX_* values, indexed as in ssli_settings_ctx */
+    sslk_dist dist;   /* collectives table (lib/dist/table.c); world_size 0 = none */
 };
 
 /* ---- errors -------------------------------------------------------------

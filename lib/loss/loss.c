@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/struct_sizes.h"
+#include "loss_dist.h"
 #include "loss_internal.h"
 
 static const ssli_setting_def loss_defs[] = {
@@ -172,13 +173,9 @@ static sslk_status check_grads(const sslk_loss *L, const sslk_loss_batch *b, flo
     return SSLK_OK;
 }
 
-sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *caller_b, double *value,
-                              float *const *grads) {
-    const char *fn = "sslk_loss_compute";
-    SSLI_CHECK_PTR(L, fn);
-    sslk_loss_batch batch = {0};
-    SSLI_TRY(ssli_struct_in(&batch, sizeof batch, caller_b, SSLI_V10_LOSS_BATCH, fn, "batch"));
-    const sslk_loss_batch *b = &batch;
+/* This rank's own input checks (kept apart so that, across ranks, a refusal
+ * still takes part in the agreement step: lib/loss/dist_gather.c). */
+static sslk_status check_batch(const sslk_loss_batch *b, const char *fn) {
     if (!b->views) return ssli_err(SSLK_E_INVALID_ARG, "%s: 'batch->views' is NULL", fn);
     if (b->num_views == 0 || b->num_views > 4096)
         return ssli_err(SSLK_E_SHAPE, "%s: 'batch->num_views' = %zu (1..4096)", fn, b->num_views);
@@ -196,10 +193,22 @@ sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *caller_b, dou
         SSLI_TRY(ssli_check_finite_f32(b->views[v], b->n, b->d, fn, arg));
     }
     if (b->targets) SSLI_TRY(ssli_check_finite_f32(b->targets, b->n, b->d, fn, "targets"));
+    return SSLK_OK;
+}
+
+sslk_status sslk_loss_compute(sslk_loss *L, const sslk_loss_batch *caller_b, double *value,
+                              float *const *grads) {
+    const char *fn = "sslk_loss_compute";
+    SSLI_CHECK_PTR(L, fn);
+    sslk_loss_batch batch = {0};
+    sslk_status local = ssli_struct_in(&batch, sizeof batch, caller_b, SSLI_V10_LOSS_BATCH, fn, "batch");
+    const sslk_loss_batch *b = &batch;
+    if (local == SSLK_OK) local = check_batch(b, fn);
     ssli_loss_in in = {b->views, b->num_views, b->n, b->d, b->indices, b->targets, grads};
     L->have_terms = false;
     double v = 0;
-    SSLI_TRY(L->vt->compute(L, &in, &v));
+    /* with no collectives table: local, else the kind's compute, as before */
+    SSLI_TRY(ssli_loss_dist_compute(L, local, &in, &v, fn));
     if (!isfinite(v))
         return ssli_err(SSLK_E_NUMERIC, "%s: %s loss evaluated to %g", fn, L->vt->fn, v);
     if (grads) SSLI_TRY(check_grads(L, b, grads, fn));

@@ -31,3 +31,5 @@ from .police import (Police, police_box, police_polygon, police_simplex,  # noqa
 from .theory import (ClosedFormSSL, augmentation_variation, closed_form_ssl, closed_form_ssl_moments,  # noqa: E402,F401
                      collapse_std, dirichlet_energy, graph_variation, lidar, ortho_penalty, random_features,
                      vicreg_bound)
+# collectives tables (issue 17, experimental)
+from . import dist  # noqa: E402,F401

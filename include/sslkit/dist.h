@@ -1,0 +1,79 @@
+/* libsslkit — collectives table: how a context talks to the other ranks of a
+ * data-parallel job (experimental, since 1.2).
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_DIST_H
+#define SSLKIT_DIST_H
+
+#include "sslkit/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef SSLK_EXPERIMENTAL
+/* A context carries at most one collectives table.  With none (or world_size
+ * 1) every call computes on the rows it is given, bit for bit as before.  With
+ * one, losses gather the batch statistics they need over all ranks in forward
+ * and return the exact gradient of the GLOBAL loss for the caller's LOCAL rows
+ * (docs/distributed.md lists what each loss gathers).
+ *
+ * Every function pointer is a collective: all ranks call it in the same order
+ * with matching arguments.  Return 0 on success, nonzero on failure; the
+ * library then fails with SSLK_E_DIST and a message naming the collective,
+ * the rank and the filler's sentence (sslk_dist_set_error) if it gave one.
+ * A failure on one rank must make the collective fail on the others too
+ * (within bounded time), or they wait forever: that is the filler's duty.
+ *
+ * Shape: as issue 17's brief, unchanged.  Counts are element counts; recv of
+ * allgatherv is the concatenation in rank order (counts[r] elements of rank
+ * r, sum(counts) in all); count == counts[rank]. */
+typedef struct sslk_dist {
+    size_t struct_size; /**< set to sizeof(sslk_dist) */
+    int rank;           /**< 0 .. world_size-1 */
+    int world_size;     /**< >= 1 */
+    void *user;         /**< passed to every function */
+    int (*allgatherv_f32)(void *user, const float *send, size_t count, float *recv, const size_t *counts);
+    int (*allgatherv_f64)(void *user, const double *send, size_t count, double *recv, const size_t *counts);
+    int (*allreduce_sum_f32)(void *user, float *buf, size_t count);   /**< in place */
+    int (*allreduce_sum_f64)(void *user, double *buf, size_t count);  /**< in place */
+    int (*broadcast)(void *user, void *buf, size_t bytes, int root);  /**< bytes from root to all */
+    int (*barrier)(void *user);
+} sslk_dist;
+
+/** Attach a copy of `table` to ctx (NULL detaches: single process).  Refuses
+ *  a struct_size below the first release of this struct, rank outside
+ *  [0, world_size), world_size < 1 and missing functions (SSLK_E_INVALID_ARG).
+ *  Configure before creating handles; the table's user data must outlive ctx. */
+SSLK_API sslk_status sslk_ctx_set_dist(sslk_ctx *ctx, const sslk_dist *table);
+/** Copy of the attached table into *out (out->struct_size must be set); with
+ *  none, a table with rank 0, world_size 1 and NULL functions. */
+SSLK_API sslk_status sslk_ctx_get_dist(const sslk_ctx *ctx, sslk_dist *out);
+/** For fillers: record a sentence (copied, truncated to 255 bytes, per
+ *  thread) that the library appends to its SSLK_E_DIST message when the
+ *  current collective returns nonzero.  NULL clears it. */
+SSLK_API void sslk_dist_set_error(const char *msg);
+
+/* ---- the in-process fake: N ranks on threads of one process (tests) ------
+ * Sums run in rank order in double, so results are reproducible bit for bit
+ * for a fixed world size.  A rank that leaves (sslk_dist_fake_leave, or its
+ * function returning in sslk_dist_fake_run) makes every later collective fail
+ * on the others instead of waiting forever. */
+typedef struct sslk_dist_fake sslk_dist_fake;
+/** World of `world_size` ranks (1..1024). */
+SSLK_API sslk_status sslk_dist_fake_create(int world_size, sslk_dist_fake **out);
+/** Table of rank `rank` (out->struct_size must be set); use it from one thread. */
+SSLK_API sslk_status sslk_dist_fake_table(sslk_dist_fake *fake, int rank, sslk_dist *out);
+/** Rank `rank` will make no more calls (lets the others fail instead of hang). */
+SSLK_API void sslk_dist_fake_leave(sslk_dist_fake *fake, int rank);
+/** Destroy (NULL accepted) after every rank has finished. */
+SSLK_API void sslk_dist_fake_destroy(sslk_dist_fake *fake);
+/** Run fn(ctx, rank, user) on world_size threads, each with a fresh context
+ *  (1 thread, seed 0) carrying its rank's table; returns when all are done. */
+SSLK_API sslk_status sslk_dist_fake_run(int world_size, void (*fn)(sslk_ctx *ctx, int rank, void *user),
+                                        void *user);
+#endif /* SSLK_EXPERIMENTAL */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

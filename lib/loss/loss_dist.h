@@ -1,0 +1,24 @@
+/* Losses across the ranks of the context's collectives table.
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_LOSS_DIST_H
+#define SSLKIT_LOSS_DIST_H
+
+#include "loss_internal.h"
+
+/* The compute step of sslk_loss_compute.  local = the status of this rank's
+ * own input checks (its message already set): with a table, every rank takes
+ * part in one agreement gather first, so a rank that refuses its inputs makes
+ * all ranks fail (SSLK_E_DIST naming it) instead of leaving them waiting.
+ * Without a table (or world 1): local, else vt->compute, unchanged. */
+sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_loss_in *in, double *value,
+                                   const char *fn);
+/* Pieces, for the kind-specific paths. */
+sslk_status ssli_loss_dist_agree(sslk_loss *L, const sslk_dist *t, sslk_status local, const ssli_loss_in *in,
+                                 size_t *counts, size_t *total, const char *fn);
+sslk_status ssli_loss_dist_gather_compute(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in,
+                                          const size_t *counts, size_t N, double *value, const char *fn);
+/* VICReg with all-reduced column sums and d x d covariance (dist_vicreg.c). */
+sslk_status ssli_loss_dist_vicreg(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, const size_t *counts,
+                                  size_t N, double *value, const char *fn);
+
+#endif
