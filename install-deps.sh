@@ -8,6 +8,7 @@ PKGS="build-essential meson ninja-build pkg-config clang
   libblis-dev liblapack-dev liblapacke-dev zlib1g-dev check abigail-tools
   libturbojpeg0-dev libpng-dev libcairo2-dev libjson-c-dev liblbfgs-dev
   python3 python3-numpy python3-pytest
+  openmpi-bin libopenmpi-dev python3-mpi4py
   dataset-fashion-mnist"
 # Skip apt entirely when everything is present (fast re-runs, offline CI).
 missing=""

@@ -22,7 +22,10 @@ typedef struct sslk_model sslk_model;
 /** Model settings (domain "model"). */
 typedef enum sslk_model_setting {
     SSLK_MODEL_BN_MOMENTUM = 1000, /**< running-stat update weight (PyTorch convention), default 0.1 */
-    SSLK_MODEL_BN_EPS = 1001       /**< batch-norm epsilon, default 1e-5 */
+    SSLK_MODEL_BN_EPS = 1001,      /**< batch-norm epsilon, default 1e-5 */
+    SSLK_MODEL_SYNC_BN = 1002      /**< I64 0/1, default 1: with a collectives table on the context
+                                        (sslkit/dist.h), train-mode batch-norm statistics span every
+                                        rank's rows (SyncBN); 0: each rank's own rows.  Since 1.2 */
 } sslk_model_setting;
 
 /** Forward mode. */

@@ -9,6 +9,7 @@
 #include "sslkit/loss.h"
 #include "sslkit/data.h"
 #include "sslkit/dist.h"
+#include "sslkit/dist_mpi.h"
 #include "sslkit/eval.h"
 #include "sslkit/geometry.h"
 /* police */

@@ -48,6 +48,12 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
                                    size_t nstat, sslk_mode mode);
 void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size_t rows,
                              size_t nstat, sslk_mode mode, float *gx);
+/* SyncBN (layer_batchnorm_sync.c, issue 17): train-mode statistics over every
+ * rank of the context's collectives table, when SSLK_MODEL_SYNC_BN is on. */
+bool ssli_batchnorm_synced(const sslk_model *m, sslk_mode mode);
+sslk_status ssli_batchnorm_forward_sync(sslk_model *m, ssli_layer *L, const float *x, size_t rows, size_t nstat);
+sslk_status ssli_batchnorm_backward_sync(sslk_model *m, ssli_layer *L, const float *gy, size_t rows, size_t nstat,
+                                         float *gx);
 
 /* relu, leaky_relu, abs */
 void ssli_act_forward(const sslk_model *m, ssli_layer *L, const float *x, size_t rows);

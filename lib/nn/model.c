@@ -13,6 +13,8 @@ static const ssli_setting_def model_defs[] = {
      "batch-norm running-stat update weight (PyTorch convention)"},
     {SSLK_MODEL_BN_EPS, "bn_eps", SSLK_SETTING_F64, 0.0, 1.0, 1e-5,
      "batch-norm epsilon added to the variance"},
+    {SSLK_MODEL_SYNC_BN, "sync_bn", SSLK_SETTING_I64, 0, 1, 1,
+     "1: train-mode batch-norm statistics over every rank of the context's collectives table (SyncBN)"},
 };
 const ssli_setting_table ssli_settings_model = {"model", model_defs,
                                                 sizeof model_defs / sizeof model_defs[0], NULL};

@@ -101,7 +101,7 @@ struct sslk_model {
     uint64_t seed;
     uint64_t layers_added; /* counter keying the init stream of each new layer */
     ssli_seq top;
-    double settings[2]; /* indexed like ssli_settings_model */
+    double settings[3]; /* indexed like ssli_settings_model */
 
     ssli_backbone bb; /* bb.depth == 0: none; layers after it are named "head.<j>" */
 
@@ -134,6 +134,7 @@ struct sslk_model {
 extern const ssli_setting_table ssli_settings_model;
 #define SSLI_MODEL_S_BN_MOMENTUM 0
 #define SSLI_MODEL_S_BN_EPS 1
+#define SSLI_MODEL_S_SYNC_BN 2 /* issue 17 */
 
 /* ---- accessors for other layers ------------------------------------------ */
 /* Top-level layers (residual layers expose their children through body/shortcut). */

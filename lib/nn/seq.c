@@ -55,7 +55,8 @@ sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t 
         case SSLI_LAYER_LINEAR: ssli_linear_forward(m, L, cur, rows); break;
         case SSLI_LAYER_CONV2D: SSLI_TRY(ssli_conv2d_forward(m, L, cur, rows)); break;
         case SSLI_LAYER_BATCHNORM:
-            SSLI_TRY(ssli_batchnorm_forward(m, L, cur, rows, nstat, mode));
+            if (ssli_batchnorm_synced(m, mode)) SSLI_TRY(ssli_batchnorm_forward_sync(m, L, cur, rows, nstat));
+            else SSLI_TRY(ssli_batchnorm_forward(m, L, cur, rows, nstat, mode));
             break;
         case SSLI_LAYER_RELU:
         case SSLI_LAYER_LEAKY_RELU:
@@ -103,7 +104,9 @@ sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float 
         case SSLI_LAYER_LINEAR: ssli_linear_backward(m, L, xin, gcur, rows, t); break;
         case SSLI_LAYER_CONV2D: SSLI_TRY(ssli_conv2d_backward(m, L, xin, gcur, rows, t)); break;
         case SSLI_LAYER_BATCHNORM:
-            ssli_batchnorm_backward(m, L, gcur, rows, nstat, m->last_mode, t);
+            if (ssli_batchnorm_synced(m, m->last_mode))
+                SSLI_TRY(ssli_batchnorm_backward_sync(m, L, gcur, rows, nstat, t));
+            else ssli_batchnorm_backward(m, L, gcur, rows, nstat, m->last_mode, t);
             break;
         case SSLI_LAYER_RELU:
         case SSLI_LAYER_LEAKY_RELU:

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "sslkit/metrics.h"
-#include "train/trainer_internal.h"
+#include "train/trainer_dist.h"
 
 static double now_s(void) {
     struct timespec t;
@@ -152,7 +152,7 @@ static sslk_status push_history(sslk_trainer *tr, const sslk_train_progress *p) 
     return SSLK_OK;
 }
 
-static sslk_status checkpoint(sslk_trainer *tr, const char *fn) {
+static sslk_status checkpoint(sslk_trainer *tr, const char *fn) { /* rank 0 only */
     char path[4096];
     int k = snprintf(path, sizeof path, "%s/checkpoint.sslkt", tr->ckpt_dir);
     if (k < 0 || (size_t)k >= sizeof path) return ssli_err(SSLK_E_INVALID_ARG, "%s: checkpoint dir too long", fn);
@@ -193,6 +193,7 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
     const double ema = ssli_train_get(tr, SSLK_TRAIN_EMA);
     const size_t B = tr->ld_batch, chw = tr->in_c * tr->in_s * tr->in_s;
     float *views[2] = {tr->x, tr->x + B * chw};
+    const sslk_dist *dist = ssli_dist(tr->ctx); /* data-parallel over its ranks when set */
 
     while (tr->epoch < until) {
         SSLI_TRY(sslk_loader_begin_epoch(tr->ld, tr->epoch));
@@ -207,14 +208,22 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
             double ts = now_s();
             SSLI_TRY(sslk_loader_next(tr->ld, views, tr->labels, tr->indices, &rows));
             if (rows == 0) break;
-            if (rows < 2) continue;
+            if (rows < 2 || (dist && rows < (size_t)dist->world_size)) continue;
+            size_t lo, nloc; /* this rank's slice of the global batch (all of it without a table) */
+            ssli_train_shard(rows, dist, &lo, &nloc);
+            if (lo) {
+                for (size_t v = 0; v < tr->nviews; v++) memmove(views[v], views[v] + lo * chw, nloc * chw * sizeof(float));
+                memmove(tr->labels, tr->labels + lo, nloc * sizeof *tr->labels);
+                memmove(tr->indices, tr->indices + lo, nloc * sizeof *tr->indices);
+            }
             double lr;
             SSLI_TRY(sslk_schedule_warmup_cosine(tr->global_step, warm, total_steps, base, fin, &lr));
             SSLI_TRY(sslk_optim_set_lr_scale(tr->opt, base > 0 ? lr / base : 0.0));
             double val = NAN;
-            sslk_status sst = train_step(tr, rows, &val);
+            sslk_status sst = train_step(tr, nloc, &val);
             if (sst == SSLK_E_NONFINITE) val = NAN; /* a layer or the loss met NaN/Inf: diverged */
             else SSLI_TRY(sst);
+            if (dist && isfinite(val)) SSLI_TRY(ssli_train_allreduce_grads(tr, dist)); /* the loss value is global */
             sslk_status st = isfinite(val) ? sslk_optim_step(tr->opt) : SSLK_E_NONFINITE;
             if (st == SSLK_E_NONFINITE)
                 return ssli_err(SSLK_E_NUMERIC,
@@ -243,7 +252,7 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
             p.lr = lr;
             p.rankme = p.embed_std = NAN;
             if (every && (s % every == 0 || s + 1 == spe)) {
-                monitor(tr, tr->h, rows, tr->de, &p.rankme, &p.embed_std);
+                monitor(tr, tr->h, nloc, tr->de, &p.rankme, &p.embed_std); /* this rank's rows */
                 ep.rankme = p.rankme;
                 ep.embed_std = p.embed_std;
             }
@@ -268,7 +277,7 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
         tr->epoch++;
         tr->mid_epoch = false;
         if (tr->ckpt_dir && ((ck_every && tr->epoch % ck_every == 0) || tr->epoch == until))
-            SSLI_TRY(checkpoint(tr, fn));
+            SSLI_TRY(ssli_train_rank0_checkpoint(tr, dist, checkpoint, fn));
         if (tr->on_epoch && tr->on_epoch(tr->cb_user, &ep))
             return ssli_err(SSLK_E_CANCELLED, "%s: stopped by the epoch callback after epoch %llu", fn,
                             (unsigned long long)ep.epoch);

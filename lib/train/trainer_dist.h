@@ -1,0 +1,21 @@
+/* Data-parallel pieces of the training loop (trainer_dist.c, issue 17).
+ * SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SSLKIT_TRAIN_TRAINER_DIST_H
+#define SSLKIT_TRAIN_TRAINER_DIST_H
+
+#include "dist/dist_internal.h"
+#include "train/trainer_internal.h"
+
+/* Floats per gradient all-reduce bucket (4 MiB). */
+#define SSLI_TRAIN_BUCKET ((size_t)1 << 20)
+
+/* This rank's contiguous slice [lo, lo + n) of a global batch of `rows`
+ * (sizes differ by at most one; t NULL: the whole batch). */
+void ssli_train_shard(size_t rows, const sslk_dist *t, size_t *lo, size_t *n);
+/* Sum the encoder's and projector's gradients over the ranks (bucketed). */
+sslk_status ssli_train_allreduce_grads(sslk_trainer *tr, const sslk_dist *t);
+/* write() on rank 0 only, its status shared with every rank. */
+sslk_status ssli_train_rank0_checkpoint(sslk_trainer *tr, const sslk_dist *t,
+                                        sslk_status (*write)(sslk_trainer *tr, const char *fn), const char *fn);
+
+#endif
