@@ -14,6 +14,8 @@
 static const char *common_help =
     "  --data NAME|PATH   fashion-mnist (default; Debian dataset-fashion-mnist) or a dataset path\n"
     "  --threads N        threads (default: all processors; env SSLKIT_THREADS)\n"
+    "  --dist mpi|none    data-parallel over MPI ranks (default: mpi under mpirun): the global\n"
+    "                     batch is split across ranks; rank 0 writes checkpoints and reports\n"
     "  --epochs E --batch B --lr LR --seed S --warmup W --steps-per-epoch K --workers N\n"
     "  --set NAME=VALUE   any trainer setting (domain 'train') or loss setting of the method,\n"
     "                     e.g. subset=4096 (pre-train on a seeded subset; diet's default),\n"
@@ -22,7 +24,7 @@ static const char *common_help =
 
 static const char *const value_opts[] = {"--method", "--data", "--out", "--threads", "--encoder", "--projector",
                                          "--epochs", "--batch", "--lr", "--seed", "--steps-per-epoch", "--warmup",
-                                         "--workers", "--set", "--split", NULL};
+                                         "--workers", "--set", "--split", "--dist", NULL};
 
 /* Context honouring --threads / SSLKIT_THREADS: 0, or 2 after a usage error,
  * or 1 without memory; *out is NULL unless 0. */
@@ -30,7 +32,7 @@ static int make_ctx(const char *cmd, int argc, char **argv, sslk_ctx **out) {
     int threads, rc = cli_opt_threads(argc, argv, cmd, &threads);
     *out = rc ? NULL : cli_ctx(threads);
     if (rc) return rc;
-    return *out ? 0 : cli_fail(cmd, "context", SSLK_E_NOMEM);
+    return *out ? tc_setup_dist(cmd, argc, argv, *out) : cli_fail(cmd, "context", SSLK_E_NOMEM);
 }
 
 static void protocol_line(char *buf, size_t cap, sslk_ctx *ctx, sslk_trainer *tr, const char *method) {
@@ -67,10 +69,11 @@ static int run_and_report(const char *cmd, sslk_ctx *ctx, sslk_trainer *tr, tc_d
     if (fit) {
         sslk_status s = sslk_trainer_set_checkpoint_dir(tr, dir);
         if (s != SSLK_OK) return cli_fail(cmd, "checkpoint dir", s);
-        tc_progress_attach(tr, method);
+        if (tc_rank(ctx) == 0) tc_progress_attach(tr, method);
         s = sslk_trainer_fit(tr, 0);
         if (s != SSLK_OK) return cli_fail(cmd, "training", s);
     }
+    if (tc_rank(ctx) != 0) return 0; /* the other ranks of an MPI job: rank 0 evaluates and writes */
     if (!eval) return fit ? tc_write_history(cmd, dir, tr) : 0;
     tc_result r;
     if (tc_evaluate_trainer(ctx, cmd, method, tr, d, &r)) return 1;
@@ -113,6 +116,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (!rc) rc = ensure_dir(cmd, dir);
     if (!rc) rc = run_and_report(cmd, ctx, tr, &d, dir, mname, !cli_flag(argc, argv, "--no-eval"), true);
+    if (ctx) tc_dist_fail(ctx, rc);
     sslk_trainer_destroy(tr);
     tc_close_data(&d);
     sslk_ctx_destroy(ctx);
@@ -150,6 +154,7 @@ static int with_loaded_run(const char *cmd, int argc, char **argv, bool train) {
     if (!rc && train) rc = tc_apply_options(cmd, tr, argc, argv);
     bool evaluate = !train || !cli_flag(argc, argv, "--no-eval");
     if (!rc) rc = run_and_report(cmd, ctx, tr, &d, dir, mname, evaluate, train);
+    if (ctx) tc_dist_fail(ctx, rc);
     sslk_trainer_destroy(tr);
     tc_close_data(&d);
     sslk_ctx_destroy(ctx);

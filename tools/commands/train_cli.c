@@ -456,3 +456,35 @@ int tc_write_outputs(const char *cmd, const char *dir, sslk_trainer *tr, const t
     int rc = tc_write_report(cmd, dir, rows, n, protocol);
     return rc ? rc : tc_write_history(cmd, dir, tr);
 }
+
+/* ---- data-parallel runs (issue 17): `mpirun -np P sslkit train ...` ------ */
+
+int tc_setup_dist(const char *cmd, int argc, char **argv, sslk_ctx *ctx) {
+    const char *mode = cli_opt(argc, argv, "--dist");
+    if (mode && strcmp(mode, "mpi") && strcmp(mode, "none"))
+        return cli_usage(cmd, "--dist takes mpi or none");
+    bool mpi = mode ? !strcmp(mode, "mpi") : sslk_dist_mpi_launched() != 0;
+    if (!mpi) return 0;
+    sslk_dist t = {.struct_size = sizeof t};
+    sslk_status s = sslk_dist_mpi_init(0, &t);
+    if (s == SSLK_OK) s = sslk_ctx_set_dist(ctx, &t);
+    if (s != SSLK_OK) return cli_fail(cmd, "starting MPI (--dist mpi)", s);
+    atexit(sslk_dist_mpi_finalize);
+    if (t.rank == 0 && t.world_size > 1)
+        fprintf(stderr, "%s: data-parallel over %d MPI ranks (global batch split across them; rank 0 reports and "
+                        "writes)\n", cmd, t.world_size);
+    return 0;
+}
+
+int tc_rank(const sslk_ctx *ctx) {
+    sslk_dist t = {.struct_size = sizeof t};
+    return sslk_ctx_get_dist(ctx, &t) == SSLK_OK ? t.rank : 0;
+}
+
+void tc_dist_fail(const sslk_ctx *ctx, int rc) {
+    sslk_dist t = {.struct_size = sizeof t};
+    if (rc && ctx && sslk_ctx_get_dist(ctx, &t) == SSLK_OK && t.world_size > 1) {
+        fflush(NULL);
+        sslk_dist_mpi_abort(rc);
+    }
+}

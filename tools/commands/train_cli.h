@@ -30,6 +30,13 @@ void tc_close_data(tc_data *d);
 /* Apply every "--set name=value" (trainer, loss, kNN, probe domains) and the
  * shortcuts --epochs --batch --lr --seed --steps-per-epoch. */
 int tc_apply_options(const char *cmd, sslk_trainer *tr, int argc, char **argv);
+/* --dist mpi|none (default: mpi when started by mpirun): attach the MPI
+ * filler's table to ctx.  0, 2 after a usage error, 1 on failure. */
+int tc_setup_dist(const char *cmd, int argc, char **argv, sslk_ctx *ctx);
+/* This process's rank in ctx's collectives table (0 without one). */
+int tc_rank(const sslk_ctx *ctx);
+/* After a failed command on a rank of an MPI job: end every rank now. */
+void tc_dist_fail(const sslk_ctx *ctx, int rc);
 
 /* Progress display: a bar with ETA on a terminal, plain lines otherwise. */
 void tc_progress_attach(sslk_trainer *tr, const char *label);
