@@ -33,3 +33,4 @@ from .theory import (ClosedFormSSL, augmentation_variation, closed_form_ssl, clo
                      vicreg_bound)
 # collectives tables (issue 17, experimental)
 from . import dist  # noqa: E402,F401
+from . import dist_mpi  # noqa: E402,F401  (issue 17: Context(dist="mpi"))

@@ -273,7 +273,7 @@ class Context(_Lifetime):
     context before handles made from it are used on several threads: every
     call reads its settings."""
 
-    def __init__(self, threads=None, seed=0, limits=None):
+    def __init__(self, threads=None, seed=0, limits=None, dist=None):
         h = ctypes.c_void_p()
         lib.sslk_ctx_create(ctypes.byref(h))
         self._h = h
@@ -282,6 +282,12 @@ class Context(_Lifetime):
         lib.sslk_ctx_set_seed(h, to_int(seed, "seed", "uint64"))
         for k, v in (limits or {}).items():
             self.set_limit(k, v)
+        # dist="mpi": one rank of an mpirun job (sslkit.dist_mpi); None / "none": single process
+        if dist not in (None, "none", "mpi"):
+            raise ValueError(f"Context: dist={dist!r}, expected None, 'none' or 'mpi'")
+        if dist == "mpi":
+            from .dist_mpi import attach
+            attach(self)
 
     @property
     def handle(self):
