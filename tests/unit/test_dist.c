@@ -355,6 +355,113 @@ START_TEST(loss_refusal_propagates) {
 END_TEST
 
 
+/* ---- evaluation across ranks --------------------------------------------- */
+
+typedef struct eval_job {
+    size_t qc[4], bc[4], N, M, d, nc;
+    int distance;
+    float bank[40 * 4], qry[30 * 4];
+    int32_t by[40], qy[30];
+    double rk[4], top1[4], top5[4];
+    int32_t ranked[30 * 3];
+    float scores[30 * 3];
+    float gath[4][40 * 4];
+    int32_t gy[4][40];
+    size_t tot[4];
+    sslk_status st[4];
+    char msg[4][256];
+} eval_job;
+
+static size_t offset_of(const size_t *c, int r) {
+    size_t o = 0;
+    for (int q = 0; q < r; q++) o += c[q];
+    return o;
+}
+
+static void eval_rank(sslk_ctx *ctx, int rank, void *user) {
+    eval_job *J = user;
+    size_t bo = offset_of(J->bc, rank), qo = offset_of(J->qc, rank), d = J->d;
+    sslk_rankme_acc *acc = NULL;
+    sslk_knn *k = NULL;
+    sslk_status s = sslk_rankme_create(ctx, d, &acc);
+    if (s == SSLK_OK) s = sslk_rankme_update(acc, J->bank + bo * d, J->bc[rank]);
+    if (s == SSLK_OK) s = sslk_rankme_allreduce(acc);
+    if (s == SSLK_OK) s = sslk_rankme_compute(acc, &J->rk[rank], NULL);
+    if (s == SSLK_OK) s = sslk_knn_create(ctx, &k);
+    if (s == SSLK_OK) s = sslk_knn_set_i64(k, SSLK_KNN_K, 5);
+    if (s == SSLK_OK) s = sslk_knn_set_i64(k, SSLK_KNN_DISTANCE, J->distance);
+    if (s == SSLK_OK) s = sslk_knn_fit(k, J->bank + bo * d, J->by + bo, J->bc[rank], d, J->nc);
+    if (s == SSLK_OK)
+        s = sslk_knn_predict(k, J->qry + qo * d, J->qc[rank], d, J->ranked + qo * 3, 3, J->scores + qo * J->nc);
+    if (s == SSLK_OK) s = sslk_knn_evaluate(k, J->qry + qo * d, J->qy + qo, J->qc[rank], d, &J->top1[rank],
+                                            &J->top5[rank]);
+    if (s == SSLK_OK) s = sslk_dist_rows(ctx, J->bc[rank], &J->tot[rank]);
+    if (s == SSLK_OK) s = sslk_dist_gather_rows(ctx, J->bank + bo * d, J->bc[rank], d, J->gath[rank]);
+    if (s == SSLK_OK) s = sslk_dist_gather_i32(ctx, J->by + bo, J->bc[rank], J->gy[rank]);
+    J->st[rank] = s;
+    snprintf(J->msg[rank], sizeof J->msg[rank], "%s", sslk_last_error());
+    sslk_knn_destroy(k);
+    sslk_rankme_destroy(acc);
+}
+
+START_TEST(eval_across_ranks) {
+    static const size_t bcs[3][4] = {{17, 23}, {5, 30, 5}, {9, 1, 20, 10}};
+    static const size_t qcs[3][4] = {{11, 19}, {12, 3, 15}, {1, 8, 13, 8}};
+    for (int distance = 0; distance < 2; distance++)
+        for (int wi = 0; wi < 3; wi++) {
+            int W = wi + 2;
+            eval_job *J = calloc(1, sizeof *J);
+            J->d = 4;
+            J->nc = 3;
+            J->distance = distance;
+            for (int r = 0; r < W; r++) {
+                J->bc[r] = bcs[wi][r];
+                J->qc[r] = qcs[wi][r];
+                J->N += J->bc[r];
+                J->M += J->qc[r];
+            }
+            tu_fill_uniform(J->bank, J->N * J->d, 70u + (unsigned)wi, -1, 1);
+            tu_fill_uniform(J->qry, J->M * J->d, 80u + (unsigned)wi, -1, 1);
+            for (size_t i = 0; i < J->N; i++) J->by[i] = J->bank[i * J->d] > 0 ? (J->bank[i * J->d + 1] > 0 ? 2 : 1) : 0;
+            for (size_t i = 0; i < J->M; i++) J->qy[i] = J->qry[i * J->d] > 0 ? (J->qry[i * J->d + 1] > 0 ? 2 : 1) : 0;
+            /* one process, all rows */
+            sslk_ctx *c;
+            ck_ok(sslk_ctx_create(&c));
+            sslk_rankme_acc *acc;
+            double rk, t1, t5;
+            ck_ok(sslk_rankme_create(c, J->d, &acc));
+            ck_ok(sslk_rankme_update(acc, J->bank, J->N));
+            ck_ok(sslk_rankme_compute(acc, &rk, NULL));
+            sslk_rankme_destroy(acc);
+            sslk_knn *k;
+            int32_t ranked[30 * 3];
+            float scores[30 * 3];
+            ck_ok(sslk_knn_create(c, &k));
+            ck_ok(sslk_knn_set_i64(k, SSLK_KNN_K, 5));
+            ck_ok(sslk_knn_set_i64(k, SSLK_KNN_DISTANCE, distance));
+            ck_ok(sslk_knn_fit(k, J->bank, J->by, J->N, J->d, J->nc));
+            ck_ok(sslk_knn_predict(k, J->qry, J->M, J->d, ranked, 3, scores));
+            ck_ok(sslk_knn_evaluate(k, J->qry, J->qy, J->M, J->d, &t1, &t5));
+            sslk_knn_destroy(k);
+            sslk_ctx_destroy(c);
+            ck_assert(t1 > 0.3 && t1 < 1.0); /* a real classification, not a constant */
+            ck_ok(sslk_dist_fake_run(W, eval_rank, J));
+            for (int r = 0; r < W; r++) {
+                ck_assert_msg(J->st[r] == SSLK_OK, "W=%d rank %d: %s", W, r, J->msg[r]);
+                ck_close(J->rk[r], rk, 1e-10, 0);
+                ck_assert_double_eq(J->top1[r], t1);
+                ck_assert_double_eq(J->top5[r], t5);
+                ck_assert_uint_eq(J->tot[r], J->N);
+                ck_assert_int_eq(memcmp(J->gath[r], J->bank, J->N * J->d * sizeof(float)), 0);
+                ck_assert_int_eq(memcmp(J->gy[r], J->by, J->N * sizeof(int32_t)), 0);
+            }
+            for (size_t i = 0; i < J->M * 3; i++) ck_assert_int_eq(J->ranked[i], ranked[i]);
+            for (size_t i = 0; i < J->M * J->nc; i++) ck_close(J->scores[i], scores[i], 1e-6, 0);
+            free(J);
+        }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("dist");
     TCase *tc = tcase_create("table");
@@ -368,6 +475,10 @@ static Suite *suite(void) {
     tcase_add_loop_test(tl, losses_across_ranks, 0, (int)NCASES);
     tcase_add_test(tl, loss_refusal_propagates);
     suite_add_tcase(s, tl);
+    TCase *te = tcase_create("eval");
+    tcase_set_timeout(te, 60);
+    tcase_add_test(te, eval_across_ranks);
+    suite_add_tcase(s, te);
     return s;
 }
 
