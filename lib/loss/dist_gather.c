@@ -116,6 +116,8 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
     if (s == SSLK_OK) {
         if (L->vt->kind == SSLK_LOSS_VICREG)
             s = ssli_loss_dist_vicreg(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_DIET)
+            s = ssli_loss_dist_diet(L, t, in, counts, N, value, fn);
         else
             s = ssli_loss_dist_gather_compute(L, t, in, counts, N, value, fn);
     }

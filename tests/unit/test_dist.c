@@ -201,7 +201,7 @@ typedef struct loss_job {
     double value[2][4];
     float grad[2][MAXV][MAXN * 16];
     float pgrad[5][23 * 16]; /* [0] reference, [1 + rank] */
-    size_t pcount;
+    size_t pcount, pcount_rank[4];
     sslk_status st[4];
     char msg[4][256];
 } loss_job;
@@ -234,7 +234,8 @@ static sslk_status case_compute(loss_job *J, sslk_loss *L, size_t off, size_t n,
         s = sslk_loss_param(L, 0, &pv);
         if (s == SSLK_OK) {
             memcpy(pg, pv.grad, pv.count * sizeof(float));
-            J->pcount = pv.count;
+            if (pg == J->pgrad[0]) J->pcount = pv.count;
+            else J->pcount_rank[(pg - J->pgrad[1]) / (23 * 16)] = pv.count;
         }
     }
     return s;
@@ -286,12 +287,20 @@ static void run_loss_case(const loss_case *lc, int W, const size_t *counts, unsi
                       "%s W=%d rank %d: value %.15g vs one process %.15g", lc->name, W, r, J->value[1][r],
                       J->value[0][0]);
         /* owned parameter gradient: the full global gradient on every rank */
-        double e2 = 0, r2 = 0;
-        for (size_t k = 0; k < J->pcount; k++) {
-            double e = (double)J->pgrad[1 + r][k] - (double)J->pgrad[0][k];
-            e2 += e * e;
-            r2 += (double)J->pgrad[0][k] * J->pgrad[0][k];
+        /* DIET across ranks: rank r holds the head rows [floor(23 r / W), floor(23 (r+1) / W)) */
+        size_t p0 = 0, pn = J->pcount;
+        if (lc->kind == SSLK_LOSS_DIET && W > 1) {
+            p0 = (size_t)(23 * r / W) * lc->d;
+            pn = (size_t)(23 * (r + 1) / W) * lc->d - p0;
+            ck_assert_uint_eq(J->pcount_rank[r], pn);
         }
+        double e2 = 0, r2 = 0;
+        for (size_t k = 0; k < pn; k++) {
+            double e = (double)J->pgrad[1 + r][k] - (double)J->pgrad[0][p0 + k];
+            e2 += e * e;
+            r2 += (double)J->pgrad[0][p0 + k] * J->pgrad[0][p0 + k];
+        }
+        if (J->pcount) ck_assert_msg(r2 > 0, "%s W=%d rank %d: zero parameter gradient", lc->name, W, r);
         ck_assert_msg(sqrt(e2) <= tol * sqrt(r2) + 1e-300, "%s W=%d rank %d: parameter gradient differs (%g of %g)",
                       lc->name, W, r, sqrt(e2), sqrt(r2));
     }
