@@ -71,6 +71,29 @@ SSLK_API void sslk_dist_fake_destroy(sslk_dist_fake *fake);
  *  (1 thread, seed 0) carrying its rank's table; returns when all are done. */
 SSLK_API sslk_status sslk_dist_fake_run(int world_size, void (*fn)(sslk_ctx *ctx, int rank, void *user),
                                         void *user);
+
+/* ---- evaluation across ranks --------------------------------------------
+ * RankMe: each rank updates its accumulator with its own rows, then
+ * sslk_rankme_allreduce (collective) leaves the statistics of all rows on
+ * every rank (Gram + column sums + count all-reduced, d^2 + d + 1 doubles;
+ * the accumulator is in the folded Gram form afterwards, so method EXACT is
+ * refused; AUTO and GRAM work).  Without a table it does nothing. */
+typedef struct sslk_rankme_acc sslk_rankme_acc; /* as in sslkit/metrics.h (C11 allows the repeat) */
+SSLK_API sslk_status sslk_rankme_allreduce(sslk_rankme_acc *r);
+/* kNN: with a table on the kNN's context, sslk_knn_fit keeps this rank's
+ * shard of the training bank, and sslk_knn_predict / sslk_knn_evaluate are
+ * collectives: the queries of all ranks are gathered, every rank selects the
+ * top-k of every query in its shard, the candidate lists are gathered and
+ * merged (ties to the lower global training index, the rank order), so each
+ * rank gets the predictions of its own queries exactly as one process with
+ * the concatenated bank; evaluate returns the accuracy over all ranks' queries.
+ *
+ * Linear probe on gathered features: gather them, then fit on every rank.
+ * sslk_dist_rows (collective) gives the total row count; sslk_dist_gather_rows
+ * (collective) fills out (total x d, rank order); _i32 for labels. */
+SSLK_API sslk_status sslk_dist_rows(sslk_ctx *ctx, size_t n, size_t *total);
+SSLK_API sslk_status sslk_dist_gather_rows(sslk_ctx *ctx, const float *x, size_t n, size_t d, float *out);
+SSLK_API sslk_status sslk_dist_gather_i32(sslk_ctx *ctx, const int32_t *x, size_t n, int32_t *out);
 #endif /* SSLK_EXPERIMENTAL */
 
 #ifdef __cplusplus

@@ -22,6 +22,12 @@ sslk_status ssli_dist_broadcast(const sslk_dist *t, void *buf, size_t bytes, int
 /* counts[r] = local of rank r (counts has world_size entries); *total their sum. */
 sslk_status ssli_dist_counts(const sslk_ctx *ctx, const sslk_dist *t, size_t local, size_t *counts, size_t *total,
                              const char *fn);
+/* Agreement step before a collective computation: one allgather of (status,
+ * count) per rank.  A rank whose own checks failed (local != OK, message set)
+ * returns local; the others return SSLK_E_DIST naming it; so no rank is left
+ * waiting.  Otherwise counts[r] and their *total. */
+sslk_status ssli_dist_agree(const sslk_ctx *ctx, const sslk_dist *t, sslk_status local, size_t count, size_t *counts,
+                            size_t *total, const char *fn);
 /* Gather an int64 array (exact up to 2^53, as doubles). */
 sslk_status ssli_dist_allgatherv_i64(const sslk_ctx *ctx, const sslk_dist *t, const int64_t *send, size_t count,
                                      int64_t *recv, const size_t *counts, const char *fn);

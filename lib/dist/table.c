@@ -147,3 +147,29 @@ sslk_status ssli_dist_allgatherv_i64(const sslk_ctx *ctx, const sslk_dist *t, co
     ssli_free(ctx, buf);
     return s;
 }
+
+sslk_status ssli_dist_agree(const sslk_ctx *ctx, const sslk_dist *t, sslk_status local, size_t count, size_t *counts,
+                            size_t *total, const char *fn) {
+    size_t W = (size_t)t->world_size;
+    double mine[2] = {(double)local, (double)count};
+    double *all = ssli_malloc(ctx, 2 * W, sizeof(double));
+    size_t *two = ssli_malloc(ctx, W, sizeof(size_t));
+    sslk_status s = all && two ? SSLK_OK : ssli_alloc_status();
+    for (size_t r = 0; s == SSLK_OK && r < W; r++) two[r] = 2;
+    if (s == SSLK_OK) s = ssli_dist_allgatherv_f64(t, mine, 2, all, two, fn);
+    size_t sum = 0;
+    for (size_t r = 0; s == SSLK_OK && r < W; r++) {
+        if (all[2 * r] != 0)
+            s = local ? local
+                      : ssli_err(SSLK_E_DIST, "%s: rank %zu refused its inputs (%s), so every rank stops", fn, r,
+                                 sslk_status_str((sslk_status)all[2 * r]));
+        else {
+            counts[r] = (size_t)all[2 * r + 1];
+            sum += counts[r];
+        }
+    }
+    ssli_free(ctx, all);
+    ssli_free(ctx, two);
+    if (s == SSLK_OK) *total = sum;
+    return s;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "dist/dist_internal.h"
 #include "linalg/linalg.h"
 #include "sslkit/eval.h"
 #include "eval/eval_internal.h"
@@ -172,11 +173,34 @@ static void rank_classes(const double *sc, size_t nc, int32_t *ranked, size_t nt
     }
 }
 
+/* Class votes of one query's selected neighbours (keys ms, descending); the
+ * label of neighbour t is y[mi[t]] (labels == NULL) or labels[mi[t]]. */
+static void knn_votes(const sslk_knn *k, const float *ms, const size_t *mi, const int32_t *labels, size_t cnt,
+                      double *v) {
+    const double T = kget(k, SSLK_KNN_TEMPERATURE), eps = kget(k, SSLK_KNN_EPS);
+    const int wmode = (int)kget(k, SSLK_KNN_WEIGHTING);
+    const bool cosine = k->fitted_distance == SSLK_KNN_COSINE;
+    for (size_t c = 0; c < k->nclasses; c++) v[c] = 0;
+    for (size_t t = 0; t < cnt; t++) {
+        double s = ms[t], w;
+        double dist = cosine ? 1.0 - s : sqrt(s < 0 ? -s : 0.0);
+        if (wmode == SSLK_KNN_WEIGHT_EXP)
+            w = cosine ? exp(s / T) : exp(-dist / T);
+        else if (wmode == SSLK_KNN_WEIGHT_INVERSE)
+            w = 1.0 / (dist + eps);
+        else
+            w = 1.0;
+        v[labels ? labels[mi[t]] : k->y[mi[t]]] += w;
+    }
+}
+
+static sslk_status knn_run_dist(sslk_knn *k, const sslk_dist *t, sslk_status pre, const float *q, size_t m,
+                                size_t d, int32_t *ranked, size_t ntop, float *scores, const char *fn);
+
 /* Core: for each query, class votes into votes (m x nclasses, double) and the
  * ranked list into ranked (m x ntop). */
-static sslk_status knn_run(sslk_knn *k, const float *q, size_t m, size_t d, int32_t *ranked,
-                           size_t ntop, float *scores, const char *fn) {
-    SSLI_CHECK_PTR(k, fn);
+static sslk_status knn_check(sslk_knn *k, const float *q, size_t m, size_t d, int32_t *ranked, size_t ntop,
+                             const char *fn) {
     SSLI_CHECK_PTR(q, fn);
     if (!k->z) return ssli_err(SSLK_E_STATE, "%s: call sslk_knn_fit first", fn);
     if (d != k->d) return ssli_err(SSLK_E_SHAPE, "%s: queries have d = %zu, training features d = %zu", fn, d, k->d);
@@ -188,12 +212,21 @@ static sslk_status knn_run(sslk_knn *k, const float *q, size_t m, size_t d, int3
     SSLI_TRY(ssli_check_finite_f32(q, m, d, fn, "q"));
     if ((int)kget(k, SSLK_KNN_DISTANCE) != k->fitted_distance)
         return ssli_err(SSLK_E_STATE, "%s: distance setting changed since sslk_knn_fit: fit again", fn);
+    return SSLK_OK;
+}
 
+/* pre: the caller's own checks (a failure still takes part in the agreement
+ * step across ranks). */
+static sslk_status knn_run(sslk_knn *k, sslk_status pre, const float *q, size_t m, size_t d, int32_t *ranked,
+                           size_t ntop, float *scores, const char *fn) {
+    SSLI_CHECK_PTR(k, fn);
+    sslk_status chk = pre ? pre : knn_check(k, q, m, d, ranked, ntop, fn);
+    const sslk_dist *dt = ssli_dist(k->ctx);
+    if (dt) return knn_run_dist(k, dt, chk, q, m, d, ranked, ntop, scores, fn);
+    SSLI_TRY(chk);
     const size_t n = k->n, nc = k->nclasses;
     size_t kk = (size_t)kget(k, SSLK_KNN_K);
     if (kk > n) kk = n;
-    const double T = kget(k, SSLK_KNN_TEMPERATURE), eps = kget(k, SSLK_KNN_EPS);
-    const int wmode = (int)kget(k, SSLK_KNN_WEIGHTING);
     const bool cosine = k->fitted_distance == SSLK_KNN_COSINE;
     size_t cap = (size_t)kget(k, SSLK_KNN_MEMORY_MB) * ((size_t)1 << 20) / sizeof(float);
     size_t bm = cap / n;
@@ -249,18 +282,7 @@ static sslk_status knn_run(sslk_knn *k, const float *q, size_t m, size_t d, int3
                 topk_insert(ms, mi, &cnt, kk, key, j);
             }
             double *v = votes + i * nc;
-            for (size_t c = 0; c < nc; c++) v[c] = 0;
-            for (size_t t = 0; t < cnt; t++) {
-                double s = ms[t], w;
-                double dist = cosine ? 1.0 - s : sqrt(s < 0 ? -s : 0.0);
-                if (wmode == SSLK_KNN_WEIGHT_EXP)
-                    w = cosine ? exp(s / T) : exp(-dist / T);
-                else if (wmode == SSLK_KNN_WEIGHT_INVERSE)
-                    w = 1.0 / (dist + eps);
-                else
-                    w = 1.0;
-                v[k->y[mi[t]]] += w;
-            }
+            knn_votes(k, ms, mi, NULL, cnt, v);
             if (ranked) rank_classes(v, nc, ranked + (r0 + i) * ntop, ntop);
             if (scores)
                 for (size_t c = 0; c < nc; c++) scores[(r0 + i) * nc + c] = (float)v[c];
@@ -277,30 +299,141 @@ static sslk_status knn_run(sslk_knn *k, const float *q, size_t m, size_t d, int3
 
 sslk_status sslk_knn_predict(sslk_knn *k, const float *q, size_t m, size_t d, int32_t *ranked,
                              size_t ntop, float *scores) {
-    return knn_run(k, q, m, d, ranked, ntop, scores, "sslk_knn_predict");
+    return knn_run(k, SSLK_OK, q, m, d, ranked, ntop, scores, "sslk_knn_predict");
 }
 
 sslk_status sslk_knn_evaluate(sslk_knn *k, const float *q, const int32_t *y, size_t m, size_t d,
                               double *top1, double *top5) {
     static const char *fn = "sslk_knn_evaluate";
     SSLI_CHECK_PTR(k, fn);
-    SSLI_CHECK_PTR(y, fn);
-    if (!k->z) return ssli_err(SSLK_E_STATE, "%s: call sslk_knn_fit first", fn);
-    SSLI_TRY(ssli_check_labels(y, m, k->nclasses, fn));
-    size_t ntop = k->nclasses < 5 ? k->nclasses : 5;
+    const sslk_dist *dt = ssli_dist(k->ctx);
+    sslk_status pre = !y ? ssli_err(SSLK_E_INVALID_ARG, "%s: argument 'y' is NULL", fn)
+                      : !k->z ? ssli_err(SSLK_E_STATE, "%s: call sslk_knn_fit first", fn)
+                              : ssli_check_labels(y, m, k->nclasses, fn);
+    if (pre && !dt) return pre;
+    size_t ntop = !k->z ? 1 : k->nclasses < 5 ? k->nclasses : 5;
     int32_t *ranked = ssli_malloc(k->ctx, m ? m : 1, ntop * sizeof(int32_t));
     if (!ranked) return ssli_alloc_status();
-    sslk_status st = knn_run(k, q, m, d, ranked, ntop, NULL, fn);
+    sslk_status st = knn_run(k, pre, q, m, d, ranked, ntop, NULL, fn);
     if (st == SSLK_OK) {
-        size_t c1 = 0, c5 = 0;
+        double c[3] = {0, 0, (double)m}; /* top-1 hits, top-5 hits, queries; summed over ranks */
         for (size_t i = 0; i < m; i++) {
-            if (ranked[i * ntop] == y[i]) c1++;
+            if (ranked[i * ntop] == y[i]) c[0]++;
             for (size_t t = 0; t < ntop; t++)
-                if (ranked[i * ntop + t] == y[i]) c5++;
+                if (ranked[i * ntop + t] == y[i]) c[1]++;
         }
-        if (top1) *top1 = (double)c1 / (double)m;
-        if (top5) *top5 = (double)c5 / (double)m;
+        if (dt) st = ssli_dist_allreduce_f64(dt, c, 3, fn);
+        if (st == SSLK_OK && top1) *top1 = c[0] / c[2];
+        if (st == SSLK_OK && top5) *top5 = c[1] / c[2];
     }
     ssli_free(k->ctx, ranked);
+    return st;
+}
+
+/* ---- across ranks (issue 17) ------------------------------------------------
+ * Queries of all ranks gathered; each rank's top-k of every query in its
+ * shard of the bank, sent as (key, global index, label) triples; each rank
+ * merges the candidate lists of its own queries in rank order (ties keep the
+ * lower global index, as one process with the concatenated bank). */
+static sslk_status knn_run_dist(sslk_knn *k, const sslk_dist *t, sslk_status pre, const float *q, size_t m,
+                                size_t d, int32_t *ranked, size_t ntop, float *scores, const char *fn) {
+    const size_t W = (size_t)t->world_size, nc = k->nclasses;
+    size_t *qc = ssli_malloc(k->ctx, 2 * W, sizeof(size_t)), M = 0, N = 0;
+    if (!qc) return ssli_alloc_status();
+    size_t *bc = qc + W;
+    sslk_status st = ssli_dist_agree(k->ctx, t, pre, m, qc, &M, fn);
+    if (st == SSLK_OK) { /* d and nclasses must agree: the gathers below assume it */
+        size_t tot;
+        for (int pass = 0; pass < 2 && st == SSLK_OK; pass++) {
+            size_t mine = pass ? k->nclasses : d;
+            st = ssli_dist_counts(k->ctx, t, mine, bc, &tot, fn);
+            for (size_t r = 0; st == SSLK_OK && r < W; r++)
+                if (bc[r] != mine)
+                    st = ssli_err(SSLK_E_SHAPE, "%s: rank %zu has %s = %zu, this rank (%d) %zu", fn, r,
+                                  pass ? "nclasses" : "d", bc[r], t->rank, mine);
+        }
+    }
+    if (st == SSLK_OK) st = ssli_dist_counts(k->ctx, t, k->n, bc, &N, fn);
+    size_t qoff = 0, boff = 0;
+    for (int r = 0; r < t->rank; r++) {
+        qoff += qc[r];
+        boff += bc[r];
+    }
+    size_t kk = st ? 0 : (size_t)kget(k, SSLK_KNN_K);
+    if (kk > N) kk = N;
+    const size_t kl = kk < k->n ? kk : k->n, n = k->n;
+    const bool cosine = k->fitted_distance == SSLK_KNN_COSINE;
+    float *Q = NULL, *sim = NULL, *bs = NULL;
+    double *cand = NULL, *all = NULL, *votes = NULL;
+    size_t *bi = NULL, *cnts = NULL;
+    if (st == SSLK_OK) {
+        Q = ssli_malloc(k->ctx, M * d + 1, sizeof(float));
+        sim = ssli_malloc(k->ctx, n + d + 1, sizeof(float));
+        bs = ssli_malloc(k->ctx, kk + 1, sizeof(float));
+        bi = ssli_malloc(k->ctx, kk + 1, sizeof(size_t));
+        cand = ssli_malloc(k->ctx, 3 * M * kk + 1, sizeof(double));
+        all = ssli_malloc(k->ctx, 3 * M * kk * W + 1, sizeof(double));
+        cnts = ssli_malloc(k->ctx, W, sizeof(size_t));
+        votes = ssli_malloc(k->ctx, nc, sizeof(double));
+        if (!Q || !sim || !bs || !bi || !cand || !all || !cnts || !votes) st = ssli_alloc_status();
+    }
+    for (size_t r = 0; st == SSLK_OK && r < W; r++) cnts[r] = qc[r] * d;
+    if (st == SSLK_OK) st = ssli_dist_allgatherv_f32(t, q, m * d, Q, cnts, fn);
+    /* local top-kl of every query, one query at a time (GEMV-shaped GEMM) */
+    for (size_t i = 0; st == SSLK_OK && i < M; i++) {
+        float *qn = sim + n;
+        const float *r = Q + i * d;
+        double s = 0;
+        for (size_t j = 0; j < d; j++) s += (double)r[j] * r[j];
+        float scale = 1.0f;
+        if (cosine) { /* zero-norm queries were refused by their rank's checks */
+            scale = (float)(1.0 / sqrt(s));
+            s = 1.0;
+        }
+        for (size_t j = 0; j < d; j++) qn[j] = r[j] * scale;
+        float qsq = (float)s;
+        ssli_sgemm(k->ctx, false, true, 1, n, d, 1.0f, qn, d, k->z, d, 0.0f, sim, n);
+        size_t cnt = 0;
+        for (size_t j = 0; j < n; j++) {
+            float key = cosine ? sim[j] : -(qsq + k->zsq[j] - 2.0f * sim[j]);
+            topk_insert(bs, bi, &cnt, kl ? kl : 1, key, j);
+        }
+        double *c = cand + 3 * i * kk;
+        for (size_t u = 0; u < kk; u++) {
+            bool have = u < cnt && kl > 0;
+            c[3 * u] = have ? bs[u] : -HUGE_VAL;
+            c[3 * u + 1] = have ? (double)(boff + bi[u]) : -1.0;
+            c[3 * u + 2] = have ? (double)k->y[bi[u]] : -1.0;
+        }
+    }
+    for (size_t r = 0; st == SSLK_OK && r < W; r++) cnts[r] = 3 * M * kk;
+    if (st == SSLK_OK) st = ssli_dist_allgatherv_f64(t, cand, 3 * M * kk, all, cnts, fn);
+    if (st == SSLK_OK) {
+        int32_t *lab = ssli_malloc(k->ctx, W * kk + 1, sizeof(int32_t));
+        if (!lab) st = ssli_alloc_status();
+        for (size_t i = 0; st == SSLK_OK && i < m; i++) {
+            size_t cnt = 0, pos = 0;
+            for (size_t r = 0; r < W; r++)
+                for (size_t u = 0; u < kk; u++, pos++) {
+                    const double *c = all + 3 * ((r * M + qoff + i) * kk + u);
+                    lab[pos] = (int32_t)c[2];
+                    if (c[2] >= 0) topk_insert(bs, bi, &cnt, kk, (float)c[0], pos);
+                }
+            knn_votes(k, bs, bi, lab, cnt, votes);
+            if (ranked) rank_classes(votes, nc, ranked + i * ntop, ntop);
+            if (scores)
+                for (size_t c = 0; c < nc; c++) scores[i * nc + c] = (float)votes[c];
+        }
+        ssli_free(k->ctx, lab);
+    }
+    ssli_free(k->ctx, Q);
+    ssli_free(k->ctx, sim);
+    ssli_free(k->ctx, bs);
+    ssli_free(k->ctx, bi);
+    ssli_free(k->ctx, cand);
+    ssli_free(k->ctx, all);
+    ssli_free(k->ctx, cnts);
+    ssli_free(k->ctx, votes);
+    ssli_free(k->ctx, qc);
     return st;
 }

@@ -8,8 +8,9 @@
  * Owned parameter gradients (MSN prototypes, DIET head) come out as the full
  * global gradient, identical on every rank.
  * Used for the kinds whose batch statistics are O(B^2) or per-sample
- * (docs/distributed.md); VICReg gathers d x d statistics instead
- * (dist_vicreg.c).
+ * (docs/distributed.md); VICReg all-reduces d x d statistics instead when
+ * the global batch is at least 2d rows (dist_vicreg.c); DIET shards its head
+ * (dist_diet.c).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
 
@@ -114,8 +115,13 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
     size_t N = 0;
     sslk_status s = ssli_loss_dist_agree(L, t, local, in, counts, &N, fn);
     if (s == SSLK_OK) {
-        if (L->vt->kind == SSLK_LOSS_VICREG)
+        /* VICReg: all-reduce the two d x d Grams (16 d^2 bytes) when that is no
+         * more than gathering the rows (8 N d bytes), i.e. N >= 2d; below, gather
+         * the rows (the one-process code then uses its N x N Gram) */
+        if (L->vt->kind == SSLK_LOSS_VICREG && in->nviews == 2 && N >= 2 * in->d)
             s = ssli_loss_dist_vicreg(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_DIET)
+            s = ssli_loss_dist_diet(L, t, in, counts, N, value, fn);
         else
             s = ssli_loss_dist_gather_compute(L, t, in, counts, N, value, fn);
     }

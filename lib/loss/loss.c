@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/struct_sizes.h"
+#include "dist/dist_internal.h"
 #include "loss_dist.h"
 #include "loss_internal.h"
 
@@ -306,6 +307,17 @@ sslk_status ssli_loss_param_ready(sslk_loss *L, const char *fn) {
     size_t rows, cols;
     const char *name;
     SSLI_TRY(L->vt->param_shape(L, &rows, &cols, &name));
+    /* across ranks, DIET's head is sharded by datum index (lib/loss/dist_diet.c) */
+    size_t first = 0, all_rows = rows;
+    const sslk_dist *dt = L->vt->kind == SSLK_LOSS_DIET ? ssli_dist(L->ctx) : NULL;
+    if (dt) {
+        size_t hi;
+        if (rows < (size_t)dt->world_size)
+            return ssli_err(SSLK_E_SHAPE, "%s: the DIET head of %zu classes cannot be sharded over %d ranks", fn,
+                            rows, dt->world_size);
+        ssli_loss_dist_shard(all_rows, dt->rank, dt->world_size, &first, &hi);
+        rows = hi - first;
+    }
     size_t cnt;
     if (ssli_mul_overflow(rows, cols, &cnt) || cnt > ((size_t)1 << 40))
         return ssli_err(SSLK_E_OVERFLOW, "%s: parameter %zu x %zu is too large", fn, rows, cols);
@@ -320,7 +332,7 @@ sslk_status ssli_loss_param_ready(sslk_loss *L, const char *fn) {
     double (*init)(const sslk_loss *, uint64_t, size_t, size_t, size_t) = L->vt->param_init;
     long long total = (long long)cnt;
 #pragma omp parallel for schedule(static) num_threads(ssli_threads(L->ctx))
-    for (long long e = 0; e < total; e++) data[e] = (float)init(L, key, (size_t)e, rows, cols);
+    for (long long e = 0; e < total; e++) data[e] = (float)init(L, key, (size_t)e + first * cols, all_rows, cols);
     memset(&L->param, 0, sizeof L->param);
     L->param.struct_size = sizeof L->param;
     L->param.name = name;

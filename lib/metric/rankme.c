@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "dist/dist_internal.h"
 #include "gram.h"
 #include "linalg/linalg.h"
 #include "metric_internal.h"
@@ -257,6 +258,31 @@ sslk_status sslk_rankme_merge(sslk_rankme_acc *r, const sslk_rankme_acc *o) {
     for (size_t j = 0; j < d; j++) r->colsum[j] += o->colsum[j];
     r->n += o->n;
     return SSLK_OK;
+}
+
+/* Across ranks (issue 17): fold to the Gram form and all-reduce Gram, column
+ * sums and count in one collective, d^2 + d + 1 doubles; afterwards every
+ * rank's accumulator holds the statistics of all ranks' rows. */
+sslk_status sslk_rankme_allreduce(sslk_rankme_acc *r) {
+    static const char *fn = "sslk_rankme_allreduce";
+    SSLI_CHECK_PTR(r, fn);
+    const sslk_dist *t = ssli_dist(r->ctx);
+    if (!t) return SSLK_OK;
+    size_t d = r->d;
+    SSLI_TRY(fold(r));
+    double *buf = ssli_malloc(r->ctx, d * d + d + 1, sizeof(double));
+    if (!buf) return ssli_alloc_status();
+    memcpy(buf, r->gram, d * d * sizeof(double));
+    memcpy(buf + d * d, r->colsum, d * sizeof(double));
+    buf[d * d + d] = (double)r->n;
+    sslk_status st = ssli_dist_allreduce_f64(t, buf, d * d + d + 1, fn);
+    if (st == SSLK_OK) {
+        memcpy(r->gram, buf, d * d * sizeof(double));
+        memcpy(r->colsum, buf + d * d, d * sizeof(double));
+        r->n = (uint64_t)buf[d * d + d];
+    }
+    ssli_free(r->ctx, buf);
+    return st;
 }
 
 sslk_status sslk_rankme_compute(sslk_rankme_acc *r, double *value, double *spectrum) {

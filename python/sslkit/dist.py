@@ -168,3 +168,44 @@ class FakeWorld:
         if self._h:
             lib.sslk_dist_fake_destroy(self._h)
             self._h = None
+
+
+# ---- evaluation across ranks ---------------------------------------------------
+declare("sslk_rankme_allreduce", [_vp])
+declare("sslk_dist_rows", [_vp, _sz, _szp])
+declare("sslk_dist_gather_rows", [_vp, _fp, _sz, _sz, _fp])
+declare("sslk_dist_gather_i32", [_vp, ctypes.POINTER(ctypes.c_int32), _sz, ctypes.POINTER(ctypes.c_int32)])
+
+
+def rankme_allreduce(acc):
+    """Collective: merge the sslkit.RankMe accumulators of all ranks (made from
+    contexts carrying a table); afterwards acc.value is the RankMe of all rows.
+    A kNN made with such a context is distributed by itself (KNN.fit keeps the
+    rank's shard; pass nclasses so every rank agrees)."""
+    with acc._lock:
+        lib.sslk_rankme_allreduce(acc._h)
+    return acc
+
+
+def gather_rows(ctx, x):
+    """Collective: the (n, d) float32 rows of every rank, concatenated in rank
+    order (e.g. features for a linear probe fitted on every rank)."""
+    x = np.ascontiguousarray(x, np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D (n, d), got shape {x.shape}")
+    total = _sz()
+    lib.sslk_dist_rows(ctx.handle, x.shape[0], ctypes.byref(total))
+    out = np.empty((total.value, x.shape[1]), np.float32)
+    lib.sslk_dist_gather_rows(ctx.handle, x.ctypes.data_as(_fp), x.shape[0], x.shape[1], out.ctypes.data_as(_fp))
+    return out
+
+
+def gather_labels(ctx, y):
+    """Collective: the int32 labels of every rank, concatenated in rank order."""
+    y = np.ascontiguousarray(y, np.int32).ravel()
+    total = _sz()
+    lib.sslk_dist_rows(ctx.handle, y.shape[0], ctypes.byref(total))
+    out = np.empty(total.value, np.int32)
+    i32p = ctypes.POINTER(ctypes.c_int32)
+    lib.sslk_dist_gather_i32(ctx.handle, y.ctypes.data_as(i32p), y.shape[0], out.ctypes.data_as(i32p))
+    return out

@@ -126,6 +126,8 @@ def test_vicreg_and_ntxent_across_ranks(make_world):
 
 
 def test_msn_and_diet_param_grads_across_ranks():
+    """MSN: the global prototype gradient on every rank; DIET: rank r holds
+    head rows [17 r // 3, 17 (r + 1) // 3) and their global gradient."""
     rng = np.random.default_rng(5)
     N, d, K = sum(SHARDS), 6, 5
     anchors = rng.normal(size=(2, N, d)).astype(np.float32)
@@ -155,7 +157,9 @@ def test_msn_and_diet_param_grads_across_ranks():
         np.testing.assert_allclose(p, ref_p, rtol=1e-9, atol=1e-12)  # the global gradient on every rank
         assert dv == pytest.approx(dref_v, rel=1e-10)
         np.testing.assert_allclose(dg, dref_g[sl[r]], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(dp, dref_p, rtol=1e-9, atol=1e-12)
+        lo, hi = 17 * r // 3, 17 * (r + 1) // 3  # DIET's head is sharded by datum index
+        assert dp.shape == (hi - lo, d)
+        np.testing.assert_allclose(dp, dref_p[lo:hi], rtol=1e-9, atol=1e-12)
 
 
 def mirror_table(fail=None):
@@ -209,3 +213,39 @@ def test_bad_tables_refused():
         w.table(2)
     assert e.value.status_name == "SSLK_E_INVALID_ARG"
     w.close()
+
+
+def test_evaluation_across_ranks():
+    """RankMe merged by all-reduce, kNN with the bank sharded, gathered features
+    for a probe: equal to one process with all rows."""
+    rng = np.random.default_rng(11)
+    d, nc = 5, 3
+    bank = rng.normal(size=(sum(SHARDS) * 4, d)).astype(np.float32)
+    by = (bank[:, 0] > 0).astype(np.int32) + (bank[:, 1] > 0.5)
+    q = rng.normal(size=(30, d)).astype(np.float32)
+    qy = (q[:, 0] > 0).astype(np.int32) + (q[:, 1] > 0.5)
+    ref_rank = sslkit.RankMe(d, method="gram").update(bank).value
+    s = np.linalg.svd(bank.astype(np.float64), compute_uv=False)  # numpy RankMe (eps 1e-7 as the library)
+    p = s / s.sum() + 1e-7
+    assert ref_rank == pytest.approx(np.exp(-np.sum(p * np.log(p))), rel=1e-6)
+    knn = sslkit.KNN(k=5).fit(bank, by, nclasses=nc)
+    ref_scores = knn.scores(q)
+    bsl = [slice(0, 12), slice(12, 16), slice(16, 36)]
+    qsl = [slice(0, 7), slice(7, 22), slice(22, 30)]
+    world = PyWorld(3)
+
+    def rank_fn(r):
+        ctx = sslkit.Context()
+        dist.set_dist(ctx, world.table(r))
+        acc = sslkit.RankMe(d, method="gram", ctx=ctx).update(bank[bsl[r]])
+        value = dist.rankme_allreduce(acc).value
+        k = sslkit.KNN(k=5, ctx=ctx).fit(bank[bsl[r]], by[bsl[r]], nclasses=nc)
+        return value, k.scores(q[qsl[r]]), dist.gather_rows(ctx, bank[bsl[r]]), dist.gather_labels(ctx, by[bsl[r]])
+
+    for r, (value, scores, feats, labels) in enumerate(run_ranks(3, rank_fn)):
+        assert value == pytest.approx(ref_rank, rel=1e-10)
+        np.testing.assert_allclose(scores, ref_scores[qsl[r]], rtol=1e-6)
+        np.testing.assert_array_equal(feats, bank)
+        np.testing.assert_array_equal(labels, by)
+    # the kNN classifies for real (not a constant)
+    assert 0.4 < np.mean(np.argmax(ref_scores, 1) == qy) <= 1.0

@@ -164,7 +164,10 @@ typedef struct loss_case {
 } loss_case;
 
 static const loss_case loss_cases[] = {
-    {"vicreg mean", SSLK_LOSS_VICREG, 0, 2, 5, 0, 0, 1, {SSLK_VICREG_GAMMA}, {1.0}},
+    /* d = 3: N >= 2d at every world size here, so the d x d all-reduce path;
+     * d = 5 mixes both paths (N = 8 and 7 gather rows, 11 and 16 all-reduce);
+     * d = 16 always gathers the rows */
+    {"vicreg mean", SSLK_LOSS_VICREG, 0, 2, 3, 0, 0, 1, {SSLK_VICREG_GAMMA}, {1.0}},
     {"vicreg sum double", SSLK_LOSS_VICREG, 1, 2, 5, 0, 0, 2, {SSLK_VICREG_VAR_BRANCH_REDUCTION, SSLK_VICREG_GAMMA},
      {SSLK_REDUCE_SUM, 1.2}},
     {"vicreg wide n < d", SSLK_LOSS_VICREG, 1, 2, 16, 0, 0, 0, {0}, {0}},
@@ -201,7 +204,7 @@ typedef struct loss_job {
     double value[2][4];
     float grad[2][MAXV][MAXN * 16];
     float pgrad[5][23 * 16]; /* [0] reference, [1 + rank] */
-    size_t pcount;
+    size_t pcount, pcount_rank[4];
     sslk_status st[4];
     char msg[4][256];
 } loss_job;
@@ -234,7 +237,8 @@ static sslk_status case_compute(loss_job *J, sslk_loss *L, size_t off, size_t n,
         s = sslk_loss_param(L, 0, &pv);
         if (s == SSLK_OK) {
             memcpy(pg, pv.grad, pv.count * sizeof(float));
-            J->pcount = pv.count;
+            if (pg == J->pgrad[0]) J->pcount = pv.count;
+            else J->pcount_rank[(pg - J->pgrad[1]) / (23 * 16)] = pv.count;
         }
     }
     return s;
@@ -286,12 +290,20 @@ static void run_loss_case(const loss_case *lc, int W, const size_t *counts, unsi
                       "%s W=%d rank %d: value %.15g vs one process %.15g", lc->name, W, r, J->value[1][r],
                       J->value[0][0]);
         /* owned parameter gradient: the full global gradient on every rank */
-        double e2 = 0, r2 = 0;
-        for (size_t k = 0; k < J->pcount; k++) {
-            double e = (double)J->pgrad[1 + r][k] - (double)J->pgrad[0][k];
-            e2 += e * e;
-            r2 += (double)J->pgrad[0][k] * J->pgrad[0][k];
+        /* DIET across ranks: rank r holds the head rows [floor(23 r / W), floor(23 (r+1) / W)) */
+        size_t p0 = 0, pn = J->pcount;
+        if (lc->kind == SSLK_LOSS_DIET && W > 1) {
+            p0 = (size_t)(23 * r / W) * lc->d;
+            pn = (size_t)(23 * (r + 1) / W) * lc->d - p0;
+            ck_assert_uint_eq(J->pcount_rank[r], pn);
         }
+        double e2 = 0, r2 = 0;
+        for (size_t k = 0; k < pn; k++) {
+            double e = (double)J->pgrad[1 + r][k] - (double)J->pgrad[0][p0 + k];
+            e2 += e * e;
+            r2 += (double)J->pgrad[0][p0 + k] * J->pgrad[0][p0 + k];
+        }
+        if (J->pcount) ck_assert_msg(r2 > 0, "%s W=%d rank %d: zero parameter gradient", lc->name, W, r);
         ck_assert_msg(sqrt(e2) <= tol * sqrt(r2) + 1e-300, "%s W=%d rank %d: parameter gradient differs (%g of %g)",
                       lc->name, W, r, sqrt(e2), sqrt(r2));
     }
@@ -355,6 +367,113 @@ START_TEST(loss_refusal_propagates) {
 END_TEST
 
 
+/* ---- evaluation across ranks --------------------------------------------- */
+
+typedef struct eval_job {
+    size_t qc[4], bc[4], N, M, d, nc;
+    int distance;
+    float bank[40 * 4], qry[30 * 4];
+    int32_t by[40], qy[30];
+    double rk[4], top1[4], top5[4];
+    int32_t ranked[30 * 3];
+    float scores[30 * 3];
+    float gath[4][40 * 4];
+    int32_t gy[4][40];
+    size_t tot[4];
+    sslk_status st[4];
+    char msg[4][256];
+} eval_job;
+
+static size_t offset_of(const size_t *c, int r) {
+    size_t o = 0;
+    for (int q = 0; q < r; q++) o += c[q];
+    return o;
+}
+
+static void eval_rank(sslk_ctx *ctx, int rank, void *user) {
+    eval_job *J = user;
+    size_t bo = offset_of(J->bc, rank), qo = offset_of(J->qc, rank), d = J->d;
+    sslk_rankme_acc *acc = NULL;
+    sslk_knn *k = NULL;
+    sslk_status s = sslk_rankme_create(ctx, d, &acc);
+    if (s == SSLK_OK) s = sslk_rankme_update(acc, J->bank + bo * d, J->bc[rank]);
+    if (s == SSLK_OK) s = sslk_rankme_allreduce(acc);
+    if (s == SSLK_OK) s = sslk_rankme_compute(acc, &J->rk[rank], NULL);
+    if (s == SSLK_OK) s = sslk_knn_create(ctx, &k);
+    if (s == SSLK_OK) s = sslk_knn_set_i64(k, SSLK_KNN_K, 5);
+    if (s == SSLK_OK) s = sslk_knn_set_i64(k, SSLK_KNN_DISTANCE, J->distance);
+    if (s == SSLK_OK) s = sslk_knn_fit(k, J->bank + bo * d, J->by + bo, J->bc[rank], d, J->nc);
+    if (s == SSLK_OK)
+        s = sslk_knn_predict(k, J->qry + qo * d, J->qc[rank], d, J->ranked + qo * 3, 3, J->scores + qo * J->nc);
+    if (s == SSLK_OK) s = sslk_knn_evaluate(k, J->qry + qo * d, J->qy + qo, J->qc[rank], d, &J->top1[rank],
+                                            &J->top5[rank]);
+    if (s == SSLK_OK) s = sslk_dist_rows(ctx, J->bc[rank], &J->tot[rank]);
+    if (s == SSLK_OK) s = sslk_dist_gather_rows(ctx, J->bank + bo * d, J->bc[rank], d, J->gath[rank]);
+    if (s == SSLK_OK) s = sslk_dist_gather_i32(ctx, J->by + bo, J->bc[rank], J->gy[rank]);
+    J->st[rank] = s;
+    snprintf(J->msg[rank], sizeof J->msg[rank], "%s", sslk_last_error());
+    sslk_knn_destroy(k);
+    sslk_rankme_destroy(acc);
+}
+
+START_TEST(eval_across_ranks) {
+    static const size_t bcs[3][4] = {{17, 23}, {5, 30, 5}, {9, 1, 20, 10}};
+    static const size_t qcs[3][4] = {{11, 19}, {12, 3, 15}, {1, 8, 13, 8}};
+    for (int distance = 0; distance < 2; distance++)
+        for (int wi = 0; wi < 3; wi++) {
+            int W = wi + 2;
+            eval_job *J = calloc(1, sizeof *J);
+            J->d = 4;
+            J->nc = 3;
+            J->distance = distance;
+            for (int r = 0; r < W; r++) {
+                J->bc[r] = bcs[wi][r];
+                J->qc[r] = qcs[wi][r];
+                J->N += J->bc[r];
+                J->M += J->qc[r];
+            }
+            tu_fill_uniform(J->bank, J->N * J->d, 70u + (unsigned)wi, -1, 1);
+            tu_fill_uniform(J->qry, J->M * J->d, 80u + (unsigned)wi, -1, 1);
+            for (size_t i = 0; i < J->N; i++) J->by[i] = J->bank[i * J->d] > 0 ? (J->bank[i * J->d + 1] > 0 ? 2 : 1) : 0;
+            for (size_t i = 0; i < J->M; i++) J->qy[i] = J->qry[i * J->d] > 0 ? (J->qry[i * J->d + 1] > 0 ? 2 : 1) : 0;
+            /* one process, all rows */
+            sslk_ctx *c;
+            ck_ok(sslk_ctx_create(&c));
+            sslk_rankme_acc *acc;
+            double rk, t1, t5;
+            ck_ok(sslk_rankme_create(c, J->d, &acc));
+            ck_ok(sslk_rankme_update(acc, J->bank, J->N));
+            ck_ok(sslk_rankme_compute(acc, &rk, NULL));
+            sslk_rankme_destroy(acc);
+            sslk_knn *k;
+            int32_t ranked[30 * 3];
+            float scores[30 * 3];
+            ck_ok(sslk_knn_create(c, &k));
+            ck_ok(sslk_knn_set_i64(k, SSLK_KNN_K, 5));
+            ck_ok(sslk_knn_set_i64(k, SSLK_KNN_DISTANCE, distance));
+            ck_ok(sslk_knn_fit(k, J->bank, J->by, J->N, J->d, J->nc));
+            ck_ok(sslk_knn_predict(k, J->qry, J->M, J->d, ranked, 3, scores));
+            ck_ok(sslk_knn_evaluate(k, J->qry, J->qy, J->M, J->d, &t1, &t5));
+            sslk_knn_destroy(k);
+            sslk_ctx_destroy(c);
+            ck_assert(t1 > 0.3 && t1 < 1.0); /* a real classification, not a constant */
+            ck_ok(sslk_dist_fake_run(W, eval_rank, J));
+            for (int r = 0; r < W; r++) {
+                ck_assert_msg(J->st[r] == SSLK_OK, "W=%d rank %d: %s", W, r, J->msg[r]);
+                ck_close(J->rk[r], rk, 1e-10, 0);
+                ck_assert_double_eq(J->top1[r], t1);
+                ck_assert_double_eq(J->top5[r], t5);
+                ck_assert_uint_eq(J->tot[r], J->N);
+                ck_assert_int_eq(memcmp(J->gath[r], J->bank, J->N * J->d * sizeof(float)), 0);
+                ck_assert_int_eq(memcmp(J->gy[r], J->by, J->N * sizeof(int32_t)), 0);
+            }
+            for (size_t i = 0; i < J->M * 3; i++) ck_assert_int_eq(J->ranked[i], ranked[i]);
+            for (size_t i = 0; i < J->M * J->nc; i++) ck_close(J->scores[i], scores[i], 1e-6, 0);
+            free(J);
+        }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("dist");
     TCase *tc = tcase_create("table");
@@ -368,6 +487,10 @@ static Suite *suite(void) {
     tcase_add_loop_test(tl, losses_across_ranks, 0, (int)NCASES);
     tcase_add_test(tl, loss_refusal_propagates);
     suite_add_tcase(s, tl);
+    TCase *te = tcase_create("eval");
+    tcase_set_timeout(te, 60);
+    tcase_add_test(te, eval_across_ranks);
+    suite_add_tcase(s, te);
     return s;
 }
 
