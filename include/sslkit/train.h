@@ -159,7 +159,10 @@ SSLK_API sslk_status sslk_trainer_epochs_done(const sslk_trainer *tr, uint64_t *
 SSLK_API sslk_status sslk_trainer_history(const sslk_trainer *tr, uint64_t epoch,
                                           sslk_train_progress *out);
 
-/** Save the whole training state atomically (between epochs only). */
+/** Save the whole training state atomically (between epochs only).  With a
+ *  collectives table (sslkit/dist.h) and DIET, whose head is sharded over the
+ *  ranks, this is a collective: every rank calls it and rank 0 writes the
+ *  whole head (the file is the same as one process's). */
 SSLK_API sslk_status sslk_trainer_save(const sslk_trainer *tr, const char *path);
 /** Recreate a trainer from a checkpoint over data (the same dataset: its size
  *  and class count are checked).  SSLK_E_FORMAT for a corrupt or truncated file. */

@@ -24,7 +24,7 @@
 #include <zlib.h>
 
 #include "nn/model_internal.h"
-#include "train/trainer_internal.h"
+#include "train/trainer_dist.h"
 
 #define CKPT_MAGIC "SSLKTRN\1"
 #define CKPT_VERSION 1u
@@ -90,6 +90,11 @@ static size_t loss_setting_keys(const sslk_loss *loss, int *keys) {
 }
 
 sslk_status ssli_train_save(const sslk_trainer *tr, const char *path, const char *fn) {
+    return ssli_train_save_full(tr, NULL, path, fn);
+}
+
+sslk_status ssli_train_save_full(const sslk_trainer *tr, const ssli_ckpt_full *full, const char *path,
+                                 const char *fn) {
     wctx w = {.crc = crc32(0L, Z_NULL, 0), .fn = fn};
     SSLI_TRY(ssli_atomic_open(&w.f, path, fn));
     wbytes(&w, CKPT_MAGIC, 8);
@@ -125,17 +130,26 @@ sslk_status ssli_train_save(const sslk_trainer *tr, const char *path, const char
     for (size_t i = 0; i < lc && w.st == SSLK_OK; i++) {
         sslk_param_view v = {.struct_size = sizeof v};
         w.st = sslk_loss_param(tr->loss, i, &v);
+        if (full && i == 0) { /* DIET's head assembled from the ranks' shards */
+            v.data = full->head;
+            v.count = full->head_count;
+        }
         w64(&w, v.count);
         wbytes(&w, v.data, v.count * sizeof(float));
     }
     size_t ob = 0;
-    if (w.st == SSLK_OK) w.st = sslk_optim_state_size(tr->opt, &ob);
-    void *blob = w.st == SSLK_OK ? ssli_malloc(tr->ctx, ob ? ob : 1, 1) : NULL;
-    if (w.st == SSLK_OK && !blob) w.st = ssli_alloc_status();
-    if (w.st == SSLK_OK) w.st = sslk_optim_state_get(tr->opt, blob, ob);
-    w64(&w, ob);
-    wbytes(&w, blob, ob);
-    ssli_free(tr->ctx, blob);
+    if (full) {
+        w64(&w, full->blob_len);
+        wbytes(&w, full->blob, full->blob_len);
+    } else {
+        if (w.st == SSLK_OK) w.st = sslk_optim_state_size(tr->opt, &ob);
+        void *blob = w.st == SSLK_OK ? ssli_malloc(tr->ctx, ob ? ob : 1, 1) : NULL;
+        if (w.st == SSLK_OK && !blob) w.st = ssli_alloc_status();
+        if (w.st == SSLK_OK) w.st = sslk_optim_state_get(tr->opt, blob, ob);
+        w64(&w, ob);
+        wbytes(&w, blob, ob);
+        ssli_free(tr->ctx, blob);
+    }
     w64(&w, tr->nhist);
     for (size_t i = 0; i < tr->nhist; i++) {
         const sslk_train_progress *h = &tr->hist[i];
@@ -168,6 +182,13 @@ sslk_status sslk_trainer_save(const sslk_trainer *tr, const char *path) {
     if (tr->mid_epoch)
         return ssli_err(SSLK_E_STATE, "%s: training stopped inside epoch %llu; only epoch boundaries are saved", fn,
                         (unsigned long long)tr->epoch);
+    if (ssli_train_head_sharded((sslk_trainer *)tr)) { /* collective: rank 0 writes the assembled head */
+        ssli_ckpt_full full = {0};
+        SSLI_TRY(ssli_train_gather_head((sslk_trainer *)tr, &full, fn));
+        sslk_status s = ssli_dist(tr->ctx)->rank == 0 ? ssli_train_save_full(tr, &full, path, fn) : SSLK_OK;
+        ssli_train_full_free(tr, &full);
+        return s;
+    }
     return ssli_train_save(tr, path, fn);
 }
 
@@ -341,7 +362,19 @@ static sslk_status load_into(sslk_trainer **trp, sslk_ctx *ctx, rctx *r, sslk_da
     if (tr->loss) SSLI_TRY(sslk_loss_param_count(tr->loss, &have));
     if (r->bad || lc != have) return ssli_err(SSLK_E_FORMAT, "%s: %llu loss tensors in the file, %zu expected", fn,
                                               (unsigned long long)lc, have);
-    for (size_t i = 0; i < have; i++) {
+    const bool sharded = ssli_train_head_sharded(tr) && have == 1;
+    if (sharded) { /* this rank's rows of DIET's whole head */
+        uint64_t c = r64(r);
+        const float *head = r->bad || c > (r->n - r->off) / sizeof(float) ? NULL : rbytes(r, c * sizeof(float));
+        uint64_t ob = head ? r64(r) : 0;
+        const unsigned char *blob = !head || r->bad ? NULL : rbytes(r, ob);
+        if (!blob) return ssli_err(SSLK_E_FORMAT, "%s: truncated DIET head or optimizer state", fn);
+        SSLI_TRY(ssli_train_slice_head(tr, head, c, blob, ob, fn));
+        sslk_param_view v = {.struct_size = sizeof v};
+        SSLI_TRY(sslk_loss_param(tr->loss, 0, &v));
+        SSLI_TRY(check_values(&v, "loss", fn));
+    }
+    for (size_t i = 0; !sharded && i < have; i++) {
         sslk_param_view v = {.struct_size = sizeof v};
         SSLI_TRY(sslk_loss_param(tr->loss, i, &v));
         uint64_t c = r64(r);
@@ -350,10 +383,12 @@ static sslk_status load_into(sslk_trainer **trp, sslk_ctx *ctx, rctx *r, sslk_da
         memcpy(v.data, d, v.count * sizeof(float));
         SSLI_TRY(check_values(&v, "loss", fn));
     }
-    uint64_t ob = r64(r);
-    const void *blob = r->bad ? NULL : rbytes(r, ob);
-    if (!blob) return ssli_err(SSLK_E_FORMAT, "%s: truncated optimizer state", fn);
-    SSLI_TRY(sslk_optim_state_set(tr->opt, blob, ob));
+    if (!sharded) {
+        uint64_t ob = r64(r);
+        const void *blob = r->bad ? NULL : rbytes(r, ob);
+        if (!blob) return ssli_err(SSLK_E_FORMAT, "%s: truncated optimizer state", fn);
+        SSLI_TRY(sslk_optim_state_set(tr->opt, blob, ob));
+    }
     uint64_t nh = r64(r);
     if (r->bad || nh != epoch || nh > (r->n - r->off) / 8)
         return ssli_err(SSLK_E_FORMAT, "%s: history holds %llu epochs for epoch %llu", fn, (unsigned long long)nh,

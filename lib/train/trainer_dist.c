@@ -95,14 +95,20 @@ sslk_status ssli_train_allreduce_grads(sslk_trainer *tr, const sslk_dist *t) {
 /* Rank 0 writes; every rank learns whether it worked (one broadcast), so a
  * failed write stops all ranks alike. */
 sslk_status ssli_train_rank0_checkpoint(sslk_trainer *tr, const sslk_dist *t,
-                                        sslk_status (*write)(sslk_trainer *tr, const char *fn), const char *fn) {
-    if (!t) return write(tr, fn);
+                                        sslk_status (*write)(sslk_trainer *tr, const ssli_ckpt_full *full,
+                                                             const char *fn),
+                                        const char *fn) {
+    if (!t) return write(tr, NULL, fn);
+    ssli_ckpt_full full = {0};
+    const bool sharded = ssli_train_head_sharded(tr);
+    if (sharded) SSLI_TRY(ssli_train_gather_head(tr, &full, fn));
     int32_t st = 0;
     sslk_status s = SSLK_OK;
     if (t->rank == 0) {
-        s = write(tr, fn);
+        s = write(tr, sharded ? &full : NULL, fn);
         st = (int32_t)s;
     }
+    ssli_train_full_free(tr, &full);
     SSLI_TRY(ssli_dist_broadcast(t, &st, sizeof st, 0, fn));
     if (t->rank == 0) return s;
     if (st != 0)

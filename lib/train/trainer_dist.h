@@ -14,8 +14,21 @@
 void ssli_train_shard(size_t rows, const sslk_dist *t, size_t *lo, size_t *n);
 /* Sum the encoder's and projector's gradients over the ranks (bucketed). */
 sslk_status ssli_train_allreduce_grads(sslk_trainer *tr, const sslk_dist *t);
-/* write() on rank 0 only, its status shared with every rank. */
+/* write() on rank 0 only (with DIET's head assembled first, collectively),
+ * its status shared with every rank. */
 sslk_status ssli_train_rank0_checkpoint(sslk_trainer *tr, const sslk_dist *t,
-                                        sslk_status (*write)(sslk_trainer *tr, const char *fn), const char *fn);
+                                        sslk_status (*write)(sslk_trainer *tr, const ssli_ckpt_full *full,
+                                                             const char *fn),
+                                        const char *fn);
+
+/* DIET's sharded head in checkpoints (trainer_shard.c). */
+bool ssli_train_head_sharded(const sslk_trainer *tr);
+/* Collective: the whole head and the optimizer state of one process, on
+ * rank 0 (*full zeroed elsewhere). */
+sslk_status ssli_train_gather_head(sslk_trainer *tr, ssli_ckpt_full *full, const char *fn);
+void ssli_train_full_free(const sslk_trainer *tr, ssli_ckpt_full *full);
+/* Keep this rank's rows of a whole head (and of its optimizer arrays). */
+sslk_status ssli_train_slice_head(sslk_trainer *tr, const float *head, size_t count, const unsigned char *blob,
+                                  size_t len, const char *fn);
 
 #endif

@@ -152,11 +152,11 @@ static sslk_status push_history(sslk_trainer *tr, const sslk_train_progress *p) 
     return SSLK_OK;
 }
 
-static sslk_status checkpoint(sslk_trainer *tr, const char *fn) { /* rank 0 only */
+static sslk_status checkpoint(sslk_trainer *tr, const ssli_ckpt_full *full, const char *fn) { /* rank 0 only */
     char path[4096];
     int k = snprintf(path, sizeof path, "%s/checkpoint.sslkt", tr->ckpt_dir);
     if (k < 0 || (size_t)k >= sizeof path) return ssli_err(SSLK_E_INVALID_ARG, "%s: checkpoint dir too long", fn);
-    SSLI_TRY(ssli_train_save(tr, path, fn));
+    SSLI_TRY(ssli_train_save_full(tr, full, path, fn));
     snprintf(path, sizeof path, "%s/encoder.sslk", tr->ckpt_dir); /* the encoder alone, for other tools */
     return sslk_model_save(tr->enc, path);
 }

@@ -81,6 +81,16 @@ sslk_status ssli_train_make_loader(sslk_trainer *tr);
 sslk_status ssli_train_rebuild(sslk_trainer *tr);
 /* Write the checkpoint. */
 sslk_status ssli_train_save(const sslk_trainer *tr, const char *path, const char *fn);
+/* The one-process DIET head and optimizer state assembled from the ranks'
+ * shards (trainer_shard.c), written instead of the trainer's own. */
+typedef struct ssli_ckpt_full {
+    float *head;
+    size_t head_count;
+    unsigned char *blob;
+    size_t blob_len;
+} ssli_ckpt_full;
+sslk_status ssli_train_save_full(const sslk_trainer *tr, const ssli_ckpt_full *full, const char *path,
+                                 const char *fn);
 /* The checkpoint parser on a whole file in memory (CRC included; path and fn
  * only name it in messages); the fuzz target calls it directly. */
 sslk_status ssli_trainer_load_buffer(sslk_ctx *ctx, const unsigned char *buf, size_t len, const char *path,

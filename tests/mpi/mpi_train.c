@@ -91,7 +91,7 @@ static sslk_trainer *make_trainer(sslk_ctx *c, sslk_dataset **ds, sslk_method m,
 }
 
 /* All trained tensors (encoder, projector, loss-owned) concatenated. */
-static float *params(sslk_trainer *tr, size_t *n) {
+static float *params(sslk_trainer *tr, size_t *n, size_t *nmodel) {
     sslk_model *ms[2];
     OK(sslk_trainer_encoder(tr, &ms[0]));
     OK(sslk_trainer_projector(tr, &ms[1]));
@@ -101,6 +101,7 @@ static float *params(sslk_trainer *tr, size_t *n) {
     size_t len = 0;
     for (int pass = 0; pass < 3; pass++) {
         size_t cnt = 0;
+        if (pass == 2) *nmodel = len;
         if (pass < 2 && ms[pass]) OK(sslk_model_param_count(ms[pass], &cnt));
         if (pass == 2 && l) OK(sslk_loss_param_count(l, &cnt));
         for (size_t i = 0; i < cnt; i++) {
@@ -124,21 +125,40 @@ static int run_equal(const sslk_dist *t, const char *mname) {
     sslk_dataset *ds = NULL;
     sslk_trainer *tr = make_trainer(c, &ds, m, 1, 5);
     OK(sslk_trainer_fit(tr, 0));
-    size_t n = 0;
-    float *mine = params(tr, &n);
-    /* every rank holds the same parameters: compare with rank 0's */
-    float *r0 = malloc(n * sizeof(float));
-    memcpy(r0, mine, n * sizeof(float));
-    OK(t->broadcast(t->user, r0, n * sizeof(float), 0) == 0 ? SSLK_OK : SSLK_E_DIST);
-    int bad = memcmp(r0, mine, n * sizeof(float)) != 0;
+    size_t nl = 0, nm = 0;
+    float *local = params(tr, &nl, &nm);
+    /* the networks are the same on every rank: compare with rank 0's */
+    float *r0 = malloc(nm * sizeof(float));
+    memcpy(r0, local, nm * sizeof(float));
+    OK(t->broadcast(t->user, r0, nm * sizeof(float), 0) == 0 ? SSLK_OK : SSLK_E_DIST);
+    int bad = memcmp(r0, local, nm * sizeof(float)) != 0;
     if (bad) fprintf(stderr, "rank %d: parameters differ from rank 0's\n", t->rank);
+    /* the loss's tensors: the same on every rank, except DIET's head whose
+     * row shards, in rank order, make the head: assemble on rank 0 */
+    const int sharded = m == SSLK_METHOD_DIET && t->world_size > 1;
+    size_t n = nl;
+    float *mine = local;
+    if (sharded) {
+        mine = malloc(nm * sizeof(float));
+        memcpy(mine, local, nm * sizeof(float));
+        n = nm;
+        for (int r = 0; r < t->world_size; r++) {
+            uint64_t cnt = nl - nm;
+            OK(t->broadcast(t->user, &cnt, sizeof cnt, r) == 0 ? SSLK_OK : SSLK_E_DIST);
+            mine = realloc(mine, (n + cnt) * sizeof(float));
+            if (t->rank == r) memcpy(mine + n, local + nm, cnt * sizeof(float));
+            OK(t->broadcast(t->user, mine + n, cnt * sizeof(float), r) == 0 ? SSLK_OK : SSLK_E_DIST);
+            n += cnt;
+        }
+        free(local);
+    }
     if (t->rank == 0) {
         sslk_ctx *c1 = make_ctx(NULL);
         sslk_dataset *ds1 = NULL;
         sslk_trainer *ref = make_trainer(c1, &ds1, m, 1, 5);
         OK(sslk_trainer_fit(ref, 0));
-        size_t n1 = 0;
-        float *one = params(ref, &n1);
+        size_t n1 = 0, nm1 = 0;
+        float *one = params(ref, &n1, &nm1);
         double worst = 0, scale = 0, moved = 0;
         for (size_t i = 0; i < n1 && n1 == n; i++) scale = fmax(scale, fabs(one[i]));
         size_t wi = 0;
@@ -152,8 +172,8 @@ static int run_equal(const sslk_dist *t, const char *mname) {
         sslk_ctx *c0 = make_ctx(NULL);
         sslk_dataset *ds0 = NULL;
         sslk_trainer *init = make_trainer(c0, &ds0, m, 1, 5);
-        size_t n0 = 0;
-        float *p0 = params(init, &n0);
+        size_t n0 = 0, nm0 = 0;
+        float *p0 = params(init, &n0, &nm0);
         for (size_t i = 0; i < n0 && n0 == n; i++) moved = fmax(moved, fabs((double)p0[i] - one[i]));
         printf("%s on %d ranks: %zu parameters, max |P ranks - 1 process| = %.3g (scale %.3g, rel %.3g), "
                "moved by training %.3g\n", mname, t->world_size, n, worst, scale, worst / scale, moved);
