@@ -74,6 +74,8 @@ static int run_and_report(const char *cmd, sslk_ctx *ctx, sslk_trainer *tr, tc_d
         if (s != SSLK_OK) return cli_fail(cmd, "training", s);
     }
     if (tc_rank(ctx) != 0) return 0; /* the other ranks of an MPI job: rank 0 evaluates and writes */
+    /* rank 0 evaluates alone: without the table, or kNN and RankMe would wait for the others */
+    if (eval) sslk_ctx_set_dist(ctx, NULL);
     if (!eval) return fit ? tc_write_history(cmd, dir, tr) : 0;
     tc_result r;
     if (tc_evaluate_trainer(ctx, cmd, method, tr, d, &r)) return 1;
