@@ -9,8 +9,9 @@
 sslk_status sslk_dist_mpi_init(double timeout_s, sslk_dist *out) {
     (void)timeout_s;
     (void)out;
-    return ssli_err(SSLK_E_UNSUPPORTED, "sslk_dist_mpi_init: this libsslkit was built without the 'mpi' feature "
-                                        "(install OpenMPI with install-deps.sh and reconfigure: meson setup -Dmpi=enabled)");
+    return ssli_err(SSLK_E_UNSUPPORTED,
+                    "sslk_dist_mpi_init: this libsslkit was built without the 'mpi' feature "
+                    "(install OpenMPI with install-deps.sh and reconfigure: meson setup -Dmpi=enabled)");
 }
 
 int sslk_dist_mpi_available(void) { return 0; }

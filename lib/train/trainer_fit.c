@@ -212,7 +212,8 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
             size_t lo, nloc; /* this rank's slice of the global batch (all of it without a table) */
             ssli_train_shard(rows, dist, &lo, &nloc);
             if (lo) {
-                for (size_t v = 0; v < tr->nviews; v++) memmove(views[v], views[v] + lo * chw, nloc * chw * sizeof(float));
+                for (size_t v = 0; v < tr->nviews; v++)
+                    memmove(views[v], views[v] + lo * chw, nloc * chw * sizeof(float));
                 memmove(tr->labels, tr->labels + lo, nloc * sizeof *tr->labels);
                 memmove(tr->indices, tr->indices + lo, nloc * sizeof *tr->indices);
             }
