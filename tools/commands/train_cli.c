@@ -470,6 +470,11 @@ int tc_setup_dist(const char *cmd, int argc, char **argv, sslk_ctx *ctx) {
     if (s == SSLK_OK) s = sslk_ctx_set_dist(ctx, &t);
     if (s != SSLK_OK) return cli_fail(cmd, "starting MPI (--dist mpi)", s);
     atexit(sslk_dist_mpi_finalize);
+    /* no --threads / SSLKIT_THREADS: share this node's processors among its ranks */
+    const char *env = getenv("SSLKIT_THREADS"), *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN), nl = local ? strtol(local, NULL, 10) : 0;
+    if (!cli_opt(argc, argv, "--threads") && !(env && *env) && nl > 0 && nproc > 0)
+        sslk_ctx_set_threads(ctx, nproc / nl > 1 ? (int)(nproc / nl) : 1);
     if (t.rank == 0 && t.world_size > 1)
         fprintf(stderr, "%s: data-parallel over %d MPI ranks (global batch split across them; rank 0 reports and "
                         "writes)\n", cmd, t.world_size);
