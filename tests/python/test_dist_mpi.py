@@ -42,3 +42,14 @@ def test_context_dist_mpi(tmp_path, no_mpi4py):
                        capture_output=True, text=True, timeout=120, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "rank 0 of 2" in p.stdout and "rank 1 of 2" in p.stdout, p.stdout
+
+
+def test_context_dist_values():
+    assert sslkit.dist.get_dist(sslkit.Context(dist="none")) == (0, 1)
+    assert sslkit.dist.get_dist(sslkit.Context()) == (0, 1)
+    with pytest.raises(ValueError, match="dist='tcp'"):
+        sslkit.Context(dist="tcp")
+    assert sslkit.dist_mpi.available() in (True, False)
+    if not sslkit.dist_mpi.available():
+        with pytest.raises(sslkit.Error, match="mpi"):
+            sslkit.Context(dist="mpi")
