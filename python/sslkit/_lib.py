@@ -274,6 +274,8 @@ class Context(_Lifetime):
     call reads its settings."""
 
     def __init__(self, threads=None, seed=0, limits=None, dist=None):
+        if dist not in (None, "none", "mpi"):
+            raise ValueError(f"Context: dist={dist!r}, expected None, 'none' or 'mpi'")
         h = ctypes.c_void_p()
         lib.sslk_ctx_create(ctypes.byref(h))
         self._h = h
@@ -283,8 +285,6 @@ class Context(_Lifetime):
         for k, v in (limits or {}).items():
             self.set_limit(k, v)
         # dist="mpi": one rank of an mpirun job (sslkit.dist_mpi); None / "none": single process
-        if dist not in (None, "none", "mpi"):
-            raise ValueError(f"Context: dist={dist!r}, expected None, 'none' or 'mpi'")
         if dist == "mpi":
             from .dist_mpi import attach
             attach(self)
