@@ -24,10 +24,24 @@ def losses(run_dir):
         return [float(r["loss"]) for r in csv.DictReader(f)]
 
 
+def mpi_env():
+    """Environment of processes that start MPI.  In the sanitizer run (.ci/asan)
+    their leak check is off, as for the Python interpreter (tests/meson.build):
+    OpenMPI's components, unloaded by MPI_Finalize, leave allocations that
+    LeakSanitizer reports from an "<unknown module>", so no suppression can name
+    them.  Leaks of the trainer's own code stay checked by the unit suite
+    (train_dist runs it on the in-process fake)."""
+    env = dict(os.environ, **ROOT_ENV)
+    if "ASAN_OPTIONS" in env:
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    return env
+
+
 def mpirun(np_, *args):
     mpi = shutil.which("mpirun")
-    r = subprocess.run([mpi, "--oversubscribe", "-np", str(np_), EXE, *args], capture_output=True, text=True,
-                       timeout=300, env=dict(os.environ, **ROOT_ENV))
+    fwd = [a for v in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS") if v in os.environ for a in ("-x", v)]
+    r = subprocess.run([mpi, "--oversubscribe", *fwd, "-np", str(np_), EXE, *args], capture_output=True,
+                       text=True, timeout=300, env=mpi_env())
     assert r.returncode == 0, r.stdout + r.stderr
     return r
 
@@ -41,11 +55,10 @@ def test_cli_mpi_train_and_resume():
         write_data(d)
         one, two = os.path.join(d, "one"), os.path.join(d, "two")
         run("train", "--data", d, "--out", one, *ARGS, *SMALL)
-        r = subprocess.run([EXE, "train", "--dist", "mpi", "--data", d, "--out", two, *ARGS, *SMALL],
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode != 0 and "without the 'mpi' feature" in r.stderr:
+        r = subprocess.run([EXE, "train", "--dist", "mpi", "--data", os.path.join(d, "nowhere")],
+                           capture_output=True, text=True, timeout=120, env=mpi_env())
+        if "without the 'mpi' feature" in r.stderr:
             pytest.skip("libsslkit built without the mpi feature")
-        shutil.rmtree(two, ignore_errors=True)
         out = mpirun(2, "train", "--data", d, "--out", two, *ARGS, *SMALL)
         assert "data-parallel over 2 MPI ranks" in out.stderr
         assert (out.stdout + out.stderr).count("simclr epoch 3/3") == 1, "rank 0 alone reports"

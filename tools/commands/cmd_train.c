@@ -33,7 +33,12 @@ static int make_ctx(const char *cmd, int argc, char **argv, sslk_ctx **out) {
     int threads, rc = cli_opt_threads(argc, argv, cmd, &threads);
     *out = rc ? NULL : cli_ctx(threads);
     if (rc) return rc;
-    return *out ? tc_setup_dist(cmd, argc, argv, *out) : cli_fail(cmd, "context", SSLK_E_NOMEM);
+    if (!*out) return cli_fail(cmd, "context", SSLK_E_NOMEM);
+    if ((rc = tc_setup_dist(cmd, argc, argv, *out)) != 0) {
+        sslk_ctx_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 static void protocol_line(char *buf, size_t cap, sslk_ctx *ctx, sslk_trainer *tr, const char *method) {
