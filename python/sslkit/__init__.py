@@ -28,4 +28,4 @@ from .geometry import Slice, Partition, splinecam  # noqa: E402,F401
 from .police import (Police, police_box, police_polygon, police_simplex,  # noqa: E402,F401
                      police_splinecam, police_verify)
 # collectives tables (issue 17, experimental)
-from . import dist  # noqa: E402,F401
+from .dist import get_dist, set_dist  # noqa: E402,F401  (sslkit.dist: Table, FakeWorld, gathers)
