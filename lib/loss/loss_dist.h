@@ -21,6 +21,9 @@ sslk_status ssli_loss_dist_gather_compute(sslk_loss *L, const sslk_dist *t, cons
 sslk_status ssli_loss_dist_vicreg(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, const size_t *counts,
                                   size_t N, double *value, const char *fn);
 
+/* LogDet VICReg with all-reduced d x d Grams (dist_logdet.c). */
+sslk_status ssli_loss_dist_logdet(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, size_t N, double *value,
+                                  const char *fn);
 /* DIET with the head sharded by datum index (dist_diet.c). */
 sslk_status ssli_loss_dist_diet(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, const size_t *counts,
                                 size_t N, double *value, const char *fn);

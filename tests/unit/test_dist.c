@@ -172,6 +172,7 @@ static const loss_case loss_cases[] = {
      {SSLK_REDUCE_SUM, 1.2}},
     {"vicreg wide n < d", SSLK_LOSS_VICREG, 1, 2, 16, 0, 0, 0, {0}, {0}},
     {"logdet", SSLK_LOSS_VICREG_LOGDET, 0, 2, 4, 0, 0, 0, {0}, {0}},
+    {"logdet d x d path", SSLK_LOSS_VICREG_LOGDET, 0, 2, 3, 0, 0, 1, {SSLK_VICREG_LOGDET_BETA}, {0.7}},
     {"logdet double uncentred", SSLK_LOSS_VICREG_LOGDET, 1, 2, 4, 0, 0, 1, {SSLK_VICREG_LOGDET_CENTERED}, {0}},
     {"pairdist", SSLK_LOSS_VICREG_PAIRDIST, 0, 2, 4, 0, 0, 0, {0}, {0}},
     {"pairdist double bhatt", SSLK_LOSS_VICREG_PAIRDIST, 1, 2, 4, 0, 0, 1, {SSLK_VICREG_PAIRDIST_ESTIMATOR},
