@@ -354,6 +354,37 @@ static void refuse_rank(sslk_ctx *ctx, int rank, void *user) {
     sslk_loss_destroy(L);
 }
 
+/* A DIET head made before the table was attached is refused on every rank. */
+static void diet_late_rank(sslk_ctx *ctx, int rank, void *user) {
+    loss_job *J = user;
+    sslk_dist t = {.struct_size = sizeof t};
+    sslk_ctx_get_dist(ctx, &t);
+    sslk_ctx_set_dist(ctx, NULL);
+    sslk_loss *L = NULL;
+    sslk_loss_create(ctx, SSLK_LOSS_DIET, &L);
+    sslk_loss_set_i64(L, SSLK_DIET_NUM_SAMPLES, 10);
+    sslk_loss_set_i64(L, SSLK_DIET_DIM, 2);
+    sslk_param_view pv = {.struct_size = sizeof pv};
+    sslk_loss_param(L, 0, &pv); /* the full 10 x 2 head, single-process */
+    sslk_ctx_set_dist(ctx, &t);
+    float z[4] = {1, 2, 3, 4}, g[4];
+    int64_t idx[2] = {rank, rank + 3};
+    J->st[rank] = sslk_loss_compute_indexed(L, z, idx, 2, 2, NULL, g);
+    snprintf(J->msg[rank], sizeof J->msg[rank], "%s", sslk_last_error());
+    sslk_loss_destroy(L);
+}
+
+START_TEST(diet_head_before_table) {
+    loss_job *J = calloc(1, sizeof *J);
+    ck_ok(sslk_dist_fake_run(2, diet_late_rank, J));
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(J->st[r], SSLK_E_STATE);
+        ck_assert_msg(strstr(J->msg[r], "made before the collectives table") != NULL, "%s", J->msg[r]);
+    }
+    free(J);
+}
+END_TEST
+
 START_TEST(loss_refusal_propagates) {
     loss_job *J = calloc(1, sizeof *J);
     ck_ok(sslk_dist_fake_run(3, refuse_rank, J));
@@ -487,6 +518,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tl, 120);
     tcase_add_loop_test(tl, losses_across_ranks, 0, (int)NCASES);
     tcase_add_test(tl, loss_refusal_propagates);
+    tcase_add_test(tl, diet_head_before_table);
     suite_add_tcase(s, tl);
     TCase *te = tcase_create("eval");
     tcase_set_timeout(te, 60);
