@@ -170,7 +170,14 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         double *o = Tt + (size_t)bi * K;
         double m = -INFINITY, s = 0;
         for (size_t k = 0; k < K; k++) m = (double)t[k] > m ? (double)t[k] : m;
-        for (size_t k = 0; k < K; k++) s += o[k] = (double)EXPR((R)((double)t[k] - m));
+        /* below -80 the float exp is clamped or denormal, and Sinkhorn rescales a
+         * prototype column of such tiny entries back to mass 1/K: their ratios
+         * matter, so they take the double exp (never reached at the default
+         * target temperature 0.025, where logits span at most 80) */
+        for (size_t k = 0; k < K; k++) {
+            double x = (double)t[k] - m;
+            s += o[k] = x > -80.0 ? (double)EXPR((R)x) : exp(x);
+        }
         for (size_t k = 0; k < K; k++) o[k] /= s;
     }
     if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs, ssli_loss_nt(ctx, n * K * 4));
@@ -187,15 +194,16 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         R *s = P + i * K;
         const R *t = TL + (i % n) * K;
         const double tsm = F(ssli_row_sum)(t, K);
-        const double ts = F(ssli_row_dot)(t, s, K);
         R m = (R)F(ssli_row_max)(s, K);
+        /* sum_k t_k (m - s_k) >= 0: the cross-entropy without the cancellation of
+         * tsm (m + log sum) - t.s (10x the float32 reference's error near saturation) */
+        const double tg = F(ssli_row_dotgap)(t, s, K, m);
         double es;
         double sum = F(ssli_row_expsum2)(s, K, m, &es);
-        double l = (double)m + log(sum);
         F(ssli_row_scale)(s, K, (R)(1.0 / sum));
         /* sum_k p log p = sum_k e (x - m) / sum - log(sum) */
         double ps = es / sum - log(sum);
-        lse[i] = tsm * l - ts; /* cross-entropy of row i */
+        lse[i] = tsm * log(sum) + tg; /* cross-entropy of row i */
         ent[i] = -ps;
     }
     /* pbar: column means over anchors (batch statistic), thread-count independent */
