@@ -85,6 +85,12 @@ class Loss(Owner):
         self.domain = dom.value.decode()
         self._info = dict(_settings(self.domain))
         self._info.update(_settings("loss"))
+        convention = settings.pop("convention", None)
+        if convention is not None:  # a named preset (sslkit.conventions), overridden by explicit settings
+            from .conventions import preset
+            settings = {**preset(kind, convention), **settings}
+        self.convention = convention
+        self._position_terms = None
         prior = settings.pop("prior", None)
         for k, v in settings.items():
             self.set(k, v)
@@ -122,11 +128,17 @@ class Loss(Owner):
     # ---- compute --------------------------------------------------------------
     def compute(self, *inputs, indices=None, targets=None, grad=True):
         """Value and gradients.  Inputs by kind:
-        vicreg*, infonce_symmetric: (za, zb) -> (v, ga, gb)
+        vicreg*, infonce_symmetric: (za, zb) -> (v, ga, gb); vicreg* also on (batch, ..., dim)
+            inputs: the mean of the per-position losses (lightly's VICRegLoss)
         infonce: (z1, z2, ...) -> (v, g1, g2, ...), or (z, ids) -> (v, gz)
         diet: (z, indices) or (z1, z2, ..., indices) -> (v, g1, ...)
         msn: (anchors, targets) with anchors (V*n, d) or (V, n, d) -> (v, ganchors)
         With grad=False only the value is returned (no parameter gradients)."""
+        self._position_terms = None
+        if (self.kind.startswith("vicreg") and len(inputs) == 2 and indices is None and targets is None
+                and grad and np.ndim(inputs[0]) > 2):
+            from .conventions import over_positions  # (batch, ..., dim): lightly's mean over positions
+            return over_positions(self, *inputs)
         arrays = list(inputs)
         if arrays and indices is None:
             last = np.asarray(arrays[-1])
@@ -185,7 +197,10 @@ class Loss(Owner):
 
     @property
     def terms(self):
-        """dict of the named components of the last compute call."""
+        """dict of the named components of the last compute call (averaged over the
+        positions of a (batch, ..., dim) VICReg call)."""
+        if self._position_terms is not None:
+            return dict(self._position_terms)
         cnt = _sz()
         lib.sslk_loss_num_terms(self._h, ctypes.byref(cnt))
         out = {}

@@ -1,0 +1,167 @@
+"""Every call of docs/coming-from.md against a float64 numpy reimplementation of the
+other library's formula, written from that library's documented behaviour (issue 20).
+The libsslkit side runs the double path (precision="double"), so agreement is to 1e-10."""
+import numpy as np
+import pytest
+
+import sslkit
+from sslkit.conventions import PRESETS, official_vicreg_cov_coeff, preset
+
+RNG = np.random.default_rng(2020)
+
+
+def f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def unit(z):
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+
+def log_softmax(s):
+    m = s.max(1, keepdims=True)
+    return s - m - np.log(np.exp(s - m).sum(1, keepdims=True))
+
+
+# ---- reimplementations ------------------------------------------------------------
+
+def lightly_ntxent(z0, z1, temperature=0.5):
+    """lightly.loss.NTXentLoss (no memory bank): logits [z0.z1, z0.z0 without the
+    diagonal] and [z1.z0, z1.z1 without the diagonal], target = the other view's row,
+    cross-entropy averaged over the 2n rows."""
+    a, b = unit(z0.astype(np.float64)), unit(z1.astype(np.float64))
+    n = a.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    rows = []
+    for x, y in ((a, b), (b, a)):
+        l_xy = x @ y.T / temperature
+        l_xx = (x @ x.T / temperature)[off].reshape(n, n - 1)
+        logits = np.concatenate([l_xy, l_xx], axis=1)
+        rows.append(-log_softmax(logits)[np.arange(n), np.arange(n)])
+    return np.concatenate(rows).mean()
+
+
+def solo_simclr(z, indexes, temperature=0.2):
+    """solo-learn simclr_loss_func: positives = other rows with the same index,
+    negatives = rows with another index; -mean log(pos / (pos + neg))."""
+    u = unit(z.astype(np.float64))
+    sim = np.exp(u @ u.T / temperature)
+    same = indexes[:, None] == indexes[None, :]
+    pos_mask = same & ~np.eye(len(indexes), dtype=bool)
+    pos = (sim * pos_mask).sum(1)
+    neg = (sim * ~same).sum(1)
+    return -np.mean(np.log(pos / (pos + neg)))
+
+
+def google_simclr(z0, z1, temperature=0.1):
+    """google-research/simclr add_contrastive_loss: loss_a + loss_b, each the mean
+    softmax cross-entropy of one view's rows against [ab, aa - large on the diagonal]."""
+    a, b = unit(z0.astype(np.float64)), unit(z1.astype(np.float64))
+    n = a.shape[0]
+    big = 1e9 * np.eye(n)
+    tot = 0.0
+    for x, y in ((a, b), (b, a)):
+        logits = np.concatenate([x @ y.T / temperature, x @ x.T / temperature - big], axis=1)
+        tot += -np.mean(log_softmax(logits)[np.arange(n), np.arange(n)])
+    return tot
+
+
+def vicreg_ref(x, y, var_sum, cov_div=None, sim=25.0, std=25.0, cov=1.0):
+    """facebookresearch/vicreg forward (var_sum=False; cov_div = configured batch
+    size - 1), solo-learn vicreg_loss_func / lightly VICRegLoss (var_sum as named)."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    n, d = x.shape
+    inv = np.mean((x - y) ** 2)
+    xs, ys = x - x.mean(0), y - y.mean(0)
+    sx, sy = np.sqrt(xs.var(0, ddof=1) + 1e-4), np.sqrt(ys.var(0, ddof=1) + 1e-4)
+    vx, vy = np.mean(np.maximum(0, 1 - sx)), np.mean(np.maximum(0, 1 - sy))
+    var = vx + vy if var_sum else (vx + vy) / 2
+    div = (n - 1) if cov_div is None else cov_div
+    cvs = 0.0
+    for z in (xs, ys):
+        c = z.T @ z / div
+        cvs += (np.sum(c ** 2) - np.sum(np.diag(c) ** 2)) / d
+    return sim * inv + std * var + cov * cvs
+
+
+def lightly_vicreg_positions(x, y):
+    """lightly VICRegLoss on (batch, ..., dim): invariance and variance averaged over
+    every middle position and dim, covariance per position then averaged."""
+    b, d = x.shape[0], x.shape[-1]
+    x3, y3 = x.reshape(b, -1, d).astype(np.float64), y.reshape(b, -1, d).astype(np.float64)
+    return np.mean([vicreg_ref(x3[:, p], y3[:, p], var_sum=False) for p in range(x3.shape[1])])
+
+
+# ---- the calls of docs/coming-from.md -----------------------------------------------
+
+def test_lightly_ntxent():
+    z0, z1 = f32(12, 8), f32(12, 8)
+    v = sslkit.Loss("infonce", convention="lightly", precision="double").compute(z0, z1, grad=False)
+    assert v == pytest.approx(lightly_ntxent(z0, z1), rel=1e-10)
+    # the default temperature differs: 0.1 here, 0.5 in lightly
+    v01 = sslkit.Loss("infonce", precision="double").compute(z0, z1, grad=False)
+    assert abs(v01 - lightly_ntxent(z0, z1)) > 1e-3
+
+
+def test_solo_learn_simclr_indexed():
+    z = f32(12, 8)
+    idx = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3])  # three crops per image
+    v = sslkit.Loss("infonce", convention="solo-learn", precision="double").compute(z, idx, grad=False)
+    assert v == pytest.approx(solo_simclr(z, idx), rel=1e-10)
+
+
+def test_google_simclr():
+    z0, z1 = f32(10, 6), f32(10, 6)
+    v = sslkit.Loss("infonce", convention="official", precision="double").compute(z0, z1, grad=False)
+    assert v == pytest.approx(google_simclr(z0, z1), rel=1e-10)
+
+
+@pytest.mark.parametrize("convention,var_sum", [("official", False), ("lightly", False), ("solo-learn", True)])
+def test_vicreg_conventions(convention, var_sum):
+    x, y = f32(16, 8), (0.3 * f32(16, 8))
+    v = sslkit.Loss("vicreg", convention=convention, precision="double").compute(x, y, grad=False)
+    assert v == pytest.approx(vicreg_ref(x, y, var_sum), rel=1e-10)
+
+
+def test_official_vicreg_short_last_batch():
+    x, y = f32(10, 8), f32(10, 8)
+    L = sslkit.Loss("vicreg", convention="official", precision="double",
+                    cov_coeff=official_vicreg_cov_coeff(1.0, n=10, batch_size=64))
+    assert L.compute(x, y, grad=False) == pytest.approx(vicreg_ref(x, y, False, cov_div=63), rel=1e-10)
+    with pytest.raises(ValueError):
+        official_vicreg_cov_coeff(1.0, 1, 64)
+
+
+def test_lightly_vicreg_positions():
+    x, y = f32(12, 3, 2, 6), f32(12, 3, 2, 6)
+    L = sslkit.Loss("vicreg", convention="lightly", precision="double")
+    v, gx, gy = L.compute(x, y)
+    assert v == pytest.approx(lightly_vicreg_positions(x, y), rel=1e-10)
+    assert gx.shape == x.shape and gy.shape == y.shape
+    # gradient: central differences of the reference at a few entries
+    for idx in [(0, 0, 0, 0), (5, 2, 1, 3), (11, 1, 0, 5)]:
+        xp, xm = x.astype(np.float64), x.astype(np.float64)
+        xp[idx] += 1e-5
+        xm[idx] -= 1e-5
+        fd = (lightly_vicreg_positions(xp, y) - lightly_vicreg_positions(xm, y)) / 2e-5
+        assert gx[idx] == pytest.approx(fd, rel=1e-4, abs=1e-7)
+    # terms are the position means: the weighted sum reproduces the value
+    t = L.terms
+    assert 25 * t["invariance"] + 25 * t["variance"] + t["covariance"] == pytest.approx(v, rel=1e-10)
+
+
+def test_msn_presets_settings():
+    L = sslkit.Loss("msn", convention="lightly-pmsn", num_prototypes=8, dim=4)
+    s = L.settings
+    assert s["sinkhorn_iterations"] == 0 and s["tau"] == 0.25 and s["prior"] == 1 and s["kl_direction"] == 1
+    assert sslkit.Loss("msn", convention="lightly").get("sinkhorn_iterations") == 0
+    assert sslkit.Loss("msn", convention="official").get("sinkhorn_iterations") == 3
+
+
+def test_explicit_settings_override_a_preset():
+    L = sslkit.Loss("infonce", convention="lightly", temperature=0.3)
+    assert L.get("temperature") == 0.3
+    with pytest.raises(KeyError, match="known"):
+        sslkit.Loss("infonce", convention="no-such")
+    assert preset("vicreg", "solo-learn") == {"var_branch_reduction": "sum"}
+    assert all(isinstance(v, dict) for v in PRESETS.values())
