@@ -87,6 +87,13 @@ typedef enum sslk_loss_setting {
 #define SSLK_LOSS_XENT ((sslk_loss_kind)8) /**< supervised cross-entropy ("xent") */
 /** Settings of SSLK_LOSS_XENT (domain "xent"). */
 #define SSLK_XENT_LABEL_SMOOTHING 600 /**< f64 alpha, torch convention (0) */
+
+/* ---- Conventions of other code bases (experimental, issue 20) --------------- */
+/** MSN ("msn"): label smoothing s of the prototype labels as the official MSN
+ *  training script (`label_smoothing`, 0 - 0.1): every prediction, anchor and
+ *  target, is (1 - s) softmax + s / K before the target sharpening, the
+ *  cross-entropy, the prior KL and the entropy.  0 (default) = off. */
+#define SSLK_MSN_LABEL_SMOOTHING 510
 #endif /* SSLK_EXPERIMENTAL */
 
 /** Values of SSLK_VICREG_VAR_BRANCH_REDUCTION and SSLK_INFONCE_VIEW_REDUCTION. */

@@ -165,3 +165,82 @@ def test_explicit_settings_override_a_preset():
         sslkit.Loss("infonce", convention="no-such")
     assert preset("vicreg", "solo-learn") == {"var_branch_reduction": "sum"}
     assert all(isinstance(v, dict) for v in PRESETS.values())
+
+
+def official_msn(anchors, targets, protos, smoothing, tau=0.1, T=0.25, views=2, sinkhorn=True):
+    """facebookresearch/msn init_msn_loss + msn_train.one_hot: snn = softmax(cos / tau) @
+    proto_labels with proto_labels = (1 - s) I + s / K; targets = sharpen(snn(targets), T),
+    Sinkhorn (3 iterations, on Q^T), CE = mean sum -t log p, me-max = sum pbar log pbar + log K."""
+    k = protos.shape[0]
+    labels = np.full((k, k), smoothing / k) + (1 - smoothing) * np.eye(k)
+    q = unit(protos.astype(np.float64))
+
+    def snn(z):
+        s = unit(z.astype(np.float64)) @ q.T / tau
+        return np.exp(log_softmax(s)) @ labels
+
+    probs = snn(anchors)
+    t = snn(targets) ** (1 / T)
+    t /= t.sum(1, keepdims=True)
+    if sinkhorn:
+        Q = t.T / t.sum()
+        B = Q.shape[1]
+        for _ in range(3):
+            Q /= Q.sum(1, keepdims=True)
+            Q /= k
+            Q /= Q.sum(0, keepdims=True)
+            Q /= B
+        t = (Q * B).T
+    t = np.tile(t, (views, 1))
+    ce = np.mean(np.sum(-t * np.log(probs), 1))
+    pbar = probs.mean(0)
+    return ce + np.sum(pbar * np.log(pbar)) + np.log(k)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_official_msn_label_smoothing(smoothing):
+    n, d, k = 6, 5, 7
+    protos, targets = f32(k, d), f32(n, d)
+    anchors = (np.tile(targets, (2, 1)) + 0.5 * f32(2 * n, d)).astype(np.float32)
+    L = sslkit.Loss("msn", convention="official", num_prototypes=k, dim=d, precision="double",
+                    label_smoothing=smoothing)
+    L.compute(anchors, targets, grad=False)
+    L.params["prototypes"][...] = protos
+    L.zero_grad()
+    v, ga = L.compute(anchors, targets)
+    assert v == pytest.approx(official_msn(anchors, targets, protos, smoothing), rel=1e-10)
+    # anchor and prototype gradients: central differences of the reference (targets constant)
+    for idx in [(0, 0), (7, 3), (11, 4)]:
+        ap, am = anchors.astype(np.float64), anchors.astype(np.float64)
+        ap[idx] += 1e-6
+        am[idx] -= 1e-6
+        fd = (official_msn(ap, targets, protos, smoothing) - official_msn(am, targets, protos, smoothing)) / 2e-6
+        assert ga[idx] == pytest.approx(fd, rel=1e-5, abs=1e-9)
+    gq = L.param_grads["prototypes"]
+    for idx in [(0, 0), (6, 2)]:
+        # prototypes move the targets too, which the loss treats as constants: perturb
+        # the anchor-side prototypes only
+        def f(P):
+            return official_msn_split(anchors, targets, P, protos, smoothing)
+        pp, pm = protos.astype(np.float64), protos.astype(np.float64)
+        pp[idx] += 1e-6
+        pm[idx] -= 1e-6
+        assert gq[idx] == pytest.approx((f(pp) - f(pm)) / 2e-6, rel=1e-5, abs=1e-9)
+
+
+def official_msn_split(anchors, targets, protos_anchor, protos_target, smoothing):
+    """official_msn with the targets computed from other prototypes (stop-gradient)."""
+    k = protos_anchor.shape[0]
+    full = official_msn(anchors, targets, protos_target, smoothing)  # noqa: F841 (shape check)
+    labels = np.full((k, k), smoothing / k) + (1 - smoothing) * np.eye(k)
+    qa, qt = unit(protos_anchor), unit(protos_target.astype(np.float64))
+    probs = np.exp(log_softmax(unit(anchors.astype(np.float64)) @ qa.T / 0.1)) @ labels
+    t = (np.exp(log_softmax(unit(targets.astype(np.float64)) @ qt.T / 0.1)) @ labels) ** 4
+    t /= t.sum(1, keepdims=True)
+    Q = t.T / t.sum()
+    for _ in range(3):
+        Q /= Q.sum(1, keepdims=True) * k
+        Q /= Q.sum(0, keepdims=True) * Q.shape[1]
+    t = np.tile((Q * Q.shape[1]).T, (2, 1))
+    pbar = probs.mean(0)
+    return np.mean(np.sum(-t * np.log(probs), 1)) + np.sum(pbar * np.log(pbar)) + np.log(k)
