@@ -14,7 +14,8 @@ from .metrics import (RankMe, accuracy_report, alpha_req, ensemble_curve, ensemb
                       factor_error_ratios, rankme, rankme_covariance, rankme_spectrum)
 from .npy import load_npy, save_npy  # noqa: E402,F401
 # @loss
-from .loss import Loss  # noqa: E402,F401
+from .loss import Loss, NegativeQueue  # noqa: E402,F401
+from . import conventions  # noqa: E402,F401
 # @nn
 from .model import Model, Optimizer, ParamView, warmup_cosine  # noqa: E402,F401
 # @data

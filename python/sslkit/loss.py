@@ -46,6 +46,12 @@ declare("sslk_loss_term_value", [_vp, _sz, c_double_p])
 declare("sslk_loss_param_count", [_vp, ctypes.POINTER(_sz)])
 declare("sslk_loss_param", [_vp, _sz, ctypes.POINTER(ParamView)])
 declare("sslk_loss_zero_grad", [_vp])
+declare("sslk_loss_compute_negatives", [_vp, c_float_p, c_float_p, _sz, _sz, c_float_p, _sz, c_double_p,
+                                        c_float_p, c_float_p])
+declare("sslk_negqueue_create", [_vp, _sz, _sz, ctypes.c_int, ctypes.POINTER(_vp)])
+declare("sslk_negqueue_destroy", [_vp], None)
+declare("sslk_negqueue_push", [_vp, c_float_p, _sz, _sz])
+declare("sslk_negqueue_rows", [_vp, ctypes.POINTER(c_float_p), ctypes.POINTER(_sz)])
 
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
          "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8}
@@ -126,14 +132,18 @@ class Loss(Owner):
         return {k: self.get(k) for k in self._info}
 
     # ---- compute --------------------------------------------------------------
-    def compute(self, *inputs, indices=None, targets=None, grad=True):
+    def compute(self, *inputs, indices=None, targets=None, negatives=None, grad=True):
         """Value and gradients.  Inputs by kind:
         vicreg*, infonce_symmetric: (za, zb) -> (v, ga, gb); vicreg* also on (batch, ..., dim)
             inputs: the mean of the per-position losses (lightly's VICRegLoss)
         infonce: (z1, z2, ...) -> (v, g1, g2, ...), or (z, ids) -> (v, gz)
         diet: (z, indices) or (z1, z2, ..., indices) -> (v, g1, ...)
         msn: (anchors, targets) with anchors (V*n, d) or (V, n, d) -> (v, ganchors)
+        infonce with negatives=(m, d) array or NegativeQueue: (za, zb) -> (v, ga, gb), the
+            MoCo / lightly memory-bank form (za rows are the anchors, zb their positives).
         With grad=False only the value is returned (no parameter gradients)."""
+        if negatives is not None:
+            return self._compute_negatives(inputs, negatives, grad)
         self._position_terms = None
         if (self.kind.startswith("vicreg") and len(inputs) == 2 and indices is None and targets is None
                 and grad and np.ndim(inputs[0]) > 2):
@@ -195,6 +205,24 @@ class Loss(Owner):
 
     __call__ = compute
 
+    def _compute_negatives(self, inputs, negatives, grad):
+        if len(inputs) != 2:
+            raise ValueError("compute(za, zb, negatives=...) takes two views")
+        za, zb = (as_f32(z, f"z{i}", ndim=2) for i, z in enumerate(inputs))
+        if za.shape != zb.shape:
+            raise ValueError(f"za {za.shape} and zb {zb.shape} differ")
+        neg = negatives.rows if isinstance(negatives, NegativeQueue) else as_f32(negatives, "negatives", ndim=2)
+        if neg.ndim != 2 or neg.shape[1] != za.shape[1]:
+            raise ValueError(f"negatives {neg.shape} do not have d = {za.shape[1]} columns")
+        n, d = za.shape
+        val = ctypes.c_double()
+        ga = np.empty((n, d), np.float32) if grad else None
+        gb = np.empty((n, d), np.float32) if grad else None
+        ptr = (lambda a: a.ctypes.data_as(c_float_p) if a is not None else None)
+        lib.sslk_loss_compute_negatives(self._h, ptr(za), ptr(zb), n, d, ptr(np.ascontiguousarray(neg)),
+                                        neg.shape[0], ctypes.byref(val), ptr(ga), ptr(gb))
+        return (val.value, ga, gb) if grad else val.value
+
     @property
     def terms(self):
         """dict of the named components of the last compute call (averaged over the
@@ -235,3 +263,40 @@ class Loss(Owner):
     def zero_grad(self):
         """Zero the owned parameters' gradients (they accumulate over compute calls)."""
         lib.sslk_loss_zero_grad(self._h)
+
+
+class NegativeQueue(Owner):
+    """Negatives kept between steps for Loss("infonce").compute(za, zb, negatives=queue):
+    MoCo's queue / lightly's MemoryBankModule.  init="random" starts full of unit-length
+    Gaussian rows (lightly), "empty" with none.  push(rows) enqueues from the write
+    pointer; rows that reach past the end are dropped and the pointer returns to 0."""
+
+    _destroy_name = "sslk_negqueue_destroy"
+
+    def __init__(self, capacity, dim, init="random", ctx=None):
+        inits = {"random": 0, "empty": 1}
+        if init not in inits:
+            raise ValueError(f"init must be one of {sorted(inits)}, got {init!r}")
+        self._adopt_ctx(ctx)
+        self.dim = int(dim)
+        h = _vp()
+        lib.sslk_negqueue_create(ctx_handle(ctx), int(capacity), self.dim, inits[init], ctypes.byref(h))
+        self._h = h
+
+    def push(self, rows):
+        """Enqueue rows (n x dim), e.g. the positives (keys) of the step just computed."""
+        r = as_f32(rows, "rows", ndim=2)
+        lib.sslk_negqueue_push(self._h, r.ctypes.data_as(c_float_p), r.shape[0], r.shape[1])
+
+    @property
+    def rows(self):
+        """A copy of the stored rows (count x dim)."""
+        p = c_float_p()
+        cnt = _sz()
+        lib.sslk_negqueue_rows(self._h, ctypes.byref(p), ctypes.byref(cnt))
+        if cnt.value == 0:
+            return np.empty((0, self.dim), np.float32)
+        return np.ctypeslib.as_array(p, shape=(cnt.value, self.dim)).copy()
+
+    def __len__(self):
+        return int(self.rows.shape[0])

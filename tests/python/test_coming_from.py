@@ -244,3 +244,75 @@ def official_msn_split(anchors, targets, protos_anchor, protos_target, smoothing
     t = np.tile((Q * Q.shape[1]).T, (2, 1))
     pbar = probs.mean(0)
     return np.mean(np.sum(-t * np.log(probs), 1)) + np.sum(pbar * np.log(pbar)) + np.log(k)
+
+
+class LightlyMemoryBank:
+    """lightly MemoryBankModule: a (size, dim) bank, returned before the update;
+    _dequeue_and_enqueue writes from ptr and, when ptr + batch >= size, fills the
+    end, drops the rest and resets ptr to 0."""
+
+    def __init__(self, bank):
+        self.bank, self.ptr = bank.astype(np.float64).copy(), 0
+
+    def forward(self, out1):
+        bank = self.bank.copy()
+        size, b = self.bank.shape[0], out1.shape[0]
+        if self.ptr + b >= size:
+            self.bank[self.ptr:] = out1[:size - self.ptr]
+            self.ptr = 0
+        else:
+            self.bank[self.ptr:self.ptr + b] = out1
+            self.ptr += b
+        return bank
+
+
+def lightly_ntxent_bank(z0, z1, bank, temperature=0.5):
+    """NTXentLoss(memory_bank_size>0).forward: logits [z0.z1 (row-wise), z0.bank^T] / t,
+    label 0, mean cross-entropy over the z0 rows."""
+    a, b = unit(z0.astype(np.float64)), unit(z1.astype(np.float64))
+    logits = np.concatenate([np.sum(a * b, 1, keepdims=True), a @ bank.T], axis=1) / temperature
+    return -np.mean(log_softmax(logits)[:, 0])
+
+
+def test_lightly_ntxent_memory_bank():
+    d, size = 5, 8
+    queue = sslkit.NegativeQueue(size, d)  # lightly starts from random unit rows too
+    # lightly normalises its random bank at init; the float32 copy is renormalised here as
+    # the loss does with every negative
+    ref_bank = LightlyMemoryBank(unit(queue.rows.astype(np.float64)))
+    L = sslkit.Loss("infonce", convention="lightly", precision="double")
+    for step in range(3):  # step 2 wraps: 6 + 6 >= 8 fills 2 rows and drops 4
+        z0, z1 = f32(6, d), f32(6, d)
+        bank = ref_bank.forward(unit(z1.astype(np.float64)))
+        assert np.allclose(unit(queue.rows.astype(np.float64)), bank, atol=1e-7)
+        v, g0, g1 = L.compute(z0, z1, negatives=queue)
+        queue.push(z1)
+        assert v == pytest.approx(lightly_ntxent_bank(z0, z1, bank), rel=1e-10)
+        assert L.terms["logsumexp"] - L.terms["positive"] != 0
+        for g, which in ((g0, 0), (g1, 1)):
+            for idx in [(0, 0), (5, 4)]:
+                zp = [z0.astype(np.float64), z1.astype(np.float64)]
+                zm = [z0.astype(np.float64), z1.astype(np.float64)]
+                zp[which][idx] += 1e-6
+                zm[which][idx] -= 1e-6
+                fd = (lightly_ntxent_bank(*zp, bank) - lightly_ntxent_bank(*zm, bank)) / 2e-6
+                assert g[idx] == pytest.approx(fd, rel=1e-6, abs=1e-10)
+    assert len(queue) == size
+
+
+def test_negative_queue_empty_and_errors():
+    q = sslkit.NegativeQueue(5, 3, init="empty")
+    assert len(q) == 0
+    q.push(np.ones((2, 3)))
+    q.push(2 * np.ones((4, 3)))  # 2 + 4 >= 5: 3 rows fit, 1 dropped, pointer back to 0
+    assert q.rows[:, 0].tolist() == [1, 1, 2, 2, 2]
+    q.push(3 * np.ones((1, 3)))
+    assert q.rows[:, 0].tolist() == [3, 1, 2, 2, 2]
+    with pytest.raises(sslkit.Error):
+        q.push(np.ones((1, 4)))
+    with pytest.raises(sslkit.Error):
+        sslkit.Loss("vicreg").compute(f32(4, 3), f32(4, 3), negatives=q)
+    with pytest.raises(sslkit.Error):
+        bad = np.ones((2, 3), np.float32)
+        bad[1, 1] = np.nan
+        sslkit.Loss("infonce").compute(f32(4, 3), f32(4, 3), negatives=bad)
