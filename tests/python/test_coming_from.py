@@ -316,3 +316,39 @@ def test_negative_queue_empty_and_errors():
         bad = np.ones((2, 3), np.float32)
         bad[1, 1] = np.nan
         sslkit.Loss("infonce").compute(f32(4, 3), f32(4, 3), negatives=bad)
+
+
+def dino_knn_top(train_z, train_y, test_z, test_y, k, T=0.07, nclasses=10, ntop=None):
+    """facebookresearch/dino eval_knn.knn_classifier: cosine top-k, weights exp(s / T),
+    votes summed per class, classes sorted by votes; top5 counts the first min(5, k)
+    (ntop overrides: libsslkit's default counts min(5, classes)).  Among equal votes
+    torch's sort order is unspecified; here lower class id first (libsslkit's rule)."""
+    a, b = unit(test_z.astype(np.float64)), unit(train_z.astype(np.float64))
+    sim = a @ b.T
+    hits1 = hits5 = 0
+    n5 = min(5, k) if ntop is None else ntop
+    for i in range(len(test_y)):
+        nn = np.argsort(-sim[i], kind="stable")[:k]
+        votes = np.zeros(nclasses)
+        np.add.at(votes, train_y[nn], np.exp(sim[i, nn] / T))
+        order = sorted(range(nclasses), key=lambda c: (-votes[c], c))
+        hits1 += order[0] == test_y[i]
+        hits5 += test_y[i] in order[:n5]
+    return hits1 / len(test_y), hits5 / len(test_y)
+
+
+def test_dino_knn_top5_rule():
+    rng = np.random.default_rng(5)
+    train_z, test_z = rng.standard_normal((200, 8)).astype(np.float32), rng.standard_normal((80, 8)).astype(np.float32)
+    train_y, test_y = rng.integers(0, 10, 200).astype(np.int32), rng.integers(0, 10, 80).astype(np.int32)
+    dino = sslkit.knn_eval(train_z, train_y, test_z, test_y, k=3, nclasses=10, top5_rule="dino")
+    default = sslkit.knn_eval(train_z, train_y, test_z, test_y, k=3, nclasses=10)
+    r1, r5 = dino_knn_top(train_z, train_y, test_z, test_y, k=3)
+    assert dino["top1"] == pytest.approx(r1, abs=1e-12) and dino["top5"] == pytest.approx(r5, abs=1e-12)
+    assert default["top5"] == pytest.approx(dino_knn_top(train_z, train_y, test_z, test_y, k=3, ntop=5)[1],
+                                            abs=1e-12)
+    assert default["top5"] > dino["top5"]  # zero-vote classes count only under the default rule
+    # k >= 5: both rules agree
+    a = sslkit.knn_eval(train_z, train_y, test_z, test_y, k=20, nclasses=10, top5_rule="dino")
+    b = sslkit.knn_eval(train_z, train_y, test_z, test_y, k=20, nclasses=10)
+    assert a["top5"] == b["top5"] == pytest.approx(dino_knn_top(train_z, train_y, test_z, test_y, k=20)[1])
