@@ -352,3 +352,40 @@ def test_dino_knn_top5_rule():
     a = sslkit.knn_eval(train_z, train_y, test_z, test_y, k=20, nclasses=10, top5_rule="dino")
     b = sslkit.knn_eval(train_z, train_y, test_z, test_y, k=20, nclasses=10)
     assert a["top5"] == b["top5"] == pytest.approx(dino_knn_top(train_z, train_y, test_z, test_y, k=20)[1])
+
+
+def worst_k_shared_ties(correct, count, k):
+    """The k lowest per-class accuracies with the t classes tied at the k-th value
+    each weighted r / t (r = slots left for them); unweighted mean and pooled."""
+    present = [c for c in range(len(count)) if count[c] > 0]
+    acc = {c: correct[c] / count[c] for c in present}
+    order = sorted(present, key=lambda c: acc[c])
+    edge = acc[order[k - 1]]
+    below = [c for c in order if acc[c] < edge]
+    tied = [c for c in order if acc[c] == edge]
+    w = (k - len(below)) / len(tied)
+    mean = (sum(acc[c] for c in below) + w * sum(acc[c] for c in tied)) / k
+    pooled = (sum(correct[c] for c in below) + w * sum(correct[c] for c in tied)) / \
+             (sum(count[c] for c in below) + w * sum(count[c] for c in tied))
+    return mean, pooled, len(tied)
+
+
+def test_worst_k_tie_rules():
+    # classes 0..4 with accuracies 0.5, 0.5, 0.5, 0.9, 0.2 and different sizes: k = 2
+    # takes class 4 and one of the three tied at 0.5
+    sizes, correct = [2, 10, 4, 10, 5], [1, 5, 2, 9, 1]
+    labels = np.concatenate([np.full(s, c) for c, s in enumerate(sizes)]).astype(np.int32)
+    pred = labels.copy()
+    pos = 0
+    for c, (s, r) in enumerate(zip(sizes, correct)):
+        pred[pos + r:pos + s] = (c + 1) % 5  # the wrong ones
+        pos += s
+    low = sslkit.accuracy_report(pred, labels, k=2, num_classes=5)
+    mean = sslkit.accuracy_report(pred, labels, k=2, num_classes=5, ties="mean")
+    assert list(low["worst_classes"]) == [4, 0]  # the lower id among the tied
+    assert low["worst_k_pooled"] == pytest.approx((1 + 1) / (5 + 2))
+    m, p, t = worst_k_shared_ties(correct, sizes, 2)
+    assert (mean["worst_k"], mean["worst_k_pooled"], mean["worst_k_num_tied"]) == (pytest.approx(m), pytest.approx(p), t)
+    assert t == 3 and mean["worst_k"] == pytest.approx(low["worst_k"]) and mean["worst_k_pooled"] != low["worst_k_pooled"]
+    with pytest.raises(ValueError):
+        sslkit.accuracy_report(pred, labels, k=2, ties="random")

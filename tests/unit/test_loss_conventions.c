@@ -182,6 +182,53 @@ START_TEST(msn_label_smoothing_fd) {
 }
 END_TEST
 
+START_TEST(worst_k_shared_ties) {
+    /* accuracies 0.5 (2 samples), 0.5 (10), 0.5 (4), 0.9 (10), 0.2 (5); k = 2: class 4
+     * and one slot shared by the three classes tied at 0.5 (weight 1/3 each) */
+    const int64_t count[5] = {2, 10, 4, 10, 5}, correct[5] = {1, 5, 2, 9, 1};
+    double wk, wp;
+    size_t t;
+    ck_ok(sslk_worst_k_tie_mean(correct, count, 5, 2, &wk, &wp, &t));
+    ck_assert_uint_eq(t, 3);
+    ck_close(wk, (0.2 + 0.5) / 2, 1e-15, 0);
+    ck_close(wp, (1.0 + (1 + 5 + 2) / 3.0) / (5.0 + (2 + 10 + 4) / 3.0), 1e-15, 0);
+    ck_ok(sslk_worst_k_tie_mean(correct, count, 5, 4, &wk, &wp, &t)); /* all tied classes fit */
+    ck_close(wp, (1.0 + 1 + 5 + 2) / (5.0 + 2 + 10 + 4), 1e-15, 0);
+    ck_ok(sslk_worst_k_tie_mean(correct, count, 5, 5, NULL, NULL, &t));
+    ck_assert_uint_eq(t, 1);
+    ck_status(sslk_worst_k_tie_mean(correct, count, 5, 6, &wk, &wp, &t), SSLK_E_RANGE);
+    ck_status(sslk_worst_k_tie_mean(correct, count, 5, 0, &wk, &wp, &t), SSLK_E_RANGE);
+    const int64_t bad[5] = {3, 0, 0, 0, 0};
+    ck_status(sslk_worst_k_tie_mean(bad, count, 5, 1, &wk, &wp, &t), SSLK_E_RANGE);
+    ck_status(sslk_worst_k_tie_mean(NULL, count, 5, 1, &wk, &wp, &t), SSLK_E_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(knn_top5_rule) {
+    /* 1-D cosine: train points at angles; k = 1 neighbour, 6 classes */
+    const float z[12] = {1, 0, 0, 1, -1, 0, 0, -1, 0.7f, 0.7f, -0.7f, 0.7f};
+    const int32_t y[6] = {0, 1, 2, 3, 4, 5};
+    const float q[4] = {0.9f, 0.1f, 0.1f, 0.9f}; /* nearest: class 0, then class 1 */
+    const int32_t qy[2] = {5, 5};               /* class 5 never a neighbour */
+    sslk_knn *k;
+    ck_ok(sslk_knn_create(ctx, &k));
+    ck_ok(sslk_knn_set_i64(k, SSLK_KNN_K, 1));
+    ck_ok(sslk_knn_fit(k, z, y, 6, 2, 6));
+    double t1, t5;
+    ck_ok(sslk_knn_evaluate(k, q, qy, 2, 2, &t1, &t5));
+    ck_close(t1, 0.0, 0, 0);
+    ck_close(t5, 0.0, 0, 0); /* all: zero-vote classes ranked by id, 5 is 6th of 6 */
+    const int32_t qy2[2] = {2, 2};          /* zero votes, ranked within the first 5 by id */
+    ck_ok(sslk_knn_evaluate(k, q, qy2, 2, 2, &t1, &t5));
+    ck_close(t5, 1.0, 0, 0);
+    ck_ok(sslk_knn_set_i64(k, SSLK_KNN_TOP5_RULE, SSLK_KNN_TOP5_DINO));
+    ck_ok(sslk_knn_evaluate(k, q, qy2, 2, 2, &t1, &t5));
+    ck_close(t5, 0.0, 0, 0); /* DINO: only min(5, k) = 1 prediction counts */
+    ck_status(sslk_knn_set_i64(k, SSLK_KNN_TOP5_RULE, 2), SSLK_E_SETTING);
+    sslk_knn_destroy(k);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("loss_conventions");
     TCase *tc = tcase_create("loss_conventions");
@@ -192,6 +239,8 @@ int main(void) {
     tcase_add_test(tc, negatives_bad_inputs);
     tcase_add_test(tc, queue_rules);
     tcase_add_test(tc, msn_label_smoothing_fd);
+    tcase_add_test(tc, worst_k_shared_ties);
+    tcase_add_test(tc, knn_top5_rule);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
