@@ -95,6 +95,12 @@ typedef enum sslk_loss_setting {
  *  cross-entropy, the prior KL and the entropy.  0 (default) = off. */
 #define SSLK_MSN_LABEL_SMOOTHING 510
 
+/** MSN: a user prior in double (sslk_loss_set_prior takes float32).  Every p > 0
+ *  and finite, the sum within 1e-3 of one (a guard against passing counts or
+ *  logits); the vector is then divided by its sum in double, so the KL uses a
+ *  prior summing to one to rounding.  Sets SSLK_MSN_PRIOR to USER. */
+SSLK_API sslk_status sslk_loss_set_prior_f64(sslk_loss *loss, const double *p, size_t k);
+
 /** InfoNCE with outside negatives (MoCo's queue; lightly's
  *  NTXentLoss(memory_bank_size=...)): anchors za, positives zb (n x d; row i of
  *  zb is the positive of row i of za) and m negatives (m x d, constants: no

@@ -39,6 +39,7 @@ declare("sslk_loss_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
 declare("sslk_loss_set_i64", [_vp, ctypes.c_int, ctypes.c_int64])
 declare("sslk_loss_get_f64", [_vp, ctypes.c_int, c_double_p])
 declare("sslk_loss_set_prior", [_vp, c_float_p, _sz])
+declare("sslk_loss_set_prior_f64", [_vp, c_double_p, _sz])
 declare("sslk_loss_compute", [_vp, ctypes.POINTER(_Batch), c_double_p, _fpp])
 declare("sslk_loss_num_terms", [_vp, ctypes.POINTER(_sz)])
 declare("sslk_loss_term_name", [_vp, _sz, ctypes.POINTER(ctypes.c_char_p)])
@@ -108,6 +109,12 @@ class Loss(Owner):
     def set(self, name, value):
         """Set one setting by name; MSN's prior also takes a probability vector."""
         if name == "prior" and not isinstance(value, (str, int, np.integer)):
+            if np.asarray(value).dtype == np.float64:  # kept in double (sslk_loss_set_prior_f64)
+                p = np.ascontiguousarray(value, dtype=np.float64)
+                if p.ndim != 1:
+                    raise ValueError(f"prior must be 1-D, got shape {p.shape}")
+                lib.sslk_loss_set_prior_f64(self._h, p.ctypes.data_as(c_double_p), p.shape[0])
+                return
             p = as_f32(value, "prior", ndim=1)
             lib.sslk_loss_set_prior(self._h, p.ctypes.data_as(c_float_p), p.shape[0])
             return

@@ -389,3 +389,46 @@ def test_worst_k_tie_rules():
     assert t == 3 and mean["worst_k"] == pytest.approx(low["worst_k"]) and mean["worst_k_pooled"] != low["worst_k_pooled"]
     with pytest.raises(ValueError):
         sslkit.accuracy_report(pred, labels, k=2, ties="random")
+
+
+def pmsn_user_prior(anchors, targets, protos, prior, tau=0.1, T=0.25):
+    """PMSN with a user prior, forward KL: official MSN cross-entropy (Sinkhorn on) +
+    KL(pbar || prior), prior divided by its sum."""
+    k = protos.shape[0]
+    q = unit(protos.astype(np.float64))
+    probs = np.exp(log_softmax(unit(anchors.astype(np.float64)) @ q.T / tau))
+    t = np.exp(log_softmax(unit(targets.astype(np.float64)) @ q.T / (tau * T)))
+    Q = t.T / t.sum()
+    for _ in range(3):
+        Q /= Q.sum(1, keepdims=True) * k
+        Q /= Q.sum(0, keepdims=True) * Q.shape[1]
+    t = np.tile((Q * Q.shape[1]).T, (anchors.shape[0] // targets.shape[0], 1))
+    pbar = probs.mean(0)
+    pi = np.asarray(prior, np.float64)
+    pi = pi / pi.sum()
+    return np.mean(np.sum(-t * np.log(probs), 1)) + np.sum(pbar * (np.log(pbar) - np.log(pi)))
+
+
+def test_pmsn_prior_in_double():
+    n, d, k = 6, 5, 7
+    protos, targets = f32(k, d), f32(n, d)
+    anchors = (np.tile(targets, (2, 1)) + 0.5 * f32(2 * n, d)).astype(np.float32)
+    prior = np.arange(1, k + 1, dtype=np.float64) ** -0.7
+    prior /= prior.sum()
+    prior[0] += 4e-4  # sums to 1 + 4e-4: accepted (within 1e-3) and renormalised
+    vals = {}
+    for p in (prior, prior.astype(np.float32)):
+        L = sslkit.Loss("msn", num_prototypes=k, dim=d, precision="double", prior=p)
+        L.compute(anchors, targets, grad=False)
+        L.params["prototypes"][...] = protos
+        vals[p.dtype.type] = L.compute(anchors, targets, grad=False)
+    assert vals[np.float64] == pytest.approx(pmsn_user_prior(anchors, targets, protos, prior), rel=1e-12)
+    # the float32 prior is the rounded vector: a different value at ~1e-8
+    assert vals[np.float32] == pytest.approx(pmsn_user_prior(anchors, targets, protos,
+                                                             prior.astype(np.float32)), rel=1e-12)
+    with pytest.raises(sslkit.Error, match="sums to"):
+        sslkit.Loss("msn", num_prototypes=k, dim=d, prior=prior * 2)
+    with pytest.raises(sslkit.Error, match="not finite"):
+        bad = prior.copy()
+        bad[2] = np.inf
+        sslkit.Loss("msn", num_prototypes=k, dim=d, prior=bad)

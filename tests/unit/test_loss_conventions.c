@@ -229,6 +229,54 @@ START_TEST(knn_top5_rule) {
 }
 END_TEST
 
+START_TEST(prior_in_double) {
+    enum { K = 4, d = 3, n = 2 };
+    sslk_loss *L, *Lf;
+    ck_ok(sslk_loss_create(ctx, SSLK_LOSS_MSN, &L));
+    ck_ok(sslk_loss_create(ctx, SSLK_LOSS_MSN, &Lf));
+    sslk_loss *both[2] = {L, Lf};
+    for (int i = 0; i < 2; i++) {
+        ck_ok(sslk_loss_set_i64(both[i], SSLK_MSN_NUM_PROTOTYPES, K));
+        ck_ok(sslk_loss_set_i64(both[i], SSLK_MSN_DIM, d));
+        ck_ok(sslk_loss_set_i64(both[i], SSLK_LOSS_PRECISION, 1));
+    }
+    /* 0.5, 0.25, 0.125, 0.125 are exact in float: both setters give the same prior */
+    const double p[K] = {0.5, 0.25, 0.125, 0.125};
+    const float pf[K] = {0.5f, 0.25f, 0.125f, 0.125f};
+    ck_ok(sslk_loss_set_prior_f64(L, p, K));
+    ck_ok(sslk_loss_set_prior(Lf, pf, K));
+    int64_t pr;
+    ck_ok(sslk_loss_get_i64(L, SSLK_MSN_PRIOR, &pr));
+    ck_assert_int_eq(pr, SSLK_MSN_PRIOR_USER);
+    float a[n * d], t[n * d];
+    fill(a, n * d, 6);
+    fill(t, n * d, 7);
+    double v, vf;
+    ck_ok(sslk_loss_compute_targets(L, a, 1, t, n, d, &v, NULL));
+    ck_ok(sslk_loss_compute_targets(Lf, a, 1, t, n, d, &vf, NULL));
+    ck_close(v, vf, 1e-15, 0);
+    /* renormalised: 2x a prior summing to 1 + 5e-4 equals the prior divided by its sum */
+    const double p2[K] = {0.5 + 5e-4, 0.25, 0.125, 0.125};
+    double q2[K];
+    for (int k = 0; k < K; k++) q2[k] = p2[k] / 1.0005;
+    double v2, v3;
+    ck_ok(sslk_loss_set_prior_f64(L, p2, K));
+    ck_ok(sslk_loss_compute_targets(L, a, 1, t, n, d, &v2, NULL));
+    ck_ok(sslk_loss_set_prior_f64(L, q2, K));
+    ck_ok(sslk_loss_compute_targets(L, a, 1, t, n, d, &v3, NULL));
+    ck_close(v2, v3, 1e-14, 0);
+    const double off[K] = {0.6, 0.25, 0.125, 0.125}, neg[K] = {1.0, 0.25, -0.125, -0.125},
+                 nanp[K] = {NAN, 0.25, 0.125, 0.125};
+    ck_status(sslk_loss_set_prior_f64(L, off, K), SSLK_E_INVALID_ARG);
+    ck_status(sslk_loss_set_prior_f64(L, neg, K), SSLK_E_INVALID_ARG);
+    ck_status(sslk_loss_set_prior_f64(L, nanp, K), SSLK_E_NONFINITE);
+    ck_status(sslk_loss_set_prior_f64(L, p, K - 1), SSLK_E_SHAPE);
+    ck_status(sslk_loss_set_prior_f64(L, NULL, K), SSLK_E_INVALID_ARG);
+    sslk_loss_destroy(L);
+    sslk_loss_destroy(Lf);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("loss_conventions");
     TCase *tc = tcase_create("loss_conventions");
@@ -241,6 +289,7 @@ int main(void) {
     tcase_add_test(tc, msn_label_smoothing_fd);
     tcase_add_test(tc, worst_k_shared_ties);
     tcase_add_test(tc, knn_top5_rule);
+    tcase_add_test(tc, prior_in_double);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
