@@ -263,6 +263,32 @@ def test_xent(scale):
     check("xent", (res[0][0], [res[0][1]]), (res[1][0], [res[1][1]]), np_xent(z, y))
 
 
+def np_infonce_bank(za, zb, neg, tau):
+    """lightly's memory-bank NT-Xent in float32: logits [pos, negatives] / tau, label 0."""
+    n = za.shape[0]
+    ua, ub, un = normalize(za), normalize(zb), normalize(neg)
+    logits = np.concatenate([np.sum(ua * ub, 1, keepdims=True), ua @ un.T], 1) / F(tau)
+    ls = log_softmax(logits)
+    g = np.exp(ls)
+    g[:, 0] -= 1
+    g /= F(n)
+    dua = (g[:, :1] * ub + g[:, 1:] @ un) / F(tau)
+    dub = g[:, :1] * ua / F(tau)
+    return -np.mean(ls[:, 0]), [normalize_back(za, dua), normalize_back(zb, dub)]
+
+
+@pytest.mark.parametrize("tau,noise", [(0.2, 0.5), (0.05, 0.01)])
+def test_infonce_negatives(tau, noise):
+    rng = np.random.default_rng(25)
+    za, zb = pair(rng, 32, 16, noise)
+    neg = rng.standard_normal((64, 16)).astype(F)
+    res = []
+    for prec in ("float", "double"):
+        v, ga, gb = sslkit.Loss("infonce", temperature=tau, precision=prec).compute(za, zb, negatives=neg)
+        res.append((v, [ga, gb]))
+    check(f"infonce negatives tau={tau}", res[0], res[1], np_infonce_bank(za, zb, neg, tau))
+
+
 def test_torch_float32_is_the_yardstick():
     """numpy float32 stands in for PyTorch float32: where torch is installed, its
     InfoNCE gradient error on the same inputs is within 4x of numpy's, and ours is
