@@ -21,12 +21,12 @@ PRESETS = {
     ("infonce", "lightly"): {"temperature": 0.5},
     ("infonce", "solo-learn"): {"temperature": 0.2},
     ("infonce", "official"): {"temperature": 0.1, "view_reduction": "sum"},
-    # MSN: the official code runs Sinkhorn on the targets (3 iterations = the default);
-    # lightly's MSNLoss by default does not; lightly's PMSNLoss: power-law prior, KL(prior || pbar)
+    # MSN: the official code (use_sinkhorn) and lightly's MSNLoss both run 3 Sinkhorn
+    # iterations, temperature 0.1, target sharpening 0.25, me-max weight 1 = the defaults;
+    # lightly's PMSNLoss: power-law prior (exponent 0.25), F.kl_div(log pbar, prior) = KL(prior || pbar)
     ("msn", "official"): {},
-    ("msn", "lightly"): {"sinkhorn_iterations": 0},
-    ("msn", "lightly-pmsn"): {"sinkhorn_iterations": 0, "prior": "power_law", "tau": 0.25,
-                              "kl_direction": "reverse"},
+    ("msn", "lightly"): {},
+    ("msn", "lightly-pmsn"): {"prior": "power_law", "tau": 0.25, "kl_direction": "reverse"},
 }
 
 

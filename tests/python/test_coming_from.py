@@ -150,12 +150,38 @@ def test_lightly_vicreg_positions():
     assert 25 * t["invariance"] + 25 * t["variance"] + t["covariance"] == pytest.approx(v, rel=1e-10)
 
 
-def test_msn_presets_settings():
-    L = sslkit.Loss("msn", convention="lightly-pmsn", num_prototypes=8, dim=4)
-    s = L.settings
-    assert s["sinkhorn_iterations"] == 0 and s["tau"] == 0.25 and s["prior"] == 1 and s["kl_direction"] == 1
-    assert sslkit.Loss("msn", convention="lightly").get("sinkhorn_iterations") == 0
-    assert sslkit.Loss("msn", convention="official").get("sinkhorn_iterations") == 3
+def lightly_msn(anchors, targets, protos, pmsn=False, exponent=0.25):
+    """lightly MSNLoss / PMSNLoss forward: cross-entropy to sharpened (T 0.25), Sinkhorn-ed
+    (3) target probabilities + me-max (MSN) or F.kl_div(log pbar, power law, sum) (PMSN)."""
+    k = protos.shape[0]
+    q = unit(protos.astype(np.float64))
+    probs = np.exp(log_softmax(unit(anchors.astype(np.float64)) @ q.T / 0.1))
+    t = np.exp(log_softmax(unit(targets.astype(np.float64)) @ q.T / 0.1)) ** 4
+    t /= t.sum(1, keepdims=True)
+    Q = t.T / t.sum()
+    for _ in range(3):
+        Q = Q / Q.sum(1, keepdims=True) / k
+        Q = Q / Q.sum(0, keepdims=True) / Q.shape[1]
+    t = np.tile((Q * Q.shape[1]).T, (anchors.shape[0] // targets.shape[0], 1))
+    loss = np.mean(np.sum(-t * np.log(probs), 1))
+    pbar = probs.mean(0)
+    if not pmsn:
+        return loss + np.sum(pbar * np.log(pbar)) + np.log(k)
+    pw = np.arange(1, k + 1, dtype=np.float64) ** -exponent
+    pw /= pw.sum()
+    return loss + np.sum(pw * (np.log(pw) - np.log(pbar)))
+
+
+@pytest.mark.parametrize("convention,pmsn", [("lightly", False), ("lightly-pmsn", True)])
+def test_lightly_msn_and_pmsn(convention, pmsn):
+    n, d, k = 6, 5, 9
+    protos, targets = f32(k, d), f32(n, d)
+    anchors = (np.tile(targets, (3, 1)) + 0.5 * f32(3 * n, d)).astype(np.float32)
+    L = sslkit.Loss("msn", convention=convention, num_prototypes=k, dim=d, precision="double")
+    L.compute(anchors, targets, grad=False)
+    L.params["prototypes"][...] = protos
+    assert L.compute(anchors, targets, grad=False) == pytest.approx(lightly_msn(anchors, targets, protos, pmsn),
+                                                                     rel=1e-10)
 
 
 def test_explicit_settings_override_a_preset():
