@@ -190,12 +190,18 @@ PAIR_CASES = [
     ("vicreg_pairdist", np_pairdist, {}, [(48, 16, 0.5), (48, 16, 1e-3)]),
     ("infonce", lambda a, b: np_infonce(a, b, 0.1), {"temperature": 0.1}, [(64, 32, 0.5)]),
     ("infonce", lambda a, b: np_infonce(a, b, 0.05), {"temperature": 0.05}, [(2, 16, 0.01), (8, 16, 0.02)]),
+    # below tau = 0.025 the exponentials are recomputed (the other pass-2 branch)
+    ("infonce", lambda a, b: np_infonce(a, b, 0.02), {"temperature": 0.02}, [(64, 16, 0.5)]),
+    pytest.param("infonce", lambda a, b: np_infonce(a, b, 0.02), {"temperature": 0.02}, [(2, 16, 0.01)],
+                 marks=pytest.mark.xfail(strict=True, reason="open: tau 0.02, batch 2, saturated: 1-4e-6 "
+                                         "vs numpy float32's 0.5-2e-6 (12 seeds)")),
     ("infonce_symmetric", lambda a, b: np_infonce_sym(a, b, 0.1), {"temperature": 0.1}, [(64, 32, 0.5)]),
     ("infonce_symmetric", lambda a, b: np_infonce_sym(a, b, 0.05), {"temperature": 0.05}, [(2, 16, 0.01)]),
 ]
 
 
-@pytest.mark.parametrize("kind,fn,kw,shapes", PAIR_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(PAIR_CASES)])
+@pytest.mark.parametrize("kind,fn,kw,shapes", PAIR_CASES,
+                         ids=[f"{(c.values if hasattr(c, 'values') else c)[0]}-{i}" for i, c in enumerate(PAIR_CASES)])
 def test_pair_kinds(kind, fn, kw, shapes):
     rng = np.random.default_rng(20)
     for n, d, noise in shapes:
