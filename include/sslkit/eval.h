@@ -64,6 +64,14 @@ SSLK_API sslk_status sslk_knn_get_f64(const sslk_knn *knn, int key, double *valu
  *  handle; an integer read of a real setting truncates toward zero).
  *  Experimental since 1.2. */
 SSLK_API sslk_status sslk_knn_get_i64(const sslk_knn *knn, int key, int64_t *value);
+/** Top-5 rule of sslk_knn_evaluate (i64 setting, experimental, issue 20):
+ *  SSLK_KNN_TOP5_ALL (default) ranks every class by its votes (ties: lower id) and
+ *  counts the first min(5, nclasses); SSLK_KNN_TOP5_DINO counts the first
+ *  min(5, k) as DINO's eval_knn.py (with k < 5 neighbours no more than k classes
+ *  have votes, so zero-vote classes never count as hits). */
+#define SSLK_KNN_TOP5_RULE 2106
+#define SSLK_KNN_TOP5_ALL 0
+#define SSLK_KNN_TOP5_DINO 1
 #endif
 /** Store the training set: z n x d, labels y[n] in [0, nclasses).  Rows with
  *  zero norm are refused under the cosine distance (SSLK_E_DEGENERATE). */

@@ -170,6 +170,23 @@ SSLK_API sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, co
 SSLK_API sslk_status sslk_rank_classes(const double *acc, size_t num_classes, size_t k, int32_t *worst,
                                        int32_t *best);
 
+#ifdef SSLK_EXPERIMENTAL
+/** Worst-k with the classes tied at the k boundary sharing the last slots
+ *  (experimental, issue 20).  sslk_accuracy_report breaks ties by the lower class
+ *  id (ImageNet-X's toolkit by its pandas sort order, i.e. arbitrarily); here the
+ *  t present classes whose accuracy equals the k-th lowest, of which r are needed
+ *  to fill k, each count with weight r / t.  From per-class correct and sample
+ *  counts (count 0 = absent, skipped): *worst_k = weighted mean accuracy (equal to
+ *  the lower-id rule's: tied classes have the same accuracy), *worst_k_pooled =
+ *  weighted correct / weighted samples (differs when the tied classes differ in
+ *  size), *num_tied = t (1 when the boundary is not tied).  Any output may be
+ *  NULL.  SSLK_E_RANGE when k = 0 or k exceeds the present classes, or a
+ *  count is negative or correct > count. */
+SSLK_API sslk_status sslk_worst_k_tie_mean(const int64_t *class_correct, const int64_t *class_count,
+                                           size_t num_classes, size_t k, double *worst_k,
+                                           double *worst_k_pooled, size_t *num_tied);
+#endif
+
 /* ======================================================================
  * Ensembles (FAIR-Ensemble)
  * ==================================================================== */

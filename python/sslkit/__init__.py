@@ -14,7 +14,8 @@ from .metrics import (RankMe, accuracy_report, alpha_req, ensemble_curve, ensemb
                       factor_error_ratios, rankme, rankme_covariance, rankme_spectrum)
 from .npy import load_npy, save_npy  # noqa: E402,F401
 # @loss
-from .loss import Loss  # noqa: E402,F401
+from .loss import Loss, NegativeQueue  # noqa: E402,F401
+from .conventions import PRESETS as CONVENTIONS  # noqa: E402,F401  (issue 20: Loss(kind, convention=...))
 # @nn
 from .model import Model, Optimizer, ParamView, warmup_cosine  # noqa: E402,F401
 from .model import LoadResult  # noqa: E402,F401  (issue 14: Model.load_safetensors result)
