@@ -26,6 +26,10 @@ typedef struct ssli_scratch {
     uint8_t *pix;
     size_t pix_cap;
     void *tj; /* tjhandle, created on first use */
+    uint8_t *aux; /* CMYK samples before conversion to RGB */
+    size_t aux_cap;
+    int jpeg_cs;  /* TJCS_* of the last JPEG header read */
+    bool adobe;   /* that JPEG carries an Adobe APP14 marker (inverted CMYK) */
 } ssli_scratch;
 
 void ssli_scratch_init(ssli_scratch *s, const sslk_ctx *ctx);
@@ -97,6 +101,15 @@ void ssli_folder_close(sslk_dataset *ds);
 sslk_status ssli_folder_cache_parse(const sslk_ctx *ctx, const char *root, const uint8_t *buf, size_t len,
                                     size_t *count);
 extern const ssli_reader ssli_reader_jpeg;
+/* PNG (reader_png.c): the folder reader sniffs the magic bytes, so a PNG
+ * named .jpg decodes too.  Output: 8-bit RGB (see reader_png.c). */
+bool ssli_is_png(const uint8_t *buf, size_t len);
+sslk_status ssli_png_header(ssli_scratch *sc, const uint8_t *buf, size_t len, size_t max_side, size_t *w, size_t *h,
+                            const char *what);
+sslk_status ssli_png_decode(ssli_scratch *sc, const uint8_t *buf, size_t len, size_t max_side, ssli_image *img,
+                            const char *what);
+/* CMYK samples (4 per pixel, as stored) to RGB: inverted = Adobe polarity. */
+void ssli_cmyk_to_rgb(const uint8_t *cmyk, size_t npix, bool inverted, uint8_t *rgb);
 sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *cache_path,
                                   sslk_dataset **out);
 

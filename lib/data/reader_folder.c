@@ -77,9 +77,13 @@ static sslk_status list_add(const sslk_ctx *ctx, folder_list *L, const char *a, 
     return SSLK_OK;
 }
 
-static bool is_jpeg_name(const char *s) {
+/* Listed by name (.jpg, .jpeg, .png, any case); the reader then goes by the
+ * file's first bytes.  Other files in a class folder (notes, .DS_Store,
+ * Thumbs.db) are not images of the dataset and are left out. */
+static bool is_image_name(const char *s) {
     size_t n = strlen(s);
-    return (n > 4 && strcasecmp(s + n - 4, ".jpg") == 0) || (n > 5 && strcasecmp(s + n - 5, ".jpeg") == 0);
+    return (n > 4 && (strcasecmp(s + n - 4, ".jpg") == 0 || strcasecmp(s + n - 4, ".png") == 0)) ||
+           (n > 5 && strcasecmp(s + n - 5, ".jpeg") == 0);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -103,7 +107,7 @@ static sslk_status list_dir(const sslk_ctx *ctx, const char *dir, bool want_dirs
         } else {
             /* Only regular files (or links to them): a FIFO named x.jpg would
              * block its reader.  d_type spares a stat on most file systems. */
-            keep = is_jpeg_name(e->d_name);
+            keep = is_image_name(e->d_name);
             if (keep && e->d_type != DT_REG) {
                 char *p = ssli_path_join(ctx, dir, e->d_name);
                 struct stat st;
@@ -155,7 +159,7 @@ static sslk_status scan(const sslk_ctx *ctx, folder_list *L) {
     }
     free_names(ctx, dirs, nd);
     if (s == SSLK_OK && L->n == 0)
-        s = ssli_err(SSLK_E_NOT_FOUND, "sslk_dataset_open_folder: no .jpg/.jpeg files in '%s' or its sub-folders",
+        s = ssli_err(SSLK_E_NOT_FOUND, "sslk_dataset_open_folder: no .jpg/.jpeg/.png files in '%s' or its sub-folders",
                      L->root);
     return s;
 }
