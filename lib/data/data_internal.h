@@ -160,7 +160,7 @@ char *ssli_path_join(const sslk_ctx *ctx, const char *a, const char *b);
 char *ssli_strdup(const sslk_ctx *ctx, const char *s);
 
 /* ---- augmentation --------------------------------------------------------- */
-#define SSLI_AUG_NSET 26
+#define SSLI_AUG_NSET 27
 struct sslk_augment {
     sslk_ctx *ctx;
     size_t nviews;
@@ -177,6 +177,7 @@ typedef struct ssli_aug_plan {
     double bright, contrast, sat, hue;
     int gray;
     double blur_sigma;       /* 0 = no blur */
+    size_t blur_radius;      /* taps each side (kernel 2r + 1) */
     int solarize;
     double sol_thr;          /* threshold in [0,1] */
     double mean[3], std[3];
@@ -203,7 +204,8 @@ void ssli_adjust_contrast(float *x, size_t c, size_t hw, double f);
 void ssli_adjust_saturation(float *x, size_t c, size_t hw, double f);
 void ssli_adjust_hue(float *x, size_t c, size_t hw, double shift);
 void ssli_to_gray(float *x, size_t c, size_t hw);
-void ssli_gaussian_blur(float *x, size_t c, size_t h, size_t w, double sigma, float *tmp);
+/* radius: taps each side (0: ceil(3 sigma)); capped at min(h, w) - 1 and 256. */
+void ssli_gaussian_blur(float *x, size_t c, size_t h, size_t w, double sigma, size_t radius, float *tmp);
 void ssli_solarize(float *x, size_t n, double thr);
 void ssli_normalize(float *x, size_t c, size_t hw, const double *mean, const double *std);
 
