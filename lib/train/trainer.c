@@ -37,11 +37,12 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
      "seed of the augmentation draws alone (-1: seed draws order and augmentations)"},
     /* image folders (experimental, since 1.2) */
     {SSLK_TRAIN_RECIPE, "recipe", SSLK_SETTING_I64, 0, 5, 0,
-     "augmentation recipe: auto (the method's for variable-size RGB data, else light), light, simclr, vicreg, byol, msn"},
+     "0 = auto (the method's recipe for variable-size data, else light), 1 = light, 2 = simclr, 3 = vicreg, "
+     "4 = byol, 5 = msn"},
     {SSLK_TRAIN_IMAGE_CHANNELS, "image_channels", SSLK_SETTING_I64, 0, 3, 0,
      "encoder input channels: 0 the dataset's, 1 gray (ITU-R 601 luma), 3 RGB (gray replicated)"},
     {SSLK_TRAIN_NORM_MODE, "norm_mode", SSLK_SETTING_I64, 0, 2, 0,
-     "normalisation: scalar (norm_mean/std), per_channel (norm_meanK/stdK), measure (per channel, once, then stored)"},
+     "0 = scalar (norm_mean/std), 1 = per_channel (norm_meanK/stdK), 2 = measure (per channel, once, then 1)"},
     {SSLK_TRAIN_NORM_MEAN0, "norm_mean0", SSLK_SETTING_F64, -1e3, 1e3, 0.485, "per-channel normalisation mean, channel 0"},
     {SSLK_TRAIN_NORM_MEAN1, "norm_mean1", SSLK_SETTING_F64, -1e3, 1e3, 0.456, "per-channel normalisation mean, channel 1"},
     {SSLK_TRAIN_NORM_MEAN2, "norm_mean2", SSLK_SETTING_F64, -1e3, 1e3, 0.406, "per-channel normalisation mean, channel 2"},
@@ -51,7 +52,7 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
     {SSLK_TRAIN_NORM_SAMPLE, "norm_sample", SSLK_SETTING_I64, 1, 1e7, 500,
      "images (drawn with init_seed) measured under norm_mode = measure"},
     {SSLK_TRAIN_ON_CORRUPT, "on_corrupt", SSLK_SETTING_I64, 0, 1, 0,
-     "unreadable or corrupt images: fail (stop naming the file) or skip (left out, counted)"},
+     "0 = fail (stop, naming the file), 1 = skip (left out, counted) for unreadable or corrupt images"},
 };
 static const ssli_setting_choices train_choices[] = {
     {SSLK_TRAIN_OPTIMIZER, (const char *const[]){"sgd", "lars", "adamw", NULL}},

@@ -70,7 +70,7 @@ def test_choices_documented_named_and_equal_in_python():
                 assert sorted(names.values()) == list(range(int(info["lo"]), int(info["hi"]) + 1))
                 for word in names:
                     assert re.fullmatch(r"[a-z][a-z0-9_]*", word), word
-    assert seen == 13
+    assert seen == 16  # 13 + train.recipe, norm_mode, on_corrupt (issue 15)
     for (dom, name), names in HAND_COPIED.items():
         assert sslkit.choices(dom)[name] == names
     assert sslkit.choices("train") == {"optimizer": {"sgd": 1, "lars": 2, "adamw": 3}}
