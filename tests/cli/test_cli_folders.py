@@ -62,8 +62,9 @@ def test_cli_train_on_a_mixed_folder():
         r = run("train", "--data", data, "--image-size", "32", "--encoder", "conv:8:3:2:1,relu,gap", "--method",
                 "simclr", "--epochs", "1", "--batch", "8", "--out", r1, "--threads", "2", ok=False)
         assert r.returncode != 0 and "img06.jpg" in r.stderr, r.stderr
-        run("train", "--image-size", "64", "--encoder", ENCODER, "--method", "simclr", "--epochs", "2",
-            "--out", r1, *common)
+        err = run("train", "--image-size", "64", "--encoder", ENCODER, "--method", "simclr", "--epochs", "2",
+                  "--out", r1, *common).stderr
+        assert "skipped item" in err and "img06.jpg" in err, err  # skipped, and named
         rep = json.load(open(os.path.join(r1, "report.json")))
         assert rep["protocol"].startswith("protocol: simclr, 2/2 epochs, batch 8"), rep["protocol"]
         row = rep["results"][0]

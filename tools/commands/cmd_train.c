@@ -31,12 +31,21 @@ static const char *const value_opts[] = {"--method", "--data", "--out", "--threa
                                          "--workers", "--set", "--split", "--image-size", "--recipe",
                                          "--on-corrupt", NULL};
 
+/* Library warnings (e.g. an image skipped under --on-corrupt skip, naming the
+ * file) on stderr, on their own line. */
+static void warn_line(void *user, sslk_log_level level, const char *msg) {
+    (void)user;
+    (void)level;
+    fprintf(stderr, "\nsslkit: warning: %s\n", msg);
+}
+
 /* Context honouring --threads / SSLKIT_THREADS: 0, or 2 after a usage error,
  * or 1 without memory; *out is NULL unless 0. */
 static int make_ctx(const char *cmd, int argc, char **argv, sslk_ctx **out) {
     int threads, rc = cli_opt_threads(argc, argv, cmd, &threads);
     *out = rc ? NULL : cli_ctx(threads);
     if (rc) return rc;
+    if (*out) sslk_ctx_set_log(*out, warn_line, NULL, SSLK_LOG_WARN);
     return *out ? 0 : cli_fail(cmd, "context", SSLK_E_NOMEM);
 }
 
