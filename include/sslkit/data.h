@@ -65,6 +65,8 @@ typedef enum sslk_dataset_setting {
  *    data_batch_N.bin / test_batch.bin, CIFAR-100 train.bin / test.bin,
  *    {train,test}_images.npy [+ _labels.npy] or x_{train,test}.npy [+ y_...],
  *    or a JPEG folder (root/<class>/NAME.jpg; root/train and root/val|test pick the split);
+ *  - a file list (since 1.2): a text file in the file-list cache format of
+ *    sslk_dataset_open_folder, read as given (both splits: the same list);
  *  - a file: *.idx?-ubyte[.gz], *.bin (CIFAR), *.npy (labels from
  *    <stem>_labels.npy or the name with "images" replaced by "labels").
  *  split picks train or test where the format has both. */

@@ -112,6 +112,10 @@ sslk_status ssli_png_decode(ssli_scratch *sc, const uint8_t *buf, size_t len, si
 void ssli_cmyk_to_rgb(const uint8_t *cmyk, size_t npix, bool inverted, uint8_t *rgb);
 sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *cache_path,
                                   sslk_dataset **out);
+/* A file list (the cache format: "sslkit-filelist 1", "root R", counts, then
+ * "label<TAB>path relative to R" lines) given as the dataset path. */
+bool ssli_is_file_list(const sslk_ctx *ctx, const char *path);
+sslk_status ssli_open_file_list(sslk_ctx *ctx, const char *path, sslk_dataset **out);
 
 /* Buffer parsers used by the readers and the fuzz targets.  Each validates all
  * sizes before allocating and never reads past len. */

@@ -220,3 +220,19 @@ def test_unreadable_file_is_named(tmp_path):
     finally:
         if victim.exists():
             victim.chmod(0o644)
+
+
+def test_file_list_as_dataset_path(tmp_path):
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for k in range(3):
+        Image.fromarray(photo(10 + k, 12, k)).save(d / f"p{k}.png")
+    lst = tmp_path / "train.txt"
+    lst.write_text(f"sslkit-filelist 1\nroot {d}\ncount 3 classes 2\n1\tp2.png\n0\tp0.png\n1\tp1.png\n")
+    ds = sslkit.Dataset.open(str(lst))
+    assert len(ds) == 3 and list(ds.labels) == [1, 0, 1] and ds.num_classes == 2
+    np.testing.assert_array_equal(ds[0], photo(12, 12, 2))
+    assert lst.read_text().count("\n") == 6  # read, never rewritten
+    lst.write_text(f"sslkit-filelist 1\nroot {d}\ncount 1 classes 0\n-1\t../etc/passwd\n")
+    with pytest.raises(sslkit.Error, match="unsafe path"):
+        sslkit.Dataset.open(str(lst))
