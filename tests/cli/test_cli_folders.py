@@ -62,6 +62,14 @@ def test_cli_train_on_a_mixed_folder():
         r = run("train", "--data", data, "--image-size", "32", "--encoder", "conv:8:3:2:1,relu,gap", "--method",
                 "simclr", "--epochs", "1", "--batch", "8", "--out", r1, "--threads", "2", ok=False)
         assert r.returncode != 0 and "img06.jpg" in r.stderr, r.stderr
+        # augmentation settings by name, per view; bad values are usage errors naming the option
+        small = ["--image-size", "32", "--encoder", "conv:8:3:2:1,relu,gap", "--out", r1, *common]
+        r = run("train", "--set", "blur_p:1=1.5", *small, ok=False)
+        assert r.returncode == 2 and "--set blur_p:1" in r.stderr, r.stderr
+        r = run("train", "--set", "blur_q=0.5", *small, ok=False)
+        assert r.returncode == 2 and "no such trainer, loss or augmentation setting" in r.stderr, r.stderr
+        r = run("train", "--recipe", "swav", *small, ok=False)
+        assert r.returncode == 2 and "'swav' is not one of auto, light, simclr, vicreg, byol, msn" in r.stderr
         err = run("train", "--image-size", "64", "--encoder", ENCODER, "--method", "simclr", "--epochs", "2",
                   "--out", r1, *common).stderr
         assert "skipped item" in err and "img06.jpg" in err, err  # skipped, and named
