@@ -31,3 +31,15 @@ def test_trainer_on_mixed_sizes(tmp_path):
     assert back.normalization == (mean, std) and back.get("image_size") == 12
     z = back.embed(ds)
     assert z.shape == (6, 16) and np.isfinite(z).all()
+
+
+def test_gray_data_into_an_rgb_encoder_is_converted():
+    rng = np.random.default_rng(0)
+    ds = sslkit.Dataset.from_array(rng.integers(0, 256, (16, 8, 8), dtype=np.uint8), labels=np.arange(16) % 2)
+    tr = sslkit.Trainer("vicreg", data=ds, encoder="flatten,linear:8,bn,relu", projector="linear:8",
+                        image_channels=3, batch=4, epochs=1)
+    tr.fit()  # the loader's views must be 3 x 8 x 8 (gray replicated) for this encoder
+    z = tr.embed(ds)
+    assert z.shape == (16, 8) and np.isfinite(z).all()
+    with pytest.raises(sslkit.Error, match="must be 0, 1 or 3"):
+        sslkit.Trainer("vicreg", data=ds, encoder="flatten,linear:8", image_channels=2)
