@@ -65,6 +65,8 @@ typedef enum sslk_dataset_setting {
  *    data_batch_N.bin / test_batch.bin, CIFAR-100 train.bin / test.bin,
  *    {train,test}_images.npy [+ _labels.npy] or x_{train,test}.npy [+ y_...],
  *    or a JPEG folder (root/<class>/NAME.jpg; root/train and root/val|test pick the split);
+ *  - a file list (since 1.2): a text file in the file-list cache format of
+ *    sslk_dataset_open_folder, read as given (both splits: the same list);
  *  - a file: *.idx?-ubyte[.gz], *.bin (CIFAR), *.npy (labels from
  *    <stem>_labels.npy or the name with "images" replaced by "labels").
  *  split picks train or test where the format has both. */
@@ -189,7 +191,10 @@ typedef enum sslk_augment_setting {
     SSLK_AUG_STD0 = 1563,           /**< default 1 */
     SSLK_AUG_STD1 = 1564,
     SSLK_AUG_STD2 = 1565,
-    SSLK_AUG_OUT_CHANNELS = 1570    /**< I64 0 = as input, 1 = gray, 3 = RGB (gray replicated); default 0 */
+    SSLK_AUG_OUT_CHANNELS = 1570,   /**< I64 0 = as input, 1 = gray, 3 = RGB (gray replicated); default 0 */
+    SSLK_AUG_BLUR_KERNEL_FRACTION = 1543 /**< blur kernel side / view side: radius floor(f * size / 2),
+                                              kernel 2 radius + 1 (SimCLR: 0.1); 0 = radius ceil(3 sigma),
+                                              default 0; radius capped at 256.  Experimental, since 1.2 */
 } sslk_augment_setting;
 
 /** Crop modes for SSLK_AUG_CROP (frozen values). */
@@ -237,6 +242,37 @@ SSLK_API sslk_status sslk_augment_out_shape(const sslk_augment *aug, size_t view
 SSLK_API sslk_status sslk_augment_apply(const sslk_augment *aug, size_t view, const uint8_t *img,
                                         size_t h, size_t w, size_t c, uint64_t seed, uint64_t epoch,
                                         uint64_t index, float *out);
+
+#ifdef SSLK_EXPERIMENTAL
+/* ---- Named recipes and the draws behind a view (experimental, since 1.2) --- */
+
+/** Apply a standard recipe by name to every view, with the papers' parameters
+ *  (docs/data.md "Recipes"); size, normalisation and output channels stay
+ *  as set, and any setting may be changed afterwards.
+ *  - "simclr": random resized crop 0.08-1, ratio 3/4-4/3, flip 0.5, colour
+ *    jitter 0.4/0.4/0.4/0.1 with p 0.8 in random order, grayscale 0.2,
+ *    Gaussian blur p 0.5 with sigma 0.1-2 and a kernel of 10% of the view
+ *    side for views of 96 px and more (none below: the paper's CIFAR recipe);
+ *  - "vicreg", "byol": as BYOL: jitter 0.4/0.4/0.2/0.1 p 0.8, grayscale 0.2,
+ *    blur (kernel 10%) p 1.0 / 0.1 and solarisation p 0 / 0.2 on even / odd views;
+ *  - "msn": views 0 and 1 global (scale 0.3-1), further views local (0.05-0.3),
+ *    jitter 0.4/0.4/0.4/0.1 p 0.8, grayscale 0.2, blur p 0.5 (kernel 10%);
+ *  - "plain": the whole image resized, nothing random.
+ *  SSLK_E_NOT_FOUND for another name. */
+SSLK_API sslk_status sslk_augment_recipe(sslk_augment *aug, const char *name);
+
+/** Number of values sslk_augment_draw writes. */
+#define SSLK_AUG_DRAW_VALUES 18
+/** The random draw of one view of one sample, exactly as sslk_augment_apply
+ *  uses it, into out[0..18): crop x0, y0, width, height (full-resolution
+ *  source pixels), flip, jitter applied, the jitter order (4 values: 0
+ *  brightness, 1 contrast, 2 saturation, 3 hue), brightness, contrast and
+ *  saturation factors, hue shift (turns), grayscale, blur sigma (0 = none),
+ *  blur radius, solarise.  For checking a pipeline against another library
+ *  on the same parameters.  n must be >= SSLK_AUG_DRAW_VALUES. */
+SSLK_API sslk_status sslk_augment_draw(const sslk_augment *aug, size_t view, size_t h, size_t w, size_t c,
+                                       uint64_t seed, uint64_t epoch, uint64_t index, double *out, size_t n);
+#endif /* SSLK_EXPERIMENTAL */
 
 /* ======================================================================
  * Loader

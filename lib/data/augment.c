@@ -35,6 +35,8 @@ static const ssli_setting_def augment_defs[SSLI_AUG_NSET] = {
     {SSLK_AUG_STD1, "std1", F, 1e-6, 1e6, 1.0, "normalisation std of channel 1"},
     {SSLK_AUG_STD2, "std2", F, 1e-6, 1e6, 1.0, "normalisation std of channel 2"},
     {SSLK_AUG_OUT_CHANNELS, "out_channels", I, 0, 3, 0, "0 as input, 1 gray, 3 RGB (gray replicated)"},
+    {SSLK_AUG_BLUR_KERNEL_FRACTION, "blur_kernel_fraction", F, 0, 1, 0,
+     "blur kernel side / view side, radius floor(f * size / 2) (0: radius ceil(3 sigma))"},
 };
 #undef F
 #undef I
@@ -249,8 +251,12 @@ void ssli_aug_make_plan(const sslk_augment *aug, size_t view, size_t src_h, size
         }
     }
     p->gray = ssli_rng_uniform(key, C_GRAY) < G(SSLK_AUG_GRAY_P);
-    if (ssli_rng_uniform(key, C_BLUR) < G(SSLK_AUG_BLUR_P))
+    if (ssli_rng_uniform(key, C_BLUR) < G(SSLK_AUG_BLUR_P)) {
         p->blur_sigma = draw_range(key, C_SIGMA, G(SSLK_AUG_BLUR_SIGMA_MIN), G(SSLK_AUG_BLUR_SIGMA_MAX));
+        double kf = G(SSLK_AUG_BLUR_KERNEL_FRACTION);
+        p->blur_radius = kf > 0 ? (size_t)floor(kf * (double)p->size / 2.0) : (size_t)ceil(3.0 * p->blur_sigma);
+        if (p->blur_radius == 0) p->blur_sigma = 0; /* a 1-tap kernel is the identity */
+    }
     p->solarize = ssli_rng_uniform(key, C_SOL) < G(SSLK_AUG_SOLARIZE_P);
     p->sol_thr = G(SSLK_AUG_SOLARIZE_THRESHOLD) / 255.0;
     for (int k = 0; k < 3; k++) {
@@ -288,5 +294,28 @@ sslk_status sslk_augment_apply(const sslk_augment *aug, size_t view, const uint8
     if (!tmp) return ssli_err(ssli_alloc_status(), "%s: cannot allocate %zu floats of scratch", fn, nt);
     ssli_aug_run(&p, &im, h, w, out, tmp);
     ssli_free(aug->ctx, tmp);
+    return SSLK_OK;
+}
+
+sslk_status sslk_augment_draw(const sslk_augment *aug, size_t view, size_t h, size_t w, size_t c, uint64_t seed,
+                              uint64_t epoch, uint64_t index, double *out, size_t n) {
+    static const char *fn = "sslk_augment_draw";
+    SSLI_CHECK_PTR(aug, fn);
+    SSLI_CHECK_PTR(out, fn);
+    if (view >= aug->nviews) return ssli_err(SSLK_E_RANGE, "%s: view = %zu >= nviews %zu", fn, view, aug->nviews);
+    if (n < SSLK_AUG_DRAW_VALUES)
+        return ssli_err(SSLK_E_SHAPE, "%s: n = %zu, need %d values", fn, n, SSLK_AUG_DRAW_VALUES);
+    if (h == 0 || w == 0 || h > SSLI_DATA_MAX_SIDE || w > SSLI_DATA_MAX_SIDE || (c != 1 && c != 3))
+        return ssli_err(SSLK_E_SHAPE, "%s: image %zu x %zu x %zu (need sides in [1, %d], c = 1 or 3)", fn, h, w, c,
+                        SSLI_DATA_MAX_SIDE);
+    if (index >= ((uint64_t)1 << 58)) return ssli_err(SSLK_E_RANGE, "%s: index %llu >= 2^58", fn, (unsigned long long)index);
+    SSLI_TRY(ssli_aug_validate(aug, fn));
+    ssli_aug_plan p;
+    ssli_aug_make_plan(aug, view, h, w, c, seed, epoch, index, &p);
+    const double v[SSLK_AUG_DRAW_VALUES] = {
+        p.cx0, p.cy0, p.cw, p.ch, p.flip, p.jitter, p.order[0], p.order[1], p.order[2], p.order[3],
+        p.jitter ? p.bright : 1.0, p.jitter ? p.contrast : 1.0, p.jitter ? p.sat : 1.0, p.jitter ? p.hue : 0.0,
+        p.gray, p.blur_sigma, p.blur_sigma > 0 ? (double)p.blur_radius : 0.0, p.solarize};
+    memcpy(out, v, sizeof v);
     return SSLK_OK;
 }

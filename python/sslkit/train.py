@@ -318,6 +318,17 @@ class Trainer(Owner):
         lib.sslk_trainer_get_f64(self._h, key.value, ctypes.byref(v))
         return v.value
 
+    @property
+    def normalization(self):
+        """(mean, std): the three per-channel values the encoder input is
+        normalised with (norm_mode "per_channel", or "measure" once measured by
+        the first fit / embed), else the scalar norm_mean / norm_std repeated.
+        Image folders default to "measure" (docs/training.md "Image folders")."""
+        mode = int(self.get("norm_mode"))
+        if mode == 0:
+            return [self.get("norm_mean")] * 3, [self.get("norm_std")] * 3
+        return [self.get(f"norm_mean{c}") for c in range(3)], [self.get(f"norm_std{c}") for c in range(3)]
+
     # The trainer's own loader and recipe are borrowed handles: they are used
     # only inside these calls, so no Python object can outlive them.
     def loader_set(self, name, value):

@@ -15,14 +15,29 @@ static const char *common_help =
     "  --data NAME|PATH   fashion-mnist (default; Debian dataset-fashion-mnist) or a dataset path\n"
     "  --threads N        threads (default: all processors; env SSLKIT_THREADS)\n"
     "  --epochs E --batch B --lr LR --seed S --warmup W --steps-per-epoch K --workers N\n"
+    "  --image-size N     training crop side (images of any size: random resized crops; default 224\n"
+    "                     for folders of mixed sizes, else the dataset's)\n"
+    "  --recipe R         augmentations: auto (default), light, simclr, vicreg, byol, msn\n"
+    "  --on-corrupt P     unreadable or corrupt images: fail (default, names the file) or skip\n"
     "  --set NAME=VALUE   any trainer setting (domain 'train') or loss setting of the method,\n"
     "                     e.g. subset=4096 (pre-train on a seeded subset; diet's default),\n"
     "                     aug_seed=S (augmentation draws apart from the order), temperature=0.2;\n"
-    "                     choices also by name: optimizer=lars, prior=power_law\n";
+    "                     choices also by name: optimizer=lars, prior=power_law; augmentation\n"
+    "                     settings of every view (blur_p=0.3) or of view V (blur_p:1=0.1), applied\n"
+    "                     after the trainer's (not stored in the run: repeat them on resume)\n";
 
 static const char *const value_opts[] = {"--method", "--data", "--out", "--threads", "--encoder", "--projector",
                                          "--epochs", "--batch", "--lr", "--seed", "--steps-per-epoch", "--warmup",
-                                         "--workers", "--set", "--split", NULL};
+                                         "--workers", "--set", "--split", "--image-size", "--recipe",
+                                         "--on-corrupt", NULL};
+
+/* Library warnings (e.g. an image skipped under --on-corrupt skip, naming the
+ * file) on stderr, on their own line. */
+static void warn_line(void *user, sslk_log_level level, const char *msg) {
+    (void)user;
+    (void)level;
+    fprintf(stderr, "\nsslkit: warning: %s\n", msg);
+}
 
 /* Context honouring --threads / SSLKIT_THREADS: 0, or 2 after a usage error,
  * or 1 without memory; *out is NULL unless 0. */
@@ -30,6 +45,7 @@ static int make_ctx(const char *cmd, int argc, char **argv, sslk_ctx **out) {
     int threads, rc = cli_opt_threads(argc, argv, cmd, &threads);
     *out = rc ? NULL : cli_ctx(threads);
     if (rc) return rc;
+    if (*out) sslk_ctx_set_log(*out, warn_line, NULL, SSLK_LOG_WARN);
     return *out ? 0 : cli_fail(cmd, "context", SSLK_E_NOMEM);
 }
 
