@@ -209,6 +209,19 @@ typedef enum sslk_aug_preset {
     SSLK_AUG_PRESET_LOCAL = 3   /**< multi-crop local view: scale 0.05-0.4, jitter 0.4,0.4,0.2,0.1 p 0.8, gray 0.2, blur 0.5 */
 } sslk_aug_preset;
 
+#ifdef SSLK_EXPERIMENTAL
+/** The evaluation transform (experimental since 1.2; issue 15): crop mode
+ *  SSLK_AUG_CROP_RESIZE_CENTER resizes the shorter side to
+ *  round(SIZE / CENTER_FRACTION) (the longer side truncated as torchvision
+ *  does) and keeps the central SIZE x SIZE square, i.e. torchvision's
+ *  Resize(round(size / 0.875)) + CenterCrop(size) with the antialiased
+ *  bilinear filter (docs/data.md "Evaluation transform" gives the measured
+ *  difference to torchvision).  Preset SSLK_AUG_PRESET_EVAL is PLAIN with
+ *  that crop. */
+enum { SSLK_AUG_CROP_RESIZE_CENTER = 3 };
+enum { SSLK_AUG_PRESET_EVAL = 4 };
+#endif
+
 /** Create a recipe with nviews views (1..64), every view at the defaults above. */
 SSLK_API sslk_status sslk_augment_create(sslk_ctx *ctx, size_t nviews, sslk_augment **out);
 /** Destroy a recipe (NULL accepted). */
