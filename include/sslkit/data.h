@@ -148,6 +148,11 @@ SSLK_API sslk_status sslk_dataset_mean_std(const sslk_dataset *ds, double *mean,
 /** Static name of class i (e.g. "Ankle boot").  SSLK_E_RANGE for i >= the
  *  class count. */
 SSLK_API sslk_status sslk_dataset_class_name(const sslk_dataset *ds, size_t i, const char **name);
+/** Path of the file item i of a folder dataset was read from (root joined
+ *  with the relative path), NUL-terminated into buf; *len (may be NULL) gets
+ *  its length also when cap is too small (SSLK_E_RANGE).  SSLK_E_UNSUPPORTED
+ *  for datasets whose items are not files.  Experimental since 1.2 (issue 15). */
+SSLK_API sslk_status sslk_dataset_item_path(const sslk_dataset *ds, size_t i, char *buf, size_t cap, size_t *len);
 #endif /* SSLK_EXPERIMENTAL */
 
 /* ======================================================================
