@@ -26,3 +26,5 @@ from .geometry import Slice, Partition, splinecam  # noqa: E402,F401
 # police
 from .police import (Police, police_box, police_polygon, police_simplex,  # noqa: E402,F401
                      police_splinecam, police_verify)
+# issue 15b: evaluation harness, ImageNet-X annotations
+from .harness import embed, eval_transform, imagenet_x_factors, imagenet_x_report, item_paths  # noqa: E402,F401
