@@ -224,7 +224,7 @@ typedef enum sslk_aug_preset {
  *  difference to torchvision).  Preset SSLK_AUG_PRESET_EVAL is PLAIN with
  *  that crop. */
 enum { SSLK_AUG_CROP_RESIZE_CENTER = 3 };
-enum { SSLK_AUG_PRESET_EVAL = 4 };
+#define SSLK_AUG_PRESET_EVAL ((sslk_aug_preset)4)
 #endif
 
 /** Create a recipe with nviews views (1..64), every view at the defaults above. */

@@ -123,14 +123,14 @@ sslk_status sslk_augment_preset(sslk_augment *aug, int view, sslk_aug_preset pre
     SSLI_CHECK_PTR(aug, fn);
     if (view < -1 || view >= (int)aug->nviews)
         return ssli_err(SSLK_E_RANGE, "%s: view = %d outside [-1, %zu)", fn, view, aug->nviews);
-    if ((int)preset < SSLK_AUG_PRESET_PLAIN || (int)preset > SSLK_AUG_PRESET_EVAL)
+    if ((int)preset < SSLK_AUG_PRESET_PLAIN || (int)preset > (int)SSLK_AUG_PRESET_EVAL)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: unknown preset %d", fn, (int)preset);
     size_t v0 = view < 0 ? 0 : (size_t)view, v1 = view < 0 ? aug->nviews : (size_t)view + 1;
     for (size_t v = v0; v < v1; v++) {
         preset_vals p;
         switch ((int)preset) {
         case SSLK_AUG_PRESET_PLAIN: p = (preset_vals){1, 0.08, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}; break;
-        case SSLK_AUG_PRESET_EVAL: p = (preset_vals){3, 0.08, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}; break;
+        case (int)SSLK_AUG_PRESET_EVAL: p = (preset_vals){3, 0.08, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}; break;
         case SSLK_AUG_PRESET_SIMCLR: p = (preset_vals){0, 0.08, 1, 0.5, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.5, 0}; break;
         case SSLK_AUG_PRESET_VICREG:
             p = (preset_vals){0, 0.08, 1, 0.5, 0.8, 0.4, 0.4, 0.2, 0.1, 0.2, v % 2 ? 0.1 : 1.0, v % 2 ? 0.2 : 0.0};
