@@ -167,7 +167,7 @@ static int write_files(const char *cmd, const char *path, const sslk_dataset *ds
     return rc;
 }
 
-int cmd_embed_model(int argc, char **argv) {
+int harness_embed_model(int argc, char **argv) {
     const char *cmd = "embed";
     if (cli_flag(argc, argv, "--help")) {
         fputs(help, stdout);

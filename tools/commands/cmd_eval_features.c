@@ -33,7 +33,7 @@ static int max_label(const char *cmd, const char *what, const int32_t *y, size_t
     return 0;
 }
 
-int cmd_eval_features(int argc, char **argv) {
+int harness_eval_features(int argc, char **argv) {
     const char *cmd = "eval";
     if (cli_flag(argc, argv, "--help")) {
         fputs(help, stdout);

@@ -6,7 +6,7 @@
 
 #include "metric_cli.h"
 
-int cmd_factors_imagenet_x(int argc, char **argv); /* cmd_factors_imagenet_x.c */
+int factors_imagenet_x(int argc, char **argv); /* cmd_factors_imagenet_x.c */
 
 static const char *help =
     "usage: sslkit factors --correct C.npy --factors F.npy [--names a,b,...] [--json]\n"
@@ -23,7 +23,7 @@ int cmd_factors(int argc, char **argv) {
         fputs(help, stdout);
         return 0;
     }
-    if (cli_opt(argc, argv, "--annotations")) return cmd_factors_imagenet_x(argc, argv);
+    if (cli_opt(argc, argv, "--annotations")) return factors_imagenet_x(argc, argv);
     const char *cpath = cli_opt(argc, argv, "--correct"), *fpath = cli_opt(argc, argv, "--factors");
     const char *names_opt = cli_opt(argc, argv, "--names");
     if (!cpath || !fpath) return cli_usage(cmd, "needs --correct C.npy and --factors F.npy");

@@ -80,7 +80,7 @@ static void json_factors(FILE *o, const double *acc, const double *ratio, const 
     fputs("]", o);
 }
 
-int cmd_factors_imagenet_x(int argc, char **argv) {
+int factors_imagenet_x(int argc, char **argv) {
     const char *cmd = "factors";
     const char *apath = cli_opt(argc, argv, "--annotations"), *ppath = cli_opt(argc, argv, "--predictions"),
                *fpath = cli_opt(argc, argv, "--files"), *variant = cli_opt(argc, argv, "--variant");

@@ -170,7 +170,7 @@ int cmd_resume(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
     const char *cmd = "eval";
-    if (cli_opt(argc, argv, "--features")) return cmd_eval_features(argc, argv);
+    if (cli_opt(argc, argv, "--features")) return harness_eval_features(argc, argv);
     if (cli_flag(argc, argv, "--help")) {
         printf("usage: sslkit eval DIR [--data D] [--threads N]   (or: sslkit eval --features ..., see --features x --help)\n"
                "  Evaluate the encoder checkpointed in DIR: kNN top-1/top-5, linear-probe top-1,\n"
@@ -182,7 +182,7 @@ int cmd_eval(int argc, char **argv) {
 
 int cmd_embed(int argc, char **argv) {
     const char *cmd = "embed";
-    if (cli_opt(argc, argv, "--model")) return cmd_embed_model(argc, argv);
+    if (cli_opt(argc, argv, "--model")) return harness_embed_model(argc, argv);
     if (cli_flag(argc, argv, "--help")) {
         printf("usage: sslkit embed DIR --out FILE.npy [--split train|test] [--data D] [--threads N]\n"
                "   or: sslkit embed --model M ... (any model file; see --model x --help)\n"

@@ -5,7 +5,7 @@
 #ifndef SSLKIT_HARNESS_CLI_H
 #define SSLKIT_HARNESS_CLI_H
 
-int cmd_embed_model(int argc, char **argv);
-int cmd_eval_features(int argc, char **argv);
+int harness_embed_model(int argc, char **argv);
+int harness_eval_features(int argc, char **argv);
 
 #endif
