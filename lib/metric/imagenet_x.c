@@ -155,6 +155,21 @@ static sslk_status load_lines(sslk_imagenet_x *ax, const uint8_t *buf, size_t le
     return SSLK_OK;
 }
 
+sslk_status ssli_imagenet_x_parse(sslk_ctx *ctx, const uint8_t *buf, size_t len, const char *path, int variant,
+                                  sslk_imagenet_x **out) {
+    *out = NULL;
+    sslk_imagenet_x *ax = ssli_calloc(ctx, 1, sizeof *ax);
+    if (!ax) return ssli_alloc_status();
+    ax->ctx = ctx;
+    sslk_status st = load_lines(ax, buf, len, path, variant);
+    if (st != SSLK_OK) {
+        sslk_imagenet_x_destroy(ax);
+        return st;
+    }
+    *out = ax;
+    return SSLK_OK;
+}
+
 sslk_status sslk_imagenet_x_load(sslk_ctx *ctx, const char *path, int variant, sslk_imagenet_x **out) {
     static const char *fn = "sslk_imagenet_x_load";
     SSLI_CHECK_PTR(path, fn);
@@ -165,19 +180,9 @@ sslk_status sslk_imagenet_x_load(sslk_ctx *ctx, const char *path, int variant, s
     uint8_t *buf = NULL;
     size_t len = 0;
     SSLI_TRY(ssli_read_file(ctx, path, MAX_FILE, 0, &buf, &len, fn));
-    sslk_imagenet_x *ax = ssli_calloc(ctx, 1, sizeof *ax);
-    sslk_status st = ax ? SSLK_OK : ssli_alloc_status();
-    if (ax) {
-        ax->ctx = ctx;
-        st = load_lines(ax, buf, len, path, variant);
-    }
+    sslk_status st = ssli_imagenet_x_parse(ctx, buf, len, path, variant, out);
     ssli_free(ctx, buf);
-    if (st != SSLK_OK) {
-        sslk_imagenet_x_destroy(ax);
-        return st;
-    }
-    *out = ax;
-    return SSLK_OK;
+    return st;
 }
 
 sslk_status sslk_imagenet_x_count(const sslk_imagenet_x *ax, size_t *n, size_t *num_metaclasses) {
