@@ -74,7 +74,7 @@ def test_choices_documented_named_and_equal_in_python():
     for (dom, name), names in HAND_COPIED.items():
         assert sslkit.choices(dom)[name] == names
     assert sslkit.choices("train") == {"optimizer": {"sgd": 1, "lars": 2, "adamw": 3}}
-    assert sslkit.choices("augment") == {"crop": {"random_resized": 0, "resize": 1, "center": 2}}
+    assert sslkit.choices("augment") == {"crop": {"random_resized": 0, "resize": 1, "center": 2, "resize_center": 3}}
     assert sslkit.loss.CHOICES == {n: v for (d, n), v in HAND_COPIED.items()
                                    if d in ("loss", "vicreg", "infonce", "vicreg_pairdist", "msn")}
 
