@@ -108,9 +108,11 @@ static const char *const file_order[16] = {"multiple_objects", "background", "co
 static void line(FILE *f, const char *name, int cls, const char *set, const char *meta) {
     fprintf(f, "{\"file_name\": \"%s\", \"class\": %d", name, cls);
     for (int k = 0; k < 16; k++) {
-        const char *p = strstr(set, file_order[k]);
-        size_t l = strlen(file_order[k]);
-        int on = p && (p == set || p[-1] == ',') && (p[l] == 0 || p[l] == ',');
+        char copy[128];
+        snprintf(copy, sizeof copy, "%s", set);
+        int on = 0;
+        for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            on |= strcmp(t, file_order[k]) == 0;
         fprintf(f, ", \"%s\": %d", file_order[k], on);
     }
     fprintf(f, ", \"justification\": \"j\", \"one_word\": \"w\", \"metaclass\": \"%s\"}\n", meta);
