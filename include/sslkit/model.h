@@ -34,7 +34,8 @@ typedef enum sslk_mode {
 /** Parameter initialisation schemes. */
 typedef enum sslk_init {
     SSLK_INIT_PYTORCH = 0,          /**< PyTorch defaults: weights U(-1/sqrt(fan_in), +) (kaiming_uniform a=sqrt(5)),
-                                         biases U(-1/sqrt(fan_in), +), batch-norm gamma 1, beta 0 */
+                                         biases U(-1/sqrt(fan_in), +), batch-norm gamma 1, beta 0;
+                                         a backbone's convs as torchvision's ResNet (N(0, 2/fan_out)) */
     SSLK_INIT_KAIMING_NORMAL = 1,   /**< weights N(0, 2/fan_in), biases 0 */
     SSLK_INIT_KAIMING_NORMAL_OUT = 2 /**< weights N(0, 2/fan_out) (torchvision ResNets), biases 0 */
 } sslk_init;
@@ -90,10 +91,30 @@ SSLK_API sslk_status sslk_model_residual_end(sslk_model *m);
  *  item  := "linear:" N [":nobias"]
  *         | "conv:" C ":" K ":" S ":" P [":nobias"]
  *         | "bn" | "relu" | "leaky_relu:" SLOPE | "abs"
- *         | "maxpool:" K [":" S] | "avgpool:" K [":" S] | "gap" | "flatten"
+ *         | "maxpool:" K [":" S [":" P]] | "avgpool:" K [":" S] | "gap" | "flatten"
+ *         | "adaptive_avgpool:" H [":" W]
  *         | "res(" spec ["|" spec] ")"        residual block: body | shortcut
+ *         | backbone                          top level only, one per model
+ *  backbone := ("resnet18" | "resnet34" | "resnet50") ("-" option)*
+ *  option   := "w" K          every width times K (1..16; resnet50-w2 = SimCLR's x2)
+ *            | "cifar"        3x3 stride-1 stem, padding 1, no max-pool
+ *            | "pad2"         with cifar: stem padding 2
+ *            | "headless"     no fc: the output is the pooled feature vector
+ *            | "fc" N         fc with N outputs (default 1000)
+ *            | "zeroinit"     last batch-norm gamma of every block starts at 0
  *
- *  e.g. "conv:16:3:1:1,bn,relu,res(conv:16:3:1:1,bn,relu,conv:16:3:1:1,bn),relu,gap,linear:10".
+ *  e.g. "conv:16:3:1:1,bn,relu,res(conv:16:3:1:1,bn,relu,conv:16:3:1:1,bn),relu,gap,linear:10",
+ *  "resnet50-headless", "resnet18-cifar,linear:2048,bn,relu,linear:2048".
+ *  A backbone is torchvision's ResNet exactly (BasicBlock for 18 / 34,
+ *  Bottleneck with the stride on the 3x3 conv for 50; 7x7/2 pad-3 stem
+ *  without bias, bn, relu, 3x3/2 pad-1 max-pool; 1x1 conv + bn downsample;
+ *  global average pool; fc); its layers carry torchvision's module paths
+ *  as names ("conv1", "layer2.0.downsample.1", "fc") and their tensors
+ *  are named as in its state_dict.  Layers after a backbone are named
+ *  "head.<j>" (j counted from 0 after it).  The default initialisation of
+ *  a backbone is torchvision's (convs kaiming normal, fan_out; bn 1, 0; fc
+ *  the PyTorch Linear default).  sslk_model_spec prints the backbone token
+ *  back (canonical option order w, cifar, pad2, headless / fc, zeroinit).
  *  Whitespace around items is ignored.  Errors (SSLK_E_INVALID_ARG, or the
  *  shape error of the layer) name the offending token and its 0-based byte
  *  offset.  On error m is left unchanged. */
@@ -119,6 +140,18 @@ SSLK_API sslk_status sslk_model_get_f64(const sslk_model *m, int key, double *va
  *  Experimental since 1.2. */
 SSLK_API sslk_status sslk_model_set_i64(sslk_model *m, int key, int64_t value);
 SSLK_API sslk_status sslk_model_get_i64(const sslk_model *m, int key, int64_t *value);
+/** Append 2-D max pooling with `padding` (at most k / 2) on each side,
+ *  padding acting as -inf (never chosen), floor output size (PyTorch's
+ *  nn.MaxPool2d(k, stride, padding), ceil_mode off); 0 stride means k;
+ *  ties go to the first maximum in row-major window order.  Spec token
+ *  "maxpool:K:S:P".  Experimental since 1.2. */
+SSLK_API sslk_status sslk_model_add_maxpool_pad(sslk_model *m, size_t k, size_t stride, size_t padding);
+/** Append adaptive average pooling (C, H, W) -> (C, out_h, out_w) with
+ *  PyTorch's bins: output i of n over an input of length L averages
+ *  [floor(i L / n), ceil((i + 1) L / n)) (nn.AdaptiveAvgPool2d).  1 x 1
+ *  equals gap with an image-shaped output.  Spec token
+ *  "adaptive_avgpool:H[:W]".  Experimental since 1.2. */
+SSLK_API sslk_status sslk_model_add_adaptive_avgpool(sslk_model *m, size_t out_h, size_t out_w);
 #endif
 
 /* ---- shapes ------------------------------------------------------------- */
@@ -150,7 +183,9 @@ SSLK_API sslk_status sslk_model_zero_grad(sslk_model *m);
  * Tensors are listed in PyTorch nn.Sequential state_dict order and naming:
  * "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
  * "1.running_var", ..., residual blocks as "<i>.body.<j>.weight" and
- * "<i>.shortcut.<j>.weight".  Batch-norm running statistics are included as
+ * "<i>.shortcut.<j>.weight"; a backbone's as torchvision's state_dict
+ * ("conv1.weight", "layer1.0.bn1.running_mean", "fc.bias") and the layers
+ * after it as "head.<j>.weight".  Batch-norm running statistics are included as
  * views flagged SSLK_PARAM_FROZEN with grad NULL (optimizers skip them). */
 
 /** Number of tensors (parameters and batch-norm buffers). */
@@ -183,6 +218,92 @@ SSLK_API sslk_status sslk_model_save_safetensors(const sslk_model *m, const char
  *  "num_batches_tracked" is optional; any other unknown name is an error.
  *  On error m is unchanged. */
 SSLK_API sslk_status sslk_model_load_safetensors(sslk_model *m, const char *path);
+
+
+#ifdef SSLK_EXPERIMENTAL
+/* ---- PyTorch exchange (experimental, since 1.2) ---------------------------
+ * safetensors files written by safetensors.torch.save_file (or by
+ * tools/pth2safetensors.py) load by name, with a prefix to strip and a
+ * strict / non-strict mode like torch's load_state_dict. */
+
+/** Flags of sslk_safetensors_options. */
+typedef enum sslk_safetensors_flags {
+    SSLK_SAFETENSORS_NON_STRICT = 1,     /**< load what matches by name and shape; a missing tensor keeps
+                                              its value, an unexpected one is ignored (both reported) */
+    SSLK_SAFETENSORS_SKIP_MISMATCHED = 2 /**< with NON_STRICT: skip (and report) a tensor whose shape
+                                              differs instead of refusing the file */
+} sslk_safetensors_flags;
+
+/** Options of sslk_model_load_safetensors_ex / save_safetensors_ex
+ *  (public struct: fields are only appended). */
+typedef struct sslk_safetensors_options {
+    size_t struct_size;  /**< sizeof(sslk_safetensors_options); set by _init */
+    unsigned flags;      /**< sslk_safetensors_flags (0: strict) */
+    const char *prefix;  /**< load: stripped from the file's names ("module.", "backbone."), a name
+                              without it is unexpected; save: prepended.  NULL or "": none; at most
+                              256 bytes */
+} sslk_safetensors_options;
+/** Fill opt with the defaults (strict, no prefix) and struct_size. */
+SSLK_API sslk_status sslk_safetensors_options_init(sslk_safetensors_options *opt);
+
+/** What a load matched: name lists (sslk_load_list) filled by
+ *  sslk_model_load_safetensors_ex, also when it refuses the file for
+ *  missing, unexpected or mis-shaped tensors. */
+typedef struct sslk_load_report sslk_load_report;
+/** The lists of a report. */
+typedef enum sslk_load_list {
+    SSLK_LOAD_LOADED = 0,     /**< model tensors written (model names) */
+    SSLK_LOAD_MISSING = 1,    /**< model tensors the file lacks (model names; num_batches_tracked never) */
+    SSLK_LOAD_UNEXPECTED = 2, /**< file tensors the model lacks, or without the prefix (file names) */
+    SSLK_LOAD_MISMATCHED = 3  /**< present in both with different shapes (model names) */
+} sslk_load_list;
+/** Create an empty report. */
+SSLK_API sslk_status sslk_load_report_create(sslk_ctx *ctx, sslk_load_report **out);
+/** Destroy a report (NULL accepted). */
+SSLK_API void sslk_load_report_destroy(sslk_load_report *r);
+/** Number of names in a list (sslk_load_list). */
+SSLK_API sslk_status sslk_load_report_count(const sslk_load_report *r, int list, size_t *n);
+/** Name i of a list; the string lives until the report is refilled or destroyed.
+ *  SSLK_E_RANGE when i >= the count. */
+SSLK_API sslk_status sslk_load_report_name(const sslk_load_report *r, int list, size_t i, const char **name);
+
+/** Load a safetensors file into m by name.  F32, F64, F16 and BF16 tensors
+ *  are converted to float32 exactly as torch's .float(); num_batches_tracked
+ *  (I64) is optional and kept when absent.  Strict (default): every missing,
+ *  unexpected and mis-shaped tensor is named in the message (long lists
+ *  end with a count), SSLK_E_NOT_FOUND (SSLK_E_SHAPE when only shapes
+ *  differ).  Non-strict: loads what matches, refuses mis-shaped tensors
+ *  (SSLK_E_SHAPE, all named) unless SKIP_MISMATCHED.  Non-finite values,
+ *  negative running variances, other dtypes for a loaded tensor and malformed
+ *  files are refused as by sslk_model_load_safetensors.  opt NULL: defaults;
+ *  rep NULL: no report.  On error m is unchanged. */
+SSLK_API sslk_status sslk_model_load_safetensors_ex(sslk_model *m, const char *path,
+                                                    const sslk_safetensors_options *opt,
+                                                    sslk_load_report *rep);
+/** sslk_model_save_safetensors with opt->prefix prepended to every name
+ *  (flags must be 0; opt NULL: no prefix). */
+SSLK_API sslk_status sslk_model_save_safetensors_ex(const sslk_model *m, const char *path,
+                                                    const sslk_safetensors_options *opt);
+
+/* ---- layer table (experimental, since 1.2) ------------------------------- */
+/** One layer (public struct; set struct_size; fields are only appended). */
+typedef struct sslk_layer_info {
+    size_t struct_size;
+    const char *name;      /**< PyTorch module path ("3", "3.body.0"); lives as long as the model */
+    const char *kind;      /**< spec token: "linear", "conv", "bn", "relu", "res", ... */
+    size_t depth;          /**< residual nesting (0: top level) */
+    size_t out_ndim;       /**< 1 or 3 */
+    size_t out_shape[3];   /**< per-sample output shape */
+    uint64_t params;       /**< trainable scalars of this layer itself (a block's children count on their rows) */
+    uint64_t flops;        /**< per image, 2 x multiply-adds for linear and conv (bias adds not counted);
+                                batch-norm 2, activations 1 per output value; pooling 1 per window
+                                element read; a residual addition 1 per output value */
+} sslk_layer_info;
+/** Number of layers, residual children included (depth-first build order). */
+SSLK_API sslk_status sslk_model_layer_count(const sslk_model *m, size_t *n);
+/** Describe layer i of that order. */
+SSLK_API sslk_status sslk_model_layer_info(const sslk_model *m, size_t i, sslk_layer_info *info);
+#endif /* SSLK_EXPERIMENTAL */
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@ from .npy import load_npy, save_npy  # noqa: E402,F401
 from .loss import Loss  # noqa: E402,F401
 # @nn
 from .model import Model, Optimizer, ParamView, warmup_cosine  # noqa: E402,F401
+from .model import LoadResult  # noqa: E402,F401  (issue 14: Model.load_safetensors result)
 # @data
 from .data import Augment, Dataset, Loader  # noqa: E402,F401
 # @train

@@ -1,6 +1,7 @@
 """Models (sslk_model) and optimizers (sslk_optim).
 
     m = sslkit.Model.from_spec("linear:64,bn,relu,linear:8", (16,), seed=0)
+    r = m.load_safetensors("ckpt.safetensors", prefix="backbone.", strict=False)  # r.missing_keys, ...
     y = m.forward(x, train=True)          # x: (n, 16) float32
     gx = m.backward(dy)                   # accumulates parameter gradients
     opt = sslkit.Optimizer("lars", m, lr=0.2, weight_decay=1e-6)
@@ -11,6 +12,7 @@ the model; each array keeps its model alive).  Anything with a
 `param_views()` method returning sslk_param_view structs (a Model, a Loss)
 can be handed to an Optimizer.
 """
+import collections
 import ctypes
 
 import numpy as np
@@ -48,6 +50,57 @@ declare("sslk_model_save", [_vp, ctypes.c_char_p])
 declare("sslk_model_load", [_vp, ctypes.c_char_p, ctypes.POINTER(_vp)])
 declare("sslk_model_save_safetensors", [_vp, ctypes.c_char_p])
 declare("sslk_model_load_safetensors", [_vp, ctypes.c_char_p])
+
+
+
+class _StOptions(ctypes.Structure):
+    """ctypes mirror of sslk_safetensors_options (experimental)."""
+    _fields_ = [("struct_size", _sz), ("flags", ctypes.c_uint), ("prefix", ctypes.c_char_p)]
+
+
+class _LayerInfo(ctypes.Structure):
+    """ctypes mirror of sslk_layer_info (experimental)."""
+    _fields_ = [("struct_size", _sz), ("name", ctypes.c_char_p), ("kind", ctypes.c_char_p), ("depth", _sz),
+                ("out_ndim", _sz), ("out_shape", _sz * 3), ("params", ctypes.c_uint64), ("flops", ctypes.c_uint64)]
+
+
+declare("sslk_safetensors_options_init", [ctypes.POINTER(_StOptions)])
+declare("sslk_load_report_create", [_vp, ctypes.POINTER(_vp)])
+declare("sslk_load_report_destroy", [_vp], None)
+declare("sslk_load_report_count", [_vp, ctypes.c_int, _szp])
+declare("sslk_load_report_name", [_vp, ctypes.c_int, _sz, ctypes.POINTER(ctypes.c_char_p)])
+declare("sslk_model_load_safetensors_ex", [_vp, ctypes.c_char_p, ctypes.POINTER(_StOptions), _vp])
+declare("sslk_model_save_safetensors_ex", [_vp, ctypes.c_char_p, ctypes.POINTER(_StOptions)])
+declare("sslk_model_layer_count", [_vp, _szp])
+declare("sslk_model_layer_info", [_vp, _sz, ctypes.POINTER(_LayerInfo)])
+
+ST_NON_STRICT = 1
+ST_SKIP_MISMATCHED = 2
+
+LoadResult = collections.namedtuple("LoadResult", ["missing_keys", "unexpected_keys", "mismatched_keys"])
+LoadResult.__doc__ = """What Model.load_safetensors matched, like torch's load_state_dict result:
+missing_keys (model names the file lacks), unexpected_keys (file names the model lacks, or without
+the prefix), mismatched_keys (names present in both with different shapes, skipped)."""
+
+
+def _st_options(prefix, flags=0):
+    o = _StOptions()
+    lib.sslk_safetensors_options_init(ctypes.byref(o))
+    o.flags = flags
+    o.prefix = None if prefix is None else str(prefix).encode()
+    return o
+
+
+def _report_list(rep, k):
+    n = _sz()
+    lib.sslk_load_report_count(rep, k, ctypes.byref(n))
+    out = []
+    for i in range(n.value):
+        p = ctypes.c_char_p()
+        lib.sslk_load_report_name(rep, k, i, ctypes.byref(p))
+        out.append(p.value.decode())
+    return out
+
 
 declare("sslk_optim_create", [_vp, ctypes.c_int, ctypes.POINTER(_vp)])
 declare("sslk_optim_destroy", [_vp], None)
@@ -239,12 +292,46 @@ class Model(Owner):
     def save(self, path):
         lib.sslk_model_save(self._h, str(path).encode())
 
-    def save_safetensors(self, path):
-        lib.sslk_model_save_safetensors(self._h, str(path).encode())
+    def save_safetensors(self, path, prefix=None):
+        """Write every tensor (F32; num_batches_tracked I64) with PyTorch state_dict names,
+        each preceded by `prefix` ("backbone.") when given."""
+        o = _st_options(prefix)
+        lib.sslk_model_save_safetensors_ex(self._h, str(path).encode(), ctypes.byref(o))
 
-    def load_safetensors(self, path):
-        lib.sslk_model_load_safetensors(self._h, str(path).encode())
-        return self
+    def load_safetensors(self, path, prefix=None, strict=True, skip_mismatched=False):
+        """Load a safetensors state_dict by name (F32, F64, F16, BF16 converted to float32).
+        prefix ("module.", "backbone.") is stripped from the file's names; a name without it is
+        unexpected.  strict: every model tensor present, nothing unexpected, shapes equal, else
+        sslkit.Error naming every offending tensor.  Non-strict: loads what matches; mis-shaped
+        tensors still raise unless skip_mismatched.  Returns LoadResult(missing_keys,
+        unexpected_keys, mismatched_keys).  On error the model is unchanged."""
+        if skip_mismatched and strict:
+            raise ValueError("skip_mismatched needs strict=False")
+        o = _st_options(prefix, (0 if strict else ST_NON_STRICT) | (ST_SKIP_MISMATCHED if skip_mismatched else 0))
+        rep = _vp()
+        lib.sslk_load_report_create(self._ctx.handle, ctypes.byref(rep))
+        try:
+            lib.sslk_model_load_safetensors_ex(self._h, str(path).encode(), ctypes.byref(o), rep)
+            return LoadResult(_report_list(rep, 1), _report_list(rep, 2), _report_list(rep, 3))
+        finally:
+            lib.sslk_load_report_destroy(rep)
+
+    # ---- layer table -----------------------------------------------------------------
+    def layers(self):
+        """The layer table, depth first: dicts with name (PyTorch module path), kind (spec
+        token), depth (residual nesting), out_shape, params (trainable scalars of the layer
+        itself) and flops (per image; 2 x multiply-adds for linear / conv, see docs/models.md)."""
+        n = _sz()
+        lib.sslk_model_layer_count(self._h, ctypes.byref(n))
+        out = []
+        for i in range(n.value):
+            li = _LayerInfo()
+            li.struct_size = ctypes.sizeof(_LayerInfo)
+            lib.sslk_model_layer_info(self._h, i, ctypes.byref(li))
+            out.append({"name": li.name.decode(), "kind": li.kind.decode(), "depth": li.depth,
+                        "out_shape": tuple(li.out_shape[k] for k in range(li.out_ndim)),
+                        "params": li.params, "flops": li.flops})
+        return out
 
 
 OPTIM_KINDS = {"sgd": 1, "lars": 2, "adamw": 3}

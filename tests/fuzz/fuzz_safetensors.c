@@ -1,7 +1,10 @@
 /* libFuzzer target: safetensors files loaded into a fixed model.  The first
  * byte picks one of two small models (a conv net with batch norm and a
- * linear one), the rest is the file.  A load is all or nothing: when it
- * fails, every parameter, buffer and batch-norm counter must be as before.
+ * linear one), its bits 1-2 the loader: the 1.x function, or the
+ * experimental one strict, non-strict with the prefix "m.", or non-strict
+ * skipping mis-shaped tensors (with a report); the rest is the file.  A load
+ * is all or nothing: when it fails, every parameter, buffer and batch-norm
+ * counter must be as before; the report's lists must be readable.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,7 @@
 #include "fuzz_common.h"
 #include "nn/layers.h"
 #include "nn/model_internal.h"
+#include "nn/st_internal.h"
 
 #define MAX_STATE 4096 /* values plus counters of the larger model */
 
@@ -20,8 +24,9 @@ static const struct {
     {"linear:2,bn", 1, {3, 0, 0}},
 };
 
+static sslk_ctx *c;
+
 static sslk_model *model(int k) {
-    static sslk_ctx *c;
     static sslk_model *m[2];
     if (!c) {
         if (sslk_ctx_create(&c) != SSLK_OK) return NULL;
@@ -59,8 +64,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned char *buf = malloc(size - 1 ? size - 1 : 1);
     if (!buf) return 0;
     memcpy(buf, data + 1, size - 1);
-    sslk_status st = ssli_model_load_safetensors_buffer(m, buf, size - 1, "fuzz.safetensors", "fuzz");
+    int mode = (data[0] >> 1) & 3;
+    static sslk_load_report *rep;
+    if (!rep && sslk_load_report_create(c, &rep) != SSLK_OK) abort();
+    sslk_safetensors_options o;
+    sslk_safetensors_options_init(&o);
+    o.flags = mode == 2 ? SSLK_SAFETENSORS_NON_STRICT
+                        : mode == 3 ? SSLK_SAFETENSORS_NON_STRICT | SSLK_SAFETENSORS_SKIP_MISMATCHED : 0;
+    o.prefix = mode == 2 ? "m." : NULL;
+    sslk_status st = mode == 0 ? ssli_model_load_safetensors_buffer(m, buf, size - 1, "fuzz.safetensors", "fuzz")
+                               : ssli_st_load_buffer(m, buf, size - 1, "fuzz.safetensors", "fuzz", &o, rep, false);
     free(buf);
+    for (int k = 0; mode && k < 4; k++) {
+        size_t n = 0;
+        const char *name;
+        if (sslk_load_report_count(rep, k, &n) != SSLK_OK) abort();
+        for (size_t i = 0; i < n; i++)
+            if (sslk_load_report_name(rep, k, i, &name) != SSLK_OK || !name) abort();
+    }
     if (st != SSLK_OK && (snapshot(m, after) != nb || memcmp(before, after, nb * sizeof(double)) != 0))
         abort(); /* a refused file changed the model */
     return 0;

@@ -258,7 +258,8 @@ def test_safetensors_round_trip(tmp_path):
     t2 = {k: (np.asarray(v, np.float64) * 0.5 if v.dtype == np.float32 else v) for k, v in reversed(t.items())}
     t2 = {k: (np.abs(v) if "running_var" in k else v) for k, v in t2.items()}
     st_write(tmp_path / "b.safetensors", t2)
-    m2 = sslkit.Model.from_spec(spec, (2, 6, 6), seed=9).load_safetensors(tmp_path / "b.safetensors")
+    m2 = sslkit.Model.from_spec(spec, (2, 6, 6), seed=9)
+    assert m2.load_safetensors(tmp_path / "b.safetensors") == ([], [], [])
     for k, v in m2.params.items():
         np.testing.assert_allclose(v, t2[k].astype(np.float32))
     # native format round trip
@@ -353,7 +354,8 @@ def test_pytorch_weights_give_pytorch_outputs(tmp_path):
     sd = {k: (v.numpy().astype(np.float32) if v.dtype == torch.float64 else v.numpy())
           for k, v in tm.state_dict().items()}
     st_write(tmp_path / "torch.safetensors", sd)
-    m = sslkit.Model.from_spec(TORCH_SPEC, (2, 8, 8), seed=1).load_safetensors(tmp_path / "torch.safetensors")
+    m = sslkit.Model.from_spec(TORCH_SPEC, (2, 8, 8), seed=1)
+    m.load_safetensors(tmp_path / "torch.safetensors")
     # same float32 weights in both, torch computing in double
     tm.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64) if v.dtype == np.float32 else v)
                         for k, v in sd.items()})
