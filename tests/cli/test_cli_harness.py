@@ -95,9 +95,19 @@ def test_embed_folder_eval_transform_and_factors():
             assert files == sslkit.item_paths(ds) and sslkit.imagenet_x_factors() == FACTORS
         bad = run("embed", "--model", mpath, "--data", root, "--image-size", "64", "--out", feats, ok=False)
         assert bad.returncode == 2 and "--image-size 64: the model takes 32 x 32" in bad.stderr
-        pre = run("embed", "--model", os.path.join(d, "m.safetensors"), "--spec", "x", "--prefix", "backbone.",
-                  "--data", root, "--out", feats, ok=False)
-        assert pre.returncode == 2 and "issue 14" in pre.stderr
+        # a checkpoint whose tensors sit under "backbone.": by name with --prefix, the same rows
+        st = os.path.join(d, "ck.safetensors")
+        run("model", "convert", mpath, st, "--prefix", "backbone.")
+        spec = ["--spec", "conv:4:3:2:1,relu,gap,linear:6", "--image-size", "32"]
+        run("embed", "--model", st, *spec, "--prefix", "backbone.", "--data", root, "--out", os.path.join(d, "g.npy"))
+        np.testing.assert_array_equal(np.load(os.path.join(d, "g.npy")), np.load(feats))
+        pre = run("embed", "--model", st, *spec, "--data", root, "--out", os.path.join(d, "h.npy"), ok=False)
+        assert pre.returncode == 1 and "backbone." in pre.stderr, pre.stderr  # strict: names do not match
+        pre = run("embed", "--model", st, *spec, "--non-strict", "--data", root, "--out", os.path.join(d, "h.npy"),
+                  ok=False)
+        assert pre.returncode == 1 and "lacks 4 of the model's tensors" in pre.stderr, pre.stderr
+        pre = run("embed", "--model", mpath, "--prefix", "x.", "--data", root, "--out", feats, ok=False)
+        assert pre.returncode == 2 and "are for .safetensors models" in pre.stderr
         # ImageNet-X: annotate 5 of the 6 files (class 0 for n01, 1 for n02), predict class 0 everywhere
         ann = os.path.join(d, "ann.jsonl")
         with open(ann, "w") as f:

@@ -12,7 +12,8 @@
 #include "train_cli.h"
 
 static const char *help =
-    "usage: sslkit embed --model M.sslk|M.safetensors [--spec SPEC] --data FOLDER|NAME --out FEATS.npy\n"
+    "usage: sslkit embed --model M.sslk|M.safetensors [--spec SPEC [--prefix P] [--non-strict]] --data FOLDER|NAME\n"
+    "                    --out FEATS.npy\n"
     "                    [--split train|test] [--transform eval|resize] [--image-size N] [--crop-fraction F]\n"
     "                    [--mean M[,M,M]] [--std S[,S,S]] [--batch B] [--labels-out L.npy] [--files-out F.txt]\n"
     "                    [--dct-scaling] [--threads N]\n"
@@ -22,8 +23,10 @@ static const char *help =
     "  --image-size: the model's input side (default; another value is refused).\n"
     "  --mean/--std: per-channel normalisation of values in [0,1]; default: the dataset's own when it knows\n"
     "    them (fashion-mnist, cifar), else ImageNet's (0.485,0.456,0.406)/(0.229,0.224,0.225) for 3 channels.\n"
-    "  .safetensors: --spec gives the architecture (input: 3 x N x N, or 1 x N x N with --channels 1);\n"
-    "    --prefix P is not available in this build (needs the prefix loading of issue 14).\n"
+    "  .safetensors: --spec gives the architecture (e.g. resnet50-headless; input 3 x N x N, or 1 x N x N\n"
+    "    with --channels 1), tensors loaded by name; --prefix P strips P from the file's names (\"backbone.\",\n"
+    "    \"module.\"); --non-strict ignores tensors the model lacks (a projector); a tensor the file lacks is\n"
+    "    always refused.\n"
     "  Labels go to FEATS_labels.npy (int32, -1 unlabeled), item files to FEATS_files.txt (one per line;\n"
     "    'split:index' for datasets that are not folders).  --dct-scaling: decode large JPEGs at a reduced\n"
     "    DCT scale (faster, not what torchvision sees; default off).\n";
@@ -68,13 +71,45 @@ static bool ends_with(const char *s, const char *t) {
     return a >= b && strcmp(s + a - b, t) == 0;
 }
 
+/* A safetensors checkpoint by name into the --spec model: --prefix P strips P
+ * ("backbone.", "module."); --non-strict ignores tensors the model lacks (an
+ * SSL checkpoint's projector) but a tensor the file lacks is always refused:
+ * its weights would be random. */
+static int load_safetensors(const char *cmd, sslk_ctx *ctx, sslk_model *m, const char *path, int argc, char **argv) {
+    sslk_safetensors_options o;
+    sslk_status s = sslk_safetensors_options_init(&o);
+    o.prefix = cli_opt(argc, argv, "--prefix");
+    if (cli_flag(argc, argv, "--non-strict")) o.flags |= SSLK_SAFETENSORS_NON_STRICT;
+    sslk_load_report *rep = NULL;
+    if (s == SSLK_OK) s = sslk_load_report_create(ctx, &rep);
+    if (s == SSLK_OK) s = sslk_model_load_safetensors_ex(m, path, &o, rep);
+    size_t miss = 0, extra = 0, loaded = 0;
+    sslk_load_report_count(rep, SSLK_LOAD_MISSING, &miss);
+    sslk_load_report_count(rep, SSLK_LOAD_UNEXPECTED, &extra);
+    sslk_load_report_count(rep, SSLK_LOAD_LOADED, &loaded);
+    int rc = 0;
+    if (s != SSLK_OK) {
+        rc = cli_fail(cmd, path, s);
+    } else if (miss) {
+        const char *first = "?";
+        sslk_load_report_name(rep, SSLK_LOAD_MISSING, 0, &first);
+        fprintf(stderr, "sslkit %s: '%s' lacks %zu of the model's tensors (first: '%s'%s%s%s)\n", cmd, path, miss,
+                first, o.prefix ? ", after stripping '" : "", o.prefix ? o.prefix : "", o.prefix ? "'" : "");
+        rc = 1;
+    } else if (extra) {
+        fprintf(stderr, "sslkit %s: %zu tensors loaded, %zu in the file not in the model ignored (--non-strict)\n",
+                cmd, loaded, extra);
+    }
+    sslk_load_report_destroy(rep);
+    return rc;
+}
+
 static int load_model(const char *cmd, sslk_ctx *ctx, int argc, char **argv, sslk_model **out) {
     const char *path = cli_opt(argc, argv, "--model"), *spec = cli_opt(argc, argv, "--spec");
-    if (cli_opt(argc, argv, "--prefix"))
-        return cli_usage(cmd, "--prefix: loading a tensor-name prefix of a safetensors file needs the model "
-                              "exchange of issue 14, which this build does not have");
     if (!ends_with(path, ".safetensors")) {
-        if (spec) return cli_usage(cmd, "--spec is for .safetensors models (a .sslk file holds its architecture)");
+        if (spec || cli_opt(argc, argv, "--prefix") || cli_flag(argc, argv, "--non-strict"))
+            return cli_usage(cmd, "--spec, --prefix and --non-strict are for .safetensors models (a .sslk file "
+                                  "holds its architecture)");
         sslk_status s = sslk_model_load(ctx, path, out);
         return s == SSLK_OK ? 0 : cli_fail(cmd, path, s);
     }
@@ -87,13 +122,12 @@ static int load_model(const char *cmd, sslk_ctx *ctx, int argc, char **argv, ssl
     size_t shape[3] = {(size_t)ch, (size_t)side, (size_t)side};
     sslk_status s = sslk_model_from_spec(ctx, spec, 3, shape, 0, out);
     if (s != SSLK_OK) return cli_fail(cmd, "--spec", s);
-    s = sslk_model_load_safetensors(*out, path);
-    if (s != SSLK_OK) {
+    rc = load_safetensors(cmd, ctx, *out, path, argc, argv);
+    if (rc) {
         sslk_model_destroy(*out);
         *out = NULL;
-        return cli_fail(cmd, path, s);
     }
-    return 0;
+    return rc;
 }
 
 /* The recipe: one view, the model's input side and channels, normalisation. */
