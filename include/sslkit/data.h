@@ -150,6 +150,11 @@ SSLK_API sslk_status sslk_dataset_mean_std(const sslk_dataset *ds, double *mean,
 /** Static name of class i (e.g. "Ankle boot").  SSLK_E_RANGE for i >= the
  *  class count. */
 SSLK_API sslk_status sslk_dataset_class_name(const sslk_dataset *ds, size_t i, const char **name);
+/** Path of the file item i of a folder dataset was read from (root joined
+ *  with the relative path), NUL-terminated into buf; *len (may be NULL) gets
+ *  its length also when cap is too small (SSLK_E_RANGE).  SSLK_E_UNSUPPORTED
+ *  for datasets whose items are not files.  Experimental since 1.2 (issue 15). */
+SSLK_API sslk_status sslk_dataset_item_path(const sslk_dataset *ds, size_t i, char *buf, size_t cap, size_t *len);
 #endif /* SSLK_EXPERIMENTAL */
 
 /* ======================================================================
@@ -213,6 +218,19 @@ typedef enum sslk_aug_preset {
     SSLK_AUG_PRESET_VICREG = 2, /**< VICReg/BYOL asymmetric: blur 1.0 / 0.1, solarise 0 / 0.2 for even / odd views */
     SSLK_AUG_PRESET_LOCAL = 3   /**< multi-crop local view: scale 0.05-0.4, jitter 0.4,0.4,0.2,0.1 p 0.8, gray 0.2, blur 0.5 */
 } sslk_aug_preset;
+
+#ifdef SSLK_EXPERIMENTAL
+/** The evaluation transform (experimental since 1.2; issue 15): crop mode
+ *  SSLK_AUG_CROP_RESIZE_CENTER resizes the shorter side to
+ *  round(SIZE / CENTER_FRACTION) (the longer side truncated as torchvision
+ *  does) and keeps the central SIZE x SIZE square, i.e. torchvision's
+ *  Resize(round(size / 0.875)) + CenterCrop(size) with the antialiased
+ *  bilinear filter (docs/data.md "Evaluation transform" gives the measured
+ *  difference to torchvision).  Preset SSLK_AUG_PRESET_EVAL is PLAIN with
+ *  that crop. */
+enum { SSLK_AUG_CROP_RESIZE_CENTER = 3 };
+#define SSLK_AUG_PRESET_EVAL ((sslk_aug_preset)4)
+#endif
 
 /** Create a recipe with nviews views (1..64), every view at the defaults above. */
 SSLK_API sslk_status sslk_augment_create(sslk_ctx *ctx, size_t nviews, sslk_augment **out);

@@ -134,6 +134,27 @@ SSLK_API sslk_status sslk_probe_predict(sslk_probe *probe, const float *q, size_
 SSLK_API sslk_status sslk_probe_evaluate(sslk_probe *probe, const float *q, const int32_t *y,
                                          size_t m, size_t d, double *top1);
 
+#ifdef SSLK_EXPERIMENTAL
+/* ---- embedding a dataset with any model (experimental since 1.2; issue 15) ---- */
+struct sslk_model;
+struct sslk_dataset;
+struct sslk_augment;
+/** Progress of sslk_model_embed after each batch: items done of total;
+ *  return non-zero to stop (SSLK_E_CANCELLED). */
+typedef int (*sslk_embed_progress_fn)(void *user, size_t done, size_t total);
+/** Model outputs (eval mode) of every item of ds, in dataset order, through a
+ *  one-view recipe aug (e.g. preset SSLK_AUG_PRESET_EVAL with size, mean, std
+ *  and out_channels set to the model's input) in batches of `batch` rows
+ *  (1..65536), read by the loader's workers (the context's thread count) with
+ *  the FAIL corrupt policy.  out is n x dim (n = dataset count, dim = the
+ *  model's output numel); labels[n] (may be NULL) receives the labels (-1
+ *  unlabeled); progress may be NULL.  SSLK_E_SHAPE when the recipe's output
+ *  shape is not the model's input shape. */
+SSLK_API sslk_status sslk_model_embed(struct sslk_model *m, struct sslk_dataset *ds, const struct sslk_augment *aug,
+                                      size_t batch, float *out, size_t n, size_t dim, int32_t *labels,
+                                      sslk_embed_progress_fn progress, void *user);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

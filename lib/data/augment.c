@@ -10,7 +10,9 @@
 #define I SSLK_SETTING_I64
 static const ssli_setting_def augment_defs[SSLI_AUG_NSET] = {
     {SSLK_AUG_SIZE, "size", I, 1, 4096, 224, "output side in pixels"},
-    {SSLK_AUG_CROP, "crop", I, 0, 2, 0, "0 = random resized crop, 1 = resize the whole image, 2 = center crop"},
+    {SSLK_AUG_CROP, "crop", I, 0, 3, 0,
+     "0 = random resized crop, 1 = resize the whole image, 2 = center crop, 3 = resize the shorter side to "
+     "round(size / center_fraction) then center crop (evaluation)"},
     {SSLK_AUG_SCALE_MIN, "scale_min", F, 1e-4, 1, 0.08, "random resized crop: smallest area fraction"},
     {SSLK_AUG_SCALE_MAX, "scale_max", F, 1e-4, 1, 1.0, "random resized crop: largest area fraction"},
     {SSLK_AUG_RATIO_MIN, "ratio_min", F, 0.01, 100, 3.0 / 4.0, "random resized crop: smallest aspect w/h"},
@@ -41,7 +43,7 @@ static const ssli_setting_def augment_defs[SSLI_AUG_NSET] = {
 #undef F
 #undef I
 static const ssli_setting_choices augment_choices[] = {
-    {SSLK_AUG_CROP, (const char *const[]){"random_resized", "resize", "center", NULL}},
+    {SSLK_AUG_CROP, (const char *const[]){"random_resized", "resize", "center", "resize_center", NULL}},
     {0, NULL},
 };
 const ssli_setting_table ssli_settings_augment = {"augment", augment_defs, SSLI_AUG_NSET, augment_choices};
@@ -123,13 +125,14 @@ sslk_status sslk_augment_preset(sslk_augment *aug, int view, sslk_aug_preset pre
     SSLI_CHECK_PTR(aug, fn);
     if (view < -1 || view >= (int)aug->nviews)
         return ssli_err(SSLK_E_RANGE, "%s: view = %d outside [-1, %zu)", fn, view, aug->nviews);
-    if ((int)preset < SSLK_AUG_PRESET_PLAIN || preset > SSLK_AUG_PRESET_LOCAL)
+    if ((int)preset < SSLK_AUG_PRESET_PLAIN || (int)preset > (int)SSLK_AUG_PRESET_EVAL)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: unknown preset %d", fn, (int)preset);
     size_t v0 = view < 0 ? 0 : (size_t)view, v1 = view < 0 ? aug->nviews : (size_t)view + 1;
     for (size_t v = v0; v < v1; v++) {
         preset_vals p;
-        switch (preset) {
+        switch ((int)preset) {
         case SSLK_AUG_PRESET_PLAIN: p = (preset_vals){1, 0.08, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}; break;
+        case (int)SSLK_AUG_PRESET_EVAL: p = (preset_vals){3, 0.08, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}; break;
         case SSLK_AUG_PRESET_SIMCLR: p = (preset_vals){0, 0.08, 1, 0.5, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.5, 0}; break;
         case SSLK_AUG_PRESET_VICREG:
             p = (preset_vals){0, 0.08, 1, 0.5, 0.8, 0.4, 0.4, 0.2, 0.1, 0.2, v % 2 ? 0.1 : 1.0, v % 2 ? 0.2 : 0.0};
@@ -221,6 +224,8 @@ void ssli_aug_make_plan(const sslk_augment *aug, size_t view, size_t src_h, size
     if (crop == SSLK_AUG_CROP_RANDOM_RESIZED) {
         random_resized_crop(key, H, W, G(SSLK_AUG_SCALE_MIN), G(SSLK_AUG_SCALE_MAX), G(SSLK_AUG_RATIO_MIN),
                             G(SSLK_AUG_RATIO_MAX), p);
+    } else if (crop == SSLK_AUG_CROP_RESIZE_CENTER) {
+        ssli_eval_crop(H, W, (size_t)G(SSLK_AUG_SIZE), G(SSLK_AUG_CENTER_FRACTION), p);
     } else if (crop == SSLK_AUG_CROP_CENTER) {
         double side = round(G(SSLK_AUG_CENTER_FRACTION) * (H < W ? H : W));
         if (side < 1) side = 1;

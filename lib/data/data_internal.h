@@ -200,6 +200,11 @@ size_t ssli_aug_tmp_floats(const ssli_aug_plan *p, const ssli_image *img);
 void ssli_aug_run(const ssli_aug_plan *p, const ssli_image *img, size_t src_h, size_t src_w, float *out,
                   float *tmp);
 
+/* The evaluation transform (transform_eval.c): the source rectangle that
+ * resize-shorter-side-to-round(size/fraction) + centre crop of size samples. */
+size_t ssli_eval_resize_side(size_t size, double fraction);
+void ssli_eval_crop(double H, double W, size_t size, double fraction, ssli_aug_plan *p);
+
 /* Kernels (augment_ops.c), all on planar float images in [0,1]. */
 void ssli_resize_crop(const ssli_image *img, double x0, double y0, double cw, double chh, size_t out_w,
                       size_t out_h, int flip, size_t out_c, float *out, float *tmp);

@@ -32,3 +32,5 @@ from .police import (Police, police_box, police_polygon, police_simplex,  # noqa
 from .theory import (ClosedFormSSL, augmentation_variation, closed_form_ssl, closed_form_ssl_moments,  # noqa: E402,F401
                      collapse_std, dirichlet_energy, graph_variation, lidar, ortho_penalty, random_features,
                      vicreg_bound)
+# issue 15b: evaluation harness, ImageNet-X annotations
+from .harness import embed, eval_transform, imagenet_x_factors, imagenet_x_report, item_paths  # noqa: E402,F401

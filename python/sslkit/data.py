@@ -73,7 +73,7 @@ declare("sslk_loader_stats_get", [_vp, ctypes.POINTER(_LoaderStats)])
 KINDS = {0: "auto", 1: "idx", 2: "cifar10", 3: "cifar100", 4: "npy", 5: "jpeg_folder", 6: "memory"}
 _KIND_IDS = {v: k for k, v in KINDS.items()}
 _SPLITS = {"train": 0, "test": 1}
-PRESETS = {"plain": 0, "simclr": 1, "vicreg": 2, "local": 3}
+PRESETS = {"plain": 0, "simclr": 1, "vicreg": 2, "local": 3, "eval": 4}
 
 
 def _sizes(n=3):

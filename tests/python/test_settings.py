@@ -78,7 +78,7 @@ def test_choices_documented_named_and_equal_in_python():
         "recipe": {"auto": 0, "light": 1, "simclr": 2, "vicreg": 3, "byol": 4, "msn": 5},  # issue 15
         "norm_mode": {"scalar": 0, "per_channel": 1, "measure": 2},
         "on_corrupt": {"fail": 0, "skip": 1}}
-    assert sslkit.choices("augment") == {"crop": {"random_resized": 0, "resize": 1, "center": 2}}
+    assert sslkit.choices("augment") == {"crop": {"random_resized": 0, "resize": 1, "center": 2, "resize_center": 3}}
     assert sslkit.loss.CHOICES == {n: v for (d, n), v in HAND_COPIED.items()
                                    if d in ("loss", "vicreg", "infonce", "vicreg_pairdist", "msn")}
 

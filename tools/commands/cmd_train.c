@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness_cli.h"
 #include "train_cli.h"
 
 #define MAIN_METHOD "vicreg"
@@ -185,8 +186,9 @@ int cmd_resume(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
     const char *cmd = "eval";
+    if (cli_opt(argc, argv, "--features")) return harness_eval_features(argc, argv);
     if (cli_flag(argc, argv, "--help")) {
-        printf("usage: sslkit eval DIR [--data D] [--threads N]\n"
+        printf("usage: sslkit eval DIR [--data D] [--threads N]   (or: sslkit eval --features ..., see --features x --help)\n"
                "  Evaluate the encoder checkpointed in DIR: kNN top-1/top-5, linear-probe top-1,\n"
                "  RankMe and worst-3 class accuracy; writes DIR/report.json and the plots.\n");
         return 0;
@@ -196,8 +198,10 @@ int cmd_eval(int argc, char **argv) {
 
 int cmd_embed(int argc, char **argv) {
     const char *cmd = "embed";
+    if (cli_opt(argc, argv, "--model")) return harness_embed_model(argc, argv);
     if (cli_flag(argc, argv, "--help")) {
         printf("usage: sslkit embed DIR --out FILE.npy [--split train|test] [--data D] [--threads N]\n"
+               "   or: sslkit embed --model M ... (any model file; see --model x --help)\n"
                "  Encoder outputs (n x dim float32) of a dataset split, from the run in DIR;\n"
                "  labels go to FILE_labels.npy (int32).\n");
         return 0;
