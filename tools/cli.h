@@ -92,5 +92,7 @@ int cmd_train_ensemble(int argc, char **argv);
 int cmd_splinecam(int argc, char **argv);
 /* police */
 int cmd_police(int argc, char **argv);
+/* theory (issue 18) */
+int cmd_lidar(int argc, char **argv);
 
 #endif

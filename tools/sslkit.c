@@ -29,6 +29,8 @@ static const cli_command commands[] = {
     {"splinecam", "exact linear regions and decision boundary of a model on a 2-D slice", cmd_splinecam},
     /* police */
     {"police", "constrain a 2-D model to be affine on a convex region, train, verify, picture", cmd_police},
+    /* theory (issue 18) */
+    {"lidar", "LiDAR (several views per sample) and collapse monitors of embeddings (NPY)", cmd_lidar},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 

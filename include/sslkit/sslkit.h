@@ -19,5 +19,7 @@
 #include "sslkit/optim.h"
 #include "sslkit/plot.h"
 #include "sslkit/train.h"
+/* theory (issue 18, experimental tier) */
+#include "sslkit/theory.h"
 
 #endif

@@ -46,3 +46,19 @@ sslk_status ssli_dpotri(size_t n, double *A, size_t lda) {
         for (size_t j = i + 1; j < n; j++) A[i * lda + j] = A[j * lda + i];
     return SSLK_OK;
 }
+
+/* issue 18 (closed-form SSL, LiDAR): generalised symmetric-definite eigenproblem. */
+sslk_status ssli_dsygv(size_t n, double *A, size_t lda, double *B, size_t ldb, double *w, bool vectors) {
+    if (n == 0) return SSLK_OK;
+    lapack_int info = LAPACKE_dsygvd(LAPACK_ROW_MAJOR, 1, vectors ? 'V' : 'N', 'U', (lapack_int)n, A,
+                                     (lapack_int)lda, B, (lapack_int)ldb, w);
+    if (info < 0) return ssli_err(SSLK_E_INTERNAL, "dsygvd: argument %d invalid", (int)-info);
+    if (info > (lapack_int)n)
+        return ssli_err(SSLK_E_NUMERIC,
+                        "generalised eigensolver (dsygvd): the right-hand matrix is not positive definite "
+                        "(leading minor %d)", (int)(info - (lapack_int)n));
+    if (info > 0)
+        return ssli_err(SSLK_E_NUMERIC, "generalised eigensolver (dsygvd) did not converge (info %d)",
+                        (int)info);
+    return SSLK_OK;
+}

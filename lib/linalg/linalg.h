@@ -56,6 +56,12 @@ sslk_status ssli_dsvd_values(size_t m, size_t n, double *A, size_t lda, double *
 sslk_status ssli_dpotrf(size_t n, double *A, size_t lda);
 /* Inverse of an SPD matrix from its Cholesky factor (both triangles filled). */
 sslk_status ssli_dpotri(size_t n, double *A, size_t lda);
+/* Generalised symmetric-definite eigenproblem A v = w B v (B SPD), both n x n,
+ * upper triangles read.  w ascending; when vectors, A is overwritten by the
+ * eigenvectors as columns, normalised so that V^T B V = I; B is destroyed
+ * (its Cholesky factor).  SSLK_E_NUMERIC when B is not positive definite or
+ * LAPACK does not converge. */
+sslk_status ssli_dsygv(size_t n, double *A, size_t lda, double *B, size_t ldb, double *w, bool vectors);
 
 /* Name of the BLIS kernel set chosen at run time (e.g. "zen3"). */
 const char *ssli_blis_arch(void);

@@ -130,3 +130,21 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
     ssli_free(L->ctx, counts);
     return s;
 }
+
+sslk_status ssli_loss_dist_rowmean(sslk_loss *L, size_t n, size_t d, double *value, float *ga, float *gb,
+                                   const char *fn) {
+    const sslk_dist *t = ssli_dist(L->ctx);
+    if (!t) return SSLK_OK;
+    size_t nt = L->vt->nterms < SSLI_LOSS_MAX_TERMS ? L->vt->nterms : SSLI_LOSS_MAX_TERMS;
+    double s[2 + SSLI_LOSS_MAX_TERMS] = {(double)n, (double)n * *value};
+    for (size_t k = 0; k < nt; k++) s[2 + k] = (double)n * L->terms[k];
+    SSLI_TRY(ssli_dist_allreduce_f64(t, s, 2 + nt, fn));
+    double N = s[0], scale = (double)n / N;
+    *value = s[1] / N;
+    for (size_t k = 0; k < nt; k++) L->terms[k] = s[2 + k] / N;
+    for (size_t e = 0; e < n * d; e++) {
+        if (ga) ga[e] = (float)((double)ga[e] * scale);
+        if (gb) gb[e] = (float)((double)gb[e] * scale);
+    }
+    return SSLK_OK;
+}

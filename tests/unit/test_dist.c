@@ -354,6 +354,58 @@ static void refuse_rank(sslk_ctx *ctx, int rank, void *user) {
     sslk_loss_destroy(L);
 }
 
+/* InfoNCE with outside negatives (a queue): the mean over all ranks' anchors. */
+typedef struct neg_job {
+    size_t counts[4];
+    float za[12 * 5], zb[12 * 5], neg[7 * 5], ga[12 * 5], gb[12 * 5];
+    double value[4], pos[4];
+    sslk_status st[4];
+} neg_job;
+
+static void neg_rank(sslk_ctx *ctx, int rank, void *user) {
+    neg_job *J = user;
+    size_t off = 0;
+    for (int r = 0; r < rank; r++) off += J->counts[r];
+    sslk_loss *L = NULL;
+    sslk_loss_create(ctx, SSLK_LOSS_INFONCE, &L);
+    sslk_loss_set_i64(L, SSLK_LOSS_PRECISION, 1);
+    J->st[rank] = sslk_loss_compute_negatives(L, J->za + off * 5, J->zb + off * 5, J->counts[rank], 5, J->neg, 7,
+                                              &J->value[rank], J->ga + off * 5, J->gb + off * 5);
+    if (J->st[rank] == SSLK_OK) sslk_loss_term_value(L, 0, &J->pos[rank]);
+    sslk_loss_destroy(L);
+}
+
+START_TEST(negatives_across_ranks) {
+    neg_job *J = calloc(1, sizeof *J);
+    J->counts[0] = 5, J->counts[1] = 2, J->counts[2] = 5;
+    tu_fill_uniform(J->za, 60, 5, -1, 1);
+    tu_fill_uniform(J->zb, 60, 6, -1, 1);
+    tu_fill_uniform(J->neg, 35, 7, -1, 1);
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    sslk_loss *L;
+    ck_ok(sslk_loss_create(c, SSLK_LOSS_INFONCE, &L));
+    ck_ok(sslk_loss_set_i64(L, SSLK_LOSS_PRECISION, 1));
+    float ga[60], gb[60];
+    double v, pos;
+    ck_ok(sslk_loss_compute_negatives(L, J->za, J->zb, 12, 5, J->neg, 7, &v, ga, gb));
+    ck_ok(sslk_loss_term_value(L, 0, &pos));
+    sslk_loss_destroy(L);
+    sslk_ctx_destroy(c);
+    ck_ok(sslk_dist_fake_run(3, neg_rank, J));
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(J->st[r], SSLK_OK);
+        ck_close(J->value[r], v, 1e-10, 0);
+        ck_close(J->pos[r], pos, 1e-10, 1e-14);
+    }
+    for (int e = 0; e < 60; e++) {
+        ck_close(J->ga[e], ga[e], 1e-6, 1e-9);
+        ck_close(J->gb[e], gb[e], 1e-6, 1e-9);
+    }
+    free(J);
+}
+END_TEST
+
 /* A DIET head made before the table was attached is refused on every rank. */
 static void diet_late_rank(sslk_ctx *ctx, int rank, void *user) {
     loss_job *J = user;
@@ -519,6 +571,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tl, losses_across_ranks, 0, (int)NCASES);
     tcase_add_test(tl, loss_refusal_propagates);
     tcase_add_test(tl, diet_head_before_table);
+    tcase_add_test(tl, negatives_across_ranks);
     suite_add_tcase(s, tl);
     TCase *te = tcase_create("eval");
     tcase_set_timeout(te, 60);
