@@ -101,6 +101,30 @@ START_TEST(fake_rank_leaves) {
 }
 END_TEST
 
+/* The fake checks what the ranks agree on: a count that differs from
+ * counts[rank], or a broadcast root out of range, fails on every rank. */
+static void mismatch_rank(sslk_ctx *ctx, int rank, void *user) {
+    leave_res *R = user;
+    sslk_dist t = {.struct_size = sizeof t};
+    sslk_ctx_get_dist(ctx, &t);
+    size_t counts[2] = {2, 2};
+    float send[3] = {1, 2, 3}, recv[4];
+    int rc = t.allgatherv_f32(t.user, send, rank == 1 ? 3 : 2, recv, counts);
+    unsigned char b[2] = {0, 0};
+    rc |= t.broadcast(t.user, b, 2, 5) << 1;
+    rc |= t.barrier(t.user) << 2; /* the world is still usable */
+    R->st[rank] = (sslk_status)rc;
+}
+
+START_TEST(fake_mismatch_fails_everywhere) {
+    leave_res R;
+    memset(&R, 0, sizeof R);
+    ck_ok(sslk_dist_fake_run(2, mismatch_rank, &R));
+    ck_assert_int_eq(R.st[0], 3);
+    ck_assert_int_eq(R.st[1], 3);
+}
+END_TEST
+
 START_TEST(ctx_table_checks) {
     sslk_ctx *c;
     ck_ok(sslk_ctx_create(&c));
@@ -565,6 +589,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, fake_collectives);
     tcase_add_test(tc, fake_rank_leaves);
     tcase_add_test(tc, ctx_table_checks);
+    tcase_add_test(tc, fake_mismatch_fails_everywhere);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("losses");
     tcase_set_timeout(tl, 120);
