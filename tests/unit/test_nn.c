@@ -244,7 +244,9 @@ START_TEST(conv_matches_direct_loops) {
     /* cin, h, w, cout, k, stride, padding */
     const size_t cases[][7] = {{3, 7, 6, 4, 3, 1, 1}, {2, 8, 8, 5, 3, 2, 1}, {4, 5, 5, 3, 1, 1, 0},
                                {1, 9, 9, 2, 5, 2, 2}, {2, 5, 6, 3, 2, 3, 2}, {1, 4, 4, 2, 3, 1, 0},
-                               {2, 6, 5, 2, 1, 2, 1}};
+                               {2, 6, 5, 2, 1, 2, 1},
+                               /* stride-1 "same" convs (shifted-plane im2col), planes narrower than the pad */
+                               {2, 6, 7, 3, 5, 1, 2}, {3, 1, 1, 2, 3, 1, 1}, {2, 2, 3, 2, 5, 1, 2}};
     for (int threads = 1; threads <= 2; threads++) {
         sslk_ctx *c = mkctx(threads);
         for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
