@@ -145,6 +145,11 @@ static const gc_case layer_cases[] = {
     {"conv:2:3:1:1,gap,linear:2", 3, 1, 5, 5, 2},
     {"conv:2:3:1:1,res(conv:2:3:1:1,relu,conv:2:3:1:1),linear:2", 3, 2, 4, 4, 2},
     {"conv:2:3:1:1,res(conv:3:3:2:1,bn,relu,conv:3:3:1:1|conv:3:1:2:0,bn),linear:2", 3, 2, 5, 5, 3},
+    /* in-place ReLUs (after bn, a residual sum, another ReLU; not after flatten), bodies ending in bn
+     * (no gradient copy), nested blocks and a later block growing the shared per-depth buffers */
+    {"conv:2:3:1:1,bn,relu,res(conv:3:3:2:1,bn,relu,res(conv:3:3:1:1,bn),relu,conv:3:3:1:1,bn|conv:3:1:2:0,bn),"
+     "relu,res(conv:3:3:1:1,bn,relu,conv:3:3:1:1,bn),relu,relu,flatten,relu,linear:2",
+     3, 2, 4, 4, 3},
 };
 
 START_TEST(layer_gradients_train_and_eval) {
