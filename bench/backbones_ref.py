@@ -3,7 +3,7 @@ Identity; the CIFAR variant has a 3x3 stride-1 stem and no max-pool), the same
 inference pass (eval, no_grad) and train step (train-mode forward, backward,
 SGD momentum) as bench_backbones, in a fresh process so ru_maxrss is this
 row's peak.  Prints one line:
-"<infer median ms> <train median ms> <train median process-CPU ms> <peak RSS MiB>".
+"<infer ms> <train ms> <train process-CPU ms> <peak RSS MiB> <infer process-CPU ms>" (medians).
 Usage: backbones_ref.py THREADS REPS ROW BATCH   (ROW: 0 resnet18-cifar, 1 resnet18, 2 resnet50)"""
 import resource
 import sys
@@ -56,8 +56,8 @@ def train():
 
 
 model.eval()
-infer_ms, _ = median_ms(infer)
+infer_ms, infer_cpu = median_ms(infer)
 model.train()
 train_ms, train_cpu = median_ms(train)
 rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-print(f"{infer_ms:.2f} {train_ms:.2f} {train_cpu:.2f} {rss_mib:.1f}", flush=True)
+print(f"{infer_ms:.2f} {train_ms:.2f} {train_cpu:.2f} {rss_mib:.1f} {infer_cpu:.2f}", flush=True)

@@ -5,7 +5,8 @@
  * against torchvision's same model (bench/backbones_ref.py through
  * /usr/bin/python3) and the peak RSS of both.  Every (row, threads) runs in a
  * fresh process on each side (this program re-runs itself with --child), so
- * ru_maxrss is that row's peak.  --shapes prints, per distinct convolution,
+ * ru_maxrss is that row's peak.  "cpu r" is the same ratio on process CPU time,
+ * the steadier figure when other processes share the cores.  --shapes prints, per distinct convolution,
  * the forward and backward time against BLIS sgemm on the same m, n, k.
  * Usage: bench_backbones [--reps N] [--rows 0,1,2] [--threads 1,2] [--batch-div D]
  *                        [--no-torch] [--shapes]
@@ -175,20 +176,20 @@ static int child(size_t r, int threads, int reps, size_t batch) {
     median_ms(train, &b, reps, &tw, &tc);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("%.2f %.2f %.2f %.1f\n", iw, tw, tc, (double)ru.ru_maxrss / 1024.0);
+    printf("%.2f %.2f %.2f %.1f %.2f\n", iw, tw, tc, (double)ru.ru_maxrss / 1024.0, ic);
     teardown(&b);
     sslk_ctx_destroy(ctx);
     return 0;
 }
 
-/* Run a command that prints "infer_ms train_ms train_cpu_ms rss_mib". */
-static bool run_line(const char *cmd, double v[4]) {
+/* Run a command that prints "infer_ms train_ms train_cpu_ms rss_mib infer_cpu_ms". */
+static bool run_line(const char *cmd, double v[5]) {
     FILE *f = popen(cmd, "r");
     if (!f) return false;
     char line[256];
     bool ok = false;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3]) == 4) ok = true;
+        if (sscanf(line, "%lf %lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5) ok = true;
     pclose(f);
     return ok;
 }
@@ -321,15 +322,15 @@ int main(int argc, char **argv) {
     printf("# bench_backbones: headless ResNets, images/s = batch / median of %d (wall); train = forward(train)"
            " + backward(params) + SGD momentum; RSS = peak of a fresh process per row\n",
            reps);
-    printf("%-22s %3s %5s | %9s %9s %6s | %9s %9s %6s %6s | %8s %8s\n", "model", "thr", "batch", "inf img/s",
-           "torch", "ratio", "trn img/s", "torch", "ratio", "cpu r", "RSS MiB", "torch");
+    printf("%-22s %3s %5s | %9s %9s %6s %6s | %9s %9s %6s %6s | %8s %8s\n", "model", "thr", "batch",
+           "inf img/s", "torch", "ratio", "cpu r", "trn img/s", "torch", "ratio", "cpu r", "RSS MiB", "torch");
     for (int t = 1; t <= 2; t++)
         for (size_t r = 0; r < NROWS; r++) {
             if (!thr_on[t] || !rows_on[r]) continue;
             size_t batch = ROWS[r].batch / (size_t)div;
             if (batch < 2) batch = 2;
             char cmd[1024];
-            double us[4] = {0}, th[4] = {0};
+            double us[5] = {0}, th[5] = {0};
             bool have_torch = false;
             if (torch) { /* right before ours, so both see about the same load */
                 snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/backbones_ref.py %d %d %zu %zu 2>/dev/null",
@@ -344,9 +345,9 @@ int main(int argc, char **argv) {
             const double bs = (double)batch;
             printf("%-22s %3d %5zu | %9.1f ", ROWS[r].name, t, batch, bs / us[0] * 1e3);
             if (have_torch)
-                printf("%9.1f %6.2f | ", bs / th[0] * 1e3, th[0] / us[0]);
+                printf("%9.1f %6.2f %6.2f | ", bs / th[0] * 1e3, th[0] / us[0], th[4] / us[4]);
             else
-                printf("%9s %6s | ", "-", "-");
+                printf("%9s %6s %6s | ", "-", "-", "-");
             printf("%9.1f ", bs / us[1] * 1e3);
             if (have_torch)
                 printf("%9.1f %6.2f %6.2f | %8.0f %8.0f\n", bs / th[1] * 1e3, th[1] / us[1], th[2] / us[2],

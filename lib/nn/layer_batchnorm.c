@@ -28,21 +28,30 @@ static double plane_sqdev(const float *x, size_t n, float mu) {
     return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
 }
 
-/* sum g * xhat with xhat = (x - mu) * is, as the forward computed it */
-static double plane_dot_hat(const float *g, const float *x, float mu, float is, size_t n) {
-    float a[8] = {0};
+static double lanes(const float a[8]) {
+    return (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+}
+
+/* One pass over a plane for both backward sums: *s1 += sum g (as ssli_nn_sum)
+ * and *s2 += sum g * xhat with xhat = (x - mu) * is, as the forward computed it. */
+static void plane_sum_dot_hat(const float *g, const float *x, float mu, float is, size_t n, double *s1,
+                              double *s2) {
+    float a[8] = {0}, b[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) {
             const float h = (x[i + k] - mu) * is;
-            a[k] += g[i + k] * h;
+            a[k] += g[i + k];
+            b[k] += g[i + k] * h;
         }
-    double s = 0.0;
+    double t1 = 0.0, t2 = 0.0;
     for (; i < n; i++) {
         const float h = (x[i] - mu) * is;
-        s += (double)g[i] * h;
+        t1 += g[i];
+        t2 += (double)g[i] * h;
     }
-    return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+    *s1 += t1 + lanes(a);
+    *s2 += t2 + lanes(b);
 }
 
 /* Channel range [c0, c1) of thread t among nt. */
@@ -54,7 +63,7 @@ static void channel_range(size_t c, int t, int nt, size_t *c0, size_t *c1) {
 /* BatchNorm1d: rows x c with channels contiguous, so loops run rows outer and
  * channels inner (vectorised), each thread owning a channel range. */
 static void bn1d_forward(ssli_layer *L, const float *x, size_t rows, size_t nstat, sslk_mode mode,
-                         double eps, double mom, size_t c0, size_t c1) {
+                         double eps, double mom, bool relu, size_t c0, size_t c1) {
     const size_t c = L->in.c;
     double *mean = L->stat, *istd = L->stat + c;
     if (mode == SSLK_MODE_TRAIN) {
@@ -94,6 +103,8 @@ static void bn1d_forward(ssli_layer *L, const float *x, size_t rows, size_t nsta
             float h = (xr[j] - mu[j]) * is[j];
             yr[j] = L->weight[j] * h + L->bias[j];
         }
+        if (relu)
+            for (size_t j = c0; j < c1; j++) yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
     }
 }
 
@@ -142,7 +153,7 @@ static void bn1d_backward(ssli_layer *L, const float *x, const float *gy, size_t
 }
 
 sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
-                                   size_t nstat, sslk_mode mode) {
+                                   size_t nstat, sslk_mode mode, bool relu) {
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
     const size_t M = nstat * hw;
     if (mode == SSLK_MODE_TRAIN && M < 2)
@@ -161,7 +172,7 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
         size_t c0, c1;
         channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
         if (hw == 1) {
-            bn1d_forward(L, x, rows, nstat, mode, eps, mom, c0, c1);
+            bn1d_forward(L, x, rows, nstat, mode, eps, mom, relu, c0, c1);
         } else {
         if (mode == SSLK_MODE_TRAIN) {
             for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
@@ -192,10 +203,16 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
                 float *yp = L->out_buf + r * numel + j * hw;
                 const float mu = (float)mean[j], is = (float)istd[j];
                 const float gam = L->weight[j], bet = L->bias[j];
-                for (size_t p = 0; p < hw; p++) {
-                    float h = (xp[p] - mu) * is;
-                    yp[p] = gam * h + bet;
-                }
+                if (relu) /* the same values as a ReLU pass over the output, one pass less */
+                    for (size_t p = 0; p < hw; p++) {
+                        float h = (xp[p] - mu) * is, v = gam * h + bet;
+                        yp[p] = v > 0.0f ? v : 0.0f;
+                    }
+                else
+                    for (size_t p = 0; p < hw; p++) {
+                        float h = (xp[p] - mu) * is;
+                        yp[p] = gam * h + bet;
+                    }
             }
         }
     }
@@ -223,10 +240,8 @@ void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, const
             /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
             double s1 = 0.0, s2 = 0.0;
             const float mu = (float)mean[j], isf = (float)istd[j];
-            for (size_t r = 0; r < rows; r++) {
-                s1 += ssli_nn_sum(gy + r * numel + j * hw, hw);
-                s2 += plane_dot_hat(gy + r * numel + j * hw, x + r * numel + j * hw, mu, isf, hw);
-            }
+            for (size_t r = 0; r < rows; r++)
+                plane_sum_dot_hat(gy + r * numel + j * hw, x + r * numel + j * hw, mu, isf, hw, &s1, &s2);
             L->gbias[j] += (float)s1;
             L->gweight[j] += (float)s2;
             if (!gx) continue;

@@ -44,8 +44,9 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
 sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy,
                                  size_t rows, float *gx);
 
+/* relu: also rectify the output (an in-place ReLU follows and no hook needs the values before it). */
 sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
-                                   size_t nstat, sslk_mode mode);
+                                   size_t nstat, sslk_mode mode, bool relu);
 /* x: the forward's input (normalised values are recomputed from it, not stored). */
 void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy, size_t rows,
                              size_t nstat, sslk_mode mode, float *gx);

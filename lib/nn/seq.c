@@ -56,9 +56,14 @@ static sslk_status grow_rows(const sslk_ctx *ctx, float **buf, size_t *cap, size
 sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
                              sslk_mode mode, const float **y) {
     const float *cur = x;
+    bool fused = false; /* the previous batch-norm already applied this ReLU */
     for (size_t i = 0; i < s->n; i++) {
         ssli_layer *L = &s->layers[i];
         if (L->kind == SSLI_LAYER_FLATTEN) continue;
+        if (fused) {
+            fused = false;
+            continue;
+        }
         if (relu_in_place(s, i)) {
             float *h = (float *)(uintptr_t)cur; /* the previous layer's own buffer */
             ssli_act_forward(m, L, cur, rows, h);
@@ -69,7 +74,9 @@ sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t 
         case SSLI_LAYER_LINEAR: ssli_linear_forward(m, L, cur, rows); break;
         case SSLI_LAYER_CONV2D: SSLI_TRY(ssli_conv2d_forward(m, L, cur, rows)); break;
         case SSLI_LAYER_BATCHNORM:
-            SSLI_TRY(ssli_batchnorm_forward(m, L, cur, rows, nstat, mode));
+            /* fuse with an in-place ReLU after it unless the hook must see the values before it */
+            fused = i + 1 < s->n && relu_in_place(s, i + 1) && !(m->hook && m->hook->forward);
+            SSLI_TRY(ssli_batchnorm_forward(m, L, cur, rows, nstat, mode, fused));
             break;
         case SSLI_LAYER_RELU:
         case SSLI_LAYER_LEAKY_RELU:
