@@ -34,7 +34,8 @@ typedef enum sslk_mode {
 /** Parameter initialisation schemes. */
 typedef enum sslk_init {
     SSLK_INIT_PYTORCH = 0,          /**< PyTorch defaults: weights U(-1/sqrt(fan_in), +) (kaiming_uniform a=sqrt(5)),
-                                         biases U(-1/sqrt(fan_in), +), batch-norm gamma 1, beta 0 */
+                                         biases U(-1/sqrt(fan_in), +), batch-norm gamma 1, beta 0;
+                                         a backbone's convs as torchvision's ResNet (N(0, 2/fan_out)) */
     SSLK_INIT_KAIMING_NORMAL = 1,   /**< weights N(0, 2/fan_in), biases 0 */
     SSLK_INIT_KAIMING_NORMAL_OUT = 2 /**< weights N(0, 2/fan_out) (torchvision ResNets), biases 0 */
 } sslk_init;
@@ -90,10 +91,30 @@ SSLK_API sslk_status sslk_model_residual_end(sslk_model *m);
  *  item  := "linear:" N [":nobias"]
  *         | "conv:" C ":" K ":" S ":" P [":nobias"]
  *         | "bn" | "relu" | "leaky_relu:" SLOPE | "abs"
- *         | "maxpool:" K [":" S] | "avgpool:" K [":" S] | "gap" | "flatten"
+ *         | "maxpool:" K [":" S [":" P]] | "avgpool:" K [":" S] | "gap" | "flatten"
+ *         | "adaptive_avgpool:" H [":" W]
  *         | "res(" spec ["|" spec] ")"        residual block: body | shortcut
+ *         | backbone                          top level only, one per model
+ *  backbone := ("resnet18" | "resnet34" | "resnet50") ("-" option)*
+ *  option   := "w" K          every width times K (1..16; resnet50-w2 = SimCLR's x2)
+ *            | "cifar"        3x3 stride-1 stem, padding 1, no max-pool
+ *            | "pad2"         with cifar: stem padding 2
+ *            | "headless"     no fc: the output is the pooled feature vector
+ *            | "fc" N         fc with N outputs (default 1000)
+ *            | "zeroinit"     last batch-norm gamma of every block starts at 0
  *
- *  e.g. "conv:16:3:1:1,bn,relu,res(conv:16:3:1:1,bn,relu,conv:16:3:1:1,bn),relu,gap,linear:10".
+ *  e.g. "conv:16:3:1:1,bn,relu,res(conv:16:3:1:1,bn,relu,conv:16:3:1:1,bn),relu,gap,linear:10",
+ *  "resnet50-headless", "resnet18-cifar,linear:2048,bn,relu,linear:2048".
+ *  A backbone is torchvision's ResNet exactly (BasicBlock for 18 / 34,
+ *  Bottleneck with the stride on the 3x3 conv for 50; 7x7/2 pad-3 stem
+ *  without bias, bn, relu, 3x3/2 pad-1 max-pool; 1x1 conv + bn downsample;
+ *  global average pool; fc); its layers carry torchvision's module paths
+ *  as names ("conv1", "layer2.0.downsample.1", "fc") and their tensors
+ *  are named as in its state_dict.  Layers after a backbone are named
+ *  "head.<j>" (j counted from 0 after it).  The default initialisation of
+ *  a backbone is torchvision's (convs kaiming normal, fan_out; bn 1, 0; fc
+ *  the PyTorch Linear default).  sslk_model_spec prints the backbone token
+ *  back (canonical option order w, cifar, pad2, headless / fc, zeroinit).
  *  Whitespace around items is ignored.  Errors (SSLK_E_INVALID_ARG, or the
  *  shape error of the layer) name the offending token and its 0-based byte
  *  offset.  On error m is left unchanged. */
@@ -119,6 +140,18 @@ SSLK_API sslk_status sslk_model_get_f64(const sslk_model *m, int key, double *va
  *  Experimental since 1.2. */
 SSLK_API sslk_status sslk_model_set_i64(sslk_model *m, int key, int64_t value);
 SSLK_API sslk_status sslk_model_get_i64(const sslk_model *m, int key, int64_t *value);
+/** Append 2-D max pooling with `padding` (at most k / 2) on each side,
+ *  padding acting as -inf (never chosen), floor output size (PyTorch's
+ *  nn.MaxPool2d(k, stride, padding), ceil_mode off); 0 stride means k;
+ *  ties go to the first maximum in row-major window order.  Spec token
+ *  "maxpool:K:S:P".  Experimental since 1.2. */
+SSLK_API sslk_status sslk_model_add_maxpool_pad(sslk_model *m, size_t k, size_t stride, size_t padding);
+/** Append adaptive average pooling (C, H, W) -> (C, out_h, out_w) with
+ *  PyTorch's bins: output i of n over an input of length L averages
+ *  [floor(i L / n), ceil((i + 1) L / n)) (nn.AdaptiveAvgPool2d).  1 x 1
+ *  equals gap with an image-shaped output.  Spec token
+ *  "adaptive_avgpool:H[:W]".  Experimental since 1.2. */
+SSLK_API sslk_status sslk_model_add_adaptive_avgpool(sslk_model *m, size_t out_h, size_t out_w);
 #endif
 
 /* ---- shapes ------------------------------------------------------------- */
@@ -150,7 +183,9 @@ SSLK_API sslk_status sslk_model_zero_grad(sslk_model *m);
  * Tensors are listed in PyTorch nn.Sequential state_dict order and naming:
  * "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
  * "1.running_var", ..., residual blocks as "<i>.body.<j>.weight" and
- * "<i>.shortcut.<j>.weight".  Batch-norm running statistics are included as
+ * "<i>.shortcut.<j>.weight"; a backbone's as torchvision's state_dict
+ * ("conv1.weight", "layer1.0.bn1.running_mean", "fc.bias") and the layers
+ * after it as "head.<j>.weight".  Batch-norm running statistics are included as
  * views flagged SSLK_PARAM_FROZEN with grad NULL (optimizers skip them). */
 
 /** Number of tensors (parameters and batch-norm buffers). */

@@ -104,16 +104,16 @@ sslk_status ssli_cpwl_scale(ssli_cpwl *n, size_t c, size_t spatial, const double
 }
 
 static sslk_status pool_op(ssli_cpwl *n, ssli_cop kind, size_t c, size_t h, size_t w, size_t k,
-                           size_t stride, ssli_cpwl_op **out) {
-    if (c * h * w != n->cur || k == 0 || stride == 0 || k > h || k > w)
-        return ssli_err(SSLK_E_SHAPE, "cpwl: pool shape (%zu,%zu,%zu) k=%zu", c, h, w, k);
+                           size_t stride, size_t pad, ssli_cpwl_op **out) {
+    if (c * h * w != n->cur || k == 0 || stride == 0 || 2 * pad > k || k > h + 2 * pad || k > w + 2 * pad)
+        return ssli_err(SSLK_E_SHAPE, "cpwl: pool shape (%zu,%zu,%zu) k=%zu pad=%zu", c, h, w, k, pad);
     ssli_cpwl_op *op = NULL;
     SSLI_TRY(push_op(n, &op));
     op->kind = kind;
-    op->c = c, op->h = h, op->w = w, op->k = k, op->stride = stride;
+    op->c = c, op->h = h, op->w = w, op->k = k, op->stride = stride, op->pad = pad;
     op->oc = c;
-    op->oh = (h - k) / stride + 1;
-    op->ow = (w - k) / stride + 1;
+    op->oh = (h + 2 * pad - k) / stride + 1;
+    op->ow = (w + 2 * pad - k) / stride + 1;
     set_out(n, op, c * op->oh * op->ow);
     *out = op;
     return SSLK_OK;
@@ -121,13 +121,14 @@ static sslk_status pool_op(ssli_cpwl *n, ssli_cop kind, size_t c, size_t h, size
 
 sslk_status ssli_cpwl_avgpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t k, size_t stride) {
     ssli_cpwl_op *op = NULL;
-    return pool_op(n, SSLI_COP_AVGPOOL, c, h, w, k, stride, &op);
+    return pool_op(n, SSLI_COP_AVGPOOL, c, h, w, k, stride, 0, &op);
 }
 
-sslk_status ssli_cpwl_maxpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t k, size_t stride) {
+sslk_status ssli_cpwl_maxpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t k, size_t stride,
+                              size_t pad) {
     ssli_cpwl_op *op = NULL;
     if (k > 64) return ssli_err(SSLK_E_UNSUPPORTED, "cpwl: max-pool window %zu x %zu is larger than 64 x 64", k, k);
-    SSLI_TRY(pool_op(n, SSLI_COP_MAXPOOL, c, h, w, k, stride, &op));
+    SSLI_TRY(pool_op(n, SSLI_COP_MAXPOOL, c, h, w, k, stride, pad, &op));
     op->m = k * k;
     op->code_bits = 0;
     while (((size_t)1 << op->code_bits) < op->m) op->code_bits++;
@@ -137,10 +138,18 @@ sslk_status ssli_cpwl_maxpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t
         for (size_t i = 0; i < op->oh; i++)
             for (size_t j = 0; j < op->ow; j++) {
                 uint32_t *wn = op->win + ((ch * op->oh + i) * op->ow + j) * op->m;
+                /* a padded entry (-inf) repeats the window's first real entry:
+                 * identical entries resolve to the first, so it never changes
+                 * the maximum or the pieces (pad <= k / 2 keeps one real entry) */
+                size_t y0 = i * stride >= pad ? i * stride - pad : 0, x0 = j * stride >= pad ? j * stride - pad : 0;
+                uint32_t first = (uint32_t)((ch * h + y0) * w + x0);
                 for (size_t a = 0; a < k; a++)
-                    for (size_t b = 0; b < k; b++)
-                        wn[a * k + b] =
-                            (uint32_t)((ch * h + i * stride + a) * w + j * stride + b);
+                    for (size_t b = 0; b < k; b++) {
+                        long yy = (long)(i * stride + a) - (long)pad, xx = (long)(j * stride + b) - (long)pad;
+                        wn[a * k + b] = yy >= 0 && yy < (long)h && xx >= 0 && xx < (long)w
+                                            ? (uint32_t)((ch * h + (size_t)yy) * w + (size_t)xx)
+                                            : first;
+                    }
             }
     return SSLK_OK;
 }

@@ -19,7 +19,7 @@ typedef enum ssli_cop {
     SSLI_COP_AVGPOOL = 4, /* window k, stride, no padding, floor */
     SSLI_COP_GAP = 5,     /* (c, h, w) -> (c) */
     SSLI_COP_UNIT = 6,    /* elementwise two-slope unit: x < 0 ? neg x : pos x */
-    SSLI_COP_MAXPOOL = 7, /* window k, stride, no padding, floor; ties -> first */
+    SSLI_COP_MAXPOOL = 7, /* window k, stride, pad (-inf), floor; ties -> first */
     SSLI_COP_PUSH = 8,
     SSLI_COP_SWAP = 9,
     SSLI_COP_ADD = 10
@@ -72,7 +72,9 @@ sslk_status ssli_cpwl_scale(ssli_cpwl *n, size_t c, size_t spatial, const double
 sslk_status ssli_cpwl_avgpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t k, size_t stride);
 sslk_status ssli_cpwl_gap(ssli_cpwl *n, size_t c, size_t h, size_t w);
 sslk_status ssli_cpwl_unit(ssli_cpwl *n, double neg, double pos);
-sslk_status ssli_cpwl_maxpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t k, size_t stride);
+/* Max-pool with `pad` (<= k / 2) of -inf on each side. */
+sslk_status ssli_cpwl_maxpool(ssli_cpwl *n, size_t c, size_t h, size_t w, size_t k, size_t stride,
+                              size_t pad);
 sslk_status ssli_cpwl_push(ssli_cpwl *n);
 sslk_status ssli_cpwl_swap(ssli_cpwl *n);
 sslk_status ssli_cpwl_add(ssli_cpwl *n);

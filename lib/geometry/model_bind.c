@@ -99,7 +99,7 @@ static sslk_status bind_walk(binder *B, ssli_walk w, ssli_cpwl *net) {
             st = bind_norm(o, &L, prev == SSLI_WALK_DENSE || prev == SSLI_WALK_CONV, shift, net);
             break;
         case SSLI_WALK_UNIT: st = ssli_cpwl_unit(net, L.neg, L.pos); break;
-        case SSLI_WALK_MAXPOOL: st = ssli_cpwl_maxpool(net, c, h, wd, L.kernel, L.stride); break;
+        case SSLI_WALK_MAXPOOL: st = ssli_cpwl_maxpool(net, c, h, wd, L.kernel, L.stride, L.pad); break;
         case SSLI_WALK_AVGPOOL: st = ssli_cpwl_avgpool(net, c, h, wd, L.kernel, L.stride); break;
         case SSLI_WALK_GAP: st = ssli_cpwl_gap(net, c, h, wd); break;
         case SSLI_WALK_RESHAPE: break;
@@ -111,6 +111,12 @@ static sslk_status bind_walk(binder *B, ssli_walk w, ssli_cpwl *net) {
                 if (st == SSLK_OK) st = bind_walk(B, L.shortcut, net);
             }
             if (st == SSLK_OK) st = ssli_cpwl_add(net);
+            break;
+        case SSLI_WALK_ADAPTIVE:
+            st = ssli_err(SSLK_E_UNSUPPORTED,
+                          "%s: layer '%s' is an adaptive average pool with unequal bins (%zu x %zu -> %zu x %zu), "
+                          "which has no CPWL form (use output sizes that divide the input, or 1 x 1)",
+                          o->fn, L.name, L.in.h, L.in.w, L.out.h, L.out.w);
             break;
         default:
             st = ssli_err(SSLK_E_UNSUPPORTED, "%s: layer '%s' (walk operation %d) is not supported",

@@ -61,14 +61,22 @@ static sslk_status walk(ssli_walk w, ssli_police_point *pts, size_t *n, bool *si
         case SSLI_WALK_MAXPOOL:
             return ssli_err(SSLK_E_UNSUPPORTED,
                             "%s: layer '%s' is a max-pool, whose argmax may change inside the region "
-                            "(not supported by POLICE)",
+                            "(not supported by POLICE; so neither is a torchvision ResNet stem -- POLICE "
+                            "supports linear / conv / batch-norm layers each followed by a ReLU-type "
+                            "activation, average pools and residual blocks whose sum feeds no activation)",
+                            fn, L.name);
+        case SSLI_WALK_ADAPTIVE:
+            return ssli_err(SSLK_E_UNSUPPORTED,
+                            "%s: layer '%s' is an adaptive average pool with unequal bins (not supported "
+                            "by POLICE; output sizes dividing the input, or 1 x 1, are average pools)",
                             fn, L.name);
         case SSLI_WALK_UNIT:
             if (!*sided)
                 return ssli_err(SSLK_E_UNSUPPORTED,
                                 "%s: activation '%s' acts on values that are not the output of a "
                                 "linear / conv / batch-norm layer (the input or a residual sum), "
-                                "which a bias shift cannot keep on one side",
+                                "which a bias shift cannot keep on one side (ResNet blocks and the "
+                                "resnet backbones apply a ReLU to the residual sum: not supported)",
                                 fn, L.name);
             break;
         case SSLI_WALK_ADD: {

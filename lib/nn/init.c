@@ -17,7 +17,7 @@ void ssli_layer_init(ssli_layer *L, sslk_init scheme, uint64_t seed) {
     const uint64_t key = ssli_rng_key(seed, L->serial, 0x1417);
     if (L->kind == SSLI_LAYER_BATCHNORM) {
         for (size_t j = 0; j < L->in.c; j++) {
-            L->weight[j] = 1.0f;
+            L->weight[j] = L->zero_gamma ? 0.0f : 1.0f;
             L->bias[j] = 0.0f;
             L->running_mean[j] = 0.0f;
             L->running_var[j] = 1.0f;
@@ -28,6 +28,8 @@ void ssli_layer_init(ssli_layer *L, sslk_init scheme, uint64_t seed) {
     if (L->kind != SSLI_LAYER_LINEAR && L->kind != SSLI_LAYER_CONV2D) return;
     const size_t fi = fan_in(L);
     const double bound = 1.0 / sqrt((double)fi);
+    if (scheme == SSLK_INIT_PYTORCH && L->tv_init) /* backbone convs: torchvision's ResNet init */
+        scheme = SSLK_INIT_KAIMING_NORMAL_OUT;
     if (scheme == SSLK_INIT_PYTORCH) {
         /* kaiming_uniform(a = sqrt(5)): gain sqrt(2 / 6), bound gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in) */
         for (size_t i = 0; i < L->weight_count; i++)

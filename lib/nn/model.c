@@ -126,7 +126,9 @@ static sslk_status push_layer(sslk_model *m, ssli_layer_kind kind, const char *f
     L->kind = kind;
     L->in = L->out = s->out;
     int w;
-    if (m->nopen == 0)
+    if (m->nopen == 0 && m->bb.depth && s->n >= m->bb.end)
+        w = snprintf(L->name, sizeof L->name, "head.%zu", s->n - m->bb.end); /* after a backbone */
+    else if (m->nopen == 0)
         w = snprintf(L->name, sizeof L->name, "%zu", s->n);
     else
         w = snprintf(L->name, sizeof L->name, "%s.%s.%zu", m->open[m->nopen - 1]->name,
@@ -134,6 +136,20 @@ static sslk_status push_layer(sslk_model *m, ssli_layer_kind kind, const char *f
     if (w < 0 || (size_t)w >= sizeof L->name)
         return ssli_err(SSLK_E_RANGE, "%s: layer name too long (nesting too deep)", fn);
     *out = L;
+    return SSLK_OK;
+}
+
+static void set_pnames(ssli_layer *L) {
+    static const char *const suffix[4] = {"weight", "bias", "running_mean", "running_var"};
+    for (int k = 0; k < 4; k++) snprintf(L->pnames[k], sizeof L->pnames[k], "%s.%s", L->name, suffix[k]);
+}
+
+sslk_status ssli_layer_rename(ssli_layer *L, const char *name) {
+    /* tensor names add at most ".running_mean" (13) to the layer name */
+    if (strlen(name) >= sizeof L->name || strlen(name) + 14 > sizeof L->pnames[0])
+        return ssli_err(SSLK_E_RANGE, "model: layer name '%s' is too long", name);
+    snprintf(L->name, sizeof L->name, "%s", name);
+    if (L->pnames) set_pnames(L);
     return SSLK_OK;
 }
 
@@ -160,8 +176,7 @@ static sslk_status commit_layer(sslk_model *m, ssli_layer *L) {
     if (L->weight_count || L->bias_count) {
         L->pnames = ssli_malloc(c, 4, sizeof *L->pnames);
         if (!L->pnames) goto fail;
-        static const char *const suffix[4] = {"weight", "bias", "running_mean", "running_var"};
-        for (int k = 0; k < 4; k++) snprintf(L->pnames[k], sizeof L->pnames[k], "%s.%s", L->name, suffix[k]);
+        set_pnames(L);
     }
     if (L->kind == SSLI_LAYER_RESIDUAL) {
         L->body = ssli_calloc(c, 1, sizeof(ssli_seq));
@@ -302,34 +317,56 @@ sslk_status sslk_model_add_abs(sslk_model *m) {
 }
 
 static sslk_status add_pool(sslk_model *m, ssli_layer_kind kind, size_t k, size_t stride,
-                            const char *fn) {
+                            size_t pad, const char *fn) {
     SSLI_TRY(check_model(m, fn));
     SSLI_TRY(check_size(k, fn, "k"));
     if (stride == 0) stride = k;
     SSLI_TRY(check_size(stride, fn, "stride"));
+    /* PyTorch's rule: every window keeps at least one real value */
+    if (pad > k / 2)
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: 'padding' = %zu exceeds half the window (%zu)", fn, pad, k);
     ssli_layer *L = NULL;
     SSLI_TRY(push_layer(m, kind, fn, &L));
     if (L->in.ndim != 3)
         return ssli_err(SSLK_E_SHAPE, "%s: pooling needs an image input (C, H, W), got a vector of %zu",
                         fn, L->in.c);
-    if (L->in.h < k || L->in.w < k)
-        return ssli_err(SSLK_E_SHAPE, "%s: window %zu larger than the input %zu x %zu", fn, k,
-                        L->in.h, L->in.w);
+    if (L->in.h + 2 * pad < k || L->in.w + 2 * pad < k)
+        return ssli_err(SSLK_E_SHAPE, "%s: window %zu larger than the padded input %zu x %zu", fn, k,
+                        L->in.h + 2 * pad, L->in.w + 2 * pad);
     /* max-pool keeps the winner's index in its plane as an int32 */
     if (kind == SSLI_LAYER_MAXPOOL && L->in.h * L->in.w > (size_t)INT32_MAX)
         return ssli_err(SSLK_E_RANGE, "%s: an input plane of %zu x %zu values exceeds 2^31 - 1", fn,
                         L->in.h, L->in.w);
-    L->kernel = k, L->stride = stride;
-    L->out = (ssli_shape){L->in.c, (L->in.h - k) / stride + 1, (L->in.w - k) / stride + 1, 3};
+    L->kernel = k, L->stride = stride, L->pad = pad;
+    L->out = (ssli_shape){L->in.c, (L->in.h + 2 * pad - k) / stride + 1, (L->in.w + 2 * pad - k) / stride + 1, 3};
     return commit_layer(m, L);
 }
 
 sslk_status sslk_model_add_maxpool(sslk_model *m, size_t k, size_t stride) {
-    return add_pool(m, SSLI_LAYER_MAXPOOL, k, stride, "sslk_model_add_maxpool");
+    return add_pool(m, SSLI_LAYER_MAXPOOL, k, stride, 0, "sslk_model_add_maxpool");
+}
+
+sslk_status sslk_model_add_maxpool_pad(sslk_model *m, size_t k, size_t stride, size_t padding) {
+    return add_pool(m, SSLI_LAYER_MAXPOOL, k, stride, padding, "sslk_model_add_maxpool_pad");
 }
 
 sslk_status sslk_model_add_avgpool(sslk_model *m, size_t k, size_t stride) {
-    return add_pool(m, SSLI_LAYER_AVGPOOL, k, stride, "sslk_model_add_avgpool");
+    return add_pool(m, SSLI_LAYER_AVGPOOL, k, stride, 0, "sslk_model_add_avgpool");
+}
+
+sslk_status sslk_model_add_adaptive_avgpool(sslk_model *m, size_t out_h, size_t out_w) {
+    static const char fn[] = "sslk_model_add_adaptive_avgpool";
+    SSLI_TRY(check_model(m, fn));
+    SSLI_TRY(check_size(out_h, fn, "out_h"));
+    SSLI_TRY(check_size(out_w, fn, "out_w"));
+    ssli_layer *L = NULL;
+    SSLI_TRY(push_layer(m, SSLI_LAYER_ADAPTIVE_AVGPOOL, fn, &L));
+    if (L->in.ndim != 3)
+        return ssli_err(SSLK_E_SHAPE, "%s: pooling needs an image input (C, H, W), got a vector of %zu",
+                        fn, L->in.c);
+    L->out = (ssli_shape){L->in.c, out_h, out_w, 3};
+    SSLI_TRY(check_output(m, L->out, fn));
+    return commit_layer(m, L);
 }
 
 sslk_status sslk_model_add_gap(sslk_model *m) {

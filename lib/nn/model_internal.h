@@ -20,11 +20,12 @@ typedef enum ssli_layer_kind {
     SSLI_LAYER_RELU = 4,
     SSLI_LAYER_LEAKY_RELU = 5, /* slope */
     SSLI_LAYER_ABS = 6,
-    SSLI_LAYER_MAXPOOL = 7,   /* k, stride, no padding, floor; ties -> first in window */
+    SSLI_LAYER_MAXPOOL = 7,   /* k, stride, pad (-inf padding), floor; ties -> first in window */
     SSLI_LAYER_AVGPOOL = 8,   /* k, stride, no padding, floor */
     SSLI_LAYER_GAP = 9,       /* (c, h, w) -> (c) */
     SSLI_LAYER_FLATTEN = 10,  /* (c, h, w) -> (c*h*w); data unchanged */
-    SSLI_LAYER_RESIDUAL = 11  /* body(x) + shortcut(x) */
+    SSLI_LAYER_RESIDUAL = 11, /* body(x) + shortcut(x) */
+    SSLI_LAYER_ADAPTIVE_AVGPOOL = 12 /* (c, h, w) -> (c, out.h, out.w), PyTorch's bins */
 } ssli_layer_kind;
 
 typedef struct ssli_seq ssli_seq;
@@ -41,8 +42,13 @@ typedef struct ssli_layer {
     float *weight, *bias, *gweight, *gbias;
     size_t weight_count, bias_count;
 
-    size_t kernel, stride, pad; /* conv2d (kernel, stride, pad), pools (kernel, stride) */
+    size_t kernel, stride, pad; /* conv2d and max-pool (kernel, stride, pad), avg-pool (kernel, stride) */
     float slope;                /* leaky-ReLU */
+
+    /* Backbone layers (backbone_resnet.c): conv weights drawn as torchvision
+     * does (kaiming normal, fan_out) under the default scheme; zero_gamma: the
+     * last batch-norm of a block starts at gamma 0 (zero_init_residual). */
+    bool tv_init, zero_gamma;
 
     /* Batch-norm buffers (c each); eps and momentum come from the model's settings. */
     float *running_mean, *running_var;
@@ -78,12 +84,26 @@ struct ssli_seq {
 
 #define SSLI_MODEL_MAX_DEPTH 16 /* nesting of open residual blocks */
 
+/* A named backbone expanded at the top level (backbone_resnet.c): the
+ * options of its spec token and the top-level layers it spans. */
+typedef struct ssli_backbone {
+    int depth;        /* 18, 34, 50; 0 = the model has no backbone */
+    size_t width;     /* width multiplier (1, 2, ...) */
+    int cifar;        /* 0: 7x7/2 stem + max-pool; 1 or 2: 3x3/1 stem with that padding, no max-pool */
+    bool headless;    /* no fc */
+    size_t classes;   /* fc outputs */
+    bool zero_init;   /* zero_init_residual */
+    size_t start, end; /* top-level layers [start, end) */
+} ssli_backbone;
+
 struct sslk_model {
     sslk_ctx *ctx;
     uint64_t seed;
     uint64_t layers_added; /* counter keying the init stream of each new layer */
     ssli_seq top;
     double settings[2]; /* indexed like ssli_settings_model */
+
+    ssli_backbone bb; /* bb.depth == 0: none; layers after it are named "head.<j>" */
 
     /* builder state: open residual blocks (path of layers being filled) */
     ssli_layer *open[SSLI_MODEL_MAX_DEPTH];
@@ -146,6 +166,17 @@ sslk_status ssli_model_load_safetensors_buffer(sslk_model *m, const unsigned cha
                                                const char *path, const char *fn);
 
 /* ---- internal building blocks (lib/nn) ------------------------------------ */
+/* Parse a backbone token ("resnet18-cifar", ...) of length len; false when it
+ * is not one (no error set).  *bad receives a reason when the name is a
+ * backbone's but an option is malformed. */
+bool ssli_backbone_parse(const char *tok, size_t len, ssli_backbone *bb, const char **bad);
+/* Append the backbone's layers at the top level of m (no block open). */
+sslk_status ssli_backbone_build(sslk_model *m, const ssli_backbone *bb);
+/* Canonical token of a backbone into buf (cap >= 64). */
+void ssli_backbone_token(const ssli_backbone *bb, char *buf, size_t cap);
+/* Rename a layer (and its tensor names). */
+sslk_status ssli_layer_rename(ssli_layer *L, const char *name);
+
 sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
                              sslk_mode mode, const float **y);
 /* gy may be modified in place when a hook is attached; gx may be NULL

@@ -83,6 +83,7 @@ sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t 
         case SSLI_LAYER_ABS: ssli_act_forward(m, L, cur, rows, L->out_buf); break;
         case SSLI_LAYER_MAXPOOL:
         case SSLI_LAYER_AVGPOOL:
+        case SSLI_LAYER_ADAPTIVE_AVGPOOL:
         case SSLI_LAYER_GAP: SSLI_TRY(ssli_pool_forward(m, L, cur, rows)); break;
         case SSLI_LAYER_RESIDUAL:
             SSLI_TRY(ssli_residual_forward(m, L, cur, rows, nstat, mode));
@@ -139,6 +140,7 @@ static sslk_status seq_backward(sslk_model *m, ssli_seq *s, const float *x, floa
         case SSLI_LAYER_ABS: ssli_act_backward(m, L, xin, gcur, rows, t); break;
         case SSLI_LAYER_MAXPOOL:
         case SSLI_LAYER_AVGPOOL:
+        case SSLI_LAYER_ADAPTIVE_AVGPOOL:
         case SSLI_LAYER_GAP: ssli_pool_backward(m, L, gcur, rows, t); break;
         case SSLI_LAYER_FLATTEN:
             if (t) memcpy(t, gcur, rows * ssli_shape_numel(L->in) * sizeof(float));

@@ -115,11 +115,26 @@ static sslk_status parse_plain(parser *p) {
             return bad_token(tok, len, off, "malformed (expected leaky_relu:SLOPE)");
         st = sslk_model_add_leaky_relu(m, slope);
     } else if (IS("maxpool") || IS("avgpool")) {
+        const size_t maxf = IS("maxpool") ? 4 : 3;
+        bool ok = nf >= 2 && nf <= maxf;
+        for (size_t i = 1; ok && i < nf; i++) ok = parse_size(f[i], fl[i], &a[i - 1]);
+        if (!ok)
+            return bad_token(tok, len, off, "malformed (expected maxpool:K[:S[:P]] or avgpool:K[:S])");
+        if (nf >= 3 && a[1] == 0) return bad_token(tok, len, off, "zero stride in");
+        st = IS("maxpool") ? sslk_model_add_maxpool_pad(m, a[0], a[1], a[2]) : sslk_model_add_avgpool(m, a[0], a[1]);
+    } else if (IS("adaptive_avgpool")) {
         if ((nf != 2 && nf != 3) || !parse_size(f[1], fl[1], &a[0]) ||
             (nf == 3 && !parse_size(f[2], fl[2], &a[1])))
-            return bad_token(tok, len, off, "malformed (expected maxpool:K[:S] or avgpool:K[:S])");
-        if (nf == 3 && a[1] == 0) return bad_token(tok, len, off, "zero stride in");
-        st = IS("maxpool") ? sslk_model_add_maxpool(m, a[0], a[1]) : sslk_model_add_avgpool(m, a[0], a[1]);
+            return bad_token(tok, len, off, "malformed (expected adaptive_avgpool:H[:W])");
+        st = sslk_model_add_adaptive_avgpool(m, a[0], nf == 3 ? a[1] : a[0]);
+    } else if (nf == 1 && fl[0] > 6 && !memcmp(f[0], "resnet", 6)) {
+        ssli_backbone bb;
+        const char *why = "unknown";
+        if (!ssli_backbone_parse(tok, len, &bb, &why)) return bad_token(tok, len, off, why);
+        if (m->nopen)
+            return bad_token(tok, len, off, "backbone inside a residual block (backbones go at the top level):");
+        if (m->bb.depth) return bad_token(tok, len, off, "second backbone (one per model):");
+        st = ssli_backbone_build(m, &bb);
     } else {
         return bad_token(tok, len, off, "unknown");
     }
@@ -198,6 +213,7 @@ sslk_status sslk_model_add_spec(sslk_model *m, const char *spec) {
     sslk_model *t;
     SSLI_TRY(sslk_model_create(m->ctx, (size_t)s.ndim, shape, 0, &t));
     t->dry = true; /* shapes only: nothing is allocated for its tensors */
+    t->bb.depth = m->bb.depth; /* a second backbone fails in the dry run too */
     sslk_status st = run_parse(t, spec);
     sslk_model_destroy(t);
     if (st) return st;
@@ -243,15 +259,22 @@ static void put(sbuf *b, const char *fmt, ...) {
     b->len += (size_t)w;
 }
 
-static void print_seq(sbuf *b, const ssli_seq *s) {
+static void print_seq(sbuf *b, const ssli_seq *s, const ssli_backbone *bb) {
     for (size_t i = 0; i < s->n; i++) {
         const ssli_layer *L = &s->layers[i];
         if (i) put(b, ",");
+        if (bb && bb->depth && i == bb->start) { /* the backbone's layers print as its token */
+            char t[64];
+            ssli_backbone_token(bb, t, sizeof t);
+            put(b, "%s", t);
+            i = bb->end - 1;
+            continue;
+        }
         switch (L->kind) {
-        case SSLI_LAYER_LINEAR: put(b, "linear:%zu%s", L->out.c, L->bias ? "" : ":nobias"); break;
+        case SSLI_LAYER_LINEAR: put(b, "linear:%zu%s", L->out.c, L->bias_count ? "" : ":nobias"); break;
         case SSLI_LAYER_CONV2D:
             put(b, "conv:%zu:%zu:%zu:%zu%s", L->out.c, L->kernel, L->stride, L->pad,
-                L->bias ? "" : ":nobias");
+                L->bias_count ? "" : ":nobias");
             break;
         case SSLI_LAYER_BATCHNORM: put(b, "bn"); break;
         case SSLI_LAYER_RELU: put(b, "relu"); break;
@@ -260,16 +283,21 @@ static void print_seq(sbuf *b, const ssli_seq *s) {
         case SSLI_LAYER_MAXPOOL:
         case SSLI_LAYER_AVGPOOL:
             put(b, "%s:%zu", L->kind == SSLI_LAYER_MAXPOOL ? "maxpool" : "avgpool", L->kernel);
-            if (L->stride != L->kernel) put(b, ":%zu", L->stride);
+            if (L->stride != L->kernel || L->pad) put(b, ":%zu", L->stride);
+            if (L->pad) put(b, ":%zu", L->pad);
+            break;
+        case SSLI_LAYER_ADAPTIVE_AVGPOOL:
+            put(b, "adaptive_avgpool:%zu", L->out.h);
+            if (L->out.w != L->out.h) put(b, ":%zu", L->out.w);
             break;
         case SSLI_LAYER_GAP: put(b, "gap"); break;
         case SSLI_LAYER_FLATTEN: put(b, "flatten"); break;
         case SSLI_LAYER_RESIDUAL:
             put(b, "res(");
-            print_seq(b, L->body);
+            print_seq(b, L->body, NULL);
             if (L->shortcut) {
                 put(b, "|");
-                print_seq(b, L->shortcut);
+                print_seq(b, L->shortcut, NULL);
             }
             put(b, ")");
             break;
@@ -279,13 +307,13 @@ static void print_seq(sbuf *b, const ssli_seq *s) {
 
 sslk_status ssli_model_spec_alloc(const sslk_model *m, char **out) {
     sbuf b = {NULL, 0, 0, false};
-    print_seq(&b, &m->top);
+    print_seq(&b, &m->top, &m->bb);
     if (b.fail) return ssli_err(SSLK_E_INTERNAL, "sslk_model_spec: token too long");
     char *s = ssli_malloc(m->ctx, b.len + 1, 1);
     if (!s) return ssli_alloc_status();
     s[0] = '\0';
     b = (sbuf){s, 0, b.len + 1, false};
-    print_seq(&b, &m->top);
+    print_seq(&b, &m->top, &m->bb);
     *out = s;
     return SSLK_OK;
 }

@@ -41,6 +41,18 @@ void ssli_walk_get(ssli_walk w, size_t i, ssli_walk_layer *d) {
     case SSLI_LAYER_ABS: d->op = SSLI_WALK_UNIT, d->neg = -1.0, d->pos = 1.0; break;
     case SSLI_LAYER_MAXPOOL: d->op = SSLI_WALK_MAXPOOL; break;
     case SSLI_LAYER_AVGPOOL: d->op = SSLI_WALK_AVGPOOL; break;
+    case SSLI_LAYER_ADAPTIVE_AVGPOOL:
+        /* equal bins are an avg-pool (1 x 1: a global average); others have no CPWL op */
+        if (L->out.h == 1 && L->out.w == 1) {
+            d->op = SSLI_WALK_GAP;
+        } else if (L->in.h % L->out.h == 0 && L->in.w % L->out.w == 0 &&
+                   L->in.h / L->out.h == L->in.w / L->out.w) {
+            d->op = SSLI_WALK_AVGPOOL;
+            d->kernel = d->stride = L->in.h / L->out.h;
+        } else {
+            d->op = SSLI_WALK_ADAPTIVE;
+        }
+        break;
     case SSLI_LAYER_GAP: d->op = SSLI_WALK_GAP; break;
     case SSLI_LAYER_FLATTEN: d->op = SSLI_WALK_RESHAPE; break;
     case SSLI_LAYER_RESIDUAL:

@@ -28,11 +28,12 @@ typedef enum ssli_walk_op {
     SSLI_WALK_CONV = 2,    /* W out.c x in.c x k x k, stride, zero padding pad; bias out.c or NULL */
     SSLI_WALK_NORM = 3,    /* per channel (weight (x - mean) / sqrt(var + eps) + bias); weight/bias may be NULL */
     SSLI_WALK_UNIT = 4,    /* elementwise x > 0 ? pos x : neg x */
-    SSLI_WALK_MAXPOOL = 5, /* window k, stride, no padding, floor; ties -> first */
+    SSLI_WALK_MAXPOOL = 5, /* window k, stride, pad (-inf padding), floor; ties -> first */
     SSLI_WALK_AVGPOOL = 6, /* window k, stride, no padding, floor */
     SSLI_WALK_GAP = 7,     /* (c, h, w) -> (c) mean */
     SSLI_WALK_RESHAPE = 8, /* data unchanged (flatten) */
-    SSLI_WALK_ADD = 9      /* body(x) + shortcut(x) */
+    SSLI_WALK_ADD = 9,     /* body(x) + shortcut(x) */
+    SSLI_WALK_ADAPTIVE = 10 /* adaptive average pooling with unequal bins (no CPWL op) */
 } ssli_walk_op;
 
 typedef struct ssli_walk {
@@ -49,7 +50,7 @@ typedef struct ssli_walk_layer {
     size_t weight_count, bias_count;
     const float *mean, *var;    /* NORM: running statistics (in.c each) */
     double eps;                 /* NORM */
-    size_t kernel, stride, pad; /* CONV (kernel, stride, pad), pools (kernel, stride) */
+    size_t kernel, stride, pad; /* CONV and MAXPOOL (kernel, stride, pad), AVGPOOL (kernel, stride) */
     double neg, pos;            /* UNIT slopes */
     bool preact;                /* a pre-activation point: the hook acts on its output */
     ssli_walk body, shortcut;   /* ADD */

@@ -353,9 +353,14 @@ static double *ref_seq(ref *R, const ssli_seq *s, const double *x0) {
                     for (size_t j = 0; j < OW; j++) {
                         double best = -INFINITY, sum = 0;
                         size_t arg = 0;
+                        /* padding (max-pool): the CPWL form repeats the window's first real entry */
+                        size_t pd = L->pad, y0 = i * L->stride >= pd ? i * L->stride - pd : 0,
+                               x0 = j * L->stride >= pd ? j * L->stride - pd : 0;
                         for (size_t p = 0; p < k; p++)
                             for (size_t q = 0; q < k; q++) {
-                                double v = x[(ch * H + i * L->stride + p) * Wd + j * L->stride + q];
+                                long yy = (long)(i * L->stride + p) - (long)pd, xx = (long)(j * L->stride + q) - (long)pd;
+                                bool in = yy >= 0 && xx >= 0 && yy < (long)H && xx < (long)Wd;
+                                double v = in ? x[(ch * H + (size_t)yy) * Wd + (size_t)xx] : x[(ch * H + y0) * Wd + x0];
                                 sum += v;
                                 if (v > best) best = v, arg = p * k + q;
                             }
@@ -370,6 +375,18 @@ static double *ref_seq(ref *R, const ssli_seq *s, const double *x0) {
             if (L->kind == SSLI_LAYER_MAXPOOL) R->bit += no * bits;
             break;
         }
+        case SSLI_LAYER_ADAPTIVE_AVGPOOL:
+            for (size_t ch = 0; ch < C; ch++)
+                for (size_t i = 0; i < OH; i++)
+                    for (size_t j = 0; j < OW; j++) {
+                        size_t i0 = i * H / OH, i1 = ((i + 1) * H + OH - 1) / OH;
+                        size_t j0 = j * Wd / OW, j1 = ((j + 1) * Wd + OW - 1) / OW;
+                        double a = 0;
+                        for (size_t p = i0; p < i1; p++)
+                            for (size_t q = j0; q < j1; q++) a += x[(ch * H + p) * Wd + q];
+                        y[(ch * OH + i) * OW + j] = a / (double)((i1 - i0) * (j1 - j0));
+                    }
+            break;
         case SSLI_LAYER_GAP:
             for (size_t ch = 0; ch < C; ch++) {
                 double a = 0;
@@ -687,6 +704,14 @@ START_TEST(residual_blocks) {
     prop_stats cc = check_model("conv:3:3:1:1,relu,res(conv:3:3:1:1,bn,relu,conv:3:3:1:1),relu,gap,linear:2", 3, ishape, 1.0, 33, 2,
                                 1000, 25);
     ck_assert_uint_gt(cc.regions, 5);
+    /* a ResNet in miniature: bias-free convs, padded max-pool stem, a
+     * downsampling block with a conv + bn shortcut, adaptive pooling */
+    size_t rshape[3] = {1, 8, 8};
+    prop_stats r = check_model("conv:2:3:1:1:nobias,bn,relu,maxpool:3:2:1,res(conv:2:3:1:1:nobias,bn,relu,"
+                               "conv:2:3:1:1:nobias,bn),relu,res(conv:3:3:2:1:nobias,bn,relu,conv:3:3:1:1:nobias,bn|"
+                               "conv:3:1:2:0:nobias,bn),relu,adaptive_avgpool:1,flatten,linear:2",
+                               3, rshape, 1.5, 34, 2, 1000, 25);
+    ck_assert_uint_gt(r.regions, 5);
 }
 END_TEST
 
