@@ -11,7 +11,6 @@
  * Usage: bench_backbones [--reps N] [--rows 0,1,2] [--threads 1,2] [--batch-div D]
  *                        [--no-torch] [--shapes]
  * SPDX-License-Identifier: BSD-3-Clause */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,46 +39,8 @@ static const row ROWS[] = {
 };
 #define NROWS 3
 
-/* Append to a fixed buffer (the specs are a few kB). */
-static void put(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void put(char *buf, size_t cap, const char *fmt, ...) {
-    size_t len = strlen(buf);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + len, cap - len, fmt, ap);
-    va_end(ap);
-}
-
-/* torchvision's layouts as explicit specs.  The ImageNet stem's 3x3/2 max-pool
- * with padding 1 is written maxpool:2 (no padding): same 56x56 output, so every
- * later layer has torchvision's shape. */
-static void build_spec(size_t r, char *buf, size_t cap) {
-    buf[0] = 0;
-    const bool cifar = r == 0, bottleneck = r == 2;
-    if (cifar)
-        put(buf, cap, "conv:64:3:1:1:nobias,bn,relu");
-    else
-        put(buf, cap, "conv:64:7:2:3:nobias,bn,relu,maxpool:2");
-    const int depth[2][4] = {{2, 2, 2, 2}, {3, 4, 6, 3}};
-    size_t cin = 64;
-    for (int st = 0; st < 4; st++) {
-        const size_t w = (size_t)64 << st, cout = bottleneck ? 4 * w : w;
-        for (int b = 0; b < depth[bottleneck][st]; b++) {
-            const size_t s = st > 0 && b == 0 ? 2 : 1;
-            if (bottleneck)
-                put(buf, cap,
-                    ",res(conv:%zu:1:1:0:nobias,bn,relu,conv:%zu:3:%zu:1:nobias,bn,relu,"
-                    "conv:%zu:1:1:0:nobias,bn",
-                    w, w, s, cout);
-            else
-                put(buf, cap, ",res(conv:%zu:3:%zu:1:nobias,bn,relu,conv:%zu:3:1:1:nobias,bn", w, s, w);
-            if (s != 1 || cin != cout) put(buf, cap, "|conv:%zu:1:%zu:0:nobias,bn", cout, s);
-            put(buf, cap, "),relu");
-            cin = cout;
-        }
-    }
-    put(buf, cap, ",gap");
-}
+/* torchvision's layouts by name (lib/nn/backbone_resnet.c), headless. */
+static const char *const SPECS[NROWS] = {"resnet18-cifar-headless", "resnet18-headless", "resnet50-headless"};
 
 typedef struct bench {
     sslk_model *m;
@@ -129,8 +90,7 @@ static void median_ms(void (*fn)(void *), void *arg, int reps, double *wall, dou
 }
 
 static int setup(sslk_ctx *ctx, size_t r, size_t batch, bench *b) {
-    static char spec[8192];
-    build_spec(r, spec, sizeof spec);
+    const char *spec = SPECS[r];
     const size_t shape[3] = {3, ROWS[r].side, ROWS[r].side};
     if (sslk_model_from_spec(ctx, spec, 3, shape, 1, &b->m)) {
         fprintf(stderr, "%s: %s\n", ROWS[r].name, sslk_last_error());

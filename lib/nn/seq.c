@@ -35,11 +35,25 @@ static bool relu_in_place(const ssli_seq *s, size_t i) {
     return s->layers[i].kind == SSLI_LAYER_RELU && i > 0 && s->layers[i - 1].kind != SSLI_LAYER_FLATTEN;
 }
 
+/* A residual block writes its sum over its body's output when the body ends in
+ * a layer whose backward reads only its input (torchvision's "out += identity"):
+ * one activation less per block. */
+static bool residual_in_place(const ssli_layer *L) {
+    if (L->kind != SSLI_LAYER_RESIDUAL || L->body->n == 0) return false;
+    ssli_layer_kind k = L->body->layers[L->body->n - 1].kind;
+    return k == SSLI_LAYER_CONV2D || k == SSLI_LAYER_BATCHNORM || k == SSLI_LAYER_LINEAR;
+}
+
+/* The buffer holding a (non-flatten, not in-place ReLU) layer's output. */
+static float *own_output(const ssli_layer *L) {
+    return residual_in_place(L) ? L->body->layers[L->body->n - 1].out_buf : L->out_buf;
+}
+
 /* Output of layer i of the last forward (flatten passes its input through,
  * an in-place ReLU leaves it in its predecessor's buffer). */
 static const float *layer_output(const ssli_seq *s, size_t i, const float *x) {
     for (;;) {
-        if (s->layers[i].kind != SSLI_LAYER_FLATTEN && !relu_in_place(s, i)) return s->layers[i].out_buf;
+        if (s->layers[i].kind != SSLI_LAYER_FLATTEN && !relu_in_place(s, i)) return own_output(&s->layers[i]);
         if (i == 0) return x;
         i--;
     }
@@ -69,7 +83,8 @@ sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t 
             ssli_act_forward(m, L, cur, rows, h);
             continue;
         }
-        SSLI_TRY(grow_rows(m->ctx, &L->out_buf, &L->out_cap, rows, ssli_shape_numel(L->out)));
+        if (!residual_in_place(L))
+            SSLI_TRY(grow_rows(m->ctx, &L->out_buf, &L->out_cap, rows, ssli_shape_numel(L->out)));
         switch (L->kind) {
         case SSLI_LAYER_LINEAR: ssli_linear_forward(m, L, cur, rows); break;
         case SSLI_LAYER_CONV2D: SSLI_TRY(ssli_conv2d_forward(m, L, cur, rows)); break;
@@ -93,7 +108,7 @@ sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t 
         if (m->hook && m->hook->forward && ssli_seq_is_preact(s, i))
             SSLI_TRY(m->hook->forward(m->hook->user, (const void *)L, L->out_buf, nstat, rows - nstat,
                                       ssli_shape_numel(L->out)));
-        cur = L->out_buf;
+        cur = own_output(L);
     }
     *y = cur;
     return SSLK_OK;
@@ -167,7 +182,7 @@ sslk_status ssli_residual_forward(sslk_model *m, ssli_layer *L, const float *x, 
     SSLI_TRY(ssli_seq_forward(m, L->body, x, rows, nstat, mode, &yb));
     if (L->shortcut) SSLI_TRY(ssli_seq_forward(m, L->shortcut, x, rows, nstat, mode, &ys));
     const size_t n = rows * ssli_shape_numel(L->out);
-    float *y = L->out_buf;
+    float *y = own_output(L); /* may be yb itself: element-wise, in place is fine */
     int nt = ssli_threads(m->ctx);
 #pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = yb[i] + ys[i];
