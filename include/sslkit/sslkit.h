@@ -18,5 +18,7 @@
 #include "sslkit/optim.h"
 #include "sslkit/plot.h"
 #include "sslkit/train.h"
+/* spectral (experimental) */
+#include "sslkit/spectral.h"
 
 #endif
