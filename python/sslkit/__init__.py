@@ -26,3 +26,6 @@ from .geometry import Slice, Partition, splinecam  # noqa: E402,F401
 # police
 from .police import (Police, police_box, police_polygon, police_simplex,  # noqa: E402,F401
                      police_splinecam, police_verify)
+# spectral (experimental)
+from .spectral import (GalerkinEigenfunctions, diffusion_distances, diffusion_map,  # noqa: E402,F401
+                       galerkin_eigenfunctions, knn_graph, laplacian_eigenmaps)
