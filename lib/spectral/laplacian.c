@@ -21,12 +21,14 @@ void ssli_graph_op_apply(const void *opv, const double *x, double *y) {
     const ssli_csr *g = op->g;
     size_t n = g->n;
     const double *in = x;
-    int nt = ssli_threads(op->ctx);
+    /* ARPACK calls this hundreds of times: below ~1M entries a parallel
+     * region's barrier costs more than it saves on a busy machine */
+    int nt = g->nnz >= ((size_t)1 << 20) ? ssli_threads(op->ctx) : 1;
     if (op->dh) {
         for (size_t i = 0; i < n; i++) op->tmp[i] = op->dh[i] * x[i];
         in = op->tmp;
     }
-#pragma omp parallel for num_threads(nt) schedule(static, 256)
+#pragma omp parallel for num_threads(nt) schedule(static, 256) if (nt > 1)
     for (size_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t e = g->indptr[i]; e < g->indptr[i + 1]; e++) s += (double)g->w[e] * in[g->col[e]];
