@@ -38,47 +38,73 @@ static size_t block_rows(const sslk_spectral *sp, size_t n) {
     return b < n ? b : n;
 }
 
+/* Insert candidate (v, j) into the ascending list (bd, bi) of *cnt <= k
+ * entries; a tie never displaces an earlier (lower-index) candidate. */
+static inline void push(float *bd, int32_t *bi, size_t *cnt, size_t k, float v, size_t j) {
+    if (*cnt == k && !(v < bd[k - 1])) return;
+    size_t pos = *cnt < k ? (*cnt)++ : k - 1;
+    while (pos > 0 && v < bd[pos - 1]) {
+        bd[pos] = bd[pos - 1];
+        bi[pos] = bi[pos - 1];
+        pos--;
+    }
+    bd[pos] = v;
+    bi[pos] = (int32_t)j;
+}
+
 /* The k nearest other rows of every row, ascending distance (ties: lower
- * index first): nbr[n x k], nd2[n x k] squared distances. */
+ * index first): nbr[n x k], nd2[n x k] squared distances.  Each pair is
+ * computed once: block I of rows against the columns j >= start of I (one
+ * GEMM of half the full product on average), feeding both the rows of I and
+ * the later rows j.  Every list therefore receives its candidates in
+ * increasing index order, whatever the block height or thread count. */
 static sslk_status knn_search(const sslk_spectral *sp, const float *x, size_t n, size_t d, size_t k, int32_t *nbr,
                               float *nd2) {
     const sslk_ctx *ctx = sp->ctx;
     size_t bh = block_rows(sp, n);
     float *sq = ssli_malloc(ctx, n, sizeof(float));
     float *blk = ssli_malloc(ctx, bh * n, sizeof(float));
-    if (!sq || !blk) {
+    size_t *cnt = ssli_calloc(ctx, n, sizeof(size_t));
+    if (!sq || !blk || !cnt) {
         ssli_free(ctx, sq);
         ssli_free(ctx, blk);
+        ssli_free(ctx, cnt);
         return ssli_alloc_status();
     }
     ssli_spectral_sqnorms(ctx, x, n, d, sq);
     int nt = ssli_threads(ctx);
     for (size_t i0 = 0; i0 < n; i0 += bh) {
-        size_t i1 = i0 + bh < n ? i0 + bh : n;
-        ssli_spectral_dist_block(ctx, x, sq, n, d, i0, i1, blk);
+        size_t i1 = i0 + bh < n ? i0 + bh : n, b = i1 - i0, w = n - i0;
+        ssli_sgemm(ctx, false, true, b, w, d, -2.0f, x + i0 * d, d, x + i0 * d, d, 0.0f, blk, w);
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (size_t r = 0; r < b; r++) {
+            float *o = blk + r * w, si = sq[i0 + r];
+            for (size_t c = 0; c < w; c++) {
+                float v = o[c] + si + sq[i0 + c];
+                o[c] = v > 0 ? v : 0; /* rounding can make it slightly negative */
+            }
+        }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
-        for (size_t i = i0; i < i1; i++) {
-            const float *o = blk + (i - i0) * n;
-            float *bd = nd2 + i * k;
-            int32_t *bi = nbr + i * k;
-            size_t cnt = 0;
-            for (size_t j = 0; j < n; j++) {
-                if (j == i) continue;
-                float v = o[j];
-                if (cnt == k && !(v < bd[k - 1])) continue;
-                size_t pos = cnt < k ? cnt++ : k - 1;
-                while (pos > 0 && v < bd[pos - 1]) {
-                    bd[pos] = bd[pos - 1];
-                    bi[pos] = bi[pos - 1];
-                    pos--;
-                }
-                bd[pos] = v;
-                bi[pos] = (int32_t)j;
+        for (size_t i = i0; i < i1; i++) { /* rows of the block: columns from i0 on */
+            const float *o = blk + (i - i0) * w;
+            for (size_t c = 0; c < w; c++)
+                if (i0 + c != i) push(nd2 + i * k, nbr + i * k, &cnt[i], k, o[c], i0 + c);
+        }
+        /* later rows j: the block's rows in order, by tiles of 64 columns so
+         * the block is read row-contiguously and the 64 lists stay in cache */
+        size_t ntiles = (n - i1 + 63) / 64;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (size_t tile = 0; tile < ntiles; tile++) {
+            size_t j0 = i1 + tile * 64, j1 = j0 + 64 < n ? j0 + 64 : n;
+            for (size_t r = 0; r < b; r++) {
+                const float *o = blk + r * w + (j0 - i0);
+                for (size_t j = j0; j < j1; j++) push(nd2 + j * k, nbr + j * k, &cnt[j], k, o[j - j0], i0 + r);
             }
         }
     }
     ssli_free(ctx, sq);
     ssli_free(ctx, blk);
+    ssli_free(ctx, cnt);
     return SSLK_OK;
 }
 
