@@ -7,6 +7,8 @@
  * two embeddings up to sign and rotation (cosines of principal angles).
  * "graph s" times the graph alone, "sslkit s" the whole eigenmaps call
  * (graph again + eigenvectors), which is what sklearn's time covers too.
+ * The reference runs under `ulimit -v 8000000` (8 GB) so that its sparse
+ * LU (shift-invert) cannot exhaust a shared machine; NaN means it failed.
  * usage: bench_spectral [THREADS] [K] [N ...]     (default 1 32 10000 60000)
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
@@ -91,8 +93,8 @@ int main(int argc, char **argv) {
         double ref = NAN, cmin = NAN, cmean = NAN, cmed = NAN;
         char cmd[2048], line[1024];
         snprintf(cmd, sizeof cmd,
-                 "OMP_NUM_THREADS=%d BLIS_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d /usr/bin/python3 "
-                 "%s/spectral_ref.py %s %s %zu %d 2>/dev/null",
+                 "ulimit -v 8000000; OMP_NUM_THREADS=%d BLIS_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d "
+                 "/usr/bin/python3 %s/spectral_ref.py %s %s %zu %d 2>/dev/null",
                  threads, threads, threads, SSLK_BENCH_SRC, feat, emb_path, neighbors, threads);
         FILE *p = access("/usr/bin/python3", X_OK) == 0 ? popen(cmd, "r") : NULL;
         if (p) {
