@@ -9,6 +9,13 @@
 
 #ifdef SSLK_HAVE_ARPACK
 #include <arpack.h>
+#include <pthread.h>
+
+/* ARPACK keeps the state of a reverse-communication loop in Fortran SAVE
+ * variables (and its timing / debug common blocks), so two loops must never
+ * interleave: calls from different threads take turns here.  The mat-vec
+ * inside still uses the handle's threads. */
+static pthread_mutex_t arpack_lock = PTHREAD_MUTEX_INITIALIZER;
 
 sslk_status ssli_arpack_largest(const sslk_ctx *ctx, size_t n, size_t nev, size_t ncv, double tol, int64_t maxiter, uint64_t seed,
                                 ssli_matvec_fn mv, const void *op, double *evals, double *evecs, const char *fn) {
@@ -35,6 +42,7 @@ sslk_status ssli_arpack_largest(const sslk_ctx *ctx, size_t n, size_t nev, size_
     ssli_rng rng;
     ssli_rng_init(&rng, seed, 0xa2ac);
     for (size_t i = 0; i < n; i++) resid[i] = 2.0 * ssli_rng_next_uniform(&rng) - 1.0;
+    pthread_mutex_lock(&arpack_lock);
     a_int ido = 0, info = 1; /* info = 1: use resid as the start vector */
     a_int iparam[11] = {0}, ipntr[14] = {0};
     iparam[0] = 1;             /* exact shifts */
@@ -46,6 +54,7 @@ sslk_status ssli_arpack_largest(const sslk_ctx *ctx, size_t n, size_t nev, size_
         if (ido != 1 && ido != -1) break;
         mv(op, workd + ipntr[0] - 1, workd + ipntr[1] - 1);
     }
+    if (info != 0) pthread_mutex_unlock(&arpack_lock);
     if (info == 1) {
         s = ssli_err(SSLK_E_NUMERIC,
                      "%s: ARPACK did not converge in max_iter = %lld restarts (%d of %zu eigenvalues converged); "
@@ -62,6 +71,7 @@ sslk_status ssli_arpack_largest(const sslk_ctx *ctx, size_t n, size_t nev, size_
     a_int ierr = 0;
     dseupd_c(1, "A", select, d, evecs, (a_int)n, 0.0, "I", (a_int)n, "LA", (a_int)nev, tol, resid, (a_int)ncv, v,
              (a_int)n, iparam, ipntr, workd, workl, (a_int)lworkl, &ierr);
+    pthread_mutex_unlock(&arpack_lock);
     if (ierr != 0) {
         s = ssli_err(SSLK_E_NUMERIC, "%s: ARPACK dseupd failed with info = %d (n = %zu, nev = %zu)", fn, (int)ierr,
                      n, nev);
