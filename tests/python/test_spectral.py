@@ -237,3 +237,24 @@ def test_bad_input():
     assert e.value.status_name == "SSLK_E_INVALID_ARG"
     with pytest.raises(ValueError):
         sslkit.laplacian_eigenmaps(X[0], k=2)
+
+
+def test_concurrent_handles_match_serial():
+    # ARPACK keeps Fortran SAVE state: the library serialises its loops, so
+    # eigenmaps on several threads at once give the serial results
+    import threading
+    rng = np.random.default_rng(6)
+    Xs = [rng.standard_normal((400, 5)).astype(np.float32) for _ in range(4)]
+    serial = [sslkit.laplacian_eigenmaps(X, k=4, neighbors=8)[0] for X in Xs]
+    got = [None] * 4
+
+    def work(i):
+        got[i] = sslkit.laplacian_eigenmaps(Xs[i], k=4, neighbors=8, ctx=sslkit.Context(threads=1))[0]
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for a, b in zip(got, serial):
+        np.testing.assert_array_equal(a, b)
