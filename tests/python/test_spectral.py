@@ -9,6 +9,21 @@ import pytest
 import sslkit
 
 
+def _has_arpack():
+    try:
+        sslkit.laplacian_eigenmaps(np.random.default_rng(0).standard_normal((10, 2)), k=1, neighbors=3)
+        return True
+    except sslkit.Error as e:
+        if e.status_name == "SSLK_E_UNSUPPORTED":
+            return False
+        raise
+
+
+# graph eigenvectors need ARPACK (an optional dependency); the graphs and the
+# Galerkin eigenfunctions do not
+needs_arpack = pytest.mark.skipif(not _has_arpack(), reason="libsslkit built without ARPACK (libarpack2-dev)")
+
+
 def moons(n, noise, seed):
     rng = np.random.default_rng(seed)
     h = n // 2
@@ -89,6 +104,7 @@ def np_laplacian_eigs(W, kind, k, drop=1):
     return lam[drop:drop + k], V[:, drop:drop + k]
 
 
+@needs_arpack
 @pytest.mark.parametrize("kind", ["unnormalized", "symmetric", "random_walk"])
 def test_eigenmaps_match_numpy_eigh(kind):
     rng = np.random.default_rng(5)
@@ -108,6 +124,7 @@ def test_eigenmaps_match_numpy_eigh(kind):
         np.testing.assert_allclose(emb.T.astype(np.float64) @ emb, np.eye(k), atol=1e-5)
 
 
+@needs_arpack
 def test_degenerate_eigenspace_subspace():
     # three far-apart clusters: eigenvalue 0 three times; any basis of the
     # indicator span is correct, so compare subspaces only
@@ -119,9 +136,9 @@ def test_degenerate_eigenspace_subspace():
     np.testing.assert_allclose(cos_principal_angles(emb, ind), 1, atol=1e-6)
 
 
+@needs_arpack
 def test_half_moons_separate():
     X, y = moons(600, 0.05, 0)
-    assert knn_accuracy(X, y) < 1.0 or True  # raw coordinates, for the record
     emb, _ = sslkit.laplacian_eigenmaps(X, k=5, graph="dense", sigma=0.1)
     assert knn_accuracy(emb, y) >= 0.99
     emb, _ = sslkit.laplacian_eigenmaps(X, k=5, neighbors=10)
@@ -131,6 +148,7 @@ def test_half_moons_separate():
     assert max(acc, 1 - acc) >= 0.99
 
 
+@needs_arpack
 def test_diffusion_distances_match_numpy():
     rng = np.random.default_rng(8)
     X = rng.uniform(0, 1, (80, 2)).astype(np.float32)
@@ -200,6 +218,7 @@ def test_galerkin_neumann_cosines():
         assert abs(np.corrcoef(f[:, m], np.cos(np.pi * m * q[:, 0]))[0, 1]) > 0.995
 
 
+@needs_arpack
 def test_matches_sklearn_spectral_embedding():
     manifold = pytest.importorskip("sklearn.manifold")
     X, _ = moons(400, 0.08, 1)
@@ -239,6 +258,7 @@ def test_bad_input():
         sslkit.laplacian_eigenmaps(X[0], k=2)
 
 
+@needs_arpack
 def test_concurrent_handles_match_serial():
     # ARPACK keeps Fortran SAVE state: the library serialises its loops, so
     # eigenmaps on several threads at once give the serial results
