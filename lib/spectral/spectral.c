@@ -8,7 +8,7 @@ static const ssli_setting_def spectral_defs[] = {
     {SSLK_SPECTRAL_NEIGHBORS, "neighbors", SSLK_SETTING_I64, 1, 100000, 10,
      "k of the kNN graph (the point itself is not counted)"},
     {SSLK_SPECTRAL_WEIGHTS, "weights", SSLK_SETTING_I64, 0, 2, 1,
-     "kNN edge weights: 0 = rbf exp(-d^2/sigma^2), 1 = self-tuning exp(-d^2/(s_i s_j)), 2 = binary"},
+     "0 = rbf exp(-d^2/sigma^2), 1 = self-tuning exp(-d^2/(s_i s_j)), 2 = binary (kNN edge weights)"},
     {SSLK_SPECTRAL_SIGMA, "sigma", SSLK_SETTING_F64, 1e-12, 1e12, 1.0,
      "Gaussian bandwidth of rbf graphs and of the Galerkin kernel"},
     {SSLK_SPECTRAL_SYMMETRIZE, "symmetrize", SSLK_SETTING_I64, 0, 1, 0,
