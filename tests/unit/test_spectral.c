@@ -331,6 +331,31 @@ START_TEST(galerkin_neumann_cosines) {
 }
 END_TEST
 
+START_TEST(settings_roundtrip) {
+    double f;
+    int64_t v;
+    ck_ok(sslk_spectral_get_i64(sp, SSLK_SPECTRAL_NEIGHBORS, &v));
+    ck_assert_int_eq(v, 10);
+    ck_ok(sslk_spectral_get_i64(sp, SSLK_SPECTRAL_LAPLACIAN, &v));
+    ck_assert_int_eq(v, SSLK_SPECTRAL_SYMMETRIC);
+    ck_ok(sslk_spectral_set_f64(sp, SSLK_SPECTRAL_SIGMA, 0.25));
+    ck_ok(sslk_spectral_get_f64(sp, SSLK_SPECTRAL_SIGMA, &f));
+    ck_close(f, 0.25, 0, 0);
+    ck_ok(sslk_spectral_set_f64(sp, SSLK_SPECTRAL_NEIGHBORS, 7)); /* a whole real for an integer setting */
+    ck_ok(sslk_spectral_get_f64(sp, SSLK_SPECTRAL_NEIGHBORS, &f));
+    ck_close(f, 7, 0, 0);
+    ck_status(sslk_spectral_set_f64(sp, SSLK_SPECTRAL_NEIGHBORS, 7.5), SSLK_E_SETTING);
+    ck_status(sslk_spectral_get_i64(sp, 9999, &v), SSLK_E_SETTING);
+    ck_status(sslk_spectral_get_i64(NULL, SSLK_SPECTRAL_NEIGHBORS, &v), SSLK_E_INVALID_ARG);
+    int64_t c;
+    ck_ok(sslk_setting_choice_find(SSLK_SPECTRAL_LAPLACIAN, "random_walk", &c));
+    ck_assert_int_eq(c, SSLK_SPECTRAL_RANDOM_WALK);
+    ck_ok(sslk_setting_choice_find(SSLK_SPECTRAL_WEIGHTS, "self_tuning", &c));
+    ck_assert_int_eq(c, SSLK_SPECTRAL_SELF_TUNING);
+    sslk_spectral_destroy(NULL);
+}
+END_TEST
+
 START_TEST(bad_input) {
     float x[20];
     tu_fill_uniform(x, 20, 1, 0, 1);
@@ -389,6 +414,7 @@ int main(void) {
     tcase_add_test(t, deterministic);
 #endif
     tcase_add_test(t, galerkin_neumann_cosines);
+    tcase_add_test(t, settings_roundtrip);
     tcase_add_test(t, bad_input);
     suite_add_tcase(s, t);
     return tu_run(s) ? 1 : 0;
