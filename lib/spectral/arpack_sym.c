@@ -97,16 +97,25 @@ done:
     return s;
 }
 
+sslk_status ssli_arpack_available(const char *fn) {
+    (void)fn;
+    return SSLK_OK;
+}
+
 #else
+
+sslk_status ssli_arpack_available(const char *fn) {
+    return ssli_err(SSLK_E_UNSUPPORTED,
+                    "%s: this libsslkit was built without ARPACK (Debian libarpack2-dev); graph eigenvectors "
+                    "need it (the Galerkin eigenfunctions do not)",
+                    fn);
+}
 
 sslk_status ssli_arpack_largest(const sslk_ctx *ctx, size_t n, size_t nev, size_t ncv, double tol, int64_t maxiter, uint64_t seed,
                                 ssli_matvec_fn mv, const void *op, double *evals, double *evecs, const char *fn) {
     (void)ctx, (void)n, (void)nev, (void)ncv, (void)tol, (void)maxiter, (void)seed, (void)mv, (void)op, (void)evals,
         (void)evecs;
-    return ssli_err(SSLK_E_UNSUPPORTED,
-                    "%s: this libsslkit was built without ARPACK (Debian libarpack2-dev); graph eigenvectors "
-                    "need it (the Galerkin eigenfunctions do not)",
-                    fn);
+    return ssli_arpack_available(fn);
 }
 
 #endif

@@ -157,6 +157,7 @@ sslk_status ssli_spectral_prepare(sslk_spectral *sp, const float *x, size_t n, s
         return ssli_err(SSLK_E_SHAPE, "%s: k = %zu (plus %zu dropped) must be >= 1 and below n = %zu", fn, k, drop,
                         n);
     *nev = k + drop;
+    SSLI_TRY(ssli_arpack_available(fn)); /* before the (possibly long) graph */
     return ssli_spectral_build_graph(sp, x, n, d, fn);
 }
 

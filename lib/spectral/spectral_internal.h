@@ -51,6 +51,9 @@ typedef void (*ssli_matvec_fn)(const void *op, const double *x, double *y);
 sslk_status ssli_arpack_largest(const sslk_ctx *ctx, size_t n, size_t nev, size_t ncv, double tol, int64_t maxiter, uint64_t seed,
                                 ssli_matvec_fn mv, const void *op, double *evals, double *evecs, const char *fn);
 
+/* SSLK_OK when built with ARPACK, else SSLK_E_UNSUPPORTED naming fn. */
+sslk_status ssli_arpack_available(const char *fn);
+
 /* Degree-normalised operator A = D^-1/2 W D^-1/2 (dh = D^-1/2, 0 for
  * isolated nodes), or c I - (D - W) with c = shift. */
 typedef struct ssli_graph_op {
