@@ -8,7 +8,8 @@ PKGS="build-essential meson ninja-build pkg-config clang
   libblis-dev liblapack-dev liblapacke-dev zlib1g-dev check abigail-tools
   libturbojpeg0-dev libpng-dev libcairo2-dev libjson-c-dev liblbfgs-dev
   python3 python3-numpy python3-pytest
-  dataset-fashion-mnist"
+  dataset-fashion-mnist
+  libarpack2-dev"
 # Skip apt entirely when everything is present (fast re-runs, offline CI).
 missing=""
 for p in $PKGS; do

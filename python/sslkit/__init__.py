@@ -34,5 +34,8 @@ from .theory import (ClosedFormSSL, augmentation_variation, closed_form_ssl, clo
                      vicreg_bound)
 # issue 15b: evaluation harness, ImageNet-X annotations
 from .harness import embed, eval_transform, imagenet_x_factors, imagenet_x_report, item_paths  # noqa: E402,F401
+# spectral (experimental)
+from .spectral import (GalerkinEigenfunctions, diffusion_distances, diffusion_map,  # noqa: E402,F401
+                       galerkin_eigenfunctions, knn_graph, laplacian_eigenmaps)
 # collectives tables (issue 17, experimental)
 from .dist import get_dist, set_dist  # noqa: E402,F401  (sslkit.dist: Table, FakeWorld, gathers)

@@ -7,6 +7,8 @@ torchvision case always on without torch; the trainer takes a backbone
 as its encoder."""
 import os
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -93,16 +95,21 @@ def _running_stats_from(torch, net, x):
         mod.num_batches_tracked.zero_()
 
 
-def _close_grads(g, gt, tol):
-    """Every parameter gradient within tol of torch's, relative to its largest
-    entry -- or, for tensors whose gradient vanishes by structure (a bias
+def _close_grads(g, gt, tol, ref32=None):
+    """Every parameter gradient within tol of the reference gt, relative to its
+    largest entry -- or, for tensors whose gradient vanishes by structure (a bias
     whose shift a later train-mode batch-norm removes: ~1e-7, pure rounding),
-    to 1 % of the largest gradient of the model."""
+    to 1 % of the largest gradient of the model.  With ref32 (torch float32's
+    gradients, gt then being torch float64's) a tensor may also be within twice
+    torch float32's own error."""
     top = max(float(np.abs(v).max()) for v in gt.values())
     for k, v in gt.items():
         scale = max(float(np.abs(v).max()), 1e-2 * top)
         err = float(np.abs(g[k] - v).max())
-        assert err <= tol * scale, f"{k}: max error {err:.3g}, scale {scale:.3g}"
+        bound = tol * scale
+        if ref32 is not None:
+            bound = max(bound, 2 * float(np.abs(ref32[k] - v).max()))
+        assert err <= bound, f"{k}: max error {err:.3g}, scale {scale:.3g}, bound {bound:.3g}"
 
 
 def _grads(torch, net, m, x, coef, train):
@@ -116,6 +123,19 @@ def _grads(torch, net, m, x, coef, train):
     y = m.forward(x, train=train)
     gx = m.backward(coef)
     return y, yt.detach().numpy(), gx, xt.grad.numpy(), m.grads, {k: p.grad.numpy() for k, p in net.named_parameters()}
+
+
+def _torch_grads(torch, net, x, coef, train):
+    """torch's output, input and parameter gradients of sum(coef * y) in the
+    network's own precision (float64 for a .double() copy)."""
+    net.train(train)
+    net.zero_grad()
+    dt = next(net.parameters()).dtype
+    xt = torch.from_numpy(x).to(dt).requires_grad_(True)
+    yt = net(xt)
+    (yt * torch.from_numpy(coef).to(dt)).sum().backward()
+    return (yt.detach().numpy(), xt.grad.numpy(),
+            {k: p.grad.numpy() for k, p in net.named_parameters()})
 
 
 @pytest.mark.parametrize("spec,side", CASES)
@@ -143,11 +163,17 @@ def test_backbone_matches_torchvision(spec, side):
     assert _rel(gx, gxt) < 1e-4
     _close_grads(g, gt, 1e-4)
 
-    # train mode: batch statistics, then the running statistics both updated
+    # train mode: batch statistics, then the running statistics both updated.
+    # torch's float64 result is the reference; the tolerance is 1e-3 or, where
+    # torch's own float32 gradient is further than that from its float64 one
+    # (batch 2 on 4x4 maps: per-channel statistics over 32 values amplify
+    # rounding), twice torch float32's error.
+    net64 = copy.deepcopy(net).double()
+    y64, gx64, gt64 = _torch_grads(torch, net64, x, coef, True)
     y, yt, gx, gxt, g, gt = _grads(torch, net, m, x, coef, True)
-    assert _rel(y, yt) < 1e-3
-    assert _rel(gx, gxt) < 1e-3
-    _close_grads(g, gt, 1e-3)
+    assert _rel(y, y64) < max(1e-3, 2 * _rel(yt, y64))
+    assert _rel(gx, gx64) < max(1e-3, 2 * _rel(gxt, gx64))
+    _close_grads(g, gt64, 1e-3, ref32=gt)
     after = m.state_dict()
     for k, v in net.state_dict().items():
         if "running" in k:

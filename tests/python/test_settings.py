@@ -15,7 +15,7 @@ _dp = ctypes.POINTER(ctypes.c_double)
 
 DOMAINS = ["ctx", "model", "sgd", "lars", "adamw", "schedule", "loss", "vicreg", "vicreg_logdet", "vicreg_pairdist",
            "infonce", "diet", "msn", "rankme", "splinecam", "police", "augment", "loader", "dataset", "knn", "probe",
-           "train", "cfssl"]
+           "train", "cfssl", "spectral"]
 
 # What Python used to copy by hand (loss.py, train.py, data.py, metrics.py):
 # the library's names must still be exactly these.
@@ -70,7 +70,7 @@ def test_choices_documented_named_and_equal_in_python():
                 assert sorted(names.values()) == list(range(int(info["lo"]), int(info["hi"]) + 1))
                 for word in names:
                     assert re.fullmatch(r"[a-z][a-z0-9_]*", word), word
-    assert seen == 18  # 13 + cfssl.kernel (18), knn top5_rule (20), train recipe/norm_mode/on_corrupt (15)
+    assert seen == 22  # 13 + cfssl.kernel, spectral weights/symmetrize/graph/laplacian (18), knn top5_rule (20), train recipe/norm_mode/on_corrupt (15)
     for (dom, name), names in HAND_COPIED.items():
         assert sslkit.choices(dom)[name] == names
     assert sslkit.choices("train") == {
