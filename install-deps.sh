@@ -8,8 +8,9 @@ PKGS="build-essential meson ninja-build pkg-config clang
   libblis-dev liblapack-dev liblapacke-dev zlib1g-dev check abigail-tools
   libturbojpeg0-dev libpng-dev libcairo2-dev libjson-c-dev liblbfgs-dev
   python3 python3-numpy python3-pytest
-  openmpi-bin libopenmpi-dev python3-mpi4py
-  dataset-fashion-mnist"
+  dataset-fashion-mnist
+  libarpack2-dev
+  openmpi-bin libopenmpi-dev python3-mpi4py"
 # Skip apt entirely when everything is present (fast re-runs, offline CI).
 missing=""
 for p in $PKGS; do

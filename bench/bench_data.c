@@ -4,6 +4,10 @@
  *            image, two views at 224 (VICReg preset, ImageNet normalisation)
  *   F-MNIST: Debian's dataset-fashion-mnist, two gray views at 28
  *   CIFAR:   random 32x32x3 images in memory, two views at 32
+ *   SimCLR:  the full training views of the "simclr" recipe (sslk_augment_recipe;
+ *            reference: torchvision's SimCLR pipeline) at 224 and at 96, on the
+ *            500x375 photos and on large ones (1600x1200 and 2304x1536, 1.9
+ *            and 3.5 MP), one thread: images per CPU-second is the per-core rate
  * at 1 and 2 threads (sslkit: loader workers; reference: in-process loop or a
  * torch DataLoader with 2 worker processes).
  * usage: bench_data [--quick] [--no-ref]
@@ -32,12 +36,14 @@
         }                                                                                                    \
     } while (0)
 
-static void make_jpegs(const char *dir, int count) {
-    const int W = 500, H = 375;
+static void make_jpegs(const char *dir, int count, int W0, int H0, int W1, int H1) {
+    int W = W0 > W1 ? W0 : W1, H = H0 > H1 ? H0 : H1;
     uint8_t *px = malloc((size_t)W * H * 3);
     tjhandle t = tjInitCompress();
     unsigned seed = 12345;
     for (int k = 0; k < count; k++) {
+        W = k % 2 ? W1 : W0;
+        H = k % 2 ? H1 : H0;
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
                 seed = seed * 1103515245u + 12345u;
@@ -130,6 +136,19 @@ static sslk_augment *recipe(sslk_ctx *ctx, int size, int gray) {
     return a;
 }
 
+static sslk_augment *simclr(sslk_ctx *ctx, int size) {
+    sslk_augment *a;
+    CHECK(sslk_augment_create(ctx, 2, &a));
+    CHECK(sslk_augment_set_i64(a, -1, SSLK_AUG_SIZE, size));
+    CHECK(sslk_augment_recipe(a, "simclr"));
+    const double m[3] = {0.485, 0.456, 0.406}, s[3] = {0.229, 0.224, 0.225};
+    for (int k = 0; k < 3; k++) {
+        CHECK(sslk_augment_set_f64(a, -1, SSLK_AUG_MEAN0 + k, m[k]));
+        CHECK(sslk_augment_set_f64(a, -1, SSLK_AUG_STD0 + k, s[k]));
+    }
+    return a;
+}
+
 static void row(const char *name, int threads, rate ours, rate ref) {
     printf("| %-26s | %7d | %8.0f | %8.0f | %6.2f | %8.0f | %8.0f | %6.2f |\n", name, threads, ours.wall, ref.wall,
            ours.wall / ref.wall, ours.cpu, ref.cpu, ours.cpu / ref.cpu);
@@ -147,7 +166,7 @@ int main(int argc, char **argv) {
     CHECK(sslk_ctx_create(&ctx));
     char dir[] = "/tmp/sslk_bench_data_XXXXXX";
     if (!mkdtemp(dir)) return 1;
-    make_jpegs(dir, 64);
+    make_jpegs(dir, 64, 500, 375, 500, 375);
 
     printf("bench_data: two-view augmentation throughput (images/s; each image -> 2 views)\n");
     printf("| %-26s | %7s | %8s | %8s | %6s | %8s | %8s | %6s |\n", "input", "threads", "sslkit", "PIL+tv", "ratio",
@@ -167,6 +186,31 @@ int main(int argc, char **argv) {
     /* the decode share: the same with DCT scaling off */
     CHECK(sslk_dataset_set_i64(jd, SSLK_DATASET_DCT_SCALING, 0));
     row("  same, DCT scaling off", 1, run_loader(ctx, jd, a224, 1, nj), none);
+    CHECK(sslk_dataset_set_i64(jd, SSLK_DATASET_DCT_SCALING, 1));
+
+    /* full SimCLR training views, one thread (per core) */
+    char big[] = "/tmp/sslk_bench_big_XXXXXX";
+    if (!mkdtemp(big)) return 1;
+    make_jpegs(big, 8, 1600, 1200, 2304, 1536);
+    sslk_dataset *bd;
+    CHECK(sslk_dataset_open_folder(ctx, big, NULL, &bd));
+    const int sizes[2] = {224, 96};
+    for (int si = 0; si < 2; si++) {
+        sslk_augment *sa = simclr(ctx, sizes[si]);
+        char name[64];
+        snprintf(args, sizeof args, "jpeg %s --size %d --recipe simclr", dir, sizes[si]);
+        snprintf(name, sizeof name, "SimCLR 500x375 -> 2x%d", sizes[si]);
+        size_t ns = quick ? 96 : 256;
+        row(name, 1, run_loader(ctx, jd, sa, 1, ns), noref ? none : run_ref(args, 1, ns / 2));
+        snprintf(args, sizeof args, "jpeg %s --size %d --recipe simclr", big, sizes[si]);
+        snprintf(name, sizeof name, "SimCLR 1.9-3.5 MP -> 2x%d", sizes[si]);
+        size_t nb = quick ? 16 : 48;
+        row(name, 1, run_loader(ctx, bd, sa, 1, nb), noref ? none : run_ref(args, 1, nb / 2));
+        sslk_augment_destroy(sa);
+    }
+    sslk_dataset_destroy(bd);
+    snprintf(args, sizeof args, "rm -rf '%s'", big);
+    if (system(args) != 0) return 1;
     sslk_dataset_destroy(jd);
 
     sslk_dataset *fm;

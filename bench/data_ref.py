@@ -5,7 +5,7 @@ two-view recipe (VICReg/BYOL-style: random resized crop, flip, colour jitter
 to tensor, normalise).  Prints one line: "images_per_s <wall> cpu_images_per_s <per CPU-second>"
 (CPU time of this process and its worker processes, robust to a loaded machine).
 
-    data_ref.py jpeg DIR --size 224 --workers W --n N
+    data_ref.py jpeg DIR --size 224 --workers W --n N [--recipe simclr]
     data_ref.py idx  FILE.gz --size 28 --workers W --n N     (Fashion-MNIST images)
     data_ref.py rand --hw 32 --size 32 --workers W --n N      (CIFAR-sized random images)
 Workers: 1 = in-process loop; W > 1 = torch DataLoader with W worker processes.
@@ -37,10 +37,28 @@ def recipe(size, blur_p, sol_p, gray):
     ])
 
 
+def simclr(size):
+    """SimCLR's training view: crop 0.08-1, flip, jitter 0.4/0.4/0.4/0.1 p 0.8,
+    grayscale 0.2, blur p 0.5 with a kernel of 10% of the side (views >= 96)."""
+    k = (size // 10) | 1
+    return T.Compose([
+        T.RandomResizedCrop(size, scale=(0.08, 1.0), interpolation=T.InterpolationMode.BILINEAR),
+        T.RandomHorizontalFlip(),
+        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+        T.RandomGrayscale(p=0.2),
+        T.RandomApply([T.GaussianBlur(k, sigma=(0.1, 2.0))], p=0.5 if size >= 96 else 0.0),
+        T.ToTensor(),
+        T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    ])
+
+
 class Two(torch.utils.data.Dataset):
-    def __init__(self, load, n_items, size, gray):
+    def __init__(self, load, n_items, size, gray, name="vicreg"):
         self.load, self.n = load, n_items
-        self.v1, self.v2 = recipe(size, 1.0, 0.0, gray), recipe(size, 0.1, 0.2, gray)
+        if name == "simclr":
+            self.v1 = self.v2 = simclr(size)
+        else:
+            self.v1, self.v2 = recipe(size, 1.0, 0.0, gray), recipe(size, 0.1, 0.2, gray)
 
     def __len__(self):
         return self.n
@@ -58,6 +76,7 @@ def main():
     ap.add_argument("--hw", type=int, default=32)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--n", type=int, default=256)
+    ap.add_argument("--recipe", default="vicreg", choices=["vicreg", "simclr"])
     a = ap.parse_args()
     torch.set_num_threads(1)
     gray = False
@@ -73,7 +92,7 @@ def main():
     else:
         imgs = np.random.default_rng(0).integers(0, 256, (1024, a.hw, a.hw, 3), dtype=np.uint8)
         load = lambda i: Image.fromarray(imgs[i % len(imgs)])  # noqa: E731
-    ds = Two(load, a.n, a.size, gray)
+    ds = Two(load, a.n, a.size, gray, a.recipe)
 
     def cpu():
         s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -90,6 +90,8 @@ int cmd_main(int argc, char **argv);
 int cmd_train_ensemble(int argc, char **argv);
 /* @geometry */
 int cmd_splinecam(int argc, char **argv);
+/* spectral */
+int cmd_spectral(int argc, char **argv);
 /* police */
 int cmd_police(int argc, char **argv);
 /* theory (issue 18) */

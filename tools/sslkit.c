@@ -27,6 +27,8 @@ static const cli_command commands[] = {
     {"train-ensemble", "FAIR-Ensemble: train M supervised members, print the ensemble-size curve", cmd_train_ensemble},
     /* @geometry */
     {"splinecam", "exact linear regions and decision boundary of a model on a 2-D slice", cmd_splinecam},
+    /* spectral */
+    {"spectral", "Laplacian eigenmaps, diffusion maps, Galerkin eigenfunctions of features (NPY)", cmd_spectral},
     /* police */
     {"police", "constrain a 2-D model to be affine on a convex region, train, verify, picture", cmd_police},
     /* theory (issue 18) */

@@ -65,6 +65,8 @@ typedef enum sslk_dataset_setting {
  *    data_batch_N.bin / test_batch.bin, CIFAR-100 train.bin / test.bin,
  *    {train,test}_images.npy [+ _labels.npy] or x_{train,test}.npy [+ y_...],
  *    or a JPEG folder (root/<class>/NAME.jpg; root/train and root/val|test pick the split);
+ *  - a file list (since 1.2): a text file in the file-list cache format of
+ *    sslk_dataset_open_folder, read as given (both splits: the same list);
  *  - a file: *.idx?-ubyte[.gz], *.bin (CIFAR), *.npy (labels from
  *    <stem>_labels.npy or the name with "images" replaced by "labels").
  *  split picks train or test where the format has both. */
@@ -148,6 +150,11 @@ SSLK_API sslk_status sslk_dataset_mean_std(const sslk_dataset *ds, double *mean,
 /** Static name of class i (e.g. "Ankle boot").  SSLK_E_RANGE for i >= the
  *  class count. */
 SSLK_API sslk_status sslk_dataset_class_name(const sslk_dataset *ds, size_t i, const char **name);
+/** Path of the file item i of a folder dataset was read from (root joined
+ *  with the relative path), NUL-terminated into buf; *len (may be NULL) gets
+ *  its length also when cap is too small (SSLK_E_RANGE).  SSLK_E_UNSUPPORTED
+ *  for datasets whose items are not files.  Experimental since 1.2 (issue 15). */
+SSLK_API sslk_status sslk_dataset_item_path(const sslk_dataset *ds, size_t i, char *buf, size_t cap, size_t *len);
 #endif /* SSLK_EXPERIMENTAL */
 
 /* ======================================================================
@@ -189,7 +196,10 @@ typedef enum sslk_augment_setting {
     SSLK_AUG_STD0 = 1563,           /**< default 1 */
     SSLK_AUG_STD1 = 1564,
     SSLK_AUG_STD2 = 1565,
-    SSLK_AUG_OUT_CHANNELS = 1570    /**< I64 0 = as input, 1 = gray, 3 = RGB (gray replicated); default 0 */
+    SSLK_AUG_OUT_CHANNELS = 1570,   /**< I64 0 = as input, 1 = gray, 3 = RGB (gray replicated); default 0 */
+    SSLK_AUG_BLUR_KERNEL_FRACTION = 1543 /**< blur kernel side / view side: radius floor(f * size / 2),
+                                              kernel 2 radius + 1 (SimCLR: 0.1); 0 = radius ceil(3 sigma),
+                                              default 0; radius capped at 256.  Experimental, since 1.2 */
 } sslk_augment_setting;
 
 /** Crop modes for SSLK_AUG_CROP (frozen values). */
@@ -208,6 +218,19 @@ typedef enum sslk_aug_preset {
     SSLK_AUG_PRESET_VICREG = 2, /**< VICReg/BYOL asymmetric: blur 1.0 / 0.1, solarise 0 / 0.2 for even / odd views */
     SSLK_AUG_PRESET_LOCAL = 3   /**< multi-crop local view: scale 0.05-0.4, jitter 0.4,0.4,0.2,0.1 p 0.8, gray 0.2, blur 0.5 */
 } sslk_aug_preset;
+
+#ifdef SSLK_EXPERIMENTAL
+/** The evaluation transform (experimental since 1.2; issue 15): crop mode
+ *  SSLK_AUG_CROP_RESIZE_CENTER resizes the shorter side to
+ *  round(SIZE / CENTER_FRACTION) (the longer side truncated as torchvision
+ *  does) and keeps the central SIZE x SIZE square, i.e. torchvision's
+ *  Resize(round(size / 0.875)) + CenterCrop(size) with the antialiased
+ *  bilinear filter (docs/data.md "Evaluation transform" gives the measured
+ *  difference to torchvision).  Preset SSLK_AUG_PRESET_EVAL is PLAIN with
+ *  that crop. */
+enum { SSLK_AUG_CROP_RESIZE_CENTER = 3 };
+#define SSLK_AUG_PRESET_EVAL ((sslk_aug_preset)4)
+#endif
 
 /** Create a recipe with nviews views (1..64), every view at the defaults above. */
 SSLK_API sslk_status sslk_augment_create(sslk_ctx *ctx, size_t nviews, sslk_augment **out);
@@ -237,6 +260,37 @@ SSLK_API sslk_status sslk_augment_out_shape(const sslk_augment *aug, size_t view
 SSLK_API sslk_status sslk_augment_apply(const sslk_augment *aug, size_t view, const uint8_t *img,
                                         size_t h, size_t w, size_t c, uint64_t seed, uint64_t epoch,
                                         uint64_t index, float *out);
+
+#ifdef SSLK_EXPERIMENTAL
+/* ---- Named recipes and the draws behind a view (experimental, since 1.2) --- */
+
+/** Apply a standard recipe by name to every view, with the papers' parameters
+ *  (docs/data.md "Recipes"); size, normalisation and output channels stay
+ *  as set, and any setting may be changed afterwards.
+ *  - "simclr": random resized crop 0.08-1, ratio 3/4-4/3, flip 0.5, colour
+ *    jitter 0.4/0.4/0.4/0.1 with p 0.8 in random order, grayscale 0.2,
+ *    Gaussian blur p 0.5 with sigma 0.1-2 and a kernel of 10% of the view
+ *    side for views of 96 px and more (none below: the paper's CIFAR recipe);
+ *  - "vicreg", "byol": as BYOL: jitter 0.4/0.4/0.2/0.1 p 0.8, grayscale 0.2,
+ *    blur (kernel 10%) p 1.0 / 0.1 and solarisation p 0 / 0.2 on even / odd views;
+ *  - "msn": views 0 and 1 global (scale 0.3-1), further views local (0.05-0.3),
+ *    jitter 0.4/0.4/0.4/0.1 p 0.8, grayscale 0.2, blur p 0.5 (kernel 10%);
+ *  - "plain": the whole image resized, nothing random.
+ *  SSLK_E_NOT_FOUND for another name. */
+SSLK_API sslk_status sslk_augment_recipe(sslk_augment *aug, const char *name);
+
+/** Number of values sslk_augment_draw writes. */
+#define SSLK_AUG_DRAW_VALUES 18
+/** The random draw of one view of one sample, exactly as sslk_augment_apply
+ *  uses it, into out[0..18): crop x0, y0, width, height (full-resolution
+ *  source pixels), flip, jitter applied, the jitter order (4 values: 0
+ *  brightness, 1 contrast, 2 saturation, 3 hue), brightness, contrast and
+ *  saturation factors, hue shift (turns), grayscale, blur sigma (0 = none),
+ *  blur radius, solarise.  For checking a pipeline against another library
+ *  on the same parameters.  n must be >= SSLK_AUG_DRAW_VALUES. */
+SSLK_API sslk_status sslk_augment_draw(const sslk_augment *aug, size_t view, size_t h, size_t w, size_t c,
+                                       uint64_t seed, uint64_t epoch, uint64_t index, double *out, size_t n);
+#endif /* SSLK_EXPERIMENTAL */
 
 /* ======================================================================
  * Loader

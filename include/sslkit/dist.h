@@ -15,7 +15,14 @@ extern "C" {
  * 1) every call computes on the rows it is given, bit for bit as before.  With
  * one, losses gather the batch statistics they need over all ranks in forward
  * and return the exact gradient of the GLOBAL loss for the caller's LOCAL rows
- * (docs/distributed.md lists what each loss gathers).
+ * (docs/distributed.md lists what each loss gathers).  The value carries the
+ * 1/N of the global batch, so a data-parallel trainer SUMS (not averages) the
+ * encoder gradients over ranks.  Owned loss parameters: MSN's prototype
+ * gradient is already the global one, identical on every rank (reduce it no
+ * further); DIET's head is sharded by datum index (rank r holds rows
+ * [floor(N r / W), floor(N (r + 1) / W)) and their global gradient).  With a
+ * table, sslk_loss_compute*, sslk_knn_predict / _evaluate and
+ * sslk_rankme_allreduce are collectives.
  *
  * Every function pointer is a collective: all ranks call it in the same order
  * with matching arguments.  Return 0 on success, nonzero on failure; the

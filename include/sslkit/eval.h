@@ -64,6 +64,14 @@ SSLK_API sslk_status sslk_knn_get_f64(const sslk_knn *knn, int key, double *valu
  *  handle; an integer read of a real setting truncates toward zero).
  *  Experimental since 1.2. */
 SSLK_API sslk_status sslk_knn_get_i64(const sslk_knn *knn, int key, int64_t *value);
+/** Top-5 rule of sslk_knn_evaluate (i64 setting, experimental, issue 20):
+ *  SSLK_KNN_TOP5_ALL (default) ranks every class by its votes (ties: lower id) and
+ *  counts the first min(5, nclasses); SSLK_KNN_TOP5_DINO counts the first
+ *  min(5, k) as DINO's eval_knn.py (with k < 5 neighbours no more than k classes
+ *  have votes, so zero-vote classes never count as hits). */
+#define SSLK_KNN_TOP5_RULE 2106
+#define SSLK_KNN_TOP5_ALL 0
+#define SSLK_KNN_TOP5_DINO 1
 #endif
 /** Store the training set: z n x d, labels y[n] in [0, nclasses).  Rows with
  *  zero norm are refused under the cosine distance (SSLK_E_DEGENERATE). */
@@ -125,6 +133,27 @@ SSLK_API sslk_status sslk_probe_predict(sslk_probe *probe, const float *q, size_
 /** Top-1 accuracy on labelled queries into *top1. */
 SSLK_API sslk_status sslk_probe_evaluate(sslk_probe *probe, const float *q, const int32_t *y,
                                          size_t m, size_t d, double *top1);
+
+#ifdef SSLK_EXPERIMENTAL
+/* ---- embedding a dataset with any model (experimental since 1.2; issue 15) ---- */
+struct sslk_model;
+struct sslk_dataset;
+struct sslk_augment;
+/** Progress of sslk_model_embed after each batch: items done of total;
+ *  return non-zero to stop (SSLK_E_CANCELLED). */
+typedef int (*sslk_embed_progress_fn)(void *user, size_t done, size_t total);
+/** Model outputs (eval mode) of every item of ds, in dataset order, through a
+ *  one-view recipe aug (e.g. preset SSLK_AUG_PRESET_EVAL with size, mean, std
+ *  and out_channels set to the model's input) in batches of `batch` rows
+ *  (1..65536), read by the loader's workers (the context's thread count) with
+ *  the FAIL corrupt policy.  out is n x dim (n = dataset count, dim = the
+ *  model's output numel); labels[n] (may be NULL) receives the labels (-1
+ *  unlabeled); progress may be NULL.  SSLK_E_SHAPE when the recipe's output
+ *  shape is not the model's input shape. */
+SSLK_API sslk_status sslk_model_embed(struct sslk_model *m, struct sslk_dataset *ds, const struct sslk_augment *aug,
+                                      size_t batch, float *out, size_t n, size_t dim, int32_t *labels,
+                                      sslk_embed_progress_fn progress, void *user);
+#endif
 
 #ifdef __cplusplus
 }

@@ -87,6 +87,48 @@ typedef enum sslk_loss_setting {
 #define SSLK_LOSS_XENT ((sslk_loss_kind)8) /**< supervised cross-entropy ("xent") */
 /** Settings of SSLK_LOSS_XENT (domain "xent"). */
 #define SSLK_XENT_LABEL_SMOOTHING 600 /**< f64 alpha, torch convention (0) */
+
+/* ---- Conventions of other code bases (experimental, issue 20) --------------- */
+/** MSN ("msn"): label smoothing s of the prototype labels as the official MSN
+ *  training script (`label_smoothing`, 0 - 0.1): every prediction, anchor and
+ *  target, is (1 - s) softmax + s / K before the target sharpening, the
+ *  cross-entropy, the prior KL and the entropy.  0 (default) = off. */
+#define SSLK_MSN_LABEL_SMOOTHING 510
+
+/** MSN: a user prior in double (sslk_loss_set_prior takes float32).  Every p > 0
+ *  and finite, the sum within 1e-3 of one (a guard against passing counts or
+ *  logits); the vector is then divided by its sum in double, so the KL uses a
+ *  prior summing to one to rounding.  Sets SSLK_MSN_PRIOR to USER. */
+SSLK_API sslk_status sslk_loss_set_prior_f64(sslk_loss *loss, const double *p, size_t k);
+
+/** InfoNCE with outside negatives (MoCo's queue; lightly's
+ *  NTXentLoss(memory_bank_size=...)): anchors za, positives zb (n x d; row i of
+ *  zb is the positive of row i of za) and m negatives (m x d, constants: no
+ *  gradient), all L2-normalised, s = cos / temperature,
+ *  l_i = -s(a_i, b_i) + log(exp s(a_i, b_i) + sum_j exp s(a_i, k_j)), value = mean_i l_i.
+ *  Only the za rows are anchors (no in-batch negatives), as lightly with a memory
+ *  bank.  Needs an SSLK_LOSS_INFONCE loss (its temperature; view_reduction is not
+ *  used); terms "positive" (mean -s_pos) and "logsumexp".  ga, gb may be NULL. */
+SSLK_API sslk_status sslk_loss_compute_negatives(sslk_loss *loss, const float *za, const float *zb,
+                                                 size_t n, size_t d, const float *negatives, size_t m,
+                                                 double *value, float *ga, float *gb);
+
+/** Queue of negatives kept between steps (for sslk_loss_compute_negatives). */
+typedef struct sslk_negqueue sslk_negqueue;
+/** Initial contents of a queue. */
+#define SSLK_NEGQUEUE_RANDOM 0 /**< full of unit-length N(0,1) rows from the context seed (lightly) */
+#define SSLK_NEGQUEUE_EMPTY 1  /**< no rows; grows as batches are pushed */
+/** Create a queue of `capacity` rows of width d. */
+SSLK_API sslk_status sslk_negqueue_create(sslk_ctx *ctx, size_t capacity, size_t d, int init,
+                                          sslk_negqueue **out);
+/** Destroy a queue (NULL accepted). */
+SSLK_API void sslk_negqueue_destroy(sslk_negqueue *q);
+/** Enqueue n rows (n x d, copied as given) from the write pointer on; when they
+ *  reach the end of the queue the rows that do not fit are dropped and the
+ *  pointer returns to 0 (lightly's MemoryBankModule). */
+SSLK_API sslk_status sslk_negqueue_push(sslk_negqueue *q, const float *rows, size_t n, size_t d);
+/** The stored rows (count x d, valid until the next push or destroy). */
+SSLK_API sslk_status sslk_negqueue_rows(const sslk_negqueue *q, const float **rows, size_t *count);
 #endif /* SSLK_EXPERIMENTAL */
 
 /** Values of SSLK_VICREG_VAR_BRANCH_REDUCTION and SSLK_INFONCE_VIEW_REDUCTION. */

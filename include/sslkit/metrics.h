@@ -170,6 +170,23 @@ SSLK_API sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, co
 SSLK_API sslk_status sslk_rank_classes(const double *acc, size_t num_classes, size_t k, int32_t *worst,
                                        int32_t *best);
 
+#ifdef SSLK_EXPERIMENTAL
+/** Worst-k with the classes tied at the k boundary sharing the last slots
+ *  (experimental, issue 20).  sslk_accuracy_report breaks ties by the lower class
+ *  id (ImageNet-X's toolkit by its pandas sort order, i.e. arbitrarily); here the
+ *  t present classes whose accuracy equals the k-th lowest, of which r are needed
+ *  to fill k, each count with weight r / t.  From per-class correct and sample
+ *  counts (count 0 = absent, skipped): *worst_k = weighted mean accuracy (equal to
+ *  the lower-id rule's: tied classes have the same accuracy), *worst_k_pooled =
+ *  weighted correct / weighted samples (differs when the tied classes differ in
+ *  size), *num_tied = t (1 when the boundary is not tied).  Any output may be
+ *  NULL.  SSLK_E_RANGE when k = 0 or k exceeds the present classes, or a
+ *  count is negative or correct > count. */
+SSLK_API sslk_status sslk_worst_k_tie_mean(const int64_t *class_correct, const int64_t *class_count,
+                                           size_t num_classes, size_t k, double *worst_k,
+                                           double *worst_k_pooled, size_t *num_tied);
+#endif
+
 /* ======================================================================
  * Ensembles (FAIR-Ensemble)
  * ==================================================================== */
@@ -214,6 +231,47 @@ SSLK_API sslk_status sslk_factor_error_ratios(sslk_ctx *ctx, const uint8_t *corr
                                               const uint8_t *factors, size_t num_factors, double *accuracy,
                                               double *factor_acc, double *error_ratio, int64_t *count,
                                               int64_t *worst_factor);
+
+#ifdef SSLK_EXPERIMENTAL
+/* ImageNet-X annotations as published (experimental since 1.2; issue 15).
+ * The toolkit's JSON-lines files: one object per line with file_name, class
+ * (int), the 16 factor columns (0/1), justification, one_word, metaclass.
+ * Per-factor arrays follow the toolkit's factor order (sslk_imagenet_x_factor_name). */
+#define SSLK_IMAGENET_X_NUM_FACTORS 16
+/** Annotation file variants: MULTI ("multi_factor": any number of factors per
+ *  image) and TOP ("top_factor": at most one; more is an error). */
+enum { SSLK_IMAGENET_X_MULTI = 0, SSLK_IMAGENET_X_TOP = 1 };
+typedef struct sslk_imagenet_x sslk_imagenet_x;
+/** Name of factor f (0..15): pose, background, pattern, color, smaller, shape,
+ *  partial_view, subcategory, texture, larger, darker, object_blocking,
+ *  person_blocking, style, brighter, multiple_objects. */
+SSLK_API sslk_status sslk_imagenet_x_factor_name(size_t f, const char **name);
+/** Read an annotation file.  SSLK_E_FORMAT names the line for invalid JSON, a
+ *  missing column, a factor value other than 0/1 (or false/true), and a
+ *  file_name that appears twice. */
+SSLK_API sslk_status sslk_imagenet_x_load(sslk_ctx *ctx, const char *path, int variant, sslk_imagenet_x **out);
+/** Destroy (NULL accepted). */
+SSLK_API void sslk_imagenet_x_destroy(sslk_imagenet_x *ax);
+/** Annotated images and distinct metaclasses (either pointer may be NULL). */
+SSLK_API sslk_status sslk_imagenet_x_count(const sslk_imagenet_x *ax, size_t *n, size_t *num_metaclasses);
+/** Name of metaclass i, in order of first appearance in the file ("" for rows without one). */
+SSLK_API sslk_status sslk_imagenet_x_metaclass(const sslk_imagenet_x *ax, size_t i, const char **name);
+/** Join n predictions (pred[i]: predicted class of files[i]; the join is on the
+ *  part of files[i] after its last '/') with the annotations (inner join, as the
+ *  toolkit) and report, over the matched images: counts = {matched, annotated
+ *  without a prediction, predictions without an annotation}; *accuracy; per
+ *  factor (16 entries) accuracy, error ratio (1 - acc_f) / (1 - accuracy) and
+ *  count; per metaclass (num_metaclasses entries) accuracy and count, and per
+ *  metaclass x factor (num_metaclasses x 16) accuracy, error ratio against the
+ *  metaclass accuracy and count.  NaN where undefined (no image, no error).
+ *  Every output may be NULL.  A file name given twice is SSLK_E_INVALID_ARG,
+ *  as is a join with no match. */
+SSLK_API sslk_status sslk_imagenet_x_evaluate(const sslk_imagenet_x *ax, const char *const *files,
+                                              const int32_t *pred, size_t n, size_t counts[3], double *accuracy,
+                                              double *factor_acc, double *error_ratio, int64_t *factor_count,
+                                              double *meta_acc, int64_t *meta_count, double *meta_factor_acc,
+                                              double *meta_error_ratio, int64_t *meta_factor_count);
+#endif
 
 #ifdef __cplusplus
 }

@@ -22,5 +22,7 @@
 #include "sslkit/train.h"
 /* theory (issue 18, experimental tier) */
 #include "sslkit/theory.h"
+/* spectral (experimental) */
+#include "sslkit/spectral.h"
 
 #endif

@@ -178,6 +178,35 @@ SSLK_API sslk_status sslk_trainer_embed(sslk_trainer *tr, sslk_dataset *ds, floa
                                         size_t dim, int32_t *labels);
 
 #ifdef SSLK_EXPERIMENTAL
+/* ---- Image folders (experimental, since 1.2) --------------------------------
+ * More trainer settings (domain "train").  A dataset of images of different
+ * sizes (a JPEG / PNG folder) trains at SSLK_TRAIN_IMAGE_SIZE (default 224
+ * for such data; any size >= 1): each view is a random resized crop to that
+ * side.  Their defaults there: the method's recipe, per-channel
+ * normalisation measured on a seeded sample, and an encoder that ends in
+ * global average pooling (docs/training.md "Image folders"). */
+enum {
+    SSLK_TRAIN_RECIPE = 2030,         /**< i64: 0 auto (the method's recipe for variable-size data, else
+                                           light), 1 light (crop, flip, brightness/contrast: the
+                                           aug_* settings), 2 simclr, 3 vicreg, 4 byol, 5 msn
+                                           (sslk_augment_recipe) (0) */
+    SSLK_TRAIN_IMAGE_CHANNELS = 2031, /**< i64: encoder input channels, 0 = the dataset's, 1 = gray
+                                           (0.299 R + 0.587 G + 0.114 B), 3 = RGB (gray replicated) (0) */
+    SSLK_TRAIN_NORM_MODE = 2032,      /**< i64: 0 scalar (NORM_MEAN / NORM_STD on every channel),
+                                           1 per channel (NORM_MEAN0..2 / NORM_STD0..2), 2 measure: per
+                                           channel on NORM_SAMPLE images drawn with INIT_SEED at the
+                                           first fit or embed, then stored as 1 with the values (so a
+                                           checkpoint carries them) (0; 2 for variable-size data) */
+    SSLK_TRAIN_NORM_MEAN0 = 2033,     /**< f64: per-channel mean, pixels in [0, 1] (0.485) */
+    SSLK_TRAIN_NORM_MEAN1 = 2034,     /**< f64 (0.456) */
+    SSLK_TRAIN_NORM_MEAN2 = 2035,     /**< f64 (0.406) */
+    SSLK_TRAIN_NORM_STD0 = 2036,      /**< f64: per-channel std (0.229) */
+    SSLK_TRAIN_NORM_STD1 = 2037,      /**< f64 (0.224) */
+    SSLK_TRAIN_NORM_STD2 = 2038,      /**< f64 (0.225) */
+    SSLK_TRAIN_NORM_SAMPLE = 2039,    /**< i64: images measured under NORM_MODE 2 (500) */
+    SSLK_TRAIN_ON_CORRUPT = 2040      /**< i64: sslk_corrupt_policy of the training loader (FAIL) */
+};
+
 /* ---- Borrowed loader and recipe (experimental, since 1.2) ------------------
  * The trainer's own loader and augmentation recipe, for the settings the
  * trainer does not mirror (SSLK_LOADER_*, SSLK_AUG_* per view).  Borrowed:

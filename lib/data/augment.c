@@ -10,7 +10,9 @@
 #define I SSLK_SETTING_I64
 static const ssli_setting_def augment_defs[SSLI_AUG_NSET] = {
     {SSLK_AUG_SIZE, "size", I, 1, 4096, 224, "output side in pixels"},
-    {SSLK_AUG_CROP, "crop", I, 0, 2, 0, "0 = random resized crop, 1 = resize the whole image, 2 = center crop"},
+    {SSLK_AUG_CROP, "crop", I, 0, 3, 0,
+     "0 = random resized crop, 1 = resize the whole image, 2 = center crop, 3 = resize the shorter side to "
+     "round(size / center_fraction) then center crop (evaluation)"},
     {SSLK_AUG_SCALE_MIN, "scale_min", F, 1e-4, 1, 0.08, "random resized crop: smallest area fraction"},
     {SSLK_AUG_SCALE_MAX, "scale_max", F, 1e-4, 1, 1.0, "random resized crop: largest area fraction"},
     {SSLK_AUG_RATIO_MIN, "ratio_min", F, 0.01, 100, 3.0 / 4.0, "random resized crop: smallest aspect w/h"},
@@ -35,11 +37,13 @@ static const ssli_setting_def augment_defs[SSLI_AUG_NSET] = {
     {SSLK_AUG_STD1, "std1", F, 1e-6, 1e6, 1.0, "normalisation std of channel 1"},
     {SSLK_AUG_STD2, "std2", F, 1e-6, 1e6, 1.0, "normalisation std of channel 2"},
     {SSLK_AUG_OUT_CHANNELS, "out_channels", I, 0, 3, 0, "0 as input, 1 gray, 3 RGB (gray replicated)"},
+    {SSLK_AUG_BLUR_KERNEL_FRACTION, "blur_kernel_fraction", F, 0, 1, 0,
+     "blur kernel side / view side, radius floor(f * size / 2) (0: radius ceil(3 sigma))"},
 };
 #undef F
 #undef I
 static const ssli_setting_choices augment_choices[] = {
-    {SSLK_AUG_CROP, (const char *const[]){"random_resized", "resize", "center", NULL}},
+    {SSLK_AUG_CROP, (const char *const[]){"random_resized", "resize", "center", "resize_center", NULL}},
     {0, NULL},
 };
 const ssli_setting_table ssli_settings_augment = {"augment", augment_defs, SSLI_AUG_NSET, augment_choices};
@@ -121,13 +125,14 @@ sslk_status sslk_augment_preset(sslk_augment *aug, int view, sslk_aug_preset pre
     SSLI_CHECK_PTR(aug, fn);
     if (view < -1 || view >= (int)aug->nviews)
         return ssli_err(SSLK_E_RANGE, "%s: view = %d outside [-1, %zu)", fn, view, aug->nviews);
-    if ((int)preset < SSLK_AUG_PRESET_PLAIN || preset > SSLK_AUG_PRESET_LOCAL)
+    if ((int)preset < SSLK_AUG_PRESET_PLAIN || (int)preset > (int)SSLK_AUG_PRESET_EVAL)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: unknown preset %d", fn, (int)preset);
     size_t v0 = view < 0 ? 0 : (size_t)view, v1 = view < 0 ? aug->nviews : (size_t)view + 1;
     for (size_t v = v0; v < v1; v++) {
         preset_vals p;
-        switch (preset) {
+        switch ((int)preset) {
         case SSLK_AUG_PRESET_PLAIN: p = (preset_vals){1, 0.08, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}; break;
+        case (int)SSLK_AUG_PRESET_EVAL: p = (preset_vals){3, 0.08, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}; break;
         case SSLK_AUG_PRESET_SIMCLR: p = (preset_vals){0, 0.08, 1, 0.5, 0.8, 0.8, 0.8, 0.8, 0.2, 0.2, 0.5, 0}; break;
         case SSLK_AUG_PRESET_VICREG:
             p = (preset_vals){0, 0.08, 1, 0.5, 0.8, 0.4, 0.4, 0.2, 0.1, 0.2, v % 2 ? 0.1 : 1.0, v % 2 ? 0.2 : 0.0};
@@ -219,6 +224,8 @@ void ssli_aug_make_plan(const sslk_augment *aug, size_t view, size_t src_h, size
     if (crop == SSLK_AUG_CROP_RANDOM_RESIZED) {
         random_resized_crop(key, H, W, G(SSLK_AUG_SCALE_MIN), G(SSLK_AUG_SCALE_MAX), G(SSLK_AUG_RATIO_MIN),
                             G(SSLK_AUG_RATIO_MAX), p);
+    } else if (crop == SSLK_AUG_CROP_RESIZE_CENTER) {
+        ssli_eval_crop(H, W, (size_t)G(SSLK_AUG_SIZE), G(SSLK_AUG_CENTER_FRACTION), p);
     } else if (crop == SSLK_AUG_CROP_CENTER) {
         double side = round(G(SSLK_AUG_CENTER_FRACTION) * (H < W ? H : W));
         if (side < 1) side = 1;
@@ -249,8 +256,12 @@ void ssli_aug_make_plan(const sslk_augment *aug, size_t view, size_t src_h, size
         }
     }
     p->gray = ssli_rng_uniform(key, C_GRAY) < G(SSLK_AUG_GRAY_P);
-    if (ssli_rng_uniform(key, C_BLUR) < G(SSLK_AUG_BLUR_P))
+    if (ssli_rng_uniform(key, C_BLUR) < G(SSLK_AUG_BLUR_P)) {
         p->blur_sigma = draw_range(key, C_SIGMA, G(SSLK_AUG_BLUR_SIGMA_MIN), G(SSLK_AUG_BLUR_SIGMA_MAX));
+        double kf = G(SSLK_AUG_BLUR_KERNEL_FRACTION);
+        p->blur_radius = kf > 0 ? (size_t)floor(kf * (double)p->size / 2.0) : (size_t)ceil(3.0 * p->blur_sigma);
+        if (p->blur_radius == 0) p->blur_sigma = 0; /* a 1-tap kernel is the identity */
+    }
     p->solarize = ssli_rng_uniform(key, C_SOL) < G(SSLK_AUG_SOLARIZE_P);
     p->sol_thr = G(SSLK_AUG_SOLARIZE_THRESHOLD) / 255.0;
     for (int k = 0; k < 3; k++) {
@@ -288,5 +299,28 @@ sslk_status sslk_augment_apply(const sslk_augment *aug, size_t view, const uint8
     if (!tmp) return ssli_err(ssli_alloc_status(), "%s: cannot allocate %zu floats of scratch", fn, nt);
     ssli_aug_run(&p, &im, h, w, out, tmp);
     ssli_free(aug->ctx, tmp);
+    return SSLK_OK;
+}
+
+sslk_status sslk_augment_draw(const sslk_augment *aug, size_t view, size_t h, size_t w, size_t c, uint64_t seed,
+                              uint64_t epoch, uint64_t index, double *out, size_t n) {
+    static const char *fn = "sslk_augment_draw";
+    SSLI_CHECK_PTR(aug, fn);
+    SSLI_CHECK_PTR(out, fn);
+    if (view >= aug->nviews) return ssli_err(SSLK_E_RANGE, "%s: view = %zu >= nviews %zu", fn, view, aug->nviews);
+    if (n < SSLK_AUG_DRAW_VALUES)
+        return ssli_err(SSLK_E_SHAPE, "%s: n = %zu, need %d values", fn, n, SSLK_AUG_DRAW_VALUES);
+    if (h == 0 || w == 0 || h > SSLI_DATA_MAX_SIDE || w > SSLI_DATA_MAX_SIDE || (c != 1 && c != 3))
+        return ssli_err(SSLK_E_SHAPE, "%s: image %zu x %zu x %zu (need sides in [1, %d], c = 1 or 3)", fn, h, w, c,
+                        SSLI_DATA_MAX_SIDE);
+    if (index >= ((uint64_t)1 << 58)) return ssli_err(SSLK_E_RANGE, "%s: index %llu >= 2^58", fn, (unsigned long long)index);
+    SSLI_TRY(ssli_aug_validate(aug, fn));
+    ssli_aug_plan p;
+    ssli_aug_make_plan(aug, view, h, w, c, seed, epoch, index, &p);
+    const double v[SSLK_AUG_DRAW_VALUES] = {
+        p.cx0, p.cy0, p.cw, p.ch, p.flip, p.jitter, p.order[0], p.order[1], p.order[2], p.order[3],
+        p.jitter ? p.bright : 1.0, p.jitter ? p.contrast : 1.0, p.jitter ? p.sat : 1.0, p.jitter ? p.hue : 0.0,
+        p.gray, p.blur_sigma, p.blur_sigma > 0 ? (double)p.blur_radius : 0.0, p.solarize};
+    memcpy(out, v, sizeof v);
     return SSLK_OK;
 }

@@ -219,9 +219,11 @@ void ssli_to_gray(float *x, size_t c, size_t hw) {
     }
 }
 
-/* Separable Gaussian, radius ceil(3 sigma) (at most side - 1), reflected borders. */
-void ssli_gaussian_blur(float *x, size_t c, size_t h, size_t w, double sigma, float *tmp) {
-    size_t r = (size_t)ceil(3.0 * sigma);
+/* Separable Gaussian exp(-j^2 / (2 sigma^2)) over j in [-r, r], normalised,
+ * borders reflected without repeating the edge (torchvision's gaussian_blur,
+ * "reflect" padding); r = ceil(3 sigma) unless given. */
+void ssli_gaussian_blur(float *x, size_t c, size_t h, size_t w, double sigma, size_t radius, float *tmp) {
+    size_t r = radius ? radius : (size_t)ceil(3.0 * sigma);
     size_t lim = (h < w ? h : w) - 1;
     if (r > lim) r = lim;
     if (r == 0) return;
@@ -327,7 +329,7 @@ void ssli_aug_run(const ssli_aug_plan *p, const ssli_image *img, size_t src_h, s
             default: ssli_adjust_hue(work, wc, hw, p->hue); break;
             }
     if (p->gray) ssli_to_gray(work, wc, hw);
-    if (p->blur_sigma > 0) ssli_gaussian_blur(work, wc, S, S, p->blur_sigma, scratch);
+    if (p->blur_sigma > 0) ssli_gaussian_blur(work, wc, S, S, p->blur_sigma, p->blur_radius, scratch);
     if (p->solarize) ssli_solarize(work, wc * hw, p->sol_thr);
     for (size_t oc = 0; oc < p->out_c; oc++) {
         const float *src = work + (wc == 1 ? 0 : oc) * hw;

@@ -26,6 +26,10 @@ typedef struct ssli_scratch {
     uint8_t *pix;
     size_t pix_cap;
     void *tj; /* tjhandle, created on first use */
+    uint8_t *aux; /* CMYK samples before conversion to RGB */
+    size_t aux_cap;
+    int jpeg_cs;  /* TJCS_* of the last JPEG header read */
+    bool adobe;   /* that JPEG carries an Adobe APP14 marker (inverted CMYK) */
 } ssli_scratch;
 
 void ssli_scratch_init(ssli_scratch *s, const sslk_ctx *ctx);
@@ -97,8 +101,21 @@ void ssli_folder_close(sslk_dataset *ds);
 sslk_status ssli_folder_cache_parse(const sslk_ctx *ctx, const char *root, const uint8_t *buf, size_t len,
                                     size_t *count);
 extern const ssli_reader ssli_reader_jpeg;
+/* PNG (reader_png.c): the folder reader sniffs the magic bytes, so a PNG
+ * named .jpg decodes too.  Output: 8-bit RGB (see reader_png.c). */
+bool ssli_is_png(const uint8_t *buf, size_t len);
+sslk_status ssli_png_header(ssli_scratch *sc, const uint8_t *buf, size_t len, size_t max_side, size_t *w, size_t *h,
+                            const char *what);
+sslk_status ssli_png_decode(ssli_scratch *sc, const uint8_t *buf, size_t len, size_t max_side, ssli_image *img,
+                            const char *what);
+/* CMYK samples (4 per pixel, as stored) to RGB: inverted = Adobe polarity. */
+void ssli_cmyk_to_rgb(const uint8_t *cmyk, size_t npix, bool inverted, uint8_t *rgb);
 sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *cache_path,
                                   sslk_dataset **out);
+/* A file list (the cache format: "sslkit-filelist 1", "root R", counts, then
+ * "label<TAB>path relative to R" lines) given as the dataset path. */
+bool ssli_is_file_list(const sslk_ctx *ctx, const char *path);
+sslk_status ssli_open_file_list(sslk_ctx *ctx, const char *path, sslk_dataset **out);
 
 /* Buffer parsers used by the readers and the fuzz targets.  Each validates all
  * sizes before allocating and never reads past len. */
@@ -147,7 +164,7 @@ char *ssli_path_join(const sslk_ctx *ctx, const char *a, const char *b);
 char *ssli_strdup(const sslk_ctx *ctx, const char *s);
 
 /* ---- augmentation --------------------------------------------------------- */
-#define SSLI_AUG_NSET 26
+#define SSLI_AUG_NSET 27
 struct sslk_augment {
     sslk_ctx *ctx;
     size_t nviews;
@@ -164,6 +181,7 @@ typedef struct ssli_aug_plan {
     double bright, contrast, sat, hue;
     int gray;
     double blur_sigma;       /* 0 = no blur */
+    size_t blur_radius;      /* taps each side (kernel 2r + 1) */
     int solarize;
     double sol_thr;          /* threshold in [0,1] */
     double mean[3], std[3];
@@ -182,6 +200,11 @@ size_t ssli_aug_tmp_floats(const ssli_aug_plan *p, const ssli_image *img);
 void ssli_aug_run(const ssli_aug_plan *p, const ssli_image *img, size_t src_h, size_t src_w, float *out,
                   float *tmp);
 
+/* The evaluation transform (transform_eval.c): the source rectangle that
+ * resize-shorter-side-to-round(size/fraction) + centre crop of size samples. */
+size_t ssli_eval_resize_side(size_t size, double fraction);
+void ssli_eval_crop(double H, double W, size_t size, double fraction, ssli_aug_plan *p);
+
 /* Kernels (augment_ops.c), all on planar float images in [0,1]. */
 void ssli_resize_crop(const ssli_image *img, double x0, double y0, double cw, double chh, size_t out_w,
                       size_t out_h, int flip, size_t out_c, float *out, float *tmp);
@@ -190,7 +213,8 @@ void ssli_adjust_contrast(float *x, size_t c, size_t hw, double f);
 void ssli_adjust_saturation(float *x, size_t c, size_t hw, double f);
 void ssli_adjust_hue(float *x, size_t c, size_t hw, double shift);
 void ssli_to_gray(float *x, size_t c, size_t hw);
-void ssli_gaussian_blur(float *x, size_t c, size_t h, size_t w, double sigma, float *tmp);
+/* radius: taps each side (0: ceil(3 sigma)); capped at min(h, w) - 1 and 256. */
+void ssli_gaussian_blur(float *x, size_t c, size_t h, size_t w, double sigma, size_t radius, float *tmp);
 void ssli_solarize(float *x, size_t n, double thr);
 void ssli_normalize(float *x, size_t c, size_t hw, const double *mean, const double *std);
 

@@ -143,6 +143,8 @@ static sslk_status open_path(sslk_ctx *ctx, sslk_dataset_kind kind, const char *
         return ssli_err(SSLK_E_NOT_FOUND, "sslk_dataset_open: '%s' does not exist", path);
     }
     bool dir = ssli_is_dir(path);
+    if (!dir && (kind == SSLK_DATASET_AUTO || kind == SSLK_DATASET_JPEG_FOLDER) && ssli_is_file_list(ctx, path))
+        return ssli_open_file_list(ctx, path, out); /* both splits: one list is one split */
     if (kind == SSLK_DATASET_AUTO) {
         if (dir) kind = detect_dir(ctx, path);
         else SSLI_TRY(detect_file(path, &kind));

@@ -60,6 +60,7 @@ void ssli_scratch_init(ssli_scratch *s, const sslk_ctx *ctx) {
 void ssli_scratch_free(ssli_scratch *s) {
     ssli_free(s->ctx, s->file);
     ssli_free(s->ctx, s->pix);
+    ssli_free(s->ctx, s->aux);
     if (s->tj) tjDestroy((tjhandle)s->tj);
     memset(s, 0, sizeof *s);
 }

@@ -135,6 +135,8 @@ static void *worker_main(void *arg) {
         slot *sl = &ld->slots[b % ld->nslots];
         size_t row = k % ld->batch, i = ld->order[k];
         sslk_status s = process_item(wk, i, sl, row);
+        if (s != SSLK_OK && ld->policy == SSLK_CORRUPT_SKIP) /* the policy is fixed during an epoch */
+            ssli_log(ld->ctx, SSLK_LOG_WARN, "sslk_loader: skipped item %zu: %s", i, sslk_last_error());
         sl->index[row] = (int64_t)i;
         sl->labels[row] = ld->ds->labels ? ld->ds->labels[i] : -1;
         sl->ok[row] = s == SSLK_OK;

@@ -77,9 +77,13 @@ static sslk_status list_add(const sslk_ctx *ctx, folder_list *L, const char *a, 
     return SSLK_OK;
 }
 
-static bool is_jpeg_name(const char *s) {
+/* Listed by name (.jpg, .jpeg, .png, any case); the reader then goes by the
+ * file's first bytes.  Other files in a class folder (notes, .DS_Store,
+ * Thumbs.db) are not images of the dataset and are left out. */
+static bool is_image_name(const char *s) {
     size_t n = strlen(s);
-    return (n > 4 && strcasecmp(s + n - 4, ".jpg") == 0) || (n > 5 && strcasecmp(s + n - 5, ".jpeg") == 0);
+    return (n > 4 && (strcasecmp(s + n - 4, ".jpg") == 0 || strcasecmp(s + n - 4, ".png") == 0)) ||
+           (n > 5 && strcasecmp(s + n - 5, ".jpeg") == 0);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -103,7 +107,7 @@ static sslk_status list_dir(const sslk_ctx *ctx, const char *dir, bool want_dirs
         } else {
             /* Only regular files (or links to them): a FIFO named x.jpg would
              * block its reader.  d_type spares a stat on most file systems. */
-            keep = is_jpeg_name(e->d_name);
+            keep = is_image_name(e->d_name);
             if (keep && e->d_type != DT_REG) {
                 char *p = ssli_path_join(ctx, dir, e->d_name);
                 struct stat st;
@@ -155,7 +159,7 @@ static sslk_status scan(const sslk_ctx *ctx, folder_list *L) {
     }
     free_names(ctx, dirs, nd);
     if (s == SSLK_OK && L->n == 0)
-        s = ssli_err(SSLK_E_NOT_FOUND, "sslk_dataset_open_folder: no .jpg/.jpeg files in '%s' or its sub-folders",
+        s = ssli_err(SSLK_E_NOT_FOUND, "sslk_dataset_open_folder: no .jpg/.jpeg/.png files in '%s' or its sub-folders",
                      L->root);
     return s;
 }
@@ -269,7 +273,10 @@ sslk_status ssli_folder_cache_parse(const sslk_ctx *ctx, const char *root, const
     return s;
 }
 
-sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *cache_path, sslk_dataset **out) {
+/* list_only: cache_path is the caller's file list, read as is (never scanned
+ * or rewritten; an error in it is the caller's). */
+static sslk_status open_folder(sslk_ctx *ctx, const char *root, const char *cache_path, bool list_only,
+                               sslk_dataset **out) {
     static const char *fn = "sslk_dataset_open_folder";
     if (!ssli_is_dir(root)) return ssli_err(SSLK_E_NOT_FOUND, "%s: '%s' is not a directory", fn, root);
     folder_list *L = ssli_calloc(ctx, 1, sizeof *L);
@@ -287,7 +294,7 @@ sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *c
     bool from_cache = false;
     if (cache_path && ssli_path_exists(cache_path)) {
         s = cache_read(ctx, L, cache_path);
-        if (s != SSLK_OK && s != SSLK_E_NOT_FOUND) {
+        if (s != SSLK_OK && (s != SSLK_E_NOT_FOUND || list_only)) {
             list_free(ctx, L);
             return s;
         }
@@ -328,6 +335,40 @@ sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *c
     }
     *out = ds;
     return SSLK_OK;
+}
+
+sslk_status ssli_open_jpeg_folder(sslk_ctx *ctx, const char *root, const char *cache_path, sslk_dataset **out) {
+    return open_folder(ctx, root, cache_path, false, out);
+}
+
+bool ssli_is_file_list(const sslk_ctx *ctx, const char *path) {
+    uint8_t *head = NULL;
+    size_t n = 0;
+    bool yes = ssli_read_head(ctx, path, 23, 0, &head, &n, "sslk_dataset_open") == SSLK_OK && n == 23 &&
+               memcmp(head, "sslkit-filelist 1\nroot ", 23) == 0;
+    ssli_free(ctx, head);
+    ssli_clear_error();
+    return yes;
+}
+
+sslk_status ssli_open_file_list(sslk_ctx *ctx, const char *path, sslk_dataset **out) {
+    static const char *fn = "sslk_dataset_open";
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    SSLI_TRY(ssli_read_head(ctx, path, 4096 + 24, 0, &buf, &len, fn));
+    const char *p = (const char *)buf + 23, *e = (const char *)buf + len;
+    const char *nl = len > 23 ? memchr(p, '\n', (size_t)(e - p)) : NULL;
+    sslk_status s = SSLK_OK;
+    char root[4097];
+    if (!nl || nl == p || (size_t)(nl - p) >= sizeof root || memchr(p, '\0', (size_t)(nl - p)))
+        s = ssli_err(SSLK_E_FORMAT, "%s: file list '%s' has no valid 'root' line", fn, path);
+    else {
+        memcpy(root, p, (size_t)(nl - p));
+        root[nl - p] = '\0';
+    }
+    ssli_free(ctx, buf);
+    SSLI_TRY(s);
+    return open_folder(ctx, root, path, true, out);
 }
 
 sslk_status sslk_dataset_open_folder(sslk_ctx *ctx, const char *root, const char *cache_path, sslk_dataset **out) {

@@ -163,6 +163,8 @@ sslk_status ssli_dist_agree(const sslk_ctx *ctx, const sslk_dist *t, sslk_status
             s = local ? local
                       : ssli_err(SSLK_E_DIST, "%s: rank %zu refused its inputs (%s), so every rank stops", fn, r,
                                  sslk_status_str((sslk_status)all[2 * r]));
+        else if (!(all[2 * r + 1] >= 0 && all[2 * r + 1] <= 9007199254740992.0))
+            s = ssli_err(SSLK_E_DIST, "%s: rank %zu reported %g rows (a broken collective?)", fn, r, all[2 * r + 1]);
         else {
             counts[r] = (size_t)all[2 * r + 1];
             sum += counts[r];

@@ -24,10 +24,13 @@ static const ssli_setting_def knn_defs[] = {
      "cap on the query x train similarity block, MiB"},
     {SSLK_KNN_EPS, "eps", SSLK_SETTING_F64, 0, 1e6, 1e-6,
      "offset of the inverse-distance weights"},
+    {SSLK_KNN_TOP5_RULE, "top5_rule", SSLK_SETTING_I64, 0, 1, 0,
+     "0 = top-min(5, classes) of every class ranked; 1 = top-min(5, k) (DINO eval_knn)"},
 };
 static const ssli_setting_choices knn_choices[] = {
     {SSLK_KNN_WEIGHTING, (const char *const[]){"exp", "inverse", "uniform", NULL}},
     {SSLK_KNN_DISTANCE, (const char *const[]){"cosine", "euclidean", NULL}},
+    {SSLK_KNN_TOP5_RULE, (const char *const[]){"all", "dino", NULL}},
     {0, NULL},
 };
 const ssli_setting_table ssli_settings_knn = {"knn", knn_defs,
@@ -317,9 +320,11 @@ sslk_status sslk_knn_evaluate(sslk_knn *k, const float *q, const int32_t *y, siz
     sslk_status st = knn_run(k, pre, q, m, d, ranked, ntop, NULL, fn);
     if (st == SSLK_OK) {
         double c[3] = {0, 0, (double)m}; /* top-1 hits, top-5 hits, queries; summed over ranks */
+        size_t n5 = ntop, kk = (size_t)kget(k, SSLK_KNN_K);
+        if (kget(k, SSLK_KNN_TOP5_RULE) == SSLK_KNN_TOP5_DINO && kk < n5) n5 = kk;
         for (size_t i = 0; i < m; i++) {
             if (ranked[i * ntop] == y[i]) c[0]++;
-            for (size_t t = 0; t < ntop; t++)
+            for (size_t t = 0; t < n5; t++)
                 if (ranked[i * ntop + t] == y[i]) c[1]++;
         }
         if (dt) st = ssli_dist_allreduce_f64(dt, c, 3, fn);

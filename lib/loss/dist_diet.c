@@ -33,6 +33,14 @@ sslk_status ssli_loss_dist_diet(sslk_loss *L, const sslk_dist *t, const ssli_los
     else local = ssli_loss_param_ready(L, kfn);
     if (!local && K != L->pcols)
         local = ssli_err(SSLK_E_SHAPE, "%s: inputs have d = %zu columns, the head expects dim = %zu", kfn, K, L->pcols);
+    if (!local) {
+        size_t lo0, hi0;
+        ssli_loss_dist_shard((size_t)ssli_loss_setting(L, SSLK_DIET_NUM_SAMPLES), t->rank, t->world_size, &lo0, &hi0);
+        if (L->prows != hi0 - lo0)
+            local = ssli_err(SSLK_E_STATE, "%s: the head has %zu rows, this rank's shard %zu: it was made before the "
+                             "collectives table was attached (attach the table before the first use of the loss)",
+                             kfn, L->prows, hi0 - lo0);
+    }
     if (!local) local = ssli_loss_check_param(L, kfn);
     size_t *tmp = ssli_malloc(L->ctx, W, sizeof(size_t)), tt;
     if (!tmp) return ssli_alloc_status();

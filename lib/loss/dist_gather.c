@@ -8,8 +8,8 @@
  * Owned parameter gradients (MSN prototypes, DIET head) come out as the full
  * global gradient, identical on every rank.
  * Used for the kinds whose batch statistics are O(B^2) or per-sample
- * (docs/distributed.md); VICReg all-reduces d x d statistics instead when
- * the global batch is at least 2d rows (dist_vicreg.c); DIET shards its head
+ * (docs/distributed.md); VICReg and LogDet all-reduce d x d statistics instead
+ * when the global batch is at least 2d rows (dist_vicreg.c, dist_logdet.c); DIET shards its head
  * (dist_diet.c).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
@@ -120,6 +120,8 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
          * the rows (the one-process code then uses its N x N Gram) */
         if (L->vt->kind == SSLK_LOSS_VICREG && in->nviews == 2 && N >= 2 * in->d)
             s = ssli_loss_dist_vicreg(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_VICREG_LOGDET && in->nviews == 2 && N >= 2 * in->d)
+            s = ssli_loss_dist_logdet(L, t, in, N, value, fn);
         else if (L->vt->kind == SSLK_LOSS_DIET)
             s = ssli_loss_dist_diet(L, t, in, counts, N, value, fn);
         else
@@ -127,4 +129,22 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
     }
     ssli_free(L->ctx, counts);
     return s;
+}
+
+sslk_status ssli_loss_dist_rowmean(sslk_loss *L, size_t n, size_t d, double *value, float *ga, float *gb,
+                                   const char *fn) {
+    const sslk_dist *t = ssli_dist(L->ctx);
+    if (!t) return SSLK_OK;
+    size_t nt = L->vt->nterms < SSLI_LOSS_MAX_TERMS ? L->vt->nterms : SSLI_LOSS_MAX_TERMS;
+    double s[2 + SSLI_LOSS_MAX_TERMS] = {(double)n, (double)n * *value};
+    for (size_t k = 0; k < nt; k++) s[2 + k] = (double)n * L->terms[k];
+    SSLI_TRY(ssli_dist_allreduce_f64(t, s, 2 + nt, fn));
+    double N = s[0], scale = (double)n / N;
+    *value = s[1] / N;
+    for (size_t k = 0; k < nt; k++) L->terms[k] = s[2 + k] / N;
+    for (size_t e = 0; e < n * d; e++) {
+        if (ga) ga[e] = (float)((double)ga[e] * scale);
+        if (gb) gb[e] = (float)((double)gb[e] * scale);
+    }
+    return SSLK_OK;
 }

@@ -104,28 +104,40 @@ static sslk_status get_any(const sslk_loss *L, int key, double *v, const char *f
 
 SSLI_SETTINGS_ACCESSORS(sslk_loss, sslk_loss, set_any, get_any)
 
+static sslk_status set_prior(sslk_loss *L, const float *pf, const double *pd, size_t k, const char *fn);
+
 sslk_status sslk_loss_set_prior(sslk_loss *L, const float *p, size_t k) {
-    const char *fn = "sslk_loss_set_prior";
+    SSLI_CHECK_PTR(p, "sslk_loss_set_prior");
+    return set_prior(L, p, NULL, k, "sslk_loss_set_prior");
+}
+
+sslk_status sslk_loss_set_prior_f64(sslk_loss *L, const double *p, size_t k) {
+    SSLI_CHECK_PTR(p, "sslk_loss_set_prior_f64");
+    return set_prior(L, NULL, p, k, "sslk_loss_set_prior_f64");
+}
+
+/* one of pf / pd: the prior in float or double; renormalised in double */
+static sslk_status set_prior(sslk_loss *L, const float *pf, const double *pd, size_t k, const char *fn) {
     SSLI_CHECK_PTR(L, fn);
-    SSLI_CHECK_PTR(p, fn);
     if (L->vt->kind != SSLK_LOSS_MSN)
         return ssli_err(SSLK_E_UNSUPPORTED, "%s: only MSN losses take a prior", fn);
     size_t K = (size_t)ssli_loss_setting(L, SSLK_MSN_NUM_PROTOTYPES);
     if (k != K)
         return ssli_err(SSLK_E_SHAPE, "%s: 'k' = %zu but num_prototypes = %zu", fn, k, K);
-    SSLI_TRY(ssli_check_finite_f32(p, 1, k, fn, "p"));
+    if (pf) SSLI_TRY(ssli_check_finite_f32(pf, 1, k, fn, "p"));
     double s = 0;
     for (size_t i = 0; i < k; i++) {
-        if (!(p[i] > 0))
-            return ssli_err(SSLK_E_INVALID_ARG, "%s: 'p[%zu]' = %g: a prior needs every entry > 0", fn, i,
-                            (double)p[i]);
-        s += p[i];
+        double v = pf ? (double)pf[i] : pd[i];
+        if (!isfinite(v)) return ssli_err(SSLK_E_NONFINITE, "%s: 'p[%zu]' = %g is not finite", fn, i, v);
+        if (!(v > 0))
+            return ssli_err(SSLK_E_INVALID_ARG, "%s: 'p[%zu]' = %g: a prior needs every entry > 0", fn, i, v);
+        s += v;
     }
     if (fabs(s - 1.0) > 1e-3)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: 'p' sums to %.9g, not 1: not a probability vector", fn, s);
     double *q = ssli_malloc(L->ctx, k, sizeof *q);
     if (!q) return ssli_alloc_status();
-    for (size_t i = 0; i < k; i++) q[i] = p[i] / s;
+    for (size_t i = 0; i < k; i++) q[i] = (pf ? (double)pf[i] : pd[i]) / s;
     ssli_free(L->ctx, L->prior);
     L->prior = q;
     L->prior_k = k;

@@ -21,6 +21,16 @@ sslk_status ssli_loss_dist_gather_compute(sslk_loss *L, const sslk_dist *t, cons
 sslk_status ssli_loss_dist_vicreg(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, const size_t *counts,
                                   size_t N, double *value, const char *fn);
 
+/* A loss that is a mean of per-row terms computed on this rank's n rows
+ * (sslk_loss_compute_negatives: outside negatives are constants shared by all
+ * ranks): all-reduce n, n value and n terms, so value and terms become the
+ * means over all ranks' rows and the gradients are scaled by n / N.  Nothing
+ * without a table. */
+sslk_status ssli_loss_dist_rowmean(sslk_loss *L, size_t n, size_t d, double *value, float *ga, float *gb,
+                                   const char *fn);
+/* LogDet VICReg with all-reduced d x d Grams (dist_logdet.c). */
+sslk_status ssli_loss_dist_logdet(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, size_t N, double *value,
+                                  const char *fn);
 /* DIET with the head sharded by datum index (dist_diet.c). */
 sslk_status ssli_loss_dist_diet(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, const size_t *counts,
                                 size_t N, double *value, const char *fn);

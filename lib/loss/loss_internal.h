@@ -111,6 +111,8 @@ static inline float ssli_fexp(float x) {
 float ssli_row_max_f(const float *x, size_t n);
 double ssli_row_sum_f(const float *x, size_t n);
 double ssli_row_dot_f(const float *x, const float *y, size_t n);
+/* sum_k t[k] (m - x[k]) with double accumulation (m >= max x: no cancellation) */
+double ssli_row_dotgap_f(const float *t, const float *x, size_t n, float m);
 /* y[k] = exp(x[k] - m) (y may equal x, or be NULL to only sum); returns the sum */
 double ssli_row_expsum_f(const float *x, float *y, size_t n, float m);
 /* x[k] = exp(x[k] - m) in place; returns the sum, *es = sum e * (x_old - m) */
@@ -136,6 +138,11 @@ static inline double ssli_row_sum_d(const double *x, size_t n) {
 static inline double ssli_row_dot_d(const double *x, const double *y, size_t n) {
     double s = 0;
     for (size_t k = 0; k < n; k++) s += x[k] * y[k];
+    return s;
+}
+static inline double ssli_row_dotgap_d(const double *t, const double *x, size_t n, double m) {
+    double s = 0;
+    for (size_t k = 0; k < n; k++) s += t[k] * (m - x[k]);
     return s;
 }
 static inline double ssli_row_expsum_d(const double *x, double *y, size_t n, double m) {

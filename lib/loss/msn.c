@@ -28,6 +28,8 @@ static const ssli_setting_def msn_defs[] = {
      "weight of the mean per-anchor prediction entropy"},
     {SSLK_MSN_KL_DIRECTION, "kl_direction", SSLK_SETTING_I64, 0, 1, 0,
      "0 = KL(pbar || prior) (me-max generalisation); 1 = KL(prior || pbar) (lightly PMSNLoss)"},
+    {SSLK_MSN_LABEL_SMOOTHING, "label_smoothing", SSLK_SETTING_F64, 0, 0.999, 0,
+     "s: predictions become (1 - s) softmax + s / K (official MSN label_smoothing)"},
 };
 static const ssli_setting_choices msn_choices[] = {
     {SSLK_MSN_PRIOR, (const char *const[]){"uniform", "power_law", "user", NULL}},
@@ -134,6 +136,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     const bool reverse = ssli_loss_setting(L, SSLK_MSN_KL_DIRECTION) == SSLK_KL_REVERSE;
     const int prior = (int)ssli_loss_setting(L, SSLK_MSN_PRIOR);
     const bool want = in->grads != NULL;
+    const double ls = ssli_loss_setting(L, SSLK_MSN_LABEL_SMOOTHING), lsK = ls / (double)K;
     size_t bytes = 2 * SSLI_RUP(M * d * sizeof(R)) + SSLI_RUP(n * d * sizeof(R)) + 2 * SSLI_RUP(K * d * sizeof(R)) +
                    SSLI_RUP(M * K * sizeof(R)) + SSLI_RUP((n + 1) * K * sizeof(R)) + SSLI_RUP(n * K * sizeof(double)) +
                    3 * SSLI_RUP(M * sizeof(double)) + SSLI_RUP(n * sizeof(double)) + 5 * SSLI_RUP(K * sizeof(double));
@@ -163,14 +166,42 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     F(ssli_loss_normalize)(ctx, L->param.data, K, d, rq, Qh);
 
     /* targets: softmax at the sharpened temperature, then Sinkhorn (batch statistic) */
-    GEMM(ctx, false, true, n, K, d, (R)(1.0 / ttau), Hh, d, Qh, d, (R)0, TL, K);
+    /* label smoothing: sharpen((1 - s) softmax(./tau) + s/K) as the official code, in
+     * the log domain (log t = log(p') / sharpen, p' >= s/K > 0); without it
+     * sharpen(softmax(./tau)) = softmax(./(tau sharpen)) directly */
+    GEMM(ctx, false, true, n, K, d, (R)(1.0 / (ls > 0 ? tau : ttau)), Hh, d, Qh, d, (R)0, TL, K);
+    if (ls > 0) {
+        const double ish = 1.0 / ssli_loss_setting(L, SSLK_MSN_SHARPEN);
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (long long bi = 0; bi < (long long)n; bi++) {
+            const R *t = TL + (size_t)bi * K;
+            double *o = Tt + (size_t)bi * K;
+            double m = -INFINITY, s = 0, mx = -INFINITY;
+            for (size_t k = 0; k < K; k++) m = (double)t[k] > m ? (double)t[k] : m;
+            for (size_t k = 0; k < K; k++) s += o[k] = exp((double)t[k] - m);
+            for (size_t k = 0; k < K; k++) {
+                o[k] = ish * log((1.0 - ls) * o[k] / s + lsK);
+                mx = o[k] > mx ? o[k] : mx;
+            }
+            s = 0;
+            for (size_t k = 0; k < K; k++) s += o[k] = exp(o[k] - mx);
+            for (size_t k = 0; k < K; k++) o[k] /= s;
+        }
+    } else
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long bi = 0; bi < (long long)n; bi++) {
         const R *t = TL + (size_t)bi * K;
         double *o = Tt + (size_t)bi * K;
         double m = -INFINITY, s = 0;
         for (size_t k = 0; k < K; k++) m = (double)t[k] > m ? (double)t[k] : m;
-        for (size_t k = 0; k < K; k++) s += o[k] = (double)EXPR((R)((double)t[k] - m));
+        /* below -80 the float exp is clamped or denormal, and Sinkhorn rescales a
+         * prototype column of such tiny entries back to mass 1/K: their ratios
+         * matter, so they take the double exp (never reached at the default
+         * target temperature 0.025, where logits span at most 80) */
+        for (size_t k = 0; k < K; k++) {
+            double x = (double)t[k] - m;
+            s += o[k] = x > -80.0 ? (double)EXPR((R)x) : exp(x);
+        }
         for (size_t k = 0; k < K; k++) o[k] /= s;
     }
     if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs, ssli_loss_nt(ctx, n * K * 4));
@@ -187,16 +218,27 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         R *s = P + i * K;
         const R *t = TL + (i % n) * K;
         const double tsm = F(ssli_row_sum)(t, K);
-        const double ts = F(ssli_row_dot)(t, s, K);
         R m = (R)F(ssli_row_max)(s, K);
+        /* sum_k t_k (m - s_k) >= 0: the cross-entropy without the cancellation of
+         * tsm (m + log sum) - t.s (10x the float32 reference's error near saturation) */
+        const double tg = F(ssli_row_dotgap)(t, s, K, m);
         double es;
         double sum = F(ssli_row_expsum2)(s, K, m, &es);
-        double l = (double)m + log(sum);
         F(ssli_row_scale)(s, K, (R)(1.0 / sum));
         /* sum_k p log p = sum_k e (x - m) / sum - log(sum) */
         double ps = es / sum - log(sum);
-        lse[i] = tsm * l - ts; /* cross-entropy of row i */
+        lse[i] = tsm * log(sum) + tg; /* cross-entropy of row i */
         ent[i] = -ps;
+        if (ls > 0) { /* smoothed predictions p' = (1 - s) p + s/K */
+            double ce = 0, h = 0;
+            for (size_t k = 0; k < K; k++) {
+                double q = (1.0 - ls) * (double)s[k] + lsK, lq = log(q);
+                ce -= (double)t[k] * lq;
+                h -= q * lq;
+            }
+            lse[i] = ce;
+            ent[i] = h;
+        }
     }
     /* pbar: column means over anchors (batch statistic), thread-count independent */
     long long nb = (long long)((K + 63) / 64);
@@ -206,7 +248,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         double acc[64] = {0};
         for (size_t i = 0; i < M; i++)
             for (size_t k = k0; k < k1; k++) acc[k - k0] += (double)P[i * K + k];
-        for (size_t k = k0; k < k1; k++) pbar[k] = acc[k - k0] / (double)M;
+        for (size_t k = k0; k < k1; k++) pbar[k] = (1.0 - ls) * acc[k - k0] / (double)M + lsK;
     }
     if (prior == SSLK_MSN_PRIOR_UNIFORM)
         for (size_t k = 0; k < K; k++) logpi[k] = -log((double)K);
@@ -247,7 +289,20 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         const R *t = TL + (i % n) * K;
         const R pg = (R)F(ssli_row_dot)(s, gr, K);
         const R a = (R)invM, lm = (R)lam;
-        if (lament == 0) {
+        if (ls > 0) {
+            /* w = dL/dp (through p' = (1 - s) p + s/K), then the softmax Jacobian */
+            double pw = 0;
+#define MSN_W(k, q) ((1.0 - ls) * invM * (-(double)t[k] / (q) + lam * g[k] - (lament > 0 ? lament * log(q) : 0.0)))
+            for (size_t k = 0; k < K; k++) {
+                double pk = (double)s[k];
+                pw += pk * MSN_W(k, (1.0 - ls) * pk + lsK);
+            }
+            for (size_t k = 0; k < K; k++) {
+                double pk = (double)s[k];
+                s[k] = (R)(pk * (MSN_W(k, (1.0 - ls) * pk + lsK) - pw));
+            }
+#undef MSN_W
+        } else if (lament == 0) {
             for (size_t k = 0; k < K; k++) s[k] = a * (s[k] - t[k] + lm * s[k] * (gr[k] - pg));
         } else {
             for (size_t k = 0; k < K; k++) {

@@ -100,6 +100,16 @@ SSLI_CLONES double ssli_row_dot_f(const float *x, const float *y, size_t n) {
     return s;
 }
 
+SSLI_CLONES double ssli_row_dotgap_f(const float *t, const float *x, size_t n, float m) {
+    double a[8] = {0};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; j++) a[j] += (double)t[k + j] * (double)(m - x[k + j]);
+    double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; k < n; k++) s += (double)t[k] * (double)(m - x[k]);
+    return s;
+}
+
 SSLI_CLONES double ssli_row_expsum_f(const float *x, float *y, size_t n, float m) {
     v8f a = vsplat(0.0f), vm = vsplat(m), u, e;
     size_t k = 0;

@@ -303,3 +303,43 @@ sslk_status sslk_accuracy_report(sslk_ctx *ctx, const int32_t *pred, const int32
     ssli_free(ctx, scratch);
     return SSLK_OK;
 }
+
+sslk_status sslk_worst_k_tie_mean(const int64_t *correct, const int64_t *count, size_t C, size_t k, double *worst_k,
+                                  double *worst_k_pooled, size_t *num_tied) {
+    static const char *fn = "sslk_worst_k_tie_mean";
+    SSLI_CHECK_PTR(correct, fn);
+    SSLI_CHECK_PTR(count, fn);
+    if (C == 0 || C > INT32_MAX) return ssli_err(SSLK_E_SHAPE, "%s: 'num_classes' = %zu", fn, C);
+    size_t q = 0;
+    for (size_t c = 0; c < C; c++) {
+        if (count[c] < 0 || correct[c] < 0 || correct[c] > count[c])
+            return ssli_err(SSLK_E_RANGE, "%s: class %zu has correct = %lld of count = %lld", fn, c,
+                            (long long)correct[c], (long long)count[c]);
+        q += count[c] > 0;
+    }
+    if (k == 0 || k > q)
+        return ssli_err(SSLK_E_RANGE, "%s: 'k' = %zu must be in [1, %zu] (the present classes)", fn, k, q);
+    ssli_class_acc *sc = malloc(q * sizeof *sc);
+    if (!sc) return ssli_err(SSLK_E_NOMEM, "%s: out of memory", fn);
+    q = 0;
+    for (size_t c = 0; c < C; c++)
+        if (count[c] > 0) sc[q++] = (ssli_class_acc){(double)correct[c] / (double)count[c], (int32_t)c};
+    qsort(sc, q, sizeof *sc, cmp_asc);
+    const double edge = sc[k - 1].acc;
+    size_t lo = k - 1, hi = k; /* [lo, hi): the classes tied with the k-th */
+    while (lo > 0 && sc[lo - 1].acc == edge) lo--;
+    while (hi < q && sc[hi].acc == edge) hi++;
+    const double w = (double)(k - lo) / (double)(hi - lo);
+    double s = 0, pc = 0, pn = 0;
+    for (size_t i = 0; i < hi; i++) {
+        double wi = i < lo ? 1.0 : w;
+        s += wi * sc[i].acc;
+        pc += wi * (double)correct[sc[i].id];
+        pn += wi * (double)count[sc[i].id];
+    }
+    free(sc);
+    if (worst_k) *worst_k = s / (double)k;
+    if (worst_k_pooled) *worst_k_pooled = pc / pn;
+    if (num_tied) *num_tied = hi - lo;
+    return SSLK_OK;
+}

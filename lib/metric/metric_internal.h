@@ -49,4 +49,9 @@ static inline int32_t ssli_argmax_f(const float *x, size_t c) {
     return (int32_t)b;
 }
 
+/* ImageNet-X JSON lines in memory (imagenet_x.c; path names the source in
+ * messages): what sslk_imagenet_x_load does after reading the file. */
+sslk_status ssli_imagenet_x_parse(sslk_ctx *ctx, const uint8_t *buf, size_t len, const char *path, int variant,
+                                  sslk_imagenet_x **out);
+
 #endif

@@ -6,9 +6,8 @@
 
 #include "nn/layers.h"
 
-void ssli_act_forward(const sslk_model *m, ssli_layer *L, const float *x, size_t rows) {
+void ssli_act_forward(const sslk_model *m, const ssli_layer *L, const float *x, size_t rows, float *y) {
     const size_t n = rows * ssli_shape_numel(L->in);
-    float *y = L->out_buf;
     const float a = L->slope;
     int nt = ssli_threads(m->ctx);
     switch (L->kind) {

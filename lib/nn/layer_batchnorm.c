@@ -3,7 +3,9 @@
  * constraint hook adds rows), biased variance for normalising, unbiased for
  * the running average (PyTorch: running = (1 - momentum) running + momentum
  * batch).  Eval: running statistics.  Sums in double, per channel in row
- * order, so results do not depend on the thread count.
+ * order, so results do not depend on the thread count.  The normalised
+ * values are not stored: backward recomputes them from the input, bit for bit
+ * (one activation-sized buffer less per batch-norm, one write pass less).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
 
@@ -26,14 +28,30 @@ static double plane_sqdev(const float *x, size_t n, float mu) {
     return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
 }
 
-static double plane_dot(const float *x, const float *y, size_t n) {
-    float a[8] = {0};
+static double lanes(const float a[8]) {
+    return (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+}
+
+/* One pass over a plane for both backward sums: *s1 += sum g (as ssli_nn_sum)
+ * and *s2 += sum g * xhat with xhat = (x - mu) * is, as the forward computed it. */
+static void plane_sum_dot_hat(const float *g, const float *x, float mu, float is, size_t n, double *s1,
+                              double *s2) {
+    float a[8] = {0}, b[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) a[k] += x[i + k] * y[i + k];
-    double s = 0.0;
-    for (; i < n; i++) s += (double)x[i] * y[i];
-    return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+        for (int k = 0; k < 8; k++) {
+            const float h = (x[i + k] - mu) * is;
+            a[k] += g[i + k];
+            b[k] += g[i + k] * h;
+        }
+    double t1 = 0.0, t2 = 0.0;
+    for (; i < n; i++) {
+        const float h = (x[i] - mu) * is;
+        t1 += g[i];
+        t2 += (double)g[i] * h;
+    }
+    *s1 += t1 + lanes(a);
+    *s2 += t2 + lanes(b);
 }
 
 /* Channel range [c0, c1) of thread t among nt. */
@@ -45,10 +63,9 @@ static void channel_range(size_t c, int t, int nt, size_t *c0, size_t *c1) {
 /* BatchNorm1d: rows x c with channels contiguous, so loops run rows outer and
  * channels inner (vectorised), each thread owning a channel range. */
 static void bn1d_forward(ssli_layer *L, const float *x, size_t rows, size_t nstat, sslk_mode mode,
-                         double eps, double mom, size_t c0, size_t c1) {
+                         double eps, double mom, bool relu, size_t c0, size_t c1) {
     const size_t c = L->in.c;
     double *mean = L->stat, *istd = L->stat + c;
-    float *xhat = L->aux;
     if (mode == SSLK_MODE_TRAIN) {
         const double M = (double)nstat;
         for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
@@ -81,27 +98,30 @@ static void bn1d_forward(ssli_layer *L, const float *x, size_t rows, size_t nsta
     for (size_t j = c0; j < c1; j++) mu[j] = (float)mean[j], is[j] = (float)istd[j];
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
-        float *hr = xhat + r * c, *yr = L->out_buf + r * c;
+        float *yr = L->out_buf + r * c;
         for (size_t j = c0; j < c1; j++) {
             float h = (xr[j] - mu[j]) * is[j];
-            hr[j] = h;
             yr[j] = L->weight[j] * h + L->bias[j];
         }
+        if (relu)
+            for (size_t j = c0; j < c1; j++) yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
     }
 }
 
-static void bn1d_backward(ssli_layer *L, const float *gy, size_t rows, size_t nstat, sslk_mode mode,
-                          float *gx, size_t c0, size_t c1) {
+static void bn1d_backward(ssli_layer *L, const float *x, const float *gy, size_t rows, size_t nstat,
+                          sslk_mode mode, float *gx, size_t c0, size_t c1) {
     const size_t c = L->in.c;
-    const double *istd = L->stat + c;
+    const double *mean = L->stat, *istd = L->stat + c;
     double *s1 = L->stat + 2 * c, *s2 = L->stat + 3 * c;
-    const float *xhat = L->aux;
-    for (size_t j = c0; j < c1; j++) s1[j] = s2[j] = 0.0;
+    /* the forward's float constants, rebuilt (a, b1, b2 reuse their slot below) */
+    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
+    for (size_t j = c0; j < c1; j++) mu[j] = (float)mean[j], is[j] = (float)istd[j], s1[j] = s2[j] = 0.0;
     for (size_t r = 0; r < rows; r++) {
-        const float *g = gy + r * c, *h = xhat + r * c;
+        const float *g = gy + r * c, *xr = x + r * c;
         for (size_t j = c0; j < c1; j++) {
+            const float h = (xr[j] - mu[j]) * is[j];
             s1[j] += g[j];
-            s2[j] += (double)g[j] * h[j];
+            s2[j] += (double)g[j] * h;
         }
     }
     for (size_t j = c0; j < c1; j++) {
@@ -109,7 +129,9 @@ static void bn1d_backward(ssli_layer *L, const float *gy, size_t rows, size_t ns
         L->gweight[j] += (float)s2[j];
     }
     if (!gx) return;
-    /* per-channel float constants: a = gamma istd, b1 = S1 / M, b2 = S2 / M (train) */
+    /* per-channel float constants: a = gamma istd, b1 = S1 / M, b2 = S2 / M (train);
+     * the stat block holds 4c floats after the 4c doubles: a and b1 take the
+     * slots of mu and is, which the loop below rebuilds in registers */
     float *a = (float *)(L->stat + 4 * c), *b1 = a + c, *b2 = b1 + c;
     const double M = (double)nstat;
     for (size_t j = c0; j < c1; j++) {
@@ -118,17 +140,20 @@ static void bn1d_backward(ssli_layer *L, const float *gy, size_t rows, size_t ns
         b2[j] = mode == SSLK_MODE_TRAIN ? (float)(s2[j] / M) : 0.0f;
     }
     for (size_t r = 0; r < rows; r++) {
-        const float *g = gy + r * c, *h = xhat + r * c;
+        const float *g = gy + r * c, *xr = x + r * c;
         float *o = gx + r * c;
         if (r < nstat)
-            for (size_t j = c0; j < c1; j++) o[j] = a[j] * (g[j] - b1[j] - h[j] * b2[j]);
+            for (size_t j = c0; j < c1; j++) {
+                const float h = (xr[j] - (float)mean[j]) * (float)istd[j];
+                o[j] = a[j] * (g[j] - b1[j] - h * b2[j]);
+            }
         else
             for (size_t j = c0; j < c1; j++) o[j] = a[j] * g[j];
     }
 }
 
 sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
-                                   size_t nstat, sslk_mode mode) {
+                                   size_t nstat, sslk_mode mode, bool relu) {
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
     const size_t M = nstat * hw;
     if (mode == SSLK_MODE_TRAIN && M < 2)
@@ -136,11 +161,6 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
                         "sslk_model_forward: batch-norm layer '%s' needs more than 1 value per "
                         "channel in train mode (batch %zu x %zu spatial)",
                         L->name, nstat, hw);
-    size_t bytes;
-    if (ssli_mul3_overflow(rows, numel, sizeof(float), &bytes))
-        return ssli_err(SSLK_E_OVERFLOW, "batch-norm: buffer size overflows");
-    SSLI_TRY(ssli_nn_grow(m->ctx, &L->aux, &L->aux_cap, bytes));
-    float *xhat = L->aux;
     double *mean = L->stat, *istd = L->stat + c;
     const double eps = m->settings[SSLI_MODEL_S_BN_EPS];
     const double mom = m->settings[SSLI_MODEL_S_BN_MOMENTUM];
@@ -152,7 +172,7 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
         size_t c0, c1;
         channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
         if (hw == 1) {
-            bn1d_forward(L, x, rows, nstat, mode, eps, mom, c0, c1);
+            bn1d_forward(L, x, rows, nstat, mode, eps, mom, relu, c0, c1);
         } else {
         if (mode == SSLK_MODE_TRAIN) {
             for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
@@ -180,15 +200,19 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
         for (size_t r = 0; r < rows; r++)
             for (size_t j = c0; j < c1; j++) {
                 const float *xp = x + r * numel + j * hw;
-                float *hp = xhat + r * numel + j * hw;
                 float *yp = L->out_buf + r * numel + j * hw;
                 const float mu = (float)mean[j], is = (float)istd[j];
                 const float gam = L->weight[j], bet = L->bias[j];
-                for (size_t p = 0; p < hw; p++) {
-                    float h = (xp[p] - mu) * is;
-                    hp[p] = h;
-                    yp[p] = gam * h + bet;
-                }
+                if (relu) /* the same values as a ReLU pass over the output, one pass less */
+                    for (size_t p = 0; p < hw; p++) {
+                        float h = (xp[p] - mu) * is, v = gam * h + bet;
+                        yp[p] = v > 0.0f ? v : 0.0f;
+                    }
+                else
+                    for (size_t p = 0; p < hw; p++) {
+                        float h = (xp[p] - mu) * is;
+                        yp[p] = gam * h + bet;
+                    }
             }
         }
     }
@@ -196,12 +220,11 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
     return SSLK_OK;
 }
 
-void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size_t rows,
+void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy, size_t rows,
                              size_t nstat, sslk_mode mode, float *gx) {
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
     const double M = (double)(nstat * hw);
-    const float *xhat = L->aux;
-    const double *istd = L->stat + c;
+    const double *mean = L->stat, *istd = L->stat + c;
     int nt = ssli_threads(m->ctx);
     if ((size_t)nt > c) nt = (int)c;
     if (rows * numel < 32768) nt = 1;
@@ -210,16 +233,15 @@ void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size
         size_t c0, c1;
         channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
         if (hw == 1) {
-            bn1d_backward(L, gy, rows, nstat, mode, gx, c0, c1);
+            bn1d_backward(L, x, gy, rows, nstat, mode, gx, c0, c1);
             c1 = c0; /* done */
         }
         for (size_t j = c0; j < c1; j++) {
             /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
             double s1 = 0.0, s2 = 0.0;
-            for (size_t r = 0; r < rows; r++) {
-                s1 += ssli_nn_sum(gy + r * numel + j * hw, hw);
-                s2 += plane_dot(gy + r * numel + j * hw, xhat + r * numel + j * hw, hw);
-            }
+            const float mu = (float)mean[j], isf = (float)istd[j];
+            for (size_t r = 0; r < rows; r++)
+                plane_sum_dot_hat(gy + r * numel + j * hw, x + r * numel + j * hw, mu, isf, hw, &s1, &s2);
             L->gbias[j] += (float)s1;
             L->gweight[j] += (float)s2;
             if (!gx) continue;
@@ -230,10 +252,13 @@ void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size
                 const float b1 = (float)(s1 / M), b2 = (float)(s2 / M);
                 for (size_t r = 0; r < rows; r++) {
                     const float *g = gy + r * numel + j * hw;
-                    const float *h = xhat + r * numel + j * hw;
+                    const float *xp = x + r * numel + j * hw;
                     float *o = gx + r * numel + j * hw;
                     if (r < nstat)
-                        for (size_t p = 0; p < hw; p++) o[p] = a * (g[p] - b1 - h[p] * b2);
+                        for (size_t p = 0; p < hw; p++) {
+                            const float h = (xp[p] - mu) * isf;
+                            o[p] = a * (g[p] - b1 - h * b2);
+                        }
                     else
                         for (size_t p = 0; p < hw; p++) o[p] = a * g[p];
                 }

@@ -4,7 +4,9 @@
  * per-channel sums (then the squared deviations from the global mean: the
  * same two-pass variance as layer_batchnorm.c); backward all-reduces the two
  * per-channel gradient sums that dx needs.  The parameter gradients keep the
- * LOCAL sums: the trainer's gradient all-reduce adds the ranks up.
+ * LOCAL sums: the trainer's gradient all-reduce adds the ranks up.  As in
+ * layer_batchnorm.c the normalised values are recomputed from the input in
+ * backward, and `relu` rectifies the output for a fused in-place ReLU.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
 
@@ -15,14 +17,11 @@ bool ssli_batchnorm_synced(const sslk_model *m, sslk_mode mode) {
     return mode == SSLK_MODE_TRAIN && m->settings[SSLI_MODEL_S_SYNC_BN] != 0 && ssli_dist(m->ctx) != NULL;
 }
 
-sslk_status ssli_batchnorm_forward_sync(sslk_model *m, ssli_layer *L, const float *x, size_t rows, size_t nstat) {
+sslk_status ssli_batchnorm_forward_sync(sslk_model *m, ssli_layer *L, const float *x, size_t rows, size_t nstat,
+                                        bool relu) {
     static const char fn[] = "sslk_model_forward(SyncBN)";
     const sslk_dist *t = ssli_dist(m->ctx);
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
-    size_t bytes;
-    if (ssli_mul3_overflow(rows, numel, sizeof(float), &bytes))
-        return ssli_err(SSLK_E_OVERFLOW, "batch-norm: buffer size overflows");
-    SSLI_TRY(ssli_nn_grow(m->ctx, &L->aux, &L->aux_cap, bytes));
     double *acc = ssli_calloc(m->ctx, c + 1, sizeof(double));
     if (!acc) return ssli_alloc_status();
     double *mean = L->stat, *istd = L->stat + c;
@@ -55,15 +54,13 @@ sslk_status ssli_batchnorm_forward_sync(sslk_model *m, ssli_layer *L, const floa
             L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean[j]);
             L->running_var[j] = (float)((1.0 - mom) * L->running_var[j] + mom * var * M / (M - 1));
         }
-        float *xhat = L->aux;
         for (size_t r = 0; r < rows; r++)
             for (size_t j = 0; j < c; j++) {
                 const float mu = (float)mean[j], is = (float)istd[j], gam = L->weight[j], bet = L->bias[j];
                 const size_t o = r * numel + j * hw;
                 for (size_t p = 0; p < hw; p++) {
-                    const float h = (x[o + p] - mu) * is;
-                    xhat[o + p] = h;
-                    L->out_buf[o + p] = gam * h + bet;
+                    const float v = gam * ((x[o + p] - mu) * is) + bet;
+                    L->out_buf[o + p] = relu && !(v > 0.0f) ? 0.0f : v;
                 }
             }
         L->num_batches_tracked++;
@@ -72,22 +69,22 @@ sslk_status ssli_batchnorm_forward_sync(sslk_model *m, ssli_layer *L, const floa
     return s;
 }
 
-sslk_status ssli_batchnorm_backward_sync(sslk_model *m, ssli_layer *L, const float *gy, size_t rows, size_t nstat,
-                                         float *gx) {
+sslk_status ssli_batchnorm_backward_sync(sslk_model *m, ssli_layer *L, const float *x, const float *gy, size_t rows,
+                                         size_t nstat, float *gx) {
     static const char fn[] = "sslk_model_backward(SyncBN)";
     const sslk_dist *t = ssli_dist(m->ctx);
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
-    const float *xhat = L->aux;
-    const double *istd = L->stat + c;
+    const double *mean = L->stat, *istd = L->stat + c;
     double *acc = ssli_calloc(m->ctx, 2 * c + 1, sizeof(double));
     if (!acc) return ssli_alloc_status();
     double *s1 = acc, *s2 = acc + c;
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < c; j++) {
             const size_t o = r * numel + j * hw;
+            const float mu = (float)mean[j], is = (float)istd[j];
             for (size_t p = 0; p < hw; p++) {
                 s1[j] += gy[o + p];
-                s2[j] += (double)gy[o + p] * xhat[o + p];
+                s2[j] += (double)gy[o + p] * ((x[o + p] - mu) * is);
             }
         }
     for (size_t j = 0; j < c; j++) { /* local sums: the trainer all-reduces parameter gradients */
@@ -99,12 +96,12 @@ sslk_status ssli_batchnorm_backward_sync(sslk_model *m, ssli_layer *L, const flo
     if (s == SSLK_OK && gx) {
         const double M = acc[2 * c];
         for (size_t j = 0; j < c; j++) {
-            const float a = (float)((double)L->weight[j] * istd[j]);
+            const float a = (float)((double)L->weight[j] * istd[j]), mu = (float)mean[j], is = (float)istd[j];
             const float b1 = (float)(s1[j] / M), b2 = (float)(s2[j] / M);
             for (size_t r = 0; r < rows; r++) {
                 const size_t o = r * numel + j * hw;
                 for (size_t p = 0; p < hw; p++)
-                    gx[o + p] = r < nstat ? a * (gy[o + p] - b1 - xhat[o + p] * b2) : a * gy[o + p];
+                    gx[o + p] = r < nstat ? a * (gy[o + p] - b1 - ((x[o + p] - mu) * is) * b2) : a * gy[o + p];
             }
         }
     }

@@ -45,15 +45,17 @@ static void valid_cols(const conv_geom *g, size_t kj, size_t *lo, size_t *hi) {
 #define SSLI_INLINE_LOOPS
 #endif
 
-/* col[(ci*k + ki)*k + kj][oh*wo + ow] = x[ci][oh*s - p + ki][ow*s - p + kj] (0 outside);
- * ld is the row stride of col (several samples share one column matrix). */
-SSLI_INLINE_LOOPS static void im2col(const conv_geom *g, const float *x, float *col, size_t ld) {
+/* col[((ci - c0)*k + ki)*k + kj][oh*wo + ow] = x[ci][oh*s - p + ki][ow*s - p + kj] (0 outside)
+ * for the channels ci in [c0, c1); ld is the row stride of col (several
+ * samples share one column matrix). */
+SSLI_INLINE_LOOPS static void im2col(const conv_geom *g, const float *x, size_t c0, size_t c1, float *col,
+                                     size_t ld) {
     for (size_t kj = 0; kj < g->k; kj++) {
         size_t lo, hi;
         valid_cols(g, kj, &lo, &hi);
-        for (size_t ci = 0; ci < g->cin; ci++)
+        for (size_t ci = c0; ci < c1; ci++)
             for (size_t ki = 0; ki < g->k; ki++) {
-                float *dst = col + ((ci * g->k + ki) * g->k + kj) * ld;
+                float *dst = col + (((ci - c0) * g->k + ki) * g->k + kj) * ld;
                 const float *src = x + ci * g->h * g->w;
                 for (size_t oh = 0; oh < g->ho; oh++) {
                     ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
@@ -78,15 +80,16 @@ SSLI_INLINE_LOOPS static void im2col(const conv_geom *g, const float *x, float *
     }
 }
 
-/* x += col2im(col) (x zeroed by the caller); ld is the row stride of col. */
-static void col2im_add(const conv_geom *g, const float *col, size_t ld, float *x) {
+/* x += col2im(col) for the channels [c0, c1) (rows laid out as im2col's; x
+ * zeroed by the caller); ld is the row stride of col. */
+static void col2im_add(const conv_geom *g, const float *col, size_t ld, size_t c0, size_t c1, float *x) {
     for (size_t kj = 0; kj < g->k; kj++) {
         size_t lo, hi;
         valid_cols(g, kj, &lo, &hi);
         if (hi <= lo) continue;
-        for (size_t ci = 0; ci < g->cin; ci++)
+        for (size_t ci = c0; ci < c1; ci++)
             for (size_t ki = 0; ki < g->k; ki++) {
-                const float *src = col + ((ci * g->k + ki) * g->k + kj) * ld;
+                const float *src = col + (((ci - c0) * g->k + ki) * g->k + kj) * ld;
                 float *dst = x + ci * g->h * g->w;
                 for (size_t oh = 0; oh < g->ho; oh++) {
                     ptrdiff_t ih = (ptrdiff_t)(oh * g->s + ki) - (ptrdiff_t)g->p;
@@ -122,6 +125,21 @@ static int chunk_threads(const sslk_model *m, size_t nchunks) {
     return (size_t)nt > nchunks ? 1 : nt;
 }
 
+/* Input channels per column block.  The column matrix is built and consumed
+ * a block of about KC_ROWS rows at a time (the GEMM's k split into blocks,
+ * products accumulated with beta = 1): a block of 256 rows x 512 columns
+ * stays in L2 between im2col writing it and BLIS packing it, where the whole
+ * matrix (up to 4608 rows) went out to memory and back (im2col was 10% of a
+ * ResNet step), and the workspace shrinks by the same factor.  256 is the
+ * k-blocking of BLIS's single-precision kernels on x86-64, so the GEMM does
+ * no extra passes over C.  Pointwise convs read the input itself: one block. */
+#define KC_ROWS 256
+static size_t chan_block(const conv_geom *g) {
+    if (is_pointwise(g)) return g->cin;
+    size_t b = KC_ROWS / (g->k * g->k);
+    return b ? b : 1;
+}
+
 /* Floats of one thread's workspace slice: fixed + rows x ncol, rounded up to 16
  * (64-byte aligned slices) with every product checked; the builder bounds one
  * sample's slice, chunks of samples and threads multiply it here. */
@@ -141,11 +159,12 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
     const int nt = chunk_threads(m, nchunks);
     const sslk_ctx *gemm_ctx = nt == 1 ? ssli_nn_gemm_ctx(m, g.cout, B * g.hw_out, g.ckk) : NULL;
     const bool pw = is_pointwise(&g);
+    const size_t cb = chan_block(&g), kk = g.k * g.k, krows = cb * kk; /* krows <= ckk */
     size_t ncol, per, bytes;
     if (ssli_mul_overflow(B, g.hw_out, &ncol))
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: %zu samples of %zu columns overflow", B, g.hw_out);
-    /* per thread: columns (unless a single pointwise sample) and the chunk's output */
-    SSLI_TRY(slice_floats(0, g.ckk, g.cout, ncol, &per));
+    /* per thread: one block of columns and the chunk's output */
+    SSLI_TRY(slice_floats(0, krows, g.cout, ncol, &per));
     if (ssli_mul3_overflow(per, (size_t)nt, sizeof(float), &bytes))
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace size overflows");
     float *ws;
@@ -154,40 +173,40 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
 #pragma omp parallel num_threads(nt)
     {
         float *col = ws + (size_t)omp_get_thread_num() * per;
-        float *yc = col + g.ckk * ncol;
+        float *yc = col + krows * ncol;
 #pragma omp for schedule(static)
         for (size_t ch = 0; ch < nchunks; ch++) {
             const size_t r0 = ch * B, nb = rows - r0 < B ? rows - r0 : B, nc = nb * g.hw_out;
             const float *xs = x + r0 * in_n;
-            if (nb == 1) {
-                /* one sample: GEMM straight into the output, bias seeded */
-                float *ys = L->out_buf + r0 * out_n;
-                const float *Bm = xs;
-                if (!pw) {
-                    im2col(&g, xs, col, g.hw_out);
-                    Bm = col;
-                }
-                float beta = 0.0f;
-                if (L->bias) {
-                    for (size_t co = 0; co < g.cout; co++)
-                        for (size_t i = 0; i < g.hw_out; i++) ys[co * g.hw_out + i] = L->bias[co];
-                    beta = 1.0f;
-                }
-                ssli_sgemm(gemm_ctx, false, false, g.cout, g.hw_out, g.ckk, 1.0f, L->weight, g.ckk, Bm,
-                           g.hw_out, beta, ys, g.hw_out);
-                continue;
+            /* one sample: GEMMs straight into the output, bias seeded */
+            float *C = nb == 1 ? L->out_buf + r0 * out_n : yc;
+            float beta = 0.0f;
+            if (nb == 1 && L->bias) {
+                for (size_t co = 0; co < g.cout; co++)
+                    for (size_t i = 0; i < g.hw_out; i++) C[co * g.hw_out + i] = L->bias[co];
+                beta = 1.0f;
             }
-            for (size_t b = 0; b < nb; b++) {
-                if (pw) {
-                    for (size_t ci = 0; ci < g.cin; ci++)
-                        memcpy(col + ci * nc + b * g.hw_out, xs + b * in_n + ci * g.hw_out,
-                               g.hw_out * sizeof(float));
+            for (size_t c0 = 0; c0 < g.cin; c0 += cb) {
+                const size_t c1 = g.cin - c0 < cb ? g.cin : c0 + cb, kr = (c1 - c0) * kk;
+                const float *Bm = col;
+                if (pw && nb == 1) {
+                    Bm = xs;
                 } else {
-                    im2col(&g, xs + b * in_n, col + b * g.hw_out, nc);
+                    for (size_t b = 0; b < nb; b++) {
+                        if (pw) {
+                            for (size_t ci = 0; ci < g.cin; ci++)
+                                memcpy(col + ci * nc + b * g.hw_out, xs + b * in_n + ci * g.hw_out,
+                                       g.hw_out * sizeof(float));
+                        } else {
+                            im2col(&g, xs + b * in_n, c0, c1, col + b * g.hw_out, nc);
+                        }
+                    }
                 }
+                ssli_sgemm(gemm_ctx, false, false, g.cout, nc, kr, 1.0f, L->weight + c0 * kk, g.ckk, Bm, nc,
+                           beta, C, nc);
+                beta = 1.0f;
             }
-            ssli_sgemm(gemm_ctx, false, false, g.cout, nc, g.ckk, 1.0f, L->weight, g.ckk, col, nc, 0.0f,
-                       yc, nc);
+            if (nb == 1) continue;
             /* scatter [co][b][pos] -> NCHW, adding the bias */
             for (size_t b = 0; b < nb; b++) {
                 float *ys = L->out_buf + (r0 + b) * out_n;
@@ -210,13 +229,15 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
     const int nt = chunk_threads(m, nchunks);
     const sslk_ctx *gemm_ctx = nt == 1 ? ssli_nn_gemm_ctx(m, g.cout, B * g.hw_out, g.ckk) : NULL;
     const bool pw = is_pointwise(&g);
+    const size_t cb = chan_block(&g), kk = g.k * g.k, krows = cb * kk; /* krows <= ckk */
     const size_t wcount = L->weight_count; /* cout x ckk, checked by the builder */
     size_t ncol, per, bytes;
-    if (ssli_mul_overflow(B, g.hw_out, &ncol) || g.ckk > SIZE_MAX / 2 || wcount > SIZE_MAX / 2 - g.cout)
+    if (ssli_mul_overflow(B, g.hw_out, &ncol) || krows > SIZE_MAX / 2 || wcount > SIZE_MAX / 2 - g.cout)
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace of %zu samples of %zu columns overflows", B,
                         g.hw_out);
-    /* per thread: bias partial (doubles), weight partial, columns, column gradient, gathered gy */
-    SSLI_TRY(slice_floats(2 * g.cout + wcount, 2 * g.ckk, g.cout, ncol, &per));
+    /* per thread: bias partial (doubles), weight partial, a block of columns and
+     * of their gradient, gathered gy */
+    SSLI_TRY(slice_floats(2 * g.cout + wcount, 2 * krows, g.cout, ncol, &per));
     if (ssli_mul3_overflow(per, (size_t)nt, sizeof(float), &bytes))
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace size overflows");
     float *ws;
@@ -228,58 +249,62 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
         double *gb = (double *)base;
         float *gw = base + 2 * g.cout;
         float *col = gw + wcount;
-        float *gcol = col + g.ckk * ncol;
-        float *gyc = gcol + g.ckk * ncol;
+        float *gcol = col + krows * ncol;
+        float *gyc = gcol + krows * ncol;
         memset(gw, 0, wcount * sizeof(float));
         for (size_t co = 0; co < g.cout; co++) gb[co] = 0.0;
 #pragma omp for schedule(static)
         for (size_t ch = 0; ch < nchunks; ch++) {
             const size_t r0 = ch * B, nb = rows - r0 < B ? rows - r0 : B, nc = nb * g.hw_out;
             const float *xs = x + r0 * in_n;
-            const float *Bm, *G;
-            if (nb == 1) {
-                Bm = xs;
-                if (!pw) {
-                    im2col(&g, xs, col, nc);
-                    Bm = col;
-                }
-                G = gy + r0 * out_n;
-            } else {
+            const float *G = gy + r0 * out_n;
+            if (nb > 1) {
                 for (size_t b = 0; b < nb; b++) {
-                    if (pw) {
-                        for (size_t ci = 0; ci < g.cin; ci++)
-                            memcpy(col + ci * nc + b * g.hw_out, xs + b * in_n + ci * g.hw_out,
-                                   g.hw_out * sizeof(float));
-                    } else {
-                        im2col(&g, xs + b * in_n, col + b * g.hw_out, nc);
-                    }
                     const float *gys = gy + (r0 + b) * out_n;
                     for (size_t co = 0; co < g.cout; co++)
                         memcpy(gyc + co * nc + b * g.hw_out, gys + co * g.hw_out, g.hw_out * sizeof(float));
                 }
-                Bm = col;
                 G = gyc;
             }
-            /* dW += G col^T */
-            ssli_sgemm(gemm_ctx, false, true, g.cout, g.ckk, nc, 1.0f, G, nc, Bm, nc, 1.0f, gw, g.ckk);
             if (L->bias)
                 for (size_t co = 0; co < g.cout; co++) gb[co] += ssli_nn_sum(G + co * nc, nc);
-            if (!gx) continue;
-            if (pw && nb == 1) {
-                ssli_sgemm(gemm_ctx, true, false, g.ckk, nc, g.cout, 1.0f, L->weight, g.ckk, G, nc, 0.0f,
-                           gx + r0 * in_n, nc);
-                continue;
-            }
-            ssli_sgemm(gemm_ctx, true, false, g.ckk, nc, g.cout, 1.0f, L->weight, g.ckk, G, nc, 0.0f, gcol,
-                       nc);
-            for (size_t b = 0; b < nb; b++) {
-                float *gxs = gx + (r0 + b) * in_n;
-                if (pw) {
-                    for (size_t ci = 0; ci < g.cin; ci++)
-                        memcpy(gxs + ci * g.hw_out, gcol + ci * nc + b * g.hw_out, g.hw_out * sizeof(float));
+            if (gx && !pw)
+                for (size_t b = 0; b < nb; b++) memset(gx + (r0 + b) * in_n, 0, in_n * sizeof(float));
+            for (size_t c0 = 0; c0 < g.cin; c0 += cb) {
+                const size_t c1 = g.cin - c0 < cb ? g.cin : c0 + cb, kr = (c1 - c0) * kk;
+                const float *Bm = col;
+                if (pw && nb == 1) {
+                    Bm = xs;
                 } else {
-                    memset(gxs, 0, in_n * sizeof(float));
-                    col2im_add(&g, gcol + b * g.hw_out, nc, gxs);
+                    for (size_t b = 0; b < nb; b++) {
+                        if (pw) {
+                            for (size_t ci = 0; ci < g.cin; ci++)
+                                memcpy(col + ci * nc + b * g.hw_out, xs + b * in_n + ci * g.hw_out,
+                                       g.hw_out * sizeof(float));
+                        } else {
+                            im2col(&g, xs + b * in_n, c0, c1, col + b * g.hw_out, nc);
+                        }
+                    }
+                }
+                /* dW[:, block] += G col_block^T */
+                ssli_sgemm(gemm_ctx, false, true, g.cout, kr, nc, 1.0f, G, nc, Bm, nc, 1.0f, gw + c0 * kk, g.ckk);
+                if (!gx) continue;
+                if (pw && nb == 1) {
+                    ssli_sgemm(gemm_ctx, true, false, g.ckk, nc, g.cout, 1.0f, L->weight, g.ckk, G, nc, 0.0f,
+                               gx + r0 * in_n, nc);
+                    continue;
+                }
+                /* column gradient of the block: W[:, block]^T G */
+                ssli_sgemm(gemm_ctx, true, false, kr, nc, g.cout, 1.0f, L->weight + c0 * kk, g.ckk, G, nc, 0.0f,
+                           gcol, nc);
+                for (size_t b = 0; b < nb; b++) {
+                    float *gxs = gx + (r0 + b) * in_n;
+                    if (pw) {
+                        for (size_t ci = 0; ci < g.cin; ci++)
+                            memcpy(gxs + ci * g.hw_out, gcol + ci * nc + b * g.hw_out, g.hw_out * sizeof(float));
+                    } else {
+                        col2im_add(&g, gcol + b * g.hw_out, nc, c0, c1, gxs);
+                    }
                 }
             }
         }

@@ -44,19 +44,22 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
 sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy,
                                  size_t rows, float *gx);
 
+/* relu: also rectify the output (an in-place ReLU follows and no hook needs the values before it). */
 sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
-                                   size_t nstat, sslk_mode mode);
-void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *gy, size_t rows,
+                                   size_t nstat, sslk_mode mode, bool relu);
+/* x: the forward's input (normalised values are recomputed from it, not stored). */
+void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy, size_t rows,
                              size_t nstat, sslk_mode mode, float *gx);
 /* SyncBN (layer_batchnorm_sync.c, issue 17): train-mode statistics over every
  * rank of the context's collectives table, when SSLK_MODEL_SYNC_BN is on. */
 bool ssli_batchnorm_synced(const sslk_model *m, sslk_mode mode);
-sslk_status ssli_batchnorm_forward_sync(sslk_model *m, ssli_layer *L, const float *x, size_t rows, size_t nstat);
-sslk_status ssli_batchnorm_backward_sync(sslk_model *m, ssli_layer *L, const float *gy, size_t rows, size_t nstat,
-                                         float *gx);
+sslk_status ssli_batchnorm_forward_sync(sslk_model *m, ssli_layer *L, const float *x, size_t rows, size_t nstat,
+                                        bool relu);
+sslk_status ssli_batchnorm_backward_sync(sslk_model *m, ssli_layer *L, const float *x, const float *gy, size_t rows,
+                                         size_t nstat, float *gx);
 
-/* relu, leaky_relu, abs */
-void ssli_act_forward(const sslk_model *m, ssli_layer *L, const float *x, size_t rows);
+/* relu, leaky_relu, abs: y = act(x); y may be x (in place). */
+void ssli_act_forward(const sslk_model *m, const ssli_layer *L, const float *x, size_t rows, float *y);
 void ssli_act_backward(const sslk_model *m, const ssli_layer *L, const float *x, const float *gy,
                        size_t rows, float *gx);
 
@@ -67,8 +70,6 @@ void ssli_pool_backward(const sslk_model *m, const ssli_layer *L, const float *g
 
 sslk_status ssli_residual_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
                                   size_t nstat, sslk_mode mode);
-sslk_status ssli_residual_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy,
-                                   size_t rows, size_t nstat, float *gx);
 
 /* Initialise the parameters / buffers of one layer (not recursive). */
 void ssli_layer_init(ssli_layer *L, sslk_init scheme, uint64_t seed);

@@ -95,6 +95,8 @@ void sslk_model_destroy(sslk_model *m) {
     ssli_free(ctx, m->gy_buf);
     ssli_free(ctx, m->gx_buf);
     ssli_free(ctx, m->ws);
+    for (int d = 0; d < SSLI_MODEL_MAX_DEPTH; d++)
+        for (int b = 0; b < 3; b++) ssli_free(ctx, m->gpool[d][b]);
     ssli_free(ctx, m->views);
     ssli_free(ctx, m);
 }

@@ -122,6 +122,11 @@ struct sslk_model {
 
     float *ws; /* shared scratch (im2col columns, per-thread partial sums) */
     size_t ws_cap; /* bytes */
+    /* backward scratch of residual children, one set per nesting depth (a block's
+     * backward finishes before the next block's starts): ping-pong gradients
+     * of the sequences at depth d + 1, and the residual's own gradient scratch */
+    float *gpool[SSLI_MODEL_MAX_DEPTH][3];
+    size_t gpool_cap[SSLI_MODEL_MAX_DEPTH][3]; /* bytes */
 
     /* cached parameter table (rebuilt when layers change) */
     sslk_param_view *views;

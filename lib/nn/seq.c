@@ -27,10 +27,33 @@ bool ssli_seq_is_preact(const ssli_seq *s, size_t i) {
     return i + 1 >= s->n || s->layers[i + 1].kind != SSLI_LAYER_BATCHNORM;
 }
 
-/* Output of layer i of the last forward (flatten passes its input through). */
+/* A ReLU runs in place on the output of the layer before it (same sequence,
+ * not a flatten): nothing reads that output after the ReLU has run (the hook
+ * acts on it before; ReLU's backward tests x > 0, which the rectified values
+ * answer alike), and a ResNet then keeps one copy per batch-norm, not two. */
+static bool relu_in_place(const ssli_seq *s, size_t i) {
+    return s->layers[i].kind == SSLI_LAYER_RELU && i > 0 && s->layers[i - 1].kind != SSLI_LAYER_FLATTEN;
+}
+
+/* A residual block writes its sum over its body's output when the body ends in
+ * a layer whose backward reads only its input (torchvision's "out += identity"):
+ * one activation less per block. */
+static bool residual_in_place(const ssli_layer *L) {
+    if (L->kind != SSLI_LAYER_RESIDUAL || L->body->n == 0) return false;
+    ssli_layer_kind k = L->body->layers[L->body->n - 1].kind;
+    return k == SSLI_LAYER_CONV2D || k == SSLI_LAYER_BATCHNORM || k == SSLI_LAYER_LINEAR;
+}
+
+/* The buffer holding a (non-flatten, not in-place ReLU) layer's output. */
+static float *own_output(const ssli_layer *L) {
+    return residual_in_place(L) ? L->body->layers[L->body->n - 1].out_buf : L->out_buf;
+}
+
+/* Output of layer i of the last forward (flatten passes its input through,
+ * an in-place ReLU leaves it in its predecessor's buffer). */
 static const float *layer_output(const ssli_seq *s, size_t i, const float *x) {
     for (;;) {
-        if (s->layers[i].kind != SSLI_LAYER_FLATTEN) return s->layers[i].out_buf;
+        if (s->layers[i].kind != SSLI_LAYER_FLATTEN && !relu_in_place(s, i)) return own_output(&s->layers[i]);
         if (i == 0) return x;
         i--;
     }
@@ -47,20 +70,33 @@ static sslk_status grow_rows(const sslk_ctx *ctx, float **buf, size_t *cap, size
 sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
                              sslk_mode mode, const float **y) {
     const float *cur = x;
+    bool fused = false; /* the previous batch-norm already applied this ReLU */
     for (size_t i = 0; i < s->n; i++) {
         ssli_layer *L = &s->layers[i];
         if (L->kind == SSLI_LAYER_FLATTEN) continue;
-        SSLI_TRY(grow_rows(m->ctx, &L->out_buf, &L->out_cap, rows, ssli_shape_numel(L->out)));
+        if (fused) {
+            fused = false;
+            continue;
+        }
+        if (relu_in_place(s, i)) {
+            float *h = (float *)(uintptr_t)cur; /* the previous layer's own buffer */
+            ssli_act_forward(m, L, cur, rows, h);
+            continue;
+        }
+        if (!residual_in_place(L))
+            SSLI_TRY(grow_rows(m->ctx, &L->out_buf, &L->out_cap, rows, ssli_shape_numel(L->out)));
         switch (L->kind) {
         case SSLI_LAYER_LINEAR: ssli_linear_forward(m, L, cur, rows); break;
         case SSLI_LAYER_CONV2D: SSLI_TRY(ssli_conv2d_forward(m, L, cur, rows)); break;
         case SSLI_LAYER_BATCHNORM:
-            if (ssli_batchnorm_synced(m, mode)) SSLI_TRY(ssli_batchnorm_forward_sync(m, L, cur, rows, nstat));
-            else SSLI_TRY(ssli_batchnorm_forward(m, L, cur, rows, nstat, mode));
+            /* fuse with an in-place ReLU after it unless the hook must see the values before it */
+            fused = i + 1 < s->n && relu_in_place(s, i + 1) && !(m->hook && m->hook->forward);
+            if (ssli_batchnorm_synced(m, mode)) SSLI_TRY(ssli_batchnorm_forward_sync(m, L, cur, rows, nstat, fused));
+            else SSLI_TRY(ssli_batchnorm_forward(m, L, cur, rows, nstat, mode, fused));
             break;
         case SSLI_LAYER_RELU:
         case SSLI_LAYER_LEAKY_RELU:
-        case SSLI_LAYER_ABS: ssli_act_forward(m, L, cur, rows); break;
+        case SSLI_LAYER_ABS: ssli_act_forward(m, L, cur, rows, L->out_buf); break;
         case SSLI_LAYER_MAXPOOL:
         case SSLI_LAYER_AVGPOOL:
         case SSLI_LAYER_ADAPTIVE_AVGPOOL:
@@ -73,14 +109,20 @@ sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t 
         if (m->hook && m->hook->forward && ssli_seq_is_preact(s, i))
             SSLI_TRY(m->hook->forward(m->hook->user, (const void *)L, L->out_buf, nstat, rows - nstat,
                                       ssli_shape_numel(L->out)));
-        cur = L->out_buf;
+        cur = own_output(L);
     }
     *y = cur;
     return SSLK_OK;
 }
 
-sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float *gy, size_t rows,
-                              size_t nstat, float *gx) {
+static sslk_status residual_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy, size_t rows,
+                                     size_t nstat, float *gx, int depth);
+
+/* depth: nesting of s (0 = the model's top sequence).  Sequences inside
+ * residual blocks take their ping-pong buffers from the model's pool for
+ * their depth: one pair per depth instead of one per block. */
+static sslk_status seq_backward(sslk_model *m, ssli_seq *s, const float *x, float *gy, size_t rows,
+                                size_t nstat, float *gx, int depth) {
     if (s->n == 0) {
         if (gx) memcpy(gx, gy, rows * ssli_shape_numel(s->in) * sizeof(float));
         return SSLK_OK;
@@ -90,8 +132,10 @@ sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float 
         size_t k = ssli_shape_numel(s->layers[i].in);
         if (k > maxin) maxin = k;
     }
+    float **gb = depth == 0 ? s->gbuf : m->gpool[depth - 1];
+    size_t *gc = depth == 0 ? s->gcap : m->gpool_cap[depth - 1];
     if (s->n > 1)
-        for (int b = 0; b < 2; b++) SSLI_TRY(grow_rows(m->ctx, &s->gbuf[b], &s->gcap[b], rows, maxin));
+        for (int b = 0; b < 2; b++) SSLI_TRY(grow_rows(m->ctx, &gb[b], &gc[b], rows, maxin));
     float *gcur = gy;
     for (size_t i = s->n; i-- > 0;) {
         ssli_layer *L = &s->layers[i];
@@ -99,14 +143,15 @@ sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float 
         if (m->hook && m->hook->backward && ssli_seq_is_preact(s, i))
             SSLI_TRY(m->hook->backward(m->hook->user, (const void *)L, gcur, nstat, rows - nstat,
                                        ssli_shape_numel(L->out)));
-        float *t = i == 0 ? gx : (gcur == s->gbuf[0] ? s->gbuf[1] : s->gbuf[0]);
+        float *t = i == 0 ? gx : (gcur == gb[0] ? gb[1] : gb[0]);
+        if (L->kind == SSLI_LAYER_RELU && i > 0) t = gcur; /* the gradient is ours: mask it in place */
         switch (L->kind) {
         case SSLI_LAYER_LINEAR: ssli_linear_backward(m, L, xin, gcur, rows, t); break;
         case SSLI_LAYER_CONV2D: SSLI_TRY(ssli_conv2d_backward(m, L, xin, gcur, rows, t)); break;
         case SSLI_LAYER_BATCHNORM:
             if (ssli_batchnorm_synced(m, m->last_mode))
-                SSLI_TRY(ssli_batchnorm_backward_sync(m, L, gcur, rows, nstat, t));
-            else ssli_batchnorm_backward(m, L, gcur, rows, nstat, m->last_mode, t);
+                SSLI_TRY(ssli_batchnorm_backward_sync(m, L, xin, gcur, rows, nstat, t));
+            else ssli_batchnorm_backward(m, L, xin, gcur, rows, nstat, m->last_mode, t);
             break;
         case SSLI_LAYER_RELU:
         case SSLI_LAYER_LEAKY_RELU:
@@ -119,7 +164,7 @@ sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float 
             if (t) memcpy(t, gcur, rows * ssli_shape_numel(L->in) * sizeof(float));
             break;
         case SSLI_LAYER_RESIDUAL:
-            SSLI_TRY(ssli_residual_backward(m, L, xin, gcur, rows, nstat, t));
+            SSLI_TRY(residual_backward(m, L, xin, gcur, rows, nstat, t, depth));
             break;
         default: return ssli_err(SSLK_E_INTERNAL, "model: unknown layer kind %d", (int)L->kind);
         }
@@ -129,34 +174,56 @@ sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float 
     return SSLK_OK;
 }
 
+sslk_status ssli_seq_backward(sslk_model *m, ssli_seq *s, const float *x, float *gy, size_t rows,
+                              size_t nstat, float *gx) {
+    return seq_backward(m, s, x, gy, rows, nstat, gx, 0);
+}
+
 sslk_status ssli_residual_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
                                   size_t nstat, sslk_mode mode) {
     const float *yb, *ys = x;
     SSLI_TRY(ssli_seq_forward(m, L->body, x, rows, nstat, mode, &yb));
     if (L->shortcut) SSLI_TRY(ssli_seq_forward(m, L->shortcut, x, rows, nstat, mode, &ys));
     const size_t n = rows * ssli_shape_numel(L->out);
-    float *y = L->out_buf;
+    float *y = own_output(L); /* may be yb itself: element-wise, in place is fine */
     int nt = ssli_threads(m->ctx);
 #pragma omp parallel for num_threads(nt) schedule(static) if (n > SSLI_NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = yb[i] + ys[i];
     return SSLK_OK;
 }
 
-sslk_status ssli_residual_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy,
-                                   size_t rows, size_t nstat, float *gx) {
+/* True when the body's backward leaves its output gradient untouched (no
+ * hook rewrites it, its last layer writes a fresh buffer): the shortcut can
+ * then read the same gradient without a copy. */
+static bool body_keeps_gy(const sslk_model *m, const ssli_seq *body) {
+    if (m->hook || body->n == 0) return false;
+    ssli_layer_kind k = body->layers[body->n - 1].kind;
+    return k == SSLI_LAYER_CONV2D || k == SSLI_LAYER_BATCHNORM || k == SSLI_LAYER_LINEAR;
+}
+
+static sslk_status residual_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy, size_t rows,
+                                     size_t nstat, float *gx, int depth) {
+    if (depth >= SSLI_MODEL_MAX_DEPTH)
+        return ssli_err(SSLK_E_INTERNAL, "model: residual nesting deeper than %d", SSLI_MODEL_MAX_DEPTH);
     const size_t on = rows * ssli_shape_numel(L->out), in = rows * ssli_shape_numel(L->in);
-    /* scratch: [copy of gy for the body (hooks may rewrite it) | shortcut input gradient] */
-    size_t nfl = on + (L->shortcut && gx ? in : 0), bytes;
+    /* scratch (shared by the blocks of this depth): [copy of gy for the body
+     * unless it keeps gy | shortcut input gradient] */
+    const bool keep = body_keeps_gy(m, L->body);
+    size_t nfl = (keep ? 0 : on) + (L->shortcut && gx ? in : 0), bytes;
     if (ssli_mul_overflow(nfl, sizeof(float), &bytes))
         return ssli_err(SSLK_E_OVERFLOW, "model: residual scratch overflows");
-    SSLI_TRY(ssli_nn_grow(m->ctx, &L->aux, &L->aux_cap, bytes));
-    float *gyb = L->aux, *gxs = gyb + on;
-    memcpy(gyb, gy, on * sizeof(float));
-    SSLI_TRY(ssli_seq_backward(m, L->body, x, gyb, rows, nstat, gx));
+    SSLI_TRY(ssli_nn_grow(m->ctx, (void **)&m->gpool[depth][2], &m->gpool_cap[depth][2], bytes));
+    float *gyb = gy, *gxs = m->gpool[depth][2];
+    if (!keep) {
+        gyb = gxs;
+        gxs += on;
+        memcpy(gyb, gy, on * sizeof(float));
+    }
+    SSLI_TRY(seq_backward(m, L->body, x, gyb, rows, nstat, gx, depth + 1));
     int nt = ssli_threads(m->ctx);
     if (L->shortcut) {
-        /* gy is ours to rewrite now: the body got a copy */
-        SSLI_TRY(ssli_seq_backward(m, L->shortcut, x, gy, rows, nstat, gx ? gxs : NULL));
+        /* gy is ours to rewrite now: the body is done with it */
+        SSLI_TRY(seq_backward(m, L->shortcut, x, gy, rows, nstat, gx ? gxs : NULL, depth + 1));
         if (gx) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (in > SSLI_NN_PAR_MIN)
             for (size_t i = 0; i < in; i++) gx[i] += gxs[i];

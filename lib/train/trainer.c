@@ -35,9 +35,30 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
      "pre-train on this many items drawn with init_seed (0: all; diet's default 4096)"},
     {SSLK_TRAIN_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
      "seed of the augmentation draws alone (-1: seed draws order and augmentations)"},
+    /* image folders (experimental, since 1.2) */
+    {SSLK_TRAIN_RECIPE, "recipe", SSLK_SETTING_I64, 0, 5, 0,
+     "0 = auto (the method's recipe for variable-size data, else light), 1 = light, 2 = simclr, 3 = vicreg, "
+     "4 = byol, 5 = msn"},
+    {SSLK_TRAIN_IMAGE_CHANNELS, "image_channels", SSLK_SETTING_I64, 0, 3, 0,
+     "encoder input channels: 0 the dataset's, 1 gray (ITU-R 601 luma), 3 RGB (gray replicated)"},
+    {SSLK_TRAIN_NORM_MODE, "norm_mode", SSLK_SETTING_I64, 0, 2, 0,
+     "0 = scalar (norm_mean/std), 1 = per_channel (norm_meanK/stdK), 2 = measure (per channel, once, then 1)"},
+    {SSLK_TRAIN_NORM_MEAN0, "norm_mean0", SSLK_SETTING_F64, -1e3, 1e3, 0.485, "per-channel normalisation mean, channel 0"},
+    {SSLK_TRAIN_NORM_MEAN1, "norm_mean1", SSLK_SETTING_F64, -1e3, 1e3, 0.456, "per-channel normalisation mean, channel 1"},
+    {SSLK_TRAIN_NORM_MEAN2, "norm_mean2", SSLK_SETTING_F64, -1e3, 1e3, 0.406, "per-channel normalisation mean, channel 2"},
+    {SSLK_TRAIN_NORM_STD0, "norm_std0", SSLK_SETTING_F64, 1e-6, 1e3, 0.229, "per-channel normalisation std, channel 0"},
+    {SSLK_TRAIN_NORM_STD1, "norm_std1", SSLK_SETTING_F64, 1e-6, 1e3, 0.224, "per-channel normalisation std, channel 1"},
+    {SSLK_TRAIN_NORM_STD2, "norm_std2", SSLK_SETTING_F64, 1e-6, 1e3, 0.225, "per-channel normalisation std, channel 2"},
+    {SSLK_TRAIN_NORM_SAMPLE, "norm_sample", SSLK_SETTING_I64, 1, 1e7, 500,
+     "images (drawn with init_seed) measured under norm_mode = measure"},
+    {SSLK_TRAIN_ON_CORRUPT, "on_corrupt", SSLK_SETTING_I64, 0, 1, 0,
+     "0 = fail (stop, naming the file), 1 = skip (left out, counted) for unreadable or corrupt images"},
 };
 static const ssli_setting_choices train_choices[] = {
     {SSLK_TRAIN_OPTIMIZER, (const char *const[]){"sgd", "lars", "adamw", NULL}},
+    {SSLK_TRAIN_RECIPE, (const char *const[]){"auto", "light", "simclr", "vicreg", "byol", "msn", NULL}},
+    {SSLK_TRAIN_NORM_MODE, (const char *const[]){"scalar", "per_channel", "measure", NULL}},
+    {SSLK_TRAIN_ON_CORRUPT, (const char *const[]){"fail", "skip", NULL}},
     {0, NULL},
 };
 const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN, train_choices};
@@ -48,6 +69,11 @@ const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN
  * reaches 88% linear-probe accuracy after 2 VICReg epochs where the MLP
  * "flatten,linear:1024,bn,relu,linear:512,bn,relu" reaches 86.5% after 3. */
 #define DEFAULT_ENCODER "conv:32:5:2:2,bn,relu,conv:64:3:2:1,bn,relu,flatten,linear:512,bn,relu"
+/* For images of any size (folders): the same start, one more strided stage
+ * and global average pooling, so the parameter count does not grow with the
+ * training size (the flatten above would need 100 M weights at 224). */
+#define DEFAULT_ENCODER_POOLED \
+    "conv:32:5:2:2,bn,relu,conv:64:3:2:1,bn,relu,conv:128:3:2:1,bn,relu,gap,linear:512,bn,relu"
 
 /* The method table: everything a preset decides, one row per sslk_method
  * (index = enum value).  Specs: "" means none; projector NULL: a linear head
@@ -112,17 +138,36 @@ static char *dupstr(const sslk_ctx *ctx, const char *s) {
     return d;
 }
 
+int ssli_train_recipe(const sslk_trainer *tr) {
+    int r = (int)ssli_train_get(tr, SSLK_TRAIN_RECIPE);
+    if (r != 0) return r;
+    if (tr->img_h != 0) return 1; /* fixed-size data (Fashion-MNIST, CIFAR): the light recipe, as before 1.2 */
+    switch (tr->method) {
+    case SSLK_METHOD_VICREG: case SSLK_METHOD_VICREG_LOGDET: case SSLK_METHOD_VICREG_PAIRDIST: return 3;
+    case SSLK_METHOD_MSN: case SSLK_METHOD_PMSN: return 5;
+    default: return 2; /* simclr; also diet and supervised */
+    }
+}
+
 sslk_status ssli_train_make_augment(sslk_trainer *tr, bool eval, sslk_augment **out) {
+    static const char *const names[] = {"", "light", "simclr", "vicreg", "byol", "msn"};
+    double mean[3], std[3];
+    SSLI_TRY(ssli_train_norm(tr, mean, std));
     sslk_augment *a = NULL;
     size_t nv = eval ? 1 : tr->nviews;
     SSLI_TRY(sslk_augment_create(tr->ctx, nv, &a));
     sslk_status st = sslk_augment_preset(a, -1, SSLK_AUG_PRESET_PLAIN);
     if (st == SSLK_OK) st = sslk_augment_set_i64(a, -1, SSLK_AUG_SIZE, (int64_t)tr->in_s);
+    if (st == SSLK_OK && tr->in_c != tr->img_c) /* gray <-> RGB conversion, never a refusal */
+        st = sslk_augment_set_i64(a, -1, SSLK_AUG_OUT_CHANNELS, (int64_t)tr->in_c);
     for (int c = 0; c < 3 && st == SSLK_OK; c++) {
-        st = sslk_augment_set_f64(a, -1, SSLK_AUG_MEAN0 + c, ssli_train_get(tr, SSLK_TRAIN_NORM_MEAN));
-        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_STD0 + c, ssli_train_get(tr, SSLK_TRAIN_NORM_STD));
+        st = sslk_augment_set_f64(a, -1, SSLK_AUG_MEAN0 + c, mean[c]);
+        if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_STD0 + c, std[c]);
     }
-    if (!eval && st == SSLK_OK) {
+    int recipe = ssli_train_recipe(tr);
+    if (!eval && st == SSLK_OK && recipe > 1) {
+        st = sslk_augment_recipe(a, names[recipe]);
+    } else if (!eval && st == SSLK_OK) {
         /* a light recipe for small grayscale images: crop, flip, brightness/contrast */
         double j = ssli_train_get(tr, SSLK_TRAIN_AUG_JITTER);
         if (st == SSLK_OK) st = sslk_augment_set_i64(a, -1, SSLK_AUG_CROP, SSLK_AUG_CROP_RANDOM_RESIZED);
@@ -263,8 +308,18 @@ sslk_status sslk_trainer_create(sslk_ctx *ctx, sslk_method method, sslk_dataset 
     if (st == SSLK_OK) st = sslk_dataset_shape(data, &tr->img_h, &tr->img_w, &tr->img_c);
     if (st == SSLK_OK) st = sslk_dataset_num_classes(data, &tr->nclasses);
     if (st == SSLK_OK && tr->n < 2) st = ssli_err(SSLK_E_SHAPE, "%s: the dataset holds %zu items", fn, tr->n);
-    if (st == SSLK_OK && (tr->img_h == 0 || tr->img_w == 0))
-        st = ssli_err(SSLK_E_UNSUPPORTED, "%s: images of different sizes: set SSLK_TRAIN_IMAGE_SIZE via a fixed-size dataset", fn);
+    bool varsize = tr->img_h == 0 || tr->img_w == 0;
+    if (st == SSLK_OK && varsize) {
+        /* images of any size: random resized crops to SSLK_TRAIN_IMAGE_SIZE,
+         * per-channel statistics measured once unless the dataset knows its own */
+        tr->img_h = tr->img_w = 0;
+        tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_IMAGE_SIZE)] = 224;
+        double m = 0, s = 0;
+        if (sslk_dataset_mean_std(data, &m, &s) != SSLK_OK) {
+            ssli_clear_error();
+            tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_NORM_MODE)] = 2;
+        }
+    }
     if (st == SSLK_OK && tr->md->step == SSLI_STEP_LABEL && tr->nclasses < 2)
         st = ssli_err(SSLK_E_INVALID_ARG, "%s: supervised training needs a labelled dataset (%zu classes)", fn, tr->nclasses);
     char head[64];
@@ -272,7 +327,9 @@ sslk_status sslk_trainer_create(sslk_ctx *ctx, sslk_method method, sslk_dataset 
     const char *ps = projector_spec ? projector_spec : tr->md->projector;
     if (!ps) ps = head;
     if (st == SSLK_OK) {
-        tr->enc_spec = dupstr(ctx, encoder_spec ? encoder_spec : tr->md->encoder);
+        const char *es = encoder_spec ? encoder_spec : tr->md->encoder;
+        if (!encoder_spec && varsize && strcmp(es, DEFAULT_ENCODER) == 0) es = DEFAULT_ENCODER_POOLED;
+        tr->enc_spec = dupstr(ctx, es);
         tr->proj_spec = dupstr(ctx, ps);
         if (!tr->enc_spec || !tr->proj_spec) st = ssli_alloc_status();
     }
@@ -350,7 +407,10 @@ sslk_status ssli_train_rebuild(sslk_trainer *tr) {
     drop_networks(tr);
     SSLI_TRY(pick_subset(tr));
     size_t s = (size_t)ssli_train_get(tr, SSLK_TRAIN_IMAGE_SIZE);
-    tr->in_c = tr->img_c;
+    size_t ic = (size_t)ssli_train_get(tr, SSLK_TRAIN_IMAGE_CHANNELS);
+    tr->in_c = ic ? ic : tr->img_c;
+    if (s == 0 && tr->img_h == 0)
+        return ssli_err(SSLK_E_SETTING, "trainer: images of different sizes need SSLK_TRAIN_IMAGE_SIZE >= 1");
     tr->in_s = s ? s : (tr->img_h < tr->img_w ? tr->img_h : tr->img_w);
     return build(tr);
 }
@@ -370,14 +430,17 @@ void sslk_trainer_destroy(sslk_trainer *tr) {
 static sslk_status train_put(sslk_trainer *tr, int key, double v, sslk_setting_type as, const char *fn) {
     SSLI_CHECK_PTR(tr, fn);
     bool started = tr->global_step > 0 || tr->mid_epoch;
+    if (key == SSLK_TRAIN_IMAGE_CHANNELS && v == 2.0)
+        return ssli_err(SSLK_E_SETTING, "%s: setting 'image_channels' must be 0, 1 or 3, got 2", fn);
     if (started && (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_OPTIMIZER ||
+                    key == SSLK_TRAIN_IMAGE_CHANNELS ||
                     key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES || key == SSLK_TRAIN_SUBSET))
         return ssli_err(SSLK_E_STATE, "%s: setting %d cannot change once training started", fn, key);
     if (key == SSLK_TRAIN_SUBSET && v == 1)
         return ssli_err(SSLK_E_SHAPE, "%s: a subset of 1 item cannot be trained on (0 = all)", fn);
     SSLI_TRY(ssli_setting_set(&ssli_settings_train, tr->set, key, v, as, fn));
     if (key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES ||
-        key == SSLK_TRAIN_SUBSET) {
+        key == SSLK_TRAIN_SUBSET || key == SSLK_TRAIN_IMAGE_CHANNELS) {
         free_buffers(tr);
         return ssli_train_rebuild(tr);
     }
@@ -392,7 +455,8 @@ static sslk_status train_put(sslk_trainer *tr, int key, double v, sslk_setting_t
         return sslk_loader_set_i64(tr->ld, SSLK_LOADER_AUG_SEED, (int64_t)v);
     if (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_SEED || key == SSLK_TRAIN_WORKERS ||
         key == SSLK_TRAIN_AUG_SCALE_MIN || key == SSLK_TRAIN_AUG_JITTER || key == SSLK_TRAIN_AUG_FLIP_P ||
-        key == SSLK_TRAIN_NORM_MEAN || key == SSLK_TRAIN_NORM_STD)
+        key == SSLK_TRAIN_NORM_MEAN || key == SSLK_TRAIN_NORM_STD || key == SSLK_TRAIN_RECIPE ||
+        (key >= SSLK_TRAIN_NORM_MODE && key <= SSLK_TRAIN_ON_CORRUPT))
         free_buffers(tr); /* rebuilt by the next fit */
     return SSLK_OK;
 }

@@ -1,5 +1,8 @@
 /* Encoder outputs of a whole dataset (eval mode, plain resize + the training
- * normalisation), in dataset order whatever the loader's batching.
+ * normalisation), in dataset order whatever the loader's batching.  Under
+ * SSLK_TRAIN_ON_CORRUPT = skip an unreadable item gets the outputs of a blank
+ * input (every pixel at the normalisation mean), so rows stay aligned with
+ * the dataset and finite.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
 
@@ -30,6 +33,10 @@ sslk_status sslk_trainer_embed(sslk_trainer *tr, sslk_dataset *ds, float *out, s
     if (st == SSLK_OK) st = sslk_loader_set_i64(ld, SSLK_LOADER_SHUFFLE, 0);
     if (st == SSLK_OK) st = sslk_loader_set_i64(ld, SSLK_LOADER_DROP_LAST, 0);
     if (st == SSLK_OK) st = sslk_loader_set_i64(ld, SSLK_LOADER_WORKERS, (int64_t)ssli_train_get(tr, SSLK_TRAIN_WORKERS));
+    bool skip = ssli_train_get(tr, SSLK_TRAIN_ON_CORRUPT) == SSLK_CORRUPT_SKIP;
+    uint8_t *seen = skip ? ssli_calloc(tr->ctx, n, 1) : NULL;
+    if (st == SSLK_OK && skip && !seen) st = ssli_alloc_status();
+    if (st == SSLK_OK && skip) st = sslk_loader_set_i64(ld, SSLK_LOADER_ON_CORRUPT, SSLK_CORRUPT_SKIP);
     if (st == SSLK_OK) st = sslk_loader_begin_epoch(ld, 0);
     size_t done = 0;
     while (st == SSLK_OK) {
@@ -45,9 +52,21 @@ sslk_status sslk_trainer_embed(sslk_trainer *tr, sslk_dataset *ds, float *out, s
             }
             memcpy(out + (size_t)idx[i] * dim, h + i * dim, dim * sizeof(float));
             if (labels) labels[idx[i]] = lab[i];
+            if (seen) seen[idx[i]] = 1;
         }
         done += rows;
     }
+    if (st == SSLK_OK && seen && done < n) {
+        memset(x, 0, chw * sizeof(float));
+        st = sslk_model_forward(tr->enc, x, 1, h, SSLK_MODE_EVAL);
+        for (size_t i = 0; i < n && st == SSLK_OK; i++) {
+            if (seen[i]) continue;
+            memcpy(out + i * dim, h, dim * sizeof(float));
+            if (labels) st = sslk_dataset_label(ds, i, &labels[i]);
+            done++;
+        }
+    }
+    ssli_free(tr->ctx, seen);
     if (st == SSLK_OK && done != n)
         st = ssli_err(SSLK_E_INTERNAL, "%s: the loader delivered %zu of %zu items", fn, done, n);
     sslk_loader_destroy(ld);

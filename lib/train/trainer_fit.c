@@ -29,6 +29,7 @@ sslk_status ssli_train_make_loader(sslk_trainer *tr) {
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_WORKERS, (int64_t)ssli_train_get(tr, SSLK_TRAIN_WORKERS)));
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_DROP_LAST, 1));
     SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_SHUFFLE, 1));
+    SSLI_TRY(sslk_loader_set_i64(tr->ld, SSLK_LOADER_ON_CORRUPT, (int64_t)ssli_train_get(tr, SSLK_TRAIN_ON_CORRUPT)));
     size_t c, h, w;
     SSLI_TRY(sslk_loader_view_shape(tr->ld, 0, &c, &h, &w));
     if (c != tr->in_c || h != tr->in_s || w != tr->in_s)

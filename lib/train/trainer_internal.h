@@ -7,7 +7,7 @@
 #include "sslkit/train.h"
 
 extern const ssli_setting_table ssli_settings_train;
-#define SSLI_NTRAIN 23
+#define SSLI_NTRAIN 34
 
 /* How a training step feeds the loss. */
 typedef enum ssli_step_kind {
@@ -79,6 +79,11 @@ sslk_status ssli_train_make_augment(sslk_trainer *tr, bool eval, sslk_augment **
 sslk_status ssli_train_make_loader(sslk_trainer *tr);
 /* Networks, loss and optimizer from the current settings (before training). */
 sslk_status ssli_train_rebuild(sslk_trainer *tr);
+/* Per-channel normalisation of the encoder input (trainer_norm.c): from the
+ * settings, measuring it first under SSLK_TRAIN_NORM_MODE = measure. */
+sslk_status ssli_train_norm(sslk_trainer *tr, double mean[3], double std[3]);
+/* The augmentation recipe the trainer uses (SSLK_TRAIN_RECIPE, auto resolved). */
+int ssli_train_recipe(const sslk_trainer *tr);
 /* Write the checkpoint. */
 sslk_status ssli_train_save(const sslk_trainer *tr, const char *path, const char *fn);
 /* The one-process DIET head and optimizer state assembled from the ranks'

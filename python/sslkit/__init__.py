@@ -14,7 +14,8 @@ from .metrics import (RankMe, accuracy_report, alpha_req, ensemble_curve, ensemb
                       factor_error_ratios, rankme, rankme_covariance, rankme_spectrum)
 from .npy import load_npy, save_npy  # noqa: E402,F401
 # @loss
-from .loss import Loss  # noqa: E402,F401
+from .loss import Loss, NegativeQueue  # noqa: E402,F401
+from .conventions import PRESETS as CONVENTIONS  # noqa: E402,F401  (issue 20: Loss(kind, convention=...))
 # @nn
 from .model import Model, Optimizer, ParamView, warmup_cosine  # noqa: E402,F401
 from .model import LoadResult  # noqa: E402,F401  (issue 14: Model.load_safetensors result)
@@ -31,8 +32,11 @@ from .police import (Police, police_box, police_polygon, police_simplex,  # noqa
 from .theory import (ClosedFormSSL, augmentation_variation, closed_form_ssl, closed_form_ssl_moments,  # noqa: E402,F401
                      collapse_std, dirichlet_energy, graph_variation, lidar, ortho_penalty, random_features,
                      vicreg_bound)
+# issue 15b: evaluation harness, ImageNet-X annotations
+from .harness import embed, eval_transform, imagenet_x_factors, imagenet_x_report, item_paths  # noqa: E402,F401
+# spectral (experimental)
+from .spectral import (GalerkinEigenfunctions, diffusion_distances, diffusion_map,  # noqa: E402,F401
+                       galerkin_eigenfunctions, knn_graph, laplacian_eigenmaps)
 # collectives tables (issue 17, experimental)
-from . import dist  # noqa: E402,F401
-from .dist import FakeWorld, Table  # noqa: E402,F401  (registration check wants a from-import)
+from .dist import get_dist, set_dist  # noqa: E402,F401  (sslkit.dist: Table, FakeWorld, gathers)
 from .dist_mpi import MPITable  # noqa: E402,F401  (issue 17: Context(dist="mpi"))
-from . import dist_mpi  # noqa: E402,F401

@@ -46,6 +46,9 @@ declare("sslk_augment_preset", [_vp, ctypes.c_int, ctypes.c_int])
 declare("sslk_augment_out_shape", [_vp, ctypes.c_size_t, ctypes.c_size_t, c_size_p, c_size_p, c_size_p])
 declare("sslk_augment_apply", [_vp, ctypes.c_size_t, _u8p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
                                ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, c_float_p])
+declare("sslk_augment_recipe", [_vp, ctypes.c_char_p])
+declare("sslk_augment_draw", [_vp, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_uint64,
+                              ctypes.c_uint64, ctypes.c_uint64, ctypes.POINTER(ctypes.c_double), ctypes.c_size_t])
 declare("sslk_loader_create", [_vp, _vp, _vp, ctypes.c_size_t, _vpp])
 declare("sslk_loader_destroy", [_vp], None)
 declare("sslk_dataset_mean_std", [_vp, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)])
@@ -70,7 +73,7 @@ declare("sslk_loader_stats_get", [_vp, ctypes.POINTER(_LoaderStats)])
 KINDS = {0: "auto", 1: "idx", 2: "cifar10", 3: "cifar100", 4: "npy", 5: "jpeg_folder", 6: "memory"}
 _KIND_IDS = {v: k for k, v in KINDS.items()}
 _SPLITS = {"train": 0, "test": 1}
-PRESETS = {"plain": 0, "simclr": 1, "vicreg": 2, "local": 3}
+PRESETS = {"plain": 0, "simclr": 1, "vicreg": 2, "local": 3, "eval": 4}
 
 
 def _sizes(n=3):
@@ -255,7 +258,7 @@ class Augment(Owner):
 
     _destroy_name = "sslk_augment_destroy"
 
-    def __init__(self, views=2, preset=None, per_view=None, ctx=None, **settings_):
+    def __init__(self, views=2, preset=None, per_view=None, ctx=None, recipe=None, **settings_):
         self._adopt_ctx(ctx)
         h = ctypes.c_void_p()
         views = to_int(views, "views", "size_t")
@@ -265,6 +268,11 @@ class Augment(Owner):
         self.views = views
         if preset is not None:
             self.preset(preset)
+        size = settings_.pop("size", None)
+        if size is not None:  # before a recipe, whose blur depends on the view size
+            self.set("size", size)
+        if recipe is not None:
+            self.recipe(recipe)
         for k, v in settings_.items():
             self.set(k, v)
         for view, d in enumerate(per_view or []):
@@ -277,6 +285,31 @@ class Augment(Owner):
 
     def preset(self, name, view=-1):
         lib.sslk_augment_preset(self._h, to_int(view, "view", "int"), PRESETS[name])
+
+    def recipe(self, name):
+        """Apply a standard recipe to every view: "simclr", "vicreg", "byol",
+        "msn" or "plain" (the papers' parameters, docs/data.md "Recipes"); set
+        size first.  Experimental C API (sslk_augment_recipe)."""
+        lib.sslk_augment_recipe(self._h, str(name).encode())
+
+    DRAW_FIELDS = ("crop_x", "crop_y", "crop_w", "crop_h", "flip", "jitter", "order", "brightness", "contrast",
+                   "saturation", "hue", "gray", "blur_sigma", "blur_radius", "solarize")
+
+    def draw(self, shape, view=0, seed=0, epoch=0, index=0):
+        """The random draw apply() makes for an image of shape (H, W[, C]):
+        a dict of DRAW_FIELDS (order: the jitter ops' order, 0 brightness,
+        1 contrast, 2 saturation, 3 hue).  Experimental C API (sslk_augment_draw)."""
+        h, w = int(shape[0]), int(shape[1])
+        c = int(shape[2]) if len(shape) > 2 else 1
+        out = (ctypes.c_double * 18)()
+        lib.sslk_augment_draw(self._h, to_int(view, "view", "size_t"), h, w, c, to_int(seed, "seed", "uint64"),
+                              to_int(epoch, "epoch", "uint64"), to_int(index, "index", "uint64"), out, 18)
+        v = list(out)
+        d = dict(zip(("crop_x", "crop_y", "crop_w", "crop_h"), v[:4]))
+        d.update(flip=bool(v[4]), jitter=bool(v[5]), order=[int(x) for x in v[6:10]], brightness=v[10],
+                 contrast=v[11], saturation=v[12], hue=v[13], gray=bool(v[14]), blur_sigma=v[15],
+                 blur_radius=int(v[16]), solarize=bool(v[17]))
+        return d
 
     def set(self, name, value, view=-1):
         if name in ("mean", "std"):

@@ -39,6 +39,7 @@ declare("sslk_loss_set_f64", [_vp, ctypes.c_int, ctypes.c_double])
 declare("sslk_loss_set_i64", [_vp, ctypes.c_int, ctypes.c_int64])
 declare("sslk_loss_get_f64", [_vp, ctypes.c_int, c_double_p])
 declare("sslk_loss_set_prior", [_vp, c_float_p, _sz])
+declare("sslk_loss_set_prior_f64", [_vp, c_double_p, _sz])
 declare("sslk_loss_compute", [_vp, ctypes.POINTER(_Batch), c_double_p, _fpp])
 declare("sslk_loss_num_terms", [_vp, ctypes.POINTER(_sz)])
 declare("sslk_loss_term_name", [_vp, _sz, ctypes.POINTER(ctypes.c_char_p)])
@@ -46,6 +47,12 @@ declare("sslk_loss_term_value", [_vp, _sz, c_double_p])
 declare("sslk_loss_param_count", [_vp, ctypes.POINTER(_sz)])
 declare("sslk_loss_param", [_vp, _sz, ctypes.POINTER(ParamView)])
 declare("sslk_loss_zero_grad", [_vp])
+declare("sslk_loss_compute_negatives", [_vp, c_float_p, c_float_p, _sz, _sz, c_float_p, _sz, c_double_p,
+                                        c_float_p, c_float_p])
+declare("sslk_negqueue_create", [_vp, _sz, _sz, ctypes.c_int, ctypes.POINTER(_vp)])
+declare("sslk_negqueue_destroy", [_vp], None)
+declare("sslk_negqueue_push", [_vp, c_float_p, _sz, _sz])
+declare("sslk_negqueue_rows", [_vp, ctypes.POINTER(c_float_p), ctypes.POINTER(_sz)])
 
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
          "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8}
@@ -85,6 +92,12 @@ class Loss(Owner):
         self.domain = dom.value.decode()
         self._info = dict(_settings(self.domain))
         self._info.update(_settings("loss"))
+        convention = settings.pop("convention", None)
+        if convention is not None:  # a named preset (sslkit.conventions), overridden by explicit settings
+            from .conventions import preset
+            settings = {**preset(kind, convention), **settings}
+        self.convention = convention
+        self._position_terms = None
         prior = settings.pop("prior", None)
         for k, v in settings.items():
             self.set(k, v)
@@ -96,6 +109,12 @@ class Loss(Owner):
     def set(self, name, value):
         """Set one setting by name; MSN's prior also takes a probability vector."""
         if name == "prior" and not isinstance(value, (str, int, np.integer)):
+            if np.asarray(value).dtype == np.float64:  # kept in double (sslk_loss_set_prior_f64)
+                p = np.ascontiguousarray(value, dtype=np.float64)
+                if p.ndim != 1:
+                    raise ValueError(f"prior must be 1-D, got shape {p.shape}")
+                lib.sslk_loss_set_prior_f64(self._h, p.ctypes.data_as(c_double_p), p.shape[0])
+                return
             p = as_f32(value, "prior", ndim=1)
             lib.sslk_loss_set_prior(self._h, p.ctypes.data_as(c_float_p), p.shape[0])
             return
@@ -120,13 +139,23 @@ class Loss(Owner):
         return {k: self.get(k) for k in self._info}
 
     # ---- compute --------------------------------------------------------------
-    def compute(self, *inputs, indices=None, targets=None, grad=True):
+    def compute(self, *inputs, indices=None, targets=None, negatives=None, grad=True):
         """Value and gradients.  Inputs by kind:
-        vicreg*, infonce_symmetric: (za, zb) -> (v, ga, gb)
+        vicreg*, infonce_symmetric: (za, zb) -> (v, ga, gb); vicreg* also on (batch, ..., dim)
+            inputs: the mean of the per-position losses (lightly's VICRegLoss)
         infonce: (z1, z2, ...) -> (v, g1, g2, ...), or (z, ids) -> (v, gz)
         diet: (z, indices) or (z1, z2, ..., indices) -> (v, g1, ...)
         msn: (anchors, targets) with anchors (V*n, d) or (V, n, d) -> (v, ganchors)
+        infonce with negatives=(m, d) array or NegativeQueue: (za, zb) -> (v, ga, gb), the
+            MoCo / lightly memory-bank form (za rows are the anchors, zb their positives).
         With grad=False only the value is returned (no parameter gradients)."""
+        if negatives is not None:
+            return self._compute_negatives(inputs, negatives, grad)
+        self._position_terms = None
+        if (self.kind.startswith("vicreg") and len(inputs) == 2 and indices is None and targets is None
+                and grad and np.ndim(inputs[0]) > 2):
+            from .conventions import over_positions  # (batch, ..., dim): lightly's mean over positions
+            return over_positions(self, *inputs)
         arrays = list(inputs)
         if arrays and indices is None:
             last = np.asarray(arrays[-1])
@@ -183,9 +212,30 @@ class Loss(Owner):
 
     __call__ = compute
 
+    def _compute_negatives(self, inputs, negatives, grad):
+        if len(inputs) != 2:
+            raise ValueError("compute(za, zb, negatives=...) takes two views")
+        za, zb = (as_f32(z, f"z{i}", ndim=2) for i, z in enumerate(inputs))
+        if za.shape != zb.shape:
+            raise ValueError(f"za {za.shape} and zb {zb.shape} differ")
+        neg = negatives.rows if isinstance(negatives, NegativeQueue) else as_f32(negatives, "negatives", ndim=2)
+        if neg.ndim != 2 or neg.shape[1] != za.shape[1]:
+            raise ValueError(f"negatives {neg.shape} do not have d = {za.shape[1]} columns")
+        n, d = za.shape
+        val = ctypes.c_double()
+        ga = np.empty((n, d), np.float32) if grad else None
+        gb = np.empty((n, d), np.float32) if grad else None
+        ptr = (lambda a: a.ctypes.data_as(c_float_p) if a is not None else None)
+        lib.sslk_loss_compute_negatives(self._h, ptr(za), ptr(zb), n, d, ptr(np.ascontiguousarray(neg)),
+                                        neg.shape[0], ctypes.byref(val), ptr(ga), ptr(gb))
+        return (val.value, ga, gb) if grad else val.value
+
     @property
     def terms(self):
-        """dict of the named components of the last compute call."""
+        """dict of the named components of the last compute call (averaged over the
+        positions of a (batch, ..., dim) VICReg call)."""
+        if self._position_terms is not None:
+            return dict(self._position_terms)
         cnt = _sz()
         lib.sslk_loss_num_terms(self._h, ctypes.byref(cnt))
         out = {}
@@ -220,3 +270,40 @@ class Loss(Owner):
     def zero_grad(self):
         """Zero the owned parameters' gradients (they accumulate over compute calls)."""
         lib.sslk_loss_zero_grad(self._h)
+
+
+class NegativeQueue(Owner):
+    """Negatives kept between steps for Loss("infonce").compute(za, zb, negatives=queue):
+    MoCo's queue / lightly's MemoryBankModule.  init="random" starts full of unit-length
+    Gaussian rows (lightly), "empty" with none.  push(rows) enqueues from the write
+    pointer; rows that reach past the end are dropped and the pointer returns to 0."""
+
+    _destroy_name = "sslk_negqueue_destroy"
+
+    def __init__(self, capacity, dim, init="random", ctx=None):
+        inits = {"random": 0, "empty": 1}
+        if init not in inits:
+            raise ValueError(f"init must be one of {sorted(inits)}, got {init!r}")
+        self._adopt_ctx(ctx)
+        self.dim = int(dim)
+        h = _vp()
+        lib.sslk_negqueue_create(ctx_handle(ctx), int(capacity), self.dim, inits[init], ctypes.byref(h))
+        self._h = h
+
+    def push(self, rows):
+        """Enqueue rows (n x dim), e.g. the positives (keys) of the step just computed."""
+        r = as_f32(rows, "rows", ndim=2)
+        lib.sslk_negqueue_push(self._h, r.ctypes.data_as(c_float_p), r.shape[0], r.shape[1])
+
+    @property
+    def rows(self):
+        """A copy of the stored rows (count x dim)."""
+        p = c_float_p()
+        cnt = _sz()
+        lib.sslk_negqueue_rows(self._h, ctypes.byref(p), ctypes.byref(cnt))
+        if cnt.value == 0:
+            return np.empty((0, self.dim), np.float32)
+        return np.ctypeslib.as_array(p, shape=(cnt.value, self.dim)).copy()
+
+    def __len__(self):
+        return int(self.rows.shape[0])

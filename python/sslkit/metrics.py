@@ -31,6 +31,8 @@ declare("sslk_argmax", [_vp, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, 
 declare("sslk_accuracy_report", [_vp, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, c_int32_p,
                                  ctypes.c_size_t, ctypes.c_size_t, c_int32_p, c_int32_p, _vp, c_double_p,
                                  c_int64_p, c_int32_p, c_int32_p, c_double_p, c_int64_p])
+declare("sslk_worst_k_tie_mean", [c_int64_p, c_int64_p, ctypes.c_size_t, ctypes.c_size_t, c_double_p, c_double_p,
+                                  ctypes.POINTER(ctypes.c_size_t)])
 declare("sslk_ensemble_predict", [_vp, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
                                   ctypes.c_int, c_int32_p, ctypes.c_void_p])
 declare("sslk_ensemble_curve", [_vp, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
@@ -180,13 +182,17 @@ def _inferred_count(*arrays_and_names):
     return top + 1
 
 
-def accuracy_report(logits_or_pred, labels, groups=None, k=10, num_classes=None, class_set=None, ctx=None):
+def accuracy_report(logits_or_pred, labels, groups=None, k=10, num_classes=None, class_set=None, ties="lower_id",
+                    ctx=None):
     """Accuracy, per-class and per-group accuracy, worst-k / best-k class
     accuracy (unweighted mean of the k lowest / highest per-class
     accuracies) and the pooled worst-k accuracy.
 
     class_set: (worst_ids, best_ids) or an earlier report (its worst_classes /
     best_classes) to score fixed class sets chosen on a reference model.
+    ties: "lower_id" (default: classes tied at the k boundary enter by lower id) or
+    "mean" (the tied classes share the remaining slots equally: worst_k_pooled from
+    sslk_worst_k_tie_mean, plus "worst_k_num_tied"; worst_k is the same either way).
     Returns a dict; absent classes are listed in "absent_classes" and have
     NaN accuracy."""
     pred, c = _predictions(logits_or_pred, ctx)
@@ -237,6 +243,14 @@ def accuracy_report(logits_or_pred, labels, groups=None, k=10, num_classes=None,
         "absent_classes": [int(i) for i in np.flatnonzero(ccnt == 0)],
         "worst_classes": worst[:k].copy(), "best_classes": best[:k].copy(),
     }
+    if ties not in ("lower_id", "mean"):
+        raise ValueError(f"ties must be 'lower_id' or 'mean', got {ties!r}")
+    if ties == "mean" and class_set is None and k > 0:
+        correct = np.rint(np.nan_to_num(cacc) * ccnt).astype(np.int64)
+        wk, wp, nt = ctypes.c_double(), ctypes.c_double(), ctypes.c_size_t()
+        lib.sslk_worst_k_tie_mean(ptr(correct, ctypes.c_int64), ptr(ccnt, ctypes.c_int64), C, k,
+                                  ctypes.byref(wk), ctypes.byref(wp), ctypes.byref(nt))
+        out.update({"worst_k": wk.value, "worst_k_pooled": wp.value, "worst_k_num_tied": nt.value})
     if g is not None:
         out.update({"group_accuracy": gacc[:G].copy(), "group_count": gcnt[:G].copy(),
                     "worst_group": s.worst_group, "minority_group": s.minority_group,

@@ -62,14 +62,15 @@ class KNN(Owner):
 
     _destroy_name = "sslk_knn_destroy"
 
-    def __init__(self, k=20, t=0.07, weighting="exp", distance="cosine", memory_mb=256, ctx=None):
+    def __init__(self, k=20, t=0.07, weighting="exp", distance="cosine", memory_mb=256, top5_rule="all",
+                 ctx=None):
         self._adopt_ctx(ctx)
         h = _vp()
         lib.sslk_knn_create(ctx_handle(ctx), ctypes.byref(h))
         self._h = h
         _set_all(h, "knn", lib.sslk_knn_set_f64, lib.sslk_knn_set_i64,
                  (("k", k), ("temperature", t), ("weighting", weighting), ("distance", distance),
-                  ("memory_mb", memory_mb)))
+                  ("memory_mb", memory_mb), ("top5_rule", top5_rule)))
         self.nclasses = None
 
     def fit(self, z, y, nclasses=None):
@@ -105,12 +106,13 @@ class KNN(Owner):
 
 
 def knn_eval(train_z, train_y, test_z, test_y, k=20, t=0.07, weighting="exp", distance="cosine",
-             nclasses=None, ctx=None):
+             nclasses=None, top5_rule="all", ctx=None):
     """kNN top-1 / top-5 accuracy of test features against train features:
     {"top1", "top5", "k", "t", "weighting", "distance"}."""
     train_y = np.asarray(train_y)
     nc = nclasses if nclasses is not None else int(max(np.max(train_y), np.max(test_y)) + 1)
-    knn = KNN(k=k, t=t, weighting=weighting, distance=distance, ctx=ctx).fit(train_z, train_y, nc)
+    knn = KNN(k=k, t=t, weighting=weighting, distance=distance, top5_rule=top5_rule, ctx=ctx).fit(
+        train_z, train_y, nc)
     res = knn.evaluate(test_z, test_y)
     res.update(k=k, t=t, weighting=weighting, distance=distance)
     return res
@@ -315,6 +317,17 @@ class Trainer(Owner):
         v = ctypes.c_double()
         lib.sslk_trainer_get_f64(self._h, key.value, ctypes.byref(v))
         return v.value
+
+    @property
+    def normalization(self):
+        """(mean, std): the three per-channel values the encoder input is
+        normalised with (norm_mode "per_channel", or "measure" once measured by
+        the first fit / embed), else the scalar norm_mean / norm_std repeated.
+        Image folders default to "measure" (docs/training.md "Image folders")."""
+        mode = int(self.get("norm_mode"))
+        if mode == 0:
+            return [self.get("norm_mean")] * 3, [self.get("norm_std")] * 3
+        return [self.get(f"norm_mean{c}") for c in range(3)], [self.get(f"norm_std{c}") for c in range(3)]
 
     # The trainer's own loader and recipe are borrowed handles: they are used
     # only inside these calls, so no Python object can outlive them.

@@ -2,6 +2,7 @@
 """Regenerate the seed corpus of the data-reader fuzz targets (small valid
 files plus a few broken ones).  Needs numpy and PIL; run from this folder."""
 import io
+import os
 import struct
 
 import numpy as np
@@ -70,3 +71,18 @@ put("corpus/jpeg/warnfatal.jpg", bytes(wf))
 good = npy(np.zeros((2, 3, 4), dtype=np.uint8))
 put("corpus/npy/trailing.npy", good + b"\0\0\0\0")
 put("corpus/npy/shape_no_comma.npy", npy(np.zeros(3, dtype=np.uint8)).replace(b"(3,)", b"(3) "))
+
+# issue 15 seeds: CMYK (Adobe, YCCK inside libjpeg) and the PNG kinds of image folders
+os.makedirs("corpus/png", exist_ok=True)
+rgb = np.stack(np.meshgrid(np.arange(7) * 30, np.arange(5) * 50) + [np.full((5, 7), 90)], -1).astype(np.uint8)
+b = io.BytesIO()
+Image.fromarray(rgb).convert("CMYK").save(b, "JPEG", quality=90)
+put("corpus/jpeg/cmyk.jpg", b.getvalue())
+for name, im in (("rgb8", Image.fromarray(rgb)), ("rgba8", Image.fromarray(rgb).convert("RGBA")),
+                 ("gray8", Image.fromarray(rgb[..., 0])), ("graya8", Image.fromarray(rgb[..., 0]).convert("LA")),
+                 ("pal", Image.fromarray(rgb).convert("P")),
+                 ("gray16", Image.fromarray(rgb[..., 1].astype(np.uint16) * 257).convert("I;16"))):
+    b = io.BytesIO()
+    im.save(b, "PNG")
+    put(f"corpus/png/{name}.png", b.getvalue())
+put("corpus/png/truncated.png", b.getvalue()[:40])

@@ -15,7 +15,7 @@ _dp = ctypes.POINTER(ctypes.c_double)
 
 DOMAINS = ["ctx", "model", "sgd", "lars", "adamw", "schedule", "loss", "vicreg", "vicreg_logdet", "vicreg_pairdist",
            "infonce", "diet", "msn", "rankme", "splinecam", "police", "augment", "loader", "dataset", "knn", "probe",
-           "train"]
+           "train", "cfssl", "spectral"]
 
 # What Python used to copy by hand (loss.py, train.py, data.py, metrics.py):
 # the library's names must still be exactly these.
@@ -70,11 +70,15 @@ def test_choices_documented_named_and_equal_in_python():
                 assert sorted(names.values()) == list(range(int(info["lo"]), int(info["hi"]) + 1))
                 for word in names:
                     assert re.fullmatch(r"[a-z][a-z0-9_]*", word), word
-    assert seen == 13
+    assert seen == 22  # 13 + cfssl.kernel, spectral weights/symmetrize/graph/laplacian (18), knn top5_rule (20), train recipe/norm_mode/on_corrupt (15)
     for (dom, name), names in HAND_COPIED.items():
         assert sslkit.choices(dom)[name] == names
-    assert sslkit.choices("train") == {"optimizer": {"sgd": 1, "lars": 2, "adamw": 3}}
-    assert sslkit.choices("augment") == {"crop": {"random_resized": 0, "resize": 1, "center": 2}}
+    assert sslkit.choices("train") == {
+        "optimizer": {"sgd": 1, "lars": 2, "adamw": 3},
+        "recipe": {"auto": 0, "light": 1, "simclr": 2, "vicreg": 3, "byol": 4, "msn": 5},  # issue 15
+        "norm_mode": {"scalar": 0, "per_channel": 1, "measure": 2},
+        "on_corrupt": {"fail": 0, "skip": 1}}
+    assert sslkit.choices("augment") == {"crop": {"random_resized": 0, "resize": 1, "center": 2, "resize_center": 3}}
     assert sslkit.loss.CHOICES == {n: v for (d, n), v in HAND_COPIED.items()
                                    if d in ("loss", "vicreg", "infonce", "vicreg_pairdist", "msn")}
 

@@ -28,6 +28,8 @@ static sslk_model *mk(sslk_ctx *c, const char *spec, size_t ch, size_t h, size_t
     return m;
 }
 
+static void spec_is(sslk_model *m, const char *want);
+
 /* ---- pooling: double reference ---------------------------------------------- */
 
 typedef struct pool_case {
@@ -160,6 +162,21 @@ START_TEST(pool_hand_values) {
     ck_close(b[0], 1.5, 1e-7, 0);
     ck_close(b[1], 3.0, 1e-7, 0);
     ck_close(b[2], 4.5, 1e-7, 0);
+    sslk_model_destroy(m);
+    /* the builder calls behind the tokens */
+    size_t in3[3] = {2, 6, 5};
+    ck_ok(sslk_model_create(c, 3, in3, 0, &m));
+    ck_ok(sslk_model_add_maxpool_pad(m, 3, 2, 1));
+    ck_ok(sslk_model_add_adaptive_avgpool(m, 2, 1));
+    spec_is(m, "maxpool:3:2:1,adaptive_avgpool:2:1");
+    size_t nd, os[3];
+    ck_ok(sslk_model_output_shape(m, &nd, os));
+    ck_assert_uint_eq(os[0], 2);
+    ck_assert_uint_eq(os[1], 2);
+    ck_assert_uint_eq(os[2], 1);
+    ck_status(sslk_model_add_maxpool_pad(NULL, 3, 2, 1), SSLK_E_INVALID_ARG);
+    ck_status(sslk_model_add_adaptive_avgpool(m, 0, 1), SSLK_E_SHAPE);
+    ck_status(sslk_model_add_maxpool_pad(m, 2, 1, 2), SSLK_E_INVALID_ARG);
     sslk_model_destroy(m);
     /* bad geometry */
     sslk_model *e;

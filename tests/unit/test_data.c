@@ -1188,7 +1188,7 @@ START_TEST(aug_kernels) {
     /* blur of an impulse: a separable, normalised Gaussian of radius 3 */
     float b[15 * 15] = {0}, bt[4096];
     b[7 * 15 + 7] = 1.0f;
-    ssli_gaussian_blur(b, 1, 15, 15, 1.0, bt);
+    ssli_gaussian_blur(b, 1, 15, 15, 1.0, 0, bt);
     double s = 0, k0 = 0, k1 = 0;
     for (int j = -3; j <= 3; j++) s += exp(-0.5 * j * j);
     k0 = 1.0 / s;

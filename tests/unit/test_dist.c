@@ -101,6 +101,30 @@ START_TEST(fake_rank_leaves) {
 }
 END_TEST
 
+/* The fake checks what the ranks agree on: a count that differs from
+ * counts[rank], or a broadcast root out of range, fails on every rank. */
+static void mismatch_rank(sslk_ctx *ctx, int rank, void *user) {
+    leave_res *R = user;
+    sslk_dist t = {.struct_size = sizeof t};
+    sslk_ctx_get_dist(ctx, &t);
+    size_t counts[2] = {2, 2};
+    float send[3] = {1, 2, 3}, recv[4];
+    int rc = t.allgatherv_f32(t.user, send, rank == 1 ? 3 : 2, recv, counts);
+    unsigned char b[2] = {0, 0};
+    rc |= t.broadcast(t.user, b, 2, 5) << 1;
+    rc |= t.barrier(t.user) << 2; /* the world is still usable */
+    R->st[rank] = (sslk_status)rc;
+}
+
+START_TEST(fake_mismatch_fails_everywhere) {
+    leave_res R;
+    memset(&R, 0, sizeof R);
+    ck_ok(sslk_dist_fake_run(2, mismatch_rank, &R));
+    ck_assert_int_eq(R.st[0], 3);
+    ck_assert_int_eq(R.st[1], 3);
+}
+END_TEST
+
 START_TEST(ctx_table_checks) {
     sslk_ctx *c;
     ck_ok(sslk_ctx_create(&c));
@@ -172,6 +196,7 @@ static const loss_case loss_cases[] = {
      {SSLK_REDUCE_SUM, 1.2}},
     {"vicreg wide n < d", SSLK_LOSS_VICREG, 1, 2, 16, 0, 0, 0, {0}, {0}},
     {"logdet", SSLK_LOSS_VICREG_LOGDET, 0, 2, 4, 0, 0, 0, {0}, {0}},
+    {"logdet d x d path", SSLK_LOSS_VICREG_LOGDET, 0, 2, 3, 0, 0, 1, {SSLK_VICREG_LOGDET_BETA}, {0.7}},
     {"logdet double uncentred", SSLK_LOSS_VICREG_LOGDET, 1, 2, 4, 0, 0, 1, {SSLK_VICREG_LOGDET_CENTERED}, {0}},
     {"pairdist", SSLK_LOSS_VICREG_PAIRDIST, 0, 2, 4, 0, 0, 0, {0}, {0}},
     {"pairdist double bhatt", SSLK_LOSS_VICREG_PAIRDIST, 1, 2, 4, 0, 0, 1, {SSLK_VICREG_PAIRDIST_ESTIMATOR},
@@ -353,6 +378,89 @@ static void refuse_rank(sslk_ctx *ctx, int rank, void *user) {
     sslk_loss_destroy(L);
 }
 
+/* InfoNCE with outside negatives (a queue): the mean over all ranks' anchors. */
+typedef struct neg_job {
+    size_t counts[4];
+    float za[12 * 5], zb[12 * 5], neg[7 * 5], ga[12 * 5], gb[12 * 5];
+    double value[4], pos[4];
+    sslk_status st[4];
+} neg_job;
+
+static void neg_rank(sslk_ctx *ctx, int rank, void *user) {
+    neg_job *J = user;
+    size_t off = 0;
+    for (int r = 0; r < rank; r++) off += J->counts[r];
+    sslk_loss *L = NULL;
+    sslk_loss_create(ctx, SSLK_LOSS_INFONCE, &L);
+    sslk_loss_set_i64(L, SSLK_LOSS_PRECISION, 1);
+    J->st[rank] = sslk_loss_compute_negatives(L, J->za + off * 5, J->zb + off * 5, J->counts[rank], 5, J->neg, 7,
+                                              &J->value[rank], J->ga + off * 5, J->gb + off * 5);
+    if (J->st[rank] == SSLK_OK) sslk_loss_term_value(L, 0, &J->pos[rank]);
+    sslk_loss_destroy(L);
+}
+
+START_TEST(negatives_across_ranks) {
+    neg_job *J = calloc(1, sizeof *J);
+    J->counts[0] = 5, J->counts[1] = 2, J->counts[2] = 5;
+    tu_fill_uniform(J->za, 60, 5, -1, 1);
+    tu_fill_uniform(J->zb, 60, 6, -1, 1);
+    tu_fill_uniform(J->neg, 35, 7, -1, 1);
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    sslk_loss *L;
+    ck_ok(sslk_loss_create(c, SSLK_LOSS_INFONCE, &L));
+    ck_ok(sslk_loss_set_i64(L, SSLK_LOSS_PRECISION, 1));
+    float ga[60], gb[60];
+    double v, pos;
+    ck_ok(sslk_loss_compute_negatives(L, J->za, J->zb, 12, 5, J->neg, 7, &v, ga, gb));
+    ck_ok(sslk_loss_term_value(L, 0, &pos));
+    sslk_loss_destroy(L);
+    sslk_ctx_destroy(c);
+    ck_ok(sslk_dist_fake_run(3, neg_rank, J));
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(J->st[r], SSLK_OK);
+        ck_close(J->value[r], v, 1e-10, 0);
+        ck_close(J->pos[r], pos, 1e-10, 1e-14);
+    }
+    for (int e = 0; e < 60; e++) {
+        ck_close(J->ga[e], ga[e], 1e-6, 1e-9);
+        ck_close(J->gb[e], gb[e], 1e-6, 1e-9);
+    }
+    free(J);
+}
+END_TEST
+
+/* A DIET head made before the table was attached is refused on every rank. */
+static void diet_late_rank(sslk_ctx *ctx, int rank, void *user) {
+    loss_job *J = user;
+    sslk_dist t = {.struct_size = sizeof t};
+    sslk_ctx_get_dist(ctx, &t);
+    sslk_ctx_set_dist(ctx, NULL);
+    sslk_loss *L = NULL;
+    sslk_loss_create(ctx, SSLK_LOSS_DIET, &L);
+    sslk_loss_set_i64(L, SSLK_DIET_NUM_SAMPLES, 10);
+    sslk_loss_set_i64(L, SSLK_DIET_DIM, 2);
+    sslk_param_view pv = {.struct_size = sizeof pv};
+    sslk_loss_param(L, 0, &pv); /* the full 10 x 2 head, single-process */
+    sslk_ctx_set_dist(ctx, &t);
+    float z[4] = {1, 2, 3, 4}, g[4];
+    int64_t idx[2] = {rank, rank + 3};
+    J->st[rank] = sslk_loss_compute_indexed(L, z, idx, 2, 2, NULL, g);
+    snprintf(J->msg[rank], sizeof J->msg[rank], "%s", sslk_last_error());
+    sslk_loss_destroy(L);
+}
+
+START_TEST(diet_head_before_table) {
+    loss_job *J = calloc(1, sizeof *J);
+    ck_ok(sslk_dist_fake_run(2, diet_late_rank, J));
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(J->st[r], SSLK_E_STATE);
+        ck_assert_msg(strstr(J->msg[r], "made before the collectives table") != NULL, "%s", J->msg[r]);
+    }
+    free(J);
+}
+END_TEST
+
 START_TEST(loss_refusal_propagates) {
     loss_job *J = calloc(1, sizeof *J);
     ck_ok(sslk_dist_fake_run(3, refuse_rank, J));
@@ -481,11 +589,14 @@ static Suite *suite(void) {
     tcase_add_test(tc, fake_collectives);
     tcase_add_test(tc, fake_rank_leaves);
     tcase_add_test(tc, ctx_table_checks);
+    tcase_add_test(tc, fake_mismatch_fails_everywhere);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("losses");
     tcase_set_timeout(tl, 120);
     tcase_add_loop_test(tl, losses_across_ranks, 0, (int)NCASES);
     tcase_add_test(tl, loss_refusal_propagates);
+    tcase_add_test(tl, diet_head_before_table);
+    tcase_add_test(tl, negatives_across_ranks);
     suite_add_tcase(s, tl);
     TCase *te = tcase_create("eval");
     tcase_set_timeout(te, 60);

@@ -145,6 +145,12 @@ static const gc_case layer_cases[] = {
     {"conv:2:3:1:1,gap,linear:2", 3, 1, 5, 5, 2},
     {"conv:2:3:1:1,res(conv:2:3:1:1,relu,conv:2:3:1:1),linear:2", 3, 2, 4, 4, 2},
     {"conv:2:3:1:1,res(conv:3:3:2:1,bn,relu,conv:3:3:1:1|conv:3:1:2:0,bn),linear:2", 3, 2, 5, 5, 3},
+    {"conv:2:3:1:1", 3, 30, 3, 3, 2}, /* 270 column rows: two channel blocks */
+    /* in-place ReLUs (after bn, a residual sum, another ReLU; not after flatten), bodies ending in bn
+     * (no gradient copy), nested blocks and a later block growing the shared per-depth buffers */
+    {"conv:2:3:1:1,bn,relu,res(conv:3:3:2:1,bn,relu,res(conv:3:3:1:1,bn),relu,conv:3:3:1:1,bn|conv:3:1:2:0,bn),"
+     "relu,res(conv:3:3:1:1,bn,relu,conv:3:3:1:1,bn),relu,relu,flatten,relu,linear:2",
+     3, 2, 4, 4, 3},
 };
 
 START_TEST(layer_gradients_train_and_eval) {
@@ -244,7 +250,11 @@ START_TEST(conv_matches_direct_loops) {
     /* cin, h, w, cout, k, stride, padding */
     const size_t cases[][7] = {{3, 7, 6, 4, 3, 1, 1}, {2, 8, 8, 5, 3, 2, 1}, {4, 5, 5, 3, 1, 1, 0},
                                {1, 9, 9, 2, 5, 2, 2}, {2, 5, 6, 3, 2, 3, 2}, {1, 4, 4, 2, 3, 1, 0},
-                               {2, 6, 5, 2, 1, 2, 1}};
+                               {2, 6, 5, 2, 1, 2, 1},
+                               /* stride-1 "same" convs (shifted-plane im2col), planes narrower than the pad */
+                               {2, 6, 7, 3, 5, 1, 2}, {3, 1, 1, 2, 3, 1, 1}, {2, 2, 3, 2, 5, 1, 2},
+                               /* more than 256 column rows: the GEMM's k runs in channel blocks */
+                               {32, 5, 4, 3, 3, 1, 1}, {30, 4, 4, 2, 3, 2, 1}, {11, 6, 6, 2, 5, 1, 2}};
     for (int threads = 1; threads <= 2; threads++) {
         sslk_ctx *c = mkctx(threads);
         for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {

@@ -6,8 +6,13 @@
 
 #include "metric_cli.h"
 
+int factors_imagenet_x(int argc, char **argv); /* cmd_factors_imagenet_x.c */
+
 static const char *help =
     "usage: sslkit factors --correct C.npy --factors F.npy [--names a,b,...] [--json]\n"
+    "   or: sslkit factors --annotations A.jsonl --predictions P.npy --files F.txt [--variant multi|top] [--json]\n"
+    "  A.jsonl: ImageNet-X annotations as the toolkit publishes them (JSON lines); P.npy: n predicted\n"
+    "  classes; F.txt: the n image files (one per line, joined on the name after the last '/')\n"
     "  C.npy: n values 0/1 (or bool), 1 = correctly classified\n"
     "  F.npy: n x F values 0/1, 1 = the sample shows factor f\n"
     "  error ratio = (1 - accuracy on the factor) / (1 - overall accuracy); > 1: harder than average\n";
@@ -18,6 +23,7 @@ int cmd_factors(int argc, char **argv) {
         fputs(help, stdout);
         return 0;
     }
+    if (cli_opt(argc, argv, "--annotations")) return factors_imagenet_x(argc, argv);
     const char *cpath = cli_opt(argc, argv, "--correct"), *fpath = cli_opt(argc, argv, "--factors");
     const char *names_opt = cli_opt(argc, argv, "--names");
     if (!cpath || !fpath) return cli_usage(cmd, "needs --correct C.npy and --factors F.npy");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness_cli.h"
 #include "train_cli.h"
 
 #define MAIN_METHOD "vicreg"
@@ -18,14 +19,29 @@ static const char *common_help =
     "                     batch is split across ranks; rank 0 writes checkpoints and reports;\n"
     "                     without --threads each rank takes its share of the node's processors\n"
     "  --epochs E --batch B --lr LR --seed S --warmup W --steps-per-epoch K --workers N\n"
+    "  --image-size N     training crop side (images of any size: random resized crops; default 224\n"
+    "                     for folders of mixed sizes, else the dataset's)\n"
+    "  --recipe R         augmentations: auto (default), light, simclr, vicreg, byol, msn\n"
+    "  --on-corrupt P     unreadable or corrupt images: fail (default, names the file) or skip\n"
     "  --set NAME=VALUE   any trainer setting (domain 'train') or loss setting of the method,\n"
     "                     e.g. subset=4096 (pre-train on a seeded subset; diet's default),\n"
     "                     aug_seed=S (augmentation draws apart from the order), temperature=0.2;\n"
-    "                     choices also by name: optimizer=lars, prior=power_law\n";
+    "                     choices also by name: optimizer=lars, prior=power_law; augmentation\n"
+    "                     settings of every view (blur_p=0.3) or of view V (blur_p:1=0.1), applied\n"
+    "                     after the trainer's (not stored in the run: repeat them on resume)\n";
 
 static const char *const value_opts[] = {"--method", "--data", "--out", "--threads", "--encoder", "--projector",
                                          "--epochs", "--batch", "--lr", "--seed", "--steps-per-epoch", "--warmup",
-                                         "--workers", "--set", "--split", "--dist", NULL};
+                                         "--workers", "--set", "--split", "--image-size", "--recipe",
+                                         "--on-corrupt", "--dist", NULL};
+
+/* Library warnings (e.g. an image skipped under --on-corrupt skip, naming the
+ * file) on stderr, on their own line. */
+static void warn_line(void *user, sslk_log_level level, const char *msg) {
+    (void)user;
+    (void)level;
+    fprintf(stderr, "\nsslkit: warning: %s\n", msg);
+}
 
 /* Context honouring --threads / SSLKIT_THREADS: 0, or 2 after a usage error,
  * or 1 without memory; *out is NULL unless 0. */
@@ -34,6 +50,7 @@ static int make_ctx(const char *cmd, int argc, char **argv, sslk_ctx **out) {
     *out = rc ? NULL : cli_ctx(threads);
     if (rc) return rc;
     if (!*out) return cli_fail(cmd, "context", SSLK_E_NOMEM);
+    sslk_ctx_set_log(*out, warn_line, NULL, SSLK_LOG_WARN);
     if ((rc = tc_setup_dist(cmd, argc, argv, *out)) != 0) {
         sslk_ctx_destroy(*out);
         *out = NULL;
@@ -182,8 +199,9 @@ int cmd_resume(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
     const char *cmd = "eval";
+    if (cli_opt(argc, argv, "--features")) return harness_eval_features(argc, argv);
     if (cli_flag(argc, argv, "--help")) {
-        printf("usage: sslkit eval DIR [--data D] [--threads N]\n"
+        printf("usage: sslkit eval DIR [--data D] [--threads N]   (or: sslkit eval --features ..., see --features x --help)\n"
                "  Evaluate the encoder checkpointed in DIR: kNN top-1/top-5, linear-probe top-1,\n"
                "  RankMe and worst-3 class accuracy; writes DIR/report.json and the plots.\n");
         return 0;
@@ -193,8 +211,10 @@ int cmd_eval(int argc, char **argv) {
 
 int cmd_embed(int argc, char **argv) {
     const char *cmd = "embed";
+    if (cli_opt(argc, argv, "--model")) return harness_embed_model(argc, argv);
     if (cli_flag(argc, argv, "--help")) {
         printf("usage: sslkit embed DIR --out FILE.npy [--split train|test] [--data D] [--threads N]\n"
+               "   or: sslkit embed --model M ... (any model file; see --model x --help)\n"
                "  Encoder outputs (n x dim float32) of a dataset split, from the run in DIR;\n"
                "  labels go to FILE_labels.npy (int32).\n");
         return 0;

@@ -62,6 +62,42 @@ static int64_t bound_i64(double x) {
     return (int64_t)x;
 }
 
+/* An augmentation setting named on the command line: "NAME" (every view) or
+ * "NAME:V" (view V), e.g. blur_p:1=0.1.  Returns the view (-1 all) or -2. */
+static int aug_target(const char *name, int *key) {
+    char base[64];
+    snprintf(base, sizeof base, "%s", name);
+    char *colon = strchr(base, ':');
+    int view = -1;
+    if (colon) {
+        char *end = NULL;
+        long v = strtol(colon + 1, &end, 10);
+        if (!*(colon + 1) || *end || v < 0 || v > 63) return -2;
+        view = (int)v;
+        *colon = 0;
+    }
+    int tk;
+    if (sslk_setting_find("train", base, &tk) == SSLK_OK) return -2;
+    return sslk_setting_find("augment", base, key) == SSLK_OK ? view : -2;
+}
+
+/* Set an augmentation setting on the trainer's recipe (sslk_trainer_augment). */
+static int set_aug(const char *cmd, sslk_trainer *tr, const char *opt, const char *name, const char *text) {
+    int key = 0, view = aug_target(name, &key);
+    sslk_setting_type type = SSLK_SETTING_F64;
+    double lo = -HUGE_VAL, hi = HUGE_VAL, v = 0;
+    sslk_setting_info(key, NULL, NULL, &type, &lo, &hi, NULL);
+    int64_t iv = 0;
+    int rc = type == SSLK_SETTING_I64 ? cli_parse_i64(cmd, opt, text, bound_i64(lo), bound_i64(hi), &iv)
+                                      : cli_parse_f64(cmd, opt, text, lo, hi, &v);
+    if (rc) return rc;
+    if (type == SSLK_SETTING_I64) v = (double)iv;
+    sslk_augment *aug = NULL;
+    sslk_status s = sslk_trainer_augment(tr, &aug);
+    if (s == SSLK_OK) s = sslk_augment_set_f64(aug, view, key, v);
+    return s == SSLK_OK ? 0 : cli_fail(cmd, name, s);
+}
+
 /* Find name among the trainer's and its loss's settings, parse text strictly
  * within that setting's bounds (the message names opt and the range), set it. */
 static int set_one(const char *cmd, sslk_trainer *tr, const char *opt, const char *name, const char *text) {
@@ -74,7 +110,8 @@ static int set_one(const char *cmd, sslk_trainer *tr, const char *opt, const cha
         if (loss && sslk_loss_get_kind(loss, &kind) == SSLK_OK) sslk_loss_kind_domain(kind, &dom);
         if (!loss || !((dom && sslk_setting_find(dom, name, &key) == SSLK_OK) ||
                        sslk_setting_find("loss", name, &key) == SSLK_OK))
-            return cli_usage(cmd, "--set %s: no such trainer or loss setting (see docs/training.md)", name);
+            return cli_usage(cmd, "--set %s: no such trainer, loss or augmentation setting (see docs/training.md)",
+                             name);
     }
     sslk_setting_type type = SSLK_SETTING_F64;
     double lo = -HUGE_VAL, hi = HUGE_VAL, v = 0;
@@ -115,6 +152,7 @@ int tc_apply_options(const char *cmd, sslk_trainer *tr, int argc, char **argv) {
     static const struct { const char *opt, *name; } shortcuts[] = {
         {"--epochs", "epochs"}, {"--batch", "batch"}, {"--lr", "lr"}, {"--seed", "seed"},
         {"--steps-per-epoch", "steps_per_epoch"}, {"--warmup", "warmup_epochs"}, {"--workers", "workers"},
+        {"--image-size", "image_size"}, {"--recipe", "recipe"}, {"--on-corrupt", "on_corrupt"},
     };
     for (size_t i = 0; i < sizeof shortcuts / sizeof shortcuts[0]; i++) {
         const char *v = cli_opt(argc, argv, shortcuts[i].opt);
@@ -125,6 +163,9 @@ int tc_apply_options(const char *cmd, sslk_trainer *tr, int argc, char **argv) {
         int rc = set_one(cmd, tr, shortcuts[i].opt, shortcuts[i].name, v);
         if (rc) return rc;
     }
+    /* two passes: augmentation settings last, on the recipe the trainer
+     * settings leave (a trainer setting rebuilds the recipe) */
+    for (int pass = 0; pass < 2; pass++)
     for (int i = 1; i < argc; i++) {
         const char *kv = NULL;
         if (strcmp(argv[i], "--set") == 0) {
@@ -140,7 +181,10 @@ int tc_apply_options(const char *cmd, sslk_trainer *tr, int argc, char **argv) {
         memcpy(name, kv, (size_t)(eq - kv));
         name[eq - kv] = 0;
         snprintf(opt, sizeof opt, "--set %s", name);
-        int rc = set_one(cmd, tr, opt, name, eq + 1);
+        int akey = 0;
+        bool aug = aug_target(name, &akey) != -2;
+        if (aug != (pass == 1)) continue;
+        int rc = aug ? set_aug(cmd, tr, opt, name, eq + 1) : set_one(cmd, tr, opt, name, eq + 1);
         if (rc) return rc;
     }
     return 0;
@@ -240,7 +284,7 @@ int tc_evaluate(sslk_ctx *ctx, const char *cmd, const char *name, const float *t
         return cli_fail(cmd, "linear probe", s);
     }
     sslk_accuracy_summary sum = {.struct_size = sizeof sum};
-    s = sslk_accuracy_report(ctx, pred, tey, m, nc, NULL, 0, 3, NULL, NULL, &sum, r->class_acc, NULL, NULL, NULL,
+    s = sslk_accuracy_report(ctx, pred, tey, m, nc, NULL, 0, nc < 3 ? nc : 3, NULL, NULL, &sum, r->class_acc, NULL, NULL, NULL,
                              NULL, NULL);
     free(pred);
     if (s != SSLK_OK) return cli_fail(cmd, "accuracy report", s);
