@@ -1,6 +1,7 @@
 """Smoke test of examples/theory_compare.py at tiny sizes: the printed table has
 the four representations, each well above chance (10 classes) under both
 kNN and the linear probe."""
+import argparse
 import importlib.util
 import os
 
@@ -21,7 +22,9 @@ def example():
     spec = importlib.util.spec_from_file_location("theory_compare", os.path.join(_ROOT, "examples", "theory_compare.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod
+    threads = sslkit.default_ctx().threads  # main() sets the default context's thread count
+    yield mod
+    sslkit.set_threads(threads)
 
 
 def test_views_are_shifted_images(example):
@@ -59,3 +62,19 @@ def test_table_has_four_rows_above_chance(example, capsys):
         assert abs(float(cols[2]) - r["knn_top1"]) < 1e-4 and abs(float(cols[3]) - r["probe_top1"]) < 1e-4
         # chance is 0.1; at 400 images every representation is far above it
         assert r["knn_top1"] > 0.3 and r["probe_top1"] > 0.3, r
+
+
+def test_encoder_from_run_directory(example, tmp_path):
+    ds = sslkit.Dataset.open("fashion-mnist", split="train").subset(np.arange(300))
+    tr = sslkit.Trainer("vicreg", data=ds, encoder="flatten,linear:32,bn,relu", epochs=1, batch=64,
+                        checkpoint_dir=str(tmp_path))
+    tr.fit()
+    tr.save()
+    rows = example.main(["--n-train", "300", "--n-test", "100", "--threads", "1", "--rf-dim", "128", "--cf-k", "8",
+                         "--spectral-k", "4", "--probe-iter", "30", "--run", str(tmp_path)])
+    enc = rows[3]
+    assert enc["dim"] == 32 and enc["note"] == f"run {tmp_path}, 1 epochs"
+    # the row embeds with the saved encoder: the same features as the trainer that wrote it
+    z_tr, _, _ = example.encoder(argparse.Namespace(run=str(tmp_path)), ds, ds)
+    np.testing.assert_array_equal(z_tr, tr.embed(ds))
+    assert enc["knn_top1"] > 0.3 and enc["probe_top1"] > 0.3
