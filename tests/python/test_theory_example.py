@@ -19,7 +19,8 @@ def example():
         sslkit.Dataset.open("fashion-mnist", split="test").close()
     except sslkit.Error as e:
         pytest.skip(f"Fashion-MNIST not installed (Debian dataset-fashion-mnist): {e}")
-    spec = importlib.util.spec_from_file_location("theory_compare", os.path.join(_ROOT, "examples", "theory_compare.py"))
+    path = os.path.join(_ROOT, "examples", "theory_compare.py")
+    spec = importlib.util.spec_from_file_location("theory_compare", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     threads = sslkit.default_ctx().threads  # main() sets the default context's thread count
