@@ -90,7 +90,7 @@ def encoder(args, ds_tr, ds_te):
 
 
 def evaluate(z_tr, y_tr, z_te, y_te, args):
-    # Cosine kNN needs non-zero rows; a collapsed closed-form direction is a zero column, not a zero row.
+    # The same protocol for every row: only the features change.
     knn = sslkit.knn_eval(z_tr, y_tr, z_te, y_te, k=20, t=0.07, nclasses=10)["top1"]
     probe = sslkit.linear_probe(z_tr, y_tr, z_te, y_te, nclasses=10, max_iter=args.probe_iter)["top1"]
     return knn, probe
