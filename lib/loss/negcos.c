@@ -19,7 +19,7 @@ static const ssli_setting_def negcos_defs[] = {
     {SSLK_NEGCOS_SYMMETRIC, "symmetric", SSLK_SETTING_I64, 0, 1, 0,
      "0: views (p, z); 1: views (p1, p2, z1, z2), pairs (p1, z2) and (p2, z1)"},
     {SSLK_NEGCOS_VIEW_REDUCTION, "view_reduction", SSLK_SETTING_I64, 0, 1, 0,
-     "symmetric form: 0 = mean of the two pairs (SimSiam); 1 = sum (official BYOL)"},
+     "0 = mean of the two pairs (SimSiam); 1 = sum (official BYOL); symmetric form only"},
 };
 static const ssli_setting_choices negcos_choices[] = {
     {SSLK_NEGCOS_FORM, (const char *const[]){"simsiam", "byol", NULL}},
