@@ -118,13 +118,14 @@ def test_bad_inputs():
 
 # ---- PyTorch autograd of the official formulas ----------------------------------------
 
-def test_barlow_torch():
+@pytest.mark.parametrize("n,d", [(16, 8), (6, 20)])  # d x d and n x n (n < d) paths
+def test_barlow_torch(n, d):
     torch = pytest.importorskip("torch")
-    za, zb = f32(16, 8), f32(16, 8)
+    za, zb = f32(n, d), f32(n, d)
     a = torch.tensor(za, dtype=torch.float64, requires_grad=True)
     b = torch.tensor(zb, dtype=torch.float64, requires_grad=True)
-    bn = torch.nn.BatchNorm1d(8, affine=False).double().train()
-    c = bn(a).T @ bn(b) / 16
+    bn = torch.nn.BatchNorm1d(d, affine=False).double().train()
+    c = bn(a).T @ bn(b) / n
     on = (torch.diagonal(c) - 1).pow(2).sum()
     off = c.pow(2).sum() - torch.diagonal(c).pow(2).sum()
     loss = on + 0.0051 * off

@@ -91,9 +91,10 @@ START_TEST(barlow_identity) {
 }
 END_TEST
 
-static void barlow_fd(double lam) {
-    enum { n = 6, d = 4 };
-    float za[n * d], zb[n * d], ga[n * d], gb[n * d];
+/* n x d = 6 x 4 (d x d cross-correlation) or 3 x 7 (n < d: n x n Grams) */
+static void barlow_fd(double lam, int small) {
+    const int n = small ? 3 : 6, d = small ? 7 : 4;
+    float za[24], zb[24], ga[24], gb[24];
     tu_fill_uniform(za, n * d, 3, -1, 1);
     tu_fill_uniform(zb, n * d, 4, -1, 1);
     for (int i = 0; i < n * d; i++) zb[i] = 0.6f * za[i] + 0.4f * zb[i];
@@ -115,13 +116,20 @@ static void barlow_fd(double lam) {
     sslk_loss_destroy(L);
 }
 
-START_TEST(barlow_fd_default) { barlow_fd(0.0051); }
+START_TEST(barlow_fd_default) {
+    barlow_fd(0.0051, 0);
+    barlow_fd(0.0051, 1);
+}
 END_TEST
-START_TEST(barlow_fd_lambda1) { barlow_fd(1.0); }
+START_TEST(barlow_fd_lambda1) {
+    barlow_fd(1.0, 0);
+    barlow_fd(1.0, 1);
+}
 END_TEST
 
+/* 40 x 24: d x d path; 12 x 30: n x n path */
 START_TEST(barlow_float_vs_double) {
-    enum { n = 40, d = 24 };
+    const int n = _i ? 12 : 40, d = _i ? 30 : 24;
     float *za = malloc(4 * n * d * sizeof(float)), *zb = za + n * d, *g[4];
     tu_fill_uniform(za, 2 * n * d, 9, -2, 2);
     for (int k = 0; k < 4; k++) g[k] = malloc(n * d * sizeof(float));
@@ -335,7 +343,7 @@ int main(void) {
     tcase_add_test(tc, barlow_identity);
     tcase_add_test(tc, barlow_fd_default);
     tcase_add_test(tc, barlow_fd_lambda1);
-    tcase_add_test(tc, barlow_float_vs_double);
+    tcase_add_loop_test(tc, barlow_float_vs_double, 0, 2);
     tcase_add_test(tc, barlow_bad_inputs);
     tcase_add_test(tc, negcos_hand_value);
     tcase_add_test(tc, negcos_fd_asym);
