@@ -37,8 +37,7 @@ static sslk_status negcos_check_rows(const ssli_loss_in *in, const char *fn) {
     for (size_t v = 0; v < in->nviews; v++)
         for (size_t i = 0; i < in->n; i++) {
             const float *z = in->views[v] + i * in->d;
-            double s = 0;
-            for (size_t j = 0; j < in->d; j++) s += (double)z[j] * (double)z[j];
+            double s = ssli_row_dot_f(z, z, in->d);
             if (!(sqrt(s) >= 1e-12))
                 return ssli_err(SSLK_E_INVALID_ARG, "%s: row %zu of views[%zu] has norm %g: the cosine "
                                 "needs rows of norm >= 1e-12", fn, i, v, sqrt(s));
@@ -46,6 +45,11 @@ static sslk_status negcos_check_rows(const ssli_loss_in *in, const char *fn) {
     return SSLK_OK;
 }
 
+/* which template instance: float (fast row kernels) or double (reference) */
+#define SSLI_NEGCOS_FLOAT_float 1
+#define SSLI_NEGCOS_FLOAT_double 0
+#define SSLI_NEGCOS_FLOAT_(t) SSLI_NEGCOS_FLOAT_##t
+#define SSLI_NEGCOS_FLOAT(t) SSLI_NEGCOS_FLOAT_(t)
 #define SSLI_LOSS_TEMPLATE "negcos.c"
 #include "loss_template.h"
 
@@ -68,47 +72,58 @@ const ssli_loss_vt ssli_loss_negcos_vt = {
 
 #else /* ---- template: R = float or double ---------------------------------- */
 
+/* |p|^2, |z|^2, p.z of one row pair: float path through the vectorised row
+ * kernel (double accumulation), double path in plain double */
+static inline void F(negcos_dots)(const float *p, const float *z, size_t d, double *pp, double *zz, double *pz) {
+#if SSLI_NEGCOS_FLOAT(R)
+    *pp = ssli_row_dot_f(p, p, d);
+    *zz = ssli_row_dot_f(z, z, d);
+    *pz = ssli_row_dot_f(p, z, d);
+#else
+    double a = 0, b = 0, c = 0;
+    for (size_t j = 0; j < d; j++) {
+        double x = (double)p[j], y = (double)z[j];
+        a += x * x;
+        b += y * y;
+        c += x * y;
+    }
+    *pp = a, *zz = b, *pz = c;
+#endif
+}
+
+/* One pass per pair, fused per row (no normalised copies): cos = p.z / (|p| |z|)
+ * with norms clamped at 1e-12, and dcos/dp = (z / |z| - p cos / |p|) / |p|. */
 static sslk_status F(negcos_run)(sslk_loss *L, const ssli_loss_in *in, double *value) {
-    const sslk_ctx *ctx = L->ctx;
     const size_t n = in->n, d = in->d, P = in->nviews / 2; /* pairs */
-    const bool byol = ssli_loss_setting(L, SSLK_NEGCOS_FORM) == 1;
+    const bool byol = ssli_loss_setting(L, SSLK_NEGCOS_FORM) == SSLK_NEGCOS_BYOL;
     const double w = P == 1 ? 1.0 : (ssli_loss_setting(L, SSLK_NEGCOS_VIEW_REDUCTION) == SSLK_REDUCE_SUM ? 1.0 : 0.5);
-    size_t bytes = 2 * SSLI_RUP(n * d * sizeof(R)) + SSLI_RUP(n * d * sizeof(R)) + 2 * SSLI_RUP(n * sizeof(double)) +
-                   SSLI_RUP(n * sizeof(double));
-    char *p = ssli_loss_workspace(L, bytes);
-    if (!p) return ssli_alloc_status();
-    R *Up = ssli_carve(&p, n * d * sizeof(R));
-    R *Uz = ssli_carve(&p, n * d * sizeof(R));
-    R *dU = ssli_carve(&p, n * d * sizeof(R));
-    double *rp = ssli_carve(&p, n * sizeof(double));
-    double *rz = ssli_carve(&p, n * sizeof(double));
-    double *cs = ssli_carve(&p, n * sizeof(double));
-    const int nt = ssli_loss_nt(ctx, n * d);
+    double *cs = ssli_loss_workspace(L, n * sizeof(double));
+    if (!cs) return ssli_alloc_status();
+    const int nt = ssli_loss_nt(L->ctx, n * d);
     /* dD/dcos_i = -1/n (SimSiam) or -2/n (BYOL), times the pair weight */
     const double gc = -w * (byol ? 2.0 : 1.0) / (double)n;
     double cos_sum = 0, val = 0;
     for (size_t k = 0; k < P; k++) {
         /* pair k: prediction view k, target view P + (P - 1 - k) (swapped when symmetric) */
-        const size_t vp = k, vz = P + (P - 1 - k);
-        F(ssli_loss_normalize)(ctx, in->views[vp], n, d, rp, Up);
-        F(ssli_loss_normalize)(ctx, in->views[vz], n, d, rz, Uz);
+        const float *Pv = in->views[k], *Zv = in->views[P + (P - 1 - k)];
+        float *g = in->grads ? in->grads[k] : NULL;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long i = 0; i < (long long)n; i++) {
-            const R *a = Up + (size_t)i * d, *b = Uz + (size_t)i * d;
-            double s = 0;
-            for (size_t j = 0; j < d; j++) s += (double)a[j] * (double)b[j];
-            cs[i] = s;
+            const float *p = Pv + (size_t)i * d, *z = Zv + (size_t)i * d;
+            double pp, zz, pz;
+            F(negcos_dots)(p, z, d, &pp, &zz, &pz);
+            double rp = fmax(sqrt(pp), 1e-12), rz = fmax(sqrt(zz), 1e-12), c = pz / (rp * rz);
+            cs[i] = c;
+            if (!g) continue;
+            const R a = (R)(gc / (rp * rz)), b = (R)(-gc * c / (rp * rp));
+            float *gi = g + (size_t)i * d;
+            for (size_t j = 0; j < d; j++) gi[j] = (float)(a * (R)z[j] + b * (R)p[j]);
         }
         double t = 0;
         for (size_t i = 0; i < n; i++) t += cs[i];
         t /= (double)n;
         cos_sum += t;
         val += w * (byol ? 2.0 - 2.0 * t : -t);
-        float *g = in->grads ? in->grads[vp] : NULL;
-        if (!g) continue;
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (long long e = 0; e < (long long)(n * d); e++) dU[e] = (R)(gc * (double)Uz[e]);
-        F(ssli_loss_normalize_back)(ctx, Up, dU, rp, n, d, g, false);
     }
     /* stop-gradient: the targets get exact zeros */
     if (in->grads)
