@@ -36,9 +36,11 @@ static sslk_status barlow_compute(sslk_loss *L, const ssli_loss_in *in, double *
     if (in->indices || in->targets)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: takes no indices or targets (row i of each view is sample i)", fn);
     SSLI_TRY(ssli_loss_need_rows(fn, in->n, 2));
-    size_t dd;
-    if (ssli_mul_overflow(in->d, in->d, &dd) || dd > ((size_t)1 << 40))
-        return ssli_err(SSLK_E_OVERFLOW, "%s: the d x d cross-correlation with d = %zu is too large", fn, in->d);
+    const size_t m = in->n < in->d ? in->n : in->d; /* the Gram side used */
+    size_t mm;
+    if (ssli_mul_overflow(m, m, &mm) || mm > ((size_t)1 << 40))
+        return ssli_err(SSLK_E_OVERFLOW, "%s: the %zu x %zu cross-correlation (n = %zu, d = %zu) is too large", fn, m,
+                        m, in->n, in->d);
     return ssli_loss_double(L) ? barlow_run_d(L, in, value) : barlow_run_f(L, in, value);
 }
 
@@ -145,6 +147,7 @@ static sslk_status F(barlow_run)(sslk_loss *L, const ssli_loss_in *in, double *v
         }
         for (size_t i = 0; i < n; i++) off += rows[i];
         off = off / ((double)n * (double)n) - dsq;
+        off = off > 0 ? off : 0; /* a difference of sums: rounding may dip below 0 */
     } else {
         GEMM(ctx, true, false, d, d, n, (R)(1.0 / (double)n), X1, d, X2, d, (R)0, C, d);
         /* off-diagonal squares per row (double); C becomes G = dL/dC in place */
