@@ -84,6 +84,12 @@ int main(int argc, char **argv) {
         {"diet_256_512_60000 ", "DIET (256, 512, 60000)", SSLK_LOSS_DIET, 256, 512, 60000, 1},
         {"diet_256_2048_50000 ", "DIET (256, 2048, 50000)", SSLK_LOSS_DIET, 256, 2048, 50000, 1},
         {"msn_256_256_1024_11 ", "MSN (256, 256, K 1024, 11 views)", SSLK_LOSS_MSN, 256, 256, 1024, 11},
+        /* issue 21: Barlow Twins at the VICReg sizes, symmetric SimSiam at the NT-Xent sizes */
+        {"barlow_256_2048 ", "Barlow Twins (256, 2048)", SSLK_LOSS_BARLOW_TWINS, 256, 2048, 0, 2},
+        {"barlow_1024_2048 ", "Barlow Twins (1024, 2048)", SSLK_LOSS_BARLOW_TWINS, 1024, 2048, 0, 2},
+        {"barlow_512_8192 ", "Barlow Twins (512, 8192)", SSLK_LOSS_BARLOW_TWINS, 512, 8192, 0, 2},
+        {"negcos_512_128 ", "SimSiam neg. cosine (512, 128)", SSLK_LOSS_NEGCOS, 512, 128, 0, 4},
+        {"negcos_2048_256 ", "SimSiam neg. cosine (2048, 256)", SSLK_LOSS_NEGCOS, 2048, 256, 0, 4},
     };
     const size_t nrows = sizeof rows / sizeof rows[0];
 
@@ -109,9 +115,11 @@ int main(int argc, char **argv) {
             j.grads[v] = malloc(w->n * w->d * sizeof(float));
         }
         double flops = 0, n = (double)w->n, d = (double)w->d, N = (double)w->N, V = (double)w->V;
-        if (w->kind == SSLK_LOSS_VICREG) {
+        if (w->kind == SSLK_LOSS_VICREG || w->kind == SSLK_LOSS_BARLOW_TWINS) {
             double m = fmin(n, d), M = fmax(n, d);
-            flops = 2 * 3 * m * m * M; /* per view: syrk m^2 M + gemm 2 m^2 M */
+            /* VICReg per view: syrk m^2 M + gemm 2 m^2 M; Barlow: C (or two n x n
+             * syrks) and two gradient gemms, the same 6 m^2 M */
+            flops = 2 * 3 * m * m * M;
         } else if (w->kind == SSLK_LOSS_INFONCE) {
             double T = V * n;
             flops = 3 * T * T * d; /* syrk T^2 d + gemm 2 T^2 d */
@@ -127,6 +135,7 @@ int main(int argc, char **argv) {
             j.targets = randn(w->n * w->d, 999);
             flops = 6 * V * n * N * d + 2 * n * N * d; /* anchor logits, dZ, dQ + target logits */
         }
+        if (w->kind == SSLK_LOSS_NEGCOS) sslk_loss_set_i64(j.L, SSLK_NEGCOS_SYMMETRIC, 1); /* no GEMM */
         double rate = bench_sgemm_gflops(threads, 1024);
         double t = bench_median(run, &j, reps);
         rate = 0.5 * (rate + bench_sgemm_gflops(threads, 1024));

@@ -1,7 +1,9 @@
 """PyTorch reference timings for bench_losses: forward + backward of the same
 losses as public implementations write them (VICReg as facebookresearch/vicreg,
 NT-Xent as lightly, DIET as nn.Linear + CrossEntropy(label_smoothing), MSN as
-facebookresearch/msn with me-max and Sinkhorn).  Prints "row seconds" lines.
+facebookresearch/msn with me-max and Sinkhorn, Barlow Twins as
+facebookresearch/barlowtwins, SimSiam's symmetric negative cosine as
+facebookresearch/simsiam).  Prints "row seconds" lines.
 Run with /usr/bin/python3 (Debian's python3-torch).  Usage: losses_ref.py THREADS [REPS]
 """
 import sys
@@ -78,6 +80,19 @@ def msn(anchors, targets, protos, V):
     return ce + rloss
 
 
+def barlow(z1, z2, bn, lambd=0.0051):
+    c = bn(z1).T @ bn(z2)
+    c.div_(z1.shape[0])
+    on_diag = torch.diagonal(c).add_(-1).pow_(2).sum()
+    off_diag = off_diagonal(c).pow_(2).sum()
+    return on_diag + lambd * off_diag
+
+
+def simsiam(p1, p2, z1, z2):
+    cos = torch.nn.CosineSimilarity(dim=1)
+    return -(cos(p1, z2.detach()).mean() + cos(p2, z1.detach()).mean()) * 0.5
+
+
 def bench(fn, leaves, reps):
     def once():
         for t in leaves:
@@ -101,6 +116,10 @@ def rows():
     for b, k, nn in ((256, 512, 60000), (256, 2048, 50000)):
         yield f"diet_{b}_{k}_{nn}", lambda b=b, k=k, nn=nn: _diet(b, k, nn)
     yield "msn_256_256_1024_11", lambda: _msn(256, 256, 1024, 11)
+    for n, d in ((256, 2048), (1024, 2048), (512, 8192)):
+        yield f"barlow_{n}_{d}", lambda n=n, d=d: _barlow(n, d)
+    for n, d in ((512, 128), (2048, 256)):
+        yield f"negcos_{n}_{d}", lambda n=n, d=d: _negcos(n, d)
 
 
 def _vic(n, d):
@@ -127,6 +146,19 @@ def _msn(b, d, k, v):
     t = torch.randn(b, d)
     q = torch.randn(k, d, requires_grad=True)
     return bench(lambda: msn(a, t, q, v), [a, q], reps)
+
+
+def _barlow(n, d):
+    x = torch.randn(n, d, requires_grad=True)
+    y = torch.randn(n, d, requires_grad=True)
+    bn = torch.nn.BatchNorm1d(d, affine=False)
+    return bench(lambda: barlow(x, y, bn), [x, y], reps)
+
+
+def _negcos(n, d):
+    p1, p2 = (torch.randn(n, d, requires_grad=True) for _ in range(2))
+    z1, z2 = (torch.randn(n, d, requires_grad=True) for _ in range(2))
+    return bench(lambda: simsiam(p1, p2, z1, z2), [p1, p2], reps)
 
 
 for name, f in rows():

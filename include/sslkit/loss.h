@@ -129,6 +129,27 @@ SSLK_API void sslk_negqueue_destroy(sslk_negqueue *q);
 SSLK_API sslk_status sslk_negqueue_push(sslk_negqueue *q, const float *rows, size_t n, size_t d);
 /** The stored rows (count x d, valid until the next push or destroy). */
 SSLK_API sslk_status sslk_negqueue_rows(const sslk_negqueue *q, const float **rows, size_t *count);
+
+/* ---- Barlow Twins and negative cosine (experimental, issue 21) -------------- */
+/** Barlow Twins, 2 views n x d (n >= 2), official code's conventions: batch norm
+ *  of each view without affine (biased variance, eps), C = X1^T X2 / n,
+ *  L = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2; terms "on_diagonal" and
+ *  "off_diagonal" (unweighted).  Settings domain "barlow_twins". */
+#define SSLK_LOSS_BARLOW_TWINS ((sslk_loss_kind)9)
+#define SSLK_BARLOW_LAMBDA 700 /**< f64 "lambd" (official name), off-diagonal weight (0.0051) */
+#define SSLK_BARLOW_EPS 701    /**< f64 added to the biased variance in the batch norm (1e-5) */
+/** Negative cosine similarity with stop-gradient (SimSiam, BYOL): views
+ *  (p, z), or (p1, p2, z1, z2) with SSLK_NEGCOS_SYMMETRIC = 1 (pairs (p1, z2) and
+ *  (p2, z1)); D = -mean_i cos(p_i, z_i) or 2 - 2 mean cos (form BYOL).  The
+ *  targets z are constants: their gradients are written as zeros.  Rows of zero
+ *  norm are refused.  Term "cosine" (mean cosine over rows and pairs); settings
+ *  domain "negcos". */
+#define SSLK_LOSS_NEGCOS ((sslk_loss_kind)10)
+#define SSLK_NEGCOS_FORM 750           /**< i64 0 = SIMSIAM (-cos), 1 = BYOL (2 - 2 cos) */
+#define SSLK_NEGCOS_SYMMETRIC 751      /**< i64 1: 4 views, swapped pairs (0) */
+#define SSLK_NEGCOS_VIEW_REDUCTION 752 /**< i64 sslk_branch_reduction of the two pairs: MEAN (SimSiam) or SUM (BYOL) */
+#define SSLK_NEGCOS_SIMSIAM 0
+#define SSLK_NEGCOS_BYOL 1
 #endif /* SSLK_EXPERIMENTAL */
 
 /** Values of SSLK_VICREG_VAR_BRANCH_REDUCTION and SSLK_INFONCE_VIEW_REDUCTION. */

@@ -66,10 +66,12 @@ extern const ssli_setting_table ssli_settings_infonce;
 extern const ssli_setting_table ssli_settings_diet;
 extern const ssli_setting_table ssli_settings_msn;
 extern const ssli_setting_table ssli_settings_xent;
+extern const ssli_setting_table ssli_settings_barlow, ssli_settings_negcos; /* issue 21 */
 
 extern const ssli_loss_vt ssli_loss_vicreg_vt, ssli_loss_logdet_vt, ssli_loss_pairdist_vt,
     ssli_loss_infonce_vt, ssli_loss_infonce_sym_vt, ssli_loss_diet_vt, ssli_loss_msn_vt,
     ssli_loss_xent_vt;
+extern const ssli_loss_vt ssli_loss_barlow_vt, ssli_loss_negcos_vt; /* issue 21 */
 
 /* Setting value by key of the kind's own table (key must exist). */
 double ssli_loss_setting(const sslk_loss *L, int key);

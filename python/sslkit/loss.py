@@ -8,6 +8,8 @@
     >>> msn = sslkit.Loss("msn", num_prototypes=K, dim=d, prior="power_law", tau=0.25)
     >>> v, ga = msn.compute(anchors, targets)     # anchors (V*n, d) or (V, n, d), targets (n, d)
     >>> msn.terms   # {"cross_entropy": ..., "prior_kl": ..., "entropy": ...}
+    >>> v, ga, gb = sslkit.Loss("barlow_twins", lambd=0.0051).compute(za, zb)
+    >>> v, gp1, gp2, _, _ = sslkit.Loss("negcos", symmetric=1).compute(p1, p2, z1, z2)  # SimSiam
 
 Settings are keyword arguments named like the C enums (introspected with
 sslkit.settings(domain)); enum choices also accept their names, e.g.
@@ -55,7 +57,8 @@ declare("sslk_negqueue_push", [_vp, c_float_p, _sz, _sz])
 declare("sslk_negqueue_rows", [_vp, ctypes.POINTER(c_float_p), ctypes.POINTER(_sz)])
 
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
-         "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8}
+         "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8,
+         "barlow_twins": 9, "negcos": 10}  # issue 21
 
 def _loss_choices():
     """setting name -> {value name: value} over every loss domain, read from the
@@ -146,6 +149,9 @@ class Loss(Owner):
         infonce: (z1, z2, ...) -> (v, g1, g2, ...), or (z, ids) -> (v, gz)
         diet: (z, indices) or (z1, z2, ..., indices) -> (v, g1, ...)
         msn: (anchors, targets) with anchors (V*n, d) or (V, n, d) -> (v, ganchors)
+        barlow_twins: (za, zb) -> (v, ga, gb)
+        negcos: (p, z) -> (v, gp, gz), or with symmetric=1 (p1, p2, z1, z2) -> (v, gp1, gp2, gz1, gz2);
+            the targets z are stop-gradient: gz are zeros
         infonce with negatives=(m, d) array or NegativeQueue: (za, zb) -> (v, ga, gb), the
             MoCo / lightly memory-bank form (za rows are the anchors, zb their positives).
         With grad=False only the value is returned (no parameter gradients)."""

@@ -15,7 +15,7 @@ _dp = ctypes.POINTER(ctypes.c_double)
 
 DOMAINS = ["ctx", "model", "sgd", "lars", "adamw", "schedule", "loss", "vicreg", "vicreg_logdet", "vicreg_pairdist",
            "infonce", "diet", "msn", "rankme", "splinecam", "police", "augment", "loader", "dataset", "knn", "probe",
-           "train", "cfssl", "spectral"]
+           "train", "cfssl", "spectral", "barlow_twins", "negcos"]
 
 # What Python used to copy by hand (loss.py, train.py, data.py, metrics.py):
 # the library's names must still be exactly these.
@@ -31,6 +31,7 @@ HAND_COPIED = {
     ("loader", "on_corrupt"): {"fail": 0, "skip": 1},
     ("rankme", "variant"): {"singular": 0, "covariance": 1},
     ("rankme", "method"): {"auto": 0, "gram": 1, "exact": 2},
+    ("negcos", "form"): {"simsiam": 0, "byol": 1},  # issue 21
 }
 
 
@@ -70,7 +71,7 @@ def test_choices_documented_named_and_equal_in_python():
                 assert sorted(names.values()) == list(range(int(info["lo"]), int(info["hi"]) + 1))
                 for word in names:
                     assert re.fullmatch(r"[a-z][a-z0-9_]*", word), word
-    assert seen == 22  # 13 + cfssl.kernel, spectral weights/symmetrize/graph/laplacian (18), knn top5_rule (20), train recipe/norm_mode/on_corrupt (15)
+    assert seen == 24  # negcos form/view_reduction (21); 13 + cfssl.kernel, spectral weights/symmetrize/graph/laplacian (18), knn top5_rule (20), train recipe/norm_mode/on_corrupt (15)
     for (dom, name), names in HAND_COPIED.items():
         assert sslkit.choices(dom)[name] == names
     assert sslkit.choices("train") == {
@@ -80,7 +81,7 @@ def test_choices_documented_named_and_equal_in_python():
         "on_corrupt": {"fail": 0, "skip": 1}}
     assert sslkit.choices("augment") == {"crop": {"random_resized": 0, "resize": 1, "center": 2, "resize_center": 3}}
     assert sslkit.loss.CHOICES == {n: v for (d, n), v in HAND_COPIED.items()
-                                   if d in ("loss", "vicreg", "infonce", "vicreg_pairdist", "msn")}
+                                   if d in ("loss", "vicreg", "infonce", "vicreg_pairdist", "msn", "negcos")}
 
 
 def test_choice_find_and_errors():

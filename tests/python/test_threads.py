@@ -31,6 +31,8 @@ CASES = {
     "diet": (dict(num_samples=10, dim=D), (A, IDX)),
     "msn": (dict(num_prototypes=6, dim=D, sinkhorn_iterations=3), (np.concatenate([A, B]), B)),
     "xent": ({}, (A, IDX % D)),
+    "barlow_twins": ({}, (A, B)),  # issue 21
+    "negcos": (dict(symmetric=1), (A, B, B, A)),
 }
 
 

@@ -440,7 +440,7 @@ START_TEST(settings_choices_named) {
             ck_status(sslk_setting_choice(d->key, (int64_t)d->lo - 1, &nm), SSLK_E_RANGE);
         }
     }
-    ck_assert_uint_eq(named, 22); /* 13 + cfssl.kernel (18) + knn top5_rule (20) + train recipe, norm_mode, on_corrupt (15) + spectral weights, symmetrize, graph, laplacian (18) */
+    ck_assert_uint_eq(named, 24); /* + negcos form, view_reduction (21); 13 + cfssl.kernel (18) + knn top5_rule (20) + train recipe, norm_mode, on_corrupt (15) + spectral weights, symmetrize, graph, laplacian (18) */
     const char *nm;
     int64_t v;
     ck_ok(sslk_setting_choice(SSLK_KNN_WEIGHTING, 1, &nm));
