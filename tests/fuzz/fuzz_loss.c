@@ -77,11 +77,11 @@ static sslk_ctx *ctx_once(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const sslk_loss_kind kinds[] = {SSLK_LOSS_VICREG, SSLK_LOSS_VICREG_LOGDET, SSLK_LOSS_VICREG_PAIRDIST,
                                            SSLK_LOSS_INFONCE, SSLK_LOSS_INFONCE_SYMMETRIC, SSLK_LOSS_DIET,
-                                           SSLK_LOSS_MSN};
+                                           SSLK_LOSS_MSN, SSLK_LOSS_BARLOW_TWINS, SSLK_LOSS_NEGCOS};
     static const size_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 12};
     rd r = {data, size};
     sslk_ctx *c = ctx_once();
-    const sslk_loss_kind kind = kinds[byte(&r) % 7];
+    const sslk_loss_kind kind = kinds[byte(&r) % (sizeof kinds / sizeof kinds[0])];
     const size_t n = sizes[byte(&r) % 8], d = sizes[byte(&r) % 8];
     const uint8_t flags = byte(&r);
     const size_t V = 1 + flags % 3;
