@@ -62,12 +62,6 @@ static void train(void *p) {
     sslk_optim_step(b->o);
 }
 
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -80,9 +74,9 @@ static void median_ms(void (*fn)(void *), void *arg, int reps, double *wall, dou
     if (reps < 1) reps = 1;
     fn(arg);
     for (int i = 0; i < reps; i++) {
-        double c0 = cpu_now(), t0 = bench_now();
+        double c0 = bench_cpu_now(), t0 = bench_now();
         fn(arg);
-        w[i] = 1e3 * (bench_now() - t0), c[i] = 1e3 * (cpu_now() - c0);
+        w[i] = 1e3 * (bench_now() - t0), c[i] = 1e3 * (bench_cpu_now() - c0);
     }
     qsort(w, (size_t)reps, sizeof *w, cmp_d);
     qsort(c, (size_t)reps, sizeof *c, cmp_d);

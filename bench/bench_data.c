@@ -36,46 +36,9 @@
         }                                                                                                    \
     } while (0)
 
-static void make_jpegs(const char *dir, int count, int W0, int H0, int W1, int H1) {
-    int W = W0 > W1 ? W0 : W1, H = H0 > H1 ? H0 : H1;
-    uint8_t *px = malloc((size_t)W * H * 3);
-    tjhandle t = tjInitCompress();
-    unsigned seed = 12345;
-    for (int k = 0; k < count; k++) {
-        W = k % 2 ? W1 : W0;
-        H = k % 2 ? H1 : H0;
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                seed = seed * 1103515245u + 12345u;
-                int noise = (int)((seed >> 16) % 25) - 12;
-                double a = sin(0.03 * x + 0.5 * k) * cos(0.02 * y), b = (double)(x + y) / (W + H);
-                int blk = ((x / (37 + k % 5)) + (y / 29)) % 3;
-                int v[3] = {(int)(120 + 90 * a) + noise, (int)(255 * b) + noise, 60 * blk + 40 + noise};
-                for (int c = 0; c < 3; c++) px[3 * (y * W + x) + c] = (uint8_t)(v[c] < 0 ? 0 : (v[c] > 255 ? 255 : v[c]));
-            }
-        unsigned char *jb = NULL;
-        unsigned long jn = 0;
-        if (tjCompress2(t, px, W, 0, H, TJPF_RGB, &jb, &jn, TJSAMP_420, 90, 0) != 0) exit(1);
-        char p[512];
-        snprintf(p, sizeof p, "%s/img%03d.jpg", dir, k);
-        FILE *f = fopen(p, "wb");
-        if (!f || fwrite(jb, 1, jn, f) != jn) exit(1);
-        fclose(f);
-        tjFree(jb);
-    }
-    tjDestroy(t);
-    free(px);
-}
-
 typedef struct rate {
     double wall, cpu; /* images per wall-clock second and per CPU-second */
 } rate;
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Throughput of the loader over at least n items (whole epochs of batch 32). */
 static rate run_loader(sslk_ctx *ctx, sslk_dataset *ds, const sslk_augment *aug, int workers, size_t n) {
@@ -91,7 +54,7 @@ static rate run_loader(sslk_ctx *ctx, sslk_dataset *ds, const sslk_augment *aug,
     size_t rows, done = 0;
     CHECK(sslk_loader_begin_epoch(ld, 100));
     CHECK(sslk_loader_next(ld, views, NULL, NULL, &rows));
-    double t0 = bench_now(), c0 = cpu_now();
+    double t0 = bench_now(), c0 = bench_cpu_now();
     for (uint64_t e = 0; done < n; e++) {
         CHECK(sslk_loader_begin_epoch(ld, e));
         for (;;) {
@@ -101,7 +64,7 @@ static rate run_loader(sslk_ctx *ctx, sslk_dataset *ds, const sslk_augment *aug,
             if (done >= n) break;
         }
     }
-    rate r = {(double)done / (bench_now() - t0), (double)done / (cpu_now() - c0)};
+    rate r = {(double)done / (bench_now() - t0), (double)done / (bench_cpu_now() - c0)};
     sslk_loader_destroy(ld);
     free(v0);
     free(v1);
@@ -166,7 +129,7 @@ int main(int argc, char **argv) {
     CHECK(sslk_ctx_create(&ctx));
     char dir[] = "/tmp/sslk_bench_data_XXXXXX";
     if (!mkdtemp(dir)) return 1;
-    make_jpegs(dir, 64, 500, 375, 500, 375);
+    bench_write_photos(dir, 0, 64, 500, 375, 500, 375);
 
     printf("bench_data: two-view augmentation throughput (images/s; each image -> 2 views)\n");
     printf("| %-26s | %7s | %8s | %8s | %6s | %8s | %8s | %6s |\n", "input", "threads", "sslkit", "PIL+tv", "ratio",
@@ -191,7 +154,7 @@ int main(int argc, char **argv) {
     /* full SimCLR training views, one thread (per core) */
     char big[] = "/tmp/sslk_bench_big_XXXXXX";
     if (!mkdtemp(big)) return 1;
-    make_jpegs(big, 8, 1600, 1200, 2304, 1536);
+    bench_write_photos(big, 0, 8, 1600, 1200, 2304, 1536);
     sslk_dataset *bd;
     CHECK(sslk_dataset_open_folder(ctx, big, NULL, &bd));
     const int sizes[2] = {224, 96};

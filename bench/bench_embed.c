@@ -39,45 +39,9 @@
         }                                                                                                    \
     } while (0)
 
-/* Smooth gradients, blocks and noise: entropy-decoding cost close to a photo's. */
-static void make_photos(const char *dir, int count, int W, int H) {
-    uint8_t *px = malloc((size_t)W * H * 3);
-    tjhandle t = tjInitCompress();
-    if (!px || !t) exit(1);
-    unsigned seed = 12345;
-    for (int k = 0; k < count; k++) {
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                seed = seed * 1103515245u + 12345u;
-                int noise = (int)((seed >> 16) % 25) - 12;
-                double a = sin(0.03 * x + 0.5 * k) * cos(0.02 * y), b = (double)(x + y) / (W + H);
-                int blk = ((x / (37 + k % 5)) + (y / 29)) % 3;
-                int v[3] = {(int)(120 + 90 * a) + noise, (int)(255 * b) + noise, 60 * blk + 40 + noise};
-                for (int c = 0; c < 3; c++) px[3 * (y * W + x) + c] = (uint8_t)(v[c] < 0 ? 0 : (v[c] > 255 ? 255 : v[c]));
-            }
-        unsigned char *jb = NULL;
-        unsigned long jn = 0;
-        if (tjCompress2(t, px, W, 0, H, TJPF_RGB, &jb, &jn, TJSAMP_420, 90, 0) != 0) exit(1);
-        char p[600];
-        snprintf(p, sizeof p, "%s/c%d/img%03d.jpg", dir, k % 2, k);
-        FILE *f = fopen(p, "wb");
-        if (!f || fwrite(jb, 1, jn, f) != jn) exit(1);
-        fclose(f);
-        tjFree(jb);
-    }
-    tjDestroy(t);
-    free(px);
-}
-
 typedef struct rate {
     double wall, cpu; /* images per wall-clock second and per CPU-second */
 } rate;
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -115,10 +79,10 @@ static rate run_sslkit(const char *dir, int threads, int reps, size_t batch) {
     if (reps > 64) reps = 64;
     CHECK(sslk_model_embed(m, ds, a, batch, z, n, dim, NULL, NULL, NULL)); /* warm-up */
     for (int r = 0; r < reps; r++) {
-        double t0 = bench_now(), c0 = cpu_now();
+        double t0 = bench_now(), c0 = bench_cpu_now();
         CHECK(sslk_model_embed(m, ds, a, batch, z, n, dim, NULL, NULL, NULL));
         w[r] = (double)n / (bench_now() - t0);
-        c[r] = (double)n / (cpu_now() - c0);
+        c[r] = (double)n / (bench_cpu_now() - c0);
     }
     for (size_t i = 0; i < n * dim; i++)
         if (!isfinite(z[i])) {
@@ -177,7 +141,7 @@ int main(int argc, char **argv) {
         snprintf(sub, sizeof sub, "%s/c%d", dir, k);
         if (mkdir(sub, 0700) != 0) return 1;
     }
-    make_photos(dir, n, 500, 375);
+    bench_write_photos(dir, 2, n, 500, 375, 500, 375);
 
     printf("bench_embed: resnet18 (headless) embedding of %d JPEGs 500x375 -> Resize 256 + CenterCrop 224, "
            "batch %zu, median of %d passes\n", n, batch, reps);

@@ -38,14 +38,6 @@ static void step(void *arg) {
     }
 }
 
-/* Process CPU seconds (all threads): less sensitive than wall time to the
- * other processes of a loaded machine. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmpd(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -116,14 +108,14 @@ int main(int argc, char **argv) {
         double *t = malloc(6 * (size_t)(reps + 1) * sizeof(double)), *u = t + 3 * (reps + 1);
         for (int k = 0; k <= reps; k++) { /* k = 0 warms up */
             ssli_model_set_hook(m, NULL);
-            double a = bench_now(), ca = cpu_now();
+            double a = bench_now(), ca = bench_cpu_now();
             step(&jp);
-            double b = bench_now(), cb = cpu_now();
+            double b = bench_now(), cb = bench_cpu_now();
             step(&jc);
-            double e = bench_now(), ce = cpu_now();
+            double e = bench_now(), ce = bench_cpu_now();
             ssli_model_set_hook(m, &p->hook);
             step(&jp);
-            double f = bench_now(), cf = cpu_now();
+            double f = bench_now(), cf = bench_cpu_now();
             t[3 * k] = b - a, t[3 * k + 1] = e - b, t[3 * k + 2] = f - e;
             u[3 * k] = cb - ca, u[3 * k + 1] = ce - cb, u[3 * k + 2] = cf - ce;
         }

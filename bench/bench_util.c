@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "bench_util.h"
 
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <turbojpeg.h>
 
 #include "linalg/linalg.h"
 
@@ -10,6 +14,48 @@ double bench_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double bench_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void bench_write_photos(const char *dir, int classes, int count, int W0, int H0, int W1, int H1) {
+    int W = W0 > W1 ? W0 : W1, H = H0 > H1 ? H0 : H1;
+    uint8_t *px = malloc((size_t)W * H * 3);
+    tjhandle t = tjInitCompress();
+    if (!px || !t) exit(1);
+    unsigned seed = 12345;
+    for (int k = 0; k < count; k++) {
+        W = k % 2 ? W1 : W0;
+        H = k % 2 ? H1 : H0;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                seed = seed * 1103515245u + 12345u;
+                int noise = (int)((seed >> 16) % 25) - 12;
+                double a = sin(0.03 * x + 0.5 * k) * cos(0.02 * y), b = (double)(x + y) / (W + H);
+                int blk = ((x / (37 + k % 5)) + (y / 29)) % 3;
+                int v[3] = {(int)(120 + 90 * a) + noise, (int)(255 * b) + noise, 60 * blk + 40 + noise};
+                for (int ch = 0; ch < 3; ch++)
+                    px[3 * (y * W + x) + ch] = (uint8_t)(v[ch] < 0 ? 0 : (v[ch] > 255 ? 255 : v[ch]));
+            }
+        unsigned char *jb = NULL;
+        unsigned long jn = 0;
+        if (tjCompress2(t, px, W, 0, H, TJPF_RGB, &jb, &jn, TJSAMP_420, 90, 0) != 0) exit(1);
+        char p[600];
+        if (classes > 0)
+            snprintf(p, sizeof p, "%s/c%d/img%03d.jpg", dir, k % classes, k);
+        else
+            snprintf(p, sizeof p, "%s/img%03d.jpg", dir, k);
+        FILE *f = fopen(p, "wb");
+        if (!f || fwrite(jb, 1, jn, f) != jn) exit(1);
+        fclose(f);
+        tjFree(jb);
+    }
+    tjDestroy(t);
+    free(px);
 }
 
 static int cmp_d(const void *a, const void *b) {
