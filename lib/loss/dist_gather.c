@@ -124,6 +124,13 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
             s = ssli_loss_dist_logdet(L, t, in, N, value, fn);
         else if (L->vt->kind == SSLK_LOSS_DIET)
             s = ssli_loss_dist_diet(L, t, in, counts, N, value, fn);
+        /* each rank its own rows against gathered keys / all-reduced sums */
+        else if (L->vt->kind == SSLK_LOSS_INFONCE)
+            s = ssli_loss_dist_infonce(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_INFONCE_SYMMETRIC)
+            s = ssli_loss_dist_infonce_sym(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_MSN)
+            s = ssli_loss_dist_msn(L, t, in, counts, N, value, fn);
         else
             s = ssli_loss_dist_gather_compute(L, t, in, counts, N, value, fn);
     }
