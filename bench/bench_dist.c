@@ -7,6 +7,7 @@
  * rank 0 prints steps/s and the fraction of a step spent inside the MPI
  * filler's collectives (waiting for the slowest rank included).  Without
  * mpirun it runs as one process (no table).
+ * `bench_dist loss ...`: the losses alone on the in-process fake (bench_dist_loss.c).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,10 @@ static int on_step(void *user, const sslk_train_progress *p) {
         }                                                                                              \
     } while (0)
 
+int bench_dist_loss(int argc, char **argv); /* bench_dist_loss.c */
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "loss")) return bench_dist_loss(argc - 1, argv + 1);
     const char *mname = argc > 1 ? argv[1] : "vicreg";
     const int steps = argc > 2 ? atoi(argv[2]) : 20;
     if (steps <= WARM) return fprintf(stderr, "bench_dist: steps must exceed %d\n", WARM), 2;
