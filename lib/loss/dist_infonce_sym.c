@@ -93,7 +93,8 @@ static sslk_status F(dist_sym_run)(sslk_loss *L, const sslk_dist *t, const ssli_
     size_t *cd = ssli_malloc(ctx, W, sizeof(size_t));
     sslk_status s = G && cd ? SSLK_OK : ssli_alloc_status();
     for (size_t q = 0; s == SSLK_OK && q < W; q++) cd[q] = counts[q] * d;
-    for (size_t v = 0; s == SSLK_OK && v < 2; v++) s = ssli_dist_allgatherv_f32(t, in->views[v], n * d, G + v * Nd, cd, fn);
+    for (size_t v = 0; s == SSLK_OK && v < 2; v++)
+        s = ssli_dist_allgatherv_f32(t, in->views[v], n * d, G + v * Nd, cd, fn);
     if (s == SSLK_OK) {
         F(ssli_loss_normalize)(ctx, G, N, d, r1, U1);
         F(ssli_loss_normalize)(ctx, G + Nd, N, d, r2, U2);

@@ -19,11 +19,19 @@ sslk_status ssli_loss_dist_msn(sslk_loss *L, const sslk_dist *t, const ssli_loss
     /* the kind's checks read this rank's prototypes and prior: agree on them
      * before the first all-reduce, so a refusal on one rank stops every rank */
     sslk_status local = ssli_msn_check(L, in, N);
+    /* and on the sizes of the all-reduces to come (K, the Sinkhorn iterations):
+     * ranks configured differently would otherwise pair mismatched collectives */
+    const size_t K = (size_t)ssli_loss_setting(L, SSLK_MSN_NUM_PROTOTYPES);
+    const size_t it = (size_t)ssli_loss_setting(L, SSLK_MSN_SINKHORN_ITERATIONS); /* <= 1000 */
     size_t W = (size_t)t->world_size, tt;
-    size_t *tmp = ssli_malloc(L->ctx, W, sizeof(size_t));
-    if (!tmp) return ssli_alloc_status();
-    sslk_status s = ssli_dist_agree(L->ctx, t, local, 0, tmp, &tt, fn);
-    ssli_free(L->ctx, tmp);
+    size_t *cfg = ssli_malloc(L->ctx, W, sizeof(size_t));
+    if (!cfg) return ssli_alloc_status();
+    sslk_status s = ssli_dist_agree(L->ctx, t, local, K * 1001 + it, cfg, &tt, fn);
+    for (size_t r = 0; s == SSLK_OK && r < W; r++)
+        if (cfg[r] != K * 1001 + it)
+            s = ssli_err(SSLK_E_SHAPE, "%s: msn loss: rank %zu has num_prototypes = %zu, sinkhorn_iterations = %zu; "
+                         "this rank (%d) %zu, %zu", fn, r, cfg[r] / 1001, cfg[r] % 1001, t->rank, K, it);
+    ssli_free(L->ctx, cfg);
     SSLI_TRY(s);
     return ssli_msn_run(L, in, t, N, value, fn);
 }

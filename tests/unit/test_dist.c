@@ -471,6 +471,36 @@ START_TEST(diet_head_before_table) {
 }
 END_TEST
 
+/* MSN ranks configured with different Sinkhorn iteration counts (a different
+ * number of all-reduces) fail alike instead of pairing mismatched collectives. */
+static void msn_config_rank(sslk_ctx *ctx, int rank, void *user) {
+    loss_job *J = user;
+    sslk_loss *L = NULL;
+    sslk_loss_create(ctx, SSLK_LOSS_MSN, &L);
+    sslk_loss_set_i64(L, SSLK_MSN_NUM_PROTOTYPES, 4);
+    sslk_loss_set_i64(L, SSLK_MSN_DIM, 2);
+    sslk_loss_set_i64(L, SSLK_MSN_SINKHORN_ITERATIONS, rank == 1 ? 5 : 3);
+    float z[8], tg[4], g[8];
+    for (int i = 0; i < 8; i++) z[i] = (float)(i % 3) - 0.5f * (float)rank;
+    for (int i = 0; i < 4; i++) tg[i] = (float)i;
+    J->st[rank] = sslk_loss_compute_targets(L, z, 2, tg, 2, 2, NULL, g);
+    snprintf(J->msg[rank], sizeof J->msg[rank], "%s", sslk_last_error());
+    sslk_loss_destroy(L);
+}
+
+START_TEST(msn_config_disagreement) {
+    loss_job *J = calloc(1, sizeof *J);
+    ck_ok(sslk_dist_fake_run(3, msn_config_rank, J));
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(J->st[r], SSLK_E_SHAPE);
+        const char *want = r == 1 ? "rank 0 has num_prototypes = 4, sinkhorn_iterations = 3; this rank (1) 4, 5"
+                                  : "rank 1 has num_prototypes = 4, sinkhorn_iterations = 5";
+        ck_assert_msg(strstr(J->msg[r], want) != NULL, "%s", J->msg[r]);
+    }
+    free(J);
+}
+END_TEST
+
 START_TEST(loss_refusal_propagates) {
     loss_job *J = calloc(1, sizeof *J);
     ck_ok(sslk_dist_fake_run(3, refuse_rank, J));
@@ -610,6 +640,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tl, 120);
     tcase_add_loop_test(tl, losses_across_ranks, 0, (int)NCASES);
     tcase_add_test(tl, loss_refusal_propagates);
+    tcase_add_test(tl, msn_config_disagreement);
     tcase_add_test(tl, diet_head_before_table);
     tcase_add_test(tl, negatives_across_ranks);
     suite_add_tcase(s, tl);
