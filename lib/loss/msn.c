@@ -77,11 +77,11 @@ void ssli_msn_power_law(size_t K, double tau, double *pi) {
  * per iteration each prototype column is scaled to mass 1/K, then each sample
  * row to 1 (the official code scales rows to 1/B and multiplies by B at the
  * end; the global 1/sum(Q) is absorbed by the first column scaling).
- * cs: K doubles of scratch.  Across ranks (t) the prototype masses are
+ * cs: K doubles of scratch.  Across ranks (dist) the prototype masses are
  * all-reduced each iteration (the official distributed_sinkhorn), the rows
  * stay local. */
-sslk_status ssli_msn_sinkhorn_dist(double *T, size_t B, size_t K, int iters, double *cs, int nt, const sslk_dist *t,
-                                   const char *fn) {
+sslk_status ssli_msn_sinkhorn_dist(double *T, size_t B, size_t K, int iters, double *cs, int nt,
+                                   const sslk_dist *dist, const char *fn) {
     const long long nb = (long long)((K + 63) / 64);
     for (int it = 0; it < iters; it++) {
         /* prototype masses: column blocks, rows in order (thread-count independent) */
@@ -92,7 +92,7 @@ sslk_status ssli_msn_sinkhorn_dist(double *T, size_t B, size_t K, int iters, dou
             for (size_t b = 0; b < B; b++)
                 for (size_t k = k0; k < k1; k++) cs[k] += T[b * K + k];
         }
-        if (t) SSLI_TRY(ssli_dist_allreduce_f64(t, cs, K, fn));
+        if (dist) SSLI_TRY(ssli_dist_allreduce_f64(dist, cs, K, fn));
         /* divisor, not reciprocal: 1 / (mass K) overflows for a denormal mass,
          * while t / (mass K) <= 1 / K since t is part of the mass */
         for (size_t k = 0; k < K; k++) cs[k] = cs[k] > 0 ? cs[k] * (double)K : 0.0;
