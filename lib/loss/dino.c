@@ -4,7 +4,8 @@
  *   q_t = softmax((y_t - c) / tau_t)             (constant: stop-gradient)
  *   l(t, v) = mean_i sum_k -q_t[i,k] log_softmax(x_v[i] / tau_s)_k
  *   L = mean over the P = T (S - 1) pairs (t, v != t) of l(t, v)
- * Per row, student view v sees w = sum_{t != v} q_t (weights summing to c_v):
+ * Per row, student view v sees w = sum_{t != v} q_t (weights summing to c_v;
+ * the local crops v >= T all see the sum of every q_t, formed once per row):
  *   sum_k w_k (lse - x_k / tau_s) = sum_k w_k (m - x_k / tau_s) + log Z sum_k w_k
  * with m the row max and Z = sum exp(x / tau_s - m) (both parts >= 0: no
  * cancellation), and dL/dx_v = (sum(w) softmax - w) / (P N tau_s).
@@ -216,9 +217,10 @@ sslk_status sslk_loss_dino_set_center(sslk_loss *L, const double *center, size_t
 
 #else /* ---- template: R = float or double ---------------------------------- */
 
-/* One parallel region over rows; each thread keeps T + 2 rows of K in R: the
- * teacher distributions q_t, the weights w of the student view at hand, and
- * the scaled student row x (then its exponentials). */
+/* One parallel region over rows; each thread keeps T + 3 rows of K in R: the
+ * teacher distributions q_t, their sum qs (the weights of every local crop),
+ * the weights w of a global crop when T > 2 (for T = 2 they are the other q),
+ * and the scaled student row x (then its exponentials). */
 static sslk_status F(dino_rows)(sslk_loss *L, const ssli_loss_in *in, size_t S, size_t T, double tt, size_t Ntot,
                                 double *acc) {
     const sslk_ctx *ctx = L->ctx;
@@ -227,8 +229,8 @@ static sslk_status F(dino_rows)(sslk_loss *L, const ssli_loss_in *in, size_t S, 
     const double P = (double)T * (double)(S - 1), gs = 1.0 / (P * (double)Ntot * ts);
     const int nt = ssli_loss_nt(ctx, n * K * (S + T));
     size_t per, all;
-    if (ssli_mul_overflow(T + 2, K * sizeof(R), &per) || ssli_mul_overflow(SSLI_RUP(per), (size_t)nt, &all))
-        return ssli_err(SSLK_E_OVERFLOW, "sslk_loss_compute(dino): scratch of %zu x %zu overflows", T + 2, K);
+    if (ssli_mul_overflow(T + 3, K * sizeof(R), &per) || ssli_mul_overflow(SSLI_RUP(per), (size_t)nt, &all))
+        return ssli_err(SSLK_E_OVERFLOW, "sslk_loss_compute(dino): scratch of %zu x %zu overflows", T + 3, K);
     per = SSLI_RUP(per);
     size_t bytes = all + SSLI_RUP(K * sizeof(R)) + 2 * SSLI_RUP(n * sizeof(double));
     char *p = ssli_loss_workspace(L, bytes);
@@ -241,7 +243,7 @@ static sslk_status F(dino_rows)(sslk_loss *L, const ssli_loss_in *in, size_t S, 
     const R its = (R)(1.0 / ts), itt = (R)(1.0 / tt);
 #pragma omp parallel num_threads(nt)
     {
-        R *q = (R *)(thr + (size_t)omp_get_thread_num() * per), *w = q + T * K, *x = w + K;
+        R *q = (R *)(thr + (size_t)omp_get_thread_num() * per), *qs = q + T * K, *w = qs + K, *x = w + K;
 #pragma omp for schedule(static)
         for (long long ii = 0; ii < (long long)n; ii++) {
             const size_t i = (size_t)ii;
@@ -254,26 +256,34 @@ static sslk_status F(dino_rows)(sslk_loss *L, const ssli_loss_in *in, size_t S, 
                 double es, Z = F(ssli_row_expsum2)(qt, K, m, &es);
                 h += log(Z) - es / Z; /* -sum q log q */
                 F(ssli_row_scale)(qt, K, (R)(1.0 / Z));
+                if (t == 0) memcpy(qs, qt, K * sizeof(R));
+                else
+                    for (size_t k = 0; k < K; k++) qs[k] += qt[k];
             }
+            const double qsum = F(ssli_row_sum)(qs, K);
             for (size_t v = 0; v < S; v++) {
-                const float *z = in->views[v] + i * K;
-                for (size_t k = 0; k < K; k++) {
-                    R a = 0;
+                /* w = sum of the teachers of the other crops */
+                const R *wv = qs;
+                if (v < T && T == 2) wv = q + (1 - v) * K;
+                else if (v < T) {
+                    memset(w, 0, K * sizeof(R));
                     for (size_t t = 0; t < T; t++)
-                        if (t != v) a += q[t * K + k];
-                    w[k] = a;
-                    x[k] = (R)z[k] * its;
+                        if (t != v)
+                            for (size_t k = 0; k < K; k++) w[k] += q[t * K + k];
+                    wv = w;
                 }
-                const double wsum = F(ssli_row_sum)(w, K);
+                const double wsum = wv == qs ? qsum : F(ssli_row_sum)(wv, K);
+                const float *z = in->views[v] + i * K;
+                for (size_t k = 0; k < K; k++) x[k] = (R)z[k] * its;
                 const R m = F(ssli_row_max)(x, K);
-                const double gap = F(ssli_row_dotgap)(w, x, K, m);
+                const double gap = F(ssli_row_dotgap)(wv, x, K, m);
                 const double Z = F(ssli_row_expsum)(x, x, K, m);
                 ce += gap + log(Z) * wsum;
                 float *g = in->grads ? in->grads[v] : NULL;
                 if (!g) continue;
                 g += i * K;
                 const R a = (R)(wsum / Z * gs), b = (R)gs;
-                for (size_t k = 0; k < K; k++) g[k] = (float)(a * x[k] - b * w[k]);
+                for (size_t k = 0; k < K; k++) g[k] = (float)(a * x[k] - b * wv[k]);
             }
             rce[i] = ce;
             rh[i] = h;

@@ -50,7 +50,7 @@ def fd_grad(f, x, h=1e-6):
     return g
 
 
-@pytest.mark.parametrize("S,T", [(4, 2), (2, 2), (3, 1)])
+@pytest.mark.parametrize("S,T", [(4, 2), (2, 2), (3, 1), (5, 3)])
 def test_dino_numpy(S, T):
     n, K = 6, 9
     xs = [f32(n, K, scale=0.3) for _ in range(S + T)]

@@ -174,7 +174,10 @@ static void dino_fd(size_t S, size_t T) {
 
 START_TEST(dino_fd_multicrop) { dino_fd(4, 2); } /* 2 global + 2 local crops */
 END_TEST
-START_TEST(dino_fd_one_teacher) { dino_fd(2, 1); }
+START_TEST(dino_fd_one_or_three_teachers) {
+    dino_fd(2, 1);
+    dino_fd(3, 3); /* T > 2: the weights of a global crop are summed */
+}
 END_TEST
 
 START_TEST(dino_float_vs_double) {
@@ -424,7 +427,7 @@ int main(void) {
     tcase_add_test(tc, dino_hand_value);
     tcase_add_test(tc, dino_temperature_warmup);
     tcase_add_test(tc, dino_fd_multicrop);
-    tcase_add_test(tc, dino_fd_one_teacher);
+    tcase_add_test(tc, dino_fd_one_or_three_teachers);
     tcase_add_test(tc, dino_float_vs_double);
     tcase_add_test(tc, dino_center_update_and_set);
     tcase_add_test(tc, dino_bad_inputs);
