@@ -12,7 +12,8 @@
  * paths: VICReg and LogDet all-reduce d x d statistics from 2d rows on
  * (dist_vicreg.c, dist_logdet.c); DIET shards its head (dist_diet.c);
  * NT-Xent / InfoNCE and MSN compute only their own rows (dist_infonce.c,
- * dist_infonce_sym.c, dist_msn.c).
+ * dist_infonce_sym.c, dist_msn.c); DINO its own rows with one all-reduce
+ * (dino.c).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
 
@@ -137,6 +138,8 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
             s = ssli_loss_dist_infonce_sym(L, t, in, counts, N, value, fn);
         else if (L->vt->kind == SSLK_LOSS_MSN)
             s = ssli_loss_dist_msn(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_DINO) /* per-row loss: no gather (issue 21) */
+            s = ssli_loss_dist_dino(L, t, in, N, value, fn);
         else
             s = ssli_loss_dist_gather_compute(L, t, in, counts, N, value, fn);
     }
