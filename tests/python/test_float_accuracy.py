@@ -240,24 +240,26 @@ def test_diet(scale):
     check(f"diet scale={scale}", res[0], res[1], np_diet(h, idx, w))
 
 
-@pytest.mark.parametrize("tau,spread", [(0.1, 1.0), (0.1, 4.0), pytest.param(0.05, 4.0, marks=pytest.mark.xfail(
-    strict=True, reason="open: at temperature 0.05 with Sinkhorn the float value is 8x numpy float32's error"))])
-def test_msn(tau, spread):
-    rng = np.random.default_rng(22)
-    n, d, k, views = 16, 24, 32, 2
-    protos = rng.standard_normal((k, d)).astype(F)
-    # near saturation: anchors close to a prototype each
-    targets = (protos[rng.integers(0, k, n)] * spread + rng.standard_normal((n, d))).astype(F)
-    anchors = (np.tile(targets, (views, 1)) + 0.3 * rng.standard_normal((views * n, d))).astype(F)
-    res = []
-    for prec in ("float", "double"):
-        L = sslkit.Loss("msn", num_prototypes=k, dim=d, temperature=tau, precision=prec)
-        L.compute(anchors, targets, grad=False)
-        L.params["prototypes"][...] = protos
-        L.zero_grad()
-        v, ga = L.compute(anchors, targets)
-        res.append((v, [ga, L.param_grads["prototypes"].copy()]))
-    check(f"msn tau={tau}", res[0], res[1], np_msn(anchors, targets, protos, tau=F(tau)))
+@pytest.mark.parametrize("tau,spread,seeds", [(0.1, 1.0, [22]), (0.1, 4.0, [22]), (0.05, 4.0, range(22, 30))])
+def test_msn(tau, spread, seeds):
+    """tau 0.05 with Sinkhorn and peaked targets: the float value was up to 8x numpy
+    float32's error (seed 22) until the target logits went to double; eight seeds."""
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        n, d, k, views = 16, 24, 32, 2
+        protos = rng.standard_normal((k, d)).astype(F)
+        # near saturation: anchors close to a prototype each
+        targets = (protos[rng.integers(0, k, n)] * spread + rng.standard_normal((n, d))).astype(F)
+        anchors = (np.tile(targets, (views, 1)) + 0.3 * rng.standard_normal((views * n, d))).astype(F)
+        res = []
+        for prec in ("float", "double"):
+            L = sslkit.Loss("msn", num_prototypes=k, dim=d, temperature=tau, precision=prec)
+            L.compute(anchors, targets, grad=False)
+            L.params["prototypes"][...] = protos
+            L.zero_grad()
+            v, ga = L.compute(anchors, targets)
+            res.append((v, [ga, L.param_grads["prototypes"].copy()]))
+        check(f"msn tau={tau} seed={seed}", res[0], res[1], np_msn(anchors, targets, protos, tau=F(tau)))
 
 
 @pytest.mark.parametrize("scale", [1.0, 12.0])
