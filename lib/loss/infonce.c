@@ -42,7 +42,7 @@ static int cmp_id_row(const void *a, const void *b) {
 
 /* Groups of rows sharing a sample id: perm lists rows grouped, gstart/glen
  * give each row's group.  Returns the number of groups, 0 on a singleton. */
-static sslk_status group_rows(const sslk_ctx *ctx, const ssli_loss_in *in, size_t T, size_t *perm,
+sslk_status ssli_infonce_group_rows(const sslk_ctx *ctx, const ssli_loss_in *in, size_t T, size_t *perm,
                               size_t *gstart, size_t *glen, size_t *ngroups) {
     id_row *tmp = ssli_malloc(ctx, T, sizeof *tmp);
     if (!tmp) return ssli_alloc_status();
@@ -88,7 +88,10 @@ static sslk_status infonce_compute(sslk_loss *L, const ssli_loss_in *in, double 
     if (T > ((size_t)1 << 20))
         return ssli_err(SSLK_E_OVERFLOW, "%s: %zu anchors: the %zu x %zu logits are too large", fn, T, T, T);
     SSLI_TRY(ssli_loss_need_rows(fn, T, 2));
-    return ssli_loss_double(L) ? infonce_run_d(L, in, T, value) : infonce_run_f(L, in, T, value);
+    if (ssli_loss_double(L)) return infonce_run_d(L, in, T, value);
+    /* below tau = 0.025 the float logits' rounding is the error of every probability */
+    if (2.0 / ssli_loss_setting(L, SSLK_INFONCE_TEMPERATURE) >= 80.0) return ssli_infonce_wide_f(L, in, T, value);
+    return infonce_run_f(L, in, T, value);
 }
 
 const ssli_loss_vt ssli_loss_infonce_vt = {
@@ -119,7 +122,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     size_t *gstart = ssli_carve(&p, T * sizeof(size_t));
     size_t *glen = ssli_carve(&p, T * sizeof(size_t));
     size_t ngroups = 0;
-    SSLI_TRY(group_rows(ctx, in, T, perm, gstart, glen, &ngroups));
+    SSLI_TRY(ssli_infonce_group_rows(ctx, in, T, perm, gstart, glen, &ngroups));
     const double scale =
         ssli_loss_setting(L, SSLK_INFONCE_VIEW_REDUCTION) == SSLK_REDUCE_SUM ? (double)T / (double)ngroups : 1.0;
     const double c = scale / (double)T;
