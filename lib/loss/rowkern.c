@@ -12,7 +12,6 @@
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
-typedef int64_t v8l __attribute__((vector_size(64)));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define SSLI_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -59,19 +58,22 @@ typedef int64_t v8l __attribute__((vector_size(64)));
  * everything below -150 give 0. */
 #define VEXPD(out, ad)                                                                 \
     do {                                                                               \
-        v8d a_ = (ad), lo_ = vsplatd(-150.0);                                          \
-        a_ = (v8d)((((v8l)a_) & (a_ >= lo_)) | (((v8l)lo_) & ~(a_ >= lo_)));          \
-        v8l sm_ = a_ < vsplatd(-80.0);                                                 \
-        a_ += (v8d)(((v8l)vsplatd(69.31471805599453)) & sm_);                          \
-        v8f h_ = __builtin_convertvector(a_, v8f);                                     \
-        v8f l_ = __builtin_convertvector(a_ - __builtin_convertvector(h_, v8d), v8f);  \
+        const v8d a_ = (ad);                                                           \
+        const v8f h0_ = __builtin_convertvector(a_, v8f);                              \
+        const v8i sm_ = h0_ < vsplat(-80.0f);                                          \
+        /* masks stay float-sized: 64-bit lane masks are scalarised on AVX2 */         \
+        v8d b_ = a_ + __builtin_convertvector(vsel(sm_, vsplat(1.0f), vsplat(0.0f)), v8d) * \
+                          vsplatd(69.31471805599453);                                  \
+        v8f h_ = __builtin_convertvector(b_, v8f);                                     \
+        v8f l_ = __builtin_convertvector(b_ - __builtin_convertvector(h_, v8d), v8f);  \
+        l_ = vsel(l_ == l_, l_, vsplat(0.0f)); /* -inf - -inf */                       \
         VEXP(out, h_);                                                                 \
-        (out) = ((out) + (out) * l_) *                                                 \
-                vsel(__builtin_convertvector(sm_, v8i), vsplat(0x1p-100f), vsplat(1.0f)); \
+        (out) = ((out) + (out) * l_) * vsel(sm_, vsplat(0x1p-100f), vsplat(1.0f));     \
+        (out) = vsel(h0_ >= vsplat(-150.0f), (out), vsplat(0.0f));                     \
     } while (0)
 
 static inline float fexpd(double a) {
-    a = a >= -150.0 ? a : -150.0; /* -inf (an excluded entry) too */
+    if (!(a >= -150.0)) return 0.0f; /* -inf (an excluded entry) too */
     const bool small = a < -80.0;
     if (small) a += 69.31471805599453; /* 100 ln 2 */
     float h = (float)a, f = ssli_fexp(h);
