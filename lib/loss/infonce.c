@@ -43,7 +43,7 @@ static int cmp_id_row(const void *a, const void *b) {
 /* Groups of rows sharing a sample id: perm lists rows grouped, gstart/glen
  * give each row's group.  Returns the number of groups, 0 on a singleton. */
 sslk_status ssli_infonce_group_rows(const sslk_ctx *ctx, const ssli_loss_in *in, size_t T, size_t *perm,
-                              size_t *gstart, size_t *glen, size_t *ngroups) {
+                                    size_t *gstart, size_t *glen, size_t *ngroups) {
     id_row *tmp = ssli_malloc(ctx, T, sizeof *tmp);
     if (!tmp) return ssli_alloc_status();
     for (size_t a = 0; a < T; a++) {

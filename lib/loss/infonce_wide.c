@@ -61,7 +61,7 @@ sslk_status ssli_infonce_wide_f(sslk_loss *L, const ssli_loss_in *in, size_t T, 
         double self = s[a], m = -INFINITY;
         s[a] = -INFINITY; /* excluded: its exponential is clamped to ~e^-87 */
         for (size_t b = 0; b < T; b++) m = s[b] > m ? s[b] : m;
-        lall[a] = m + log(ssli_row_expsum_dx(s, T, m));
+        lall[a] = m + log(ssli_row_expsumd_f(s, NULL, T, m));
         s[a] = self;
     }
     double sum_pos = 0, sum_all = 0;

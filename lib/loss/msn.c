@@ -165,8 +165,8 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
 
     F(ssli_loss_normalize_views)(ctx, in->views, in->nviews, n, d, rz, Zh);
     ssli_loss_normalize_d(ctx, in->targets, n, d, rh, Hd);
-    F(ssli_loss_normalize)(ctx, L->param.data, K, d, rq, Qh);
     ssli_loss_normalize_d(ctx, L->param.data, K, d, rq, Qd);
+    for (size_t e = 0; e < K * d; e++) Qh[e] = (R)Qd[e]; /* = the working-type normalisation */
 
     /* targets: softmax at the sharpened temperature, then Sinkhorn (batch statistic) */
     /* label smoothing: sharpen((1 - s) softmax(./tau) + s/K) as the official code, in
@@ -175,7 +175,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     /* in double: at the target temperature (0.025) a float GEMM's rounding of the
      * logits (~80 x 1e-7) moves every target by ~1e-6, and the cross-entropy
      * weighs those moves by logit gaps of ~20: 8x numpy float32's value error at
-     * tau 0.05 (the GEMM is n x K x d, 1/(3 views + 1) of the anchor side's) */
+     * tau 0.05 (n x K x d: 1/(3 V) of the anchor side's three GEMMs for V views) */
     ssli_dgemm(ctx, false, true, n, K, d, 1.0 / (ls > 0 ? tau : ttau), Hd, d, Qd, d, 0.0, Tt, K);
     if (ls > 0) {
         const double ish = 1.0 / ssli_loss_setting(L, SSLK_MSN_SHARPEN);
@@ -197,19 +197,25 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long bi = 0; bi < (long long)n; bi++) {
         double *o = Tt + (size_t)bi * K; /* logits in, targets out */
-        double m = -INFINITY, s = 0;
-        for (size_t k = 0; k < K; k++) m = o[k] > m ? o[k] : m;
+        double m = -INFINITY, mn = INFINITY, s = 0;
+        for (size_t k = 0; k < K; k++) {
+            m = o[k] > m ? o[k] : m;
+            mn = o[k] < mn ? o[k] : mn;
+        }
         /* below -80 the float exp is clamped or denormal, and Sinkhorn rescales a
          * prototype column of such tiny entries back to mass 1/K: their ratios
          * matter, so they take the double exp (never reached at the default
          * target temperature 0.025, where logits span at most 80).  Above, the
-         * working-type exp of x rounded to xr, times exp(x - xr) ~ 1 + (x - xr):
-         * rounding x to float alone would cost |x| 6e-8 (5e-6 at -80). */
-        for (size_t k = 0; k < K; k++) {
-            double x = o[k] - m;
-            R xr = (R)x;
-            s += o[k] = x > -80.0 ? (double)EXPR(xr) * (1.0 + (x - (double)xr)) : exp(x);
-        }
+         * working-type exp of x rounded to float, corrected by exp(x - xr) ~
+         * 1 + (x - xr): rounding x alone would cost |x| 6e-8 (5e-6 at -80). */
+        if (mn - m > -80.0)
+            s = F(ssli_row_expsumd)(o, o, K, m);
+        else
+            for (size_t k = 0; k < K; k++) {
+                double x = o[k] - m;
+                R xr = (R)x;
+                s += o[k] = x > -80.0 ? (double)EXPR(xr) * (1.0 + (x - (double)xr)) : exp(x);
+            }
         for (size_t k = 0; k < K; k++) o[k] /= s;
     }
     if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs, ssli_loss_nt(ctx, n * K * 4));

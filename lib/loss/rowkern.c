@@ -237,18 +237,25 @@ SSLI_CLONES void ssli_row_affine_f(float *x, size_t n, float a, float b, const f
 /* Double-row kernels of InfoNCE's float path below temperature 0.025
  * (infonce_wide.c): the logits stay double, the exponentials are float (VEXPD). */
 
-/* sum_k exp(x[k] - m), accumulated in double */
-SSLI_CLONES double ssli_row_expsum_dx(const double *x, size_t n, double m) {
+/* y[k] = exp(x[k] - m) (y may equal x, or be NULL to only sum); returns the
+ * sum, accumulated in double */
+SSLI_CLONES double ssli_row_expsumd_f(const double *x, double *y, size_t n, double m) {
     v8d a = vsplatd(0.0), vm = vsplatd(m), u;
     v8f e;
     size_t k = 0;
     for (; k + 8 <= n; k += 8) {
         memcpy(&u, x + k, sizeof u);
         VEXPD(e, u - vm);
-        a += __builtin_convertvector(e, v8d);
+        u = __builtin_convertvector(e, v8d);
+        if (y) memcpy(y + k, &u, sizeof u);
+        a += u;
     }
     double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    for (; k < n; k++) s += fexpd(x[k] - m);
+    for (; k < n; k++) {
+        double t = fexpd(x[k] - m);
+        if (y) y[k] = t;
+        s += t;
+    }
     return s;
 }
 
