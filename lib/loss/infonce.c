@@ -131,7 +131,9 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     SYRK(ctx, false, T, d, (R)(1.0 / tau), U, d, (R)0, S, T);
 
     /* With |S| <= 1/tau, exp(S - m_a) cannot underflow and exp(m_a - m_b) cannot
-     * overflow in float when 2/tau < 80: then pass 2 reuses pass 1's exponentials. */
+     * overflow in float when 2/tau < 80: then pass 2 reuses pass 1's exponentials.
+     * (Below that temperature the float path is infonce_wide.c: the recomputing
+     * pass 2 serves the double path.) */
     const bool fast = want && 2.0 / tau < 80.0;
     /* pass 1 (read-only unless fast): positives' log-sum-exp (per-sample term) and the
      * log-sum-exp over every other row (batch statistic) */
