@@ -50,34 +50,27 @@ typedef double v8d __attribute__((vector_size(64)));
         (out) = p_ * (v8f)b_;                                                          \
     } while (0)
 
-/* out = exp(ad) for a double exponent ad <= 0: the float exp of its rounding
- * h, times exp(ad - h) ~ 1 + (ad - h) (rounding the exponent alone would cost
- * |ad| 6e-8 of relative error: 3e-6 at -50).  Below -80 the exponent is raised
- * by 100 ln 2 and the result scaled by 2^-100, so values under FLT_MIN come out
- * as float denormals or 0 (the float exp alone clamps at e^-87); -inf and
- * everything below -150 give 0. */
+/* out = exp(ad) for a double exponent ad <= 0: the float exp of b = ad + 100 ln 2
+ * rounded to h, times exp(b - h) ~ 1 + (b - h), times 2^-100.  Rounding the
+ * exponent alone would cost |ad| 6e-8 of relative error (3e-6 at -50); the
+ * shift keeps the float exp in range for ad in [-156, 19], so results under
+ * FLT_MIN come out as float denormals (the float exp alone clamps at e^-87)
+ * and lower ones, -inf included, as 0. */
 #define VEXPD(out, ad)                                                                 \
     do {                                                                               \
-        const v8d a_ = (ad);                                                           \
-        const v8f h0_ = __builtin_convertvector(a_, v8f);                              \
-        const v8i sm_ = h0_ < vsplat(-80.0f);                                          \
-        /* masks stay float-sized: 64-bit lane masks are scalarised on AVX2 */         \
-        v8d b_ = a_ + __builtin_convertvector(vsel(sm_, vsplat(1.0f), vsplat(0.0f)), v8d) * \
-                          vsplatd(69.31471805599453);                                  \
+        const v8d b_ = (ad) + vsplatd(69.31471805599453);                              \
         v8f h_ = __builtin_convertvector(b_, v8f);                                     \
         v8f l_ = __builtin_convertvector(b_ - __builtin_convertvector(h_, v8d), v8f);  \
-        l_ = vsel(l_ == l_, l_, vsplat(0.0f)); /* -inf - -inf */                       \
+        l_ = vsel(h_ >= vsplat(-87.0f), l_, vsplat(0.0f)); /* h -inf: l NaN or inf */   \
         VEXP(out, h_);                                                                 \
-        (out) = ((out) + (out) * l_) * vsel(sm_, vsplat(0x1p-100f), vsplat(1.0f));     \
-        (out) = vsel(h0_ >= vsplat(-150.0f), (out), vsplat(0.0f));                     \
+        (out) = ((out) + (out) * l_) * vsplat(0x1p-100f);                              \
     } while (0)
 
 static inline float fexpd(double a) {
-    if (!(a >= -150.0)) return 0.0f; /* -inf (an excluded entry) too */
-    const bool small = a < -80.0;
-    if (small) a += 69.31471805599453; /* 100 ln 2 */
+    if (!(a >= -156.0)) return 0.0f; /* -inf (an excluded entry) too */
+    a += 69.31471805599453;          /* 100 ln 2 */
     float h = (float)a, f = ssli_fexp(h);
-    return (f + f * (float)(a - (double)h)) * (small ? 0x1p-100f : 1.0f);
+    return (f + f * (float)(a - (double)h)) * 0x1p-100f;
 }
 
 static inline double hsum(const v8f *v) {
