@@ -41,6 +41,8 @@ static int cmp_id_row(const void *a, const void *b) {
     return (x->row > y->row) - (x->row < y->row);
 }
 
+/* Groups of rows sharing a sample id: perm lists rows grouped, gstart/glen
+ * give each row's group.  Returns the number of groups, 0 on a singleton. */
 sslk_status ssli_infonce_group_rows(const sslk_ctx *ctx, const ssli_loss_in *in, size_t T, size_t *perm,
                                     size_t *gstart, size_t *glen, size_t *ngroups) {
     id_row *tmp = ssli_malloc(ctx, T, sizeof *tmp);
@@ -87,7 +89,10 @@ static sslk_status infonce_compute(sslk_loss *L, const ssli_loss_in *in, double 
     if (T > ((size_t)1 << 20))
         return ssli_err(SSLK_E_OVERFLOW, "%s: %zu anchors: the %zu x %zu logits are too large", fn, T, T, T);
     SSLI_TRY(ssli_loss_need_rows(fn, T, 2));
-    return ssli_loss_double(L) ? infonce_run_d(L, in, T, value) : infonce_run_f(L, in, T, value);
+    if (ssli_loss_double(L)) return infonce_run_d(L, in, T, value);
+    /* below tau = 0.025 the float logits' rounding is the error of every probability */
+    if (2.0 / ssli_loss_setting(L, SSLK_INFONCE_TEMPERATURE) >= 80.0) return ssli_infonce_wide_f(L, in, T, value);
+    return infonce_run_f(L, in, T, value);
 }
 
 const ssli_loss_vt ssli_loss_infonce_vt = {
@@ -129,7 +134,9 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     SYRK(ctx, false, T, d, (R)(1.0 / tau), U, d, (R)0, S, T);
 
     /* With |S| <= 1/tau, exp(S - m_a) cannot underflow and exp(m_a - m_b) cannot
-     * overflow in float when 2/tau < 80: then pass 2 reuses pass 1's exponentials. */
+     * overflow in float when 2/tau < 80: then pass 2 reuses pass 1's exponentials.
+     * (Below that temperature the float path is infonce_wide.c: the recomputing
+     * pass 2 serves the double path.) */
     const bool fast = want && 2.0 / tau < 80.0;
     /* pass 1 (read-only unless fast): positives' and all rows' log-sum-exp (infonce_rows.h) */
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)

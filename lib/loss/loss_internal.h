@@ -131,6 +131,15 @@ void ssli_row_scale_f(float *x, size_t n, float a);
 void ssli_row_affine_f(float *x, size_t n, float a, float b, const float *w);
 /* x[k] = c * (exp(x[k] - la) + exp(x[k] - lb[k])) */
 void ssli_row_softmax2_f(float *x, size_t n, float la, const float *lb, float c);
+/* Double logits, float exponentials corrected for the exponent's rounding (issue 20):
+ * y[k] = exp(x[k] - m) (y may equal x or be NULL), returns the sum;
+ * y[k] = c * (exp(x[k] - la) + exp(x[k] - lb[k])) */
+double ssli_row_expsumd_f(const double *x, double *y, size_t n, double m);
+void ssli_row_softmax2_dx(const double *x, float *y, size_t n, double la, const double *lb, float c);
+/* InfoNCE (infonce.c): rows grouped by sample id; the float path below tau 0.025 (infonce_wide.c) */
+sslk_status ssli_infonce_group_rows(const sslk_ctx *ctx, const ssli_loss_in *in, size_t T, size_t *perm,
+                                    size_t *gstart, size_t *glen, size_t *ngroups);
+sslk_status ssli_infonce_wide_f(sslk_loss *L, const ssli_loss_in *in, size_t T, double *value);
 
 static inline double ssli_row_max_d(const double *x, size_t n) {
     double m = -INFINITY;
@@ -171,6 +180,9 @@ static inline double ssli_row_expsum2_d(double *x, size_t n, double m, double *e
     }
     *es = z;
     return s;
+}
+static inline double ssli_row_expsumd_d(const double *x, double *y, size_t n, double m) {
+    return ssli_row_expsum_d(x, y, n, m);
 }
 static inline void ssli_row_expaffine_d(double *x, size_t n, double m, double a, double b) {
     for (size_t k = 0; k < n; k++) x[k] = a * exp(x[k] - m) - b;

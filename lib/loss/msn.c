@@ -160,7 +160,8 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, const sslk_d
     const int prior = (int)ssli_loss_setting(L, SSLK_MSN_PRIOR);
     const bool want = in->grads != NULL;
     const double ls = ssli_loss_setting(L, SSLK_MSN_LABEL_SMOOTHING), lsK = ls / (double)K;
-    size_t bytes = 2 * SSLI_RUP(M * d * sizeof(R)) + SSLI_RUP(n * d * sizeof(R)) + 2 * SSLI_RUP(K * d * sizeof(R)) +
+    size_t bytes = 2 * SSLI_RUP(M * d * sizeof(R)) + SSLI_RUP(n * d * sizeof(double)) +
+                   SSLI_RUP(K * d * sizeof(double)) + 2 * SSLI_RUP(K * d * sizeof(R)) +
                    SSLI_RUP(M * K * sizeof(R)) + SSLI_RUP((n + 1) * K * sizeof(R)) + SSLI_RUP(n * K * sizeof(double)) +
                    3 * SSLI_RUP(M * sizeof(double)) + SSLI_RUP(n * sizeof(double)) + 4 * SSLI_RUP(K * sizeof(double)) +
                    SSLI_RUP((K + 2) * sizeof(double));
@@ -168,7 +169,8 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, const sslk_d
     if (!p) return ssli_alloc_status();
     R *Zh = ssli_carve(&p, M * d * sizeof(R));
     R *dZ = ssli_carve(&p, M * d * sizeof(R));
-    R *Hh = ssli_carve(&p, n * d * sizeof(R));
+    double *Hd = ssli_carve(&p, n * d * sizeof(double)); /* targets and prototypes in double: */
+    double *Qd = ssli_carve(&p, K * d * sizeof(double)); /* the target logits' GEMM */
     R *Qh = ssli_carve(&p, K * d * sizeof(R));
     R *dQ = ssli_carve(&p, K * d * sizeof(R));
     R *P = ssli_carve(&p, M * K * sizeof(R));
@@ -186,23 +188,27 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, const sslk_d
     const int nt = ssli_threads(ctx);
 
     F(ssli_loss_normalize_views)(ctx, in->views, in->nviews, n, d, rz, Zh);
-    F(ssli_loss_normalize)(ctx, in->targets, n, d, rh, Hh);
-    F(ssli_loss_normalize)(ctx, L->param.data, K, d, rq, Qh);
+    ssli_loss_normalize_d(ctx, in->targets, n, d, rh, Hd);
+    ssli_loss_normalize_d(ctx, L->param.data, K, d, rq, Qd);
+    for (size_t e = 0; e < K * d; e++) Qh[e] = (R)Qd[e]; /* = the working-type normalisation */
 
     /* targets: softmax at the sharpened temperature, then Sinkhorn (batch statistic) */
     /* label smoothing: sharpen((1 - s) softmax(./tau) + s/K) as the official code, in
      * the log domain (log t = log(p') / sharpen, p' >= s/K > 0); without it
      * sharpen(softmax(./tau)) = softmax(./(tau sharpen)) directly */
-    GEMM(ctx, false, true, n, K, d, (R)(1.0 / (ls > 0 ? tau : ttau)), Hh, d, Qh, d, (R)0, TL, K);
+    /* in double: at the target temperature (0.025) a float GEMM's rounding of the
+     * logits (~80 x 1e-7) moves every target by ~1e-6, and the cross-entropy
+     * weighs those moves by logit gaps of ~20: 8x numpy float32's value error at
+     * tau 0.05 (n x K x d: 1/(3 V) of the anchor side's three GEMMs for V views) */
+    ssli_dgemm(ctx, false, true, n, K, d, 1.0 / (ls > 0 ? tau : ttau), Hd, d, Qd, d, 0.0, Tt, K);
     if (ls > 0) {
         const double ish = 1.0 / ssli_loss_setting(L, SSLK_MSN_SHARPEN);
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long bi = 0; bi < (long long)n; bi++) {
-            const R *t = TL + (size_t)bi * K;
-            double *o = Tt + (size_t)bi * K;
+            double *o = Tt + (size_t)bi * K; /* logits in, targets out */
             double m = -INFINITY, s = 0, mx = -INFINITY;
-            for (size_t k = 0; k < K; k++) m = (double)t[k] > m ? (double)t[k] : m;
-            for (size_t k = 0; k < K; k++) s += o[k] = exp((double)t[k] - m);
+            for (size_t k = 0; k < K; k++) m = o[k] > m ? o[k] : m;
+            for (size_t k = 0; k < K; k++) s += o[k] = exp(o[k] - m);
             for (size_t k = 0; k < K; k++) {
                 o[k] = ish * log((1.0 - ls) * o[k] / s + lsK);
                 mx = o[k] > mx ? o[k] : mx;
@@ -214,18 +220,26 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, const sslk_d
     } else
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long bi = 0; bi < (long long)n; bi++) {
-        const R *t = TL + (size_t)bi * K;
-        double *o = Tt + (size_t)bi * K;
-        double m = -INFINITY, s = 0;
-        for (size_t k = 0; k < K; k++) m = (double)t[k] > m ? (double)t[k] : m;
+        double *o = Tt + (size_t)bi * K; /* logits in, targets out */
+        double m = -INFINITY, mn = INFINITY, s = 0;
+        for (size_t k = 0; k < K; k++) {
+            m = o[k] > m ? o[k] : m;
+            mn = o[k] < mn ? o[k] : mn;
+        }
         /* below -80 the float exp is clamped or denormal, and Sinkhorn rescales a
          * prototype column of such tiny entries back to mass 1/K: their ratios
          * matter, so they take the double exp (never reached at the default
-         * target temperature 0.025, where logits span at most 80) */
-        for (size_t k = 0; k < K; k++) {
-            double x = (double)t[k] - m;
-            s += o[k] = x > -80.0 ? (double)EXPR((R)x) : exp(x);
-        }
+         * target temperature 0.025, where logits span at most 80).  Above, the
+         * working-type exp of x rounded to float, corrected by exp(x - xr) ~
+         * 1 + (x - xr): rounding x alone would cost |x| 6e-8 (5e-6 at -80). */
+        if (mn - m > -80.0)
+            s = F(ssli_row_expsumd)(o, o, K, m);
+        else
+            for (size_t k = 0; k < K; k++) {
+                double x = o[k] - m;
+                R xr = (R)x;
+                s += o[k] = x > -80.0 ? (double)EXPR(xr) * (1.0 + (x - (double)xr)) : exp(x);
+            }
         for (size_t k = 0; k < K; k++) o[k] /= s;
     }
     if (iters > 0) SSLI_TRY(ssli_msn_sinkhorn_dist(Tt, n, K, iters, cs, ssli_loss_nt(ctx, n * K * 4), t, fn));

@@ -11,6 +11,7 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define SSLI_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -25,6 +26,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 #define vsplat(a) ((v8f){(a), (a), (a), (a), (a), (a), (a), (a)})
 #define vsel(m, a, b) ((v8f)((((v8i)(a)) & (m)) | (((v8i)(b)) & ~(m))))
 #define vmax(a, b) vsel((a) > (b), (a), (b))
+#define vsplatd(a) ((v8d){(a), (a), (a), (a), (a), (a), (a), (a)})
 
 /* out = exp(xin), same polynomial as ssli_fexp */
 #define VEXP(out, xin)                                                                 \
@@ -47,6 +49,29 @@ typedef int32_t v8i __attribute__((vector_size(32)));
         v8i b_ = (__builtin_convertvector(k_, v8i) + 127) << 23;                       \
         (out) = p_ * (v8f)b_;                                                          \
     } while (0)
+
+/* out = exp(ad) for a double exponent ad <= 0: the float exp of b = ad + 100 ln 2
+ * rounded to h, times exp(b - h) ~ 1 + (b - h), times 2^-100.  Rounding the
+ * exponent alone would cost |ad| 6e-8 of relative error (3e-6 at -50); the
+ * shift keeps the float exp in range for ad in [-156, 19], so results under
+ * FLT_MIN come out as float denormals (the float exp alone clamps at e^-87)
+ * and lower ones, -inf included, as 0. */
+#define VEXPD(out, ad)                                                                 \
+    do {                                                                               \
+        const v8d b_ = (ad) + vsplatd(69.31471805599453);                              \
+        v8f h_ = __builtin_convertvector(b_, v8f);                                     \
+        v8f l_ = __builtin_convertvector(b_ - __builtin_convertvector(h_, v8d), v8f);  \
+        l_ = vsel(h_ >= vsplat(-87.0f), l_, vsplat(0.0f)); /* h -inf: l NaN or inf */   \
+        VEXP(out, h_);                                                                 \
+        (out) = ((out) + (out) * l_) * vsplat(0x1p-100f);                              \
+    } while (0)
+
+static inline float fexpd(double a) {
+    if (!(a >= -156.0)) return 0.0f; /* -inf (an excluded entry) too */
+    a += 69.31471805599453;          /* 100 ln 2 */
+    float h = (float)a, f = ssli_fexp(h);
+    return (f + f * (float)(a - (double)h)) * 0x1p-100f;
+}
 
 static inline double hsum(const v8f *v) {
     double s = 0;
@@ -200,4 +225,45 @@ SSLI_CLONES void ssli_row_affine_f(float *x, size_t n, float a, float b, const f
         vst(x + k, u);
     }
     for (; k < n; k++) x[k] = x[k] * (a + b * w[k]);
+}
+
+/* Double-row kernels of InfoNCE's float path below temperature 0.025
+ * (infonce_wide.c): the logits stay double, the exponentials are float (VEXPD). */
+
+/* y[k] = exp(x[k] - m) (y may equal x, or be NULL to only sum); returns the
+ * sum, accumulated in double */
+SSLI_CLONES double ssli_row_expsumd_f(const double *x, double *y, size_t n, double m) {
+    v8d a = vsplatd(0.0), vm = vsplatd(m), u;
+    v8f e;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        memcpy(&u, x + k, sizeof u);
+        VEXPD(e, u - vm);
+        u = __builtin_convertvector(e, v8d);
+        if (y) memcpy(y + k, &u, sizeof u);
+        a += u;
+    }
+    double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; k < n; k++) {
+        double t = fexpd(x[k] - m);
+        if (y) y[k] = t;
+        s += t;
+    }
+    return s;
+}
+
+/* y[k] = c * (exp(x[k] - la) + exp(x[k] - lb[k])) */
+SSLI_CLONES void ssli_row_softmax2_dx(const double *x, float *y, size_t n, double la, const double *lb, float c) {
+    v8d vla = vsplatd(la), u, w;
+    v8f vc = vsplat(c), e1, e2;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        memcpy(&u, x + k, sizeof u);
+        memcpy(&w, lb + k, sizeof w);
+        VEXPD(e1, u - vla);
+        VEXPD(e2, u - w);
+        e1 = vc * (e1 + e2);
+        vst(y + k, e1);
+    }
+    for (; k < n; k++) y[k] = c * (fexpd(x[k] - la) + fexpd(x[k] - lb[k]));
 }

@@ -42,8 +42,10 @@ def lightly_ntxent(z0, z1, temperature=0.5):
 
 
 def solo_simclr(z, indexes, temperature=0.2):
-    """solo-learn simclr_loss_func: positives = other rows with the same index,
-    negatives = rows with another index; -mean log(pos / (pos + neg))."""
+    """solo-learn simclr_loss_func (solo/losses/simclr.py, read at 9187ea3): exp(cos / t)
+    of normalised rows, positives = other rows with the same index, negatives = rows with
+    another index; -mean log(pos / (pos + neg)).  The function's own default t is 0.1;
+    solo-learn's SimCLR method requires method_kwargs.temperature and its configs set 0.2."""
     u = unit(z.astype(np.float64))
     sim = np.exp(u @ u.T / temperature)
     same = indexes[:, None] == indexes[None, :]
@@ -54,8 +56,11 @@ def solo_simclr(z, indexes, temperature=0.2):
 
 
 def google_simclr(z0, z1, temperature=0.1):
-    """google-research/simclr add_contrastive_loss: loss_a + loss_b, each the mean
-    softmax cross-entropy of one view's rows against [ab, aa - large on the diagonal]."""
+    """google-research/simclr add_contrastive_loss (objective.py and tf2/objective.py, read
+    at 383d414): hidden = [view 1; view 2] l2-normalised, loss_a + loss_b, each the mean
+    softmax cross-entropy of one view's rows against [ab, aa - 1e9 on the diagonal]
+    (LARGE_NUM; tf2 takes reduce_mean(loss_a + loss_b), the same number).  The function's
+    default temperature is 1.0; run.py's --temperature flag defaults to 0.1."""
     a, b = unit(z0.astype(np.float64)), unit(z1.astype(np.float64))
     n = a.shape[0]
     big = 1e9 * np.eye(n)
@@ -67,8 +72,11 @@ def google_simclr(z0, z1, temperature=0.1):
 
 
 def vicreg_ref(x, y, var_sum, cov_div=None, sim=25.0, std=25.0, cov=1.0):
-    """facebookresearch/vicreg forward (var_sum=False; cov_div = configured batch
-    size - 1), solo-learn vicreg_loss_func / lightly VICRegLoss (var_sum as named)."""
+    """facebookresearch/vicreg VICReg.forward (main_vicreg.py, read at 4e12602;
+    var_sum=False; cov_div = args.batch_size - 1, the configured global batch, while the
+    variance uses the gathered rows' own n - 1), solo-learn vicreg_loss_func (read at
+    9187ea3: variance terms summed, covariance / (N - 1) of the gathered N) and lightly
+    VICRegLoss (var_sum as named)."""
     x, y = x.astype(np.float64), y.astype(np.float64)
     n, d = x.shape
     inv = np.mean((x - y) ** 2)
@@ -458,3 +466,171 @@ def test_pmsn_prior_in_double():
         bad = prior.copy()
         bad[2] = np.inf
         sslkit.Loss("msn", num_prototypes=k, dim=d, prior=bad)
+
+
+# ---- stable-pretraining (rbalestr-lab/stable-pretraining, read at 9aa93f8b) ---------
+
+def spt_ntxent(z_i, z_j, temperature=0.5):
+    """spt.losses.NTXEntLoss: anchors = candidates = [z_i; z_j] (normalised), logits /
+    temperature, the anchor's own column masked to -inf, target = its other view,
+    F.cross_entropy (mean over the 2N anchors)."""
+    u = unit(np.concatenate([z_i, z_j]).astype(np.float64))
+    two_n = u.shape[0]
+    s = u @ u.T / temperature
+    s[np.arange(two_n), np.arange(two_n)] = -np.inf
+    tgt = (np.arange(two_n) + two_n // 2) % two_n
+    return -np.mean(log_softmax(s)[np.arange(two_n), tgt])
+
+
+def spt_vicreg(z_i, z_j, sim=25.0, std=25.0, cov=1.0, eps=1e-4):
+    """spt.losses.VICRegLoss: sim * mse + VCRegLoss(z_i) + VCRegLoss(z_j), each VCReg
+    std * mean(relu(1 - sqrt(var_unbiased + eps))) / 2 + cov * sum(offdiag(cov)^2) / D."""
+    def vcreg(z):
+        z = z - z.mean(0)
+        s = np.sqrt(z.var(0, ddof=1) + eps)
+        c = z.T @ z / (z.shape[0] - 1)
+        return std * np.mean(np.maximum(0, 1 - s)) / 2 + cov * (np.sum(c ** 2) - np.sum(np.diag(c) ** 2)) / z.shape[1]
+    x, y = z_i.astype(np.float64), z_j.astype(np.float64)
+    return sim * np.mean((x - y) ** 2) + vcreg(x) + vcreg(y)
+
+
+def spt_byol(p, z):
+    """spt.losses.BYOLLoss: mean(2 - 2 cos(p, z)) of F.normalize'd rows."""
+    return np.mean(2 - 2 * np.sum(unit(p.astype(np.float64)) * unit(z.astype(np.float64)), 1))
+
+
+def spt_negcos(p, z):
+    """spt.losses.NegativeCosineSimilarity: -mean cos(p, z)."""
+    return -np.mean(np.sum(unit(p.astype(np.float64)) * unit(z.astype(np.float64)), 1))
+
+
+def spt_clip(f_i, f_j, temperature=0.07):
+    """spt.losses.CLIPLoss: 0.5 (CE(f_i f_j^T / t, diagonal) + CE(f_j f_i^T / t, diagonal))."""
+    a, b = unit(f_i.astype(np.float64)), unit(f_j.astype(np.float64))
+    n = a.shape[0]
+    ab = -np.mean(log_softmax(a @ b.T / temperature)[np.arange(n), np.arange(n)])
+    ba = -np.mean(log_softmax(b @ a.T / temperature)[np.arange(n), np.arange(n)])
+    return 0.5 * (ab + ba)
+
+
+def spt_rankme(z):
+    """spt.callbacks.RankMe: svdvals of the queued embeddings (no centring),
+    p = s / sum(s) + 1e-5, exp(-sum p log p)."""
+    s = np.linalg.svd(z.astype(np.float64), compute_uv=False)
+    p = s / s.sum() + 1e-5
+    return np.exp(-np.sum(p * np.log(p)))
+
+
+def fd_grad(f, x, idx, h=1e-6):
+    xp, xm = x.astype(np.float64), x.astype(np.float64)
+    xp[idx] += h
+    xm[idx] -= h
+    return (f(xp) - f(xm)) / (2 * h)
+
+
+def test_stable_pretraining_ntxent():
+    z_i, z_j = f32(10, 6), f32(10, 6)
+    v, gi, gj = sslkit.Loss("infonce", temperature=0.5, precision="double").compute(z_i, z_j)
+    assert v == pytest.approx(spt_ntxent(z_i, z_j), rel=1e-10)
+    for idx in [(0, 0), (7, 5)]:
+        assert gi[idx] == pytest.approx(fd_grad(lambda x: spt_ntxent(x, z_j), z_i, idx), rel=1e-6, abs=1e-10)
+        assert gj[idx] == pytest.approx(fd_grad(lambda x: spt_ntxent(z_i, x), z_j, idx), rel=1e-6, abs=1e-10)
+
+
+def test_stable_pretraining_vicreg():
+    x, y = f32(16, 8), (0.3 * f32(16, 8))
+    v, gx, _ = sslkit.Loss("vicreg", precision="double").compute(x, y)
+    assert v == pytest.approx(spt_vicreg(x, y), rel=1e-10)
+    assert gx[3, 2] == pytest.approx(fd_grad(lambda a: spt_vicreg(a, y), x, (3, 2)), rel=1e-6, abs=1e-10)
+
+
+@pytest.mark.parametrize("form,ref", [("byol", spt_byol), ("simsiam", spt_negcos)])
+def test_stable_pretraining_byol_negcos(form, ref):
+    p, z = f32(12, 7), f32(12, 7)
+    v, gp, gz = sslkit.Loss("negcos", form=form, precision="double").compute(p, z)
+    assert v == pytest.approx(ref(p, z), rel=1e-10)
+    assert gp[4, 1] == pytest.approx(fd_grad(lambda a: ref(a, z), p, (4, 1)), rel=1e-6, abs=1e-10)
+    assert not gz.any()  # the target side is stop-gradient here (the target network's output in spt)
+
+
+def test_stable_pretraining_clip():
+    f_i, f_j = f32(9, 5), f32(9, 5)
+    v, gi, _ = sslkit.Loss("infonce_symmetric", temperature=0.07, precision="double").compute(f_i, f_j)
+    assert v == pytest.approx(spt_clip(f_i, f_j), rel=1e-10)
+    assert gi[2, 3] == pytest.approx(fd_grad(lambda a: spt_clip(a, f_j), f_i, (2, 3)), rel=1e-6, abs=1e-10)
+
+
+def test_stable_pretraining_rankme():
+    z = f32(40, 12)
+    z[:, 6:] *= 0.05  # an uneven spectrum
+    assert sslkit.RankMe(12, eps=1e-5).update(z).value == pytest.approx(spt_rankme(z), rel=1e-10)
+    s = np.linalg.svd(z.astype(np.float64), compute_uv=False)
+    assert sslkit.rankme_spectrum(s, eps=1e-5) == pytest.approx(spt_rankme(z), rel=1e-12)
+    assert abs(sslkit.rankme(z) - spt_rankme(z)) > 1e-4  # the default eps (1e-7) differs
+
+
+# ---- two public RankMe implementations ------------------------------------------------
+
+def reptrix_rankme(acts, max_eigenvals=2048):
+    """arnab39/reptrix get_rankme (read at f93c9b6): activations flattened to (bsz, -1),
+    centred, sklearn PCA(svd_solver='full') explained_variance_ratio_ of the first
+    min(max_eigenvals, n, d) components, p = ratio / sum(ratio) + 1e-7."""
+    x = acts.reshape(acts.shape[0], -1).astype(np.float64)
+    x = x - x.mean(0)
+    ev = np.linalg.svd(x, compute_uv=False) ** 2 / (x.shape[0] - 1)
+    ratio = (ev / ev.sum())[:min(max_eigenvals, *x.shape)]
+    p = ratio / np.sum(np.abs(ratio)) + 1e-7
+    return np.exp(-np.sum(p * np.log(p)))
+
+
+def tfgnn_rankme(z, epsilon=1e-12):
+    """tensorflow/gnn contrastive_losses.rankme (read at 5d7251e): singular values of
+    the raw representations, p = divide_no_nan(s, sum s) + epsilon (1e-12)."""
+    s = np.maximum(np.linalg.svd(z.astype(np.float64), compute_uv=False), 0)
+    p = s / s.sum() + epsilon
+    return np.exp(-np.sum(p * np.log(p)))
+
+
+@pytest.mark.parametrize("shape", [(50, 4, 3), (8, 20)])  # n > d and n < d (centring: rank n - 1)
+def test_reptrix_rankme(shape):
+    acts = f32(*shape)
+    acts[:, 0] *= 6.0
+    n = shape[0]
+    assert sslkit.rankme_covariance(acts.reshape(n, -1)) == pytest.approx(reptrix_rankme(acts), rel=1e-10)
+    d = acts.reshape(n, -1).shape[1]
+    acc = sslkit.RankMe(d, variant="covariance").update(acts.reshape(n, -1))
+    assert acc.value == pytest.approx(reptrix_rankme(acts), rel=1e-10)
+    # max_eigenvals below min(n, d): the RankMe of the leading eigenvalues
+    top = acc.singular_values[:5]
+    assert sslkit.rankme_spectrum(top) == pytest.approx(reptrix_rankme(acts, max_eigenvals=5), rel=1e-10)
+    assert abs(sslkit.rankme(acts.reshape(n, -1)) - reptrix_rankme(acts)) > 1e-3  # not the paper's (raw) RankMe
+
+
+def test_tfgnn_rankme():
+    z = f32(30, 10) + 2.0  # uncentred: the raw singular values differ from the centred ones
+    assert sslkit.RankMe(10, eps=1e-12).update(z).value == pytest.approx(tfgnn_rankme(z), rel=1e-10)
+    assert sslkit.rankme(z) == pytest.approx(tfgnn_rankme(z, epsilon=1e-7), rel=1e-10)
+
+
+def barlow_c(z1, z2, unbiased_std_plus_eps):
+    def standardise(z):
+        z = z.astype(np.float64)
+        if unbiased_std_plus_eps:  # stable-pretraining BarlowTwinsLoss._normalize
+            return (z - z.mean(0)) / (z.std(0, ddof=1) + 1e-5)
+        return (z - z.mean(0)) / np.sqrt(z.var(0) + 1e-5)  # official code: BatchNorm1d, affine off
+    return standardise(z1).T @ standardise(z2) / z1.shape[0]
+
+
+def barlow_value(c, lambd):
+    return np.sum((np.diag(c) - 1) ** 2) + lambd * (np.sum(c ** 2) - np.sum(np.diag(c) ** 2))
+
+
+def test_stable_pretraining_barlow_is_open():
+    """Listed as open in coming-from.md: spt's BarlowTwinsLoss (lambd 5e-3) standardises
+    by the unbiased std + 1e-5; libsslkit reproduces the official batch-norm form only."""
+    z1, z2 = f32(12, 5), f32(12, 5)
+    v = sslkit.Loss("barlow_twins", lambd=5e-3, precision="double").compute(z1, z2, grad=False)
+    assert v == pytest.approx(barlow_value(barlow_c(z1, z2, False), 5e-3), rel=1e-10)
+    c_spt = barlow_c(z1, z2, True)
+    assert np.allclose(c_spt, barlow_c(z1, z2, False) * 11 / 12, rtol=1e-4)
+    assert abs(barlow_value(c_spt, 5e-3) - v) > 1e-3

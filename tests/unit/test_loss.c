@@ -516,6 +516,40 @@ START_TEST(msn_helpers) {
 }
 END_TEST
 
+/* issue 20: float exps of double exponents (rowkern.c), 2 vector blocks + a tail:
+ * ~2 ulp down to -80, float denormals (not the float exp's e^-87 clamp) to -150,
+ * 0 below and for -inf. */
+START_TEST(double_exponent_exp_kernels) {
+    const double x[21] = {0.0,    -0.5,   -1e-9,  -37.123456789, -49.99, -79.9,  -80.1,
+                          -86.9,  -87.5,  -95.3,  -103.0,        -120.0, -149.0, -151.0,
+                          -1e300, -3.25,  -64.0,  -79.999,       -80.0,  -12.5,  -INFINITY};
+    double y[21], s = 0;
+    double sum = ssli_row_expsumd_f(x, y, 21, 0.0);
+    for (int k = 0; k < 21; k++) {
+        double e = exp(x[k]);
+        if (x[k] < -150.0)
+            ck_assert_msg(y[k] == 0.0, "exp(%g) = %g, want 0", x[k], y[k]);
+        else
+            ck_assert_msg(fabs(y[k] - e) <= 3e-7 * e + 1.5e-45, "exp(%g) = %.9g, want %.9g", x[k], y[k], e);
+        s += y[k];
+    }
+    ck_close(sum, s, 1e-15, 0);
+    ck_close(ssli_row_expsumd_f(x, NULL, 21, 0.0), s, 1e-15, 0);
+    /* c (exp(x - la) + exp(x - lb[k])) for a logit row near 50 (tau 0.02) */
+    double r[21], lb[21];
+    float g[21];
+    for (int k = 0; k < 21; k++) {
+        r[k] = 50.0 - 4.75 * k;
+        lb[k] = 49.5 + 0.125 * k;
+    }
+    ssli_row_softmax2_dx(r, g, 21, 50.25, lb, 0.125f);
+    for (int k = 0; k < 21; k++) {
+        double e = 0.125 * (exp(r[k] - 50.25) + exp(r[k] - lb[k]));
+        ck_assert_msg(fabs(g[k] - e) <= 4e-7 * e + 1.5e-45, "k %d: %.9g, want %.9g", k, (double)g[k], e);
+    }
+}
+END_TEST
+
 /* Prototypes with cosines s_k to anchor e_0 (d = K + 1). */
 static void set_protos(sslk_loss *L, const double *s, size_t K) {
     sslk_param_view pv = {.struct_size = sizeof pv};
@@ -1054,6 +1088,7 @@ int main(void) {
     tcase_add_test(tc, diet_fd_all_settings);
     tcase_add_test(tc, diet_chunked_matches_cached);
     tcase_add_test(tc, msn_helpers);
+    tcase_add_test(tc, double_exponent_exp_kernels);
     tcase_add_test(tc, msn_test_vectors);
     tcase_add_test(tc, msn_fd_all_settings);
     tcase_add_test(tc, float_path_matches_double);
