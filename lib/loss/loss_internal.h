@@ -56,6 +56,9 @@ struct sslk_loss {
     /* grow-only scratch reused across compute calls (avoids page faults) */
     void *ws;
     size_t ws_bytes;
+    /* SwAV: queues of past embeddings for the call in progress (sslk_loss_compute_swav_queue) */
+    const float *const *swav_queues;
+    size_t swav_queue_rows;
 };
 
 extern const ssli_setting_table ssli_settings_loss;
@@ -67,11 +70,13 @@ extern const ssli_setting_table ssli_settings_diet;
 extern const ssli_setting_table ssli_settings_msn;
 extern const ssli_setting_table ssli_settings_xent;
 extern const ssli_setting_table ssli_settings_barlow, ssli_settings_negcos; /* issue 21 */
+extern const ssli_setting_table ssli_settings_swav; /* issue 21b */
 
 extern const ssli_loss_vt ssli_loss_vicreg_vt, ssli_loss_logdet_vt, ssli_loss_pairdist_vt,
     ssli_loss_infonce_vt, ssli_loss_infonce_sym_vt, ssli_loss_diet_vt, ssli_loss_msn_vt,
     ssli_loss_xent_vt;
 extern const ssli_loss_vt ssli_loss_barlow_vt, ssli_loss_negcos_vt; /* issue 21 */
+extern const ssli_loss_vt ssli_loss_swav_vt; /* issue 21b */
 
 /* Setting value by key of the kind's own table (key must exist). */
 double ssli_loss_setting(const sslk_loss *L, int key);

@@ -33,6 +33,7 @@ CASES = {
     "xent": ({}, (A, IDX % D)),
     "barlow_twins": ({}, (A, B)),  # issue 21
     "negcos": (dict(symmetric=1), (A, B, B, A)),
+    "swav": (dict(num_prototypes=6, dim=D), (A, B, A)),  # issue 21b
 }
 
 
