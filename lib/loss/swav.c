@@ -75,12 +75,17 @@ static sslk_status swav_sinkhorn(const sslk_dist *t, double *T, size_t B, size_t
                 for (size_t k = k0; k < k1; k++) cs[k] += T[b * K + k];
         }
         if (t) SSLI_TRY(ssli_dist_allreduce_f64(t, cs, K, fn));
+        /* reciprocals: every mass is >= 1 in the first iteration (each column holds its
+         * maximum, exp(0) = 1) and >= 1 / K after (rows sum to 1, entries <= their column's mass) */
+        for (size_t k = 0; k < K; k++) cs[k] = cs[k] > 0 ? 1.0 / cs[k] : 0.0;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long bi = 0; bi < (long long)B; bi++) {
             double *r = T + (size_t)bi * K, rs = 0;
-            for (size_t k = 0; k < K; k++) rs += r[k] = cs[k] > 0 ? r[k] / cs[k] : 0.0;
-            if (rs > 0)
-                for (size_t k = 0; k < K; k++) r[k] /= rs;
+            for (size_t k = 0; k < K; k++) rs += r[k] *= cs[k];
+            if (rs > 0) {
+                const double inv = 1.0 / rs;
+                for (size_t k = 0; k < K; k++) r[k] *= inv;
+            }
         }
     }
     return SSLK_OK;
@@ -203,7 +208,7 @@ static sslk_status F(swav_run)(sslk_loss *L, const ssli_loss_in *in, size_t A, s
                    SSLI_RUP(Vn * K * sizeof(R)) + SSLI_RUP((A + 1) * n * K * sizeof(R)) +
                    SSLI_RUP(m * D * sizeof(R)) + SSLI_RUP(m * K * sizeof(R)) + SSLI_RUP(B * K * sizeof(double)) +
                    2 * SSLI_RUP(Vn * sizeof(double)) + SSLI_RUP(m * sizeof(double)) +
-                   SSLI_RUP((W + 1) * K * sizeof(double)) + SSLI_RUP(W * sizeof(size_t));
+                   SSLI_RUP((W + 1) * K * sizeof(double)) + SSLI_RUP(W * sizeof(size_t)) + SSLI_RUP(K * sizeof(R));
     char *p = ssli_loss_workspace(L, bytes);
     if (!p) return ssli_alloc_status();
     R *Zh = ssli_carve(&p, Vn * D * sizeof(R));
@@ -218,6 +223,7 @@ static sslk_status F(swav_run)(sslk_loss *L, const ssli_loss_in *in, size_t A, s
     double *rq = ssli_carve(&p, m * sizeof(double));
     double *cs = ssli_carve(&p, (W + 1) * K * sizeof(double)); /* K sums, then W x K maxima */
     size_t *cnt = ssli_carve(&p, W * sizeof(size_t));
+    R *mxr = ssli_carve(&p, K * sizeof(R)); /* per-prototype maxima in the working type */
     R *dZ = want ? ssli_carve(&p, Vn * D * sizeof(R)) : NULL;
     R *dC = want ? ssli_carve(&p, K * D * sizeof(R)) : NULL;
     const int nt = ssli_threads(ctx);
@@ -257,25 +263,27 @@ static sslk_status F(swav_run)(sslk_loss *L, const ssli_loss_in *in, size_t A, s
                 for (size_t r = 1; r < W; r++)
                     for (size_t k = 0; k < K; k++) mx[k] = mx[r * K + k] > mx[k] ? mx[r * K + k] : mx[k];
             }
+            for (size_t k = 0; k < K; k++) mxr[k] = (R)mx[k]; /* a score: exact in R */
         }
+#undef SWAV_SCORE
+        const double ieps = 1.0 / eps;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long bi = 0; bi < (long long)B; bi++) {
             size_t b = (size_t)bi;
-            double *o = Tt + b * K, rmax = -INFINITY;
-            if (iters == 0) /* plain softmax per row: its own maximum */
-                for (size_t k = 0; k < K; k++) rmax = SWAV_SCORE(b, k) > rmax ? SWAV_SCORE(b, k) : rmax;
-            for (size_t k = 0; k < K; k++) {
-                double x = (SWAV_SCORE(b, k) - (iters ? mx[k] : rmax)) / eps;
-                /* the float exp clamps below -87: ratios of tiny entries matter to Sinkhorn */
-                o[k] = x > -80.0 ? (double)EXPR((R)x) : exp(x);
-            }
-            if (iters == 0) {
-                double s = 0;
-                for (size_t k = 0; k < K; k++) s += o[k];
+            const R *sr = b < m ? Sq + b * K : Sc + (b - m) * K;
+            double *o = Tt + b * K;
+            if (iters == 0) { /* plain softmax per row: its own maximum */
+                double rmax = (double)F(ssli_row_max)(sr, K), s = 0;
+                for (size_t k = 0; k < K; k++) s += o[k] = exp(((double)sr[k] - rmax) * ieps);
                 for (size_t k = 0; k < K; k++) o[k] /= s;
+                continue;
             }
+            const R ie = (R)ieps;
+            for (size_t k = 0; k < K; k++) o[k] = (double)EXPR((sr[k] - mxr[k]) * ie); /* vectorises */
+            /* the float exp clamps below -87: ratios of tiny entries matter to Sinkhorn */
+            for (size_t k = 0; k < K; k++)
+                if ((sr[k] - mxr[k]) * ie <= (R)-80) o[k] = exp(((double)sr[k] - mx[k]) * ieps);
         }
-#undef SWAV_SCORE
         SSLI_TRY(swav_sinkhorn(t, Tt, B, K, iters, cs, ssli_loss_nt(ctx, B * K * 4), fn));
         /* the batch rows' codes go to the targets of every other view */
         const double *q = Tt + m * K;
