@@ -250,6 +250,11 @@ class Loss(Owner):
             raise ValueError(f"queue= is SwAV's (a {self.kind} loss takes negatives= or nothing)")
         qs = [q.rows if isinstance(q, NegativeQueue) else as_f32(q, f"queue[{i}]", ndim=2)
               for i, q in enumerate(queue)]
+        mask = self.get("crops_for_assign")
+        A = sum((mask >> v) & 1 for v in range(len(views)))
+        if len(qs) != A:  # the library reads one block per assigned crop
+            raise ValueError(f"queue has {len(qs)} blocks, crops_for_assign = {mask} assigns {A} of the "
+                             f"{len(views)} views: one (m, d) block each")
         m = qs[0].shape[0] if qs else 0
         for i, q in enumerate(qs):
             if q.shape != (m, b.d):

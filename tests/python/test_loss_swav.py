@@ -162,6 +162,8 @@ def test_bad_inputs():
         L.compute(z, bad)
     with pytest.raises(sslkit.Error, match="queues"):
         L.compute(z, z, queue=[z, bad])
+    with pytest.raises(ValueError, match="one .m, d. block each"):
+        L.compute(z, z, queue=[z])
     with pytest.raises(ValueError, match="SwAV"):
         sslkit.Loss("infonce").compute(z, z, queue=[z])
 
