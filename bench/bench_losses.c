@@ -95,6 +95,10 @@ int main(int argc, char **argv) {
         {"dino_256_2048 ", "DINO (256, K 2048, 10+2 views)", SSLK_LOSS_DINO, 256, 2048, 0, 12},
         {"dino_1024_2048 ", "DINO (1024, K 2048, 10+2 views)", SSLK_LOSS_DINO, 1024, 2048, 0, 12},
         {"dino_512_8192 ", "DINO (512, K 8192, 10+2 views)", SSLK_LOSS_DINO, 512, 8192, 0, 12},
+        /* issue 21b: SwAV at the official defaults (K 3000, D 128; 2 crops, 2 + 6 multi-crop) and the MSN row's sizes */
+        {"swav_256_128_3000_2 ", "SwAV (256, 128, K 3000, 2 crops)", SSLK_LOSS_SWAV, 256, 128, 3000, 2},
+        {"swav_256_128_3000_8 ", "SwAV (256, 128, K 3000, 8 crops)", SSLK_LOSS_SWAV, 256, 128, 3000, 8},
+        {"swav_256_256_1024_11 ", "SwAV (256, 256, K 1024, 11 crops)", SSLK_LOSS_SWAV, 256, 256, 1024, 11},
     };
     const size_t nrows = sizeof rows / sizeof rows[0];
 
@@ -139,6 +143,11 @@ int main(int argc, char **argv) {
             sslk_loss_set_i64(j.L, SSLK_MSN_DIM, (int64_t)w->d);
             j.targets = randn(w->n * w->d, 999);
             flops = 6 * V * n * N * d + 2 * n * N * d; /* anchor logits, dZ, dQ + target logits */
+        }
+        if (w->kind == SSLK_LOSS_SWAV) {
+            sslk_loss_set_i64(j.L, SSLK_SWAV_NUM_PROTOTYPES, (int64_t)w->N);
+            sslk_loss_set_i64(j.L, SSLK_SWAV_DIM, (int64_t)w->d);
+            flops = 6 * V * n * N * d; /* scores, dZ, dC */
         }
         if (w->kind == SSLK_LOSS_NEGCOS) sslk_loss_set_i64(j.L, SSLK_NEGCOS_SYMMETRIC, 1); /* no GEMM */
         double rate = bench_sgemm_gflops(threads, 1024);

@@ -3,7 +3,9 @@ losses as public implementations write them (VICReg as facebookresearch/vicreg,
 NT-Xent as lightly, DIET as nn.Linear + CrossEntropy(label_smoothing), MSN as
 facebookresearch/msn with me-max and Sinkhorn, Barlow Twins as
 facebookresearch/barlowtwins, SimSiam's symmetric negative cosine as
-facebookresearch/simsiam, DINO as facebookresearch/dino's DINOLoss with its centre update).  Prints "row seconds" lines.
+facebookresearch/simsiam, DINO as facebookresearch/dino's DINOLoss with its centre update,
+SwAV as facebookresearch/swav main_swav.py: normalised
+crops, prototypes renormalised before the step, distributed_sinkhorn on one process).  Prints "row seconds" lines.
 Run with /usr/bin/python3 (Debian's python3-torch).  Usage: losses_ref.py THREADS [REPS]
 """
 import sys
@@ -146,6 +148,8 @@ def rows():
         yield f"negcos_{n}_{d}", lambda n=n, d=d: _negcos(n, d)
     for n, d in ((256, 2048), (1024, 2048), (512, 8192)):
         yield f"dino_{n}_{d}", lambda n=n, d=d: _dino(n, d)
+    for n, d, k, v in ((256, 128, 3000, 2), (256, 128, 3000, 8), (256, 256, 1024, 11)):  # issue 21b
+        yield f"swav_{n}_{d}_{k}_{v}", lambda n=n, d=d, k=k, v=v: _swav(n, d, k, v)
 
 
 def _vic(n, d):
@@ -192,6 +196,37 @@ def _dino(n, k, ncrops=10):
     t = torch.randn(2 * n, k)  # the teacher's outputs: no gradient
     loss = DINOLoss(k, ncrops)
     return bench(lambda: loss(s, t), [s], reps)
+def swav_codes(out, eps=0.05, iters=3):
+    with torch.no_grad():
+        Q = torch.exp(out / eps).t()
+        Q /= torch.sum(Q)
+        r = torch.ones(Q.shape[0]) / Q.shape[0]
+        c = torch.ones(Q.shape[1]) / Q.shape[1]
+        for _ in range(iters):
+            Q *= (r / torch.sum(Q, dim=1)).unsqueeze(1)
+            Q *= (c / torch.sum(Q, dim=0)).unsqueeze(0)
+        return (Q / torch.sum(Q, dim=0, keepdim=True)).t()
+
+
+def swav(x, proto, n, v, T=0.1):
+    with torch.no_grad():
+        proto.weight.copy_(F.normalize(proto.weight, dim=1, p=2))
+    output = proto(F.normalize(x, dim=1, p=2))
+    loss = 0
+    for crop_id in (0, 1):
+        q = swav_codes(output[n * crop_id:n * (crop_id + 1)].detach())
+        sub = 0
+        for u in range(v):
+            if u != crop_id:
+                sub -= torch.mean(torch.sum(q * F.log_softmax(output[n * u:n * (u + 1)] / T, dim=1), dim=1))
+        loss += sub / (v - 1)
+    return loss / 2
+
+
+def _swav(n, d, k, v):
+    x = torch.randn(n * v, d, requires_grad=True)
+    proto = torch.nn.Linear(d, k, bias=False)
+    return bench(lambda: swav(x, proto, n, v), [x, proto.weight], reps)
 
 
 for name, f in rows():

@@ -25,6 +25,7 @@ static const ssli_loss_vt *vt_of(sslk_loss_kind k) {
     if (k == SSLK_LOSS_BARLOW_TWINS) return &ssli_loss_barlow_vt; /* issue 21 */
     if (k == SSLK_LOSS_NEGCOS) return &ssli_loss_negcos_vt;
     if (k == SSLK_LOSS_DINO) return &ssli_loss_dino_vt;
+    if (k == SSLK_LOSS_SWAV) return &ssli_loss_swav_vt; /* issue 21b */
     switch (k) {
     case SSLK_LOSS_VICREG: return &ssli_loss_vicreg_vt;
     case SSLK_LOSS_VICREG_LOGDET: return &ssli_loss_logdet_vt;

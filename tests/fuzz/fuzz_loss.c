@@ -78,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const sslk_loss_kind kinds[] = {SSLK_LOSS_VICREG, SSLK_LOSS_VICREG_LOGDET, SSLK_LOSS_VICREG_PAIRDIST,
                                            SSLK_LOSS_INFONCE, SSLK_LOSS_INFONCE_SYMMETRIC, SSLK_LOSS_DIET,
                                            SSLK_LOSS_MSN, SSLK_LOSS_BARLOW_TWINS, SSLK_LOSS_NEGCOS,
-                                           SSLK_LOSS_DINO};
+                                           SSLK_LOSS_DINO,
+                                           SSLK_LOSS_SWAV /* issue 21b */};
     static const size_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 12};
     rd r = {data, size};
     sslk_ctx *c = ctx_once();
@@ -157,7 +158,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int with_grads = 0; with_grads < 2; with_grads++) {
         double v = NAN;
         sslk_loss_zero_grad(L);
-        sslk_status st = sslk_loss_compute(L, &b, &v, with_grads ? grads : NULL);
+        /* SwAV: sometimes a queue of n rows per assigned crop (the fuzz targets) */
+        const float *queues[3] = {targets, targets, targets};
+        sslk_status st = kind == SSLK_LOSS_SWAV && (flags & 64)
+                             ? sslk_loss_compute_swav_queue(L, &b, queues, n, &v, with_grads ? grads : NULL)
+                             : sslk_loss_compute(L, &b, &v, with_grads ? grads : NULL);
         if (st != SSLK_OK) {
             if (sslk_last_error()[0] == '\0') fail("error without a message", (int)kind, n, d, v);
             continue;
