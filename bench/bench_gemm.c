@@ -3,7 +3,9 @@
  * kernels"), at 1 and 2 threads, for square sizes and the shapes the library
  * runs: tall-skinny products and Grams, the default encoder's linear and conv
  * (im2col) GEMMs, the DIET head.  Each cell is the median of `reps` timings,
- * each timing repeating the product for at least 20 ms.  bench/gemm_ref.py
+ * each timing repeating the product for at least 20 ms.  One-thread cells
+ * are timed in process CPU seconds, so that other processes taking the core
+ * do not count (the rate per core-second); the others in wall seconds.  bench/gemm_ref.py
  * prints torch.mm's rates for the same shapes.  Run it with a competing load
  * to choose the threading back end (docs/building.md).
  *   bench_gemm [reps] [all|square|lib] [s|d|sd] [threads...]
@@ -56,20 +58,21 @@ static void run_once(const job *j) {
         ssli_sgemm(j->ctx, s->ta, s->tb, s->m, s->n, s->k, 1.0f, j->a, lda, j->b, ldb, 0.0f, j->c, s->n);
 }
 
-/* Median over reps timings, each repeating the product for >= 20 ms; GFLOP/s. */
-static double rate(job *j, int reps) {
+/* Median over reps timings, each repeating the product for >= 20 ms of
+ * `clock`; GFLOP/s. */
+static double rate(job *j, int reps, double (*clock)(void)) {
     run_once(j); /* warm-up: packing buffers, page faults */
-    double t0 = bench_now();
+    double t0 = clock();
     int calls = 0;
     do {
         run_once(j);
         calls++;
-    } while (bench_now() - t0 < 0.02);
+    } while (clock() - t0 < 0.02);
     double *r = malloc((size_t)reps * sizeof *r);
     for (int q = 0; q < reps; q++) {
-        double t = bench_now();
+        double t = clock();
         for (int c = 0; c < calls; c++) run_once(j);
-        r[q] = (bench_now() - t) / calls;
+        r[q] = (clock() - t) / calls;
     }
     for (int a = 1; a < reps; a++) /* insertion sort: reps is small */
         for (int b = a; b > 0 && r[b] < r[b - 1]; b--) {
@@ -115,6 +118,7 @@ int main(int argc, char **argv) {
     int nsets = 0;
     for (int k = 0; k < SSLI_KERNELS_COUNT; k++)
         if (ssli_kernels_supported((ssli_kernels)k)) sets[nsets++] = (ssli_kernels)k;
+    printf("GFLOP/s; 1 thread: per process-CPU second, more threads: per wall second\n");
     printf("| shape | prec | thr |");
     for (int i = 0; i < nsets; i++) printf(" %s |", ssli_kernels_name(sets[i]));
     for (int i = 1; i < nsets; i++) printf(" %s/blis |", ssli_kernels_name(sets[i]));
@@ -135,7 +139,7 @@ int main(int argc, char **argv) {
                 double g[SSLI_KERNELS_COUNT];
                 for (int i = 0; i < nsets; i++) {
                     ssli_kernels_force(sets[i]);
-                    g[i] = rate(&j, reps);
+                    g[i] = rate(&j, reps, threads[t] == 1 ? bench_cpu_now : bench_now);
                 }
                 printf("| %s | %s | %d |", s->name, d ? "d" : "s", threads[t]);
                 for (int i = 0; i < nsets; i++) printf(" %.1f |", g[i]);

@@ -24,13 +24,13 @@ typedef struct {
 void ssli_cpu_detect(ssli_cpu_features *f);
 
 /* AVX-512 set: register blocking (rows x columns of the C tile). */
-#define SSLI_AVX512_S_MR 12
-#define SSLI_AVX512_S_NR 32
+#define SSLI_AVX512_S_MR 24
+#define SSLI_AVX512_S_NR 16
 #define SSLI_AVX512_D_MR 14
 #define SSLI_AVX512_D_NR 16
 
 #if defined(__x86_64__)
-void ssli_sgemm_avx512_12x32(dim_t m, dim_t n, dim_t k, float *restrict alpha, float *restrict a,
+void ssli_sgemm_avx512_24x16(dim_t m, dim_t n, dim_t k, float *restrict alpha, float *restrict a,
                              float *restrict b, float *restrict beta, float *restrict c, inc_t rs_c,
                              inc_t cs_c, auxinfo_t *restrict data, cntx_t *restrict cntx);
 void ssli_dgemm_avx512_14x16(dim_t m, dim_t n, dim_t k, double *restrict alpha, double *restrict a,
