@@ -4,6 +4,7 @@
  * {0, 1, -0.5}, 1 and 2 threads; bitwise-repeatable results; the
  * SSLKIT_KERNELS override and its errors.
  * SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,6 +247,30 @@ START_TEST(sets_report_their_blocking) {
 }
 END_TEST
 
+/* The public report follows the active set. */
+START_TEST(linalg_info_reports_the_active_set) {
+    char want[64];
+    for (int ks_i = 0; ks_i < SSLI_KERNELS_COUNT; ks_i++) {
+        if (!ssli_kernels_supported((ssli_kernels)ks_i)) continue;
+        ck_ok(ssli_kernels_force((ssli_kernels)ks_i));
+        const char *info = sslk_linalg_info();
+        snprintf(want, sizeof want, "kernels=%s ", ssli_kernels_name((ssli_kernels)ks_i));
+        ck_assert_msg(strncmp(info, want, strlen(want)) == 0, "%s", info);
+        size_t bs[5];
+        ssli_kernels_blocksizes((ssli_kernels)ks_i, false, bs);
+        snprintf(want, sizeof want, " sgemm_tile=%zux%zu ", bs[0], bs[1]);
+        ck_assert_msg(strstr(info, want) != NULL, "%s lacks '%s'", info, want);
+        snprintf(want, sizeof want, " blis_version=%s ", ssli_blis_version());
+        ck_assert_msg(strstr(info, want) != NULL, "%s lacks '%s'", info, want);
+        ck_assert_ptr_nonnull(strstr(info, " override=none "));
+    }
+    if (ssli_kernels_supported(SSLI_KERNELS_AVX512)) {
+        ck_ok(ssli_kernels_force(SSLI_KERNELS_AVX512));
+        ck_assert_ptr_nonnull(strstr(sslk_linalg_info(), " sgemm_tile=24x16 dgemm_tile=14x16"));
+    }
+}
+END_TEST
+
 /* $SSLKIT_KERNELS is read once per process, at first use: each test below
  * runs in its own forked process (CK_FORK), sets it, then makes a context. */
 START_TEST(env_unknown_set_is_an_error_at_context_creation) {
@@ -257,6 +282,7 @@ START_TEST(env_unknown_set_is_an_error_at_context_creation) {
     ck_assert_ptr_nonnull(strstr(sslk_last_error(), "avx9000"));
     /* the products still run, on the default set */
     ck_assert_int_eq(ssli_kernels_active(), ssli_kernels_default());
+    ck_assert_ptr_nonnull(strstr(sslk_linalg_info(), " override=invalid:avx9000 "));
     float a = 2, b = 3, r = 0;
     ssli_sgemm(NULL, false, false, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &r, 1);
     ck_assert(r == 6.0f);
@@ -290,6 +316,7 @@ int main(void) {
     tcase_add_test(tc, every_set_is_bitwise_repeatable);
     tcase_add_test(tc, every_set_runs_syrk_and_gemv);
     tcase_add_test(tc, sets_report_their_blocking);
+    tcase_add_test(tc, linalg_info_reports_the_active_set);
     suite_add_tcase(s, tc);
     /* The environment tests need a fresh process each (the choice is made once). */
     const char *fork = getenv("CK_FORK");
