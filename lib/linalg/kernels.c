@@ -182,6 +182,11 @@ static void list_available(char *buf, size_t n) {
         }
 }
 
+bool ssli_kernels_env_valid(void) {
+    init();
+    return K.env_state == ENV_OK;
+}
+
 sslk_status ssli_kernels_check(void) {
     init();
     char avail[64];

@@ -91,6 +91,8 @@ ssli_kernels ssli_kernels_default(void);
  * SSLK_E_INVALID_ARG) or unsupported (SSLK_E_UNSUPPORTED) value; then the
  * default set runs.  sslk_ctx_create returns it. */
 sslk_status ssli_kernels_check(void);
+/* The same test without touching the thread's error message. */
+bool ssli_kernels_env_valid(void);
 /* Makes k the active set for the whole process (tests and benches only: not
  * to be called while another thread runs a product). */
 sslk_status ssli_kernels_force(ssli_kernels k);

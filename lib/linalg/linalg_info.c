@@ -14,7 +14,7 @@ const char *sslk_linalg_info(void) {
     ssli_kernels_blocksizes(k, false, s);
     ssli_kernels_blocksizes(k, true, d);
     const char *env = getenv("SSLKIT_KERNELS");
-    const bool bad = ssli_kernels_check() != SSLK_OK;
+    const bool bad = !ssli_kernels_env_valid();
     snprintf(buf, sizeof buf,
              "kernels=%s default=%s override=%s%s cpu_isa=%s blis_version=%s blis_arch=%s "
              "sgemm_tile=%zux%zu dgemm_tile=%zux%zu",
