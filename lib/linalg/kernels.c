@@ -1,6 +1,6 @@
 /* Which dense kernels run: BLIS's own choice, or the library's micro-kernels
  * registered in a copy of BLIS's native context (BLIS 0.9's documented way to
- * bring kernels: bli_cntx_set_l3_nat_ukrs / _packm_kers / _blkszs, then the
+ * bring kernels: bli_cntx_set_l3_nat_ukrs and bli_cntx_set_blkszs, then the
  * context goes to every bli_?gemm_ex / syrk / gemv call in blas.c).  BLIS keeps
  * the packing, the blocking loops and its small-matrix (sup) path.
  *
@@ -49,11 +49,12 @@ static bool blis_arch_is_avx512(void) {
 
 #if defined(__x86_64__)
 /* Cache blocking of the AVX-512 set, tuned on the 2-core Zen 4 (1 MB L2) with
- * bench_gemm at 1 thread: KC 128 -> 512 took the 1024^3 sgemm from ~86% to
- * ~96% of BLIS's rate (fewer passes over C, each kernel call's set-up
- * amortised over more FMAs); the B micro-panel (KC x 32 floats) then lives in
- * L2 rather than L1, which the two vector loads per 24 FMAs allow.  MC keeps
- * the packed A block (MC x KC) within L2.  Not tuned on an Intel server. */
+ * bench_gemm at 1 thread (with the earlier 12 x 32 float tile): KC 128 -> 512
+ * took the 1024^3 sgemm from ~86% to ~96% of BLIS's rate (fewer passes over
+ * C, each kernel call's set-up amortised over more FMAs); the B micro-panel
+ * (KC x NR: 32 KB) then mostly lives in L2 rather than L1, which one or two
+ * vector loads per 24-28 FMAs allow.  MC keeps the packed A block (MC x KC)
+ * within L2.  Not tuned on an Intel server. */
 #define AVX512_S_MC 360
 #define AVX512_S_KC 512
 #define AVX512_S_NC 4096
