@@ -174,6 +174,22 @@ SSLK_API sslk_status sslk_setting_choice(int key, int64_t value, const char **na
 SSLK_API sslk_status sslk_setting_choice_find(int key, const char *name, int64_t *value);
 #endif /* SSLK_EXPERIMENTAL */
 
+#ifdef SSLK_EXPERIMENTAL
+/* ---- Dense kernels (experimental, issue 16) --------------------------------
+ * Which BLIS micro-kernels the library's products run (docs/performance.md
+ * "Dense kernels"; $SSLKIT_KERNELS in docs/building.md). */
+/** One line of space-separated key=value pairs, e.g. "kernels=avx512
+ *  default=avx512 override=none cpu_isa=avx512 blis_version=0.9.0
+ *  blis_arch=haswell sgemm_tile=24x16 dgemm_tile=14x16": the active kernel set
+ *  (blis, avx2, avx512, neon), the one chosen without $SSLKIT_KERNELS, that
+ *  variable's value ("none", or "invalid:VALUE" when it names no set this
+ *  machine runs), the CPU's vector ISA (avx512, avx2, neon+sve, neon, none),
+ *  BLIS's version and run-time configuration, and the register tiles
+ *  (rows x columns of C).  Keys are only ever added.  Thread-local storage,
+ *  valid until the next call on the same thread.  Experimental since 1.2. */
+SSLK_API const char *sslk_linalg_info(void);
+#endif /* SSLK_EXPERIMENTAL */
+
 /* ---- Settings introspection -------------------------------------------
  * Settings of every handle family are keyed by an int from a family enum
  * (values grouped by hundreds, frozen).  Their names, types, bounds and

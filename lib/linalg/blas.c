@@ -51,7 +51,7 @@ static size_t split_block(size_t len, int nt) {
         if (!sup) bli_rntm_set_l3_sup(false, &r);                                              \
         BLIS_FN(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,\
                 (dim_t)m, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1, MUT(B),           \
-                (inc_t)ldb, 1, &beta, C, (inc_t)ldc, 1, NULL, &r);                             \
+                (inc_t)ldb, 1, &beta, C, (inc_t)ldc, 1, ssli_kernels_cntx(), &r);              \
     }                                                                                          \
     static void NAME##_split(const sslk_ctx *ctx, bool sup, bool ta, bool tb, size_t m, size_t n, \
                              size_t k, T alpha, const T *A, size_t lda, const T *B, size_t ldb,  \
@@ -124,10 +124,10 @@ void ssli_ssyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, float alpha, c
      * matrix is the same as A' A'^T with A' the column-major view. */
     if (ta)
         bli_ssyrk_ex(BLIS_LOWER, BLIS_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1,
-                     &beta, C, (inc_t)ldc, 1, NULL, &r);
+                     &beta, C, (inc_t)ldc, 1, ssli_kernels_cntx(), &r);
     else
         bli_ssyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda,
-                     1, &beta, C, (inc_t)ldc, 1, NULL, &r);
+                     1, &beta, C, (inc_t)ldc, 1, ssli_kernels_cntx(), &r);
     mirror_lower_s(C, n, ldc);
 }
 
@@ -142,10 +142,10 @@ void ssli_dsyrk(const sslk_ctx *ctx, bool ta, size_t n, size_t k, double alpha, 
     rntm_for(NULL, &r);
     if (ta)
         bli_dsyrk_ex(BLIS_LOWER, BLIS_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1,
-                     &beta, C, (inc_t)ldc, 1, NULL, &r);
+                     &beta, C, (inc_t)ldc, 1, ssli_kernels_cntx(), &r);
     else
         bli_dsyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda,
-                     1, &beta, C, (inc_t)ldc, 1, NULL, &r);
+                     1, &beta, C, (inc_t)ldc, 1, ssli_kernels_cntx(), &r);
     mirror_lower_d(C, n, ldc);
 }
 
@@ -157,10 +157,10 @@ void ssli_sgemv(const sslk_ctx *ctx, bool ta, size_t m, size_t n, float alpha, c
     /* y (m) = op(A) x; with ta, the stored matrix is n x m. */
     if (ta)
         bli_sgemv_ex(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)n, (dim_t)m, &alpha, MUT(A),
-                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, NULL, &r);
+                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, ssli_kernels_cntx(), &r);
     else
         bli_sgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)m, (dim_t)n, &alpha, MUT(A),
-                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, NULL, &r);
+                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, ssli_kernels_cntx(), &r);
 }
 
 void ssli_dgemv(const sslk_ctx *ctx, bool ta, size_t m, size_t n, double alpha, const double *A,
@@ -170,10 +170,10 @@ void ssli_dgemv(const sslk_ctx *ctx, bool ta, size_t m, size_t n, double alpha, 
     rntm_for(ctx, &r);
     if (ta)
         bli_dgemv_ex(BLIS_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)n, (dim_t)m, &alpha, MUT(A),
-                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, NULL, &r);
+                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, ssli_kernels_cntx(), &r);
     else
         bli_dgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)m, (dim_t)n, &alpha, MUT(A),
-                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, NULL, &r);
+                     (inc_t)lda, 1, MUT(x), 1, &beta, y, 1, ssli_kernels_cntx(), &r);
 }
 
 double ssli_sdot(size_t n, const float *x, const float *y) {
@@ -185,3 +185,5 @@ double ssli_sdot(size_t n, const float *x, const float *y) {
 const char *ssli_blis_arch(void) {
     return bli_arch_string(bli_arch_query_id());
 }
+
+const char *ssli_blis_version(void) { return bli_info_get_version_str(); }

@@ -65,5 +65,41 @@ sslk_status ssli_dsygv(size_t n, double *A, size_t lda, double *B, size_t ldb, d
 
 /* Name of the BLIS kernel set chosen at run time (e.g. "zen3"). */
 const char *ssli_blis_arch(void);
+/* BLIS's version string (e.g. "0.9.0"). */
+const char *ssli_blis_version(void);
+
+/* ---- kernel sets (kernels.c, cpu_detect.c; docs/performance.md "Dense kernels") ----
+ * blis: BLIS's own choice; avx2: BLIS's own when it runs AVX2 kernels (haswell,
+ * zen, zen2, zen3 configs); avx512 / neon: the library's micro-kernels in a
+ * copy of BLIS's context.  One set is active per process: the default rule,
+ * or $SSLKIT_KERNELS read at first use. */
+typedef enum {
+    SSLI_KERNELS_BLIS = 0,
+    SSLI_KERNELS_AVX2 = 1,
+    SSLI_KERNELS_AVX512 = 2,
+    SSLI_KERNELS_NEON = 3,
+    SSLI_KERNELS_COUNT
+} ssli_kernels;
+
+const char *ssli_kernels_name(ssli_kernels k);
+/* Whether this CPU and build can run set k. */
+bool ssli_kernels_supported(ssli_kernels k);
+ssli_kernels ssli_kernels_active(void);
+/* What the active set would be without $SSLKIT_KERNELS. */
+ssli_kernels ssli_kernels_default(void);
+/* SSLK_OK, or the error for an unknown ($SSLKIT_KERNELS not a set name:
+ * SSLK_E_INVALID_ARG) or unsupported (SSLK_E_UNSUPPORTED) value; then the
+ * default set runs.  sslk_ctx_create returns it. */
+sslk_status ssli_kernels_check(void);
+/* The same test without touching the thread's error message. */
+bool ssli_kernels_env_valid(void);
+/* Makes k the active set for the whole process (tests and benches only: not
+ * to be called while another thread runs a product). */
+sslk_status ssli_kernels_force(ssli_kernels k);
+/* "avx512" (F, DQ, BW, VL with OS support), "avx2" (with FMA), "neon+sve",
+ * "neon" or "none". */
+const char *ssli_cpu_isa(void);
+/* MR, NR, MC, KC, NC of set k (BLIS's own for blis / avx2 or when k is not available). */
+void ssli_kernels_blocksizes(ssli_kernels k, bool dbl, size_t bs[5]);
 
 #endif

@@ -15,4 +15,8 @@ void ssli_dgemm_packed(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n
                        double alpha, const double *A, size_t lda, const double *B, size_t ldb,
                        double beta, double *C, size_t ldc);
 
+/* The BLIS context (cntx_t *) of the active kernel set, NULL for BLIS's own;
+ * every BLIS call in blas.c passes it. */
+void *ssli_kernels_cntx(void);
+
 #endif

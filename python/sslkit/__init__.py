@@ -40,3 +40,5 @@ from .spectral import (GalerkinEigenfunctions, diffusion_distances, diffusion_ma
 # collectives tables (issue 17, experimental)
 from .dist import get_dist, set_dist  # noqa: E402,F401  (sslkit.dist: Table, FakeWorld, gathers)
 from .dist_mpi import MPITable  # noqa: E402,F401  (issue 17: Context(dist="mpi"))
+# dense kernel sets (issue 16a, experimental)
+from .linalg import linalg_info  # noqa: E402,F401
