@@ -12,8 +12,15 @@
 /* This rank's contiguous slice [lo, lo + n) of a global batch of `rows`
  * (sizes differ by at most one; t NULL: the whole batch). */
 void ssli_train_shard(size_t rows, const sslk_dist *t, size_t *lo, size_t *n);
-/* Sum the encoder's and projector's gradients over the ranks (bucketed). */
-sslk_status ssli_train_allreduce_grads(sslk_trainer *tr, const sslk_dist *t);
+/* The gradient sum over the ranks (bucketed, trainer_dist.c): made per fit
+ * (the layout of the trainable tensors; with t->any_thread a communication
+ * thread that reduces each bucket as soon as the backward has finished it). */
+typedef struct ssli_grad_sync ssli_grad_sync;
+sslk_status ssli_grad_sync_create(sslk_trainer *tr, const sslk_dist *t, ssli_grad_sync **out);
+void ssli_grad_sync_destroy(ssli_grad_sync *gs);
+/* Backward of the projector (from gz) and the encoder; with gs (NULL: one
+ * process) their gradients come out summed over the ranks. */
+sslk_status ssli_train_backward_sync(sslk_trainer *tr, ssli_grad_sync *gs, float *gz);
 /* write() on rank 0 only (with DIET's head assembled first, collectively),
  * its status shared with every rank. */
 sslk_status ssli_train_rank0_checkpoint(sslk_trainer *tr, const sslk_dist *t,
