@@ -28,7 +28,7 @@ void ssli_train_shard(size_t rows, const sslk_dist *t, size_t *lo, size_t *n) {
  * Layout: the trainable tensors of the projector, then of the encoder, in
  * the order their backward finishes them (last layer first; a residual
  * block's body before its shortcut), packed greedily into buckets of at most
- * SSLI_TRAIN_BUCKET floats; a tensor larger than a bucket is reduced alone,
+ * SSLI_TRAIN_BUCKET floats (tests may set fewer); a tensor larger than a bucket is reduced alone,
  * in place.  Both paths hand the filler the same buckets in the same order,
  * so the overlapped and the blocking all-reduce give the same bits. */
 typedef struct gs_tensor {
@@ -62,6 +62,9 @@ struct ssli_grad_sync {
 };
 
 static const char gs_fn[] = "sslk_trainer_fit(gradient all-reduce)";
+static size_t g_bucket_floats = SSLI_TRAIN_BUCKET;
+
+void ssli_train_set_bucket(size_t floats) { g_bucket_floats = floats ? floats : SSLI_TRAIN_BUCKET; }
 
 static sslk_status gs_grow(ssli_grad_sync *gs) {
     if (gs->nten == gs->cap_ten) {
@@ -137,6 +140,7 @@ static sslk_status gs_model(ssli_grad_sync *gs, sslk_model *m) {
 }
 
 static sslk_status gs_layout(ssli_grad_sync *gs, sslk_trainer *tr) {
+    const size_t cap = g_bucket_floats;
     SSLI_TRY(gs_model(gs, tr->proj));
     SSLI_TRY(gs_model(gs, tr->enc));
     gs->bk = ssli_calloc(gs->ctx, gs->nten ? gs->nten : 1, sizeof *gs->bk);
@@ -145,10 +149,10 @@ static sslk_status gs_layout(ssli_grad_sync *gs, sslk_trainer *tr) {
     for (size_t i = 0; i < gs->nten; i++) {
         gs_tensor *x = &gs->ten[i];
         gs_bucket *b = gs->nbk ? &gs->bk[gs->nbk - 1] : NULL;
-        if (x->count > SSLI_TRAIN_BUCKET) {
+        if (x->count > cap) {
             b = &gs->bk[gs->nbk++];
             *b = (gs_bucket){.gs = gs, .off = 0, .count = x->count, .t0 = i, .t1 = i + 1, .inplace = true};
-        } else if (!b || b->inplace || b->count + x->count > SSLI_TRAIN_BUCKET) {
+        } else if (!b || b->inplace || b->count + x->count > cap) {
             b = &gs->bk[gs->nbk++];
             *b = (gs_bucket){.gs = gs, .off = flat, .count = x->count, .t0 = i, .t1 = i + 1};
             flat += x->count;

@@ -21,6 +21,8 @@ void ssli_grad_sync_destroy(ssli_grad_sync *gs);
 /* Backward of the projector (from gz) and the encoder; with gs (NULL: one
  * process) their gradients come out summed over the ranks. */
 sslk_status ssli_train_backward_sync(sslk_trainer *tr, ssli_grad_sync *gs, float *gz);
+/* Tests: floats per bucket for the layouts made from now on (0: SSLI_TRAIN_BUCKET). */
+void ssli_train_set_bucket(size_t floats);
 /* write() on rank 0 only (with DIET's head assembled first, collectively),
  * its status shared with every rank. */
 sslk_status ssli_train_rank0_checkpoint(sslk_trainer *tr, const sslk_dist *t,

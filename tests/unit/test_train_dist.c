@@ -6,6 +6,7 @@
  * Ranks write into shared arrays; only the main thread asserts.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "train/trainer_dist.h"
 
 #define NIMG 96
 #define SIDE 8
@@ -39,6 +41,7 @@ static void fill_pixels(void) {
 
 typedef struct job {
     sslk_method method;
+    const char *enc; /* encoder spec (NULL: the default MLP) */
     int epochs, sync_bn;
     uint64_t until; /* fit until this epoch (0: the schedule's end) */
     const char *save_dir; /* checkpoint here (rank 0 writes) */
@@ -101,7 +104,7 @@ static void rank_fn(sslk_ctx *ctx, int rank, void *user) {
         s = sslk_trainer_load(ctx, path, ds, &tr);
     } else if (!s) {
         const char *proj = J->method == SSLK_METHOD_DIET ? "" : "linear:16,bn,relu,linear:16";
-        s = sslk_trainer_create(ctx, J->method, ds, "flatten,linear:32,bn,relu", proj, &tr);
+        s = sslk_trainer_create(ctx, J->method, ds, J->enc ? J->enc : "flatten,linear:32,bn,relu", proj, &tr);
         if (!s) s = configure(tr, J->epochs);
         sslk_model *enc = NULL, *proj_m = NULL;
         if (!s && !J->sync_bn) {
@@ -252,6 +255,205 @@ START_TEST(resume_on_other_rank_count) {
 }
 END_TEST
 
+/* ---- overlap of the gradient all-reduce with the backward ----------------
+ * Ranks run on our own threads with the fake's table wrapped: the wrapper
+ * logs rank 0's collectives (kind, count, and whether the rank's own thread
+ * or another one made the call), and any_thread switches the overlap. */
+typedef struct wrap {
+    sslk_dist in;
+    pthread_t self; /* the rank's thread */
+    job *J;
+    int rank, log;
+    size_t nev;
+    struct {
+        char kind; /* 'f' float all-reduce, 'd' double all-reduce, 'o' other */
+        size_t count;
+        bool other_thread;
+    } ev[4096];
+} wrap;
+
+static void log_ev(wrap *w, char kind, size_t count) {
+    if (w->log && w->nev < 4096) {
+        w->ev[w->nev].kind = kind;
+        w->ev[w->nev].count = count;
+        w->ev[w->nev].other_thread = !pthread_equal(pthread_self(), w->self);
+        w->nev++;
+    }
+}
+static int w_ag32(void *u, const float *s, size_t c, float *r, const size_t *cs) {
+    wrap *w = u;
+    log_ev(w, 'o', c);
+    return w->in.allgatherv_f32(w->in.user, s, c, r, cs);
+}
+static int w_ag64(void *u, const double *s, size_t c, double *r, const size_t *cs) {
+    wrap *w = u;
+    log_ev(w, 'o', c);
+    return w->in.allgatherv_f64(w->in.user, s, c, r, cs);
+}
+static int w_ar32(void *u, float *b, size_t c) {
+    wrap *w = u;
+    log_ev(w, 'f', c);
+    return w->in.allreduce_sum_f32(w->in.user, b, c);
+}
+static int w_ar64(void *u, double *b, size_t c) {
+    wrap *w = u;
+    log_ev(w, 'd', c);
+    return w->in.allreduce_sum_f64(w->in.user, b, c);
+}
+static int w_bc(void *u, void *b, size_t n, int root) {
+    wrap *w = u;
+    log_ev(w, 'o', n);
+    return w->in.broadcast(w->in.user, b, n, root);
+}
+static int w_bar(void *u) {
+    wrap *w = u;
+    log_ev(w, 'o', 0);
+    return w->in.barrier(w->in.user);
+}
+
+static void *wrapped_rank(void *arg) {
+    wrap *w = arg;
+    w->self = pthread_self();
+    sslk_ctx *c = NULL;
+    sslk_status s = sslk_ctx_create(&c);
+    sslk_dist t = w->in;
+    t.user = w;
+    t.allgatherv_f32 = w_ag32;
+    t.allgatherv_f64 = w_ag64;
+    t.allreduce_sum_f32 = w_ar32;
+    t.allreduce_sum_f64 = w_ar64;
+    t.broadcast = w_bc;
+    t.barrier = w_bar;
+    if (!s) s = sslk_ctx_set_threads(c, 1);
+    if (!s) s = sslk_ctx_set_dist(c, &t);
+    if (!s) rank_fn(c, w->rank, w->J);
+    else w->J->st[w->rank] = s;
+    sslk_ctx_destroy(c);
+    return NULL;
+}
+
+/* W ranks of J on the wrapped fake; rank 0's log in *log0 (caller frees). */
+static void run_wrapped(int W, int any_thread, job *J, wrap **log0) {
+    sslk_dist_fake *f = NULL;
+    ck_ok(sslk_dist_fake_create(W, &f));
+    wrap *w = calloc((size_t)W, sizeof *w);
+    pthread_t th[4];
+    for (int r = 0; r < W; r++) {
+        w[r].in.struct_size = sizeof w[r].in;
+        ck_ok(sslk_dist_fake_table(f, r, &w[r].in));
+        ck_assert_int_eq(w[r].in.any_thread, 1);
+        w[r].in.any_thread = any_thread;
+        w[r].J = J;
+        w[r].rank = r;
+        w[r].log = r == 0;
+        ck_assert_int_eq(pthread_create(&th[r], NULL, wrapped_rank, &w[r]), 0);
+    }
+    for (int r = 0; r < W; r++) pthread_join(th[r], NULL);
+    sslk_dist_fake_destroy(f);
+    *log0 = w;
+}
+
+/* Index of the first event of this kind and count (count 0: any), or nev. */
+static size_t first_ev(const wrap *w, char kind, size_t count) {
+    for (size_t i = 0; i < w->nev; i++)
+        if (w->ev[i].kind == kind && (!count || w->ev[i].count == count)) return i;
+    return w->nev;
+}
+
+/* The overlapped all-reduce (communication thread, buckets handed over as
+ * the backward finishes their layers) gives the bits of the blocking one
+ * (same buckets, same order), and both equal one process.  Buckets of 300
+ * floats: the projector's last linear (272 floats) is one.  _i: 0 VICReg on
+ * 2 ranks (MLP encoder), 1 SimCLR on 3 ranks with a residual block in the
+ * encoder (layout: body before shortcut). */
+START_TEST(overlap_same_bits) {
+    fill_pixels();
+    const sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : SSLK_METHOD_SIMCLR;
+    const int W = 2 + _i;
+    const char *enc = _i == 0 ? NULL : "flatten,linear:32,bn,relu,res(linear:32,bn,relu,linear:32|linear:32),relu";
+    ssli_train_set_bucket(300);
+    job ref = {.method = m, .enc = enc, .epochs = 1, .sync_bn = 1};
+    one_process(&ref);
+    job on = {.method = m, .enc = enc, .epochs = 1, .sync_bn = 1}, off = on;
+    wrap *lon = NULL, *loff = NULL;
+    run_wrapped(W, 1, &on, &lon);
+    run_wrapped(W, 0, &off, &loff);
+    ssli_train_set_bucket(0);
+    for (int r = 0; r < W; r++) {
+        ck_ok(on.st[r]);
+        ck_ok(off.st[r]);
+        ck_assert_uint_eq(on.n[r], off.n[r]);
+        ck_assert_msg(!memcmp(on.params[r], off.params[r], on.n[r] * sizeof(float)),
+                      "rank %d: the overlapped all-reduce changed the bits", r);
+    }
+    double d = rel_diff(on.params[0], ref.params[0], ref.n[0]);
+    ck_assert_msg(d <= 1e-5, "overlapped run vs one process: relative difference %g", d);
+    /* the calls: SyncBN's backward all-reduce of the encoder's first bn
+     * (2 x 32 + 1 doubles) comes after the projector's buckets were handed
+     * over with the overlap, before them without it */
+    const size_t enc_bn = 2 * 32 + 1;
+    size_t nf_on = 0, nf_off = 0;
+    for (size_t i = 0; i < lon->nev; i++)
+        if (lon->ev[i].kind == 'f') {
+            nf_on++;
+            ck_assert_msg(lon->ev[i].other_thread, "a bucket all-reduce ran on the training thread");
+        }
+    for (size_t i = 0; i < loff->nev; i++)
+        if (loff->ev[i].kind == 'f') {
+            nf_off++;
+            ck_assert_msg(!loff->ev[i].other_thread, "without any_thread every call is the rank's own");
+        }
+    ck_assert_uint_eq(nf_on, nf_off);
+    ck_assert_uint_ge(nf_on, 5 * 3); /* 5 steps of at least 3 buckets */
+    ck_assert_uint_lt(first_ev(lon, 'f', 0), first_ev(lon, 'd', enc_bn));
+    ck_assert_uint_gt(first_ev(loff, 'f', 0), first_ev(loff, 'd', enc_bn));
+    ck_assert_uint_lt(first_ev(loff, 'd', enc_bn), loff->nev);
+    /* SyncBN's routed backward all-reduces also ran on the communication thread */
+    ck_assert_msg(lon->ev[first_ev(lon, 'd', enc_bn)].other_thread, "SyncBN's backward call was not routed");
+    free(lon);
+    free(loff);
+    free_job(&on);
+    free_job(&off);
+    free_job(&ref);
+}
+END_TEST
+
+/* A rank that stops before the backward's all-reduce: the other rank's
+ * overlapped step fails with SSLK_E_DIST (no hang), naming the collective. */
+static void leave_early(sslk_ctx *ctx, int rank, void *user) {
+    job *J = user;
+    if (rank == 1) return; /* leaves: the fake fails the others' next collective */
+    rank_fn(ctx, rank, J);
+}
+
+START_TEST(overlap_rank_leaves) {
+    fill_pixels();
+    job J = {.method = SSLK_METHOD_VICREG, .epochs = 1, .sync_bn = 1};
+    ck_ok(sslk_dist_fake_run(2, leave_early, &J));
+    ck_assert_int_eq(J.st[0], SSLK_E_DIST);
+    free_job(&J);
+}
+END_TEST
+
+/* sslk_dist_wait_seconds: a thread's time blocked in collectives, per thread. */
+static void waiter(sslk_ctx *ctx, int rank, void *user) {
+    double *out = user;
+    out[2 + rank] = sslk_dist_wait_seconds();
+    size_t total = 0;
+    sslk_status s = sslk_dist_rows(ctx, 1, &total);
+    out[rank] = s == SSLK_OK && total == 2 ? sslk_dist_wait_seconds() - out[2 + rank] : -1;
+}
+
+START_TEST(wait_seconds_counts) {
+    double out[4] = {-1, -1, -1, -1};
+    ck_assert(sslk_dist_wait_seconds() == 0.0); /* this thread never ran a collective */
+    ck_ok(sslk_dist_fake_run(2, waiter, out));
+    ck_assert(out[2] == 0.0 && out[3] == 0.0); /* fresh threads start at 0 */
+    ck_assert_msg(out[0] > 0 && out[1] > 0, "the gather's time was not counted (%g, %g)", out[0], out[1]);
+    ck_assert(sslk_dist_wait_seconds() == 0.0); /* the ranks' threads counted, not this one */
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("train_dist");
     TCase *tc = tcase_create("fake");
@@ -259,6 +461,9 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, ranks_equal_one_process, 0, 8);
     tcase_add_test(tc, local_bn_differs);
     tcase_add_loop_test(tc, resume_on_other_rank_count, 0, 3);
+    tcase_add_loop_test(tc, overlap_same_bits, 0, 2);
+    tcase_add_test(tc, overlap_rank_leaves);
+    tcase_add_test(tc, wait_seconds_counts);
     suite_add_tcase(s, tc);
     return s;
 }
