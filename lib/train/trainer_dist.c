@@ -13,15 +13,31 @@
 #include "nn/walk.h"
 #include "train/trainer_dist.h"
 
-void ssli_train_shard(size_t rows, const sslk_dist *t, size_t *lo, size_t *n) {
-    if (!t) {
-        *lo = 0;
-        *n = rows;
-        return;
+/* The training loader reads only this rank's rows of each global batch. */
+sslk_status ssli_train_shard_loader(sslk_trainer *tr, const sslk_dist *t) {
+    static const char fn[] = "sslk_trainer_fit";
+    if (tr->ld_batch < (size_t)t->world_size)
+        return ssli_err(SSLK_E_SHAPE, "%s: the global batch (%zu rows) is smaller than the %d ranks: every rank needs "
+                        "a row", fn, tr->ld_batch, t->world_size);
+    const int keys[2] = {SSLK_LOADER_SHARD_COUNT, SSLK_LOADER_SHARD_RANK};
+    const int64_t want[2] = {t->world_size, t->rank};
+    for (int i = 0; i < 2; i++) {
+        int64_t v = 0;
+        SSLI_TRY(sslk_loader_get_i64(tr->ld, keys[i], &v));
+        if (v != want[i]) SSLI_TRY(sslk_loader_set_i64(tr->ld, keys[i], want[i])); /* unchanged: no epoch check */
     }
-    const size_t W = (size_t)t->world_size, r = (size_t)t->rank;
-    *lo = rows * r / W;
-    *n = rows * (r + 1) / W - *lo;
+    return SSLK_OK;
+}
+
+sslk_status ssli_train_global_rows(sslk_trainer *tr, const sslk_dist *t, size_t local, size_t *total, bool *empty) {
+    const size_t W = (size_t)t->world_size;
+    size_t *counts = ssli_malloc(tr->ctx, W, sizeof *counts);
+    if (!counts) return ssli_alloc_status();
+    sslk_status s = ssli_dist_counts(tr->ctx, t, local, counts, total, "sslk_trainer_fit(rows per rank)");
+    *empty = false;
+    for (size_t r = 0; s == SSLK_OK && r < W; r++) *empty = *empty || counts[r] == 0;
+    ssli_free(tr->ctx, counts);
+    return s;
 }
 
 /* ---- the gradient all-reduce ---------------------------------------------

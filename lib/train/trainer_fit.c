@@ -185,6 +185,7 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
     SSLI_TRY(prepare(tr));
     const sslk_dist *dist = ssli_dist(tr->ctx);
     ssli_grad_sync *gs = NULL; /* the gradient all-reduce (and its thread) for this fit */
+    if (dist) SSLI_TRY(ssli_train_shard_loader(tr, dist));
     if (dist) SSLI_TRY(ssli_grad_sync_create(tr, dist, &gs));
     sslk_status s = fit_epochs(tr, until, gs);
     ssli_grad_sync_destroy(gs);
@@ -221,16 +222,11 @@ static sslk_status fit_epochs(sslk_trainer *tr, uint64_t until, ssli_grad_sync *
             size_t rows = 0;
             double ts = now_s();
             SSLI_TRY(sslk_loader_next(tr->ld, views, tr->labels, tr->indices, &rows));
-            if (rows == 0) break;
-            if (rows < 2 || (dist && rows < (size_t)dist->world_size)) continue;
-            size_t lo, nloc; /* this rank's slice of the global batch (all of it without a table) */
-            ssli_train_shard(rows, dist, &lo, &nloc);
-            if (lo) {
-                for (size_t v = 0; v < tr->nviews; v++)
-                    memmove(views[v], views[v] + lo * chw, nloc * chw * sizeof(float));
-                memmove(tr->labels, tr->labels + lo, nloc * sizeof *tr->labels);
-                memmove(tr->indices, tr->indices + lo, nloc * sizeof *tr->indices);
-            }
+            const size_t nloc = rows; /* with a table the loader read only this rank's rows */
+            bool empty = false;
+            if (dist) SSLI_TRY(ssli_train_global_rows(tr, dist, nloc, &rows, &empty)); /* every rank decides alike */
+            if (rows == 0 && !dist) break;
+            if (rows < 2 || empty) continue;
             double lr;
             SSLI_TRY(sslk_schedule_warmup_cosine(tr->global_step, warm, total_steps, base, fin, &lr));
             SSLI_TRY(sslk_optim_set_lr_scale(tr->opt, base > 0 ? lr / base : 0.0));
