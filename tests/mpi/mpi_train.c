@@ -1,7 +1,8 @@
 /* Driver of the mpi suite (run under mpirun by run_mpi.py):
  *   mpi_train equal METHOD   5 training steps on P ranks; every rank checks
- *                            its parameters equal rank 0's, rank 0 checks
- *                            they equal one process with the global batch
+ *                            its loader read only its rows and its parameters
+ *                            equal rank 0's, rank 0 checks they equal one
+ *                            process with the global batch
  *   mpi_train kill DIR       checkpoints into DIR; rank 1 dies (SIGKILL)
  *                            after the first checkpoint
  *   mpi_train stall DIR      rank 1 stops calling collectives: the others
@@ -130,13 +131,22 @@ static int run_equal(const sslk_dist *t, const char *mname) {
     sslk_dataset *ds = NULL;
     sslk_trainer *tr = make_trainer(c, &ds, m, 1, 5);
     OK(sslk_trainer_fit(tr, 0));
+    /* the rank's loader read only its rows: 5 steps of its shard of BATCH */
+    sslk_loader *ld = NULL;
+    sslk_loader_stats st = {.struct_size = sizeof st};
+    OK(sslk_trainer_loader(tr, &ld));
+    OK(sslk_loader_stats_get(ld, &st));
+    const uint64_t mine_rows = (uint64_t)(BATCH * (t->rank + 1) / t->world_size - BATCH * t->rank / t->world_size);
+    int bad = st.images != 5 * mine_rows;
+    printf("rank %d: loaded %llu rows in 5 steps (its shard: %llu per step)\n", t->rank,
+           (unsigned long long)st.images, (unsigned long long)mine_rows);
     size_t nl = 0, nm = 0;
     float *local = params(tr, &nl, &nm);
     /* the networks are the same on every rank: compare with rank 0's */
     float *r0 = malloc(nm * sizeof(float));
     memcpy(r0, local, nm * sizeof(float));
     OK(t->broadcast(t->user, r0, nm * sizeof(float), 0) == 0 ? SSLK_OK : SSLK_E_DIST);
-    int bad = memcmp(r0, local, nm * sizeof(float)) != 0;
+    if (memcmp(r0, local, nm * sizeof(float)) != 0) bad = 1;
     if (bad) fprintf(stderr, "rank %d: parameters differ from rank 0's\n", t->rank);
     /* the loss's tensors: the same on every rank, except DIET's head whose
      * row shards, in rank order, make the head: assemble on rank 0 */

@@ -36,6 +36,7 @@ def main():
         rc, out, _ = mpirun(mpirun_exe, np_, [exe, "equal", method], 240)
         assert rc == 0, f"mpirun -np {np_} {method}: exit {rc}"
         assert f"{method} on {np_} ranks" in out, "rank 0 did not report the comparison"
+        assert out.count("loaded ") == np_, "every rank must report the rows its loader read"
         return
     np_ = int(sys.argv[4])
     with tempfile.TemporaryDirectory() as d:

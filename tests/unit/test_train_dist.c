@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -454,6 +456,220 @@ START_TEST(wait_seconds_counts) {
 }
 END_TEST
 
+/* ---- loader shards ---------------------------------------------------------
+ * Every batch of one loader (views, labels, indices), read to the end. */
+typedef struct epoch_rows {
+    size_t nb, rows[64];
+    float *v[2];
+    int32_t lab[256];
+    int64_t idx[256];
+} epoch_rows;
+
+static void read_epoch(sslk_ctx *c, sslk_dataset *ds, const sslk_augment *a, size_t batch, int r, int P,
+                       epoch_rows *out, uint64_t *images) {
+    sslk_loader *ld = NULL;
+    ck_ok(sslk_loader_create(c, ds, a, batch, &ld));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_DROP_LAST, 0));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_WORKERS, 2));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SHARD_COUNT, P));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SHARD_RANK, r));
+    size_t nb = 0, vc, vh, vw;
+    ck_ok(sslk_loader_num_batches(ld, &nb));
+    ck_ok(sslk_loader_view_shape(ld, 0, &vc, &vh, &vw));
+    const size_t per = vc * vh * vw;
+    ck_ok(sslk_loader_begin_epoch(ld, 3));
+    out->nb = nb;
+    size_t off = 0;
+    for (size_t b = 0; b < nb; b++) {
+        float *views[2] = {out->v[0] + off * per, out->v[1] + off * per};
+        ck_ok(sslk_loader_next(ld, views, out->lab + off, out->idx + off, &out->rows[b]));
+        off += out->rows[b];
+    }
+    size_t rows = 99;
+    ck_ok(sslk_loader_next(ld, (float *[]){out->v[0], out->v[1]}, NULL, NULL, &rows));
+    ck_assert_uint_eq(rows, 0); /* the epoch is over */
+    sslk_loader_stats st = {.struct_size = sizeof st};
+    ck_ok(sslk_loader_stats_get(ld, &st));
+    ck_assert_uint_eq(st.images, off); /* this rank's rows only */
+    ck_assert_uint_eq(st.batches, nb);
+    *images = st.images;
+    sslk_loader_destroy(ld);
+}
+
+/* A sharded loader delivers exactly its rows of every global batch (same
+ * items, labels, and bit for bit the same augmented views as one loader),
+ * the partial last batch included; with fewer rows than ranks a rank gets
+ * empty batches but still every batch.  _i: 0 batch 14 on 3 ranks (96 items:
+ * 6 x 14 + 12), 1 batch 3 on 4 ranks. */
+START_TEST(loader_shard_rows) {
+    fill_pixels();
+    const size_t batch = _i == 0 ? 14 : 3;
+    const int P = _i == 0 ? 3 : 4;
+    sslk_ctx *c = NULL;
+    ck_ok(sslk_ctx_create(&c));
+    sslk_dataset *ds = NULL;
+    ck_ok(sslk_dataset_from_memory(c, px, NIMG, SIDE, SIDE, 1, lab, &ds));
+    sslk_augment *a = NULL;
+    ck_ok(sslk_augment_create(c, 2, &a));
+    ck_ok(sslk_augment_recipe(a, "simclr")); /* random crops, flips, jitter: per-item draws */
+    ck_ok(sslk_augment_set_i64(a, -1, SSLK_AUG_SIZE, 6));
+    const size_t per = 6 * 6;
+    epoch_rows *all = calloc(1, sizeof *all), *mine = calloc(1, sizeof *mine);
+    for (int v = 0; v < 2; v++) {
+        all->v[v] = calloc(NIMG * per, sizeof(float));
+        mine->v[v] = calloc(NIMG * per, sizeof(float));
+    }
+    uint64_t images = 0, sum = 0;
+    read_epoch(c, ds, a, batch, 0, 1, all, &images);
+    ck_assert_uint_eq(images, NIMG);
+    for (int r = 0; r < P; r++) {
+        read_epoch(c, ds, a, batch, r, P, mine, &images);
+        sum += images;
+        ck_assert_uint_eq(mine->nb, all->nb);
+        size_t g = 0, l = 0; /* row offsets in all / mine */
+        for (size_t b = 0; b < all->nb; b++) {
+            const size_t n = all->rows[b], lo = n * (size_t)r / (size_t)P, hi = n * (size_t)(r + 1) / (size_t)P;
+            ck_assert_uint_eq(mine->rows[b], hi - lo);
+            for (size_t k = 0; k < hi - lo; k++) {
+                ck_assert_int_eq(mine->idx[l + k], all->idx[g + lo + k]);
+                ck_assert_int_eq(mine->lab[l + k], all->lab[g + lo + k]);
+            }
+            for (int v = 0; v < 2; v++)
+                ck_assert_msg(!memcmp(mine->v[v] + l * per, all->v[v] + (g + lo) * per, (hi - lo) * per * sizeof(float)),
+                              "rank %d batch %zu view %d: pixels differ from one loader's rows", r, b, v);
+            g += n;
+            l += hi - lo;
+        }
+    }
+    ck_assert_uint_eq(sum, NIMG); /* the shards partition the epoch */
+    if (_i == 1) { /* rank 0 of 4 has floor(3 * 1 / 4) = 0 rows of every batch */
+        read_epoch(c, ds, a, batch, 0, P, mine, &images);
+        ck_assert_uint_eq(images, 0);
+        ck_assert_uint_eq(mine->nb, NIMG / 3);
+    }
+    /* rank outside the shard count */
+    sslk_loader *ld = NULL;
+    ck_ok(sslk_loader_create(c, ds, a, batch, &ld));
+    ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SHARD_RANK, 2));
+    ck_status(sslk_loader_begin_epoch(ld, 0), SSLK_E_INVALID_ARG);
+    ck_assert(strstr(sslk_last_error(), "shard_rank = 2 must be below shard_count = 1") != NULL);
+    sslk_loader_destroy(ld);
+    for (int v = 0; v < 2; v++) {
+        free(all->v[v]);
+        free(mine->v[v]);
+    }
+    free(all);
+    free(mine);
+    sslk_augment_destroy(a);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+/* A rank decodes only its rows: with item 5 of 12 corrupt (batch 12, no
+ * shuffle, 3 ranks of 4 rows), rank 1 fails naming it under the FAIL policy
+ * while ranks 0 and 2 never touch it (no failure counted); one unsharded
+ * loader fails. */
+START_TEST(loader_shard_decodes_own_rows) {
+    char dir[] = "/tmp/sslk_shard_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[600];
+    uint8_t rgb[8 * 8 * 3];
+    for (int i = 0; i < 12; i++) {
+        snprintf(path, sizeof path, "%s/%02d.jpg", dir, i);
+        if (i == 5) {
+            write_bytes(path, "\xff\xd8\xff\xe0 not a jpeg", 18);
+            continue;
+        }
+        for (int p = 0; p < 8 * 8 * 3; p++) rgb[p] = (uint8_t)(20 * i + p % 7);
+        tjhandle t = tjInitCompress();
+        unsigned char *jb = NULL;
+        unsigned long jn = 0;
+        ck_assert_int_eq(tjCompress2(t, rgb, 8, 0, 8, TJPF_RGB, &jb, &jn, TJSAMP_444, 95, 0), 0);
+        write_bytes(path, jb, jn);
+        tjFree(jb);
+        tjDestroy(t);
+    }
+    sslk_ctx *c = NULL;
+    ck_ok(sslk_ctx_create(&c));
+    sslk_dataset *ds = NULL;
+    ck_ok(sslk_dataset_open_folder(c, dir, NULL, &ds));
+    sslk_augment *a = NULL;
+    ck_ok(sslk_augment_create(c, 1, &a));
+    ck_ok(sslk_augment_preset(a, -1, SSLK_AUG_PRESET_PLAIN));
+    ck_ok(sslk_augment_set_i64(a, 0, SSLK_AUG_SIZE, 8));
+    float v[12 * 3 * 64];
+    int64_t idx[12];
+    for (int P = 1; P <= 3; P += 2)
+        for (int r = 0; r < P; r++) {
+            sslk_loader *ld = NULL;
+            ck_ok(sslk_loader_create(c, ds, a, 12, &ld));
+            ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SHUFFLE, 0));
+            ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SHARD_COUNT, P));
+            ck_ok(sslk_loader_set_i64(ld, SSLK_LOADER_SHARD_RANK, r));
+            ck_ok(sslk_loader_begin_epoch(ld, 0));
+            size_t rows = 0;
+            sslk_status s = sslk_loader_next(ld, (float *[]){v}, NULL, idx, &rows);
+            sslk_loader_stats st = {.struct_size = sizeof st};
+            ck_ok(sslk_loader_stats_get(ld, &st));
+            if (P == 1 || r == 1) {
+                ck_assert_int_eq(s, SSLK_E_FORMAT);
+                ck_assert(strstr(sslk_last_error(), "05.jpg") != NULL);
+            } else {
+                ck_ok(s);
+                ck_assert_uint_eq(rows, 4);
+                ck_assert_int_eq(idx[0], 4 * r);
+                ck_assert_uint_eq(st.failures, 0);
+            }
+            sslk_loader_destroy(ld);
+        }
+    sslk_augment_destroy(a);
+    sslk_dataset_destroy(ds);
+    sslk_ctx_destroy(c);
+    for (int i = 0; i < 12; i++) {
+        snprintf(path, sizeof path, "%s/%02d.jpg", dir, i);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+END_TEST
+
+/* Each rank of a data-parallel fit loaded only its rows: its loader's
+ * count over 5 steps of a batch of 14 on 3 ranks is 5 x (4, 5, 5). */
+static void count_rows(sslk_ctx *ctx, int rank, void *user) {
+    uint64_t *out = user;
+    sslk_dataset *ds = NULL;
+    sslk_trainer *tr = NULL;
+    sslk_loader *ld = NULL;
+    sslk_loader_stats st = {.struct_size = sizeof st};
+    sslk_status s = sslk_dataset_from_memory(ctx, px, NIMG, SIDE, SIDE, 1, lab, &ds);
+    if (!s) s = sslk_trainer_create(ctx, SSLK_METHOD_VICREG, ds, "flatten,linear:16,bn,relu", "linear:8", &tr);
+    if (!s) s = configure(tr, 1);
+    if (!s) s = sslk_trainer_fit(tr, 0);
+    if (!s) s = sslk_trainer_loader(tr, &ld);
+    if (!s) s = sslk_loader_stats_get(ld, &st);
+    out[rank] = s ? (uint64_t)-1 : st.images;
+    sslk_trainer_destroy(tr);
+    sslk_dataset_destroy(ds);
+}
+
+START_TEST(fit_loads_own_rows) {
+    fill_pixels();
+    uint64_t n[3] = {0, 0, 0};
+    ck_ok(sslk_dist_fake_run(3, count_rows, n));
+    ck_assert_uint_eq(n[0], 5 * 4);
+    ck_assert_uint_eq(n[1], 5 * 5);
+    ck_assert_uint_eq(n[2], 5 * 5);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("train_dist");
     TCase *tc = tcase_create("fake");
@@ -464,6 +680,9 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, overlap_same_bits, 0, 2);
     tcase_add_test(tc, overlap_rank_leaves);
     tcase_add_test(tc, wait_seconds_counts);
+    tcase_add_loop_test(tc, loader_shard_rows, 0, 2);
+    tcase_add_test(tc, loader_shard_decodes_own_rows);
+    tcase_add_test(tc, fit_loads_own_rows);
     suite_add_tcase(s, tc);
     return s;
 }
