@@ -4,7 +4,12 @@
 #ifndef SSLKIT_DIST_INTERNAL_H
 #define SSLKIT_DIST_INTERNAL_H
 
+#include <stddef.h>
+
 #include "core/internal.h"
+
+/* struct_size of the first sslk_dist (before any_thread): still accepted. */
+#define SSLI_DIST_MIN_SIZE offsetof(sslk_dist, any_thread)
 
 /* The context's table when it spans more than one rank, else NULL: callers
  * take their single-process path unchanged when this is NULL. */

@@ -159,7 +159,7 @@ static sslk_status mpi_status(int rc, const char *call, const char *fn) {
 
 sslk_status sslk_dist_mpi_init(double timeout_s, sslk_dist *out) {
     const char *fn = "sslk_dist_mpi_init";
-    SSLI_TRY(ssli_struct_check(out, sizeof(sslk_dist), fn, "out"));
+    SSLI_TRY(ssli_struct_check(out, SSLI_DIST_MIN_SIZE, fn, "out"));
     if (!(timeout_s >= 0 && timeout_s <= 1e7))
         return ssli_err(SSLK_E_INVALID_ARG, "%s: 'timeout_s' = %g, must be in [0, 1e7] seconds (0: default)", fn,
                         timeout_s);

@@ -1,15 +1,12 @@
 /* The context's collectives table: set/get, the filler's error sentence and
  * the checked wrappers the layers call (dist_internal.h).
  * SPDX-License-Identifier: BSD-3-Clause */
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "dist_internal.h"
 
-/* struct_size of the first release of sslk_dist (before any_thread). */
-#define SSLI_DIST_MIN_SIZE offsetof(sslk_dist, any_thread)
 
 static _Thread_local char tl_dist_msg[256];
 

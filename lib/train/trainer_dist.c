@@ -1,10 +1,13 @@
-/* Data-parallel pieces of the training loop (issue 17).  Every rank draws
- * the same global batch order (same loader seed) and keeps a contiguous
- * slice of each batch, so P ranks see exactly the rows one process sees;
- * the losses return the gradient of the GLOBAL loss for the local rows, so
- * summing the parameter gradients over ranks gives the one-process gradient
- * (the "average" of data-parallel training is already inside the losses'
- * 1/N).  Loss-owned tensors (DIET head, MSN prototypes) come out of the loss
+/* Data-parallel pieces of the training loop (issue 17).  Every rank's loader
+ * keeps the global batch order (same seed) and reads, decodes and augments
+ * only its contiguous rows of each batch (SSLK_LOADER_SHARD_*), so P ranks
+ * see exactly the rows one process sees; the losses return the gradient of
+ * the GLOBAL loss for the local rows, so summing the parameter gradients
+ * over ranks gives the one-process gradient (the "average" of data-parallel
+ * training is already inside the losses' 1/N).  The sum runs in buckets,
+ * each handed to a communication thread as soon as the backward has
+ * finished its layers (when the table allows calls from another thread).
+ * Loss-owned tensors (DIET head, MSN prototypes) come out of the loss
  * already global and are left alone.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>

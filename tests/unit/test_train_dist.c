@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -670,6 +671,36 @@ START_TEST(fit_loads_own_rows) {
 }
 END_TEST
 
+/* A table of the first size (before any_thread) is still taken, and reads
+ * as any_thread 0 (no overlap); the fake and a full-size table say 1. */
+START_TEST(table_old_size) {
+    sslk_dist_fake *f = NULL;
+    ck_ok(sslk_dist_fake_create(2, &f));
+    sslk_dist t;
+    memset(&t, 0xab, sizeof t);
+    t.struct_size = offsetof(sslk_dist, any_thread);
+    ck_ok(sslk_dist_fake_table(f, 1, &t));
+    ck_assert_uint_eq(t.struct_size, offsetof(sslk_dist, any_thread)); /* any_thread left alone */
+    sslk_ctx *c = NULL;
+    ck_ok(sslk_ctx_create(&c));
+    ck_ok(sslk_ctx_set_dist(c, &t));
+    sslk_dist got = {.struct_size = sizeof got};
+    ck_ok(sslk_ctx_get_dist(c, &got));
+    ck_assert_int_eq(got.any_thread, 0);
+    ck_assert_int_eq(got.rank, 1);
+    t.struct_size = sizeof t;
+    ck_ok(sslk_dist_fake_table(f, 1, &t));
+    ck_assert_int_eq(t.any_thread, 1);
+    ck_ok(sslk_ctx_set_dist(c, &t));
+    ck_ok(sslk_ctx_get_dist(c, &got));
+    ck_assert_int_eq(got.any_thread, 1);
+    t.struct_size = offsetof(sslk_dist, any_thread) - 1;
+    ck_status(sslk_ctx_set_dist(c, &t), SSLK_E_INVALID_ARG);
+    sslk_ctx_destroy(c);
+    sslk_dist_fake_destroy(f);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("train_dist");
     TCase *tc = tcase_create("fake");
@@ -683,6 +714,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, loader_shard_rows, 0, 2);
     tcase_add_test(tc, loader_shard_decodes_own_rows);
     tcase_add_test(tc, fit_loads_own_rows);
+    tcase_add_test(tc, table_old_size);
     suite_add_tcase(s, tc);
     return s;
 }
