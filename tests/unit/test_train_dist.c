@@ -586,7 +586,8 @@ START_TEST(loader_shard_decodes_own_rows) {
     for (int i = 0; i < 12; i++) {
         snprintf(path, sizeof path, "%s/%02d.jpg", dir, i);
         if (i == 5) {
-            write_bytes(path, "\xff\xd8\xff\xe0 not a jpeg", 18);
+            static const char bad[] = "\xff\xd8\xff\xe0 not a jpeg";
+            write_bytes(path, bad, sizeof bad - 1);
             continue;
         }
         for (int p = 0; p < 8 * 8 * 3; p++) rgb[p] = (uint8_t)(20 * i + p % 7);
