@@ -1,6 +1,6 @@
 /* bench_dist: data-parallel training throughput.  Run it under mpirun:
  *
- *   for P in 1 2 4; do mpirun --oversubscribe -np $P build/bench/bench_dist [method] [steps] [overlap|blocking]; done
+ *   for P in 1 2 4; do mpirun --oversubscribe -np $P build/bench/bench_dist [method] [steps] [overlap|blocking] [local-bn]; done
  *
  * Each rank trains with 1 thread on its shard of a fixed global batch (256
  * synthetic 28x28 images of 4096, MLP encoder and projector); after 3 warm-up
@@ -10,7 +10,9 @@
  * training thread was blocked in collectives (sslk_dist_wait_seconds: the
  * communication not hidden behind the backward; waiting for the slowest
  * rank included in both).  "blocking" clears the table's any_thread: the
- * all-reduce then runs after the backward.  Without mpirun it runs as one
+ * all-reduce then runs after the backward.  "local-bn" turns SyncBN off
+ * (per-rank batch statistics): its backward all-reduces wait behind the
+ * queued buckets, which limits the overlap.  Without mpirun it runs as one
  * process (no table).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
@@ -57,6 +59,7 @@ int main(int argc, char **argv) {
     const char *mname = argc > 1 ? argv[1] : "vicreg";
     const int steps = argc > 2 ? atoi(argv[2]) : 20;
     const int blocking = argc > 3 && !strcmp(argv[3], "blocking");
+    const int local_bn = argc > 4 && !strcmp(argv[4], "local-bn");
     if (steps <= WARM) return fprintf(stderr, "bench_dist: steps must exceed %d\n", WARM), 2;
     sslk_dist t = {.struct_size = sizeof t, .world_size = 1};
     const int dist = sslk_dist_mpi_launched();
@@ -86,6 +89,13 @@ int main(int argc, char **argv) {
     CK(sslk_trainer_set_i64(tr, SSLK_TRAIN_EPOCHS, epochs));
     CK(sslk_trainer_set_i64(tr, SSLK_TRAIN_WORKERS, 1));
     CK(sslk_trainer_set_i64(tr, SSLK_TRAIN_MONITOR_EVERY, 0));
+    if (local_bn) {
+        sslk_model *mm = NULL;
+        CK(sslk_trainer_encoder(tr, &mm));
+        CK(sslk_model_set_i64(mm, SSLK_MODEL_SYNC_BN, 0));
+        CK(sslk_trainer_projector(tr, &mm));
+        CK(sslk_model_set_i64(mm, SSLK_MODEL_SYNC_BN, 0));
+    }
     if (m == SSLK_METHOD_DIET) CK(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, NIMG));
     timing T = {.steps = (uint64_t)epochs * 16, .warm = WARM};
     CK(sslk_trainer_set_callbacks(tr, on_step, NULL, &T));
@@ -93,9 +103,10 @@ int main(int argc, char **argv) {
     const double secs = T.t1 - T.t0, comm = T.c1 - T.c0, exposed = T.w1 - T.w0;
     /* the slowest rank sets the pace: report rank 0 (every rank waits at each step) */
     if (t.rank == 0) {
-        printf("%-8s ranks %d  threads 1  global batch 256  %-8s  steps/s %7.2f  images/s %7.0f  comm %5.1f%%  "
+        printf("%-8s ranks %d  threads 1  global batch 256  %-8s %s steps/s %7.2f  images/s %7.0f  comm %5.1f%%  "
                "exposed %5.1f%% of a step\n",
                mname, t.world_size, t.world_size == 1 ? "-" : t.any_thread ? "overlap" : "blocking",
+               local_bn ? "local-bn" : "sync-bn ",
                (double)(T.steps - WARM) / secs, 256.0 * (double)(T.steps - WARM) / secs, 100.0 * comm / secs,
                100.0 * exposed / secs);
     }
