@@ -11,9 +11,10 @@
  * communication not hidden behind the backward; waiting for the slowest
  * rank included in both).  "blocking" clears the table's any_thread: the
  * all-reduce then runs after the backward.  "local-bn" turns SyncBN off
- * (per-rank batch statistics): its backward all-reduces wait behind the
- * queued buckets, which limits the overlap.  Without mpirun it runs as one
- * process (no table).
+ * (per-rank batch statistics; with SyncBN on, its backward all-reduces wait
+ * behind the queued buckets, which limits the overlap).  Without mpirun it
+ * runs as one process (no table).
+ * `bench_dist loss ...`: the losses alone on the in-process fake (bench_dist_loss.c).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,10 @@ static int on_step(void *user, const sslk_train_progress *p) {
         }                                                                                              \
     } while (0)
 
+int bench_dist_loss(int argc, char **argv); /* bench_dist_loss.c */
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "loss")) return bench_dist_loss(argc - 1, argv + 1);
     const char *mname = argc > 1 ? argv[1] : "vicreg";
     const int steps = argc > 2 ? atoi(argv[2]) : 20;
     const int blocking = argc > 3 && !strcmp(argv[3], "blocking");

@@ -90,6 +90,11 @@ int main(int argc, char **argv) {
         {"barlow_512_8192 ", "Barlow Twins (512, 8192)", SSLK_LOSS_BARLOW_TWINS, 512, 8192, 0, 2},
         {"negcos_512_128 ", "SimSiam neg. cosine (512, 128)", SSLK_LOSS_NEGCOS, 512, 128, 0, 4},
         {"negcos_2048_256 ", "SimSiam neg. cosine (2048, 256)", SSLK_LOSS_NEGCOS, 2048, 256, 0, 4},
+        /* issue 21: DINO at the VICReg sizes (n, K), the official 2 global + 8 local
+         * student crops and 2 teacher views */
+        {"dino_256_2048 ", "DINO (256, K 2048, 10+2 views)", SSLK_LOSS_DINO, 256, 2048, 0, 12},
+        {"dino_1024_2048 ", "DINO (1024, K 2048, 10+2 views)", SSLK_LOSS_DINO, 1024, 2048, 0, 12},
+        {"dino_512_8192 ", "DINO (512, K 8192, 10+2 views)", SSLK_LOSS_DINO, 512, 8192, 0, 12},
     };
     const size_t nrows = sizeof rows / sizeof rows[0];
 

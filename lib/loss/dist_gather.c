@@ -1,23 +1,28 @@
-/* Losses across ranks, by gathering the batch: every rank receives all rows
+/* Losses across ranks: the agreement step, the dispatch to the kinds' own
+ * paths, and the fallback by gathering the batch: every rank receives all rows
  * of every view (allgatherv through the context's table), computes the loss
  * of the global batch with the single-process code, and keeps the gradient
  * rows of its own slice.  This is exact by construction (the same arithmetic
  * as one process holding all rows, in rank order), and the backward of the
  * gather is the slice: each rank already holds the full gradient of the
  * gathered rows, so "sum over ranks, then slice" reduces to the slice.
- * Owned parameter gradients (MSN prototypes, DIET head) come out as the full
- * global gradient, identical on every rank.
- * Used for the kinds whose batch statistics are O(B^2) or per-sample
- * (docs/distributed.md); VICReg and LogDet all-reduce d x d statistics instead
- * when the global batch is at least 2d rows (dist_vicreg.c, dist_logdet.c); DIET shards its head
- * (dist_diet.c).
+ * The fallback serves the kinds whose batch statistics are O(B^2) or that
+ * are cheap to gather (pairwise-distance VICReg, VICReg / LogDet below 2d
+ * rows, xent, Barlow Twins, negative cosine: docs/distributed.md).  Own
+ * paths: VICReg and LogDet all-reduce d x d statistics from 2d rows on
+ * (dist_vicreg.c, dist_logdet.c); DIET shards its head (dist_diet.c);
+ * NT-Xent / InfoNCE and MSN compute only their own rows (dist_infonce.c,
+ * dist_infonce_sym.c, dist_msn.c); DINO its own rows with one all-reduce
+ * (dino.c).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
 
 #include "dist/dist_internal.h"
 #include "loss_dist.h"
 
-enum { META_STATUS, META_D, META_V, META_IDX, META_TGT, META_N };
+/* META_GRAD: whether gradients are asked; MSN and DIET all-reduce in backward only, so a
+ * rank asking when another does not would leave it waiting */
+enum { META_STATUS, META_D, META_V, META_IDX, META_TGT, META_GRAD, META_N };
 
 sslk_status ssli_loss_dist_agree(sslk_loss *L, const sslk_dist *t, sslk_status local, const ssli_loss_in *in,
                                  size_t *counts, size_t *total, const char *fn) {
@@ -28,6 +33,7 @@ sslk_status ssli_loss_dist_agree(sslk_loss *L, const sslk_dist *t, sslk_status l
     mine[META_V] = local ? 0 : (double)in->nviews;
     mine[META_IDX] = local ? 0 : (double)(in->indices != NULL);
     mine[META_TGT] = local ? 0 : (double)(in->targets != NULL);
+    mine[META_GRAD] = local ? 0 : (double)(in->grads != NULL);
     double *all = ssli_malloc(L->ctx, W * META_N + 1, sizeof(double));
     size_t *six = ssli_malloc(L->ctx, W, sizeof(size_t));
     sslk_status s = all && six ? SSLK_OK : ssli_alloc_status();
@@ -47,7 +53,8 @@ sslk_status ssli_loss_dist_agree(sslk_loss *L, const sslk_dist *t, sslk_status l
                                  k == META_D   ? "d"
                                  : k == META_V ? "num_views"
                                  : k == META_IDX ? "indices (1 = given)"
-                                                 : "targets (1 = given)",
+                                 : k == META_TGT ? "targets (1 = given)"
+                                                 : "gradients (1 = asked)",
                                  m[k], t->rank, mine[k]);
         }
     }
@@ -124,6 +131,15 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
             s = ssli_loss_dist_logdet(L, t, in, N, value, fn);
         else if (L->vt->kind == SSLK_LOSS_DIET)
             s = ssli_loss_dist_diet(L, t, in, counts, N, value, fn);
+        /* each rank its own rows against gathered keys / all-reduced sums */
+        else if (L->vt->kind == SSLK_LOSS_INFONCE)
+            s = ssli_loss_dist_infonce(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_INFONCE_SYMMETRIC)
+            s = ssli_loss_dist_infonce_sym(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_MSN)
+            s = ssli_loss_dist_msn(L, t, in, counts, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_DINO) /* per-row loss: no gather (issue 21) */
+            s = ssli_loss_dist_dino(L, t, in, N, value, fn);
         else
             s = ssli_loss_dist_gather_compute(L, t, in, counts, N, value, fn);
     }

@@ -12,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "loss_dist.h"
 #include "loss_internal.h"
 
 static const ssli_setting_def infonce_defs[] = {
@@ -40,10 +41,8 @@ static int cmp_id_row(const void *a, const void *b) {
     return (x->row > y->row) - (x->row < y->row);
 }
 
-/* Groups of rows sharing a sample id: perm lists rows grouped, gstart/glen
- * give each row's group.  Returns the number of groups, 0 on a singleton. */
-static sslk_status group_rows(const sslk_ctx *ctx, const ssli_loss_in *in, size_t T, size_t *perm,
-                              size_t *gstart, size_t *glen, size_t *ngroups) {
+sslk_status ssli_infonce_group_rows(const sslk_ctx *ctx, const ssli_loss_in *in, size_t T, size_t *perm,
+                                    size_t *gstart, size_t *glen, size_t *ngroups) {
     id_row *tmp = ssli_malloc(ctx, T, sizeof *tmp);
     if (!tmp) return ssli_alloc_status();
     for (size_t a = 0; a < T; a++) {
@@ -97,6 +96,8 @@ const ssli_loss_vt ssli_loss_infonce_vt = {
 
 #else /* ---- template ---------------------------------------------------- */
 
+#include "infonce_rows.h"
+
 static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T, double *value) {
     const sslk_ctx *ctx = L->ctx;
     const size_t n = in->n, d = in->d;
@@ -119,7 +120,7 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     size_t *gstart = ssli_carve(&p, T * sizeof(size_t));
     size_t *glen = ssli_carve(&p, T * sizeof(size_t));
     size_t ngroups = 0;
-    SSLI_TRY(group_rows(ctx, in, T, perm, gstart, glen, &ngroups));
+    SSLI_TRY(ssli_infonce_group_rows(ctx, in, T, perm, gstart, glen, &ngroups));
     const double scale =
         ssli_loss_setting(L, SSLK_INFONCE_VIEW_REDUCTION) == SSLK_REDUCE_SUM ? (double)T / (double)ngroups : 1.0;
     const double c = scale / (double)T;
@@ -130,28 +131,11 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     /* With |S| <= 1/tau, exp(S - m_a) cannot underflow and exp(m_a - m_b) cannot
      * overflow in float when 2/tau < 80: then pass 2 reuses pass 1's exponentials. */
     const bool fast = want && 2.0 / tau < 80.0;
-    /* pass 1 (read-only unless fast): positives' log-sum-exp (per-sample term) and the
-     * log-sum-exp over every other row (batch statistic) */
+    /* pass 1 (read-only unless fast): positives' and all rows' log-sum-exp (infonce_rows.h) */
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (long long ai = 0; ai < (long long)T; ai++) {
         const size_t a = (size_t)ai;
-        R *s = S + a * T;
-        const size_t *grp = perm + gstart[a];
-        double mp = -INFINITY;
-        for (size_t k = 0; k < glen[a]; k++)
-            if (grp[k] != a && (double)s[grp[k]] > mp) mp = (double)s[grp[k]];
-        double sp = 0;
-        for (size_t k = 0; k < glen[a]; k++)
-            if (grp[k] != a) sp += exp((double)s[grp[k]] - mp);
-        lpos[a] = mp + log(sp);
-        R self = s[a];
-        s[a] = (R)-INFINITY;
-        R m = (R)F(ssli_row_max)(s, T);
-        /* fast path: keep E = exp(S - m) for pass 2 (one exp per logit) */
-        double sum = F(ssli_row_expsum)(s, fast ? s : NULL, T, m); /* self term exp(-inf) ~ 0 */
-        if (!fast) s[a] = self;
-        mrow[a] = (double)m;
-        lall[a] = (double)m + log(sum);
+        F(infonce_row_lse)(S + a * T, a, T, perm + gstart[a], glen[a], fast, &lpos[a], &mrow[a], &lall[a]);
     }
     double sum_pos = 0, sum_all = 0;
     for (size_t a = 0; a < T; a++) {
@@ -164,16 +148,11 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
     if (!want) return SSLK_OK;
 
     /* pass 2: (G + G^T)_ab = c (P_ab + P_ba) - c (Ppos_ab + Ppos_ba), using the
-     * symmetry of S (P_ba = exp(S_ab - lse_b)); no transposition needed */
+     * symmetry of S; no transposition needed (infonce_rows.h) */
     if (fast)
         for (size_t b = 0; b < T; b++) lr[b] = (R)(c * exp(-lall[b])); /* c exp(-lse_b) */
     else
         for (size_t b = 0; b < T; b++) lr[b] = (R)lall[b];
-    /* positive entries: c (P_ab - Ppos_ab + P_ba - Ppos_ba) with P - Ppos = Ppos expm1(lpos - lse)
-     * (= -Ppos (1 - e^{-l}), l the anchor's loss).  Written as a difference it cancels to
-     * nothing near saturation (P_ab -> 1): 2.6e-2 relative gradient error at loss 1e-5.
-     * Computed from the stored logit (or its exponential), never from a recomputed dot
-     * product, whose rounding differs from the Gram's and left 1e-6 of 1 - 1 behind. */
     double *em1 = mrow + T; /* scratch after mrow: T doubles */
     for (size_t a = 0; a < T; a++) em1[a] = expm1(lpos[a] - lall[a]);
     size_t maxg = 1;
@@ -183,28 +162,12 @@ static sslk_status F(infonce_run)(sslk_loss *L, const ssli_loss_in *in, size_t T
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (long long ai = 0; ai < (long long)T; ai++) {
         const size_t a = (size_t)ai;
-        R *s = S + a * T;
-        const size_t *grp = perm + gstart[a];
         int th = 0;
 #ifdef _OPENMP
         th = omp_get_thread_num();
 #endif
-        double *pv = posv + (size_t)th * maxg;
-        for (size_t k = 0; k < glen[a]; k++) {
-            size_t b = grp[k];
-            if (b == a) continue;
-            double x = (double)s[b]; /* E_ab = exp(S_ab - m_a) (fast) or S_ab */
-            double ea = fast ? x * exp(mrow[a] - lpos[a]) : exp(x - lpos[a]);
-            double eb = fast ? x * exp(mrow[a] - lpos[b]) : exp(x - lpos[b]);
-            pv[k] = c * (ea * em1[a] + eb * em1[b]);
-        }
-        if (fast) /* E_ab (c / sum_a + c exp(m_a - lse_b)) */
-            F(ssli_row_affine)(s, T, (R)(c * exp(mrow[a] - lall[a])), (R)exp(mrow[a]), lr);
-        else
-            F(ssli_row_softmax2)(s, T, lr[a], lr, (R)c);
-        s[a] = 0;
-        for (size_t k = 0; k < glen[a]; k++)
-            if (grp[k] != a) s[grp[k]] = (R)pv[k];
+        F(infonce_row_grad)(S + a * T, a, T, perm + gstart[a], glen[a], fast, c, mrow[a], lall[a], lpos, em1, lr,
+                            posv + (size_t)th * maxg);
     }
     ssli_free(ctx, posv);
     GEMM(ctx, false, false, T, d, T, (R)(1.0 / tau), S, T, U, d, (R)0, dU, d);

@@ -11,6 +11,8 @@
 #ifndef SSLI_IN_TEMPLATE
 #include <string.h>
 
+#include "dist/dist_internal.h"
+#include "loss_dist.h"
 #include "loss_internal.h"
 
 static const ssli_setting_def msn_defs[] = {
@@ -75,8 +77,11 @@ void ssli_msn_power_law(size_t K, double tau, double *pi) {
  * per iteration each prototype column is scaled to mass 1/K, then each sample
  * row to 1 (the official code scales rows to 1/B and multiplies by B at the
  * end; the global 1/sum(Q) is absorbed by the first column scaling).
- * cs: K doubles of scratch. */
-void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs, int nt) {
+ * cs: K doubles of scratch.  Across ranks (dist) the prototype masses are
+ * all-reduced each iteration (the official distributed_sinkhorn), the rows
+ * stay local. */
+sslk_status ssli_msn_sinkhorn_dist(double *T, size_t B, size_t K, int iters, double *cs, int nt,
+                                   const sslk_dist *dist, const char *fn) {
     const long long nb = (long long)((K + 63) / 64);
     for (int it = 0; it < iters; it++) {
         /* prototype masses: column blocks, rows in order (thread-count independent) */
@@ -86,10 +91,11 @@ void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs, int
             for (size_t k = k0; k < k1; k++) cs[k] = 0;
             for (size_t b = 0; b < B; b++)
                 for (size_t k = k0; k < k1; k++) cs[k] += T[b * K + k];
-            /* divisor, not reciprocal: 1 / (mass K) overflows for a denormal mass,
-             * while t / (mass K) <= 1 / K since t is part of the mass */
-            for (size_t k = k0; k < k1; k++) cs[k] = cs[k] > 0 ? cs[k] * (double)K : 0.0;
         }
+        if (dist) SSLI_TRY(ssli_dist_allreduce_f64(dist, cs, K, fn));
+        /* divisor, not reciprocal: 1 / (mass K) overflows for a denormal mass,
+         * while t / (mass K) <= 1 / K since t is part of the mass */
+        for (size_t k = 0; k < K; k++) cs[k] = cs[k] > 0 ? cs[k] * (double)K : 0.0;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long bi = 0; bi < (long long)B; bi++) {
             double *t = T + (size_t)bi * K, rs = 0;
@@ -98,12 +104,18 @@ void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs, int
                 for (size_t k = 0; k < K; k++) t[k] /= rs; /* rows sum to 1 (= B x the 1/B mass) */
         }
     }
+    return SSLK_OK;
+}
+
+void ssli_msn_sinkhorn(double *T, size_t B, size_t K, int iters, double *cs, int nt) {
+    (void)ssli_msn_sinkhorn_dist(T, B, K, iters, cs, nt, NULL, NULL); /* no collective: cannot fail */
 }
 
 #define SSLI_LOSS_TEMPLATE "msn.c"
 #include "loss_template.h"
 
-static sslk_status msn_compute(sslk_loss *L, const ssli_loss_in *in, double *value) {
+/* The kind's checks; N: the rows of all ranks. */
+sslk_status ssli_msn_check(sslk_loss *L, const ssli_loss_in *in, size_t N) {
     const char *fn = "sslk_loss_compute(msn)";
     if (!in->targets) return ssli_err(SSLK_E_INVALID_ARG, "%s: 'targets' is NULL (MSN needs n x d targets)", fn);
     if (in->indices) return ssli_err(SSLK_E_INVALID_ARG, "%s: MSN takes no indices", fn);
@@ -112,11 +124,20 @@ static sslk_status msn_compute(sslk_loss *L, const ssli_loss_in *in, double *val
         return ssli_err(SSLK_E_SHAPE, "%s: inputs have d = %zu columns, the prototypes have dim = %zu", fn, in->d, L->pcols);
     if ((int)ssli_loss_setting(L, SSLK_MSN_PRIOR) == SSLK_MSN_PRIOR_USER && (!L->prior || L->prior_k != L->prows))
         return ssli_err(SSLK_E_STATE, "%s: prior = user but no prior vector of length %zu was set", fn, L->prows);
-    if ((size_t)in->nviews * in->n > ((size_t)1 << 28) || L->prows > ((size_t)1 << 24))
+    if (N > ((size_t)1 << 28) || (size_t)in->nviews * N > ((size_t)1 << 28) || L->prows > ((size_t)1 << 24))
         return ssli_err(SSLK_E_OVERFLOW, "%s: too many anchors or prototypes", fn);
     /* caller-writable through sslk_loss_param: NaN / Inf would poison every logit */
-    SSLI_TRY(ssli_loss_check_param(L, fn));
-    return ssli_loss_double(L) ? msn_run_d(L, in, value) : msn_run_f(L, in, value);
+    return ssli_loss_check_param(L, fn);
+}
+
+sslk_status ssli_msn_run(sslk_loss *L, const ssli_loss_in *in, const sslk_dist *t, size_t N, double *value,
+                         const char *fn) {
+    return ssli_loss_double(L) ? msn_run_d(L, in, t, N, value, fn) : msn_run_f(L, in, t, N, value, fn);
+}
+
+static sslk_status msn_compute(sslk_loss *L, const ssli_loss_in *in, double *value) {
+    SSLI_TRY(ssli_msn_check(L, in, in->n));
+    return ssli_msn_run(L, in, NULL, in->n, value, "sslk_loss_compute(msn)");
 }
 
 const ssli_loss_vt ssli_loss_msn_vt = {
@@ -125,9 +146,11 @@ const ssli_loss_vt ssli_loss_msn_vt = {
 
 #else /* ---- template ---------------------------------------------------- */
 
-static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *value) {
+/* t: across ranks (NULL: one process), N the rows of all ranks. */
+static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, const sslk_dist *t, size_t N, double *value,
+                              const char *fn) {
     const sslk_ctx *ctx = L->ctx;
-    const size_t n = in->n, d = in->d, K = L->prows, M = in->nviews * n;
+    const size_t n = in->n, d = in->d, K = L->prows, M = in->nviews * n, Mg = in->nviews * N;
     const double tau = ssli_loss_setting(L, SSLK_MSN_TEMPERATURE);
     const double ttau = tau * ssli_loss_setting(L, SSLK_MSN_SHARPEN);
     const int iters = (int)ssli_loss_setting(L, SSLK_MSN_SINKHORN_ITERATIONS);
@@ -139,7 +162,8 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     const double ls = ssli_loss_setting(L, SSLK_MSN_LABEL_SMOOTHING), lsK = ls / (double)K;
     size_t bytes = 2 * SSLI_RUP(M * d * sizeof(R)) + SSLI_RUP(n * d * sizeof(R)) + 2 * SSLI_RUP(K * d * sizeof(R)) +
                    SSLI_RUP(M * K * sizeof(R)) + SSLI_RUP((n + 1) * K * sizeof(R)) + SSLI_RUP(n * K * sizeof(double)) +
-                   3 * SSLI_RUP(M * sizeof(double)) + SSLI_RUP(n * sizeof(double)) + 5 * SSLI_RUP(K * sizeof(double));
+                   3 * SSLI_RUP(M * sizeof(double)) + SSLI_RUP(n * sizeof(double)) + 4 * SSLI_RUP(K * sizeof(double)) +
+                   SSLI_RUP((K + 2) * sizeof(double));
     char *p = ssli_loss_workspace(L, bytes);
     if (!p) return ssli_alloc_status();
     R *Zh = ssli_carve(&p, M * d * sizeof(R));
@@ -155,7 +179,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     double *ent = ssli_carve(&p, M * sizeof(double));
     double *rh = ssli_carve(&p, n * sizeof(double));
     double *rq = ssli_carve(&p, K * sizeof(double));
-    double *pbar = ssli_carve(&p, K * sizeof(double));
+    double *pbar = ssli_carve(&p, (K + 2) * sizeof(double)); /* + the cross-entropy and entropy sums */
     double *logpi = ssli_carve(&p, K * sizeof(double));
     double *g = ssli_carve(&p, K * sizeof(double));
     double *cs = ssli_carve(&p, K * sizeof(double));
@@ -204,7 +228,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         }
         for (size_t k = 0; k < K; k++) o[k] /= s;
     }
-    if (iters > 0) ssli_msn_sinkhorn(Tt, n, K, iters, cs, ssli_loss_nt(ctx, n * K * 4));
+    if (iters > 0) SSLI_TRY(ssli_msn_sinkhorn_dist(Tt, n, K, iters, cs, ssli_loss_nt(ctx, n * K * 4), t, fn));
 
     /* targets in the working type, and their row sums (1 up to rounding) */
 #pragma omp parallel for schedule(static) num_threads(nt)
@@ -240,7 +264,7 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
             ent[i] = h;
         }
     }
-    /* pbar: column means over anchors (batch statistic), thread-count independent */
+    /* pbar: column sums over anchors (batch statistic), thread-count independent */
     long long nb = (long long)((K + 63) / 64);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (long long q = 0; q < nb; q++) {
@@ -248,8 +272,14 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
         double acc[64] = {0};
         for (size_t i = 0; i < M; i++)
             for (size_t k = k0; k < k1; k++) acc[k - k0] += (double)P[i * K + k];
-        for (size_t k = k0; k < k1; k++) pbar[k] = (1.0 - ls) * acc[k - k0] / (double)M + lsK;
+        for (size_t k = k0; k < k1; k++) pbar[k] = acc[k - k0];
     }
+    double ce = 0, et = 0;
+    for (size_t i = 0; i < M; i++) ce += lse[i], et += ent[i];
+    pbar[K] = ce, pbar[K + 1] = et;
+    if (t) SSLI_TRY(ssli_dist_allreduce_f64(t, pbar, K + 2, fn)); /* over all ranks' anchors */
+    ce = pbar[K], et = pbar[K + 1];
+    for (size_t k = 0; k < K; k++) pbar[k] = (1.0 - ls) * pbar[k] / (double)Mg + lsK;
     if (prior == SSLK_MSN_PRIOR_UNIFORM)
         for (size_t k = 0; k < K; k++) logpi[k] = -log((double)K);
     else {
@@ -270,16 +300,14 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
             g[k] = log(pb > 1e-300 ? pb : 1e-300) - logpi[k];
         }
     }
-    double ce = 0, et = 0;
-    for (size_t i = 0; i < M; i++) ce += lse[i], et += ent[i];
-    L->terms[0] = ce / (double)M;
+    L->terms[0] = ce / (double)Mg;
     L->terms[1] = kl;
-    L->terms[2] = et / (double)M;
+    L->terms[2] = et / (double)Mg;
     *value = L->terms[0] + lam * kl + lament * L->terms[2];
     if (!want) return SSLK_OK;
 
     /* dL/dlogits = [P - T + lam P (g - P.g) - lament P (log P + H)] / M, in place */
-    const double invM = 1.0 / (double)M;
+    const double invM = 1.0 / (double)Mg;
     R *gr = TL + n * K; /* g in the working type (spare row block after the targets) */
     for (size_t k = 0; k < K; k++) gr[k] = (R)g[k];
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
@@ -315,6 +343,9 @@ static sslk_status F(msn_run)(sslk_loss *L, const ssli_loss_in *in, double *valu
     }
     GEMM(ctx, false, false, M, d, K, (R)(1.0 / tau), P, K, Qh, d, (R)0, dZ, d);
     GEMM(ctx, true, false, K, d, M, (R)(1.0 / tau), P, K, Zh, d, (R)0, dQ, d);
+    if (t) /* the prototypes' gradient over all ranks' anchors, identical on every rank */
+        SSLI_TRY(sizeof(R) == sizeof(float) ? ssli_dist_allreduce_f32(t, (float *)(void *)dQ, K * d, fn)
+                                            : ssli_dist_allreduce_f64(t, (double *)(void *)dQ, K * d, fn));
     F(ssli_loss_normalize_back_views)(ctx, Zh, dZ, rz, in->nviews, n, d, in->grads);
     F(ssli_loss_normalize_back)(ctx, Qh, dQ, rq, K, d, L->param.grad, true);
     return SSLK_OK;

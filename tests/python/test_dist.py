@@ -162,6 +162,93 @@ def test_msn_and_diet_param_grads_across_ranks():
         np.testing.assert_allclose(dp, dref_p[lo:hi], rtol=1e-9, atol=1e-12)
 
 
+def numpy_ntxent(views, tau):
+    """NT-Xent over the V x N stack, positives = the other views of the sample
+    (summed inside the log), self excluded, mean over anchors."""
+    z = np.concatenate([v.astype(np.float64) for v in views])
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    n, T = views[0].shape[0], z.shape[0]
+    s = z @ z.T / tau
+    np.fill_diagonal(s, -np.inf)
+    same = (np.arange(T)[:, None] % n == np.arange(T)[None, :] % n) & ~np.eye(T, dtype=bool)
+    lse = np.log(np.exp(s).sum(1))
+    lpos = np.log(np.where(same, np.exp(s), 0).sum(1))
+    return np.mean(lse - lpos)
+
+
+def test_local_rows_ntxent_symmetric_msn_float():
+    """The kinds that compute only their own rows across ranks (NT-Xent with 3
+    views, symmetric InfoNCE, MSN with Sinkhorn), float32, through Python
+    callbacks (float all-reduces included): equal to one process, and
+    NT-Xent's value to a numpy reference."""
+    rng = np.random.default_rng(17)
+    N, d, K = sum(SHARDS), 6, 5
+    views = [rng.normal(size=(N, d)).astype(np.float32) for _ in range(3)]
+    targets = rng.normal(size=(N, d)).astype(np.float32)
+    ref = sslkit.Loss("infonce", temperature=0.3).compute(*views)
+    assert ref[0] == pytest.approx(numpy_ntxent(views, 0.3), rel=1e-5)
+    sym = sslkit.Loss("infonce_symmetric", temperature=0.2).compute(views[0], views[1])
+    msn = sslkit.Loss("msn", num_prototypes=K, dim=d)
+    mref = msn.compute(np.stack(views[:2]), targets)
+    mref_p = msn.param_grads["prototypes"].copy()
+    world = PyWorld(3)
+    sl = shards(N)
+
+    def rank_fn(r):
+        ctx = sslkit.Context()
+        dist.set_dist(ctx, world.table(r))
+        a = sslkit.Loss("infonce", ctx=ctx, temperature=0.3).compute(*[v[sl[r]] for v in views])
+        b = sslkit.Loss("infonce_symmetric", ctx=ctx, temperature=0.2).compute(views[0][sl[r]], views[1][sl[r]])
+        m = sslkit.Loss("msn", ctx=ctx, num_prototypes=K, dim=d)
+        c = m.compute(np.stack([views[0][sl[r]], views[1][sl[r]]]), targets[sl[r]])
+        return a, b, c, m.param_grads["prototypes"].copy()
+
+    for r, (a, b, c, p) in enumerate(run_ranks(3, rank_fn)):
+        assert a[0] == pytest.approx(ref[0], rel=1e-6)
+        for v in range(3):
+            np.testing.assert_allclose(a[1 + v], ref[1 + v][sl[r]], rtol=1e-5, atol=1e-7)
+        assert b[0] == pytest.approx(sym[0], rel=1e-6)
+        for v in range(2):
+            np.testing.assert_allclose(b[1 + v], sym[1 + v][sl[r]], rtol=1e-5, atol=1e-7)
+        assert c[0] == pytest.approx(mref[0], rel=1e-6)
+        np.testing.assert_allclose(c[1].reshape(2, -1, d), mref[1].reshape(2, N, d)[:, sl[r]], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(p, mref_p, rtol=1e-5, atol=1e-7)
+
+
+def test_ntxent_across_ranks_matches_torch():
+    """NT-Xent's gradient of each rank's rows against torch autograd of the
+    global loss (skipped without torch)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(23)
+    N, d, tau = sum(SHARDS), 6, 0.25
+    views = [rng.normal(size=(N, d)).astype(np.float32) for _ in range(2)]
+    zs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in views]
+    z = torch.nn.functional.normalize(torch.cat(zs), dim=1)
+    s = z @ z.T / tau
+    s = s.masked_fill(torch.eye(2 * N, dtype=torch.bool), float("-inf"))
+    pos = torch.cat([torch.arange(N, 2 * N), torch.arange(N)])
+    loss = torch.nn.functional.cross_entropy(s, pos)
+    loss.backward()
+    world = dist.FakeWorld(3)
+    sl = shards(N)
+
+    def rank_fn(r):
+        ctx = sslkit.Context()
+        dist.set_dist(ctx, world.table(r))
+        try:
+            return sslkit.Loss("infonce", ctx=ctx, temperature=tau, precision="double").compute(
+                views[0][sl[r]], views[1][sl[r]])
+        finally:
+            world.leave(r)
+
+    res = run_ranks(3, rank_fn)
+    world.close()
+    for r, (v, ga, gb) in enumerate(res):
+        assert v == pytest.approx(loss.item(), rel=1e-10)
+        np.testing.assert_allclose(ga, zs[0].grad.numpy()[sl[r]], rtol=1e-6, atol=1e-9)  # float32 out
+        np.testing.assert_allclose(gb, zs[1].grad.numpy()[sl[r]], rtol=1e-6, atol=1e-9)
+
+
 def mirror_table(fail=None):
     """World 2 on one thread: the 'other rank' holds the same rows as this one."""
     def allgatherv(send, counts):

@@ -205,11 +205,18 @@ static const loss_case loss_cases[] = {
     {"nt-xent 3 views double sum", SSLK_LOSS_INFONCE, 1, 3, 6, 0, 0, 1, {SSLK_INFONCE_VIEW_REDUCTION},
      {SSLK_REDUCE_SUM}},
     {"infonce ids", SSLK_LOSS_INFONCE, 1, 1, 6, 2, 0, 0, {0}, {0}},
+    /* 2 / tau > 80: the row kernels' path that does not reuse pass 1's exponentials */
+    {"nt-xent cold", SSLK_LOSS_INFONCE, 0, 2, 6, 0, 0, 1, {SSLK_INFONCE_TEMPERATURE}, {0.024}},
+    {"nt-xent cold double", SSLK_LOSS_INFONCE, 1, 2, 6, 0, 0, 1, {SSLK_INFONCE_TEMPERATURE}, {0.02}},
     {"infonce symmetric", SSLK_LOSS_INFONCE_SYMMETRIC, 0, 2, 6, 0, 0, 0, {0}, {0}},
+    {"infonce symmetric sum", SSLK_LOSS_INFONCE_SYMMETRIC, 0, 2, 6, 0, 0, 2,
+     {SSLK_INFONCE_VIEW_REDUCTION, SSLK_INFONCE_TEMPERATURE}, {SSLK_REDUCE_SUM, 0.3}},
     {"infonce symmetric double", SSLK_LOSS_INFONCE_SYMMETRIC, 1, 2, 6, 0, 0, 0, {0}, {0}},
     {"diet", SSLK_LOSS_DIET, 0, 1, 5, 1, 0, 2, {SSLK_DIET_NUM_SAMPLES, SSLK_DIET_DIM}, {23, 5}},
     {"diet double 2 views", SSLK_LOSS_DIET, 1, 2, 5, 1, 0, 2, {SSLK_DIET_NUM_SAMPLES, SSLK_DIET_DIM}, {23, 5}},
     {"msn sinkhorn me-max", SSLK_LOSS_MSN, 0, 2, 6, 0, 1, 2, {SSLK_MSN_NUM_PROTOTYPES, SSLK_MSN_DIM}, {7, 6}},
+    {"msn 3 views label smoothing", SSLK_LOSS_MSN, 0, 3, 6, 0, 1, 3,
+     {SSLK_MSN_NUM_PROTOTYPES, SSLK_MSN_DIM, SSLK_MSN_LABEL_SMOOTHING}, {7, 6, 0.1}},
     {"pmsn double reverse entropy", SSLK_LOSS_MSN, 1, 2, 6, 0, 1, 6,
      {SSLK_MSN_NUM_PROTOTYPES, SSLK_MSN_DIM, SSLK_MSN_PRIOR, SSLK_MSN_KL_DIRECTION, SSLK_MSN_ENTROPY_WEIGHT,
       SSLK_MSN_SINKHORN_ITERATIONS},
@@ -230,8 +237,8 @@ typedef struct loss_job {
     float grad[2][MAXV][MAXN * 16];
     float pgrad[5][23 * 16]; /* [0] reference, [1 + rank] */
     size_t pcount, pcount_rank[4];
-    sslk_status st[4];
-    char msg[4][256];
+    sslk_status st[4], st2[4];
+    char msg[4][256], msg2[4][256];
 } loss_job;
 
 static sslk_loss *case_loss(sslk_ctx *c, const loss_case *lc) {
@@ -375,6 +382,9 @@ static void refuse_rank(sslk_ctx *ctx, int rank, void *user) {
     /* then a shape disagreement: d differs between ranks */
     z[3] = 1.0f;
     J->value[0][rank] = sslk_loss_compute_pair(L, z, z, rank == 2 ? 2 : 4, rank == 2 ? 4 : 2, NULL, NULL, NULL);
+    /* gradients asked on one rank only (MSN and DIET all-reduce in backward only) */
+    J->st2[rank] = sslk_loss_compute_pair(L, z, z, 4, 2, NULL, rank == 0 ? g : NULL, NULL);
+    snprintf(J->msg2[rank], sizeof J->msg2[rank], "%s", sslk_last_error());
     sslk_loss_destroy(L);
 }
 
@@ -461,6 +471,36 @@ START_TEST(diet_head_before_table) {
 }
 END_TEST
 
+/* MSN ranks configured with different Sinkhorn iteration counts (a different
+ * number of all-reduces) fail alike instead of pairing mismatched collectives. */
+static void msn_config_rank(sslk_ctx *ctx, int rank, void *user) {
+    loss_job *J = user;
+    sslk_loss *L = NULL;
+    sslk_loss_create(ctx, SSLK_LOSS_MSN, &L);
+    sslk_loss_set_i64(L, SSLK_MSN_NUM_PROTOTYPES, 4);
+    sslk_loss_set_i64(L, SSLK_MSN_DIM, 2);
+    sslk_loss_set_i64(L, SSLK_MSN_SINKHORN_ITERATIONS, rank == 1 ? 5 : 3);
+    float z[8], tg[4], g[8];
+    for (int i = 0; i < 8; i++) z[i] = (float)(i % 3) - 0.5f * (float)rank;
+    for (int i = 0; i < 4; i++) tg[i] = (float)i;
+    J->st[rank] = sslk_loss_compute_targets(L, z, 2, tg, 2, 2, NULL, g);
+    snprintf(J->msg[rank], sizeof J->msg[rank], "%s", sslk_last_error());
+    sslk_loss_destroy(L);
+}
+
+START_TEST(msn_config_disagreement) {
+    loss_job *J = calloc(1, sizeof *J);
+    ck_ok(sslk_dist_fake_run(3, msn_config_rank, J));
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(J->st[r], SSLK_E_SHAPE);
+        const char *want = r == 1 ? "rank 0 has num_prototypes = 4, sinkhorn_iterations = 3; this rank (1) 4, 5"
+                                  : "rank 1 has num_prototypes = 4, sinkhorn_iterations = 5";
+        ck_assert_msg(strstr(J->msg[r], want) != NULL, "%s", J->msg[r]);
+    }
+    free(J);
+}
+END_TEST
+
 START_TEST(loss_refusal_propagates) {
     loss_job *J = calloc(1, sizeof *J);
     ck_ok(sslk_dist_fake_run(3, refuse_rank, J));
@@ -469,7 +509,12 @@ START_TEST(loss_refusal_propagates) {
         ck_assert_int_eq(J->st[r], SSLK_E_DIST);
         ck_assert_msg(strstr(J->msg[r], "rank 1 refused its inputs (SSLK_E_NONFINITE)") != NULL, "%s", J->msg[r]);
     }
-    for (int r = 0; r < 3; r++) ck_assert_int_eq((int)J->value[0][r], SSLK_E_SHAPE);
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq((int)J->value[0][r], SSLK_E_SHAPE);
+        ck_assert_int_eq(J->st2[r], SSLK_E_SHAPE);
+        ck_assert_msg(strstr(J->msg2[r], r == 0 ? "rank 1 has gradients (1 = asked) = 0, this rank (0) 1"
+                                                : "rank 0 has gradients (1 = asked) = 1") != NULL, "%s", J->msg2[r]);
+    }
     free(J);
 }
 END_TEST
@@ -595,6 +640,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tl, 120);
     tcase_add_loop_test(tl, losses_across_ranks, 0, (int)NCASES);
     tcase_add_test(tl, loss_refusal_propagates);
+    tcase_add_test(tl, msn_config_disagreement);
     tcase_add_test(tl, diet_head_before_table);
     tcase_add_test(tl, negatives_across_ranks);
     suite_add_tcase(s, tl);
