@@ -1,12 +1,19 @@
 /* bench_dist: data-parallel training throughput.  Run it under mpirun:
  *
- *   for P in 1 2 4; do mpirun --oversubscribe -np $P build/bench/bench_dist [method] [steps]; done
+ *   for P in 1 2 4; do mpirun --oversubscribe -np $P build/bench/bench_dist [method] [steps] [overlap|blocking] [local-bn]; done
  *
  * Each rank trains with 1 thread on its shard of a fixed global batch (256
- * synthetic 28x28 images of 4096, MLP encoder and projector); after 3 warm-up steps
- * rank 0 prints steps/s and the fraction of a step spent inside the MPI
- * filler's collectives (waiting for the slowest rank included).  Without
- * mpirun it runs as one process (no table).
+ * synthetic 28x28 images of 4096, MLP encoder and projector); after 3 warm-up
+ * steps rank 0 prints steps/s and two fractions of a step: "comm", the time
+ * inside the MPI filler's collectives on any thread (the communication
+ * thread's overlapped all-reduce included), and "exposed", the time the
+ * training thread was blocked in collectives (sslk_dist_wait_seconds: the
+ * communication not hidden behind the backward; waiting for the slowest
+ * rank included in both).  "blocking" clears the table's any_thread: the
+ * all-reduce then runs after the backward.  "local-bn" turns SyncBN off
+ * (per-rank batch statistics; with SyncBN on, its backward all-reduces wait
+ * behind the queued buckets, which limits the overlap).  Without mpirun it
+ * runs as one process (no table).
  * `bench_dist loss ...`: the losses alone on the in-process fake (bench_dist_loss.c).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
@@ -22,7 +29,7 @@
 
 typedef struct timing {
     uint64_t steps, warm;
-    double t0, c0, t1, c1;
+    double t0, c0, t1, c1, w0, w1;
 } timing;
 
 static int on_step(void *user, const sslk_train_progress *p) {
@@ -30,10 +37,12 @@ static int on_step(void *user, const sslk_train_progress *p) {
     if (p->global_step == T->warm) {
         T->t0 = bench_now();
         T->c0 = sslk_dist_mpi_seconds();
+        T->w0 = sslk_dist_wait_seconds();
     }
     if (p->global_step == T->steps) {
         T->t1 = bench_now();
         T->c1 = sslk_dist_mpi_seconds();
+        T->w1 = sslk_dist_wait_seconds();
     }
     return 0;
 }
@@ -53,10 +62,13 @@ int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "loss")) return bench_dist_loss(argc - 1, argv + 1);
     const char *mname = argc > 1 ? argv[1] : "vicreg";
     const int steps = argc > 2 ? atoi(argv[2]) : 20;
+    const int blocking = argc > 3 && !strcmp(argv[3], "blocking");
+    const int local_bn = argc > 4 && !strcmp(argv[4], "local-bn");
     if (steps <= WARM) return fprintf(stderr, "bench_dist: steps must exceed %d\n", WARM), 2;
     sslk_dist t = {.struct_size = sizeof t, .world_size = 1};
     const int dist = sslk_dist_mpi_launched();
     if (dist) CK(sslk_dist_mpi_init(0, &t));
+    if (blocking) t.any_thread = 0;
     sslk_ctx *c = NULL;
     CK(sslk_ctx_create(&c));
     CK(sslk_ctx_set_threads(c, 1));
@@ -81,16 +93,26 @@ int main(int argc, char **argv) {
     CK(sslk_trainer_set_i64(tr, SSLK_TRAIN_EPOCHS, epochs));
     CK(sslk_trainer_set_i64(tr, SSLK_TRAIN_WORKERS, 1));
     CK(sslk_trainer_set_i64(tr, SSLK_TRAIN_MONITOR_EVERY, 0));
+    if (local_bn) {
+        sslk_model *mm = NULL;
+        CK(sslk_trainer_encoder(tr, &mm));
+        CK(sslk_model_set_i64(mm, SSLK_MODEL_SYNC_BN, 0));
+        CK(sslk_trainer_projector(tr, &mm));
+        CK(sslk_model_set_i64(mm, SSLK_MODEL_SYNC_BN, 0));
+    }
     if (m == SSLK_METHOD_DIET) CK(sslk_trainer_set_i64(tr, SSLK_TRAIN_SUBSET, NIMG));
     timing T = {.steps = (uint64_t)epochs * 16, .warm = WARM};
     CK(sslk_trainer_set_callbacks(tr, on_step, NULL, &T));
     CK(sslk_trainer_fit(tr, 0));
-    const double secs = T.t1 - T.t0, comm = T.c1 - T.c0;
+    const double secs = T.t1 - T.t0, comm = T.c1 - T.c0, exposed = T.w1 - T.w0;
     /* the slowest rank sets the pace: report rank 0 (every rank waits at each step) */
     if (t.rank == 0) {
-        printf("%-8s ranks %d  threads 1  global batch 256  steps/s %7.2f  images/s %7.0f  comm %4.1f%% of a step\n",
-               mname, t.world_size, (double)(T.steps - WARM) / secs, 256.0 * (double)(T.steps - WARM) / secs,
-               100.0 * comm / secs);
+        printf("%-8s ranks %d  threads 1  global batch 256  %-8s %s steps/s %7.2f  images/s %7.0f  comm %5.1f%%  "
+               "exposed %5.1f%% of a step\n",
+               mname, t.world_size, t.world_size == 1 ? "-" : t.any_thread ? "overlap" : "blocking",
+               local_bn ? "local-bn" : "sync-bn ",
+               (double)(T.steps - WARM) / secs, 256.0 * (double)(T.steps - WARM) / secs, 100.0 * comm / secs,
+               100.0 * exposed / secs);
     }
     sslk_trainer_destroy(tr);
     sslk_dataset_destroy(ds);

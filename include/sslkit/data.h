@@ -348,6 +348,21 @@ SSLK_API sslk_status sslk_loader_get_i64(const sslk_loader *ld, int key, int64_t
  *  Experimental since 1.2. */
 SSLK_API sslk_status sslk_loader_set_f64(sslk_loader *ld, int key, double value);
 SSLK_API sslk_status sslk_loader_get_f64(const sslk_loader *ld, int key, double *value);
+/** Shards of the global batch (data-parallel ranks; issue 17, experimental
+ *  since 1.2).  With SHARD_COUNT P > 1 the loader keeps the global epoch
+ *  order and batch boundaries (the batch given at creation is the GLOBAL
+ *  batch B) but reads, decodes and augments only the rows
+ *  [floor(n r / P), floor(n (r + 1) / P)) of each batch of n rows, r =
+ *  SHARD_RANK, and delivers those (labels, indices with them); every row's
+ *  augmentation draw is the one-process draw (it depends on the seed, the
+ *  epoch, the item and the view only).  sslk_loader_next then returns every
+ *  batch in turn, even one left with 0 rows on this rank (corrupt items
+ *  skipped, or n < P), so the ranks stay in step; the stats count this
+ *  rank's rows.  SHARD_RANK < SHARD_COUNT is checked at begin_epoch. */
+enum {
+    SSLK_LOADER_SHARD_RANK = 3100, /**< I64 0..65535, default 0: this rank */
+    SSLK_LOADER_SHARD_COUNT = 3101 /**< I64 1..65536, default 1 (no sharding): number of ranks */
+};
 #endif
 /** Number of views per sample. */
 SSLK_API sslk_status sslk_loader_num_views(const sslk_loader *ld, size_t *nviews);

@@ -45,6 +45,12 @@ typedef struct sslk_dist {
     int (*allreduce_sum_f64)(void *user, double *buf, size_t count);  /**< in place */
     int (*broadcast)(void *user, void *buf, size_t bytes, int root);  /**< bytes from root to all */
     int (*barrier)(void *user);
+    /* ---- appended (issue 17, overlap); a shorter table reads as 0 ---- */
+    int any_thread; /**< nonzero: the functions may be called from a thread of the library other
+                         than the one that attached the table (never two calls at once); the
+                         data-parallel trainer then runs the gradient all-reduce on a
+                         communication thread, overlapped with the backward.  0: every call
+                         comes from the caller's thread, the all-reduce after the backward. */
 } sslk_dist;
 
 /** Attach a copy of `table` to ctx (NULL detaches: single process).  Refuses
@@ -55,6 +61,11 @@ SSLK_API sslk_status sslk_ctx_set_dist(sslk_ctx *ctx, const sslk_dist *table);
 /** Copy of the attached table into *out (out->struct_size must be set); with
  *  none, a table with rank 0, world_size 1 and NULL functions. */
 SSLK_API sslk_status sslk_ctx_get_dist(const sslk_ctx *ctx, sslk_dist *out);
+/** Seconds the calling thread has spent blocked in the library's collectives
+ *  (direct calls, and waiting for the communication thread of an overlapped
+ *  all-reduce): the communication that was NOT hidden behind computation.
+ *  Per thread, cumulative from 0; a thread that never ran one reads 0. */
+SSLK_API double sslk_dist_wait_seconds(void);
 /** For fillers: record a sentence (copied, truncated to 255 bytes, per
  *  thread) that the library appends to its SSLK_E_DIST message when the
  *  current collective returns nonzero.  NULL clears it. */
@@ -68,7 +79,8 @@ SSLK_API void sslk_dist_set_error(const char *msg);
 typedef struct sslk_dist_fake sslk_dist_fake;
 /** World of `world_size` ranks (1..1024). */
 SSLK_API sslk_status sslk_dist_fake_create(int world_size, sslk_dist_fake **out);
-/** Table of rank `rank` (out->struct_size must be set); use it from one thread. */
+/** Table of rank `rank` (out->struct_size must be set); any_thread is 1: one
+ *  call at a time, from any thread. */
 SSLK_API sslk_status sslk_dist_fake_table(sslk_dist_fake *fake, int rank, sslk_dist *out);
 /** Rank `rank` will make no more calls (lets the others fail instead of hang). */
 SSLK_API void sslk_dist_fake_leave(sslk_dist_fake *fake, int rank);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#define NSET 7
+#define NSET 9
 static const ssli_setting_def loader_defs[NSET] = {
     {SSLK_LOADER_SHUFFLE, "shuffle", SSLK_SETTING_I64, 0, 1, 1, "seeded permutation of the items every epoch"},
     {SSLK_LOADER_DROP_LAST, "drop_last", SSLK_SETTING_I64, 0, 1, 1, "drop the last partial batch of an epoch"},
@@ -23,6 +23,11 @@ static const ssli_setting_def loader_defs[NSET] = {
      "seed of the epoch order and of the augmentation draws (default: the context's seed)"},
     {SSLK_LOADER_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
      "seed of the augmentation draws alone (-1: the loader seed)"},
+    /* shards of the global batch (issue 17) */
+    {SSLK_LOADER_SHARD_RANK, "shard_rank", SSLK_SETTING_I64, 0, 65535, 0,
+     "this rank: decode only its rows of every global batch"},
+    {SSLK_LOADER_SHARD_COUNT, "shard_count", SSLK_SETTING_I64, 1, 65536, 1,
+     "ranks sharing each global batch (1: no sharding)"},
 };
 static const ssli_setting_choices loader_choices[] = {
     {SSLK_LOADER_ON_CORRUPT, (const char *const[]){"fail", "skip", NULL}},
@@ -61,6 +66,7 @@ struct sslk_loader {
     uint64_t epoch, seed, aug_seed; /* order seed; augmentation seed */
     int policy;
     size_t *order, n_items, nbatches, next_item, delivered;
+    size_t shard_r, shard_p, n_local; /* rank, ranks (1: whole batches); items this rank reads */
     double t0, t_last, wait_s;
     uint64_t images, skipped, failures;
 };
@@ -73,6 +79,33 @@ static double now_s(void) {
 
 static int64_t lset(const sslk_loader *ld, int key) {
     return (int64_t)ld->set[ssli_setting_index(&ssli_settings_loader, key)];
+}
+
+/* ---- shards ------------------------------------------------------------------ *
+ * Rank r of P reads rows [floor(n r / P), floor(n (r + 1) / P)) of each batch
+ * of n rows; P = 1 reads all. */
+static void shard_rows(const sslk_loader *ld, size_t b, size_t *lo, size_t *cnt) {
+    size_t n = ld->n_items - b * ld->batch;
+    if (n > ld->batch) n = ld->batch;
+    *lo = n * ld->shard_r / ld->shard_p;
+    *cnt = n * (ld->shard_r + 1) / ld->shard_p - *lo;
+}
+
+/* This rank's j-th item of the epoch: its batch, its row there (in the
+ * delivered batch) and its place k in the epoch order. */
+static void local_item(const sslk_loader *ld, size_t j, size_t *b, size_t *row, size_t *k) {
+    size_t lo, m;
+    shard_rows(ld, 0, &lo, &m); /* every batch but a partial last one has m rows here */
+    const size_t full = ld->n_items / ld->batch;
+    if (m && j < full * m) {
+        *b = j / m;
+        *row = j % m;
+    } else {
+        *b = full;
+        *row = j - full * m;
+        shard_rows(ld, full, &lo, &m);
+    }
+    *k = *b * ld->batch + lo + *row;
 }
 
 /* ---- worker ------------------------------------------------------------------ */
@@ -123,8 +156,9 @@ static void *worker_main(void *arg) {
     worker *wk = arg;
     sslk_loader *ld = wk->ld;
     pthread_mutex_lock(&ld->mu);
-    while (!ld->cancel && ld->next_item < ld->n_items) {
-        size_t k = ld->next_item, b = k / ld->batch;
+    while (!ld->cancel && ld->next_item < ld->n_local) {
+        size_t b, row, k;
+        local_item(ld, ld->next_item, &b, &row, &k);
         if (b >= ld->delivered + ld->nslots) {
             pthread_cond_wait(&ld->cv_work, &ld->mu);
             continue;
@@ -133,7 +167,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&ld->mu);
 
         slot *sl = &ld->slots[b % ld->nslots];
-        size_t row = k % ld->batch, i = ld->order[k];
+        size_t i = ld->order[k];
         sslk_status s = process_item(wk, i, sl, row);
         if (s != SSLK_OK && ld->policy == SSLK_CORRUPT_SKIP) /* the policy is fixed during an epoch */
             ssli_log(ld->ctx, SSLK_LOG_WARN, "sslk_loader: skipped item %zu: %s", i, sslk_last_error());
@@ -330,6 +364,11 @@ sslk_status sslk_loader_begin_epoch(sslk_loader *ld, uint64_t epoch) {
     const int64_t as = lset(ld, SSLK_LOADER_AUG_SEED);
     ld->aug_seed = as < 0 ? ld->seed : (uint64_t)as;
     ld->policy = (int)lset(ld, SSLK_LOADER_ON_CORRUPT);
+    ld->shard_r = (size_t)lset(ld, SSLK_LOADER_SHARD_RANK);
+    ld->shard_p = (size_t)lset(ld, SSLK_LOADER_SHARD_COUNT);
+    if (ld->shard_r >= ld->shard_p)
+        return ssli_err(SSLK_E_INVALID_ARG, "%s: shard_rank = %zu must be below shard_count = %zu", fn, ld->shard_r,
+                        ld->shard_p);
     SSLI_TRY(alloc_slots(ld, (size_t)lset(ld, SSLK_LOADER_PREFETCH), fn));
     if (!ld->order) {
         ld->order = ssli_malloc(ld->ctx, ld->ds->n, sizeof(size_t));
@@ -343,6 +382,17 @@ sslk_status sslk_loader_begin_epoch(sslk_loader *ld, uint64_t epoch) {
     }
     ld->n_items = items_per_epoch(ld);
     ld->nbatches = (ld->n_items + ld->batch - 1) / ld->batch;
+    ld->n_local = 0;
+    for (size_t b = ld->n_items / ld->batch; b < ld->nbatches; b++) { /* the partial last batch */
+        size_t lo, cnt;
+        shard_rows(ld, b, &lo, &cnt);
+        ld->n_local += cnt;
+    }
+    if (ld->n_items >= ld->batch) {
+        size_t lo, m;
+        shard_rows(ld, 0, &lo, &m);
+        ld->n_local += ld->n_items / ld->batch * m;
+    }
     ld->next_item = ld->delivered = 0;
     ld->images = ld->skipped = ld->failures = 0;
     ld->wait_s = 0;
@@ -353,7 +403,7 @@ sslk_status sslk_loader_begin_epoch(sslk_loader *ld, uint64_t epoch) {
     ld->t0 = ld->t_last = now_s();
     size_t nt = (size_t)lset(ld, SSLK_LOADER_WORKERS);
     if (nt == 0) nt = (size_t)ssli_threads(ld->ctx);
-    if (nt > ld->n_items) nt = ld->n_items;
+    if (nt > ld->n_local) nt = ld->n_local;
     ld->active = true;
     if (nt == 0) return SSLK_OK;
     /* worker structs live right after the thread ids */
@@ -378,8 +428,8 @@ sslk_status sslk_loader_begin_epoch(sslk_loader *ld, uint64_t epoch) {
 static sslk_status next_batch(sslk_loader *ld, float *const *views, int32_t *labels, int64_t *indices,
                               size_t *rows) {
     static const char *fn = "sslk_loader_next";
-    size_t b = ld->delivered, want = ld->n_items - b * ld->batch;
-    if (want > ld->batch) want = ld->batch;
+    size_t b = ld->delivered, lo, want;
+    shard_rows(ld, b, &lo, &want); /* this rank's rows of the batch (all of them unsharded) */
     slot *sl = &ld->slots[b % ld->nslots];
     double t = now_s();
     pthread_mutex_lock(&ld->mu);
@@ -430,7 +480,12 @@ sslk_status sslk_loader_next(sslk_loader *ld, float *const *views, int32_t *labe
                         "after a corrupt item under the FAIL policy)", fn);
     for (size_t v = 0; v < ld->nviews; v++)
         if (!views[v]) return ssli_err(SSLK_E_INVALID_ARG, "%s: views[%zu] is NULL", fn, v);
-    /* a batch whose every item was skipped is passed over */
+    /* a batch whose every item was skipped is passed over, except in a shard
+     * (the other ranks may have rows in it: every rank returns every batch) */
+    if (ld->shard_p > 1) {
+        if (ld->delivered < ld->nbatches) SSLI_TRY(next_batch(ld, views, labels, indices, rows));
+        return SSLK_OK;
+    }
     while (*rows == 0 && ld->delivered < ld->nbatches) SSLI_TRY(next_batch(ld, views, labels, indices, rows));
     return SSLK_OK;
 }

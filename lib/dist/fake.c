@@ -174,11 +174,12 @@ sslk_status sslk_dist_fake_create(int world_size, sslk_dist_fake **out) {
 sslk_status sslk_dist_fake_table(sslk_dist_fake *f, int rank, sslk_dist *out) {
     const char *fn = "sslk_dist_fake_table";
     SSLI_CHECK_PTR(f, fn);
-    SSLI_TRY(ssli_struct_check(out, sizeof(sslk_dist), fn, "out"));
+    SSLI_TRY(ssli_struct_check(out, SSLI_DIST_MIN_SIZE, fn, "out"));
     if (rank < 0 || rank >= f->world)
         return ssli_err(SSLK_E_INVALID_ARG, "%s: 'rank' = %d, must be in [0, %d)", fn, rank, f->world);
     sslk_dist t = {sizeof t, rank, f->world, &f->ranks[rank], fake_allgatherv_f32, fake_allgatherv_f64,
-                   fake_allreduce_f32, fake_allreduce_f64, fake_broadcast, fake_barrier_fn};
+                   fake_allreduce_f32, fake_allreduce_f64, fake_broadcast, fake_barrier_fn,
+                   1 /* any_thread: state is per rank, not per thread */};
     ssli_struct_out(out, &t, sizeof t);
     return SSLK_OK;
 }

@@ -4,7 +4,10 @@
  * MPI_COMM_WORLD (errors returned, never fatal) and then polled against a
  * deadline: a blocking MPI call would wait forever for a rank that stopped
  * calling collectives, whereas here the caller gets SSLK_E_DIST and can
- * abort the job.  Calls come from one thread at a time (MPI_THREAD_FUNNELED).
+ * abort the job.  Calls come from one thread at a time, but not always the
+ * same one (the trainer's communication thread runs the overlapped gradient
+ * all-reduce): MPI_THREAD_SERIALIZED is requested, and the table says
+ * any_thread only when MPI grants it (else the trainer does not overlap).
  * SPDX-License-Identifier: BSD-3-Clause */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
@@ -22,7 +25,7 @@
 static struct {
     int ready, we_init;
     MPI_Comm comm;
-    int rank, size;
+    int rank, size, provided;
     double timeout, seconds;
 } g_mpi;
 
@@ -156,7 +159,7 @@ static sslk_status mpi_status(int rc, const char *call, const char *fn) {
 
 sslk_status sslk_dist_mpi_init(double timeout_s, sslk_dist *out) {
     const char *fn = "sslk_dist_mpi_init";
-    SSLI_TRY(ssli_struct_check(out, sizeof(sslk_dist), fn, "out"));
+    SSLI_TRY(ssli_struct_check(out, SSLI_DIST_MIN_SIZE, fn, "out"));
     if (!(timeout_s >= 0 && timeout_s <= 1e7))
         return ssli_err(SSLK_E_INVALID_ARG, "%s: 'timeout_s' = %g, must be in [0, 1e7] seconds (0: default)", fn,
                         timeout_s);
@@ -166,10 +169,11 @@ sslk_status sslk_dist_mpi_init(double timeout_s, sslk_dist *out) {
         MPI_Finalized(&finalized);
         if (finalized) return ssli_err(SSLK_E_STATE, "%s: MPI was already finalized in this process", fn);
         if (!inited) {
-            int provided = 0, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+            int provided = 0, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
             if (rc != MPI_SUCCESS) return mpi_status(rc, "MPI_Init_thread", fn);
             g_mpi.we_init = 1;
         }
+        MPI_Query_thread(&g_mpi.provided); /* whoever initialised MPI (mpi4py asks for MULTIPLE) */
         int rc = MPI_Comm_dup(MPI_COMM_WORLD, &g_mpi.comm);
         if (rc != MPI_SUCCESS) return mpi_status(rc, "MPI_Comm_dup", fn);
         MPI_Comm_set_errhandler(g_mpi.comm, MPI_ERRORS_RETURN);
@@ -190,7 +194,8 @@ sslk_status sslk_dist_mpi_init(double timeout_s, sslk_dist *out) {
     sslk_dist d = {.struct_size = sizeof d, .rank = g_mpi.rank, .world_size = g_mpi.size, .user = &g_mpi,
                    .allgatherv_f32 = f_allgatherv_f32, .allgatherv_f64 = f_allgatherv_f64,
                    .allreduce_sum_f32 = f_allreduce_f32, .allreduce_sum_f64 = f_allreduce_f64,
-                   .broadcast = f_broadcast, .barrier = f_barrier};
+                   .broadcast = f_broadcast, .barrier = f_barrier,
+                   .any_thread = g_mpi.provided >= MPI_THREAD_SERIALIZED};
     ssli_struct_out(out, &d, sizeof d);
     return SSLK_OK;
 }

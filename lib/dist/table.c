@@ -3,11 +3,10 @@
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "dist_internal.h"
 
-/* struct_size of the first release of sslk_dist (experimental: may move). */
-#define SSLI_DIST_MIN_SIZE sizeof(sslk_dist)
 
 static _Thread_local char tl_dist_msg[256];
 
@@ -63,48 +62,94 @@ const sslk_dist *ssli_dist(const sslk_ctx *ctx) {
     return ctx && ctx->dist.world_size > 1 ? &ctx->dist : NULL;
 }
 
-static sslk_status dist_fail(const sslk_dist *t, int rc, const char *what, const char *fn) {
-    sslk_status s = tl_dist_msg[0]
-                        ? ssli_err(SSLK_E_DIST, "%s: collective %s failed on rank %d of %d (code %d): %s", fn, what,
-                                   t->rank, t->world_size, rc, tl_dist_msg)
-                        : ssli_err(SSLK_E_DIST, "%s: collective %s failed on rank %d of %d (code %d)", fn, what,
-                                   t->rank, t->world_size, rc);
-    tl_dist_msg[0] = '\0';
-    return s;
+double ssli_dist_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-#define SSLI_DIST_CALL(t, what, fn, call)                                                             \
-    do {                                                                                              \
-        tl_dist_msg[0] = '\0';                                                                        \
-        int rc_ = (call);                                                                             \
-        if (rc_ != 0) return dist_fail(t, rc_, what, fn);                                             \
-    } while (0)
+static _Thread_local double tl_wait_s;
+
+double sslk_dist_wait_seconds(void) { return tl_wait_s; }
+
+void ssli_dist_add_wait(double seconds) { tl_wait_s += seconds; }
+
+static const char *op_name(ssli_comm_kind k) {
+    switch (k) {
+    case SSLI_COMM_ALLREDUCE_F32: return "allreduce_sum_f32";
+    case SSLI_COMM_ALLREDUCE_F64: return "allreduce_sum_f64";
+    case SSLI_COMM_ALLGATHERV_F32: return "allgatherv_f32";
+    case SSLI_COMM_ALLGATHERV_F64: return "allgatherv_f64";
+    case SSLI_COMM_BROADCAST: return "broadcast";
+    case SSLI_COMM_BARRIER: return "barrier";
+    }
+    return "?";
+}
+
+int ssli_dist_exec(const sslk_dist *t, ssli_comm_op *op) {
+    tl_dist_msg[0] = '\0';
+    int rc = 0;
+    switch (op->kind) {
+    case SSLI_COMM_ALLREDUCE_F32: rc = t->allreduce_sum_f32(t->user, op->buf, op->count); break;
+    case SSLI_COMM_ALLREDUCE_F64: rc = t->allreduce_sum_f64(t->user, op->buf, op->count); break;
+    case SSLI_COMM_ALLGATHERV_F32: rc = t->allgatherv_f32(t->user, op->send, op->count, op->buf, op->counts); break;
+    case SSLI_COMM_ALLGATHERV_F64: rc = t->allgatherv_f64(t->user, op->send, op->count, op->buf, op->counts); break;
+    case SSLI_COMM_BROADCAST: rc = t->broadcast(t->user, op->buf, op->count, op->root); break;
+    case SSLI_COMM_BARRIER: rc = t->barrier(t->user); break;
+    }
+    op->rc = rc;
+    snprintf(op->msg, sizeof op->msg, "%s", rc ? tl_dist_msg : "");
+    tl_dist_msg[0] = '\0';
+    if (rc == 0 && op->after) op->after(op->arg);
+    return rc;
+}
+
+sslk_status ssli_dist_op_error(const sslk_dist *t, const ssli_comm_op *op) {
+    const char *what = op_name(op->kind);
+    return op->msg[0] ? ssli_err(SSLK_E_DIST, "%s: collective %s failed on rank %d of %d (code %d): %s", op->fn, what,
+                                 t->rank, t->world_size, op->rc, op->msg)
+                      : ssli_err(SSLK_E_DIST, "%s: collective %s failed on rank %d of %d (code %d)", op->fn, what,
+                                 t->rank, t->world_size, op->rc);
+}
+
+/* One collective from the caller's thread: directly, or through the
+ * communication thread this thread routes the table to (and waited for);
+ * the time blocked counts as exposed communication. */
+static sslk_status dist_run(const sslk_dist *t, ssli_comm_op *op) {
+    const double t0 = ssli_dist_now();
+    ssli_comm *c = ssli_comm_routed(t);
+    int rc = c ? ssli_comm_call(c, op) : ssli_dist_exec(t, op);
+    tl_wait_s += ssli_dist_now() - t0;
+    return rc ? ssli_dist_op_error(t, op) : SSLK_OK;
+}
 
 sslk_status ssli_dist_allreduce_f64(const sslk_dist *t, double *buf, size_t count, const char *fn) {
-    SSLI_DIST_CALL(t, "allreduce_sum_f64", fn, t->allreduce_sum_f64(t->user, buf, count));
-    return SSLK_OK;
+    ssli_comm_op op = {.kind = SSLI_COMM_ALLREDUCE_F64, .buf = buf, .count = count, .fn = fn};
+    return dist_run(t, &op);
 }
 
 sslk_status ssli_dist_allreduce_f32(const sslk_dist *t, float *buf, size_t count, const char *fn) {
-    SSLI_DIST_CALL(t, "allreduce_sum_f32", fn, t->allreduce_sum_f32(t->user, buf, count));
-    return SSLK_OK;
+    ssli_comm_op op = {.kind = SSLI_COMM_ALLREDUCE_F32, .buf = buf, .count = count, .fn = fn};
+    return dist_run(t, &op);
 }
 
 sslk_status ssli_dist_allgatherv_f32(const sslk_dist *t, const float *send, size_t count, float *recv,
                                      const size_t *counts, const char *fn) {
-    SSLI_DIST_CALL(t, "allgatherv_f32", fn, t->allgatherv_f32(t->user, send, count, recv, counts));
-    return SSLK_OK;
+    ssli_comm_op op = {.kind = SSLI_COMM_ALLGATHERV_F32, .buf = recv, .send = send, .count = count,
+                       .counts = counts, .fn = fn};
+    return dist_run(t, &op);
 }
 
 sslk_status ssli_dist_allgatherv_f64(const sslk_dist *t, const double *send, size_t count, double *recv,
                                      const size_t *counts, const char *fn) {
-    SSLI_DIST_CALL(t, "allgatherv_f64", fn, t->allgatherv_f64(t->user, send, count, recv, counts));
-    return SSLK_OK;
+    ssli_comm_op op = {.kind = SSLI_COMM_ALLGATHERV_F64, .buf = recv, .send = send, .count = count,
+                       .counts = counts, .fn = fn};
+    return dist_run(t, &op);
 }
 
 sslk_status ssli_dist_broadcast(const sslk_dist *t, void *buf, size_t bytes, int root, const char *fn) {
-    SSLI_DIST_CALL(t, "broadcast", fn, t->broadcast(t->user, buf, bytes, root));
-    return SSLK_OK;
+    ssli_comm_op op = {.kind = SSLI_COMM_BROADCAST, .buf = buf, .count = bytes, .root = root, .fn = fn};
+    return dist_run(t, &op);
 }
 
 sslk_status ssli_dist_counts(const sslk_ctx *ctx, const sslk_dist *t, size_t local, size_t *counts, size_t *total,

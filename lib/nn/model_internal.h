@@ -119,6 +119,9 @@ struct sslk_model {
     sslk_mode last_mode;
 
     const ssli_model_hook *hook; /* NULL: none (nn/walk.h) */
+    /* backward: called once a layer's parameter gradients are final (nn/walk.h) */
+    sslk_status (*grad_ready)(void *user, const void *key);
+    void *grad_ready_user;
 
     float *ws; /* shared scratch (im2col columns, per-thread partial sums) */
     size_t ws_cap; /* bytes */

@@ -168,6 +168,7 @@ static sslk_status seq_backward(sslk_model *m, ssli_seq *s, const float *x, floa
             break;
         default: return ssli_err(SSLK_E_INTERNAL, "model: unknown layer kind %d", (int)L->kind);
         }
+        if (m->grad_ready && (L->weight || L->bias)) SSLI_TRY(m->grad_ready(m->grad_ready_user, L));
         if (!t) break; /* only layer 0 may have no target */
         gcur = t;
     }

@@ -69,3 +69,8 @@ int ssli_model_open_blocks(const sslk_model *m) { return m->nopen; }
 ssli_shape ssli_model_in_shape(const sslk_model *m) { return m->top.in; }
 ssli_shape ssli_model_out_shape(const sslk_model *m) { return m->top.out; }
 const ssli_model_hook *ssli_model_hook_of(const sslk_model *m) { return m->hook; }
+
+void ssli_model_set_grad_ready(sslk_model *m, sslk_status (*fn)(void *user, const void *key), void *user) {
+    m->grad_ready = fn;
+    m->grad_ready_user = fn ? user : NULL;
+}

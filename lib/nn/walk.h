@@ -107,4 +107,13 @@ void ssli_model_set_hook(sslk_model *m, const ssli_model_hook *hook);
 /* The attached hook, or NULL. */
 const ssli_model_hook *ssli_model_hook_of(const sslk_model *m);
 
+/* ---- gradient-ready callback (data-parallel overlap, issue 17) -----------
+ * During sslk_model_backward, fn(user, key) runs on the calling thread right
+ * after the backward of each layer that has trainable tensors (weight or
+ * bias): from then on that layer's parameter gradients are final for this
+ * backward.  Order: the reverse of the forward, a residual block's body
+ * before its shortcut (the order of a walk visited last layer first, body
+ * then shortcut).  A non-OK status aborts the backward.  NULL detaches. */
+void ssli_model_set_grad_ready(sslk_model *m, sslk_status (*fn)(void *user, const void *key), void *user);
+
 #endif

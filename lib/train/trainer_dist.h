@@ -9,11 +9,23 @@
 /* Floats per gradient all-reduce bucket (4 MiB). */
 #define SSLI_TRAIN_BUCKET ((size_t)1 << 20)
 
-/* This rank's contiguous slice [lo, lo + n) of a global batch of `rows`
- * (sizes differ by at most one; t NULL: the whole batch). */
-void ssli_train_shard(size_t rows, const sslk_dist *t, size_t *lo, size_t *n);
-/* Sum the encoder's and projector's gradients over the ranks (bucketed). */
-sslk_status ssli_train_allreduce_grads(sslk_trainer *tr, const sslk_dist *t);
+/* Shard the training loader: rank r reads and decodes only its rows
+ * [floor(B r/P), floor(B (r+1)/P)) of each global batch (SSLK_LOADER_SHARD_*). */
+sslk_status ssli_train_shard_loader(sslk_trainer *tr, const sslk_dist *t);
+/* Collective: the global row count of this step, and whether some rank has
+ * none (then no rank steps). */
+sslk_status ssli_train_global_rows(sslk_trainer *tr, const sslk_dist *t, size_t local, size_t *total, bool *empty);
+/* The gradient sum over the ranks (bucketed, trainer_dist.c): made per fit
+ * (the layout of the trainable tensors; with t->any_thread a communication
+ * thread that reduces each bucket as soon as the backward has finished it). */
+typedef struct ssli_grad_sync ssli_grad_sync;
+sslk_status ssli_grad_sync_create(sslk_trainer *tr, const sslk_dist *t, ssli_grad_sync **out);
+void ssli_grad_sync_destroy(ssli_grad_sync *gs);
+/* Backward of the projector (from gz) and the encoder; with gs (NULL: one
+ * process) their gradients come out summed over the ranks. */
+sslk_status ssli_train_backward_sync(sslk_trainer *tr, ssli_grad_sync *gs, float *gz);
+/* Tests: floats per bucket for the layouts made from now on (0: SSLI_TRAIN_BUCKET). */
+void ssli_train_set_bucket(size_t floats);
 /* write() on rank 0 only (with DIET's head assembled first, collectively),
  * its status shared with every rank. */
 sslk_status ssli_train_rank0_checkpoint(sslk_trainer *tr, const sslk_dist *t,

@@ -103,8 +103,9 @@ static void monitor(sslk_trainer *tr, const float *h, size_t n, size_t d, double
     ssli_free(tr->ctx, mu);
 }
 
-/* One optimisation step on the batch in tr->x (rows per view). */
-static sslk_status train_step(sslk_trainer *tr, size_t rows, double *value) {
+/* One optimisation step on the batch in tr->x (rows per view); with gs the
+ * gradients come out summed over the ranks. */
+static sslk_status train_step(sslk_trainer *tr, size_t rows, double *value, ssli_grad_sync *gs) {
     const size_t chw = tr->in_c * tr->in_s * tr->in_s, de = tr->de, dz = tr->dz, B = tr->ld_batch;
     SSLI_TRY(sslk_optim_zero_grad(tr->opt));
     if (tr->nviews == 2 && rows < B) /* pack view 1 right after view 0 */
@@ -133,8 +134,7 @@ static sslk_status train_step(sslk_trainer *tr, size_t rows, double *value) {
         break;
     }
     if (!isfinite(*value)) return SSLK_OK; /* the caller stops */
-    SSLI_TRY(sslk_model_backward(tr->proj, tr->gz, tr->gh));
-    SSLI_TRY(sslk_model_backward(tr->enc, tr->gh, NULL));
+    SSLI_TRY(ssli_train_backward_sync(tr, gs, tr->gz)); /* overlapped with the all-reduce when it can */
     (void)de;
     return SSLK_OK;
 }
@@ -171,6 +171,8 @@ static size_t term_info(const sslk_trainer *tr, const char **names) {
     return nt;
 }
 
+static sslk_status fit_epochs(sslk_trainer *tr, uint64_t until, ssli_grad_sync *gs);
+
 sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
     static const char *fn = "sslk_trainer_fit";
     SSLI_CHECK_PTR(tr, fn);
@@ -181,6 +183,18 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
     if (until == 0 || until > total) until = total;
     if (tr->epoch >= until) return SSLK_OK;
     SSLI_TRY(prepare(tr));
+    const sslk_dist *dist = ssli_dist(tr->ctx);
+    ssli_grad_sync *gs = NULL; /* the gradient all-reduce (and its thread) for this fit */
+    if (dist) SSLI_TRY(ssli_train_shard_loader(tr, dist));
+    if (dist) SSLI_TRY(ssli_grad_sync_create(tr, dist, &gs));
+    sslk_status s = fit_epochs(tr, until, gs);
+    ssli_grad_sync_destroy(gs);
+    return s;
+}
+
+static sslk_status fit_epochs(sslk_trainer *tr, uint64_t until, ssli_grad_sync *gs) {
+    static const char *fn = "sslk_trainer_fit";
+    const uint64_t total = (uint64_t)ssli_train_get(tr, SSLK_TRAIN_EPOCHS);
     size_t nb = 0;
     SSLI_TRY(sslk_loader_num_batches(tr->ld, &nb));
     uint64_t spe = nb, cap = (uint64_t)ssli_train_get(tr, SSLK_TRAIN_STEPS_PER_EPOCH);
@@ -208,24 +222,18 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
             size_t rows = 0;
             double ts = now_s();
             SSLI_TRY(sslk_loader_next(tr->ld, views, tr->labels, tr->indices, &rows));
-            if (rows == 0) break;
-            if (rows < 2 || (dist && rows < (size_t)dist->world_size)) continue;
-            size_t lo, nloc; /* this rank's slice of the global batch (all of it without a table) */
-            ssli_train_shard(rows, dist, &lo, &nloc);
-            if (lo) {
-                for (size_t v = 0; v < tr->nviews; v++)
-                    memmove(views[v], views[v] + lo * chw, nloc * chw * sizeof(float));
-                memmove(tr->labels, tr->labels + lo, nloc * sizeof *tr->labels);
-                memmove(tr->indices, tr->indices + lo, nloc * sizeof *tr->indices);
-            }
+            const size_t nloc = rows; /* with a table the loader read only this rank's rows */
+            bool empty = false;
+            if (dist) SSLI_TRY(ssli_train_global_rows(tr, dist, nloc, &rows, &empty)); /* every rank decides alike */
+            if (rows == 0 && !dist) break;
+            if (rows < 2 || empty) continue;
             double lr;
             SSLI_TRY(sslk_schedule_warmup_cosine(tr->global_step, warm, total_steps, base, fin, &lr));
             SSLI_TRY(sslk_optim_set_lr_scale(tr->opt, base > 0 ? lr / base : 0.0));
             double val = NAN;
-            sslk_status sst = train_step(tr, nloc, &val);
+            sslk_status sst = train_step(tr, nloc, &val, gs);
             if (sst == SSLK_E_NONFINITE) val = NAN; /* a layer or the loss met NaN/Inf: diverged */
             else SSLI_TRY(sst);
-            if (dist && isfinite(val)) SSLI_TRY(ssli_train_allreduce_grads(tr, dist)); /* the loss value is global */
             sslk_status st = isfinite(val) ? sslk_optim_step(tr->opt) : SSLK_E_NONFINITE;
             if (st == SSLK_E_NONFINITE)
                 return ssli_err(SSLK_E_NUMERIC,

@@ -1,12 +1,16 @@
 /* Driver of the mpi suite (run under mpirun by run_mpi.py):
  *   mpi_train equal METHOD   5 training steps on P ranks; every rank checks
- *                            its parameters equal rank 0's, rank 0 checks
- *                            they equal one process with the global batch
+ *                            its loader read only its rows and its parameters
+ *                            equal rank 0's, rank 0 checks they equal one
+ *                            process with the global batch
  *   mpi_train kill DIR       checkpoints into DIR; rank 1 dies (SIGKILL)
  *                            after the first checkpoint
  *   mpi_train stall DIR      rank 1 stops calling collectives: the others
  *                            must fail with SSLK_E_DIST within the timeout
  *   mpi_train load DIR       (no MPI) the checkpoint in DIR loads
+ *   mpi_train overlap METHOD 5 steps with the all-reduce overlapped with the
+ *                            backward (communication thread) and 5 without:
+ *                            the same bits on every rank
  * SPDX-License-Identifier: BSD-3-Clause */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -68,11 +72,13 @@ static int dbg_step(void *u, const sslk_train_progress *p) {
     return 0;
 }
 
+static const char *g_enc = "flatten,linear:32,bn,relu";
+
 static sslk_trainer *make_trainer(sslk_ctx *c, sslk_dataset **ds, sslk_method m, int epochs, int steps) {
     OK(sslk_dataset_from_memory(c, px, NIMG, SIDE, SIDE, 1, lab, ds));
     sslk_trainer *tr = NULL;
     const char *proj = m == SSLK_METHOD_DIET ? "" : "linear:16,bn,relu,linear:16";
-    OK(sslk_trainer_create(c, m, *ds, "flatten,linear:32,bn,relu", proj, &tr));
+    OK(sslk_trainer_create(c, m, *ds, g_enc, proj, &tr));
     OK(sslk_trainer_set_i64(tr, SSLK_TRAIN_BATCH, BATCH));
     OK(sslk_trainer_set_i64(tr, SSLK_TRAIN_EPOCHS, epochs));
     OK(sslk_trainer_set_i64(tr, SSLK_TRAIN_STEPS_PER_EPOCH, steps));
@@ -125,13 +131,22 @@ static int run_equal(const sslk_dist *t, const char *mname) {
     sslk_dataset *ds = NULL;
     sslk_trainer *tr = make_trainer(c, &ds, m, 1, 5);
     OK(sslk_trainer_fit(tr, 0));
+    /* the rank's loader read only its rows: 5 steps of its shard of BATCH */
+    sslk_loader *ld = NULL;
+    sslk_loader_stats st = {.struct_size = sizeof st};
+    OK(sslk_trainer_loader(tr, &ld));
+    OK(sslk_loader_stats_get(ld, &st));
+    const uint64_t mine_rows = (uint64_t)(BATCH * (t->rank + 1) / t->world_size - BATCH * t->rank / t->world_size);
+    int bad = st.images != 5 * mine_rows;
+    printf("rank %d: loaded %llu rows in 5 steps (its shard: %llu per step)\n", t->rank,
+           (unsigned long long)st.images, (unsigned long long)mine_rows);
     size_t nl = 0, nm = 0;
     float *local = params(tr, &nl, &nm);
     /* the networks are the same on every rank: compare with rank 0's */
     float *r0 = malloc(nm * sizeof(float));
     memcpy(r0, local, nm * sizeof(float));
     OK(t->broadcast(t->user, r0, nm * sizeof(float), 0) == 0 ? SSLK_OK : SSLK_E_DIST);
-    int bad = memcmp(r0, local, nm * sizeof(float)) != 0;
+    if (memcmp(r0, local, nm * sizeof(float)) != 0) bad = 1;
     if (bad) fprintf(stderr, "rank %d: parameters differ from rank 0's\n", t->rank);
     /* the loss's tensors: the same on every rank, except DIET's head whose
      * row shards, in rank order, make the head: assemble on rank 0 */
@@ -195,6 +210,42 @@ static int run_equal(const sslk_dist *t, const char *mname) {
     return bad;
 }
 
+/* The overlapped and the blocking all-reduce hand MPI the same buckets in
+ * the same order: the same bits.  The encoder is wide enough (1.2 M floats)
+ * for three 4 MiB buckets, so buckets go while the backward still runs. */
+static int run_overlap(sslk_dist *t, const char *mname) {
+    sslk_method m;
+    OK(sslk_method_from_name(mname, &m));
+    g_enc = "flatten,linear:2048,bn,relu,linear:512,bn,relu";
+    if (!t->any_thread) {
+        fprintf(stderr, "rank %d: MPI did not grant MPI_THREAD_SERIALIZED: no overlap to test\n", t->rank);
+        return 1;
+    }
+    float *p[2] = {NULL, NULL};
+    size_t n[2] = {0, 0}, nm = 0;
+    double wait[2] = {0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        sslk_dist tp = *t;
+        tp.any_thread = pass == 0; /* 0: blocking all-reduce after the backward */
+        sslk_ctx *c = make_ctx(&tp);
+        sslk_dataset *ds = NULL;
+        sslk_trainer *tr = make_trainer(c, &ds, m, 1, 5);
+        double w0 = sslk_dist_wait_seconds();
+        OK(sslk_trainer_fit(tr, 0));
+        wait[pass] = sslk_dist_wait_seconds() - w0;
+        p[pass] = params(tr, &n[pass], &nm);
+        sslk_trainer_destroy(tr);
+        sslk_dataset_destroy(ds);
+        sslk_ctx_destroy(c);
+    }
+    int bad = n[0] != n[1] || memcmp(p[0], p[1], n[0] * sizeof(float)) != 0;
+    printf("rank %d: %s overlap on %d ranks: %zu parameters %s; blocked in collectives %.3f s overlapped, %.3f s "
+           "not\n", t->rank, mname, t->world_size, n[0], bad ? "DIFFER" : "bitwise equal", wait[0], wait[1]);
+    free(p[0]);
+    free(p[1]);
+    return bad;
+}
+
 static int g_rank, g_stall;
 
 /* After the first epoch (its checkpoint is on disk): rank 1 dies or stalls. */
@@ -240,14 +291,15 @@ static int run_load(const char *dir) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: mpi_train equal METHOD | kill DIR | stall DIR | load DIR\n");
+        fprintf(stderr, "usage: mpi_train equal METHOD | overlap METHOD | kill DIR | stall DIR | load DIR\n");
         return 2;
     }
     fill_pixels();
     if (!strcmp(argv[1], "load")) return run_load(argv[2]);
     sslk_dist t = {.struct_size = sizeof t};
     OK(sslk_dist_mpi_init(0, &t));
-    int rc = !strcmp(argv[1], "equal") ? run_equal(&t, argv[2])
+    int rc = !strcmp(argv[1], "equal")     ? run_equal(&t, argv[2])
+             : !strcmp(argv[1], "overlap") ? run_overlap(&t, argv[2])
              : !strcmp(argv[1], "kill")  ? run_fail(&t, argv[2], 0)
              : !strcmp(argv[1], "stall") ? run_fail(&t, argv[2], 1)
                                          : 2;

@@ -2,6 +2,7 @@
 """mpi suite driver: runs tests/mpi/mpi_train under mpirun and checks the outcome.
 
   run_mpi.py MPIRUN EXE equal METHOD NP   P ranks equal one process (exit 0)
+  run_mpi.py MPIRUN EXE overlap METHOD NP the overlapped all-reduce gives the blocking one's bits
   run_mpi.py MPIRUN EXE kill|stall NP     a rank dies / stalls: the job ends with an
                                           error within a bound, the checkpoint loads
 """
@@ -24,11 +25,18 @@ def mpirun(mpirun_exe, np_, args, timeout):
 def main():
     mpirun_exe, exe, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     os.environ.setdefault("SSLKIT_DIST_TIMEOUT", "120")
+    if mode == "overlap":
+        method, np_ = sys.argv[4], int(sys.argv[5])
+        rc, out, _ = mpirun(mpirun_exe, np_, [exe, "overlap", method], 240)
+        assert rc == 0, f"mpirun -np {np_} overlap {method}: exit {rc}"
+        assert out.count("bitwise equal") == np_, "every rank must report equal bits"
+        return
     if mode == "equal":
         method, np_ = sys.argv[4], int(sys.argv[5])
         rc, out, _ = mpirun(mpirun_exe, np_, [exe, "equal", method], 240)
         assert rc == 0, f"mpirun -np {np_} {method}: exit {rc}"
         assert f"{method} on {np_} ranks" in out, "rank 0 did not report the comparison"
+        assert out.count("loaded ") == np_, "every rank must report the rows its loader read"
         return
     np_ = int(sys.argv[4])
     with tempfile.TemporaryDirectory() as d:
