@@ -79,6 +79,7 @@ static sslk_status grow_rows(const sslk_ctx *ctx, float **buf, size_t *cap, size
 sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
                              sslk_mode mode, const float **y) {
     const float *cur = x;
+    if (s == &m->top) m->cols_used = 0; /* a new forward: the column cache budget starts over */
     bool fused = false; /* the previous batch-norm already applied this ReLU */
     for (size_t i = 0; i < s->n; i++) {
         ssli_layer *L = &s->layers[i];
