@@ -153,8 +153,8 @@ static sslk_status slice_floats(size_t fixed, size_t rows_a, size_t rows_b, size
     return SSLK_OK;
 }
 
-/* Column cache.  The weight gradient needs the forward's columns again; a
- * train-mode forward writes them into the layer's aux buffer (rows x ckk x
+/* Column cache (off unless m->cols_cache: measured slower, see below).  The
+ * weight gradient needs the forward's columns again; a train-mode forward writes them into the layer's aux buffer (rows x ckk x
  * hw_out floats, chunk by chunk in the forward's layout) instead of a
  * per-thread scratch block, and the backward reads them back in place of
  * running im2col a second time.  The conv layers of one forward keep at most
@@ -162,12 +162,18 @@ static sslk_status slice_floats(size_t fixed, size_t rows_a, size_t rows_b, size
  * context's max_alloc_bytes; a layer past the budget (in forward order)
  * frees its cache and the backward recomputes, as it does after an eval-mode
  * forward or when the thread count changed in between (another chunking).
- * Results are bit-identical either way: the GEMMs read the same values. */
+ * Results are bit-identical either way: the GEMMs read the same values.
+ * Measured on Zen 4 (bench_models, docs/performance.md) the cache makes a
+ * step 2-5% slower on every conv shape of the issue's models: without it
+ * im2col writes a block that stays in L2 until BLIS packs it, with it the
+ * columns go out to memory in the forward and come back in the backward,
+ * which costs more than recomputing them.  Hence off by default; it stays
+ * for memory-rich machines where im2col is the bottleneck, to measure there. */
 #define SSLI_CONV_COLS_BUDGET ((size_t)256 << 20)
 
 static float *cols_cache(sslk_model *m, ssli_layer *L, const conv_geom *g, size_t rows, size_t B) {
     L->cols_rows = 0;
-    if (m->cols_off || m->last_mode != SSLK_MODE_TRAIN || (is_pointwise(g) && B == 1)) return NULL;
+    if (!m->cols_cache || m->last_mode != SSLK_MODE_TRAIN || (is_pointwise(g) && B == 1)) return NULL;
     size_t n, bytes;
     if (ssli_mul3_overflow(rows, g->ckk, g->hw_out, &n) || ssli_mul_overflow(n, sizeof(float), &bytes))
         return NULL;

@@ -123,7 +123,7 @@ struct sslk_model {
     const ssli_model_hook *hook; /* NULL: none (nn/walk.h) */
 
     float *ws; /* shared scratch (im2col columns, per-thread partial sums) */
-    bool cols_off;    /* keep no conv column cache (tests and bench_models compare both paths) */
+    bool cols_cache;  /* conv layers keep their forward columns (off by default; layer_conv2d.c) */
     size_t cols_used; /* bytes of conv column caches kept by the current forward (layer_conv2d.c) */
     size_t ws_cap; /* bytes */
     /* backward scratch of residual children, one set per nesting depth (a block's

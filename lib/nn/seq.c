@@ -35,10 +35,9 @@ static bool relu_in_place(const ssli_seq *s, size_t i) {
     return s->layers[i].kind == SSLI_LAYER_RELU && i > 0 && s->layers[i - 1].kind != SSLI_LAYER_FLATTEN;
 }
 
-/* Layer i is a ReLU whose backward the batch-norm before it does (fused
- * masking, layer_batchnorm.c): not when a hook may have changed the values
- * between the two or rewrites the gradient at the batch-norm's output, nor
- * for SyncBN. */
+/* Layer i is an in-place ReLU whose backward the batch-norm before it does
+ * (masking by the rectified values in the batch-norm's buffer, layer_batchnorm.c):
+ * not when a hook rewrites the gradient at the batch-norm's output, nor for SyncBN. */
 static bool relu_fused_back(const sslk_model *m, const ssli_seq *s, size_t i) {
     return relu_in_place(s, i) && s->layers[i - 1].kind == SSLI_LAYER_BATCHNORM && !m->hook &&
            !ssli_batchnorm_synced(m, m->last_mode);
@@ -165,7 +164,7 @@ static sslk_status seq_backward(sslk_model *m, ssli_seq *s, const float *x, floa
         case SSLI_LAYER_BATCHNORM:
             if (ssli_batchnorm_synced(m, m->last_mode))
                 SSLI_TRY(ssli_batchnorm_backward_sync(m, L, xin, gcur, rows, nstat, t));
-            else ssli_batchnorm_backward(m, L, xin, gcur, rows, nstat, m->last_mode, fuse, t);
+            else ssli_batchnorm_backward(m, L, xin, gcur, rows, nstat, m->last_mode, fuse ? L->out_buf : NULL, t);
             break;
         case SSLI_LAYER_RELU:
         case SSLI_LAYER_LEAKY_RELU:
