@@ -6,6 +6,15 @@
  * order, so results do not depend on the thread count.  The normalised
  * values are not stored: backward recomputes them from the input, bit for bit
  * (one activation-sized buffer less per batch-norm, one write pass less).
+ * A ReLU after the batch-norm is fused into both passes: the forward
+ * rectifies as it writes; the backward runs the ReLU's backward rule (g
+ * where the rectified output ry > 0, else 0) in place on each plane of the
+ * gradient right before that plane's sums, while it is in L1, instead of as
+ * a separate pass over the whole gradient.  Bit-identical to the two layers
+ * run apart (the same select, the same sums).  Measured alternatives that
+ * were slower than no fusion: masking by recomputing the pre-ReLU value from
+ * the input (4%: arithmetic), and masking on the fly in both passes without
+ * writing back (ry read from memory twice: 3%).
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
 
@@ -26,6 +35,12 @@ static double plane_sqdev(const float *x, size_t n, float mu) {
     double s = 0.0;
     for (; i < n; i++) s += ((double)x[i] - mu) * ((double)x[i] - mu);
     return s + (((double)a[0] + a[1]) + ((double)a[2] + a[3])) + (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
+}
+
+/* The forward's output value (before a fused ReLU). */
+static inline float bn_affine(float x, float mu, float is, float gam, float bet) {
+    const float h = (x - mu) * is;
+    return gam * h + bet;
 }
 
 static double lanes(const float a[8]) {
@@ -52,6 +67,15 @@ static void plane_sum_dot_hat(const float *g, const float *x, float mu, float is
     }
     *s1 += t1 + lanes(a);
     *s2 += t2 + lanes(b);
+}
+
+/* The fused ReLU's backward on n values in place: g = ry > 0 ? g : 0 (the
+ * unconditional load keeps the select vectorised, as in layer_activation.c). */
+static void relu_mask_inplace(float *g, const float *ry, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const float gv = g[i];
+        g[i] = ry[i] > 0.0f ? gv : 0.0f;
+    }
 }
 
 /* Channel range [c0, c1) of thread t among nt. */
@@ -99,17 +123,15 @@ static void bn1d_forward(ssli_layer *L, const float *x, size_t rows, size_t nsta
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
         float *yr = L->out_buf + r * c;
-        for (size_t j = c0; j < c1; j++) {
-            float h = (xr[j] - mu[j]) * is[j];
-            yr[j] = L->weight[j] * h + L->bias[j];
-        }
+        for (size_t j = c0; j < c1; j++) yr[j] = bn_affine(xr[j], mu[j], is[j], L->weight[j], L->bias[j]);
         if (relu)
             for (size_t j = c0; j < c1; j++) yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
     }
 }
 
-static void bn1d_backward(ssli_layer *L, const float *x, const float *gy, size_t rows, size_t nstat,
-                          sslk_mode mode, float *gx, size_t c0, size_t c1) {
+
+static void bn1d_backward(ssli_layer *L, const float *x, size_t rows, size_t nstat,
+                          sslk_mode mode, const float *ry, float *gy, float *gx, size_t c0, size_t c1) {
     const size_t c = L->in.c;
     const double *mean = L->stat, *istd = L->stat + c;
     double *s1 = L->stat + 2 * c, *s2 = L->stat + 3 * c;
@@ -117,7 +139,9 @@ static void bn1d_backward(ssli_layer *L, const float *x, const float *gy, size_t
     float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
     for (size_t j = c0; j < c1; j++) mu[j] = (float)mean[j], is[j] = (float)istd[j], s1[j] = s2[j] = 0.0;
     for (size_t r = 0; r < rows; r++) {
-        const float *g = gy + r * c, *xr = x + r * c;
+        float *g = gy + r * c;
+        const float *xr = x + r * c;
+        if (ry) relu_mask_inplace(g + c0, ry + r * c + c0, c1 - c0);
         for (size_t j = c0; j < c1; j++) {
             const float h = (xr[j] - mu[j]) * is[j];
             s1[j] += g[j];
@@ -205,14 +229,11 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
                 const float gam = L->weight[j], bet = L->bias[j];
                 if (relu) /* the same values as a ReLU pass over the output, one pass less */
                     for (size_t p = 0; p < hw; p++) {
-                        float h = (xp[p] - mu) * is, v = gam * h + bet;
+                        const float v = bn_affine(xp[p], mu, is, gam, bet);
                         yp[p] = v > 0.0f ? v : 0.0f;
                     }
                 else
-                    for (size_t p = 0; p < hw; p++) {
-                        float h = (xp[p] - mu) * is;
-                        yp[p] = gam * h + bet;
-                    }
+                    for (size_t p = 0; p < hw; p++) yp[p] = bn_affine(xp[p], mu, is, gam, bet);
             }
         }
     }
@@ -220,8 +241,8 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
     return SSLK_OK;
 }
 
-void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, const float *gy, size_t rows,
-                             size_t nstat, sslk_mode mode, float *gx) {
+void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy, size_t rows, size_t nstat,
+                             sslk_mode mode, const float *ry, float *gx) {
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
     const double M = (double)(nstat * hw);
     const double *mean = L->stat, *istd = L->stat + c;
@@ -233,42 +254,47 @@ void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, const
         size_t c0, c1;
         channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
         if (hw == 1) {
-            bn1d_backward(L, x, gy, rows, nstat, mode, gx, c0, c1);
+            bn1d_backward(L, x, rows, nstat, mode, ry, gy, gx, c0, c1);
             c1 = c0; /* done */
         }
-        for (size_t j = c0; j < c1; j++) {
-            /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
-            double s1 = 0.0, s2 = 0.0;
-            const float mu = (float)mean[j], isf = (float)istd[j];
-            for (size_t r = 0; r < rows; r++)
-                plane_sum_dot_hat(gy + r * numel + j * hw, x + r * numel + j * hw, mu, isf, hw, &s1, &s2);
-            L->gbias[j] += (float)s1;
-            L->gweight[j] += (float)s2;
-            if (!gx) continue;
-            const double gam = L->weight[j], is = istd[j];
-            const float a = (float)(gam * is);
-            if (mode == SSLK_MODE_TRAIN) {
-                /* dx = gamma istd (g - [stat row] (S1 + xhat S2) / M) */
-                const float b1 = (float)(s1 / M), b2 = (float)(s2 / M);
-                for (size_t r = 0; r < rows; r++) {
-                    const float *g = gy + r * numel + j * hw;
-                    const float *xp = x + r * numel + j * hw;
-                    float *o = gx + r * numel + j * hw;
-                    if (r < nstat)
-                        for (size_t p = 0; p < hw; p++) {
-                            const float h = (xp[p] - mu) * isf;
-                            o[p] = a * (g[p] - b1 - h * b2);
-                        }
-                    else
-                        for (size_t p = 0; p < hw; p++) o[p] = a * g[p];
-                }
-            } else {
-                for (size_t r = 0; r < rows; r++) {
-                    const float *g = gy + r * numel + j * hw;
-                    float *o = gx + r * numel + j * hw;
-                    for (size_t p = 0; p < hw; p++) o[p] = a * g[p];
-                }
+        /* Rows outer, channels inner: each thread walks its channel range of
+         * every sample in memory order (long runs the prefetcher follows; the
+         * channel-outer order jumped a sample's size every plane and was
+         * latency-bound).  Per channel the sums still run over rows in order:
+         * the same values as before. */
+        double *S1 = L->stat + 2 * c, *S2 = L->stat + 3 * c;
+        for (size_t j = c0; j < c1; j++) S1[j] = S2[j] = 0.0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = c0; j < c1; j++) {
+                /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
+                const size_t o = r * numel + j * hw;
+                if (ry) relu_mask_inplace(gy + o, ry + o, hw);
+                plane_sum_dot_hat(gy + o, x + o, (float)mean[j], (float)istd[j], hw, &S1[j], &S2[j]);
             }
+        /* per-channel float constants a = gamma istd, b1 = S1 / M, b2 = S2 / M in the stat block's float slots */
+        float *A = (float *)(L->stat + 4 * c), *B1 = A + c, *B2 = B1 + c;
+        const bool train = mode == SSLK_MODE_TRAIN;
+        for (size_t j = c0; j < c1; j++) {
+            L->gbias[j] += (float)S1[j];
+            L->gweight[j] += (float)S2[j];
+            A[j] = (float)((double)L->weight[j] * istd[j]);
+            B1[j] = train ? (float)(S1[j] / M) : 0.0f;
+            B2[j] = train ? (float)(S2[j] / M) : 0.0f;
         }
+        for (size_t r = 0; gx && r < rows; r++)
+            for (size_t j = c0; j < c1; j++) {
+                /* train: dx = gamma istd (g - [stat row] (S1 + xhat S2) / M); eval: gamma istd g */
+                const size_t off = r * numel + j * hw;
+                const float *g = gy + off, *xp = x + off;
+                float *o = gx + off;
+                const float a = A[j], b1 = B1[j], b2 = B2[j], mu = (float)mean[j], isf = (float)istd[j];
+                if (train && r < nstat)
+                    for (size_t p = 0; p < hw; p++) {
+                        const float h = (xp[p] - mu) * isf;
+                        o[p] = a * (g[p] - b1 - h * b2);
+                    }
+                else
+                    for (size_t p = 0; p < hw; p++) o[p] = a * g[p];
+            }
     }
 }

@@ -153,6 +153,43 @@ static sslk_status slice_floats(size_t fixed, size_t rows_a, size_t rows_b, size
     return SSLK_OK;
 }
 
+/* Column cache (off unless m->cols_cache: measured slower, see below).  The
+ * weight gradient needs the forward's columns again; a train-mode forward writes them into the layer's aux buffer (rows x ckk x
+ * hw_out floats, chunk by chunk in the forward's layout) instead of a
+ * per-thread scratch block, and the backward reads them back in place of
+ * running im2col a second time.  The conv layers of one forward keep at most
+ * SSLI_CONV_COLS_BUDGET bytes together, and at most a quarter of the
+ * context's max_alloc_bytes; a layer past the budget (in forward order)
+ * frees its cache and the backward recomputes, as it does after an eval-mode
+ * forward or when the thread count changed in between (another chunking).
+ * Results are bit-identical either way: the GEMMs read the same values.
+ * Measured on Zen 4 (bench_models, docs/performance.md) the cache makes a
+ * step 2-5% slower on every conv shape of the issue's models: without it
+ * im2col writes a block that stays in L2 until BLIS packs it, with it the
+ * columns go out to memory in the forward and come back in the backward,
+ * which costs more than recomputing them.  Hence off by default; it stays
+ * for memory-rich machines where im2col is the bottleneck, to measure there. */
+#define SSLI_CONV_COLS_BUDGET ((size_t)256 << 20)
+
+static float *cols_cache(sslk_model *m, ssli_layer *L, const conv_geom *g, size_t rows, size_t B) {
+    L->cols_rows = 0;
+    if (!m->cols_cache || m->last_mode != SSLK_MODE_TRAIN || (is_pointwise(g) && B == 1)) return NULL;
+    size_t n, bytes;
+    if (ssli_mul3_overflow(rows, g->ckk, g->hw_out, &n) || ssli_mul_overflow(n, sizeof(float), &bytes))
+        return NULL;
+    const uint64_t lim = ssli_limit(m->ctx, SSLK_CTX_MAX_ALLOC_BYTES) / 4;
+    const size_t budget = (uint64_t)SSLI_CONV_COLS_BUDGET < lim ? SSLI_CONV_COLS_BUDGET : (size_t)lim;
+    if (m->cols_used > budget || bytes > budget - m->cols_used ||
+        ssli_nn_grow(m->ctx, &L->aux, &L->aux_cap, bytes) != SSLK_OK) {
+        ssli_free(m->ctx, L->aux); /* keep the memory held by caches within the budget */
+        L->aux = NULL, L->aux_cap = 0;
+        return NULL;
+    }
+    m->cols_used += bytes;
+    L->cols_rows = rows, L->cols_chunk = B;
+    return L->aux;
+}
+
 sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows) {
     conv_geom g = geom_of(L);
     const size_t B = chunk_of(&g, rows, ssli_threads(m->ctx)), nchunks = (rows + B - 1) / B;
@@ -169,6 +206,7 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace size overflows");
     float *ws;
     SSLI_TRY(ssli_nn_scratch(m, bytes, (void **)&ws));
+    float *cache = cols_cache(m, L, &g, rows, B);
     const size_t in_n = g.cin * g.h * g.w, out_n = g.cout * g.hw_out;
 #pragma omp parallel num_threads(nt)
     {
@@ -178,6 +216,7 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
         for (size_t ch = 0; ch < nchunks; ch++) {
             const size_t r0 = ch * B, nb = rows - r0 < B ? rows - r0 : B, nc = nb * g.hw_out;
             const float *xs = x + r0 * in_n;
+            float *cc = cache ? cache + r0 * g.ckk * g.hw_out : NULL; /* the chunk's ckk x nc columns */
             /* one sample: GEMMs straight into the output, bias seeded */
             float *C = nb == 1 ? L->out_buf + r0 * out_n : yc;
             float beta = 0.0f;
@@ -188,17 +227,18 @@ sslk_status ssli_conv2d_forward(sslk_model *m, ssli_layer *L, const float *x, si
             }
             for (size_t c0 = 0; c0 < g.cin; c0 += cb) {
                 const size_t c1 = g.cin - c0 < cb ? g.cin : c0 + cb, kr = (c1 - c0) * kk;
-                const float *Bm = col;
+                float *colb = cc ? cc + c0 * kk * nc : col;
+                const float *Bm = colb;
                 if (pw && nb == 1) {
                     Bm = xs;
                 } else {
                     for (size_t b = 0; b < nb; b++) {
                         if (pw) {
                             for (size_t ci = 0; ci < g.cin; ci++)
-                                memcpy(col + ci * nc + b * g.hw_out, xs + b * in_n + ci * g.hw_out,
+                                memcpy(colb + ci * nc + b * g.hw_out, xs + b * in_n + ci * g.hw_out,
                                        g.hw_out * sizeof(float));
                         } else {
-                            im2col(&g, xs + b * in_n, c0, c1, col + b * g.hw_out, nc);
+                            im2col(&g, xs + b * in_n, c0, c1, colb + b * g.hw_out, nc);
                         }
                     }
                 }
@@ -242,6 +282,8 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
         return ssli_err(SSLK_E_OVERFLOW, "conv2d: workspace size overflows");
     float *ws;
     SSLI_TRY(ssli_nn_scratch(m, bytes, (void **)&ws));
+    /* the forward's columns, when it kept them for this batch and chunking */
+    const float *cache = L->cols_rows == rows && L->cols_chunk == B ? (const float *)L->aux : NULL;
     const size_t in_n = g.cin * g.h * g.w, out_n = g.cout * g.hw_out;
 #pragma omp parallel num_threads(nt)
     {
@@ -257,6 +299,7 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
         for (size_t ch = 0; ch < nchunks; ch++) {
             const size_t r0 = ch * B, nb = rows - r0 < B ? rows - r0 : B, nc = nb * g.hw_out;
             const float *xs = x + r0 * in_n;
+            const float *cc = cache ? cache + r0 * g.ckk * g.hw_out : NULL;
             const float *G = gy + r0 * out_n;
             if (nb > 1) {
                 for (size_t b = 0; b < nb; b++) {
@@ -275,6 +318,8 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
                 const float *Bm = col;
                 if (pw && nb == 1) {
                     Bm = xs;
+                } else if (cc) {
+                    Bm = cc + c0 * kk * nc;
                 } else {
                     for (size_t b = 0; b < nb; b++) {
                         if (pw) {

@@ -68,6 +68,8 @@ typedef struct ssli_layer {
     void *aux;        /* batch-norm: xhat (rows x numel floats); maxpool: argmax (rows x
                          numel(out) int32); residual: gradient scratch */
     size_t aux_cap;   /* bytes */
+    size_t cols_rows, cols_chunk; /* conv2d: aux holds the forward's columns of this many rows in
+                                     chunks of cols_chunk samples (0: none; layer_conv2d.c) */
     double *stat;     /* batch-norm: mean, inv_std of the last forward, 2 backward sums,
                          4c floats of per-channel constants (6c doubles) */
 } ssli_layer;
@@ -124,6 +126,8 @@ struct sslk_model {
     void *grad_ready_user;
 
     float *ws; /* shared scratch (im2col columns, per-thread partial sums) */
+    bool cols_cache;  /* conv layers keep their forward columns (off by default; layer_conv2d.c) */
+    size_t cols_used; /* bytes of conv column caches kept by the current forward (layer_conv2d.c) */
     size_t ws_cap; /* bytes */
     /* backward scratch of residual children, one set per nesting depth (a block's
      * backward finishes before the next block's starts): ping-pong gradients

@@ -35,6 +35,14 @@ static bool relu_in_place(const ssli_seq *s, size_t i) {
     return s->layers[i].kind == SSLI_LAYER_RELU && i > 0 && s->layers[i - 1].kind != SSLI_LAYER_FLATTEN;
 }
 
+/* Layer i is an in-place ReLU whose backward the batch-norm before it does
+ * (masking by the rectified values in the batch-norm's buffer, layer_batchnorm.c):
+ * not when a hook rewrites the gradient at the batch-norm's output, nor for SyncBN. */
+static bool relu_fused_back(const sslk_model *m, const ssli_seq *s, size_t i) {
+    return relu_in_place(s, i) && s->layers[i - 1].kind == SSLI_LAYER_BATCHNORM && !m->hook &&
+           !ssli_batchnorm_synced(m, m->last_mode);
+}
+
 /* A residual block writes its sum over its body's output when the body ends in
  * a layer whose backward reads only its input (torchvision's "out += identity"):
  * one activation less per block. */
@@ -70,6 +78,7 @@ static sslk_status grow_rows(const sslk_ctx *ctx, float **buf, size_t *cap, size
 sslk_status ssli_seq_forward(sslk_model *m, ssli_seq *s, const float *x, size_t rows, size_t nstat,
                              sslk_mode mode, const float **y) {
     const float *cur = x;
+    if (s == &m->top) m->cols_used = 0; /* a new forward: the column cache budget starts over */
     bool fused = false; /* the previous batch-norm already applied this ReLU */
     for (size_t i = 0; i < s->n; i++) {
         ssli_layer *L = &s->layers[i];
@@ -137,8 +146,12 @@ static sslk_status seq_backward(sslk_model *m, ssli_seq *s, const float *x, floa
     if (s->n > 1)
         for (int b = 0; b < 2; b++) SSLI_TRY(grow_rows(m->ctx, &gb[b], &gc[b], rows, maxin));
     float *gcur = gy;
+    bool relu_after = false; /* layer i + 1 is a ReLU fused into layer i's backward */
     for (size_t i = s->n; i-- > 0;) {
         ssli_layer *L = &s->layers[i];
+        const bool fuse = relu_after;
+        relu_after = relu_fused_back(m, s, i);
+        if (relu_after) continue; /* gcur passes on unmasked */
         const float *xin = i ? layer_output(s, i - 1, x) : x;
         if (m->hook && m->hook->backward && ssli_seq_is_preact(s, i))
             SSLI_TRY(m->hook->backward(m->hook->user, (const void *)L, gcur, nstat, rows - nstat,
@@ -151,7 +164,7 @@ static sslk_status seq_backward(sslk_model *m, ssli_seq *s, const float *x, floa
         case SSLI_LAYER_BATCHNORM:
             if (ssli_batchnorm_synced(m, m->last_mode))
                 SSLI_TRY(ssli_batchnorm_backward_sync(m, L, xin, gcur, rows, nstat, t));
-            else ssli_batchnorm_backward(m, L, xin, gcur, rows, nstat, m->last_mode, t);
+            else ssli_batchnorm_backward(m, L, xin, gcur, rows, nstat, m->last_mode, fuse ? L->out_buf : NULL, t);
             break;
         case SSLI_LAYER_RELU:
         case SSLI_LAYER_LEAKY_RELU:
