@@ -72,6 +72,11 @@ extern const ssli_loss_vt ssli_loss_vicreg_vt, ssli_loss_logdet_vt, ssli_loss_pa
     ssli_loss_infonce_vt, ssli_loss_infonce_sym_vt, ssli_loss_diet_vt, ssli_loss_msn_vt,
     ssli_loss_xent_vt;
 extern const ssli_loss_vt ssli_loss_barlow_vt, ssli_loss_negcos_vt; /* issue 21 */
+extern const ssli_setting_table ssli_settings_moco;                  /* issue 21c */
+extern const ssli_loss_vt ssli_loss_moco_vt;
+/* MoCo v2 through sslk_loss_compute_negatives (moco.c). */
+sslk_status ssli_moco_negatives(sslk_loss *L, const float *q, const float *k, size_t n, size_t d,
+                                const float *neg, size_t m, double *value, float *gq, float *gk);
 
 /* Setting value by key of the kind's own table (key must exist). */
 double ssli_loss_setting(const sslk_loss *L, int key);
