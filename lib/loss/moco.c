@@ -20,7 +20,7 @@ static const ssli_setting_def moco_defs[] = {
     {SSLK_MOCO_TEMPERATURE, "temperature", SSLK_SETTING_F64, 1e-4, 1e4, 0.2,
      "T of the logits (official --moco-t: 0.2 for v2, 1.0 (ResNet) or 0.2 (ViT) for v3)"},
     {SSLK_MOCO_VERSION, "version", SSLK_SETTING_I64, 2, 3, 2,
-     "2 = queue negatives (sslk_loss_compute_negatives); 3 = in-batch, symmetric, scaled by 2 T"},
+     "MoCo version: 2 (queue negatives, sslk_loss_compute_negatives) or 3 (in-batch, symmetric, x 2 T)"},
 };
 const ssli_setting_table ssli_settings_moco = {"moco", moco_defs, sizeof moco_defs / sizeof moco_defs[0], NULL};
 

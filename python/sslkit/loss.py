@@ -58,7 +58,8 @@ declare("sslk_negqueue_rows", [_vp, ctypes.POINTER(c_float_p), ctypes.POINTER(_s
 
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
          "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8,
-         "barlow_twins": 9, "negcos": 10}  # issue 21
+         "barlow_twins": 9, "negcos": 10,  # issue 21
+         "moco": 13}  # issue 21c
 
 def _loss_choices():
     """setting name -> {value name: value} over every loss domain, read from the
@@ -154,6 +155,8 @@ class Loss(Owner):
             the targets z are stop-gradient: gz are zeros
         infonce with negatives=(m, d) array or NegativeQueue: (za, zb) -> (v, ga, gb), the
             MoCo / lightly memory-bank form (za rows are the anchors, zb their positives).
+        moco (version=2) with negatives=queue: (q, k) -> (v, gq, gk); version=3: (q, k) or
+            (q1, q2, k1, k2) -> (v, gq..., gk...); the keys k are stop-gradient: gk are zeros
         With grad=False only the value is returned (no parameter gradients)."""
         if negatives is not None:
             return self._compute_negatives(inputs, negatives, grad)
