@@ -218,7 +218,7 @@ def test_trainer_callback_stop_and_errors():
         tr.fit(3, step_callback=lambda p: p["step"] == 1)
     assert e.value.status_name == "SSLK_E_CANCELLED"
     with pytest.raises(sslkit.Error):
-        small_trainer("byol")
+        small_trainer("no_such_method")
     with pytest.raises(KeyError):
         small_trainer(no_such_setting=1)
 

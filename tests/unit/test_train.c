@@ -149,8 +149,8 @@ END_TEST
  * cross-entropy kind (internal) and keeps reporting no loss publicly. */
 START_TEST(method_table_rows) {
     ck_assert_ptr_null(ssli_method_get((sslk_method)0));
-    ck_assert_ptr_null(ssli_method_get((sslk_method)9));
-    for (int m = 1; m <= 8; m++) {
+    ck_assert_ptr_null(ssli_method_get((sslk_method)16)); /* 9-13 (15 with DINO, SwAV): issue 21 */
+    for (int m = 1; m <= 13; m++) {
         const ssli_method_def *d = ssli_method_get((sslk_method)m);
         ck_assert_ptr_nonnull(d);
         ck_assert_str_eq(d->name, sslk_method_name((sslk_method)m));
