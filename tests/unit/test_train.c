@@ -200,6 +200,12 @@ START_TEST(method_table_rows) {
     ck_assert_ptr_null(tr->pred);
     ck_ok(sslk_loss_get_kind(tr->loss, &k));
     ck_assert_int_eq(k, SSLK_LOSS_MOCO);
+    int64_t ver = 0;
+    double temp = 0;
+    ck_ok(sslk_loss_get_i64(tr->loss, SSLK_MOCO_VERSION, &ver));
+    ck_ok(sslk_loss_get_f64(tr->loss, SSLK_MOCO_TEMPERATURE, &temp));
+    ck_assert_int_eq(ver, 2);
+    ck_close(temp, 0.2, 0, 0);
     sslk_method back = 0;
     ck_ok(sslk_method_from_name("moco_v3", &back));
     ck_assert_int_eq(back, SSLK_METHOD_MOCO_V3);
