@@ -99,6 +99,11 @@ int main(int argc, char **argv) {
         {"mocov2_2048_256_16384 ", "MoCo v2 (2048, 256, queue 16384)", SSLK_LOSS_MOCO, 2048, 256, 16384, 2},
         {"mocov3_512_128 ", "MoCo v3 symmetric (512, 128)", SSLK_LOSS_MOCO, 512, 128, 0, 4},
         {"mocov3_2048_256 ", "MoCo v3 symmetric (2048, 256)", SSLK_LOSS_MOCO, 2048, 256, 0, 4},
+        /* issue 21: DINO at the VICReg sizes (n, K), the official 2 global + 8 local
+         * student crops and 2 teacher views */
+        {"dino_256_2048 ", "DINO (256, K 2048, 10+2 views)", SSLK_LOSS_DINO, 256, 2048, 0, 12},
+        {"dino_1024_2048 ", "DINO (1024, K 2048, 10+2 views)", SSLK_LOSS_DINO, 1024, 2048, 0, 12},
+        {"dino_512_8192 ", "DINO (512, K 8192, 10+2 views)", SSLK_LOSS_DINO, 512, 8192, 0, 12},
     };
     const size_t nrows = sizeof rows / sizeof rows[0];
 

@@ -3,7 +3,7 @@ losses as public implementations write them (VICReg as facebookresearch/vicreg,
 NT-Xent as lightly, DIET as nn.Linear + CrossEntropy(label_smoothing), MSN as
 facebookresearch/msn with me-max and Sinkhorn, Barlow Twins as
 facebookresearch/barlowtwins, SimSiam's symmetric negative cosine as
-facebookresearch/simsiam).  Prints "row seconds" lines.
+facebookresearch/simsiam, DINO as facebookresearch/dino's DINOLoss with its centre update).  Prints "row seconds" lines.
 Run with /usr/bin/python3 (Debian's python3-torch).  Usage: losses_ref.py THREADS [REPS]
 """
 import sys
@@ -93,6 +93,30 @@ def simsiam(p1, p2, z1, z2):
     return -(cos(p1, z2.detach()).mean() + cos(p2, z1.detach()).mean()) * 0.5
 
 
+class DINOLoss:
+    """main_dino.py's forward and update_center (one process: no all-reduce)"""
+
+    def __init__(self, K, ncrops, student_temp=0.1, teacher_temp=0.04, momentum=0.9):
+        self.center = torch.zeros(1, K)
+        self.ncrops, self.ts, self.tt, self.m = ncrops, student_temp, teacher_temp, momentum
+
+    def __call__(self, student_output, teacher_output):
+        student_out = (student_output / self.ts).chunk(self.ncrops)
+        teacher_out = F.softmax((teacher_output - self.center) / self.tt, dim=-1).detach().chunk(2)
+        total_loss, n_terms = 0, 0
+        for iq, q in enumerate(teacher_out):
+            for v in range(len(student_out)):
+                if v == iq:
+                    continue
+                total_loss += torch.sum(-q * F.log_softmax(student_out[v], dim=-1), dim=-1).mean()
+                n_terms += 1
+        total_loss /= n_terms
+        with torch.no_grad():
+            bc = torch.sum(teacher_output, dim=0, keepdim=True) / len(teacher_output)
+            self.center = self.center * self.m + bc * (1 - self.m)
+        return total_loss
+
+
 def bench(fn, leaves, reps):
     def once():
         for t in leaves:
@@ -124,6 +148,8 @@ def rows():
         yield f"mocov2_{n}_{d}_{k}", lambda n=n, d=d, k=k: _mocov2(n, d, k)
     for n, d in ((512, 128), (2048, 256)):
         yield f"mocov3_{n}_{d}", lambda n=n, d=d: _mocov3(n, d)
+    for n, d in ((256, 2048), (1024, 2048), (512, 8192)):
+        yield f"dino_{n}_{d}", lambda n=n, d=d: _dino(n, d)
 
 
 def _vic(n, d):
@@ -189,6 +215,11 @@ def _mocov3(n, d):
         a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
         return F.cross_entropy(a @ b.T / 0.2, torch.arange(n)) * 0.4
     return bench(lambda: ctr(q1, k2) + ctr(q2, k1), [q1, q2], reps)
+def _dino(n, k, ncrops=10):
+    s = torch.randn(ncrops * n, k, requires_grad=True)
+    t = torch.randn(2 * n, k)  # the teacher's outputs: no gradient
+    loss = DINOLoss(k, ncrops)
+    return bench(lambda: loss(s, t), [s], reps)
 
 
 for name, f in rows():

@@ -164,6 +164,37 @@ SSLK_API sslk_status sslk_negqueue_rows(const sslk_negqueue *q, const float **ro
 #define SSLK_LOSS_MOCO ((sslk_loss_kind)13)
 #define SSLK_MOCO_TEMPERATURE 3060 /**< f64 T (0.2, MoCo v2's --moco-t) */
 #define SSLK_MOCO_VERSION 3061     /**< i64 2 (queue) or 3 (in-batch, symmetric, x 2T) (2) */
+
+/* ---- DINO (experimental, issue 21) ------------------------------------------ */
+/** DINO (Caron et al. 2021), the official code's DINOLoss: views = S student
+ *  views then T teacher views (settings "teacher_views", default 2), n x K each;
+ *  student view v < T and teacher view v are the same (global) crop.
+ *  q_t = softmax((teacher_t - center) / teacher_temp) (a constant: the teacher
+ *  views' gradients are written as zeros), p_v = log_softmax(student_v /
+ *  student_temp), and value = mean over the T (S - 1) pairs (t, v != t) of
+ *  mean_i sum_k -q_t[i,k] p_v[i,k].  Needs S >= 2 and S >= T.  After each
+ *  successful compute the loss updates its centre (K doubles, zeros on the first
+ *  call) with the teacher rows' mean: center = m center + (1 - m) mean (across
+ *  ranks the mean over every rank's rows, all-reduced).  teacher_temp warms up
+ *  linearly from warmup_teacher_temp over warmup_teacher_temp_epochs epochs,
+ *  selected by the "epoch" setting the caller sets (numpy linspace schedule of the
+ *  official code).  Terms "cross_entropy", "teacher_entropy" (mean entropy of q)
+ *  and "kl_divergence" (their difference).  Settings domain "dino". */
+#define SSLK_LOSS_DINO ((sslk_loss_kind)11)
+#define SSLK_DINO_STUDENT_TEMP 3000       /**< f64 student temperature (0.1) */
+#define SSLK_DINO_TEACHER_TEMP 3001       /**< f64 teacher temperature after the warm-up (0.04; 0.04 - 0.07) */
+#define SSLK_DINO_WARMUP_TEACHER_TEMP 3002 /**< f64 teacher temperature at epoch 0 (0.04) */
+#define SSLK_DINO_WARMUP_TEACHER_TEMP_EPOCHS 3003 /**< i64 warm-up length in epochs (0 = none) */
+#define SSLK_DINO_CENTER_MOMENTUM 3004    /**< f64 m of the centre update (0.9; 1 freezes the centre) */
+#define SSLK_DINO_EPOCH 3005              /**< i64 current epoch, set by the caller (0) */
+#define SSLK_DINO_TEACHER_VIEWS 3006      /**< i64 T, teacher (global) views at the end of the batch (2) */
+/** DINO: the number of centre entries K (0 before the first compute or set). */
+SSLK_API sslk_status sslk_loss_dino_center_size(const sslk_loss *loss, size_t *k);
+/** DINO: copy the centre (k = its size) into center, e.g. for a checkpoint. */
+SSLK_API sslk_status sslk_loss_dino_get_center(const sslk_loss *loss, double *center, size_t k);
+/** DINO: replace the centre by center[0..k) (finite; k = K of the next batches),
+ *  e.g. from a checkpoint.  Allowed before the first compute (fixes K). */
+SSLK_API sslk_status sslk_loss_dino_set_center(sslk_loss *loss, const double *center, size_t k);
 #endif /* SSLK_EXPERIMENTAL */
 
 /** Values of SSLK_VICREG_VAR_BRANCH_REDUCTION and SSLK_INFONCE_VIEW_REDUCTION. */

@@ -25,6 +25,7 @@ static const ssli_loss_vt *vt_of(sslk_loss_kind k) {
     if (k == SSLK_LOSS_BARLOW_TWINS) return &ssli_loss_barlow_vt; /* issue 21 */
     if (k == SSLK_LOSS_NEGCOS) return &ssli_loss_negcos_vt;
     if (k == SSLK_LOSS_MOCO) return &ssli_loss_moco_vt; /* issue 21c */
+    if (k == SSLK_LOSS_DINO) return &ssli_loss_dino_vt;
     switch (k) {
     case SSLK_LOSS_VICREG: return &ssli_loss_vicreg_vt;
     case SSLK_LOSS_VICREG_LOGDET: return &ssli_loss_logdet_vt;
@@ -68,6 +69,7 @@ void sslk_loss_destroy(sslk_loss *L) {
     ssli_free(L->ctx, L->param.grad);
     ssli_free(L->ctx, L->prior);
     ssli_free(L->ctx, L->ws);
+    ssli_free(L->ctx, L->dino_center);
     ssli_free(L->ctx, L);
 }
 

@@ -34,6 +34,10 @@ sslk_status ssli_loss_dist_logdet(sslk_loss *L, const sslk_dist *t, const ssli_l
 /* DIET with the head sharded by datum index (dist_diet.c). */
 sslk_status ssli_loss_dist_diet(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, const size_t *counts,
                                 size_t N, double *value, const char *fn);
+/* DINO: local rows, then one all-reduce of the loss sums and the centre's
+ * teacher column sums (the official code's dist.all_reduce) (dino.c). */
+sslk_status ssli_loss_dist_dino(sslk_loss *L, const sslk_dist *t, const ssli_loss_in *in, size_t N, double *value,
+                                const char *fn);
 /* Rows [lo, hi) of an N-row table owned by rank of world: lo = floor(N rank / world). */
 void ssli_loss_dist_shard(size_t N, int rank, int world, size_t *lo, size_t *hi);
 

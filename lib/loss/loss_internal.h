@@ -56,6 +56,9 @@ struct sslk_loss {
     /* grow-only scratch reused across compute calls (avoids page faults) */
     void *ws;
     size_t ws_bytes;
+    /* DINO centre (issue 21): dino_k doubles, NULL until the first compute or set */
+    double *dino_center;
+    size_t dino_k;
 };
 
 extern const ssli_setting_table ssli_settings_loss;
@@ -67,6 +70,7 @@ extern const ssli_setting_table ssli_settings_diet;
 extern const ssli_setting_table ssli_settings_msn;
 extern const ssli_setting_table ssli_settings_xent;
 extern const ssli_setting_table ssli_settings_barlow, ssli_settings_negcos; /* issue 21 */
+extern const ssli_setting_table ssli_settings_dino; /* issue 21, DINO */
 
 extern const ssli_loss_vt ssli_loss_vicreg_vt, ssli_loss_logdet_vt, ssli_loss_pairdist_vt,
     ssli_loss_infonce_vt, ssli_loss_infonce_sym_vt, ssli_loss_diet_vt, ssli_loss_msn_vt,
@@ -81,6 +85,7 @@ sslk_status ssli_negqueue_restore(sslk_negqueue *q, const float *rows, size_t co
 /* MoCo v2 through sslk_loss_compute_negatives (moco.c). */
 sslk_status ssli_moco_negatives(sslk_loss *L, const float *q, const float *k, size_t n, size_t d,
                                 const float *neg, size_t m, double *value, float *gq, float *gk);
+extern const ssli_loss_vt ssli_loss_dino_vt; /* issue 21, DINO */
 
 /* Setting value by key of the kind's own table (key must exist). */
 double ssli_loss_setting(const sslk_loss *L, int key);

@@ -10,6 +10,9 @@
     >>> msn.terms   # {"cross_entropy": ..., "prior_kl": ..., "entropy": ...}
     >>> v, ga, gb = sslkit.Loss("barlow_twins", lambd=0.0051).compute(za, zb)
     >>> v, gp1, gp2, _, _ = sslkit.Loss("negcos", symmetric=1).compute(p1, p2, z1, z2)  # SimSiam
+    >>> dino = sslkit.Loss("dino", teacher_temp=0.07, warmup_teacher_temp_epochs=30)
+    >>> dino.set("epoch", e); v, *g = dino.compute(s1, s2, l1, l2, t1, t2)  # students, then 2 teachers
+    >>> dino.center     # the centre (float64 copy); dino.center = saved restores it
 
 Settings are keyword arguments named like the C enums (introspected with
 sslkit.settings(domain)); enum choices also accept their names, e.g.
@@ -55,11 +58,14 @@ declare("sslk_negqueue_create", [_vp, _sz, _sz, ctypes.c_int, ctypes.POINTER(_vp
 declare("sslk_negqueue_destroy", [_vp], None)
 declare("sslk_negqueue_push", [_vp, c_float_p, _sz, _sz])
 declare("sslk_negqueue_rows", [_vp, ctypes.POINTER(c_float_p), ctypes.POINTER(_sz)])
+declare("sslk_loss_dino_center_size", [_vp, ctypes.POINTER(_sz)])  # issue 21, DINO
+declare("sslk_loss_dino_get_center", [_vp, c_double_p, _sz])
+declare("sslk_loss_dino_set_center", [_vp, c_double_p, _sz])
 
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
          "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8,
          "barlow_twins": 9, "negcos": 10,  # issue 21
-         "moco": 13}  # issue 21c
+         "dino": 11, "moco": 13}  # issue 21c
 
 def _loss_choices():
     """setting name -> {value name: value} over every loss domain, read from the
@@ -153,6 +159,9 @@ class Loss(Owner):
         barlow_twins: (za, zb) -> (v, ga, gb)
         negcos: (p, z) -> (v, gp, gz), or with symmetric=1 (p1, p2, z1, z2) -> (v, gp1, gp2, gz1, gz2);
             the targets z are stop-gradient: gz are zeros
+        dino: (s_1, ..., s_S, t_1, ..., t_T) student views then teacher_views (2) teacher views
+            -> (v, gs_1, ..., gs_S, gt_1, ..., gt_T); the teacher is stop-gradient (gt zeros), and
+            every call moves the centre (center_momentum = 1 freezes it)
         infonce with negatives=(m, d) array or NegativeQueue: (za, zb) -> (v, ga, gb), the
             MoCo / lightly memory-bank form (za rows are the anchors, zb their positives).
         moco (version=2) with negatives=queue: (q, k) -> (v, gq, gk); version=3: (q, k) or
@@ -255,6 +264,25 @@ class Loss(Owner):
             lib.sslk_loss_term_value(self._h, i, ctypes.byref(v))
             out[nm.value.decode()] = v.value
         return out
+
+    # ---- DINO centre (state kept between calls) ----------------------------------
+    @property
+    def center(self):
+        """DINO: a float64 copy of the centre (K,), or None before the first compute."""
+        k = _sz()
+        lib.sslk_loss_dino_center_size(self._h, ctypes.byref(k))
+        if k.value == 0:
+            return None
+        c = np.empty(k.value, np.float64)
+        lib.sslk_loss_dino_get_center(self._h, c.ctypes.data_as(c_double_p), k.value)
+        return c
+
+    @center.setter
+    def center(self, value):
+        c = np.ascontiguousarray(value, dtype=np.float64)
+        if c.ndim != 1:
+            raise ValueError(f"center must be 1-D, got shape {c.shape}")
+        lib.sslk_loss_dino_set_center(self._h, c.ctypes.data_as(c_double_p), c.shape[0])
 
     # ---- owned parameters -----------------------------------------------------
     def param_views(self):

@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const sslk_loss_kind kinds[] = {SSLK_LOSS_VICREG, SSLK_LOSS_VICREG_LOGDET, SSLK_LOSS_VICREG_PAIRDIST,
                                            SSLK_LOSS_INFONCE, SSLK_LOSS_INFONCE_SYMMETRIC, SSLK_LOSS_DIET,
                                            SSLK_LOSS_MSN, SSLK_LOSS_BARLOW_TWINS, SSLK_LOSS_NEGCOS,
-                                           SSLK_LOSS_MOCO};
+                                           SSLK_LOSS_MOCO, SSLK_LOSS_DINO};
     static const size_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 12};
     rd r = {data, size};
     sslk_ctx *c = ctx_once();
@@ -94,8 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *dom;
     sslk_loss_kind_domain(kind, &dom);
     int base = 0;
-    const char *first[] = {"sim_coeff", "temperature", "num_samples", "num_prototypes"};
-    for (size_t i = 0; i < 4 && !base; i++)
+    const char *first[] = {"sim_coeff", "temperature", "num_samples", "num_prototypes", "student_temp"};
+    for (size_t i = 0; i < 5 && !base; i++)
         if (sslk_setting_find(dom, first[i], &base) != SSLK_OK) base = 0;
     size_t K = 0; /* DIET classes / MSN prototypes */
     for (int key = base; base && key < base + 16; key++) {

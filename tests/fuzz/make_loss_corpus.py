@@ -28,3 +28,13 @@ for kind in range(7):
         body = [rng.randrange(12, 255) for _ in range(400)]
         with open(f"corpus/loss/k{kind}_bound{lohi}.bin", "wb") as f:
             f.write(bytes([kind, 3, 2, 0] + [lohi] * 12 + body))
+# issue 21, DINO (kind byte 9): 3 views (flags % 3 == 2: 2, or 38 = double precision
+# and one gradient skipped) with teacher_views = 1
+# (its 7th setting byte 0 = the low end), so the 2 students + 1 teacher compute;
+# also the temperatures at their low end (logits / 1e-3: the overflow refusal)
+for si, (ns, ds) in enumerate(shapes):
+    for lo in (0, 1):
+        body = [rng.randrange(12, 255) for _ in range(400)]
+        temps = [0, 0, 0] if lo else [2, 2, 2]
+        with open(f"corpus/loss/k9_dino_s{si}_t{lo}.bin", "wb") as f:
+            f.write(bytes([9, ns, ds, 38 if lo else 2] + temps + [2, 2, 2, 0] + body))

@@ -33,6 +33,7 @@ CASES = {
     "xent": ({}, (A, IDX % D)),
     "barlow_twins": ({}, (A, B)),  # issue 21
     "negcos": (dict(symmetric=1), (A, B, B, A)),
+    "dino": (dict(center_momentum=1), (A, B, B, A)),  # momentum 1: the centre stays, calls repeat
 }
 
 
