@@ -195,6 +195,41 @@ SSLK_API sslk_status sslk_loss_dino_get_center(const sslk_loss *loss, double *ce
 /** DINO: replace the centre by center[0..k) (finite; k = K of the next batches),
  *  e.g. from a checkpoint.  Allowed before the first compute (fixes K). */
 SSLK_API sslk_status sslk_loss_dino_set_center(sslk_loss *loss, const double *center, size_t k);
+
+/* ---- SwAV (experimental, issue 21b) ------------------------------------------ */
+/** SwAV, official code's conventions (facebookresearch/swav main_swav.py):
+ *  num_views = V >= 2 crops, n x dim each (row i of every view is sample i; the
+ *  loss L2-normalises them, as the official model's head does), prototypes C
+ *  (K x dim, owned, parameter "prototypes"), scores S_v = z_v C^T.  For every
+ *  assigned crop a (SSLK_SWAV_CROPS_FOR_ASSIGN) the codes q_a = Sinkhorn(exp(S_a /
+ *  epsilon)) over the batch rows (stop-gradient);
+ *  L = mean_a 1/(V-1) sum_{v != a} mean_i -sum_k q_a,ik log softmax(S_v,i / T)_k.
+ *  The gradient w.r.t. C is that of the plain linear layer z C^T; with
+ *  SSLK_SWAV_NORMALIZE_PROTOTYPES = 1 (default) the loss first normalises the
+ *  rows of C in place, as the official code does before every forward.  Across
+ *  ranks (a collectives table on the context) the Sinkhorn sums are
+ *  all-reduced; value and prototype gradient are those of all ranks' rows.
+ *  Term "swapped_prediction" (= the value).  Settings domain "swav". */
+#define SSLK_LOSS_SWAV ((sslk_loss_kind)12)
+#define SSLK_SWAV_NUM_PROTOTYPES 3030       /**< i64 K (3000, official nmb_prototypes) */
+#define SSLK_SWAV_DIM 3031                  /**< i64 D (128, official feat_dim) */
+#define SSLK_SWAV_TEMPERATURE 3032          /**< f64 T of the swapped prediction (0.1) */
+#define SSLK_SWAV_EPSILON 3033              /**< f64 Sinkhorn regularisation (0.05) */
+#define SSLK_SWAV_SINKHORN_ITERATIONS 3034  /**< i64 (3); 0: codes = row softmax(S / epsilon) */
+#define SSLK_SWAV_CROPS_FOR_ASSIGN 3035     /**< i64 bit mask, bit v = view v (3 = views 0 and 1) */
+#define SSLK_SWAV_NORMALIZE_PROTOTYPES 3036 /**< i64 1: the loss normalises C in place per compute (1) */
+/** SwAV with a queue of past embeddings (official --queue_length): queues[a]
+ *  (m x dim, constants, L2-normalised by the loss) is the queue of the a-th
+ *  assigned crop (in view order); its scores against the current prototypes are
+ *  prepended to that crop's scores before Sinkhorn, and only the batch rows'
+ *  codes are used.  The caller keeps and updates the queues (e.g. one
+ *  sslk_negqueue per assigned crop, pushed with that crop's rows after the
+ *  step); the official code starts using a queue once it is full.  m = 0 (queues
+ *  may then be NULL) is sslk_loss_compute.  grads as sslk_loss_compute. */
+struct sslk_loss_batch; /* defined below */
+SSLK_API sslk_status sslk_loss_compute_swav_queue(sslk_loss *loss, const struct sslk_loss_batch *batch,
+                                                  const float *const *queues, size_t m, double *value,
+                                                  float *const *grads);
 #endif /* SSLK_EXPERIMENTAL */
 
 /** Values of SSLK_VICREG_VAR_BRANCH_REDUCTION and SSLK_INFONCE_VIEW_REDUCTION. */

@@ -126,6 +126,8 @@ sslk_status ssli_loss_dist_compute(sslk_loss *L, sslk_status local, const ssli_l
             s = ssli_loss_dist_diet(L, t, in, counts, N, value, fn);
         else if (L->vt->kind == SSLK_LOSS_DINO) /* per-row loss: no gather (issue 21) */
             s = ssli_loss_dist_dino(L, t, in, N, value, fn);
+        else if (L->vt->kind == SSLK_LOSS_SWAV) /* local rows, all-reduced Sinkhorn sums (swav.c) */
+            s = L->vt->compute(L, in, value);
         else
             s = ssli_loss_dist_gather_compute(L, t, in, counts, N, value, fn);
     }

@@ -26,6 +26,7 @@ static const ssli_loss_vt *vt_of(sslk_loss_kind k) {
     if (k == SSLK_LOSS_NEGCOS) return &ssli_loss_negcos_vt;
     if (k == SSLK_LOSS_MOCO) return &ssli_loss_moco_vt; /* issue 21c */
     if (k == SSLK_LOSS_DINO) return &ssli_loss_dino_vt;
+    if (k == SSLK_LOSS_SWAV) return &ssli_loss_swav_vt; /* issue 21b */
     switch (k) {
     case SSLK_LOSS_VICREG: return &ssli_loss_vicreg_vt;
     case SSLK_LOSS_VICREG_LOGDET: return &ssli_loss_logdet_vt;

@@ -59,6 +59,9 @@ struct sslk_loss {
     /* DINO centre (issue 21): dino_k doubles, NULL until the first compute or set */
     double *dino_center;
     size_t dino_k;
+    /* SwAV: queues of past embeddings for the call in progress (sslk_loss_compute_swav_queue) */
+    const float *const *swav_queues;
+    size_t swav_queue_rows;
 };
 
 extern const ssli_setting_table ssli_settings_loss;
@@ -71,6 +74,7 @@ extern const ssli_setting_table ssli_settings_msn;
 extern const ssli_setting_table ssli_settings_xent;
 extern const ssli_setting_table ssli_settings_barlow, ssli_settings_negcos; /* issue 21 */
 extern const ssli_setting_table ssli_settings_dino; /* issue 21, DINO */
+extern const ssli_setting_table ssli_settings_swav; /* issue 21b */
 
 extern const ssli_loss_vt ssli_loss_vicreg_vt, ssli_loss_logdet_vt, ssli_loss_pairdist_vt,
     ssli_loss_infonce_vt, ssli_loss_infonce_sym_vt, ssli_loss_diet_vt, ssli_loss_msn_vt,
@@ -86,6 +90,7 @@ sslk_status ssli_negqueue_restore(sslk_negqueue *q, const float *rows, size_t co
 sslk_status ssli_moco_negatives(sslk_loss *L, const float *q, const float *k, size_t n, size_t d,
                                 const float *neg, size_t m, double *value, float *gq, float *gk);
 extern const ssli_loss_vt ssli_loss_dino_vt; /* issue 21, DINO */
+extern const ssli_loss_vt ssli_loss_swav_vt; /* issue 21b */
 
 /* Setting value by key of the kind's own table (key must exist). */
 double ssli_loss_setting(const sslk_loss *L, int key);

@@ -13,6 +13,8 @@
     >>> dino = sslkit.Loss("dino", teacher_temp=0.07, warmup_teacher_temp_epochs=30)
     >>> dino.set("epoch", e); v, *g = dino.compute(s1, s2, l1, l2, t1, t2)  # students, then 2 teachers
     >>> dino.center     # the centre (float64 copy); dino.center = saved restores it
+    >>> swav = sslkit.Loss("swav", num_prototypes=K, dim=d)
+    >>> v, g1, g2, *gsmall = swav.compute(z1, z2, *small_crops, queue=[q1, q2])  # queue optional
 
 Settings are keyword arguments named like the C enums (introspected with
 sslkit.settings(domain)); enum choices also accept their names, e.g.
@@ -54,6 +56,7 @@ declare("sslk_loss_param", [_vp, _sz, ctypes.POINTER(ParamView)])
 declare("sslk_loss_zero_grad", [_vp])
 declare("sslk_loss_compute_negatives", [_vp, c_float_p, c_float_p, _sz, _sz, c_float_p, _sz, c_double_p,
                                         c_float_p, c_float_p])
+declare("sslk_loss_compute_swav_queue", [_vp, ctypes.POINTER(_Batch), _fpp, _sz, c_double_p, _fpp])
 declare("sslk_negqueue_create", [_vp, _sz, _sz, ctypes.c_int, ctypes.POINTER(_vp)])
 declare("sslk_negqueue_destroy", [_vp], None)
 declare("sslk_negqueue_push", [_vp, c_float_p, _sz, _sz])
@@ -66,6 +69,7 @@ KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
          "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8,
          "barlow_twins": 9, "negcos": 10,  # issue 21
          "dino": 11, "moco": 13}  # issue 21c
+KINDS["swav"] = 12  # issue 21b
 
 def _loss_choices():
     """setting name -> {value name: value} over every loss domain, read from the
@@ -149,7 +153,7 @@ class Loss(Owner):
         return {k: self.get(k) for k in self._info}
 
     # ---- compute --------------------------------------------------------------
-    def compute(self, *inputs, indices=None, targets=None, negatives=None, grad=True):
+    def compute(self, *inputs, indices=None, targets=None, negatives=None, queue=None, grad=True):
         """Value and gradients.  Inputs by kind:
         vicreg*, infonce_symmetric: (za, zb) -> (v, ga, gb); vicreg* also on (batch, ..., dim)
             inputs: the mean of the per-position losses (lightly's VICRegLoss)
@@ -166,6 +170,9 @@ class Loss(Owner):
             MoCo / lightly memory-bank form (za rows are the anchors, zb their positives).
         moco (version=2) with negatives=queue: (q, k) -> (v, gq, gk); version=3: (q, k) or
             (q1, q2, k1, k2) -> (v, gq..., gk...); the keys k are stop-gradient: gk are zeros
+        swav: (z1, ..., zV) -> (v, g1, ..., gV); queue = one (m, d) array or NegativeQueue per
+            assigned crop (in view order), or an (A, m, d) array: past embeddings prepended
+            to that crop's scores before Sinkhorn (constants).
         With grad=False only the value is returned (no parameter gradients)."""
         if negatives is not None:
             return self._compute_negatives(inputs, negatives, grad)
@@ -214,6 +221,8 @@ class Loss(Owner):
         if targets is not None:
             b.targets = targets.ctypes.data_as(c_float_p)
         val = ctypes.c_double()
+        if queue is not None:
+            return self._compute_queue(b, views, queue, grad)
         if not grad:
             lib.sslk_loss_compute(self._h, ctypes.byref(b), ctypes.byref(val), None)
             return val.value
@@ -247,6 +256,24 @@ class Loss(Owner):
         lib.sslk_loss_compute_negatives(self._h, ptr(za), ptr(zb), n, d, ptr(np.ascontiguousarray(neg)),
                                         neg.shape[0], ctypes.byref(val), ptr(ga), ptr(gb))
         return (val.value, ga, gb) if grad else val.value
+
+    def _compute_queue(self, b, views, queue, grad):
+        if self.kind != "swav":
+            raise ValueError(f"queue= is SwAV's (a {self.kind} loss takes negatives= or nothing)")
+        qs = [q.rows if isinstance(q, NegativeQueue) else as_f32(q, f"queue[{i}]", ndim=2)
+              for i, q in enumerate(queue)]
+        m = qs[0].shape[0] if qs else 0
+        for i, q in enumerate(qs):
+            if q.shape != (m, b.d):
+                raise ValueError(f"queue[{i}] has shape {q.shape}, expected {(m, b.d)}")
+        qs = [np.ascontiguousarray(q) for q in qs]
+        qptr = (c_float_p * max(len(qs), 1))(*[q.ctypes.data_as(c_float_p) for q in qs])
+        val = ctypes.c_double()
+        grads = [np.empty((b.n, b.d), np.float32) for _ in views] if grad else []
+        gptr = (c_float_p * len(views))(*[g.ctypes.data_as(c_float_p) for g in grads]) if grad else None
+        lib.sslk_loss_compute_swav_queue(self._h, ctypes.byref(b), ctypes.cast(qptr, _fpp), m, ctypes.byref(val),
+                                         ctypes.cast(gptr, _fpp) if grad else None)
+        return (val.value, *grads) if grad else val.value
 
     @property
     def terms(self):
