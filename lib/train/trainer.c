@@ -30,7 +30,7 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
     {SSLK_TRAIN_INIT_SEED, "init_seed", SSLK_SETTING_I64, 0, 9007199254740992.0, 0, "seed of parameter initialisation"},
     {SSLK_TRAIN_NORM_MEAN, "norm_mean", SSLK_SETTING_F64, -1e3, 1e3, 0.286, "input normalisation mean"},
     {SSLK_TRAIN_NORM_STD, "norm_std", SSLK_SETTING_F64, 1e-6, 1e3, 0.353, "input normalisation std"},
-    {SSLK_TRAIN_PROTOTYPES, "prototypes", SSLK_SETTING_I64, 2, 1 << 20, 512, "MSN/PMSN prototypes"},
+    {SSLK_TRAIN_PROTOTYPES, "prototypes", SSLK_SETTING_I64, 2, 1 << 20, 512, "MSN/PMSN prototypes (swav: 300)"},
     {SSLK_TRAIN_SUBSET, "subset", SSLK_SETTING_I64, 0, 9007199254740992.0, 0,
      "pre-train on this many items drawn with init_seed (0: all; diet's default 4096)"},
     {SSLK_TRAIN_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
@@ -96,6 +96,8 @@ const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN
 #define PRED_SIMSIAM "linear:128,bn,relu" /* SimSiam bottleneck (2048 -> 512 -> 2048), then linear:D */
 #define PROJ_MOCO2 "linear:512,relu,linear:128"         /* MoCo v2: 2048 -> 128 MLP, no BN */
 #define PROJ_MOCO3 "linear:512,bn,relu,linear:256"      /* MoCo v3: 4096 -> 256 with BN */
+#define PROJ_DINO "linear:512,bn,relu,linear:256,linear:1024:nobias" /* DINO head: bottleneck 256, K 1024 */
+#define PROJ_SWAV "linear:512,bn,relu,linear:128"       /* SwAV: 2048 -> 128, then the loss's prototypes */
 static const ssli_method_def methods[] = {
     /* name, encoder, loss, step, views, lr, projector, EMA target, epochs, subset, MSN prior */
     [SSLK_METHOD_VICREG] = {"vicreg", DEFAULT_ENCODER, SSLK_LOSS_VICREG, SSLI_STEP_PAIR, 2, 2e-3, PROJ_VICREG,
@@ -124,7 +126,12 @@ static const ssli_method_def methods[] = {
     [SSLK_METHOD_MOCO_V2] = {"moco_v2", DEFAULT_ENCODER, SSLK_LOSS_MOCO, SSLI_STEP_QUEUE, 2, 2e-3, PROJ_MOCO2, true, 0,
                              0, 0, NULL, 0.99, 0, 0.2},
     [SSLK_METHOD_MOCO_V3] = {"moco_v3", DEFAULT_ENCODER, SSLK_LOSS_MOCO, SSLI_STEP_PRED_EMA, 2, 2e-3, PROJ_MOCO3, true,
-                             0, 0, 0, PRED_BYOL, 0.99, 1.0, 0.2},
+                             0, 0, 0, PRED_BYOL, 0.99, 1.0, 0.2, 0},
+    /* multi-crop: 2 global + 2 local crops, all at the training size */
+    [SSLK_METHOD_DINO] = {"dino", DEFAULT_ENCODER, SSLK_LOSS_DINO, SSLI_STEP_DINO, 4, 2e-3, PROJ_DINO, true, 0, 0, 0,
+                          NULL, 0.99, 1.0, 0, 0},
+    [SSLK_METHOD_SWAV] = {"swav", DEFAULT_ENCODER, SSLK_LOSS_SWAV, SSLI_STEP_MULTI, 4, 2e-3, PROJ_SWAV, false, 0, 0, 0,
+                          NULL, 0, 0, 0, 300},
 };
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
@@ -147,7 +154,7 @@ sslk_status sslk_method_from_name(const char *name, sslk_method *m) {
         }
     return ssli_err(SSLK_E_NOT_FOUND,
                     "sslk_method_from_name: unknown method '%s' (vicreg, vicreg_logdet, vicreg_pairdist, "
-                    "simclr, diet, msn, pmsn, supervised, barlow_twins, byol, simsiam, moco_v2, moco_v3)", name);
+                    "simclr, diet, msn, pmsn, supervised, barlow_twins, byol, simsiam, moco_v2, moco_v3, dino, swav)", name);
 }
 
 double ssli_train_get(const sslk_trainer *tr, int key) {
@@ -205,6 +212,7 @@ sslk_status ssli_train_make_augment(sslk_trainer *tr, bool eval, sslk_augment **
         if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_SATURATION, 0.0);
         if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_HUE, 0.0);
     }
+    if (!eval && st == SSLK_OK && nv == 4) st = ssli_train_multicrop(tr, a); /* DINO, SwAV */
     if (st != SSLK_OK) {
         sslk_augment_destroy(a);
         return st;
@@ -280,6 +288,9 @@ static sslk_status make_loss(sslk_trainer *tr) {
     } else if (md->loss == SSLK_LOSS_MOCO) {
         SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MOCO_VERSION, md->step == SSLI_STEP_QUEUE ? 2 : 3));
         if (md->temperature > 0) SSLI_TRY(sslk_loss_set_f64(tr->loss, SSLK_MOCO_TEMPERATURE, md->temperature));
+    } else if (md->loss == SSLK_LOSS_SWAV) {
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_SWAV_DIM, (int64_t)tr->dz));
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_SWAV_NUM_PROTOTYPES, (int64_t)ssli_train_get(tr, SSLK_TRAIN_PROTOTYPES)));
     }
     return SSLK_OK;
 }
@@ -293,6 +304,8 @@ static void method_defaults(sslk_trainer *tr) {
     if (md->subset) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_SUBSET)] = (double)md->subset;
     if (md->ema > 0) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_EMA)] = md->ema;
     if (md->ema_end > 0) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_EMA_END)] = md->ema_end;
+    if (md->prototypes)
+        tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_PROTOTYPES)] = (double)md->prototypes;
     tr->nviews = md->nviews;
     double mean = 0, std = 0;
     if (sslk_dataset_mean_std(tr->data, &mean, &std) == SSLK_OK) {

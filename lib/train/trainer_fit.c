@@ -112,8 +112,8 @@ static void monitor(sslk_trainer *tr, const float *h, size_t n, size_t d, double
 static sslk_status train_step(sslk_trainer *tr, size_t rows, double *value) {
     const size_t chw = tr->in_c * tr->in_s * tr->in_s, de = tr->de, dz = tr->dz, B = tr->ld_batch;
     SSLI_TRY(sslk_optim_zero_grad(tr->opt));
-    if (tr->nviews == 2 && rows < B) /* pack view 1 right after view 0 */
-        memmove(tr->x + rows * chw, tr->x + B * chw, rows * chw * sizeof(float));
+    for (size_t v = 1; v < tr->nviews && rows < B; v++) /* pack view v right after view v - 1 */
+        memmove(tr->x + v * rows * chw, tr->x + v * B * chw, rows * chw * sizeof(float));
     /* rows through the online networks: the anchor view alone when the other is the EMA target's */
     const bool one = tr->md->step == SSLI_STEP_EMA_TARGET || tr->md->step == SSLI_STEP_QUEUE;
     const size_t nfw = one ? rows : tr->nviews * rows;
@@ -138,6 +138,7 @@ static sslk_status train_step(sslk_trainer *tr, size_t rows, double *value) {
                                         tr->gz + rows * dz));
         break;
     case SSLI_STEP_PRED_EMA: case SSLI_STEP_PRED_SG: case SSLI_STEP_QUEUE: /* trainer_methods.c */
+    case SSLI_STEP_DINO: case SSLI_STEP_MULTI:
         SSLI_TRY(ssli_train_step_extra(tr, rows, value));
         break;
     }
@@ -201,9 +202,10 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
     const uint64_t every = (uint64_t)ssli_train_get(tr, SSLK_TRAIN_MONITOR_EVERY);
     const uint64_t ck_every = (uint64_t)ssli_train_get(tr, SSLK_TRAIN_CHECKPOINT_EVERY);
     const size_t B = tr->ld_batch, chw = tr->in_c * tr->in_s * tr->in_s;
-    float *views[2] = {tr->x, tr->x + B * chw};
+    float *views[4] = {NULL, NULL, NULL, NULL}; /* up to 4 views (multi-crop: 2 global + 2 local) */
+    for (size_t v = 0; v < tr->nviews && v < 4; v++) views[v] = tr->x + v * B * chw;
     const sslk_dist *dist = ssli_dist(tr->ctx); /* data-parallel over its ranks when set */
-    if (dist && (tr->pred || tr->queue || tr->md->step == SSLI_STEP_PRED_EMA))
+    if (dist && tr->md->step >= SSLI_STEP_PRED_EMA)
         return ssli_err(SSLK_E_UNSUPPORTED, "%s: method %s does not train across ranks yet (its predictor, EMA keys "
                         "or queue are not synchronised)", fn, tr->md->name);
 

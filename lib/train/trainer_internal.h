@@ -18,7 +18,9 @@ typedef enum ssli_step_kind {
     /* issue 21 (trainer_methods.c) */
     SSLI_STEP_PRED_EMA = 5,    /* both views: online + predictor vs the EMA networks, 4-view loss (BYOL, MoCo v3) */
     SSLI_STEP_PRED_SG = 6,     /* both views: online + predictor vs the online projections, stop-gradient (SimSiam) */
-    SSLI_STEP_QUEUE = 7        /* online(view 0) vs EMA key(view 1) and a queue of past keys (MoCo v2) */
+    SSLI_STEP_QUEUE = 7,       /* online(view 0) vs EMA key(view 1) and a queue of past keys (MoCo v2) */
+    SSLI_STEP_DINO = 8,        /* all crops through the student, the 2 global ones through the EMA teacher */
+    SSLI_STEP_MULTI = 9        /* all crops through the online networks, one multi-view loss (SwAV) */
 } ssli_step_kind;
 
 /* One row of the method table (trainer.c): all a preset decides. */
@@ -39,6 +41,7 @@ typedef struct ssli_method_def {
     double ema;            /* default SSLK_TRAIN_EMA; 0: the settings table's */
     double ema_end;        /* default SSLK_TRAIN_EMA_END (cosine from ema to it); 0: the table's (constant) */
     double temperature;    /* MoCo temperature; 0: the loss's default */
+    size_t prototypes;     /* default SSLK_TRAIN_PROTOTYPES (SwAV); 0: the table's */
 } ssli_method_def;
 
 /* Row of method m, NULL when unknown. */
@@ -92,6 +95,8 @@ sslk_status ssli_train_step_extra(sslk_trainer *tr, size_t rows, double *value);
 /* EMA momentum at global step k of total (cosine from SSLK_TRAIN_EMA to
  * SSLK_TRAIN_EMA_END when that is >= 0, else constant). */
 double ssli_train_ema_at(const sslk_trainer *tr, uint64_t k, uint64_t total);
+/* Multi-crop (DINO, SwAV): per-view crop scales on top of the recipe, views 0-1 global, 2-3 local. */
+sslk_status ssli_train_multicrop(const sslk_trainer *tr, sslk_augment *a);
 /* After the optimizer step: enqueue this step's normalised keys (MoCo v2). */
 sslk_status ssli_train_after_step(sslk_trainer *tr, size_t rows);
 /* The dataset training draws from: the subset when one is set. */

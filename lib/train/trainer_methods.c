@@ -10,6 +10,11 @@
  *   QUEUE (MoCo v2): q = proj(enc(x_0)), k = tproj(tenc(x_1)); negatives = the
  *     queue; after the step the normalised k are enqueued (MoCo's
  *     _dequeue_and_enqueue).
+ *   DINO: the student (online networks) sees all 4 crops, the EMA teacher the
+ *     2 global ones; the loss gets (s_0..s_3, t_0, t_1), its epoch setting
+ *     follows the trainer's (teacher-temperature warm-up).
+ *   MULTI (SwAV): all 4 crops through the online networks, codes from the 2
+ *     global ones (the loss's crops_for_assign). 
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
 #include <stdio.h>
@@ -43,9 +48,48 @@ double ssli_train_ema_at(const sslk_trainer *tr, uint64_t k, uint64_t total) {
     return end - (end - m0) * 0.5 * (1.0 + cos(3.14159265358979323846 * f));
 }
 
+/* Crop scales of the multi-crop presets (DINO's global_crops_scale /
+ * local_crops_scale, SwAV's min_scale_crops / max_scale_crops), every crop
+ * resized to the training size. */
+sslk_status ssli_train_multicrop(const sslk_trainer *tr, sslk_augment *a) {
+    const bool dino = tr->md->step == SSLI_STEP_DINO;
+    const double glo[2] = {dino ? 0.4 : 0.14, 1.0}, loc[2] = {0.05, dino ? 0.4 : 0.14};
+    for (int v = 0; v < 4; v++) {
+        const double *r = v < 2 ? glo : loc;
+        SSLI_TRY(sslk_augment_set_f64(a, v, SSLK_AUG_SCALE_MIN, r[0]));
+        SSLI_TRY(sslk_augment_set_f64(a, v, SSLK_AUG_SCALE_MAX, r[1]));
+    }
+    return SSLK_OK;
+}
+
+static sslk_status multicrop_step(sslk_trainer *tr, size_t rows, double *value) {
+    const size_t chw = tr->in_c * tr->in_s * tr->in_s, dz = tr->dz, V = tr->nviews;
+    const float *views[6];
+    float *grads[6];
+    for (size_t v = 0; v < V; v++) {
+        views[v] = tr->z + v * rows * dz;
+        grads[v] = tr->gz + v * rows * dz;
+    }
+    size_t nv = V;
+    if (tr->md->step == SSLI_STEP_DINO) { /* the teacher on the global crops 0 and 1 */
+        SSLI_TRY(sslk_model_forward(tr->tenc, tr->x, 2 * rows, tr->gh, SSLK_MODE_TRAIN));
+        SSLI_TRY(sslk_model_forward(tr->tproj, tr->gh, 2 * rows, tr->tz, SSLK_MODE_TRAIN));
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_DINO_EPOCH, (int64_t)tr->epoch));
+        for (size_t t = 0; t < 2; t++) {
+            views[V + t] = tr->tz + t * rows * dz;
+            grads[V + t] = NULL;
+        }
+        nv = V + 2;
+    }
+    (void)chw;
+    sslk_loss_batch b = {sizeof b, views, nv, rows, dz, NULL, NULL};
+    return sslk_loss_compute(tr->loss, &b, value, grads);
+}
+
 sslk_status ssli_train_step_extra(sslk_trainer *tr, size_t rows, double *value) {
     const size_t chw = tr->in_c * tr->in_s * tr->in_s, dz = tr->dz;
     const ssli_step_kind kind = tr->md->step;
+    if (kind == SSLI_STEP_DINO || kind == SSLI_STEP_MULTI) return multicrop_step(tr, rows, value);
     if (kind == SSLI_STEP_QUEUE) {
         /* keys of view 1 by the EMA networks (gh is scratch until backward) */
         SSLI_TRY(sslk_model_forward(tr->tenc, tr->x + rows * chw, rows, tr->gh, SSLK_MODE_TRAIN));

@@ -300,7 +300,7 @@ def rankme_np(z):
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
-@pytest.mark.parametrize("method", ["barlow_twins", "byol", "simsiam", "moco_v2", "moco_v3"])
+@pytest.mark.parametrize("method", ["barlow_twins", "byol", "simsiam", "moco_v2", "moco_v3", "dino", "swav"])
 def test_issue21_presets_train_without_collapse(method):
     """Each new preset lowers its loss on the tiny set; the collapse test: the
     RankMe of the embeddings (numpy reference) stays well above 1 (BYOL and
