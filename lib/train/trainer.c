@@ -99,32 +99,32 @@ const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN
 #define PROJ_DINO "linear:512,bn,relu,linear:256,linear:1024:nobias" /* DINO head: bottleneck 256, K 1024 */
 #define PROJ_SWAV "linear:512,bn,relu,linear:128"       /* SwAV: 2048 -> 128, then the loss's prototypes */
 static const ssli_method_def methods[] = {
-    /* name, encoder, loss, step, views, lr, projector, EMA target, epochs, subset, MSN prior */
+    /* name, encoder, loss, step, views, lr, projector, EMA target, epochs, subset, MSN prior, then issue 21 */
     [SSLK_METHOD_VICREG] = {"vicreg", DEFAULT_ENCODER, SSLK_LOSS_VICREG, SSLI_STEP_PAIR, 2, 2e-3, PROJ_VICREG,
-                            false, 0, 0, 0},
+                            false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_VICREG_LOGDET] = {"vicreg_logdet", DEFAULT_ENCODER, SSLK_LOSS_VICREG_LOGDET, SSLI_STEP_PAIR, 2,
-                                   2e-3, PROJ_VICREG, false, 0, 0, 0},
+                                   2e-3, PROJ_VICREG, false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_VICREG_PAIRDIST] = {"vicreg_pairdist", DEFAULT_ENCODER, SSLK_LOSS_VICREG_PAIRDIST, SSLI_STEP_PAIR,
-                                     2, 2e-3, PROJ_VICREG, false, 0, 0, 0},
+                                     2, 2e-3, PROJ_VICREG, false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_SIMCLR] = {"simclr", DEFAULT_ENCODER, SSLK_LOSS_INFONCE, SSLI_STEP_PAIR, 2, 2e-3, PROJ_SMALL,
-                            false, 0, 0, 0},
+                            false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_DIET] = {"diet", DEFAULT_ENCODER, SSLK_LOSS_DIET, SSLI_STEP_DATUM_INDEX, 1, 2e-3, "", false, 60,
-                          4096, 0},
+                          4096, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_MSN] = {"msn", DEFAULT_ENCODER, SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3, PROJ_SMALL, true, 0,
-                         0, SSLK_MSN_PRIOR_UNIFORM},
+                         0, SSLK_MSN_PRIOR_UNIFORM, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_PMSN] = {"pmsn", DEFAULT_ENCODER, SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3, PROJ_SMALL, true, 0,
-                          0, SSLK_MSN_PRIOR_POWER_LAW},
+                          0, SSLK_MSN_PRIOR_POWER_LAW, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_SUPERVISED] = {"supervised", DEFAULT_ENCODER, SSLK_LOSS_XENT, SSLI_STEP_LABEL, 1, 2e-3, NULL, false,
-                                0, 0, 0},
-    /* issue 21: ..., predictor, EMA, EMA end (cosine), MoCo temperature */
+                                0, 0, 0, NULL, 0, 0, 0, 0},
+    /* issue 21: ..., predictor, EMA, EMA end (cosine), MoCo temperature, prototypes */
     [SSLK_METHOD_BARLOW_TWINS] = {"barlow_twins", DEFAULT_ENCODER, SSLK_LOSS_BARLOW_TWINS, SSLI_STEP_PAIR, 2, 2e-3,
-                                  PROJ_VICREG, false, 0, 0, 0, NULL, 0, 0, 0},
+                                  PROJ_VICREG, false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_BYOL] = {"byol", DEFAULT_ENCODER, SSLK_LOSS_NEGCOS, SSLI_STEP_PRED_EMA, 2, 2e-3, PROJ_BYOL, true, 0,
-                          0, 0, PRED_BYOL, 0.99, 1.0, 0},
+                          0, 0, PRED_BYOL, 0.99, 1.0, 0, 0},
     [SSLK_METHOD_SIMSIAM] = {"simsiam", DEFAULT_ENCODER, SSLK_LOSS_NEGCOS, SSLI_STEP_PRED_SG, 2, 2e-3, PROJ_SIMSIAM,
-                             false, 0, 0, 0, PRED_SIMSIAM, 0, 0, 0},
+                             false, 0, 0, 0, PRED_SIMSIAM, 0, 0, 0, 0},
     [SSLK_METHOD_MOCO_V2] = {"moco_v2", DEFAULT_ENCODER, SSLK_LOSS_MOCO, SSLI_STEP_QUEUE, 2, 2e-3, PROJ_MOCO2, true, 0,
-                             0, 0, NULL, 0.99, 0, 0.2},
+                             0, 0, NULL, 0.99, 0, 0.2, 0},
     [SSLK_METHOD_MOCO_V3] = {"moco_v3", DEFAULT_ENCODER, SSLK_LOSS_MOCO, SSLI_STEP_PRED_EMA, 2, 2e-3, PROJ_MOCO3, true,
                              0, 0, 0, PRED_BYOL, 0.99, 1.0, 0.2, 0},
     /* multi-crop: 2 global + 2 local crops, all at the training size */
