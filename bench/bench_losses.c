@@ -23,13 +23,17 @@ typedef struct {
     size_t V, n, d;
     int64_t *idx;
     const float *targets;
+    const float *neg; /* MoCo v2: the queue (N rows), through sslk_loss_compute_negatives */
+    size_t m;
 } job;
 
 static void run(void *p) {
     job *j = p;
     sslk_loss_batch b = {sizeof b, j->views, j->V, j->n, j->d, j->idx, j->targets};
     double v;
-    sslk_status s = sslk_loss_compute(j->L, &b, &v, j->grads);
+    sslk_status s = j->neg ? sslk_loss_compute_negatives(j->L, j->views[0], j->views[1], j->n, j->d, j->neg, j->m,
+                                                         &v, j->grads[0], NULL)
+                           : sslk_loss_compute(j->L, &b, &v, j->grads);
     if (s != SSLK_OK) {
         fprintf(stderr, "compute failed: %s\n", sslk_last_error());
         exit(1);
@@ -90,6 +94,11 @@ int main(int argc, char **argv) {
         {"barlow_512_8192 ", "Barlow Twins (512, 8192)", SSLK_LOSS_BARLOW_TWINS, 512, 8192, 0, 2},
         {"negcos_512_128 ", "SimSiam neg. cosine (512, 128)", SSLK_LOSS_NEGCOS, 512, 128, 0, 4},
         {"negcos_2048_256 ", "SimSiam neg. cosine (2048, 256)", SSLK_LOSS_NEGCOS, 2048, 256, 0, 4},
+        /* issue 21c: MoCo at the NT-Xent sizes; v2 with a queue of N keys, v3 symmetric (4 views) */
+        {"mocov2_512_128_4096 ", "MoCo v2 (512, 128, queue 4096)", SSLK_LOSS_MOCO, 512, 128, 4096, 2},
+        {"mocov2_2048_256_16384 ", "MoCo v2 (2048, 256, queue 16384)", SSLK_LOSS_MOCO, 2048, 256, 16384, 2},
+        {"mocov3_512_128 ", "MoCo v3 symmetric (512, 128)", SSLK_LOSS_MOCO, 512, 128, 0, 4},
+        {"mocov3_2048_256 ", "MoCo v3 symmetric (2048, 256)", SSLK_LOSS_MOCO, 2048, 256, 0, 4},
         /* issue 21: DINO at the VICReg sizes (n, K), the official 2 global + 8 local
          * student crops and 2 teacher views */
         {"dino_256_2048 ", "DINO (256, K 2048, 10+2 views)", SSLK_LOSS_DINO, 256, 2048, 0, 12},
@@ -150,6 +159,15 @@ int main(int argc, char **argv) {
             flops = 6 * V * n * N * d; /* scores, dZ, dC */
         }
         if (w->kind == SSLK_LOSS_NEGCOS) sslk_loss_set_i64(j.L, SSLK_NEGCOS_SYMMETRIC, 1); /* no GEMM */
+        float *queue = NULL;
+        if (w->kind == SSLK_LOSS_MOCO && w->N) { /* v2: logits against the queue, gradient GEMM */
+            j.neg = queue = randn(w->N * w->d, 4242);
+            j.m = w->N;
+            flops = 4 * n * N * d;
+        } else if (w->kind == SSLK_LOSS_MOCO) { /* v3: per pair q k^T and dS k */
+            sslk_loss_set_i64(j.L, SSLK_MOCO_VERSION, 3);
+            flops = 2 * 4 * n * n * d;
+        }
         double rate = bench_sgemm_gflops(threads, 1024);
         double t = bench_median(run, &j, reps);
         rate = 0.5 * (rate + bench_sgemm_gflops(threads, 1024));
@@ -166,6 +184,7 @@ int main(int argc, char **argv) {
         }
         free(j.idx);
         free((void *)j.targets);
+        free(queue);
         sslk_loss_destroy(j.L);
     }
     sslk_ctx_destroy(ctx);

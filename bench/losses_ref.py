@@ -146,6 +146,10 @@ def rows():
         yield f"barlow_{n}_{d}", lambda n=n, d=d: _barlow(n, d)
     for n, d in ((512, 128), (2048, 256)):
         yield f"negcos_{n}_{d}", lambda n=n, d=d: _negcos(n, d)
+    for n, d, k in ((512, 128, 4096), (2048, 256, 16384)):
+        yield f"mocov2_{n}_{d}_{k}", lambda n=n, d=d, k=k: _mocov2(n, d, k)
+    for n, d in ((512, 128), (2048, 256)):
+        yield f"mocov3_{n}_{d}", lambda n=n, d=d: _mocov3(n, d)
     for n, d in ((256, 2048), (1024, 2048), (512, 8192)):
         yield f"dino_{n}_{d}", lambda n=n, d=d: _dino(n, d)
     for n, d, k, v in ((256, 128, 3000, 2), (256, 128, 3000, 8), (256, 256, 1024, 11)):  # issue 21b
@@ -191,6 +195,30 @@ def _negcos(n, d):
     return bench(lambda: simsiam(p1, p2, z1, z2), [p1, p2], reps)
 
 
+def _mocov2(n, d, k):
+    """facebookresearch/moco builder.py: [l_pos, l_neg] / T, label 0 (queue as its (dim, K) buffer)."""
+    q = torch.randn(n, d, requires_grad=True)
+    key = torch.randn(n, d)
+    queue = torch.nn.functional.normalize(torch.randn(d, k), dim=0)
+
+    def f():
+        F = torch.nn.functional
+        nq, nk = F.normalize(q, dim=1), F.normalize(key, dim=1)
+        logits = torch.cat([(nq * nk).sum(1, keepdim=True), nq @ queue], 1) / 0.2
+        return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long))
+    return bench(f, [q], reps)
+
+
+def _mocov3(n, d):
+    """moco-v3 builder.py: ctr(q1, k2) + ctr(q2, k1), CE(q k^T / T, arange) * 2T."""
+    q1, q2 = (torch.randn(n, d, requires_grad=True) for _ in range(2))
+    k1, k2 = (torch.randn(n, d) for _ in range(2))
+
+    def ctr(a, b):
+        F = torch.nn.functional
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        return F.cross_entropy(a @ b.T / 0.2, torch.arange(n)) * 0.4
+    return bench(lambda: ctr(q1, k2) + ctr(q2, k1), [q1, q2], reps)
 def _dino(n, k, ncrops=10):
     s = torch.randn(ncrops * n, k, requires_grad=True)
     t = torch.randn(2 * n, k)  # the teacher's outputs: no gradient

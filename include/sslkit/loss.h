@@ -150,6 +150,20 @@ SSLK_API sslk_status sslk_negqueue_rows(const sslk_negqueue *q, const float **ro
 #define SSLK_NEGCOS_VIEW_REDUCTION 752 /**< i64 sslk_branch_reduction of the two pairs: MEAN (SimSiam) or SUM (BYOL) */
 #define SSLK_NEGCOS_SIMSIAM 0
 #define SSLK_NEGCOS_BYOL 1
+/* ---- MoCo v2 / v3 (experimental, issue 21) ---------------------------------- */
+/** MoCo (official moco / moco-v3 conventions): q = online predictions, k = the
+ *  momentum encoder's keys (constants: their gradients are written as zeros),
+ *  both L2-normalised, T = temperature.  Version 2: sslk_loss_compute_negatives(
+ *  loss, q, k, n, d, queue rows, m, ...): mean_i CE([q_i.k_i, q_i.queue] / T, 0),
+ *  the positive at index 0, no in-batch negatives (sslk_negqueue keeps the keys;
+ *  the caller pushes the normalised k after the step).  Version 3:
+ *  sslk_loss_compute with views (q, k) or (q1, q2, k1, k2): ctr(q, k) =
+ *  2 T mean_i CE(q_i.k^T / T, i) (the other rows' keys are negatives),
+ *  value ctr(q, k) or ctr(q1, k2) + ctr(q2, k1).  Terms "cross_entropy" (mean
+ *  over pairs, unscaled) and "positive_cosine".  Settings domain "moco". */
+#define SSLK_LOSS_MOCO ((sslk_loss_kind)13)
+#define SSLK_MOCO_TEMPERATURE 3060 /**< f64 T (0.2, MoCo v2's --moco-t) */
+#define SSLK_MOCO_VERSION 3061     /**< i64 2 (queue) or 3 (in-batch, symmetric, x 2T) (2) */
 
 /* ---- DINO (experimental, issue 21) ------------------------------------------ */
 /** DINO (Caron et al. 2021), the official code's DINOLoss: views = S student
@@ -181,6 +195,7 @@ SSLK_API sslk_status sslk_loss_dino_get_center(const sslk_loss *loss, double *ce
 /** DINO: replace the centre by center[0..k) (finite; k = K of the next batches),
  *  e.g. from a checkpoint.  Allowed before the first compute (fixes K). */
 SSLK_API sslk_status sslk_loss_dino_set_center(sslk_loss *loss, const double *center, size_t k);
+
 /* ---- SwAV (experimental, issue 21b) ------------------------------------------ */
 /** SwAV, official code's conventions (facebookresearch/swav main_swav.py):
  *  num_views = V >= 2 crops, n x dim each (row i of every view is sample i; the

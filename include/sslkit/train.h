@@ -224,6 +224,27 @@ SSLK_API sslk_status sslk_trainer_loader(sslk_trainer *tr, sslk_loader **loader)
  *  this call drops the loader: edits apply from the next sslk_trainer_fit
  *  or sslk_trainer_loader (call this one first when using both). */
 SSLK_API sslk_status sslk_trainer_augment(sslk_trainer *tr, sslk_augment **aug);
+/* ---- More method presets (experimental, issue 21) ---------------------------
+ * Values of sslk_method beyond the frozen enum (names "barlow_twins", "byol",
+ * "simsiam", "moco_v2", "moco_v3", "dino", "swav"; docs/training.md "Method
+ * presets" gives each recipe).  A predictor (BYOL, SimSiam, MoCo v3) is the
+ * method's own network after the projector; its tensors, the MoCo v2 queue and
+ * the EMA targets are in the checkpoint.  These methods train in one process
+ * (no collectives table yet: SSLK_E_UNSUPPORTED). */
+#define SSLK_METHOD_BARLOW_TWINS ((sslk_method)9)  /**< Barlow Twins, two views */
+#define SSLK_METHOD_BYOL ((sslk_method)10)         /**< predictor + EMA target (cosine EMA to 1) */
+#define SSLK_METHOD_SIMSIAM ((sslk_method)11)      /**< predictor + stop-gradient, no target network */
+#define SSLK_METHOD_MOCO_V2 ((sslk_method)12)      /**< EMA key encoder + queue of negatives */
+#define SSLK_METHOD_MOCO_V3 ((sslk_method)13)      /**< predictor + EMA keys, in-batch symmetric */
+#define SSLK_METHOD_DINO ((sslk_method)14)         /**< teacher/student EMA, centring, multi-crop */
+#define SSLK_METHOD_SWAV ((sslk_method)15)         /**< prototypes + Sinkhorn codes, multi-crop */
+/** Trainer settings of these methods (domain "train", keys 2060-2079). */
+enum {
+    SSLK_TRAIN_EMA_END = 2060, /**< f64: EMA momentum at the end of a cosine schedule from SSLK_TRAIN_EMA
+                                    (BYOL's tau schedule), -1 = constant (the method's: 1 for byol,
+                                    moco_v3, dino; else -1) */
+    SSLK_TRAIN_QUEUE = 2061    /**< i64: rows of the MoCo v2 queue of keys (4096) */
+};
 #endif /* SSLK_EXPERIMENTAL */
 
 #ifdef __cplusplus

@@ -23,8 +23,10 @@ sslk_status sslk_loss_compute_negatives(sslk_loss *L, const float *za, const flo
     SSLI_CHECK_PTR(za, fn);
     SSLI_CHECK_PTR(zb, fn);
     SSLI_CHECK_PTR(negatives, fn);
+    if (L->vt->kind == SSLK_LOSS_MOCO) /* MoCo v2: the queue's keys (moco.c) */
+        return ssli_moco_negatives(L, za, zb, n, d, negatives, m, value, ga, gb);
     if (L->vt->kind != SSLK_LOSS_INFONCE)
-        return ssli_err(SSLK_E_UNSUPPORTED, "%s: outside negatives need an infonce loss, not %s", fn, L->vt->fn);
+        return ssli_err(SSLK_E_UNSUPPORTED, "%s: outside negatives need an infonce or moco loss, not %s", fn, L->vt->fn);
     if (n == 0 || d == 0 || m == 0)
         return ssli_err(SSLK_E_SHAPE, "%s: empty input (n = %zu, d = %zu, m = %zu negatives)", fn, n, d, m);
     size_t t1, t2;

@@ -24,6 +24,7 @@ static const ssli_loss_vt *vt_of(sslk_loss_kind k) {
     if (k == SSLK_LOSS_XENT) return &ssli_loss_xent_vt; /* experimental, outside the frozen enum */
     if (k == SSLK_LOSS_BARLOW_TWINS) return &ssli_loss_barlow_vt; /* issue 21 */
     if (k == SSLK_LOSS_NEGCOS) return &ssli_loss_negcos_vt;
+    if (k == SSLK_LOSS_MOCO) return &ssli_loss_moco_vt; /* issue 21c */
     if (k == SSLK_LOSS_DINO) return &ssli_loss_dino_vt;
     if (k == SSLK_LOSS_SWAV) return &ssli_loss_swav_vt; /* issue 21b */
     switch (k) {

@@ -80,6 +80,15 @@ extern const ssli_loss_vt ssli_loss_vicreg_vt, ssli_loss_logdet_vt, ssli_loss_pa
     ssli_loss_infonce_vt, ssli_loss_infonce_sym_vt, ssli_loss_diet_vt, ssli_loss_msn_vt,
     ssli_loss_xent_vt;
 extern const ssli_loss_vt ssli_loss_barlow_vt, ssli_loss_negcos_vt; /* issue 21 */
+extern const ssli_setting_table ssli_settings_moco;                  /* issue 21c */
+extern const ssli_loss_vt ssli_loss_moco_vt;
+/* Write pointer of a queue, and a queue's whole state put back (checkpoints):
+ * count rows (count <= capacity), next write at ptr (negqueue.c). */
+size_t ssli_negqueue_ptr(const sslk_negqueue *q);
+sslk_status ssli_negqueue_restore(sslk_negqueue *q, const float *rows, size_t count, size_t ptr);
+/* MoCo v2 through sslk_loss_compute_negatives (moco.c). */
+sslk_status ssli_moco_negatives(sslk_loss *L, const float *q, const float *k, size_t n, size_t d,
+                                const float *neg, size_t m, double *value, float *gq, float *gk);
 extern const ssli_loss_vt ssli_loss_dino_vt; /* issue 21, DINO */
 extern const ssli_loss_vt ssli_loss_swav_vt; /* issue 21b */
 

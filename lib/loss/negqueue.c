@@ -91,3 +91,17 @@ sslk_status sslk_negqueue_rows(const sslk_negqueue *q, const float **rows, size_
     *count = q->count;
     return SSLK_OK;
 }
+
+/* ---- checkpoints (issue 21c: the trainer's MoCo queue) ---------------------- */
+size_t ssli_negqueue_ptr(const sslk_negqueue *q) { return q->ptr; }
+
+sslk_status ssli_negqueue_restore(sslk_negqueue *q, const float *rows, size_t count, size_t ptr) {
+    if (count > q->cap || ptr >= q->cap || (count < q->cap && ptr != count))
+        return ssli_err(SSLK_E_FORMAT, "negqueue: %zu rows with the pointer at %zu do not fit a queue of %zu", count,
+                        ptr, q->cap);
+    SSLI_TRY(ssli_check_finite_f32(rows, count, q->d, "negqueue", "rows"));
+    memcpy(q->rows, rows, count * q->d * sizeof(float));
+    q->count = count;
+    q->ptr = ptr;
+    return SSLK_OK;
+}

@@ -30,7 +30,7 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
     {SSLK_TRAIN_INIT_SEED, "init_seed", SSLK_SETTING_I64, 0, 9007199254740992.0, 0, "seed of parameter initialisation"},
     {SSLK_TRAIN_NORM_MEAN, "norm_mean", SSLK_SETTING_F64, -1e3, 1e3, 0.286, "input normalisation mean"},
     {SSLK_TRAIN_NORM_STD, "norm_std", SSLK_SETTING_F64, 1e-6, 1e3, 0.353, "input normalisation std"},
-    {SSLK_TRAIN_PROTOTYPES, "prototypes", SSLK_SETTING_I64, 2, 1 << 20, 512, "MSN/PMSN prototypes"},
+    {SSLK_TRAIN_PROTOTYPES, "prototypes", SSLK_SETTING_I64, 2, 1 << 20, 512, "MSN/PMSN prototypes (swav: 300)"},
     {SSLK_TRAIN_SUBSET, "subset", SSLK_SETTING_I64, 0, 9007199254740992.0, 0,
      "pre-train on this many items drawn with init_seed (0: all; diet's default 4096)"},
     {SSLK_TRAIN_AUG_SEED, "aug_seed", SSLK_SETTING_I64, -1, 9007199254740992.0, -1,
@@ -53,6 +53,10 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
      "images (drawn with init_seed) measured under norm_mode = measure"},
     {SSLK_TRAIN_ON_CORRUPT, "on_corrupt", SSLK_SETTING_I64, 0, 1, 0,
      "0 = fail (stop, naming the file), 1 = skip (left out, counted) for unreadable or corrupt images"},
+    /* issue 21 methods (experimental) */
+    {SSLK_TRAIN_EMA_END, "ema_end", SSLK_SETTING_F64, -1, 1, -1,
+     "EMA momentum at the end of a cosine schedule from ema (-1: constant; byol, moco_v3, dino: 1)"},
+    {SSLK_TRAIN_QUEUE, "queue", SSLK_SETTING_I64, 1, 1 << 24, 4096, "rows of the MoCo v2 queue of keys"},
 };
 static const ssli_setting_choices train_choices[] = {
     {SSLK_TRAIN_OPTIMIZER, (const char *const[]){"sgd", "lars", "adamw", NULL}},
@@ -84,24 +88,50 @@ const ssli_setting_table ssli_settings_train = {"train", train_defs, SSLI_NTRAIN
  * over 60000 need ~15 min and stay at chance. */
 #define PROJ_VICREG "linear:512,bn,relu,linear:512"
 #define PROJ_SMALL "linear:256,bn,relu,linear:128"
+/* issue 21: the papers' heads scaled to the 512-wide default encoder (the
+ * papers' 2048-8192 widths over a ResNet-50's 2048 features; docs/training.md) */
+#define PROJ_BYOL "linear:512,bn,relu,linear:128"      /* BYOL: 4096 -> 256 */
+#define PRED_BYOL "linear:512,bn,relu"    /* BYOL / MoCo v3 predictor hidden layer (then linear:D) */
+#define PROJ_SIMSIAM "linear:512,bn,relu,linear:512,bn" /* SimSiam: BN on the output too */
+#define PRED_SIMSIAM "linear:128,bn,relu" /* SimSiam bottleneck (2048 -> 512 -> 2048), then linear:D */
+#define PROJ_MOCO2 "linear:512,relu,linear:128"         /* MoCo v2: 2048 -> 128 MLP, no BN */
+#define PROJ_MOCO3 "linear:512,bn,relu,linear:256"      /* MoCo v3: 4096 -> 256 with BN */
+#define PROJ_DINO "linear:512,bn,relu,linear:256,linear:1024:nobias" /* DINO head: bottleneck 256, K 1024 */
+#define PROJ_SWAV "linear:512,bn,relu,linear:128"       /* SwAV: 2048 -> 128, then the loss's prototypes */
 static const ssli_method_def methods[] = {
-    /* name, encoder, loss, step, views, lr, projector, EMA target, epochs, subset, MSN prior */
+    /* name, encoder, loss, step, views, lr, projector, EMA target, epochs, subset, MSN prior, then issue 21 */
     [SSLK_METHOD_VICREG] = {"vicreg", DEFAULT_ENCODER, SSLK_LOSS_VICREG, SSLI_STEP_PAIR, 2, 2e-3, PROJ_VICREG,
-                            false, 0, 0, 0},
+                            false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_VICREG_LOGDET] = {"vicreg_logdet", DEFAULT_ENCODER, SSLK_LOSS_VICREG_LOGDET, SSLI_STEP_PAIR, 2,
-                                   2e-3, PROJ_VICREG, false, 0, 0, 0},
+                                   2e-3, PROJ_VICREG, false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_VICREG_PAIRDIST] = {"vicreg_pairdist", DEFAULT_ENCODER, SSLK_LOSS_VICREG_PAIRDIST, SSLI_STEP_PAIR,
-                                     2, 2e-3, PROJ_VICREG, false, 0, 0, 0},
+                                     2, 2e-3, PROJ_VICREG, false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_SIMCLR] = {"simclr", DEFAULT_ENCODER, SSLK_LOSS_INFONCE, SSLI_STEP_PAIR, 2, 2e-3, PROJ_SMALL,
-                            false, 0, 0, 0},
+                            false, 0, 0, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_DIET] = {"diet", DEFAULT_ENCODER, SSLK_LOSS_DIET, SSLI_STEP_DATUM_INDEX, 1, 2e-3, "", false, 60,
-                          4096, 0},
+                          4096, 0, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_MSN] = {"msn", DEFAULT_ENCODER, SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3, PROJ_SMALL, true, 0,
-                         0, SSLK_MSN_PRIOR_UNIFORM},
+                         0, SSLK_MSN_PRIOR_UNIFORM, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_PMSN] = {"pmsn", DEFAULT_ENCODER, SSLK_LOSS_MSN, SSLI_STEP_EMA_TARGET, 2, 2e-3, PROJ_SMALL, true, 0,
-                          0, SSLK_MSN_PRIOR_POWER_LAW},
+                          0, SSLK_MSN_PRIOR_POWER_LAW, NULL, 0, 0, 0, 0},
     [SSLK_METHOD_SUPERVISED] = {"supervised", DEFAULT_ENCODER, SSLK_LOSS_XENT, SSLI_STEP_LABEL, 1, 2e-3, NULL, false,
-                                0, 0, 0},
+                                0, 0, 0, NULL, 0, 0, 0, 0},
+    /* issue 21: ..., predictor, EMA, EMA end (cosine), MoCo temperature, prototypes */
+    [SSLK_METHOD_BARLOW_TWINS] = {"barlow_twins", DEFAULT_ENCODER, SSLK_LOSS_BARLOW_TWINS, SSLI_STEP_PAIR, 2, 2e-3,
+                                  PROJ_VICREG, false, 0, 0, 0, NULL, 0, 0, 0, 0},
+    [SSLK_METHOD_BYOL] = {"byol", DEFAULT_ENCODER, SSLK_LOSS_NEGCOS, SSLI_STEP_PRED_EMA, 2, 2e-3, PROJ_BYOL, true, 0,
+                          0, 0, PRED_BYOL, 0.99, 1.0, 0, 0},
+    [SSLK_METHOD_SIMSIAM] = {"simsiam", DEFAULT_ENCODER, SSLK_LOSS_NEGCOS, SSLI_STEP_PRED_SG, 2, 2e-3, PROJ_SIMSIAM,
+                             false, 0, 0, 0, PRED_SIMSIAM, 0, 0, 0, 0},
+    [SSLK_METHOD_MOCO_V2] = {"moco_v2", DEFAULT_ENCODER, SSLK_LOSS_MOCO, SSLI_STEP_QUEUE, 2, 2e-3, PROJ_MOCO2, true, 0,
+                             0, 0, NULL, 0.99, 0, 0.2, 0},
+    [SSLK_METHOD_MOCO_V3] = {"moco_v3", DEFAULT_ENCODER, SSLK_LOSS_MOCO, SSLI_STEP_PRED_EMA, 2, 2e-3, PROJ_MOCO3, true,
+                             0, 0, 0, PRED_BYOL, 0.99, 1.0, 0.2, 0},
+    /* multi-crop: 2 global + 2 local crops, all at the training size */
+    [SSLK_METHOD_DINO] = {"dino", DEFAULT_ENCODER, SSLK_LOSS_DINO, SSLI_STEP_DINO, 4, 2e-3, PROJ_DINO, true, 0, 0, 0,
+                          NULL, 0.99, 1.0, 0, 0},
+    [SSLK_METHOD_SWAV] = {"swav", DEFAULT_ENCODER, SSLK_LOSS_SWAV, SSLI_STEP_MULTI, 4, 2e-3, PROJ_SWAV, false, 0, 0, 0,
+                          NULL, 0, 0, 0, 300},
 };
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
@@ -124,7 +154,7 @@ sslk_status sslk_method_from_name(const char *name, sslk_method *m) {
         }
     return ssli_err(SSLK_E_NOT_FOUND,
                     "sslk_method_from_name: unknown method '%s' (vicreg, vicreg_logdet, vicreg_pairdist, "
-                    "simclr, diet, msn, pmsn, supervised)", name);
+                    "simclr, diet, msn, pmsn, supervised, barlow_twins, byol, simsiam, moco_v2, moco_v3, dino, swav)", name);
 }
 
 double ssli_train_get(const sslk_trainer *tr, int key) {
@@ -142,6 +172,8 @@ int ssli_train_recipe(const sslk_trainer *tr) {
     int r = (int)ssli_train_get(tr, SSLK_TRAIN_RECIPE);
     if (r != 0) return r;
     if (tr->img_h != 0) return 1; /* fixed-size data (Fashion-MNIST, CIFAR): the light recipe, as before 1.2 */
+    /* Barlow Twins and BYOL use BYOL's augmentations (experimental values, outside the enum) */
+    if (tr->method == SSLK_METHOD_BYOL || tr->method == SSLK_METHOD_BARLOW_TWINS) return 4;
     switch (tr->method) {
     case SSLK_METHOD_VICREG: case SSLK_METHOD_VICREG_LOGDET: case SSLK_METHOD_VICREG_PAIRDIST: return 3;
     case SSLK_METHOD_MSN: case SSLK_METHOD_PMSN: return 5;
@@ -180,6 +212,7 @@ sslk_status ssli_train_make_augment(sslk_trainer *tr, bool eval, sslk_augment **
         if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_SATURATION, 0.0);
         if (st == SSLK_OK) st = sslk_augment_set_f64(a, -1, SSLK_AUG_HUE, 0.0);
     }
+    if (!eval && st == SSLK_OK && nv == 4) st = ssli_train_multicrop(tr, a); /* DINO, SwAV */
     if (st != SSLK_OK) {
         sslk_augment_destroy(a);
         return st;
@@ -223,6 +256,7 @@ static sslk_status build_optim(sslk_trainer *tr) {
     if (kind == SSLK_OPTIM_ADAMW) SSLI_TRY(sslk_optim_set_f64(tr->opt, SSLK_ADAMW_EXCLUDE_NO_DECAY, 1));
     SSLI_TRY(add_model_params(tr->opt, tr->enc, 0));
     SSLI_TRY(add_model_params(tr->opt, tr->proj, 0));
+    if (tr->pred) SSLI_TRY(add_model_params(tr->opt, tr->pred, 0));
     if (tr->loss) {
         size_t cnt = 0;
         SSLI_TRY(sslk_loss_param_count(tr->loss, &cnt));
@@ -246,6 +280,17 @@ static sslk_status make_loss(sslk_trainer *tr) {
         SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_NUM_PROTOTYPES, (int64_t)ssli_train_get(tr, SSLK_TRAIN_PROTOTYPES)));
         if (md->msn_prior != SSLK_MSN_PRIOR_UNIFORM)
             SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MSN_PRIOR, md->msn_prior));
+    } else if (md->loss == SSLK_LOSS_NEGCOS) { /* (p1, p2, z1, z2): SimSiam's mean of -cos, BYOL's sum of 2 - 2 cos */
+        const bool byol = tr->method == SSLK_METHOD_BYOL;
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_NEGCOS_SYMMETRIC, 1));
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_NEGCOS_FORM, byol ? SSLK_NEGCOS_BYOL : SSLK_NEGCOS_SIMSIAM));
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_NEGCOS_VIEW_REDUCTION, byol ? SSLK_REDUCE_SUM : SSLK_REDUCE_MEAN));
+    } else if (md->loss == SSLK_LOSS_MOCO) {
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_MOCO_VERSION, md->step == SSLI_STEP_QUEUE ? 2 : 3));
+        if (md->temperature > 0) SSLI_TRY(sslk_loss_set_f64(tr->loss, SSLK_MOCO_TEMPERATURE, md->temperature));
+    } else if (md->loss == SSLK_LOSS_SWAV) {
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_SWAV_DIM, (int64_t)tr->dz));
+        SSLI_TRY(sslk_loss_set_i64(tr->loss, SSLK_SWAV_NUM_PROTOTYPES, (int64_t)ssli_train_get(tr, SSLK_TRAIN_PROTOTYPES)));
     }
     return SSLK_OK;
 }
@@ -257,6 +302,10 @@ static void method_defaults(sslk_trainer *tr) {
     tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_LR)] = md->lr;
     if (md->epochs) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_EPOCHS)] = (double)md->epochs;
     if (md->subset) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_SUBSET)] = (double)md->subset;
+    if (md->ema > 0) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_EMA)] = md->ema;
+    if (md->ema_end > 0) tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_EMA_END)] = md->ema_end;
+    if (md->prototypes)
+        tr->set[ssli_setting_index(&ssli_settings_train, SSLK_TRAIN_PROTOTYPES)] = (double)md->prototypes;
     tr->nviews = md->nviews;
     double mean = 0, std = 0;
     if (sslk_dataset_mean_std(tr->data, &mean, &std) == SSLK_OK) {
@@ -283,6 +332,7 @@ static sslk_status build(sslk_trainer *tr) {
         SSLI_TRY(sslk_model_clone(tr->proj, &tr->tproj));
     }
     SSLI_TRY(make_loss(tr));
+    SSLI_TRY(ssli_train_build_extra(tr)); /* predictor, MoCo queue (issue 21) */
     return build_optim(tr);
 }
 
@@ -349,7 +399,7 @@ static void free_buffers(sslk_trainer *tr) {
     tr->aug = NULL;
     ssli_free(tr->ctx, tr->ylab);
     tr->ylab = NULL;
-    float **bufs[] = {&tr->x, &tr->h, &tr->z, &tr->gz, &tr->gh, &tr->tz};
+    float **bufs[] = {&tr->x, &tr->h, &tr->z, &tr->gz, &tr->gh, &tr->tz, &tr->p, &tr->gp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         ssli_free(tr->ctx, *bufs[i]);
         *bufs[i] = NULL;
@@ -367,9 +417,12 @@ static void drop_networks(sslk_trainer *tr) {
     sslk_model_destroy(tr->proj);
     sslk_model_destroy(tr->tenc);
     sslk_model_destroy(tr->tproj);
+    sslk_model_destroy(tr->pred);
+    sslk_negqueue_destroy(tr->queue);
     tr->opt = NULL;
     tr->loss = NULL;
-    tr->enc = tr->proj = tr->tenc = tr->tproj = NULL;
+    tr->queue = NULL;
+    tr->enc = tr->proj = tr->tenc = tr->tproj = tr->pred = NULL;
 }
 
 /* The training subset: a seeded partial Fisher-Yates draw of m of the n_all
@@ -434,13 +487,14 @@ static sslk_status train_put(sslk_trainer *tr, int key, double v, sslk_setting_t
         return ssli_err(SSLK_E_SETTING, "%s: setting 'image_channels' must be 0, 1 or 3, got 2", fn);
     if (started && (key == SSLK_TRAIN_BATCH || key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_OPTIMIZER ||
                     key == SSLK_TRAIN_IMAGE_CHANNELS ||
-                    key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES || key == SSLK_TRAIN_SUBSET))
+                    key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES || key == SSLK_TRAIN_SUBSET ||
+                    key == SSLK_TRAIN_QUEUE))
         return ssli_err(SSLK_E_STATE, "%s: setting %d cannot change once training started", fn, key);
     if (key == SSLK_TRAIN_SUBSET && v == 1)
         return ssli_err(SSLK_E_SHAPE, "%s: a subset of 1 item cannot be trained on (0 = all)", fn);
     SSLI_TRY(ssli_setting_set(&ssli_settings_train, tr->set, key, v, as, fn));
     if (key == SSLK_TRAIN_IMAGE_SIZE || key == SSLK_TRAIN_INIT_SEED || key == SSLK_TRAIN_PROTOTYPES ||
-        key == SSLK_TRAIN_SUBSET || key == SSLK_TRAIN_IMAGE_CHANNELS) {
+        key == SSLK_TRAIN_SUBSET || key == SSLK_TRAIN_IMAGE_CHANNELS || key == SSLK_TRAIN_QUEUE) {
         free_buffers(tr);
         return ssli_train_rebuild(tr);
     }

@@ -17,12 +17,18 @@
  *   u64 optimizer state bytes, bytes
  *   u64 nhist { epoch step spe gstep u64, loss f64, nterms u64, terms f64[8],
  *               lr ips rankme std seconds f64 }*
+ *   issue-21 methods only (after the history, so older files are unchanged):
+ *     predictor (BYOL, SimSiam, MoCo v3): u64 ntensors { u64 count, f32[count] }*
+ *     MoCo v2 queue: u64 rows, u64 write pointer, f32[rows x projector width]
+ *     DINO centre: u64 K (0 before the first step), f64[K]
+ *   (the EMA schedule is a function of the step counter: nothing to store)
  *   u32 crc32 of everything before it
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "loss/loss_internal.h"
 #include "nn/model_internal.h"
 #include "train/trainer_dist.h"
 
@@ -165,6 +171,25 @@ sslk_status ssli_train_save_full(const sslk_trainer *tr, const ssli_ckpt_full *f
         wf64(&w, h->rankme);
         wf64(&w, h->embed_std);
         wf64(&w, h->seconds);
+    }
+    if (tr->pred) wmodel(&w, tr->pred);
+    if (tr->queue) {
+        const float *rows = NULL;
+        size_t cnt = 0;
+        if (w.st == SSLK_OK) w.st = sslk_negqueue_rows(tr->queue, &rows, &cnt);
+        w64(&w, cnt);
+        w64(&w, ssli_negqueue_ptr(tr->queue));
+        wbytes(&w, rows, cnt * tr->dz * sizeof(float));
+    }
+    if (tr->md->loss == SSLK_LOSS_DINO) {
+        size_t k = 0;
+        if (w.st == SSLK_OK) w.st = sslk_loss_dino_center_size(tr->loss, &k);
+        double *c = w.st == SSLK_OK ? ssli_malloc(tr->ctx, k ? k : 1, sizeof(double)) : NULL;
+        if (w.st == SSLK_OK && !c) w.st = ssli_alloc_status();
+        if (w.st == SSLK_OK && k) w.st = sslk_loss_dino_get_center(tr->loss, c, k);
+        w64(&w, k);
+        wbytes(&w, c, k * sizeof(double));
+        ssli_free(tr->ctx, c);
     }
     uint32_t crc = (uint32_t)w.crc;
     if (w.st == SSLK_OK) w.st = ssli_atomic_write(&w.f, &crc, 4, fn);
@@ -418,6 +443,33 @@ static sslk_status load_into(sslk_trainer **trp, sslk_ctx *ctx, rctx *r, sslk_da
         h->rankme = rf64(r);
         h->embed_std = rf64(r);
         h->seconds = rf64(r);
+    }
+    if (tr->pred && !r->bad) SSLI_TRY(rtensors_into_model(r, tr->pred, "predictor", fn));
+    if (tr->queue && !r->bad) {
+        uint64_t cnt = r64(r), ptr = r64(r), cap = (uint64_t)ssli_train_get(tr, SSLK_TRAIN_QUEUE);
+        const void *rows = r->bad || cnt > cap ? NULL : rbytes(r, (size_t)cnt * tr->dz * sizeof(float));
+        if (!rows) return ssli_err(SSLK_E_FORMAT, "%s: truncated MoCo queue (%llu rows of %llu)", fn,
+                                   (unsigned long long)cnt, (unsigned long long)cap);
+        float *tmp = ssli_malloc(ctx, cnt ? (size_t)cnt * tr->dz : 1, sizeof(float)); /* aligned copy */
+        if (!tmp) return ssli_alloc_status();
+        memcpy(tmp, rows, (size_t)cnt * tr->dz * sizeof(float));
+        sslk_status qs = ssli_negqueue_restore(tr->queue, tmp, (size_t)cnt, (size_t)ptr);
+        ssli_free(ctx, tmp);
+        SSLI_TRY(qs);
+    }
+    if (tr->md->loss == SSLK_LOSS_DINO && !r->bad) {
+        uint64_t k = r64(r);
+        const void *c = r->bad || k != tr->dz * (k != 0) ? NULL : rbytes(r, (size_t)k * sizeof(double));
+        if (!c && k) return ssli_err(SSLK_E_FORMAT, "%s: DINO centre of %llu values (head width %zu)", fn,
+                                     (unsigned long long)k, tr->dz);
+        if (k) {
+            double *tmp = ssli_malloc(ctx, (size_t)k, sizeof(double)); /* aligned copy */
+            if (!tmp) return ssli_alloc_status();
+            memcpy(tmp, c, (size_t)k * sizeof(double));
+            sslk_status cs = sslk_loss_dino_set_center(tr->loss, tmp, (size_t)k);
+            ssli_free(ctx, tmp);
+            SSLI_TRY(cs);
+        }
     }
     if (r->bad || r->off != r->n) return ssli_err(SSLK_E_FORMAT, "%s: malformed history or trailing bytes", fn);
     tr->nhist = nh;

@@ -49,7 +49,12 @@ static sslk_status prepare(sslk_trainer *tr) {
     tr->gh = ssli_malloc(ctx, nv * B, tr->de * sizeof(float));
     tr->z = ssli_malloc(ctx, nv * B, tr->dz * sizeof(float));
     tr->gz = ssli_malloc(ctx, nv * B, tr->dz * sizeof(float));
-    tr->tz = ssli_malloc(ctx, B, tr->dz * sizeof(float));
+    tr->tz = ssli_malloc(ctx, nv * B, tr->dz * sizeof(float)); /* EMA targets of every view (BYOL, MoCo v3) */
+    if (tr->pred) {
+        tr->p = ssli_malloc(ctx, nv * B, tr->dz * sizeof(float));
+        tr->gp = ssli_malloc(ctx, nv * B, tr->dz * sizeof(float));
+        if (!tr->p || !tr->gp) return ssli_alloc_status();
+    }
     tr->labels = ssli_malloc(ctx, B, sizeof(int32_t));
     tr->indices = ssli_malloc(ctx, B, sizeof(int64_t));
     tr->ylab = ssli_malloc(ctx, B, sizeof(int64_t));
@@ -108,10 +113,11 @@ static void monitor(sslk_trainer *tr, const float *h, size_t n, size_t d, double
 static sslk_status train_step(sslk_trainer *tr, size_t rows, double *value, ssli_grad_sync *gs) {
     const size_t chw = tr->in_c * tr->in_s * tr->in_s, de = tr->de, dz = tr->dz, B = tr->ld_batch;
     SSLI_TRY(sslk_optim_zero_grad(tr->opt));
-    if (tr->nviews == 2 && rows < B) /* pack view 1 right after view 0 */
-        memmove(tr->x + rows * chw, tr->x + B * chw, rows * chw * sizeof(float));
-    const bool msn = tr->tenc != NULL;
-    const size_t nfw = msn ? rows : tr->nviews * rows; /* rows through the online networks */
+    for (size_t v = 1; v < tr->nviews && rows < B; v++) /* pack view v right after view v - 1 */
+        memmove(tr->x + v * rows * chw, tr->x + v * B * chw, rows * chw * sizeof(float));
+    /* rows through the online networks: the anchor view alone when the other is the EMA target's */
+    const bool one = tr->md->step == SSLI_STEP_EMA_TARGET || tr->md->step == SSLI_STEP_QUEUE;
+    const size_t nfw = one ? rows : tr->nviews * rows;
     SSLI_TRY(sslk_model_forward(tr->enc, tr->x, nfw, tr->h, SSLK_MODE_TRAIN));
     SSLI_TRY(sslk_model_forward(tr->proj, tr->h, nfw, tr->z, SSLK_MODE_TRAIN));
     switch (tr->md->step) {
@@ -131,6 +137,10 @@ static sslk_status train_step(sslk_trainer *tr, size_t rows, double *value, ssli
     case SSLI_STEP_PAIR:
         SSLI_TRY(sslk_loss_compute_pair(tr->loss, tr->z, tr->z + rows * dz, rows, dz, value, tr->gz,
                                         tr->gz + rows * dz));
+        break;
+    case SSLI_STEP_PRED_EMA: case SSLI_STEP_PRED_SG: case SSLI_STEP_QUEUE: /* trainer_methods.c */
+    case SSLI_STEP_DINO: case SSLI_STEP_MULTI:
+        SSLI_TRY(ssli_train_step_extra(tr, rows, value));
         break;
     }
     if (!isfinite(*value)) return SSLK_OK; /* the caller stops */
@@ -205,10 +215,13 @@ static sslk_status fit_epochs(sslk_trainer *tr, uint64_t until, ssli_grad_sync *
     const double base = ssli_train_get(tr, SSLK_TRAIN_LR), fin = base * ssli_train_get(tr, SSLK_TRAIN_FINAL_LR_RATIO);
     const uint64_t every = (uint64_t)ssli_train_get(tr, SSLK_TRAIN_MONITOR_EVERY);
     const uint64_t ck_every = (uint64_t)ssli_train_get(tr, SSLK_TRAIN_CHECKPOINT_EVERY);
-    const double ema = ssli_train_get(tr, SSLK_TRAIN_EMA);
     const size_t B = tr->ld_batch, chw = tr->in_c * tr->in_s * tr->in_s;
-    float *views[2] = {tr->x, tr->x + B * chw};
+    float *views[4] = {NULL, NULL, NULL, NULL}; /* up to 4 views (multi-crop: 2 global + 2 local) */
+    for (size_t v = 0; v < tr->nviews && v < 4; v++) views[v] = tr->x + v * B * chw;
     const sslk_dist *dist = ssli_dist(tr->ctx); /* data-parallel over its ranks when set */
+    if (dist && tr->md->step >= SSLI_STEP_PRED_EMA)
+        return ssli_err(SSLK_E_UNSUPPORTED, "%s: method %s does not train across ranks yet (its predictor, EMA keys "
+                        "or queue are not synchronised)", fn, tr->md->name);
 
     while (tr->epoch < until) {
         SSLI_TRY(sslk_loader_begin_epoch(tr->ld, tr->epoch));
@@ -242,7 +255,9 @@ static sslk_status fit_epochs(sslk_trainer *tr, uint64_t until, ssli_grad_sync *
                                 (unsigned long long)tr->epoch, (unsigned long long)s, lr,
                                 tr->ckpt_dir ? "; the checkpoint on disk holds the last good epoch" : "");
             SSLI_TRY(st);
-            if (tr->tenc) {
+            SSLI_TRY(ssli_train_after_step(tr, nloc)); /* MoCo v2: enqueue the keys */
+            if (tr->tenc) { /* constant, or BYOL's cosine schedule to SSLK_TRAIN_EMA_END */
+                const double ema = ssli_train_ema_at(tr, tr->global_step, total_steps);
                 SSLI_TRY(ema_update(tr->tenc, tr->enc, ema));
                 SSLI_TRY(ema_update(tr->tproj, tr->proj, ema));
             }

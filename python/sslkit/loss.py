@@ -68,7 +68,7 @@ declare("sslk_loss_dino_set_center", [_vp, c_double_p, _sz])
 KINDS = {"vicreg": 1, "vicreg_logdet": 2, "vicreg_pairdist": 3, "infonce": 4,
          "infonce_symmetric": 5, "diet": 6, "msn": 7, "xent": 8,
          "barlow_twins": 9, "negcos": 10,  # issue 21
-         "dino": 11}
+         "dino": 11, "moco": 13}  # issue 21c
 KINDS["swav"] = 12  # issue 21b
 
 def _loss_choices():
@@ -168,6 +168,8 @@ class Loss(Owner):
             every call moves the centre (center_momentum = 1 freezes it)
         infonce with negatives=(m, d) array or NegativeQueue: (za, zb) -> (v, ga, gb), the
             MoCo / lightly memory-bank form (za rows are the anchors, zb their positives).
+        moco (version=2) with negatives=queue: (q, k) -> (v, gq, gk); version=3: (q, k) or
+            (q1, q2, k1, k2) -> (v, gq..., gk...); the keys k are stop-gradient: gk are zeros
         swav: (z1, ..., zV) -> (v, g1, ..., gV); queue = one (m, d) array or NegativeQueue per
             assigned crop (in view order), or an (A, m, d) array: past embeddings prepended
             to that crop's scores before Sinkhorn (constants).

@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                            SSLK_LOSS_INFONCE, SSLK_LOSS_INFONCE_SYMMETRIC, SSLK_LOSS_DIET,
                                            SSLK_LOSS_MSN, SSLK_LOSS_BARLOW_TWINS, SSLK_LOSS_NEGCOS,
                                            SSLK_LOSS_DINO,
-                                           SSLK_LOSS_SWAV /* issue 21b */};
+                                           SSLK_LOSS_SWAV /* issue 21b */, SSLK_LOSS_MOCO};
     static const size_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 12};
     rd r = {data, size};
     sslk_ctx *c = ctx_once();
@@ -184,6 +184,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (sslk_loss_param(L, 0, &pv) == SSLK_OK)
                 for (size_t e = 0; e < pv.count; e++)
                     if (!isfinite(pv.grad[e])) fail("non-finite parameter gradient with SSLK_OK", (int)kind, n, d, v);
+        }
+    }
+    /* MoCo v2: the queue path (sslk_loss_compute_negatives), the targets as n queued keys */
+    if (kind == SSLK_LOSS_MOCO && V >= 2 && (flags & 64)) {
+        double v = NAN;
+        if (sslk_loss_compute_negatives(L, views[0], views[1], n, d, targets, n, &v, grads[0], grads[1]) == SSLK_OK) {
+            if (!isfinite(v)) fail("non-finite moco v2 value with SSLK_OK", (int)kind, n, d, v);
+            for (size_t e = 0; grads[0] && e < nd; e++)
+                if (!isfinite(grads[0][e])) fail("non-finite moco v2 gradient with SSLK_OK", (int)kind, n, d, v);
+        } else if (sslk_last_error()[0] == '\0') {
+            fail("error without a message", (int)kind, n, d, v);
         }
     }
     free(buf);

@@ -15,7 +15,7 @@ _dp = ctypes.POINTER(ctypes.c_double)
 
 DOMAINS = ["ctx", "model", "sgd", "lars", "adamw", "schedule", "loss", "vicreg", "vicreg_logdet", "vicreg_pairdist",
            "infonce", "diet", "msn", "rankme", "splinecam", "police", "augment", "loader", "dataset", "knn", "probe",
-           "train", "cfssl", "spectral", "barlow_twins", "negcos", "dino",
+           "train", "cfssl", "spectral", "barlow_twins", "negcos", "moco", "dino",
            "swav"]  # issue 21b
 
 # What Python used to copy by hand (loss.py, train.py, data.py, metrics.py):

@@ -35,6 +35,7 @@ CASES = {
     "negcos": (dict(symmetric=1), (A, B, B, A)),
     "dino": (dict(center_momentum=1), (A, B, B, A)),  # momentum 1: the centre stays, calls repeat
     "swav": (dict(num_prototypes=6, dim=D), (A, B, A)),  # issue 21b
+    "moco": (dict(version=3), (A, B, B, A)),  # issue 21c (v3: in-batch, no queue)
 }
 
 

@@ -218,7 +218,7 @@ def test_trainer_callback_stop_and_errors():
         tr.fit(3, step_callback=lambda p: p["step"] == 1)
     assert e.value.status_name == "SSLK_E_CANCELLED"
     with pytest.raises(sslkit.Error):
-        small_trainer("byol")
+        small_trainer("no_such_method")
     with pytest.raises(KeyError):
         small_trainer(no_such_setting=1)
 
@@ -291,3 +291,32 @@ def test_borrowed_loader_and_recipe_equal_the_trainer_keys():
     assert not np.array_equal(a.embed((x, y)), c.embed((x, y)))
     with pytest.raises(KeyError):
         b.loader_set("no_such", 1)
+
+
+def rankme_np(z):
+    """RankMe (Garrido et al.): exp of the entropy of the normalised singular values (+ 1e-7)."""
+    s = np.linalg.svd(z.astype(np.float64), compute_uv=False)
+    p = s / s.sum() + 1e-7
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+@pytest.mark.parametrize("method", ["barlow_twins", "byol", "simsiam", "moco_v2", "moco_v3", "dino", "swav"])
+def test_issue21_presets_train_without_collapse(method):
+    """Each new preset lowers its loss on the tiny set; the collapse test: the
+    RankMe of the embeddings (numpy reference) stays well above 1 (BYOL and
+    SimSiam have no negatives)."""
+    extra = dict(queue=32) if method == "moco_v2" else {}
+    tr = small_trainer(method, epochs=8, **extra)
+    assert tr.method == method
+    tr.fit()
+    h = [e["loss"] for e in tr.history]
+    assert (h[-1] + h[-2]) < (h[0] + h[1]), h
+    x, y = tiny_images()
+    z = tr.embed((x, y))
+    r = rankme_np(z)
+    assert r == pytest.approx(sslkit.rankme(z), rel=1e-3)
+    assert r > 4, (method, r)
+    if method in ("byol", "moco_v3"):
+        assert tr.get("ema") == pytest.approx(0.99) and tr.get("ema_end") == 1.0
+    if method == "moco_v2":
+        assert tr.get("queue") == 32

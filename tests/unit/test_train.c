@@ -149,12 +149,12 @@ END_TEST
  * cross-entropy kind (internal) and keeps reporting no loss publicly. */
 START_TEST(method_table_rows) {
     ck_assert_ptr_null(ssli_method_get((sslk_method)0));
-    ck_assert_ptr_null(ssli_method_get((sslk_method)9));
-    for (int m = 1; m <= 8; m++) {
+    ck_assert_ptr_null(ssli_method_get((sslk_method)16)); /* 9-13 (15 with DINO, SwAV): issue 21 */
+    for (int m = 1; m <= 15; m++) {
         const ssli_method_def *d = ssli_method_get((sslk_method)m);
         ck_assert_ptr_nonnull(d);
         ck_assert_str_eq(d->name, sslk_method_name((sslk_method)m));
-        ck_assert(d->nviews == 1 || d->nviews == 2);
+        ck_assert(d->nviews == 1 || d->nviews == 2 || (m >= 14 && d->nviews == 4)); /* dino, swav: multi-crop */
         ck_assert(d->lr > 0);
     }
     ck_assert_int_eq(ssli_method_get(SSLK_METHOD_SUPERVISED)->loss, SSLK_LOSS_XENT);
@@ -178,6 +178,37 @@ START_TEST(method_table_rows) {
     ck_close(h.terms[0], h.loss, 1e-12, 0);
     /* a random 4-class head starts near log 4 */
     ck_assert_msg(h.loss > 0.5 && h.loss < 3.0, "first-epoch loss %g", h.loss);
+    sslk_trainer_destroy(tr);
+    /* issue 21: BYOL's momentum 1 - (1 - 0.99)(cos(pi k / K) + 1) / 2; MSN's stays constant */
+    tr = tiny_trainer(c, ds, SSLK_METHOD_BYOL, 1);
+    ck_ok(sslk_trainer_get_f64(tr, SSLK_TRAIN_EMA_END, &(double){0}));
+    ck_close(ssli_train_ema_at(tr, 0, 100), 0.99, 1e-15, 0);
+    ck_close(ssli_train_ema_at(tr, 50, 100), 0.995, 1e-15, 0);
+    ck_close(ssli_train_ema_at(tr, 25, 100), 1 - 0.01 * (cos(M_PI / 4) + 1) / 2, 1e-15, 0);
+    ck_close(ssli_train_ema_at(tr, 100, 100), 1.0, 1e-15, 0);
+    ck_ok(sslk_trainer_set_f64(tr, SSLK_TRAIN_EMA_END, -1)); /* constant */
+    ck_close(ssli_train_ema_at(tr, 50, 100), 0.99, 0, 0);
+    ck_assert_ptr_nonnull(tr->pred);
+    ck_assert_ptr_null(tr->queue);
+    sslk_trainer_destroy(tr);
+    tr = tiny_trainer(c, ds, SSLK_METHOD_MSN, 1);
+    ck_close(ssli_train_ema_at(tr, 50, 100), 0.99, 0, 0);
+    ck_assert_ptr_null(tr->pred);
+    sslk_trainer_destroy(tr);
+    tr = tiny_trainer(c, ds, SSLK_METHOD_MOCO_V2, 1);
+    ck_assert_ptr_nonnull(tr->queue);
+    ck_assert_ptr_null(tr->pred);
+    ck_ok(sslk_loss_get_kind(tr->loss, &k));
+    ck_assert_int_eq(k, SSLK_LOSS_MOCO);
+    int64_t ver = 0;
+    double temp = 0;
+    ck_ok(sslk_loss_get_i64(tr->loss, SSLK_MOCO_VERSION, &ver));
+    ck_ok(sslk_loss_get_f64(tr->loss, SSLK_MOCO_TEMPERATURE, &temp));
+    ck_assert_int_eq(ver, 2);
+    ck_close(temp, 0.2, 0, 0);
+    sslk_method back = 0;
+    ck_ok(sslk_method_from_name("moco_v3", &back));
+    ck_assert_int_eq(back, SSLK_METHOD_MOCO_V3);
     sslk_trainer_destroy(tr);
     sslk_dataset_destroy(ds);
     sslk_ctx_destroy(c);
@@ -308,6 +339,7 @@ START_TEST(each_method_lowers_its_loss) {
         ck_ok(sslk_loss_get_i64(l, SSLK_MSN_NUM_PROTOTYPES, &k));
         ck_assert_int_eq(k, 32);
     }
+    if (m == SSLK_METHOD_MOCO_V2) ck_ok(sslk_trainer_set_i64(tr, SSLK_TRAIN_QUEUE, 32)); /* filled by real keys */
     ck_ok(sslk_trainer_fit(tr, 0));
     uint64_t done = 0;
     ck_ok(sslk_trainer_epochs_done(tr, &done));
@@ -324,6 +356,19 @@ START_TEST(each_method_lowers_its_loss) {
     double first = (h[0].loss + h[1].loss) / 2, last = (h[10].loss + h[11].loss) / 2;
     ck_assert_msg(last < first, "%s: loss %g -> %g", sslk_method_name(m), first, last);
     ck_assert_uint_eq(h[11].global_step, 12 * (NIMG / 16));
+    if (m >= SSLK_METHOD_BARLOW_TWINS) {
+        /* the collapse test (issue 21): RankMe of the embeddings of all 96 images stays well above the
+         * 1 of a collapsed encoder (BYOL and SimSiam have no negatives: only the predictor and the
+         * stop-gradient keep them apart) */
+        static float z[NIMG * 32];
+        size_t de = 0;
+        double rank = 0;
+        ck_ok(sslk_trainer_embed_dim(tr, &de));
+        ck_assert_uint_eq(de, 32);
+        ck_ok(sslk_trainer_embed(tr, ds, z, NIMG, de, NULL));
+        ck_ok(sslk_rankme(c, z, NIMG, de, &rank));
+        ck_assert_msg(rank > 4, "%s: embedding RankMe %g (collapsed)", sslk_method_name(m), rank); /* measured 9-10 */
+    }
     sslk_trainer_destroy(tr);
     sslk_dataset_destroy(ds);
     sslk_ctx_destroy(c);
@@ -387,8 +432,11 @@ static sslk_trainer *resume_trainer(sslk_ctx *c, sslk_dataset *ds, sslk_method m
  * the EMA target; diet a training subset and a loss-owned head; supervised
  * the cross-entropy kind with a loss setting restored from the file). */
 START_TEST(resume_equals_uninterrupted) {
-    sslk_method m = _i == 0 ? SSLK_METHOD_VICREG : _i == 1 ? SSLK_METHOD_MSN
-                  : _i == 2 ? SSLK_METHOD_DIET : SSLK_METHOD_SUPERVISED;
+    /* issue 21: byol (predictor, cosine EMA), moco_v2 (queue), simsiam, moco_v3 */
+    static const sslk_method ms[] = {SSLK_METHOD_VICREG, SSLK_METHOD_MSN, SSLK_METHOD_DIET, SSLK_METHOD_SUPERVISED,
+                                     SSLK_METHOD_BYOL, SSLK_METHOD_MOCO_V2, SSLK_METHOD_SIMSIAM, SSLK_METHOD_MOCO_V3,
+                                     SSLK_METHOD_DINO, SSLK_METHOD_SWAV}; /* dino: the centre; swav: prototypes */
+    sslk_method m = ms[_i];
     int threads = 1 + (_i == 1);
     sslk_ctx *c = mkctx(threads);
     sslk_dataset *ds = tiny_dataset(c);
@@ -603,7 +651,7 @@ START_TEST(embed_and_errors) {
     sslk_method m;
     ck_ok(sslk_method_from_name("pmsn", &m));
     ck_assert_int_eq(m, SSLK_METHOD_PMSN);
-    ck_status(sslk_method_from_name("byol", &m), SSLK_E_NOT_FOUND);
+    ck_status(sslk_method_from_name("no_such_method", &m), SSLK_E_NOT_FOUND);
     tr = tiny_trainer(c, ds, SSLK_METHOD_SUPERVISED, 1);
     ck_status(sslk_trainer_set_f64(tr, SSLK_TRAIN_LR, -1), SSLK_E_SETTING);
     ck_status(sslk_trainer_set_i64(tr, SSLK_TRAIN_BATCH, 1000), SSLK_OK);
@@ -708,8 +756,8 @@ int main(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, each_method_lowers_its_loss, 0, 8);
-    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 4);
+    tcase_add_loop_test(tc, each_method_lowers_its_loss, 0, 15); /* 9-15: issue 21 */
+    tcase_add_loop_test(tc, resume_equals_uninterrupted, 0, 10);
     tcase_add_test(tc, subset_and_diet_preset);
     tcase_add_test(tc, nan_loss_stops_and_keeps_checkpoint);
     tcase_add_test(tc, interrupted_checkpoint_keeps_previous);

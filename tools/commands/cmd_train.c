@@ -115,7 +115,8 @@ int cmd_train(int argc, char **argv) {
                "                    [--no-eval] [options]\n"
                "  Pre-train an encoder, checkpoint every epoch into DIR (default 'run'), then evaluate\n"
                "  (kNN, linear probe, RankMe, worst-3) and write report.json, history.csv and plots.\n"
-               "  --method vicreg (default), vicreg_logdet, vicreg_pairdist, simclr, diet, msn, pmsn, supervised\n%s",
+               "  --method vicreg (default), vicreg_logdet, vicreg_pairdist, simclr, diet, msn, pmsn, supervised,\n"
+               "           barlow_twins, byol, simsiam, moco_v2, moco_v3, dino, swav (experimental)\n%s",
                common_help);
         return 0;
     }
