@@ -47,7 +47,8 @@ class _Dist(ctypes.Structure):
     _fields_ = [("struct_size", _sz), ("rank", ctypes.c_int), ("world_size", ctypes.c_int), ("user", _vp),
                 ("allgatherv_f32", _GATHER_F32), ("allgatherv_f64", _GATHER_F64),
                 ("allreduce_sum_f32", _REDUCE_F32), ("allreduce_sum_f64", _REDUCE_F64),
-                ("broadcast", _BCAST), ("barrier", _BARRIER)]
+                ("broadcast", _BCAST), ("barrier", _BARRIER),
+                ("any_thread", ctypes.c_int)]  # appended in issue 17 (overlapped all-reduce)
 
 
 declare("sslk_ctx_set_dist", [_vp, ctypes.POINTER(_Dist)])
@@ -81,9 +82,13 @@ class Table:
     """A collectives table filled from Python callables (see the module doc).
 
     rank, world_size: this process's place.  The callables receive numpy
-    arrays (float32 or float64; uint8 for broadcast)."""
+    arrays (float32 or float64; uint8 for broadcast).  any_thread=True lets
+    the library call them from its communication thread (one call at a time;
+    ctypes takes the GIL there), so the data-parallel trainer overlaps the
+    gradient all-reduce with the backward; the callables must then not depend
+    on being called from the thread that attached the table."""
 
-    def __init__(self, rank, world_size, *, allgatherv, allreduce_sum, broadcast, barrier):
+    def __init__(self, rank, world_size, *, allgatherv, allreduce_sum, broadcast, barrier, any_thread=False):
         rank, world_size = int(rank), int(world_size)
         if world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"rank = {rank}, world_size = {world_size}: need 0 <= rank < world_size")
@@ -119,7 +124,7 @@ class Table:
                         _GATHER_F64(_guard(gather(ctypes.c_double, np.float64))),
                         _REDUCE_F32(_guard(reduce(ctypes.c_float, np.float32))),
                         _REDUCE_F64(_guard(reduce(ctypes.c_double, np.float64))),
-                        _BCAST(_guard(bcast)), _BARRIER(_guard(lambda _u: barrier())))
+                        _BCAST(_guard(bcast)), _BARRIER(_guard(lambda _u: barrier())), int(bool(any_thread)))
 
 
 def set_dist(ctx, table):
@@ -130,6 +135,14 @@ def set_dist(ctx, table):
     else:
         lib.sslk_ctx_set_dist(ctx.handle, ctypes.byref(table._c))
     ctx.__dict__["_dist_table"] = table
+
+
+def get_dist_any_thread(ctx):
+    """Whether ctx's table may be called from the library's communication
+    thread (then the trainer overlaps the all-reduce with the backward)."""
+    t = _Dist(ctypes.sizeof(_Dist))
+    lib.sslk_ctx_get_dist(ctx.handle, ctypes.byref(t))
+    return bool(t.any_thread)
 
 
 def get_dist(ctx):

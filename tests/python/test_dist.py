@@ -336,3 +336,24 @@ def test_evaluation_across_ranks():
         np.testing.assert_array_equal(labels, by)
     # the kNN classifies for real (not a constant)
     assert 0.4 < np.mean(np.argmax(ref_scores, 1) == qy) <= 1.0
+
+
+def test_any_thread_flag_reaches_the_context():
+    """Python tables say whether the communication thread may call them; the
+    library's fake says yes (so the trainer overlaps), a callable table says no
+    unless asked."""
+    ident = dict(allgatherv=lambda a, counts: a, allreduce_sum=lambda a: a,
+                 broadcast=lambda a, root: a, barrier=lambda: None)
+    world = dist.FakeWorld(2)
+    try:
+        for table, want in ((dist.Table(0, 1, **ident), False),
+                            (dist.Table(0, 1, any_thread=True, **ident), True),
+                            (world.table(1), True)):
+            ctx = sslkit.Context()
+            dist.set_dist(ctx, table)
+            assert dist.get_dist_any_thread(ctx) is want
+            assert dist.get_dist(ctx) == (table.rank, table.world_size)
+            dist.set_dist(ctx, None)
+            assert dist.get_dist_any_thread(ctx) is False
+    finally:
+        world.close()
