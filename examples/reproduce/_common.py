@@ -109,6 +109,21 @@ def accuracy(model, x, y):
     return float((model.forward(x).argmax(axis=1) == y).mean())
 
 
+def epoch(model, opt, x, y, order, batch):
+    """One pass of minibatch steps over x[order]; returns (seconds, mean loss)."""
+    t0 = time.perf_counter()
+    total, steps = 0.0, 0
+    for s in range(0, order.size - batch + 1, batch):
+        idx = order[s:s + batch]
+        opt.zero_grad()
+        loss, g = softmax_xent(model.forward(x[idx], train=True), y[idx])
+        model.backward(g)
+        opt.step()
+        total += loss
+        steps += 1
+    return time.perf_counter() - t0, total / max(steps, 1)
+
+
 def train(model, x, y, epochs, batch, lr, seed, wd=0.0, on_epoch=None):
     """Minibatch AdamW on the softmax cross-entropy; on_epoch(epoch, model) is
     called before the first epoch (0) and after each.  Returns per-epoch
@@ -118,19 +133,8 @@ def train(model, x, y, epochs, batch, lr, seed, wd=0.0, on_epoch=None):
     hist = []
     if on_epoch:
         on_epoch(0, model)
-    n = x.shape[0]
     for e in range(1, epochs + 1):
-        order = rng.permutation(n)
-        t0 = time.perf_counter()
-        total = 0.0
-        for s in range(0, n - batch + 1, batch):
-            idx = order[s:s + batch]
-            opt.zero_grad()
-            loss, g = softmax_xent(model.forward(x[idx], train=True), y[idx])
-            model.backward(g)
-            opt.step()
-            total += loss
-        hist.append((time.perf_counter() - t0, total / max(n // batch, 1)))
+        hist.append(epoch(model, opt, x, y, rng.permutation(x.shape[0]), batch))
         if on_epoch:
             on_epoch(e, model)
     return hist
