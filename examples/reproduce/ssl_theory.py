@@ -128,7 +128,8 @@ def main(argv=None):
                                                          "selected_sampled")],
                   ["mu 1st", "mu 2nd", "mu 3rd", "selected f (population; 0 = collapsed)", "selected f (sampled)"])
     for key in ("selected_population", "selected_sampled"):
-        print(key, "changes at", ", ".join(f"lambda ~ {x:.3g} (f{u} -> {'f' + str(v) if v else 'collapse'})" for x, u, v in crossings(rows, key)))
+        steps = [f"lambda ~ {x:.3g} (f{u} -> {'f' + str(v) if v else 'collapse'})" for x, u, v in crossings(rows, key)]
+        print(key, "changes at", ", ".join(steps))
     result = dict(regimes=rows)
     if not a.no_compare:
         cargs = (a.compare_args.split() if a.compare_args else
