@@ -103,7 +103,7 @@ def test_police_rings_tiny(tmp_path):
     rows = mod.main(["--tiny", "--out", str(tmp_path), "--threads", "1"])
     table = _csv(tmp_path / "police_cost.csv")
     assert [r["network"] for r in table] == ["plain", "POLICE", "POLICE frozen"]
-    assert "epoch_ms" in table[0] and "affine_max_rel" in table[0] and "test_acc" in table[0]
+    assert "step_ms" in table[0] and "affine_max_rel" in table[0] and "test_acc" in table[0]
     plain, pol, frozen = rows
     assert plain["regions_inside"] > 1 and plain["affine_max_rel"] > 1e-6
     for r in (pol, frozen):
@@ -112,7 +112,7 @@ def test_police_rings_tiny(tmp_path):
     assert pol["boundary_segments_inside"] <= 1
     assert frozen["frozen_max_diff"] < 1e-4
     for r in (plain, pol):
-        assert np.isfinite(r["epoch_ms"]) and r["epoch_ms"] > 0 and np.isfinite(r["final_loss"])
+        assert np.isfinite(r["step_ms"]) and r["step_ms"] > 0 and np.isfinite(r["final_loss"])
         assert 0.0 <= r["test_acc"] <= 1.0
     _figures(tmp_path, "police_rings")
     _figures(tmp_path, "police_rings_plain")
