@@ -14,7 +14,7 @@ of the square [-3, 3]^2 is computed with sslkit.splinecam and summarised:
 - training and test accuracy.
 
 Writes splinecam_density.csv / .md (one row per architecture x checkpoint x
-seed), splinecam_density.png / .svg (near/far density ratio over training,
+seed), splinecam_density_summary.csv / .md (means over seeds), splinecam_density.png / .svg (near/far density ratio over training,
 one curve per architecture, seed 0) and splinecam_partition.png / .svg (the
 final partition of the paper's depth 5, width 10 net, seed 0).
 
@@ -106,6 +106,25 @@ def run(args):
     return rows, curves, final_p
 
 
+def summarize(rows, out, note):
+    """Mean over seeds (and range) per architecture and checkpoint, written as
+    splinecam_density_summary.csv / .md."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((int(r["depth"]), int(r["width"]), int(r["epoch"])), []).append(r)
+    summary = []
+    for (d, w, e), rs in sorted(groups.items()):
+        v = {k: np.array([float(r[k]) for r in rs]) for k in ("regions", "near", "far", "ratio", "boundary_length",
+                                                              "test_acc")}
+        summary.append(dict(depth=d, width=w, epoch=e, seeds=len(rs), regions=round(float(v["regions"].mean()), 1),
+                            regions_range=f"{v['regions'].min():.0f}-{v['regions'].max():.0f}",
+                            near=float(v["near"].mean()), far=float(v["far"].mean()), ratio=float(v["ratio"].mean()),
+                            ratio_range=f"{v['ratio'].min():.2f}-{v['ratio'].max():.2f}",
+                            boundary_length=float(v["boundary_length"].mean()), test_acc=float(v["test_acc"].mean())))
+    cols = list(summary[0])
+    return summary, C.write_table(os.path.join(out, "splinecam_density_summary"), summary, cols, note)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=".", help="directory for the table and figures")
@@ -119,7 +138,15 @@ def main(argv=None):
     p.add_argument("--far", type=float, default=0.5, help="least distance of a far point to the training set")
     p.add_argument("--far-count", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--summarize", default=None, metavar="CSV",
+                   help="only write the per-architecture summary of an existing splinecam_density.csv")
     a = p.parse_args(argv)
+    if a.summarize:
+        import csv
+        with open(a.summarize) as f:
+            rows = list(csv.DictReader(f))
+        print(summarize(rows, a.out, f"means over seeds of {a.summarize}; summary by commit {C.commit()}")[1])
+        return rows
     a.seeds = a.seeds or ([0] if a.tiny else [0, 1, 2])
     a.per_class = a.per_class or (64 if a.tiny else 256)
     a.checkpoints = a.checkpoints or ([0, 5] if a.tiny else [0, 10, 30, 100, 300])
@@ -133,6 +160,7 @@ def main(argv=None):
     header = (f"SplineCam density on two rings, square [-{BOX:g}, {BOX:g}]^2, disc radius {a.radius}, far points "
               f">= {a.far} from the training set; seeds {a.seeds}; commit {C.commit()}")
     md = C.write_table(os.path.join(a.out, "splinecam_density"), rows, cols, header)
+    md += "\n" + summarize(rows, a.out, "means over seeds (range in brackets columns) of the table above")[1]
     epochs = sorted(a.checkpoints)
     names = [f"depth {d}, width {w}" for d, w in curves]
     ys = [[dict(v).get(e, np.nan) for e in epochs] for v in curves.values()]
