@@ -24,8 +24,19 @@ declare("sslk_plot_bars", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, c_
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+_COMMIT = []
+
+
 def commit():
-    """The commit of the source tree the program runs from ("unknown" outside git)."""
+    """The commit of the source tree the program runs from ("unknown" outside
+    git), read once: the programs call it when they start."""
+    if _COMMIT:
+        return _COMMIT[0]
+    _COMMIT.append(_read_commit())
+    return _COMMIT[0]
+
+
+def _read_commit():
     try:
         r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True,
                            timeout=10)

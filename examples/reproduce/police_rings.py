@@ -156,6 +156,7 @@ def main(argv=None):
     a.lr = a.lr or (1e-2 if a.tiny else 1e-3)
     sslkit.set_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
+    C.commit()  # the source the run starts from
     t0 = time.perf_counter()
     rows = run(a)
     cols = ["network", "seed", "depth", "width", "steps", "step_ms", "slowdown", "final_loss", "train_acc",

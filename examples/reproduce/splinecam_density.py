@@ -153,6 +153,7 @@ def main(argv=None):
     a.far_count = min(a.far_count, 64) if a.tiny else a.far_count
     sslkit.set_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
+    C.commit()  # the source the run starts from
     t0 = time.perf_counter()
     rows, curves, final_p = run(a)
     cols = ["depth", "width", "seed", "epoch", "regions", "near", "far", "ratio", "boundary_length", "train_acc",

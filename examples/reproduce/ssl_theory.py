@@ -114,6 +114,7 @@ def main(argv=None):
     a.samples = a.samples or (2000 if a.tiny else 200000)
     sslkit.set_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
+    C.commit()  # the source the run starts from
     t0 = time.perf_counter()
     lambdas = np.round(np.arange(0, 10.001, 0.25 if a.tiny else 0.05), 6)
     rows = regimes(lambdas, a.samples, 400)
