@@ -124,10 +124,10 @@ def main(argv=None):
     C.write_table(os.path.join(a.out, "ssl_regimes"), rows, cols, header)
     lam = np.array([r["lam"] for r in rows])
     C.plot_curves(os.path.join(a.out, "ssl_regimes"), "interplay toy: invariance spectrum and selected f_i",
-                  "lambda", "mu (ranked) / selected index",
+                  "lambda", "mu (ranked) / selected i (0 = collapse)",
                   lam, [[r[k] for r in rows] for k in ("mu1", "mu2", "mu3", "selected_population",
                                                          "selected_sampled")],
-                  ["mu 1st", "mu 2nd", "mu 3rd", "selected f (population; 0 = collapsed)", "selected f (sampled)"])
+                  ["mu 1st", "mu 2nd", "mu 3rd", "f selected (population)", "f selected (sampled)"])
     for key in ("selected_population", "selected_sampled"):
         steps = [f"lambda ~ {x:.3g} (f{u} -> {'f' + str(v) if v else 'collapse'})" for x, u, v in crossings(rows, key)]
         print(key, "changes at", ", ".join(steps))
