@@ -14,7 +14,8 @@ of the square [-3, 3]^2 is computed with sslkit.splinecam and summarised:
 - training and test accuracy.
 
 Writes splinecam_density.csv / .md (one row per architecture x checkpoint x
-seed), splinecam_density_summary.csv / .md (means over seeds), splinecam_density.png / .svg (near/far density ratio over training,
+seed), splinecam_density_summary.csv / .md (means over seeds),
+splinecam_density.png / .svg (near/far density ratio over training,
 one curve per architecture, seed 0) and splinecam_partition.png / .svg (the
 final partition of the paper's depth 5, width 10 net, seed 0).
 

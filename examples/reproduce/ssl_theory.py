@@ -81,7 +81,8 @@ def regimes(lambdas, n_samples, seed):
         mu = np.sort(pop.spectrum)[::-1]
         rows.append(dict(lam=float(lam), mu1=float(mu[0]), mu2=float(mu[1]), mu3=float(mu[2]),
                          analytic_mu1=float(np.max(TAU - lam * NORM / 2)),
-                         selected_population=selected(pop1.theta) + 1, selected_sampled=selected(smp.theta, exact=False) + 1))
+                         selected_population=selected(pop1.theta) + 1,
+                         selected_sampled=selected(smp.theta, exact=False) + 1))
     return rows
 
 
