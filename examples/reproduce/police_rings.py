@@ -20,9 +20,11 @@ the constrained network is frozen (shifts folded into its biases) and
 checked again.
 
 Writes police_cost.csv / .md (one row per network and seed),
-police_rings.png / .svg (the constrained partition on [-2.8, 2.8]^2 with the
-square outlined in red and the training points) and
-police_rings_plain.png / .svg (the unconstrained one, same seed).
+police_loss.png / .svg (training loss of both networks, first seed),
+police_rings.png (the constrained partition on [-2.8, 2.8]^2 with the square
+outlined in red and the training points) and police_rings_plain.png (the
+unconstrained one, same seed); each also as .svg when it has at most 5000
+regions (the full-scale ones have ~40 000: tens of megabytes as vectors).
 
 Run (full scale, a few minutes on 2 cores):
     PYTHONPATH=python SSLKIT_LIBRARY=build/lib/libsslkit.so.1 /usr/bin/python3 \
@@ -51,6 +53,7 @@ declare("sslk_police_plot", [ctypes.c_void_p, c_double_p, ctypes.c_size_t, c_dou
 
 LO, HI = (0.0, 0.0), (1.5, 1.5)
 VIEW = 2.8
+SVG_MAX_REGIONS = 5000
 
 
 def spec(depth, width):
@@ -64,7 +67,8 @@ def picture(model, base, square, x, y, constrained):
     outline = np.ascontiguousarray(square, dtype=np.float64)
     pts = np.ascontiguousarray(x, dtype=np.float64)
     lab = np.ascontiguousarray(y, dtype=np.int32)
-    for ext in (".png", ".svg"):
+    # a vector picture of tens of thousands of regions is tens of megabytes: PNG only then
+    for ext in (".png", ".svg") if len(p) <= SVG_MAX_REGIONS else (".png",):
         lib.sslk_police_plot(p._h, outline.ctypes.data_as(c_double_p), outline.shape[0],
                              pts.ctypes.data_as(c_double_p), lab.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
                              pts.shape[0], (base + ext).encode(), 800, 800)
@@ -102,12 +106,14 @@ def run(args):
         times = {n: [] for n, _ in nets}
         cpu = {n: [] for n, _ in nets}
         loss = {}
+        curve = {n: [] for n, _ in nets}
         for t in range(args.steps):
             for n, m in (nets if t % 2 == 0 else nets[::-1]):  # alternate who runs first
                 opts[n].set_lr_scale(0.3 ** (4 * t // args.steps))
                 dt, loss[n] = C.epoch(m, opts[n], x, y, order, x.shape[0])
                 times[n].append(dt)
                 cpu[n].append(C.epoch.cpu)
+                curve[n].append(loss[n])
         for n, m in nets:
             v = sslkit.police_verify(m, square, samples=1000, seed=s)
             r = dict(network=n, seed=s, depth=args.depth, width=args.width, steps=args.steps,
@@ -124,6 +130,9 @@ def run(args):
         if s == args.seeds[0]:
             picture(pol, os.path.join(args.out, "police_rings"), square, x, y, True)
             picture(plain, os.path.join(args.out, "police_rings_plain"), square, x, y, False)
+            C.plot_curves(os.path.join(args.out, "police_loss"), f"two rings, seed {s}: training loss", "step",
+                          "cross-entropy", np.arange(1, args.steps + 1, dtype=float),
+                          [curve["plain"], curve["POLICE"]], ["plain", "POLICE (affine on the square)"], log_y=True)
         out = pol.forward(xt)
         pol.freeze_constraint()
         v = sslkit.police_verify(pol, square, samples=1000, seed=s)

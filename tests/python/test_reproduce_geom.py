@@ -114,7 +114,8 @@ def test_police_rings_tiny(tmp_path):
     for r in (plain, pol):
         assert np.isfinite(r["step_ms"]) and r["step_ms"] > 0 and np.isfinite(r["final_loss"])
         assert 0.0 <= r["test_acc"] <= 1.0
-    _figures(tmp_path, "police_rings")
+    _figures(tmp_path, "police_loss")
+    _figures(tmp_path, "police_rings")   # tiny: few regions, so the SVG is written too
     _figures(tmp_path, "police_rings_plain")
 
     # independent check: a constrained net trained by the program's loop is affine
