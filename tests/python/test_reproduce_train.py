@@ -3,46 +3,13 @@ the tables have their columns and finite accuracies, the rank correlations
 equal scipy's (and a hand-counted case), the selections and summaries are the
 ones the rows imply, and the long-tailed subset has the stated power-law class
 sizes."""
-import csv
-import importlib.util
 import math
-import os
-import sys
 
 import numpy as np
 import pytest
 
-import sslkit
 
-_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "reproduce"))
-
-
-def _load(name):
-    if _DIR not in sys.path:
-        sys.path.insert(0, _DIR)
-    spec = importlib.util.spec_from_file_location(name, os.path.join(_DIR, name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(autouse=True)
-def _keep_threads():
-    threads = sslkit.default_ctx().threads  # the programs set the default context's thread count
-    yield
-    sslkit.set_threads(threads)
-
-
-def _csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
-def _figures(out, base):
-    with open(os.path.join(out, base + ".png"), "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    with open(os.path.join(out, base + ".svg")) as f:
-        assert "<svg" in f.read(4096)
+from reproduce_util import _csv, _figures, _keep_threads, _load  # noqa: F401 (_keep_threads: autouse fixture)
 
 
 def _acc_ok(v):
