@@ -170,7 +170,8 @@ static float *assemble(job *J, int W, bool sharded) {
     return all;
 }
 
-static const sslk_method methods[] = {SSLK_METHOD_VICREG, SSLK_METHOD_SIMCLR, SSLK_METHOD_MSN, SSLK_METHOD_DIET};
+static const sslk_method methods[] = {SSLK_METHOD_VICREG, SSLK_METHOD_SIMCLR, SSLK_METHOD_MSN, SSLK_METHOD_DIET,
+                                      SSLK_METHOD_BARLOW_TWINS};
 
 START_TEST(ranks_equal_one_process) {
     fill_pixels();
@@ -189,6 +190,28 @@ START_TEST(ranks_equal_one_process) {
     ck_assert_msg(d <= 1e-5, "%s on %d ranks: relative difference %g", sslk_method_name(m), W, d);
     free_job(&J);
     free_job(&ref);
+}
+END_TEST
+
+/* The presets with a predictor, EMA keys or a queue refuse a collectives
+ * table (their extra state is not synchronised yet) before any step, on
+ * every rank, with SSLK_E_UNSUPPORTED and a message naming the method. */
+static const sslk_method unsynced[] = {SSLK_METHOD_BYOL,    SSLK_METHOD_SIMSIAM, SSLK_METHOD_MOCO_V2,
+                                       SSLK_METHOD_MOCO_V3, SSLK_METHOD_DINO,    SSLK_METHOD_SWAV};
+
+START_TEST(unsynced_presets_refuse_ranks) {
+    fill_pixels();
+    job J = {.method = unsynced[_i], .epochs = 1, .sync_bn = 1};
+    ck_ok(sslk_dist_fake_run(2, rank_fn, &J));
+    for (int r = 0; r < 2; r++)
+        ck_assert_msg(J.st[r] == SSLK_E_UNSUPPORTED, "%s rank %d: status %d", sslk_method_name(unsynced[_i]), r,
+                      (int)J.st[r]);
+    /* and the same preset trains in one process */
+    job ref = {.method = unsynced[_i], .epochs = 1, .sync_bn = 1};
+    one_process(&ref);
+    ck_assert_uint_gt(ref.n[0], 0);
+    free_job(&ref);
+    free_job(&J);
 }
 END_TEST
 
@@ -706,7 +729,8 @@ static Suite *suite(void) {
     Suite *s = suite_create("train_dist");
     TCase *tc = tcase_create("fake");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, ranks_equal_one_process, 0, 8);
+    tcase_add_loop_test(tc, ranks_equal_one_process, 0, 10);
+    tcase_add_loop_test(tc, unsynced_presets_refuse_ranks, 0, 6);
     tcase_add_test(tc, local_bn_differs);
     tcase_add_loop_test(tc, resume_on_other_rank_count, 0, 3);
     tcase_add_loop_test(tc, overlap_same_bits, 0, 2);
