@@ -49,7 +49,7 @@ def main(argv=None):
     p.add_argument("--n-pretrain", type=int, default=40960, help="unlabelled pre-training images")
     p.add_argument("--n-fit", type=int, default=5000, help="labelled probe-fit images (training split)")
     p.add_argument("--n-test", type=int, default=10000)
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-seed", type=int, default=0)

@@ -78,7 +78,7 @@ def main(argv=None):
     p.add_argument("--exponent", type=float, default=2.0, help="power-law exponent of the class sizes")
     p.add_argument("--n-probe", type=int, default=200, help="labelled probe-fit images per class (balanced)")
     p.add_argument("--n-test", type=int, default=10000, help="test images (the balanced test split)")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--tau", type=float, default=0.25, help="PMSN prior exponent (preset default 0.25)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
