@@ -4,11 +4,16 @@ pre-training run with its frozen-feature evaluation, rank correlations and
 mean / spread summaries.
 
 Nothing here is a library API: the programs import it by path."""
+import ctypes
 import time
 
 import numpy as np
 
 import sslkit
+from sslkit._lib import declare, lib
+
+declare("sslk_trainer_projector", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)])
+declare("sslk_model_clone", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)])
 
 
 def fmnist(split):
@@ -38,6 +43,16 @@ def pretrain(method, data, epochs, batch, seed, projector=None, **settings):
     tr.fit()
     hist = tr.history
     return tr, time.perf_counter() - t0, float(hist[-1]["loss"]) if hist else float("nan")
+
+
+def project(tr, z):
+    """The trainer's projector applied to encoder outputs z (inference mode):
+    the "embeddings" on which the RankMe paper computes the rank.  Runs a
+    clone, so the trainer's own projector state is untouched."""
+    p, q = ctypes.c_void_p(), ctypes.c_void_p()
+    lib.sslk_trainer_projector(tr._h, ctypes.byref(p))
+    lib.sslk_model_clone(p, ctypes.byref(q))
+    return sslkit.Model(q, tr._ctx).forward(z)
 
 
 def probe(z_fit, y_fit, evals, probe_iter):

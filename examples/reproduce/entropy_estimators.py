@@ -46,7 +46,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="reproduce-out")
     p.add_argument("--tiny", action="store_true", help="seconds: tiny sets, 1 epoch, two seeds")
-    p.add_argument("--n-pretrain", type=int, default=8192, help="unlabelled pre-training images")
+    p.add_argument("--n-pretrain", type=int, default=40960, help="unlabelled pre-training images")
     p.add_argument("--n-fit", type=int, default=5000, help="labelled probe-fit images (training split)")
     p.add_argument("--n-test", type=int, default=10000)
     p.add_argument("--epochs", type=int, default=3)

@@ -27,7 +27,7 @@ Run (full scale, see --help):
     PYTHONPATH=python SSLKIT_LIBRARY=build/lib/libsslkit.so.1 /usr/bin/python3 \\
         examples/reproduce/pmsn_longtail.py --out docs/figures/reproduce
 Tiny scale (seconds; tests/python/test_reproduce_train.py): add --tiny.
-Seeds: --seeds (default 0 1) seed the trainer (data order, augmentations,
+Seeds: --seeds (default 0 1 2) seed the trainer (data order, augmentations,
 initialisation); --data-seed (default 0) draws the subsets and the class ranks.
 """
 import argparse
@@ -74,14 +74,14 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="reproduce-out")
     p.add_argument("--tiny", action="store_true", help="seconds: tiny sets, 1 epoch, one seed")
-    p.add_argument("--n-max", type=int, default=3000, help="images of the largest class")
-    p.add_argument("--exponent", type=float, default=1.0, help="power-law exponent of the class sizes")
+    p.add_argument("--n-max", type=int, default=5000, help="images of the largest class")
+    p.add_argument("--exponent", type=float, default=2.0, help="power-law exponent of the class sizes")
     p.add_argument("--n-probe", type=int, default=200, help="labelled probe-fit images per class (balanced)")
     p.add_argument("--n-test", type=int, default=10000, help="test images (the balanced test split)")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--tau", type=float, default=0.25, help="PMSN prior exponent (preset default 0.25)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--probe-iter", type=int, default=200)
     p.add_argument("--threads", type=int, default=2)

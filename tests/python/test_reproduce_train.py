@@ -48,7 +48,7 @@ def test_rankme_selection_tiny(tmp_path):
     got = _csv(tmp_path / "rankme_selection.csv")
     assert list(got[0]) == mod.COLUMNS and len(got) == 4
     for r in rows:
-        assert 1.0 <= r["rankme"] <= 512.0 and math.isfinite(r["loss"])
+        assert 1.0 <= r["rankme"] <= r["proj_width"] and 1.0 <= r["rankme_repr"] <= 512.0 and math.isfinite(r["loss"])
         assert all(_acc_ok(r[c]) for c in ("heldout_probe", "heldout_knn", "test_probe", "test_knn"))
     rk = np.array([r["rankme"] for r in rows])
     ho = np.array([r["heldout_probe"] for r in rows])
@@ -102,3 +102,49 @@ def test_entropy_estimators_tiny(tmp_path):
         assert s["mean"] == pytest.approx(v.mean()) and s["std"] == pytest.approx(v.std(ddof=1))
         assert (s["min"], s["max"]) == (v.min(), v.max())
     _figures(tmp_path, "entropy_estimators")
+
+
+def test_rankme_per_axis_selection_hand_built():
+    mod = _load("rankme_selection")
+    rows = []
+    for i, (c, w, lr) in enumerate((c, w, lr) for c in (0.1, 1.0) for w in (8, 16) for lr in (1e-3, 2e-3)):
+        # RankMe prefers width 16 everywhere; the held-out probe prefers width 16 only for lr 1e-3
+        rank = 10.0 + (5 if w == 16 else 0) + c
+        ho = 0.5 + (0.1 if (w == 16) == (lr == 1e-3) else 0) + i * 1e-3
+        rows.append(dict(cov_coeff=c, proj_width=w, lr=lr, rankme=rank, heldout_probe=ho, test_probe=ho + 0.01))
+    got = {r["axis"]: r for r in mod.per_axis(rows)}
+    assert set(got) == {"cov_coeff", "proj_width", "lr"} and all(r["groups"] == 4 for r in got.values())
+    width = got["proj_width"]
+    assert width["same_pick"] == 2  # agree at lr 1e-3 (both c), disagree at lr 2e-3
+    # picks: RankMe always width 16; oracle width 16 at lr 1e-3, width 8 at lr 2e-3
+    t = {(r["cov_coeff"], r["proj_width"], r["lr"]): r["test_probe"] for r in rows}
+    rk = np.mean([t[(c, 16, lr)] for c in (0.1, 1.0) for lr in (1e-3, 2e-3)])
+    orc = np.mean([t[(c, 16, 1e-3)] for c in (0.1, 1.0)] + [t[(c, 8, 2e-3)] for c in (0.1, 1.0)])
+    assert width["rankme_test"] == pytest.approx(rk) and width["oracle_test"] == pytest.approx(orc)
+    assert width["gap"] == pytest.approx(orc - rk)
+
+
+def test_projector_embedding_is_the_projector_map():
+    sslkit = pytest.importorskip("sslkit")
+    T = _load("_train_common")
+    data = sslkit.Dataset.open("fashion-mnist", split="test")
+    tr, _, _ = T.pretrain("vicreg", data.subset(np.arange(128)), 1, 64, 0, projector="linear:8")
+    z = tr.embed(data.subset(np.arange(128, 160)))
+    e = T.project(tr, z)
+    # a single linear projector: e = z W^T + b with the trainer's own parameters
+    p = {k: np.asarray(v) for k, v in _projector_params(tr).items()}
+    w = next(v for k, v in p.items() if v.ndim == 2)
+    b = next(v for k, v in p.items() if v.ndim == 1)
+    assert e.shape == (32, 8)
+    np.testing.assert_allclose(e, z.astype(np.float64) @ w.T + b, rtol=1e-4, atol=1e-4)
+
+
+def _projector_params(tr):
+    """The trainer's projector parameters, read through the C API."""
+    import ctypes
+    sslkit = pytest.importorskip("sslkit")
+    h = ctypes.c_void_p()
+    sslkit._lib.lib.sslk_trainer_projector(tr._h, ctypes.byref(h))
+    q = ctypes.c_void_p()
+    sslkit._lib.lib.sslk_model_clone(h, ctypes.byref(q))
+    return sslkit.Model(q, tr._ctx).params
