@@ -50,7 +50,7 @@ static sslk_status vicreg_compute(sslk_loss *L, const ssli_loss_in *in, double *
              (ssli_loss_setting(L, SSLK_VICREG_VAR_BRANCH_REDUCTION) == SSLK_REDUCE_SUM ? 1.0 : 0.5);
     c.nu = ssli_loss_setting(L, SSLK_VICREG_COV_COEFF);
     c.c_inv = lam * 2.0 / ((double)in->n * (double)in->d);
-    double s = ssli_loss_invariance(L->ctx, in->views[0], in->views[1], in->n, in->d);
+    double s = ssli_loss_invariance(L, in->views[0], in->views[1], in->n, in->d);
     if (isnan(s)) return ssli_alloc_status();
     double v[2], cv[2];
     sslk_status st = ssli_loss_double(L) ? vicreg_branches_d(L, in, &c, v, cv)
