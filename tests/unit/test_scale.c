@@ -16,6 +16,7 @@
 
 #include "core/affinity.h"
 #include "core/par.h"
+#include "linalg/linalg.h"
 #include "testutil.h"
 
 static sslk_ctx *mkctx(int threads) {
@@ -232,6 +233,60 @@ START_TEST(model_forward_backward_checks_name_row_and_column) {
 }
 END_TEST
 
+/* ---- GEMM split ---------------------------------------------------------------- */
+
+/* C = A B^T with C 512 x 512 (the default encoder's linear layer at batch 512):
+ * at 16 threads the 64-row split alone gives 8 blocks; the 2-D grid must give
+ * the same bits as 1 thread, and both the double reference. */
+START_TEST(gemm_2d_split_same_bits_at_any_thread_count) {
+    const size_t M = 512, N = 512, K = 300;
+    float *A = malloc(M * K * sizeof(float)), *B = malloc(N * K * sizeof(float));
+    float *C1 = malloc(M * N * sizeof(float)), *C = malloc(M * N * sizeof(float));
+    tu_fill_uniform(A, M * K, 21, -1, 1);
+    tu_fill_uniform(B, N * K, 22, -1, 1);
+    const int threads[] = {1, 2, 3, 8, 16};
+    for (size_t q = 0; q < sizeof threads / sizeof threads[0]; q++) {
+        sslk_ctx *c = mkctx(threads[q]);
+        float *out = q == 0 ? C1 : C;
+        for (size_t i = 0; i < M * N; i++) out[i] = 1.0f; /* beta = 0.5 reads it */
+        ssli_sgemm(c, false, true, M, N, K, 1.0f, A, K, B, K, 0.5f, out, N);
+        if (q == 0) {
+            for (size_t i = 0; i < M; i += 37)
+                for (size_t j = 0; j < N; j += 13) {
+                    double r = 0.5;
+                    for (size_t k = 0; k < K; k++) r += (double)A[i * K + k] * B[j * K + k];
+                    ck_close(C1[i * N + j], r, 1e-5, 1e-4);
+                }
+        } else {
+            ck_assert_msg(memcmp(C1, C, M * N * sizeof(float)) == 0, "%d threads differ from 1", threads[q]);
+        }
+        sslk_ctx_destroy(c);
+    }
+    /* transposed A, the other side longer */
+    const size_t m2 = 200, n2 = 900;
+    float *At = malloc(K * m2 * sizeof(float)), *B2 = malloc(K * n2 * sizeof(float));
+    float *D1 = malloc(m2 * n2 * sizeof(float)), *D = malloc(m2 * n2 * sizeof(float));
+    tu_fill_uniform(At, K * m2, 23, -1, 1);
+    tu_fill_uniform(B2, K * n2, 24, -1, 1);
+    for (size_t q = 0; q < sizeof threads / sizeof threads[0]; q++) {
+        sslk_ctx *c = mkctx(threads[q]);
+        ssli_sgemm(c, true, false, m2, n2, K, 1.0f, At, m2, B2, n2, 0.0f, q == 0 ? D1 : D, n2);
+        if (q == 0) {
+            for (size_t i = 0; i < m2; i += 19)
+                for (size_t j = 0; j < n2; j += 31) {
+                    double r = 0;
+                    for (size_t k = 0; k < K; k++) r += (double)At[k * m2 + i] * B2[k * n2 + j];
+                    ck_close(D1[i * n2 + j], r, 1e-5, 1e-4);
+                }
+        } else {
+            ck_assert_msg(memcmp(D1, D, m2 * n2 * sizeof(float)) == 0, "A^T: %d threads differ", threads[q]);
+        }
+        sslk_ctx_destroy(c);
+    }
+    free(A), free(B), free(C1), free(C), free(At), free(B2), free(D1), free(D);
+}
+END_TEST
+
 /* ---- pinning ----------------------------------------------------------------- */
 
 static int mask_single(pid_t tid) { /* the one CPU of a thread's mask, -1 when several */
@@ -364,6 +419,7 @@ int main(void) {
     tcase_add_test(tc, optim_gate_names_first_bad_value);
     tcase_add_test(tc, par_check_finds_first_and_copies);
     tcase_add_test(tc, model_forward_backward_checks_name_row_and_column);
+    tcase_add_test(tc, gemm_2d_split_same_bits_at_any_thread_count);
     tcase_add_test(tc, team_pinning_applies_and_restores);
     tcase_add_test(tc, trainer_pin_threads_setting);
     suite_add_tcase(s, tc);
