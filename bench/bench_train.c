@@ -10,8 +10,9 @@
  * Usage: bench_train [steps] [encoder-spec|default] [phases|steps [threads...]]
  *   phases T...: the breakdown alone, at 1 and each thread count T (default 2)
  *   steps T...:  the full trainer step alone (img/s, speedup over 1 thread)
- * Environment: SSLK_BENCH_PIN=1 turns on the trainer's thread pinning
- * (SSLK_TRAIN_PIN_THREADS) in the steps mode.
+ * Environment (steps mode): SSLK_BENCH_PIN=1 turns on the trainer's thread
+ * pinning (SSLK_TRAIN_PIN_THREADS); SSLK_BENCH_WORKERS=W sets its loader
+ * workers (default 1).  bench/scale16.sh runs both modes at 1-16 threads.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,11 @@ static double run(sslk_dataset *ds, const char *spec, int threads, int steps) {
     sslk_trainer_set_i64(tr, SSLK_TRAIN_EPOCHS, 1);
     sslk_trainer_set_i64(tr, SSLK_TRAIN_STEPS_PER_EPOCH, steps + 1);
     sslk_trainer_set_i64(tr, SSLK_TRAIN_MONITOR_EVERY, 0);
+    const char *wk = getenv("SSLK_BENCH_WORKERS");
+    if (wk && *wk && sslk_trainer_set_i64(tr, SSLK_TRAIN_WORKERS, atoi(wk)) != SSLK_OK) {
+        fprintf(stderr, "bench_train: %s\n", sslk_last_error());
+        exit(1);
+    }
     const char *pin = getenv("SSLK_BENCH_PIN");
     if (pin && strcmp(pin, "1") == 0 && sslk_trainer_set_i64(tr, SSLK_TRAIN_PIN_THREADS, 1) != SSLK_OK) {
         fprintf(stderr, "bench_train: %s\n", sslk_last_error());
