@@ -7,7 +7,12 @@
  * timed with the monotonic clock): median ms per phase at 1 and 2 threads,
  * the serial fraction Amdahl's law gives from the two, and its 16-core
  * estimate.
- * Usage: bench_train [steps] [encoder-spec] [phases]  (phases: the breakdown alone)
+ * Usage: bench_train [steps] [encoder-spec|default] [phases|steps [threads...]]
+ *   phases T...: the breakdown alone, at 1 and each thread count T (default 2)
+ *   steps T...:  the full trainer step alone (img/s, speedup over 1 thread)
+ * Environment (steps mode): SSLK_BENCH_PIN=1 turns on the trainer's thread
+ * pinning (SSLK_TRAIN_PIN_THREADS); SSLK_BENCH_WORKERS=W sets its loader
+ * workers (default 1).  bench/scale16.sh runs both modes at 1-16 threads.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +56,16 @@ static double run(sslk_dataset *ds, const char *spec, int threads, int steps) {
     sslk_trainer_set_i64(tr, SSLK_TRAIN_EPOCHS, 1);
     sslk_trainer_set_i64(tr, SSLK_TRAIN_STEPS_PER_EPOCH, steps + 1);
     sslk_trainer_set_i64(tr, SSLK_TRAIN_MONITOR_EVERY, 0);
+    const char *wk = getenv("SSLK_BENCH_WORKERS");
+    if (wk && *wk && sslk_trainer_set_i64(tr, SSLK_TRAIN_WORKERS, atoi(wk)) != SSLK_OK) {
+        fprintf(stderr, "bench_train: %s\n", sslk_last_error());
+        exit(1);
+    }
+    const char *pin = getenv("SSLK_BENCH_PIN");
+    if (pin && strcmp(pin, "1") == 0 && sslk_trainer_set_i64(tr, SSLK_TRAIN_PIN_THREADS, 1) != SSLK_OK) {
+        fprintf(stderr, "bench_train: %s\n", sslk_last_error());
+        exit(1);
+    }
     timer t = {0};
     sslk_trainer_set_callbacks(tr, on_step, NULL, &t);
     if (sslk_trainer_fit(tr, 0) != SSLK_OK) {
@@ -140,40 +155,70 @@ static void phases(sslk_dataset *ds, const char *spec, int threads, int steps, d
     sslk_ctx_destroy(c);
 }
 
-/* Amdahl from 1 and 2 threads: T2 = T1 (f + (1 - f) / 2), so f = 2 T2 / T1 - 1
- * (clamped to [0, 1]).  Applied to the calling thread's CPU time: the work
- * left on it at 2 threads is the serial part plus its half of the rest
- * (plus any spinning at barriers, which counts as serial here). */
-static double serial_fraction(double t1, double t2) {
-    double f = 2.0 * t2 / t1 - 1.0;
+/* Amdahl from 1 and N threads: T_N = T_1 (f + (1 - f) / N), so
+ * f = (N T_N / T_1 - 1) / (N - 1) (clamped to [0, 1]).  Applied to the
+ * calling thread's CPU time: the work left on it at N threads is the serial
+ * part plus its 1/N of the rest (plus any spinning at barriers and any
+ * imbalance, which count as serial here). */
+static double serial_fraction(double t1, double tn, int n) {
+    double f = ((double)n * tn / t1 - 1.0) / (double)(n - 1);
     return f < 0 ? 0 : f > 1 ? 1 : f;
 }
 
-static void print_phases(sslk_dataset *ds, const char *spec, int steps) {
-    double w1[NPHASE + 1], w2[NPHASE + 1], c1[NPHASE + 1], c2[NPHASE + 1], s1 = 0, s2 = 0, v1 = 0, v2 = 0;
+static void print_phases(sslk_dataset *ds, const char *spec, int steps, const int *nts, int nn) {
+    double w1[NPHASE + 1], c1[NPHASE + 1];
     phases(ds, spec, 1, steps, w1, c1);
-    phases(ds, spec, 2, steps, w2, c2);
-    printf("\nthe step taken apart, median of %d steps: wall ms, and CPU ms of the thread that runs the step\n",
-           steps);
-    printf("%-28s %9s %9s %9s %9s %9s\n", "phase", "wall 1thr", "wall 2thr", "cpu 1thr", "cpu 2thr", "serial f");
-    for (int k = 0; k < NPHASE; k++) {
-        printf("%-28s %9.2f %9.2f %9.2f %9.2f %9.2f\n", PHASE[k], w1[k] * 1e3, w2[k] * 1e3, c1[k] * 1e3,
-               c2[k] * 1e3, k == P_LOAD ? 0.0 : serial_fraction(c1[k], c2[k]));
-        if (k != P_LOAD) s1 += c1[k], s2 += c2[k], v1 += w1[k], v2 += w2[k];
+    for (int q = 0; q < nn; q++) {
+        const int N = nts[q];
+        double w2[NPHASE + 1], c2[NPHASE + 1], s1 = 0, s2 = 0, v1 = 0, v2 = 0;
+        if (N <= 1) continue;
+        phases(ds, spec, N, steps, w2, c2);
+        printf("\nthe step taken apart, median of %d steps: wall ms, and CPU ms of the thread that runs the step\n",
+               steps);
+        printf("%-28s %9s %8s%-2d %9s %8s%-2d %9s\n", "phase", "wall 1thr", "wall ", N, "cpu 1thr", "cpu ", N,
+               "serial f");
+        for (int k = 0; k < NPHASE; k++) {
+            printf("%-28s %9.2f %10.2f %9.2f %10.2f %9.2f\n", PHASE[k], w1[k] * 1e3, w2[k] * 1e3, c1[k] * 1e3,
+                   c2[k] * 1e3, k == P_LOAD ? 0.0 : serial_fraction(c1[k], c2[k], N));
+            if (k != P_LOAD) s1 += c1[k], s2 += c2[k], v1 += w1[k], v2 += w2[k];
+        }
+        const double f = serial_fraction(s1, s2, N);
+        printf("%-28s %9.2f %10.2f %9.2f %10.2f %9.2f\n", "compute (all but load)", v1 * 1e3, v2 * 1e3, s1 * 1e3,
+               s2 * 1e3, f);
+        printf("whole step: wall %.2f / %.2f ms (speedup %.2fx), process CPU %.2f / %.2f ms (1 / %d threads)\n",
+               w1[NPHASE] * 1e3, w2[NPHASE] * 1e3, w1[NPHASE] / w2[NPHASE], c1[NPHASE] * 1e3, c2[NPHASE] * 1e3, N);
+        printf("loader worker CPU per step at 1 thread (process - step thread): %.2f ms\n",
+               (c1[NPHASE] - s1 - c1[P_LOAD]) * 1e3);
+        printf("Amdahl estimate at 16 threads from the compute serial fraction: %.1fx\n",
+               1.0 / (f + (1.0 - f) / 16.0));
     }
-    const double f = serial_fraction(s1, s2);
-    printf("%-28s %9.2f %9.2f %9.2f %9.2f %9.2f\n", "compute (all but load)", v1 * 1e3, v2 * 1e3, s1 * 1e3, s2 * 1e3, f);
-    printf("whole step: wall %.2f / %.2f ms, process CPU %.2f / %.2f ms (1 / 2 threads)\n", w1[NPHASE] * 1e3,
-           w2[NPHASE] * 1e3, c1[NPHASE] * 1e3, c2[NPHASE] * 1e3);
-    printf("loader worker CPU per step at 1 thread (process - step thread): %.2f ms\n",
-           (c1[NPHASE] - s1 - c1[P_LOAD]) * 1e3);
-    printf("Amdahl estimate at 16 threads from the compute serial fraction: %.1fx\n",
-           1.0 / (f + (1.0 - f) / 16.0));
+}
+
+/* The full trainer step at each thread count: img/s and the speedup over the first. */
+static void print_steps(sslk_dataset *ds, const char *spec, int steps, const int *nts, int nn) {
+    printf("%-8s %14s %9s\n", "threads", "sslkit img/s", "speedup");
+    double base = 0;
+    for (int q = 0; q < nn; q++) {
+        double r = run(ds, spec, nts[q], steps);
+        if (q == 0) base = r;
+        printf("%-8d %14.1f %8.2fx\n", nts[q], r, r / base);
+        fflush(stdout);
+    }
 }
 
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 10;
-    const char *spec = argc > 2 ? argv[2] : NULL;
+    const char *spec = argc > 2 && strcmp(argv[2], "default") != 0 ? argv[2] : NULL;
+    const char *mode = argc > 3 ? argv[3] : "";
+    int nts[16] = {2}, nn = 0;
+    for (int i = 4; i < argc && nn < 16; i++) nts[nn++] = atoi(argv[i]);
+    if (strcmp(mode, "steps") == 0 && nn == 0) nts[0] = 1, nts[1] = 2, nn = 2;
+    if (nn == 0) nn = 1;
+    for (int i = 0; i < nn; i++)
+        if (nts[i] < 1 || nts[i] > 1024) {
+            fprintf(stderr, "bench_train: thread count '%d' (1..1024)\n", nts[i]);
+            return 2;
+        }
     sslk_ctx *c = NULL;
     sslk_ctx_create(&c);
     sslk_dataset *ds = NULL;
@@ -191,8 +236,14 @@ int main(int argc, char **argv) {
     sslk_trainer_destroy(probe);
     printf("full VICReg training step on Fashion-MNIST, batch 256 x 2 views, AdamW, %d timed steps\n", steps);
     printf("encoder: %s\nprojector: linear:512,bn,relu,linear:512\n\n", buf);
-    printf("%-8s %16s %16s %8s\n", "threads", "sslkit img/s", "pytorch img/s", "ratio");
-    for (int th = 1; th <= 2 && !(argc > 3 && strcmp(argv[3], "phases") == 0); th++) {
+    if (strcmp(mode, "steps") == 0) {
+        print_steps(ds, buf, steps, nts, nn);
+        sslk_dataset_destroy(ds);
+        sslk_ctx_destroy(c);
+        return 0;
+    }
+    if (strcmp(mode, "phases") != 0) printf("%-8s %16s %16s %8s\n", "threads", "sslkit img/s", "pytorch img/s", "ratio");
+    for (int th = 1; th <= 2 && strcmp(mode, "phases") != 0; th++) {
         double ours = run(ds, buf, th, steps);
         char cmd[1024];
         snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/train_ref.py %d %d '%s' 2>/dev/null", SSLK_BENCH_SRC, th,
@@ -209,7 +260,7 @@ int main(int argc, char **argv) {
             printf("%-8d %16.1f %16s %8s\n", th, ours, "n/a", "-");
     }
     printf("\n(images = samples, each seen as 2 augmented views; first step excluded)\n");
-    print_phases(ds, buf, steps);
+    print_phases(ds, buf, steps, nts, nn);
     sslk_dataset_destroy(ds);
     sslk_ctx_destroy(c);
     return 0;

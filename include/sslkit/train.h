@@ -245,6 +245,19 @@ enum {
                                     moco_v3, dino; else -1) */
     SSLK_TRAIN_QUEUE = 2061    /**< i64: rows of the MoCo v2 queue of keys (4096) */
 };
+/* ---- Loader / compute split (experimental, issue 16; keys 3120-3129) -------
+ * With SSLK_TRAIN_PIN_THREADS = 1, sslk_trainer_fit pins its compute threads
+ * and the loader's workers to disjoint CPUs for the duration of the call:
+ * of the CPUs the calling thread may run on (sched_getaffinity, in
+ * increasing order), compute thread t (the caller is thread 0) takes the
+ * t-th and loader worker w the (threads + w)-th.  The caller's and the
+ * compute threads' affinity is restored when fit returns.  SSLK_E_RANGE at
+ * fit when threads + workers exceeds those CPUs.  Linux only; elsewhere the
+ * setting is accepted and does nothing.  docs/performance.md "Loader /
+ * compute split" gives the measured split. */
+enum {
+    SSLK_TRAIN_PIN_THREADS = 3120 /**< i64 0/1: pin compute threads and loader workers to disjoint CPUs (0) */
+};
 #endif /* SSLK_EXPERIMENTAL */
 
 #ifdef __cplusplus

@@ -56,6 +56,9 @@ typedef struct ssli_reader {
 extern const ssli_setting_table ssli_settings_dataset;
 extern const ssli_setting_table ssli_settings_augment;
 extern const ssli_setting_table ssli_settings_loader;
+/* Pin the loader's workers from the next begin_epoch: worker t on CPU
+ * cpus[t % n] (n = 0: not pinned).  The trainer's SSLK_TRAIN_PIN_THREADS. */
+sslk_status ssli_loader_pin(sslk_loader *ld, const int *cpus, int n);
 
 /* What a named dataset knows about itself (dataset_open.c). */
 typedef struct ssli_dataset_info {

@@ -20,7 +20,8 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
  * the 2 cores, while one barrier per product keeps one core's worth; about 3
  * blocks per thread let the others carry on while the OS deschedules one.
  * Blocks are multiples of 32 (the micro-kernel widths) and at least 64 rows
- * or columns.  The packed kernels sum each element in the same order whatever
+ * or columns; when the longer side gives fewer than 3 blocks per thread, the
+ * other side is split as well (a 2-D grid of blocks, issue 16).  The packed kernels sum each element in the same order whatever
  * the split, so results are the same at every thread count; only double sup
  * products (a dimension < 64) depend on each block's shape. */
 #define SPLIT_MIN_FLOPS 4.0e6
@@ -65,17 +66,26 @@ static size_t split_block(size_t len, int nt) {
             NAME##_1(sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);               \
             return;                                                                            \
         }                                                                                      \
-        const size_t blk = split_block(len, nt);                                               \
-        const long long nb = (long long)((len + blk - 1) / blk);                               \
+        const size_t blk = split_block(len, nt), nb = (len + blk - 1) / blk;                   \
+        /* too few blocks for the threads (a 512-row C at 16 threads: 8 blocks of 64):       \
+         * split the other side of C too, into blocks of the same rule (issue 16) */          \
+        const size_t olen = rows ? n : m, want = SPLIT_PER_THREAD * (size_t)nt;                \
+        size_t oblk = olen;                                                                    \
+        if (nb < want && olen >= 2 * SPLIT_MIN_BLOCK) {                                        \
+            const size_t pieces = (want + nb - 1) / nb;                                        \
+            oblk = (olen + pieces - 1) / pieces;                                               \
+            oblk = (oblk + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;                       \
+            if (oblk < SPLIT_MIN_BLOCK) oblk = SPLIT_MIN_BLOCK;                                \
+        }                                                                                      \
+        const size_t onb = (olen + oblk - 1) / oblk;                                           \
+        const long long total = (long long)(nb * onb);                                         \
         _Pragma("omp parallel for schedule(dynamic, 1) num_threads(nt)")                       \
-        for (long long q = 0; q < nb; q++) {                                                   \
-            size_t p0 = (size_t)q * blk, w = len - p0 < blk ? len - p0 : blk;                  \
-            if (rows)                                                                          \
-                NAME##_1(sup, ta, tb, w, n, k, alpha, ta ? A + p0 : A + p0 * lda, lda, B, ldb,  \
-                         beta, C + p0 * ldc, ldc);                                             \
-            else                                                                               \
-                NAME##_1(sup, ta, tb, m, w, k, alpha, A, lda, tb ? B + p0 * ldb : B + p0, ldb,  \
-                         beta, C + p0, ldc);                                                   \
+        for (long long q = 0; q < total; q++) {                                                \
+            size_t p0 = (size_t)q / onb * blk, w = len - p0 < blk ? len - p0 : blk;            \
+            size_t o0 = (size_t)q % onb * oblk, ow = olen - o0 < oblk ? olen - o0 : oblk;      \
+            size_t i0 = rows ? p0 : o0, mi = rows ? w : ow, j0 = rows ? o0 : p0, nj = rows ? ow : w; \
+            NAME##_1(sup, ta, tb, mi, nj, k, alpha, ta ? A + i0 : A + i0 * lda, lda,            \
+                     tb ? B + j0 * ldb : B + j0, ldb, beta, C + i0 * ldc + j0, ldc);            \
         }                                                                                      \
     }                                                                                          \
     void NAME(const sslk_ctx *ctx, bool ta, bool tb, size_t m, size_t n, size_t k, T alpha,    \

@@ -226,7 +226,7 @@ static inline void *ssli_carve(char **p, size_t bytes) {
     return r;
 }
 /* Invariance s = sum (za - zb)^2 / (n d) in double; NAN when out of memory. */
-double ssli_loss_invariance(const sslk_ctx *ctx, const float *za, const float *zb, size_t n, size_t d);
+double ssli_loss_invariance(sslk_loss *L, const float *za, const float *zb, size_t n, size_t d);
 /* u = z / max(|z|, 1e-12) into U (r gets the clamped norms), and the backward
  * gz (=|+=) (du - u (u.du)) / r.  _f / _d: working type float / double. */
 void ssli_loss_normalize_f(const sslk_ctx *ctx, const float *Z, size_t n, size_t d, double *r, float *U);

@@ -50,7 +50,7 @@ static sslk_status vicreg_compute(sslk_loss *L, const ssli_loss_in *in, double *
              (ssli_loss_setting(L, SSLK_VICREG_VAR_BRANCH_REDUCTION) == SSLK_REDUCE_SUM ? 1.0 : 0.5);
     c.nu = ssli_loss_setting(L, SSLK_VICREG_COV_COEFF);
     c.c_inv = lam * 2.0 / ((double)in->n * (double)in->d);
-    double s = ssli_loss_invariance(L->ctx, in->views[0], in->views[1], in->n, in->d);
+    double s = ssli_loss_invariance(L, in->views[0], in->views[1], in->n, in->d);
     if (isnan(s)) return ssli_alloc_status();
     double v[2], cv[2];
     sslk_status st = ssli_loss_double(L) ? vicreg_branches_d(L, in, &c, v, cv)
@@ -102,12 +102,13 @@ static sslk_status F(vicreg_branches)(sslk_loss *L, const ssli_loss_in *in, cons
             R *x = X + (size_t)i * d;
             for (size_t j = 0; j < d; j++) x[j] = (R)((double)z[j] - mu[j]);
         }
-        /* unbiased variances, column blocks (thread-count independent) */
-        long long nb = (long long)((d + 63) / 64);
+        /* unbiased variances, column blocks of 16 (thread-count independent; 32
+         * blocks for d = 512, where 64-wide blocks left half of 16 threads idle) */
+        long long nb = (long long)((d + 15) / 16);
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (long long q = 0; q < nb; q++) {
-            size_t j0 = (size_t)q * 64, j1 = j0 + 64 < d ? j0 + 64 : d;
-            double acc[64] = {0};
+            size_t j0 = (size_t)q * 16, j1 = j0 + 16 < d ? j0 + 16 : d;
+            double acc[16] = {0};
             for (size_t i = 0; i < n; i++) {
                 const R *x = X + i * d;
                 for (size_t j = j0; j < j1; j++) acc[j - j0] += (double)x[j] * (double)x[j];

@@ -34,7 +34,7 @@ static sslk_status logdet_compute(sslk_loss *L, const ssli_loss_in *in, double *
     SSLI_TRY(ssli_loss_need_rows(fn, in->n, centered ? 2 : 1));
     if (in->n > 65536 && in->d > 65536) return ssli_err(SSLK_E_OVERFLOW, "%s: Gram too large", fn);
     double lam = ssli_loss_setting(L, SSLK_VICREG_LOGDET_SIM_COEFF);
-    double s = ssli_loss_invariance(L->ctx, in->views[0], in->views[1], in->n, in->d);
+    double s = ssli_loss_invariance(L, in->views[0], in->views[1], in->n, in->d);
     if (isnan(s)) return ssli_alloc_status();
     double w = ssli_loss_setting(L, SSLK_VICREG_LOGDET_ENTROPY_COEFF);
     if (ssli_loss_setting(L, SSLK_VICREG_LOGDET_PER_DIM) != 0) w /= (double)in->d;

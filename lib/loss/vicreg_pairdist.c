@@ -42,7 +42,7 @@ static sslk_status pairdist_compute(sslk_loss *L, const ssli_loss_in *in, double
     double s2 = ssli_loss_setting(L, SSLK_VICREG_PAIRDIST_SIGMA2);
     if (ssli_loss_setting(L, SSLK_VICREG_PAIRDIST_SIGMA2_PER_DIM) != 0) s2 *= (double)in->d;
     double kappa = (ssli_loss_setting(L, SSLK_VICREG_PAIRDIST_ESTIMATOR) == SSLK_PAIRDIST_BHATTACHARYYA ? 0.125 : 0.5) / s2;
-    double s = ssli_loss_invariance(L->ctx, in->views[0], in->views[1], in->n, in->d);
+    double s = ssli_loss_invariance(L, in->views[0], in->views[1], in->n, in->d);
     if (isnan(s)) return ssli_alloc_status();
     double H[2];
     double cinv = lam * 2.0 / ((double)in->n * (double)in->d);

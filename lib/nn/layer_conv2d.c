@@ -354,14 +354,22 @@ sslk_status ssli_conv2d_backward(sslk_model *m, ssli_layer *L, const float *x, c
             }
         }
     }
-    /* reduce partials in thread order */
-    for (int t = 0; t < nt; t++) {
-        const float *base = ws + (size_t)t * per;
-        const double *gb = (const double *)base;
-        const float *gw = base + 2 * g.cout;
-        for (size_t i = 0; i < wcount; i++) L->gweight[i] += gw[i];
-        if (L->bias)
-            for (size_t co = 0; co < g.cout; co++) L->gbias[co] += (float)gb[co];
+    /* reduce partials in thread order: each weight sums its nt partials in
+     * order, the weights split over the threads (serial, this was nt x cout x ckk
+     * adds on one thread: 0.3 M for conv:64 on 32 channels at 16 threads) */
+    const long long nwb = (long long)((wcount + 4095) / 4096);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && wcount * (size_t)nt >= 32768)
+    for (long long q = 0; q < nwb; q++) {
+        const size_t i0 = (size_t)q * 4096, i1 = i0 + 4096 < wcount ? i0 + 4096 : wcount;
+        for (int t = 0; t < nt; t++) {
+            const float *gw = ws + (size_t)t * per + 2 * g.cout;
+            for (size_t i = i0; i < i1; i++) L->gweight[i] += gw[i];
+        }
     }
+    if (L->bias)
+        for (int t = 0; t < nt; t++) {
+            const double *gb = (const double *)(ws + (size_t)t * per);
+            for (size_t co = 0; co < g.cout; co++) L->gbias[co] += (float)gb[co];
+        }
     return SSLK_OK;
 }

@@ -10,10 +10,14 @@
 
 /* Grow a 64-aligned buffer to at least `bytes` (contents not kept). */
 sslk_status ssli_nn_grow(const sslk_ctx *ctx, void **buf, size_t *cap, size_t bytes);
-/* Element count below which memory-bound loops stay on one thread: splitting
- * them gains little on shared memory bandwidth, and every parallel region is a
- * barrier that costs a scheduler time slice when the machine is loaded. */
-#define SSLI_NN_PAR_MIN ((size_t)1 << 18)
+/* Element count below which memory-bound loops stay on one thread: every
+ * parallel region is a barrier that costs a scheduler time slice when the
+ * machine is loaded.  Was 2^18 (1 MB): the 512 x 512 activations of the
+ * default encoder's and projector's linear layers (bias seed, bias gradient,
+ * ReLU) then ran on one thread, a serial share of every step that grows
+ * with the thread count (issue 16); 2^15 (128 KB) is the batch-norm's
+ * threshold. */
+#define SSLI_NN_PAR_MIN ((size_t)1 << 15)
 
 /* Sum of a short run (a feature plane, a chunk of columns; up to a few
  * thousand values): eight float lanes, which vectorise, combined in double in

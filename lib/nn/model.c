@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/par.h"
 #include "nn/layers.h"
 
 #define MAX_DIM ((size_t)1 << 24) /* any single size above this is refused as absurd */
@@ -516,15 +517,15 @@ sslk_status sslk_model_forward(sslk_model *m, const float *x, size_t n, float *y
     size_t bytes;
     if (ssli_mul3_overflow(rows, in, sizeof(float), &bytes))
         return ssli_err(SSLK_E_OVERFLOW, "%s: batch of %zu x %zu floats overflows", fn, rows, in);
-    SSLI_TRY(ssli_check_finite_f32(x, n, in, fn, "x"));
     m->last_rows = 0;
     SSLI_TRY(ssli_nn_grow(m->ctx, (void **)&m->in_buf, &m->in_cap, bytes));
-    memcpy(m->in_buf, x, n * in * sizeof(float));
+    /* check and copy in one threaded pass (issue 16: a serial share of the step) */
+    SSLI_TRY(ssli_par_check_finite(m->ctx, x, n, in, m->in_buf, fn, "x"));
     if (extra) memcpy(m->in_buf + n * in, m->hook->extra_input, extra * in * sizeof(float));
     const float *res;
     m->last_mode = mode;
     SSLI_TRY(ssli_seq_forward(m, &m->top, m->in_buf, rows, n, mode, &res));
-    memcpy(y, res, n * out * sizeof(float));
+    ssli_par_copy(m->ctx, y, res, n * out);
     m->last_n = n;
     m->last_rows = rows;
     return SSLK_OK;
@@ -538,9 +539,8 @@ sslk_status sslk_model_backward(sslk_model *m, const float *grad_out, float *gra
         return ssli_err(SSLK_E_STATE, "%s: no forward pass to back-propagate (call sslk_model_forward)", fn);
     const size_t n = m->last_n, rows = m->last_rows;
     const size_t in = ssli_shape_numel(m->top.in), out = ssli_shape_numel(m->top.out);
-    SSLI_TRY(ssli_check_finite_f32(grad_out, n, out, fn, "grad_out"));
     SSLI_TRY(ssli_nn_grow(m->ctx, (void **)&m->gy_buf, &m->gy_cap, rows * out * sizeof(float)));
-    memcpy(m->gy_buf, grad_out, n * out * sizeof(float));
+    SSLI_TRY(ssli_par_check_finite(m->ctx, grad_out, n, out, m->gy_buf, fn, "grad_out"));
     if (rows > n) memset(m->gy_buf + n * out, 0, (rows - n) * out * sizeof(float));
     float *gx = NULL;
     if (grad_in) {
@@ -552,7 +552,7 @@ sslk_status sslk_model_backward(sslk_model *m, const float *grad_out, float *gra
         }
     }
     SSLI_TRY(ssli_seq_backward(m, &m->top, m->in_buf, m->gy_buf, rows, n, gx));
-    if (grad_in && gx != grad_in) memcpy(grad_in, gx, n * in * sizeof(float));
+    if (grad_in && gx != grad_in) ssli_par_copy(m->ctx, grad_in, gx, n * in);
     return SSLK_OK;
 }
 

@@ -8,9 +8,6 @@
 #include "core/struct_sizes.h"
 #include "nn/optim_internal.h"
 
-#define IDX(key) ssli_setting_index(opt->table, key)
-/* memory-bound updates: below this many elements one thread does it (see lib/nn/layers.h) */
-#define PAR_MIN ((size_t)1 << 18)
 
 static const ssli_setting_table *table_of(sslk_optim_kind k) {
     switch (k) {
@@ -47,6 +44,7 @@ void sslk_optim_destroy(sslk_optim *opt) {
     }
     ssli_free(opt->ctx, opt->p);
     ssli_free(opt->ctx, opt->groups);
+    ssli_optim_free_chunks(opt);
     ssli_free(opt->ctx, opt);
 }
 
@@ -115,7 +113,7 @@ sslk_status sslk_optim_add_params(sslk_optim *opt, const sslk_param_view *views,
         opt->np++;
     }
 #undef VIEW
-    return SSLK_OK;
+    return ssli_optim_build_chunks(opt);
 }
 
 sslk_status sslk_optim_counts(const sslk_optim *opt, size_t *groups, size_t *tensors) {
@@ -163,131 +161,6 @@ sslk_status sslk_optim_set_lr_scale(sslk_optim *opt, double scale) {
         return ssli_err(SSLK_E_INVALID_ARG, "sslk_optim_set_lr_scale: 'scale' = %g must be in [0, 1e6]",
                         scale);
     opt->lr_scale = scale;
-    return SSLK_OK;
-}
-
-/* ---- updates ------------------------------------------------------------- */
-
-static double norm2(const float *x, size_t n) {
-    double a[4] = {0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) a[k] += (double)x[i + k] * x[i + k];
-    for (; i < n; i++) a[0] += (double)x[i] * x[i];
-    return sqrt((a[0] + a[1]) + (a[2] + a[3]));
-}
-
-static void step_sgd(const sslk_optim *opt, ssli_optim_param *q, const double *s) {
-    const float lr = (float)(s[IDX(SSLK_SGD_LR)] * opt->lr_scale);
-    const float mom = (float)s[IDX(SSLK_SGD_MOMENTUM)];
-    const float damp = (float)s[IDX(SSLK_SGD_DAMPENING)];
-    const int nest = s[IDX(SSLK_SGD_NESTEROV)] != 0.0;
-    float wd = (float)s[IDX(SSLK_SGD_WEIGHT_DECAY)];
-    if (s[IDX(SSLK_SGD_EXCLUDE_NO_DECAY)] != 0.0 && (q->v.flags & SSLK_PARAM_NO_DECAY)) wd = 0.0f;
-    float *p = q->v.data, *buf = q->s1;
-    const float *g = q->v.grad;
-    const size_t n = q->v.count;
-    const int first = !q->has_buf;
-    int nt = ssli_threads(opt->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float d = g[i] + wd * p[i];
-        if (mom != 0.0f) {
-            buf[i] = first ? d : mom * buf[i] + (1.0f - damp) * d;
-            d = nest ? d + mom * buf[i] : buf[i];
-        }
-        p[i] -= lr * d;
-    }
-    if (mom != 0.0f) q->has_buf = 1;
-}
-
-static void step_lars(const sslk_optim *opt, ssli_optim_param *q, const double *s) {
-    const float lr = (float)(s[IDX(SSLK_LARS_LR)] * opt->lr_scale);
-    const float mom = (float)s[IDX(SSLK_LARS_MOMENTUM)];
-    const double eta = s[IDX(SSLK_LARS_ETA)];
-    const bool excluded = s[IDX(SSLK_LARS_EXCLUDE_NO_DECAY)] != 0.0 && (q->v.flags & SSLK_PARAM_NO_DECAY);
-    const float wd = excluded ? 0.0f : (float)s[IDX(SSLK_LARS_WEIGHT_DECAY)];
-    float *p = q->v.data, *mu = q->s1;
-    const float *g = q->v.grad;
-    const size_t n = q->v.count;
-    float qr = 1.0f;
-    if (!excluded) {
-        /* |p| and |g + wd p| in double */
-        double pn = norm2(p, n), a[4] = {0, 0, 0, 0};
-        size_t i = 0;
-        for (; i + 4 <= n; i += 4)
-            for (int k = 0; k < 4; k++) {
-                float d = g[i + k] + wd * p[i + k];
-                a[k] += (double)d * d;
-            }
-        for (; i < n; i++) {
-            float d = g[i] + wd * p[i];
-            a[0] += (double)d * d;
-        }
-        double un = sqrt((a[0] + a[1]) + (a[2] + a[3]));
-        if (pn > 0.0 && un > 0.0) qr = (float)(eta * pn / un);
-    }
-    int nt = ssli_threads(opt->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float d = (g[i] + wd * p[i]) * qr;
-        mu[i] = mom * mu[i] + d;
-        p[i] -= lr * mu[i];
-    }
-}
-
-static void step_adamw(const sslk_optim *opt, ssli_optim_param *q, const double *s) {
-    const double lr = s[IDX(SSLK_ADAMW_LR)] * opt->lr_scale;
-    const double b1 = s[IDX(SSLK_ADAMW_BETA1)], b2 = s[IDX(SSLK_ADAMW_BETA2)];
-    const float eps = (float)s[IDX(SSLK_ADAMW_EPS)];
-    double wd = s[IDX(SSLK_ADAMW_WEIGHT_DECAY)];
-    if (s[IDX(SSLK_ADAMW_EXCLUDE_NO_DECAY)] != 0.0 && (q->v.flags & SSLK_PARAM_NO_DECAY)) wd = 0.0;
-    const double t = (double)(q->t + 1);
-    const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
-    const float step = (float)(lr / bc1), isb2 = (float)(1.0 / sqrt(bc2));
-    const float decay = (float)(1.0 - lr * wd), fb1 = (float)b1, fb2 = (float)b2;
-    const float c1 = (float)(1.0 - b1), c2 = (float)(1.0 - b2); /* in double: 1 - 0.999f loses 5 digits */
-    float *p = q->v.data, *m1 = q->s1, *m2 = q->s2;
-    const float *g = q->v.grad;
-    const size_t n = q->v.count;
-    int nt = ssli_threads(opt->ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        p[i] *= decay;
-        m1[i] = fb1 * m1[i] + c1 * g[i];
-        m2[i] = fb2 * m2[i] + c2 * g[i] * g[i];
-        p[i] -= step * m1[i] / (sqrtf(m2[i]) * isb2 + eps);
-    }
-}
-
-sslk_status sslk_optim_step(sslk_optim *opt) {
-    static const char fn[] = "sslk_optim_step";
-    SSLI_CHECK_PTR(opt, fn);
-    for (size_t i = 0; i < opt->np; i++) {
-        const ssli_optim_param *q = &opt->p[i];
-        size_t bad = ssli_first_nonfinite_f32(q->v.grad, q->v.count);
-        if (bad != SIZE_MAX)
-            return ssli_err(SSLK_E_NONFINITE,
-                            "%s: gradient of '%s' holds %g at element %zu: no parameter was updated",
-                            fn, q->v.name ? q->v.name : "?", (double)q->v.grad[bad], bad);
-    }
-    for (size_t i = 0; i < opt->np; i++) {
-        ssli_optim_param *q = &opt->p[i];
-        const double *s = opt->groups[q->group];
-        switch (opt->kind) {
-        case SSLK_OPTIM_SGD: step_sgd(opt, q, s); break;
-        case SSLK_OPTIM_LARS: step_lars(opt, q, s); break;
-        case SSLK_OPTIM_ADAMW: step_adamw(opt, q, s); break;
-        }
-        q->t++;
-    }
-    opt->steps++;
-    return SSLK_OK;
-}
-
-sslk_status sslk_optim_zero_grad(sslk_optim *opt) {
-    SSLI_CHECK_PTR(opt, "sslk_optim_zero_grad");
-    for (size_t i = 0; i < opt->np; i++) memset(opt->p[i].v.grad, 0, opt->p[i].v.count * sizeof(float));
     return SSLK_OK;
 }
 

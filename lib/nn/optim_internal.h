@@ -21,6 +21,20 @@ typedef struct ssli_optim_param {
     int has_buf;     /* SGD: momentum buffer initialised */
 } ssli_optim_param;
 
+/* A fixed piece [lo, hi) of tensor `param`: the unit of parallel work of a
+ * step (optim_step.c).  Boundaries depend on the tensor sizes only, never on
+ * the thread count, so a step gives the same bits at every thread count. */
+typedef struct ssli_optim_chunk {
+    size_t param, lo, hi;
+} ssli_optim_chunk;
+
+/* Per-tensor constants of one step, computed before the parallel update. */
+typedef struct ssli_optim_coef {
+    float lr, mom, damp, wd, scale; /* scale: LARS trust ratio */
+    float decay, b1, b2, c1, c2, step, isb2, eps; /* AdamW */
+    int nesterov, first;
+} ssli_optim_coef;
+
 struct sslk_optim {
     sslk_ctx *ctx;
     sslk_optim_kind kind;
@@ -32,6 +46,15 @@ struct sslk_optim {
     size_t np, pcap;
     double lr_scale;
     uint64_t steps;
+    /* step workspace, rebuilt when tensors are added (never during a step) */
+    ssli_optim_chunk *chunks;
+    size_t nchunks;
+    double *part;          /* 2 per chunk: LARS partial sums of squares */
+    ssli_optim_coef *coef; /* one per tensor */
 };
+
+/* (Re)build the chunk table and step workspace for the registered tensors. */
+sslk_status ssli_optim_build_chunks(sslk_optim *opt);
+void ssli_optim_free_chunks(sslk_optim *opt);
 
 #endif

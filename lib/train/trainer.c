@@ -57,6 +57,10 @@ static const ssli_setting_def train_defs[SSLI_NTRAIN] = {
     {SSLK_TRAIN_EMA_END, "ema_end", SSLK_SETTING_F64, -1, 1, -1,
      "EMA momentum at the end of a cosine schedule from ema (-1: constant; byol, moco_v3, dino: 1)"},
     {SSLK_TRAIN_QUEUE, "queue", SSLK_SETTING_I64, 1, 1 << 24, 4096, "rows of the MoCo v2 queue of keys"},
+    /* issue 16: loader / compute split (experimental) */
+    {SSLK_TRAIN_PIN_THREADS, "pin_threads", SSLK_SETTING_I64, 0, 1, 0,
+     "1: during fit, compute thread t runs on the t-th CPU this process may use and loader worker w on the "
+     "(threads + w)-th (Linux; needs threads + workers CPUs)"},
 };
 static const ssli_setting_choices train_choices[] = {
     {SSLK_TRAIN_OPTIMIZER, (const char *const[]){"sgd", "lars", "adamw", NULL}},

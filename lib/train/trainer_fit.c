@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/affinity.h"
+#include "data/data_internal.h"
 #include "sslkit/metrics.h"
 #include "train/trainer_dist.h"
 
@@ -183,6 +185,32 @@ static size_t term_info(const sslk_trainer *tr, const char **names) {
 
 static sslk_status fit_epochs(sslk_trainer *tr, uint64_t until, ssli_grad_sync *gs);
 
+/* SSLK_TRAIN_PIN_THREADS: compute thread t on all[t], loader worker w on
+ * all[nt + w] (all: the CPUs the caller may use).  *nall = 0 when nothing
+ * was pinned (off, or no CPU list on this system). */
+static sslk_status pin_threads(sslk_trainer *tr, int *all, int *nall, int *nt_out, const char *fn) {
+    *nall = 0;
+    if (ssli_train_get(tr, SSLK_TRAIN_PIN_THREADS) == 0) return ssli_loader_pin(tr->ld, NULL, 0);
+    const int n = ssli_cpus_allowed(all, SSLI_MAX_CPUS);
+    if (n == 0) return ssli_loader_pin(tr->ld, NULL, 0); /* not Linux: a no-op */
+    const int nt = ssli_threads(tr->ctx);
+    int w = (int)ssli_train_get(tr, SSLK_TRAIN_WORKERS);
+    if (w == 0) w = nt; /* the loader's rule for 0 workers */
+    if (nt + w > n)
+        return ssli_err(SSLK_E_RANGE,
+                        "%s: pin_threads needs %d CPUs (threads %d + loader workers %d), the calling thread may "
+                        "run on %d: lower the threads or workers setting, or turn pin_threads off",
+                        fn, nt + w, nt, w, n);
+    SSLI_TRY(ssli_loader_pin(tr->ld, all + nt, w));
+    sslk_status st = ssli_pin_team(nt, all, fn);
+    if (st != SSLK_OK) {
+        ssli_unpin_team(nt, all, n);
+        return st;
+    }
+    *nall = n, *nt_out = nt;
+    return SSLK_OK;
+}
+
 sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
     static const char *fn = "sslk_trainer_fit";
     SSLI_CHECK_PTR(tr, fn);
@@ -197,7 +225,10 @@ sslk_status sslk_trainer_fit(sslk_trainer *tr, uint64_t until) {
     ssli_grad_sync *gs = NULL; /* the gradient all-reduce (and its thread) for this fit */
     if (dist) SSLI_TRY(ssli_train_shard_loader(tr, dist));
     if (dist) SSLI_TRY(ssli_grad_sync_create(tr, dist, &gs));
-    sslk_status s = fit_epochs(tr, until, gs);
+    int all[SSLI_MAX_CPUS], nall = 0, nt = 0;
+    sslk_status s = pin_threads(tr, all, &nall, &nt, fn);
+    if (s == SSLK_OK) s = fit_epochs(tr, until, gs);
+    if (nall) ssli_unpin_team(nt, all, nall); /* the caller's and the team's CPUs as before */
     ssli_grad_sync_destroy(gs);
     return s;
 }

@@ -7,7 +7,7 @@
 #include "sslkit/train.h"
 
 extern const ssli_setting_table ssli_settings_train;
-#define SSLI_NTRAIN 36
+#define SSLI_NTRAIN 37
 
 /* How a training step feeds the loss. */
 typedef enum ssli_step_kind {
