@@ -92,7 +92,7 @@ def main(argv=None):
     p.add_argument("--methods", nargs="+", default=list(METHODS))
     p.add_argument("--crop-strong", type=float, default=0.08, help="smallest crop area, strong cropping")
     p.add_argument("--crop-weak", type=float, default=0.6, help="smallest crop area, weak cropping")
-    p.add_argument("--n-pretrain", type=int, default=8192, help="unlabelled pre-training images (training split)")
+    p.add_argument("--n-pretrain", type=int, default=4096, help="unlabelled pre-training images (training split)")
     p.add_argument("--n-fit", type=int, default=5000, help="clean labelled probe-fit images (training split)")
     p.add_argument("--n-test", type=int, default=10000, help="test images turned into Fashion-MNIST-X")
     p.add_argument("--epochs", type=int, default=4)
