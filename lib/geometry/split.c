@@ -123,8 +123,13 @@ static int window_choice(const double *Z, size_t F, const uint32_t *wn, size_t m
 }
 
 /* min, max and sum over the polygon's vertices of every unit's line (the
- * hottest loop: compiled for AVX2 too, picked at load time). */
-__attribute__((target_clones("avx2", "default"))) static void unit_ranges(const double *restrict Z0, const double *restrict Z1, const double *restrict Z2, size_t U,
+ * hottest loop: compiled for AVX2 too on x86-64, picked at load time). */
+#if defined(__x86_64__)
+#define SSLI_SPLIT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SSLI_SPLIT_CLONES
+#endif
+SSLI_SPLIT_CLONES static void unit_ranges(const double *restrict Z0, const double *restrict Z1, const double *restrict Z2, size_t U,
                         const ssli_pt *restrict poly, size_t npoly, double *restrict vmin, double *restrict vmax,
                         double *restrict vsum) {
     double x = poly[0].x, y = poly[0].y;

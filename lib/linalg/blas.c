@@ -19,14 +19,24 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
  * call and fell from ~195 to 4-90 GFLOP/s when another process competed for
  * the 2 cores, while one barrier per product keeps one core's worth; about 3
  * blocks per thread let the others carry on while the OS deschedules one.
- * Blocks are multiples of 32 (the micro-kernel widths) and at least 64 rows
+ * Blocks are multiples of 32 (96 on AArch64: the micro-kernel widths) and at least 64 rows
  * or columns; when the longer side gives fewer than 3 blocks per thread, the
- * other side is split as well (a 2-D grid of blocks, issue 16).  The packed kernels sum each element in the same order whatever
- * the split, so results are the same at every thread count; only double sup
+ * other side is split as well (a 2-D grid of blocks, issue 16).  The packed
+ * kernels sum each element in the same order whatever the split, so results are the same at every thread count; only double sup
  * products (a dimension < 64) depend on each block's shape. */
 #define SPLIT_MIN_FLOPS 4.0e6
 #define SPLIT_PER_THREAD 3
+#if defined(__aarch64__)
+/* BLIS 0.9's armv8a float kernel is 8 x 12 and evidently column-preferred (its 12-wide
+ * side runs along C's rows), and finishes edge tiles with a separate
+ * C = T + beta C pass: a block edge that cut a 12-wide tile gave other bits
+ * than one call over the whole product (seen under qemu: a few hundred of
+ * 79k elements at 1 vs 2 threads).  96 is a multiple of 8, 12 and of the NEON
+ * set's tiles (8 x 12, 8 x 6). */
+#define SPLIT_ALIGN 96
+#else
 #define SPLIT_ALIGN 32
+#endif
 #define SPLIT_MIN_BLOCK 64
 
 static size_t split_block(size_t len, int nt) {

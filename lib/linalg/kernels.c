@@ -31,6 +31,7 @@ static struct {
     char env_value[32];
     _Atomic int active;
     cntx_t avx512;
+    cntx_t neon;
 } K = {.once = PTHREAD_ONCE_INIT};
 
 /* BLIS configurations whose level-3 kernels are AVX2 + FMA. */
@@ -47,6 +48,9 @@ static bool blis_arch_is_avx512(void) {
     return strcmp(a, "skx") == 0 || strcmp(a, "knl") == 0;
 }
 
+/* BLIS's portable configuration: reference (plain C) kernels, no SIMD. */
+static bool blis_arch_is_generic(void) { return strcmp(bli_arch_string(bli_arch_query_id()), "generic") == 0; }
+
 #if defined(__x86_64__)
 /* Cache blocking of the AVX-512 set, tuned on the 2-core Zen 4 (1 MB L2) with
  * bench_gemm at 1 thread (with the earlier 12 x 32 float tile): KC 128 -> 512
@@ -61,7 +65,28 @@ static bool blis_arch_is_avx512(void) {
 #define AVX512_D_MC 224
 #define AVX512_D_KC 512
 #define AVX512_D_NC 4096
+#endif
 
+#if defined(__aarch64__)
+/* Cache blocking of the NEON set.  Not measured (no Arm machine was at hand;
+ * the set is tested under qemu, whose timings mean nothing): chosen for the
+ * common server cores' 64 KB L1D and 1 MB private L2 (Neoverse N1 / V1 / N2,
+ * Graviton 2 / 3, Ampere Altra), and so that a 32 KB L1D (Cortex-A57 / A72)
+ * still holds the B micro-panel.  KC x NR of B (float 512 x 12, double 256 x 6:
+ * 24 / 12 KB) stays in L1 while the kernel streams A; the packed A block
+ * (MC x KC: 480 / 240 KB) within half of L2; NC as BLIS's armv8a configs.
+ * BLIS 0.9's own cortexa57 values for comparison: MC 120 / 120, KC 640 / 240,
+ * NC 3072 / 3072 (float / double); its firestorm (Apple M1): 480 / 256,
+ * 4096 / 3072, 9600 / 8184. */
+#define NEON_S_MC 240
+#define NEON_S_KC 512
+#define NEON_S_NC 3072
+#define NEON_D_MC 120
+#define NEON_D_KC 256
+#define NEON_D_NC 3072
+#endif
+
+#if defined(__x86_64__) || defined(__aarch64__)
 /* Replaces the s and d entries of one blocksize, keeping the complex ones. */
 static void set_bs(blksz_t *b, dim_t s, dim_t d) {
     bli_blksz_set_def(s, BLIS_FLOAT, b);
@@ -78,30 +103,53 @@ static void_fp fp_of(void (*f)(void)) {
     return p;
 }
 
-static void build_avx512(cntx_t *c) {
+/* A copy of BLIS's native context with the set's float and double gemm
+ * micro-kernels (both row-preferred) and blocksizes {MR, NR, MC, KC, NC}. */
+static void build_cntx(cntx_t *c, void (*sukr)(void), void (*dukr)(void), const dim_t s[5],
+                       const dim_t d[5]) {
     *c = *bli_gks_query_cntx();
-    bli_cntx_set_l3_nat_ukrs(2, BLIS_GEMM_UKR, BLIS_FLOAT, fp_of((void (*)(void))ssli_sgemm_avx512_24x16),
-                             TRUE, BLIS_GEMM_UKR, BLIS_DOUBLE,
-                             fp_of((void (*)(void))ssli_dgemm_avx512_14x16), TRUE, c);
+    bli_cntx_set_l3_nat_ukrs(2, BLIS_GEMM_UKR, BLIS_FLOAT, fp_of(sukr), TRUE, BLIS_GEMM_UKR, BLIS_DOUBLE,
+                             fp_of(dukr), TRUE, c);
     blksz_t mr = *bli_cntx_get_blksz(BLIS_MR, c), nr = *bli_cntx_get_blksz(BLIS_NR, c);
     blksz_t mc = *bli_cntx_get_blksz(BLIS_MC, c), kc = *bli_cntx_get_blksz(BLIS_KC, c);
     blksz_t nc = *bli_cntx_get_blksz(BLIS_NC, c);
-    set_bs(&mr, SSLI_AVX512_S_MR, SSLI_AVX512_D_MR);
-    set_bs(&nr, SSLI_AVX512_S_NR, SSLI_AVX512_D_NR);
-    set_bs(&mc, AVX512_S_MC, AVX512_D_MC);
-    set_bs(&kc, AVX512_S_KC, AVX512_D_KC);
-    set_bs(&nc, AVX512_S_NC, AVX512_D_NC);
+    set_bs(&mr, s[0], d[0]);
+    set_bs(&nr, s[1], d[1]);
+    set_bs(&mc, s[2], d[2]);
+    set_bs(&kc, s[3], d[3]);
+    set_bs(&nc, s[4], d[4]);
     bli_cntx_set_blkszs(BLIS_NAT, 5, BLIS_NC, &nc, BLIS_NR, BLIS_KC, &kc, BLIS_KR, BLIS_MC, &mc,
                         BLIS_MR, BLIS_NR, &nr, BLIS_NR, BLIS_MR, &mr, BLIS_MR, c);
 }
 #endif
 
+#if defined(__x86_64__)
+static void build_avx512(cntx_t *c) {
+    static const dim_t s[5] = {SSLI_AVX512_S_MR, SSLI_AVX512_S_NR, AVX512_S_MC, AVX512_S_KC, AVX512_S_NC};
+    static const dim_t d[5] = {SSLI_AVX512_D_MR, SSLI_AVX512_D_NR, AVX512_D_MC, AVX512_D_KC, AVX512_D_NC};
+    build_cntx(c, (void (*)(void))ssli_sgemm_avx512_24x16, (void (*)(void))ssli_dgemm_avx512_14x16, s, d);
+}
+#endif
+
+#if defined(__aarch64__)
+static void build_neon(cntx_t *c) {
+    static const dim_t s[5] = {SSLI_NEON_S_MR, SSLI_NEON_S_NR, NEON_S_MC, NEON_S_KC, NEON_S_NC};
+    static const dim_t d[5] = {SSLI_NEON_D_MR, SSLI_NEON_D_NR, NEON_D_MC, NEON_D_KC, NEON_D_NC};
+    build_cntx(c, (void (*)(void))ssli_sgemm_neon_8x12, (void (*)(void))ssli_dgemm_neon_8x6, s, d);
+}
+#endif
+
 /* The default: BLIS's own kernels unless it runs AVX2 kernels on a CPU with
- * full-rate AVX-512 (an Intel server it does not recognise). */
+ * full-rate AVX-512 (an Intel server it does not recognise), or, on Arm, it
+ * fell back to its plain-C "generic" configuration (a build or CPU it has no
+ * Arm kernels for).  Where BLIS has an Arm configuration (cortexa53/57,
+ * thunderx2, firestorm, armsve, a64fx) its kernels stay the default: the NEON
+ * set has not been timed on Arm hardware, so it replaces only reference C. */
 static ssli_kernels choose_default(void) {
     if (K.have[SSLI_KERNELS_AVX512] && !blis_arch_is_avx512() &&
         strcmp(K.cpu.vendor, "GenuineIntel") == 0)
         return SSLI_KERNELS_AVX512;
+    if (K.have[SSLI_KERNELS_NEON] && blis_arch_is_generic()) return SSLI_KERNELS_NEON;
     return SSLI_KERNELS_BLIS;
 }
 
@@ -113,6 +161,12 @@ static void init_once(void) {
     if (K.cpu.avx512f && K.cpu.avx512dq && K.cpu.avx512bw && K.cpu.avx512vl) {
         build_avx512(&K.avx512);
         K.have[SSLI_KERNELS_AVX512] = true;
+    }
+#endif
+#if defined(__aarch64__)
+    if (K.cpu.neon) {
+        build_neon(&K.neon);
+        K.have[SSLI_KERNELS_NEON] = true;
     }
 #endif
     K.dflt = choose_default();
@@ -210,6 +264,9 @@ void *ssli_kernels_cntx(void) {
 #if defined(__x86_64__)
     if (atomic_load(&K.active) == SSLI_KERNELS_AVX512) return &K.avx512;
 #endif
+#if defined(__aarch64__)
+    if (atomic_load(&K.active) == SSLI_KERNELS_NEON) return &K.neon;
+#endif
     return NULL; /* BLIS's own context ("blis"; "avx2" is BLIS's when it runs AVX2 kernels) */
 }
 
@@ -218,6 +275,9 @@ void ssli_kernels_blocksizes(ssli_kernels k, bool dbl, size_t bs[5]) {
     cntx_t *c = NULL;
 #if defined(__x86_64__)
     if (k == SSLI_KERNELS_AVX512 && K.have[k]) c = &K.avx512;
+#endif
+#if defined(__aarch64__)
+    if (k == SSLI_KERNELS_NEON && K.have[k]) c = &K.neon;
 #endif
     if (!c) c = bli_gks_query_cntx();
     const num_t dt = dbl ? BLIS_DOUBLE : BLIS_FLOAT;

@@ -38,4 +38,21 @@ void ssli_dgemm_avx512_14x16(dim_t m, dim_t n, dim_t k, double *restrict alpha, 
                              inc_t rs_c, inc_t cs_c, auxinfo_t *restrict data, cntx_t *restrict cntx);
 #endif
 
+/* NEON set (AArch64): register blocking (ukr_neon.c).  Float 8 x 12 is the
+ * shape of BLIS 0.9's armv8a sgemm kernel, double 8 x 6 that of its later
+ * firestorm (row-preferred) dgemm kernel. */
+#define SSLI_NEON_S_MR 8
+#define SSLI_NEON_S_NR 12
+#define SSLI_NEON_D_MR 8
+#define SSLI_NEON_D_NR 6
+
+#if defined(__aarch64__)
+void ssli_sgemm_neon_8x12(dim_t m, dim_t n, dim_t k, float *restrict alpha, float *restrict a,
+                          float *restrict b, float *restrict beta, float *restrict c, inc_t rs_c,
+                          inc_t cs_c, auxinfo_t *restrict data, cntx_t *restrict cntx);
+void ssli_dgemm_neon_8x6(dim_t m, dim_t n, dim_t k, double *restrict alpha, double *restrict a,
+                         double *restrict b, double *restrict beta, double *restrict c, inc_t rs_c,
+                         inc_t cs_c, auxinfo_t *restrict data, cntx_t *restrict cntx);
+#endif
+
 #endif

@@ -145,6 +145,11 @@ START_TEST(every_set_matches_double_reference_on_edge_shapes) {
     /* on x86-64 at least BLIS's own set and, on an AVX-512 CPU, the library's */
     if (strcmp(ssli_cpu_isa(), "avx512") == 0) ck_assert_int_ge(sets_run, 2);
 #endif
+#if defined(__aarch64__)
+    /* on AArch64 BLIS's own set and the NEON one (run under qemu by .ci/cross-arm64) */
+    ck_assert(ssli_kernels_supported(SSLI_KERNELS_NEON));
+    ck_assert_int_ge(sets_run, 2);
+#endif
     free(A); free(B); free(C0); free(Af); free(Bf); free(C0f); free(R); free(S);
     sslk_ctx_destroy(c1);
     sslk_ctx_destroy(c2);
@@ -241,8 +246,24 @@ START_TEST(sets_report_their_blocking) {
     } else {
         ck_assert_int_eq(ssli_kernels_force(SSLI_KERNELS_AVX512), SSLK_E_UNSUPPORTED);
     }
-#if !defined(__aarch64__)
+#if defined(__aarch64__)
+    ck_assert_str_eq(ssli_kernels_name(SSLI_KERNELS_NEON), "neon");
+    ck_assert(ssli_kernels_supported(SSLI_KERNELS_NEON));
+    ssli_kernels_blocksizes(SSLI_KERNELS_NEON, false, bs);
+    ck_assert_uint_eq(bs[0], 8);
+    ck_assert_uint_eq(bs[1], 12);
+    ck_assert(bs[2] % bs[0] == 0 && bs[4] % bs[1] == 0);
+    ssli_kernels_blocksizes(SSLI_KERNELS_NEON, true, bs);
+    ck_assert_uint_eq(bs[0], 8);
+    ck_assert_uint_eq(bs[1], 6);
+    ck_assert(bs[2] % bs[0] == 0 && bs[4] % bs[1] == 0);
+    /* the default on Arm: BLIS's kernels unless BLIS fell back to its plain-C config */
+    const bool generic = strcmp(ssli_blis_arch(), "generic") == 0;
+    ck_assert_int_eq(ssli_kernels_default(), generic ? SSLI_KERNELS_NEON : SSLI_KERNELS_BLIS);
+    ck_assert_ptr_nonnull(strstr(ssli_cpu_isa(), "neon"));
+#else
     ck_assert(!ssli_kernels_supported(SSLI_KERNELS_NEON));
+    ck_assert_int_eq(ssli_kernels_force(SSLI_KERNELS_NEON), SSLK_E_UNSUPPORTED);
 #endif
 }
 END_TEST
@@ -267,6 +288,11 @@ START_TEST(linalg_info_reports_the_active_set) {
     if (ssli_kernels_supported(SSLI_KERNELS_AVX512)) {
         ck_ok(ssli_kernels_force(SSLI_KERNELS_AVX512));
         ck_assert_ptr_nonnull(strstr(sslk_linalg_info(), " sgemm_tile=24x16 dgemm_tile=14x16"));
+    }
+    if (ssli_kernels_supported(SSLI_KERNELS_NEON)) {
+        ck_ok(ssli_kernels_force(SSLI_KERNELS_NEON));
+        ck_assert_ptr_nonnull(strstr(sslk_linalg_info(), "kernels=neon "));
+        ck_assert_ptr_nonnull(strstr(sslk_linalg_info(), " sgemm_tile=8x12 dgemm_tile=8x6"));
     }
 }
 END_TEST
