@@ -19,11 +19,12 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
  * call and fell from ~195 to 4-90 GFLOP/s when another process competed for
  * the 2 cores, while one barrier per product keeps one core's worth; about 3
  * blocks per thread let the others carry on while the OS deschedules one.
- * Blocks are multiples of 32 (96 on AArch64: the micro-kernel widths) and at least 64 rows
- * or columns; when the longer side gives fewer than 3 blocks per thread, the
- * other side is split as well (a 2-D grid of blocks, issue 16).  The packed
- * kernels sum each element in the same order whatever the split, so results are the same at every thread count; only double sup
- * products (a dimension < 64) depend on each block's shape. */
+ * Blocks are multiples of 32 (96 on AArch64: the micro-kernel widths) and at
+ * least 64 rows or columns; when the longer side gives fewer than 3 blocks per
+ * thread, the other side is split as well (a 2-D grid of blocks, issue 16).
+ * The packed kernels sum each element in the same order whatever the split,
+ * so results are the same at every thread count; only double sup products (a
+ * dimension < 64) depend on each block's shape. */
 #define SPLIT_MIN_FLOPS 4.0e6
 #define SPLIT_PER_THREAD 3
 #if defined(__aarch64__)
