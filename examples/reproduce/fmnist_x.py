@@ -31,7 +31,7 @@ Run (full scale, see --help):
     PYTHONPATH=python SSLKIT_LIBRARY=build/lib/libsslkit.so.1 /usr/bin/python3 \\
         examples/reproduce/fmnist_x.py --out docs/figures/reproduce
 Tiny scale (seconds; tests/python/test_reproduce_fmnist_x.py): add --tiny.
-Seeds: --seeds (default 0 1) seed the trainer (init, order, augmentations);
+Seeds: --seeds (default 0 1 2) seed the trainer (init, order, augmentations);
 --data-seed (default 0) draws the subsets, the factor assignment and the
 transforms' parameters.
 """
@@ -92,12 +92,12 @@ def main(argv=None):
     p.add_argument("--methods", nargs="+", default=list(METHODS))
     p.add_argument("--crop-strong", type=float, default=0.08, help="smallest crop area, strong cropping")
     p.add_argument("--crop-weak", type=float, default=0.6, help="smallest crop area, weak cropping")
-    p.add_argument("--n-pretrain", type=int, default=4096, help="unlabelled pre-training images (training split)")
+    p.add_argument("--n-pretrain", type=int, default=8192, help="unlabelled pre-training images (training split)")
     p.add_argument("--n-fit", type=int, default=5000, help="clean labelled probe-fit images (training split)")
     p.add_argument("--n-test", type=int, default=10000, help="test images turned into Fashion-MNIST-X")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--probe-iter", type=int, default=200)
     p.add_argument("--threads", type=int, default=2)
