@@ -45,7 +45,8 @@ def test_schedule_and_budget():
 
 def test_diet_smalldata_tiny(tmp_path):
     mod = _load("diet_smalldata")
-    rows, summ = mod.main(["--tiny", "--out", str(tmp_path), "--threads", "1"])
+    # two seeds (the full run's default is one) so that the per-seed accounting is exercised
+    rows, summ = mod.main(["--tiny", "--out", str(tmp_path), "--threads", "1", "--seeds", "0", "1"])
     sizes, seeds = [200, 400], [0, 1]
     assert [(r["method"], r["n_train"], r["seed"]) for r in rows] == (
         [(mod.BASELINE, 0, s) for s in seeds] + [(m, n, s) for n in sizes for m in mod.METHODS for s in seeds])
