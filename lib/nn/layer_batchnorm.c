@@ -176,6 +176,50 @@ static void bn1d_backward(ssli_layer *L, const float *x, size_t rows, size_t nst
     }
 }
 
+/* Batch-norm 2d over planes: a plane is one sample's channel (hw values,
+ * contiguous), plane p = r c + j.  Every pass runs over planes in memory
+ * order, split over the threads by plane index (sequential streams for the
+ * prefetcher, every thread busy even with fewer channels than threads, no
+ * per-channel accumulators shared between threads); per-plane partial sums go
+ * to the model's scratch and are added per channel in row order, so results
+ * do not depend on the thread count.  The first version split the channels
+ * over the threads and accumulated into the per-channel sums: at 16 threads
+ * and 32 channels four threads then wrote the same cache line every plane,
+ * and on 2 cores (Zen 4) the forward's batch-norm took as much wall time at 2
+ * threads as at 1 (perf). */
+
+/* Train statistics of one plane, read once from memory (the second loop
+ * finds it in L1): s = sum, q = sum of squared deviations from the plane's
+ * own mean rounded to float. */
+static void plane_stats(const float *x, size_t n, double *s, double *q) {
+    *s = ssli_nn_sum(x, n);
+    *q = plane_sqdev(x, n, (float)(*s / (double)n));
+}
+
+/* Mean and sum of squared deviations of channel j from its planes' (s, q),
+ * rows in order (Chan et al.'s pairwise update, exact algebra): over a plane
+ * of n values with its float mean mp and d = mp - mean,
+ * sum (x - mean)^2 = q + 2 d (s - n mp) + n d^2.  The mean is the sum of the
+ * plane sums in row order, the value the two-pass version had. */
+static void channel_moments(const double *P, size_t c, size_t j, size_t nstat, size_t hw, double *mean,
+                            double *m2) {
+    const double n = (double)hw;
+    double s = 0.0;
+    for (size_t r = 0; r < nstat; r++) s += P[2 * (r * c + j)];
+    const double mu = s / (n * (double)nstat);
+    double q = 0.0;
+    for (size_t r = 0; r < nstat; r++) {
+        const double ps = P[2 * (r * c + j)], mp = (float)(ps / n), d = mp - mu;
+        q += P[2 * (r * c + j) + 1] + d * (2.0 * (ps - n * mp) + n * d);
+    }
+    *mean = mu, *m2 = q;
+}
+
+/* Threads for a pass over `values` floats. */
+static int bn_threads(const sslk_model *m, size_t values) {
+    return values < 32768 ? 1 : ssli_threads(m->ctx);
+}
+
 sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
                                    size_t nstat, sslk_mode mode, bool relu) {
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
@@ -188,113 +232,127 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
     double *mean = L->stat, *istd = L->stat + c;
     const double eps = m->settings[SSLI_MODEL_S_BN_EPS];
     const double mom = m->settings[SSLI_MODEL_S_BN_MOMENTUM];
-    int nt = ssli_threads(m->ctx);
-    if ((size_t)nt > c) nt = (int)c;
-    if (rows * numel < 32768) nt = 1;
+    const bool train = mode == SSLK_MODE_TRAIN;
+    if (hw == 1) {
+        int nt = bn_threads(m, rows * numel);
+        if ((size_t)nt > c) nt = (int)c;
 #pragma omp parallel num_threads(nt)
-    {
-        size_t c0, c1;
-        channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
-        if (hw == 1) {
+        {
+            size_t c0, c1;
+            channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
             bn1d_forward(L, x, rows, nstat, mode, eps, mom, relu, c0, c1);
-        } else {
-        if (mode == SSLK_MODE_TRAIN) {
-            for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
-            for (size_t r = 0; r < nstat; r++)
-                for (size_t j = c0; j < c1; j++) mean[j] += ssli_nn_sum(x + r * numel + j * hw, hw);
-            for (size_t j = c0; j < c1; j++) mean[j] /= (double)M;
-            for (size_t r = 0; r < nstat; r++)
-                for (size_t j = c0; j < c1; j++) {
-                    /* two-pass: deviations from the double mean (rounded once to float) */
-                    istd[j] += plane_sqdev(x + r * numel + j * hw, hw, (float)mean[j]);
-                }
-            for (size_t j = c0; j < c1; j++) {
-                double var = istd[j] / (double)M;
+        }
+        if (train) L->num_batches_tracked++;
+        return SSLK_OK;
+    }
+    /* per-plane (s, q) of the statistics rows; the builder bounds rows x numel */
+    double *P = NULL;
+    if (train) SSLI_TRY(ssli_nn_scratch(m, nstat * c * 2 * sizeof(double), (void **)&P));
+    const long long nplanes = (long long)(rows * c), nsp = (long long)(nstat * c);
+    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
+#pragma omp parallel num_threads(bn_threads(m, rows * numel))
+    {
+        if (train) {
+#pragma omp for schedule(static)
+            for (long long p = 0; p < nsp; p++) plane_stats(x + (size_t)p * hw, hw, &P[2 * p], &P[2 * p + 1]);
+#pragma omp for schedule(static)
+            for (size_t j = 0; j < c; j++) {
+                double m2;
+                channel_moments(P, c, j, nstat, hw, &mean[j], &m2);
+                const double var = m2 / (double)M;
                 istd[j] = 1.0 / sqrt(var + eps);
                 L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean[j]);
-                L->running_var[j] = (float)((1.0 - mom) * L->running_var[j] +
-                                            mom * var * (double)M / (double)(M - 1));
+                L->running_var[j] =
+                    (float)((1.0 - mom) * L->running_var[j] + mom * var * (double)M / (double)(M - 1));
+                mu[j] = (float)mean[j], is[j] = (float)istd[j];
             }
         } else {
-            for (size_t j = c0; j < c1; j++) {
+#pragma omp for schedule(static)
+            for (size_t j = 0; j < c; j++) {
                 mean[j] = L->running_mean[j];
                 istd[j] = 1.0 / sqrt((double)L->running_var[j] + eps);
+                mu[j] = (float)mean[j], is[j] = (float)istd[j];
             }
         }
-        for (size_t r = 0; r < rows; r++)
-            for (size_t j = c0; j < c1; j++) {
-                const float *xp = x + r * numel + j * hw;
-                float *yp = L->out_buf + r * numel + j * hw;
-                const float mu = (float)mean[j], is = (float)istd[j];
-                const float gam = L->weight[j], bet = L->bias[j];
-                if (relu) /* the same values as a ReLU pass over the output, one pass less */
-                    for (size_t p = 0; p < hw; p++) {
-                        const float v = bn_affine(xp[p], mu, is, gam, bet);
-                        yp[p] = v > 0.0f ? v : 0.0f;
-                    }
-                else
-                    for (size_t p = 0; p < hw; p++) yp[p] = bn_affine(xp[p], mu, is, gam, bet);
-            }
+#pragma omp for schedule(static)
+        for (long long p = 0; p < nplanes; p++) {
+            const size_t j = (size_t)p % c;
+            const float *xp = x + (size_t)p * hw;
+            float *yp = L->out_buf + (size_t)p * hw;
+            const float muj = mu[j], isj = is[j], gam = L->weight[j], bet = L->bias[j];
+            if (relu) /* the same values as a ReLU pass over the output, one pass less */
+                for (size_t q = 0; q < hw; q++) {
+                    const float v = bn_affine(xp[q], muj, isj, gam, bet);
+                    yp[q] = v > 0.0f ? v : 0.0f;
+                }
+            else
+                for (size_t q = 0; q < hw; q++) yp[q] = bn_affine(xp[q], muj, isj, gam, bet);
         }
     }
-    if (mode == SSLK_MODE_TRAIN) L->num_batches_tracked++;
+    if (train) L->num_batches_tracked++;
     return SSLK_OK;
 }
 
-void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy, size_t rows, size_t nstat,
-                             sslk_mode mode, const float *ry, float *gx) {
+sslk_status ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy, size_t rows,
+                                    size_t nstat, sslk_mode mode, const float *ry, float *gx) {
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
     const double M = (double)(nstat * hw);
     const double *mean = L->stat, *istd = L->stat + c;
-    int nt = ssli_threads(m->ctx);
-    if ((size_t)nt > c) nt = (int)c;
-    if (rows * numel < 32768) nt = 1;
+    if (hw == 1) {
+        int nt = bn_threads(m, rows * numel);
+        if ((size_t)nt > c) nt = (int)c;
 #pragma omp parallel num_threads(nt)
-    {
-        size_t c0, c1;
-        channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
-        if (hw == 1) {
+        {
+            size_t c0, c1;
+            channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
             bn1d_backward(L, x, rows, nstat, mode, ry, gy, gx, c0, c1);
-            c1 = c0; /* done */
         }
-        /* Rows outer, channels inner: each thread walks its channel range of
-         * every sample in memory order (long runs the prefetcher follows; the
-         * channel-outer order jumped a sample's size every plane and was
-         * latency-bound).  Per channel the sums still run over rows in order:
-         * the same values as before. */
-        double *S1 = L->stat + 2 * c, *S2 = L->stat + 3 * c;
-        for (size_t j = c0; j < c1; j++) S1[j] = S2[j] = 0.0;
-        for (size_t r = 0; r < rows; r++)
-            for (size_t j = c0; j < c1; j++) {
-                /* S1 = sum g, S2 = sum g * xhat over every row (extra rows included) */
-                const size_t o = r * numel + j * hw;
-                if (ry) relu_mask_inplace(gy + o, ry + o, hw);
-                plane_sum_dot_hat(gy + o, x + o, (float)mean[j], (float)istd[j], hw, &S1[j], &S2[j]);
-            }
-        /* per-channel float constants a = gamma istd, b1 = S1 / M, b2 = S2 / M in the stat block's float slots */
-        float *A = (float *)(L->stat + 4 * c), *B1 = A + c, *B2 = B1 + c;
-        const bool train = mode == SSLK_MODE_TRAIN;
-        for (size_t j = c0; j < c1; j++) {
-            L->gbias[j] += (float)S1[j];
-            L->gweight[j] += (float)S2[j];
+        return SSLK_OK;
+    }
+    /* per-plane (sum g, sum g xhat) over every row (extra rows included) */
+    double *P;
+    SSLI_TRY(ssli_nn_scratch(m, rows * c * 2 * sizeof(double), (void **)&P));
+    const long long nplanes = (long long)(rows * c);
+    /* per-channel float constants a = gamma istd, b1 = S1 / M, b2 = S2 / M in the stat block's float slots */
+    float *A = (float *)(L->stat + 4 * c), *B1 = A + c, *B2 = B1 + c;
+    const bool train = mode == SSLK_MODE_TRAIN;
+#pragma omp parallel num_threads(bn_threads(m, rows * numel))
+    {
+#pragma omp for schedule(static)
+        for (long long p = 0; p < nplanes; p++) {
+            const size_t j = (size_t)p % c, o = (size_t)p * hw;
+            if (ry) relu_mask_inplace(gy + o, ry + o, hw);
+            P[2 * p] = P[2 * p + 1] = 0.0;
+            plane_sum_dot_hat(gy + o, x + o, (float)mean[j], (float)istd[j], hw, &P[2 * p], &P[2 * p + 1]);
+        }
+#pragma omp for schedule(static)
+        for (size_t j = 0; j < c; j++) {
+            double s1 = 0.0, s2 = 0.0; /* in row order: the sums the one-pass version accumulated */
+            for (size_t r = 0; r < rows; r++) s1 += P[2 * (r * c + j)], s2 += P[2 * (r * c + j) + 1];
+            L->gbias[j] += (float)s1;
+            L->gweight[j] += (float)s2;
             A[j] = (float)((double)L->weight[j] * istd[j]);
-            B1[j] = train ? (float)(S1[j] / M) : 0.0f;
-            B2[j] = train ? (float)(S2[j] / M) : 0.0f;
+            B1[j] = train ? (float)(s1 / M) : 0.0f;
+            B2[j] = train ? (float)(s2 / M) : 0.0f;
         }
-        for (size_t r = 0; gx && r < rows; r++)
-            for (size_t j = c0; j < c1; j++) {
-                /* train: dx = gamma istd (g - [stat row] (S1 + xhat S2) / M); eval: gamma istd g */
-                const size_t off = r * numel + j * hw;
+        if (gx) {
+            /* train: dx = gamma istd (g - [stat row] (S1 + xhat S2) / M); eval: gamma istd g */
+            const long long nsp = (long long)(nstat * c);
+#pragma omp for schedule(static)
+            for (long long p = 0; p < nplanes; p++) {
+                const size_t j = (size_t)p % c, off = (size_t)p * hw;
                 const float *g = gy + off, *xp = x + off;
                 float *o = gx + off;
                 const float a = A[j], b1 = B1[j], b2 = B2[j], mu = (float)mean[j], isf = (float)istd[j];
-                if (train && r < nstat)
-                    for (size_t p = 0; p < hw; p++) {
-                        const float h = (xp[p] - mu) * isf;
-                        o[p] = a * (g[p] - b1 - h * b2);
+                if (train && p < nsp)
+                    for (size_t q = 0; q < hw; q++) {
+                        const float h = (xp[q] - mu) * isf;
+                        o[q] = a * (g[q] - b1 - h * b2);
                     }
                 else
-                    for (size_t p = 0; p < hw; p++) o[p] = a * g[p];
+                    for (size_t q = 0; q < hw; q++) o[q] = a * g[q];
             }
+        }
     }
+    return SSLK_OK;
 }

@@ -55,8 +55,8 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
  * ry: NULL, or the output of a ReLU right after this layer (its rectified output): gy is
  * then the ReLU's output gradient, masked here in place (fused; bit-identical to running
  * the ReLU's backward first). */
-void ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy, size_t rows, size_t nstat,
-                             sslk_mode mode, const float *ry, float *gx);
+sslk_status ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x, float *gy, size_t rows,
+                                    size_t nstat, sslk_mode mode, const float *ry, float *gx);
 /* SyncBN (layer_batchnorm_sync.c, issue 17): train-mode statistics over every
  * rank of the context's collectives table, when SSLK_MODEL_SYNC_BN is on. */
 bool ssli_batchnorm_synced(const sslk_model *m, sslk_mode mode);

@@ -164,7 +164,9 @@ static sslk_status seq_backward(sslk_model *m, ssli_seq *s, const float *x, floa
         case SSLI_LAYER_BATCHNORM:
             if (ssli_batchnorm_synced(m, m->last_mode))
                 SSLI_TRY(ssli_batchnorm_backward_sync(m, L, xin, gcur, rows, nstat, t));
-            else ssli_batchnorm_backward(m, L, xin, gcur, rows, nstat, m->last_mode, fuse ? L->out_buf : NULL, t);
+            else
+                SSLI_TRY(ssli_batchnorm_backward(m, L, xin, gcur, rows, nstat, m->last_mode,
+                                                 fuse ? L->out_buf : NULL, t));
             break;
         case SSLI_LAYER_RELU:
         case SSLI_LAYER_LEAKY_RELU:

@@ -3,6 +3,7 @@
  * bit) and against a double-precision reference computed layer by layer;
  * the conv column cache against recomputed columns (bit for bit) on odd
  * shapes, over its memory budget and across a thread-count change;
+ * batch-norm over planes: thread-count invariance, far-from-zero statistics;
  * determinism for a fixed seed and thread count.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include <math.h>
@@ -274,6 +275,70 @@ START_TEST(conv_cache_budget_and_fallbacks) {
 }
 END_TEST
 
+/* Batch-norm 2d over planes split by plane index (issue 16): the same bits
+ * at 1, 2, 3 and 5 threads, also with fewer channels than threads and above
+ * the threading threshold, train and eval (conv layers are left out: their
+ * weight-gradient partials are summed per thread, by design); train statistics of values far
+ * from zero (1000 + U(-1, 1): the per-plane moments combined in double must
+ * keep the small variance) against a double reference. */
+START_TEST(bn_planes_thread_invariant_and_stable) {
+    static const shape_case K[] = {
+        {"bn,relu", 3, 3, 32, 32, 16},  /* 48 planes of 1024, 3 channels */
+        {"bn", 3, 1, 64, 64, 9},        /* one channel: every plane on its own */
+        {"bn,relu,bn", 3, 5, 24, 24, 12}, /* two in a row; 60 planes */
+    };
+    for (size_t t = 0; t < sizeof K / sizeof K[0]; t++) {
+        const shape_case *k = &K[t];
+        const size_t shape[3] = {k->c, k->h, k->w};
+        for (int mode = 0; mode < 2; mode++) {
+            const sslk_mode md = mode ? SSLK_MODE_EVAL : SSLK_MODE_TRAIN;
+            step_out ref = {0};
+            for (int threads = 1; threads <= 5; threads += threads == 3 ? 2 : 1) {
+                sslk_ctx *c;
+                ck_ok(sslk_ctx_create(&c));
+                ck_ok(sslk_ctx_set_threads(c, threads));
+                step_out o;
+                sslk_model_destroy(run_step(c, k->spec, 3, shape, k->n, md, true, false, 31 + (unsigned)t, &o));
+                if (threads == 1) ref = o;
+                else ck_same_out(&ref, &o, k->spec), out_free(&o);
+                sslk_ctx_destroy(c);
+            }
+            out_free(&ref);
+        }
+    }
+    /* large offset: y = gamma (x - mean) / sqrt(var + eps) + beta with gamma 1, beta 0 */
+    const size_t C = 2, HW = 37 * 29, N = 40, CHW = C * HW;
+    const size_t shape[3] = {C, 37, 29};
+    sslk_ctx *c;
+    ck_ok(sslk_ctx_create(&c));
+    ck_ok(sslk_ctx_set_threads(c, 2));
+    sslk_model *m;
+    ck_ok(sslk_model_from_spec(c, "bn", 3, shape, 3, &m));
+    float *x = malloc(N * CHW * sizeof(float)), *y = malloc(N * CHW * sizeof(float));
+    tu_fill_uniform(x, N * CHW, 5, -1.0f, 1.0f);
+    for (size_t i = 0; i < N * CHW; i++) x[i] += 1000.0f + (float)(i / CHW % 3); /* sample offsets too */
+    ck_ok(sslk_model_forward(m, x, N, y, SSLK_MODE_TRAIN));
+    for (size_t j = 0; j < C; j++) {
+        double mu = 0, var = 0;
+        for (size_t r = 0; r < N; r++)
+            for (size_t p = 0; p < HW; p++) mu += x[r * CHW + j * HW + p];
+        mu /= (double)(N * HW);
+        for (size_t r = 0; r < N; r++)
+            for (size_t p = 0; p < HW; p++) var += pow(x[r * CHW + j * HW + p] - mu, 2);
+        var /= (double)(N * HW);
+        const double is = 1.0 / sqrt(var + 1e-5);
+        for (size_t r = 0; r < N; r++)
+            for (size_t p = 0; p < HW; p += 7) {
+                const size_t i = r * CHW + j * HW + p;
+                ck_close(y[i], (x[i] - mu) * is, 1e-3, 1e-3);
+            }
+    }
+    free(x), free(y);
+    sslk_model_destroy(m);
+    sslk_ctx_destroy(c);
+}
+END_TEST
+
 START_TEST(step_is_deterministic) {
     const char *spec = "conv:32:5:2:2,bn,relu,conv:64:3:2:1,bn,relu,flatten,linear:16,bn,relu";
     const size_t shape[3] = {1, 28, 28};
@@ -299,6 +364,7 @@ int main(void) {
     tcase_add_test(tc, bn_relu_matches_double_reference);
     tcase_add_test(tc, conv_cached_columns_match_recomputed);
     tcase_add_test(tc, conv_cache_budget_and_fallbacks);
+    tcase_add_test(tc, bn_planes_thread_invariant_and_stable);
     tcase_add_test(tc, step_is_deterministic);
     suite_add_tcase(s, tc);
     return tu_run(s);
