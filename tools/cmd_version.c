@@ -1,6 +1,6 @@
 /* sslkit version [--verbose]: library version; with --verbose also the dense
  * kernels in use (sslk_linalg_info: kernel set, CPU ISA, BLIS version and
- * configuration, register tiles), one "key: value" line each.
+ * configuration, register tiles, GEMM threading), one "key: value" line each.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "cli.h"
 
@@ -14,7 +14,8 @@ int cmd_version(int argc, char **argv) {
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: sslkit version [--verbose]\n"
                    "  --verbose  also the dense kernels in use: kernel set (SSLKIT_KERNELS overrides),\n"
-                   "             CPU vector ISA, BLIS version and configuration, register tiles\n");
+                   "             CPU vector ISA, BLIS version and configuration, register tiles,\n"
+                   "             GEMM threading (SSLKIT_GEMM_THREADING overrides)\n");
             return 0;
         } else {
             fprintf(stderr, "sslkit version: unknown option '%s' (usage: sslkit version [--verbose])\n", argv[i]);

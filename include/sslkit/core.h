@@ -180,12 +180,16 @@ SSLK_API sslk_status sslk_setting_choice_find(int key, const char *name, int64_t
  * "Dense kernels"; $SSLKIT_KERNELS in docs/building.md). */
 /** One line of space-separated key=value pairs, e.g. "kernels=avx512
  *  default=avx512 override=none cpu_isa=avx512 blis_version=0.9.0
- *  blis_arch=haswell sgemm_tile=24x16 dgemm_tile=14x16": the active kernel set
+ *  blis_arch=haswell sgemm_tile=24x16 dgemm_tile=14x16 gemm_threading=auto":
+ *  the active kernel set
  *  (blis, avx2, avx512, neon), the one chosen without $SSLKIT_KERNELS, that
  *  variable's value ("none", or "invalid:VALUE" when it names no set this
  *  machine runs), the CPU's vector ISA (avx512, avx2, neon+sve, neon, none),
- *  BLIS's version and run-time configuration, and the register tiles
- *  (rows x columns of C).  Keys are only ever added.  Thread-local storage,
+ *  BLIS's version and run-time configuration, the register tiles
+ *  (rows x columns of C), and how multi-threaded products use the threads
+ *  (auto, split or blis: $SSLKIT_GEMM_THREADING, "invalid:VALUE" when unknown;
+ *  auto runs BLIS's own threading from 4 threads, blocks of single-thread
+ *  calls below).  Keys are only ever added.  Thread-local storage,
  *  valid until the next call on the same thread.  Experimental since 1.2. */
 SSLK_API const char *sslk_linalg_info(void);
 #endif /* SSLK_EXPERIMENTAL */

@@ -1,7 +1,7 @@
 /* The context: everything that would otherwise be global state.
  * SPDX-License-Identifier: BSD-3-Clause */
 #include "internal.h"
-#include "linalg/linalg.h" /* ssli_kernels_check: $SSLKIT_KERNELS (issue 16) */
+#include "linalg/linalg.h" /* $SSLKIT_KERNELS, $SSLKIT_GEMM_THREADING (issue 16) */
 #include "struct_sizes.h"
 
 #include <stdlib.h>
@@ -10,9 +10,11 @@
 sslk_status sslk_ctx_create(sslk_ctx **out) {
     SSLI_CHECK_PTR(out, "sslk_ctx_create");
     *out = NULL;
-    /* an unknown or unsupported $SSLKIT_KERNELS is refused here, where every
-     * program starts, rather than ignored by the products (docs/building.md) */
+    /* an unknown or unsupported $SSLKIT_KERNELS, or an unknown
+     * $SSLKIT_GEMM_THREADING, is refused here, where every program starts,
+     * rather than ignored by the products (docs/building.md) */
     SSLI_TRY(ssli_kernels_check());
+    SSLI_TRY(ssli_gemm_threading_check());
     sslk_ctx *c = calloc(1, sizeof *c);
     if (!c) return ssli_err(SSLK_E_NOMEM, "sslk_ctx_create: out of memory");
     c->nthreads = 1;

@@ -24,7 +24,9 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
  * thread, the other side is split as well (a 2-D grid of blocks, issue 16).
  * The packed kernels sum each element in the same order whatever the split,
  * so results are the same at every thread count; only double sup products (a
- * dimension < 64) depend on each block's shape. */
+ * dimension < 64) depend on each block's shape.  From 4 threads the packed
+ * products run as one BLIS call with the threads instead (gemm_threading.c:
+ * the blocks repeat BLIS's packing, up to 1.4x the work at 16 threads). */
 #define SPLIT_MIN_FLOPS 4.0e6
 #define SPLIT_PER_THREAD 3
 #if defined(__aarch64__)
@@ -55,11 +57,11 @@ static size_t split_block(size_t len, int nt) {
  * cost: 1.1-1.4x on skinny products, up to 3.9x for m = 1 (gemv-like), and
  * 1.4-2.8x faster where the sup kernels were slow (k <= 32, n >= 512). */
 #define DEFINE_GEMM(NAME, T, BLIS_FN, SUP_SAFE)                                               \
-    static void NAME##_1(bool sup, bool ta, bool tb, size_t m, size_t n, size_t k, T alpha,    \
-                         const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C,         \
+    static void NAME##_1(int nt, bool sup, bool ta, bool tb, size_t m, size_t n, size_t k,     \
+                         T alpha, const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, \
                          size_t ldc) {                                                         \
         rntm_t r = BLIS_RNTM_INITIALIZER;                                                      \
-        bli_rntm_set_num_threads(1, &r);                                                       \
+        bli_rntm_set_num_threads(nt, &r);                                                      \
         if (!sup) bli_rntm_set_l3_sup(false, &r);                                              \
         BLIS_FN(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,\
                 (dim_t)m, (dim_t)n, (dim_t)k, &alpha, MUT(A), (inc_t)lda, 1, MUT(B),           \
@@ -74,7 +76,12 @@ static size_t split_block(size_t len, int nt) {
         const bool rows = m >= n; /* split the longer side of C */                             \
         const size_t len = rows ? m : n;                                                       \
         if (nt <= 1 || flops < SPLIT_MIN_FLOPS || len < SPLIT_MIN_BLOCK) {                     \
-            NAME##_1(sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);               \
+            NAME##_1(1, sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);            \
+            return;                                                                            \
+        }                                                                                      \
+        /* packed products: BLIS's own threads where the mode says so (gemm_threading.c) */  \
+        if (!sup && ssli_gemm_threading_for(nt) == SSLI_GEMM_THREADING_BLIS) {                 \
+            NAME##_1(nt, sup, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);           \
             return;                                                                            \
         }                                                                                      \
         const size_t blk = split_block(len, nt), nb = (len + blk - 1) / blk;                   \
@@ -95,7 +102,7 @@ static size_t split_block(size_t len, int nt) {
             size_t p0 = (size_t)q / onb * blk, w = len - p0 < blk ? len - p0 : blk;            \
             size_t o0 = (size_t)q % onb * oblk, ow = olen - o0 < oblk ? olen - o0 : oblk;      \
             size_t i0 = rows ? p0 : o0, mi = rows ? w : ow, j0 = rows ? o0 : p0, nj = rows ? ow : w; \
-            NAME##_1(sup, ta, tb, mi, nj, k, alpha, ta ? A + i0 : A + i0 * lda, lda,            \
+            NAME##_1(1, sup, ta, tb, mi, nj, k, alpha, ta ? A + i0 : A + i0 * lda, lda,         \
                      tb ? B + j0 * ldb : B + j0, ldb, beta, C + i0 * ldc + j0, ldc);            \
         }                                                                                      \
     }                                                                                          \

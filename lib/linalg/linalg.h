@@ -102,4 +102,25 @@ const char *ssli_cpu_isa(void);
 /* MR, NR, MC, KC, NC of set k (BLIS's own for blis / avx2 or when k is not available). */
 void ssli_kernels_blocksizes(ssli_kernels k, bool dbl, size_t bs[5]);
 
+/* Multi-threaded GEMMs: cut into single-thread blocks (split) or one BLIS
+ * call with the threads (blis); auto picks by thread count
+ * (gemm_threading.c).  Same bits either way. */
+typedef enum ssli_gemm_threading {
+    SSLI_GEMM_THREADING_AUTO = 0,
+    SSLI_GEMM_THREADING_SPLIT = 1,
+    SSLI_GEMM_THREADING_BLIS = 2,
+    SSLI_GEMM_THREADING_COUNT
+} ssli_gemm_threading;
+const char *ssli_gemm_threading_name(ssli_gemm_threading t);
+/* The mode asked for ($SSLKIT_GEMM_THREADING or forced; auto by default). */
+ssli_gemm_threading ssli_gemm_threading_setting(void);
+/* split or blis: what a product with nthreads threads runs. */
+ssli_gemm_threading ssli_gemm_threading_for(int nthreads);
+/* Tests and benches only (not while another thread runs a product). */
+sslk_status ssli_gemm_threading_force(ssli_gemm_threading t);
+/* SSLK_E_INVALID_ARG for an unknown $SSLKIT_GEMM_THREADING (then auto runs);
+ * sslk_ctx_create returns it.  _env_valid: the same test, error message untouched. */
+sslk_status ssli_gemm_threading_check(void);
+bool ssli_gemm_threading_env_valid(void);
+
 #endif

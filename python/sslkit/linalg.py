@@ -4,7 +4,9 @@
 ``kernels`` (the active set: blis, avx2, avx512 or neon), ``default`` (the set
 chosen without ``$SSLKIT_KERNELS``), ``override`` (that variable's value,
 "none", or "invalid:VALUE"), ``cpu_isa``, ``blis_version``, ``blis_arch``,
-``sgemm_tile`` and ``dgemm_tile`` ("ROWSxCOLS").  docs/performance.md.
+``sgemm_tile`` and ``dgemm_tile`` ("ROWSxCOLS"), ``gemm_threading`` (auto, split
+or blis: how multi-threaded products use the threads, ``$SSLKIT_GEMM_THREADING``;
+"invalid:VALUE" when that variable names no mode).  docs/performance.md.
 """
 import ctypes
 

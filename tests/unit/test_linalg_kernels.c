@@ -157,7 +157,8 @@ START_TEST(every_set_matches_double_reference_on_edge_shapes) {
 END_TEST
 
 /* Same inputs, same thread count: the same bits, for every set; the packed
- * products (all dimensions >= 64) also equal across 1 and 2 threads. */
+ * products (all dimensions >= 64) also equal across 1 and 2 threads, in both
+ * threading modes (split blocks; one BLIS call with the threads). */
 START_TEST(every_set_is_bitwise_repeatable) {
     sslk_ctx *c1, *c2;
     ck_ok(sslk_ctx_create(&c1));
@@ -175,24 +176,25 @@ START_TEST(every_set_is_bitwise_repeatable) {
         C[r] = malloc(m * n * sizeof(float));
         D[r] = malloc(m * n * sizeof(double));
     }
-    for (int ks_i = 0; ks_i < SSLI_KERNELS_COUNT; ks_i++) {
-        if (!ssli_kernels_supported((ssli_kernels)ks_i)) continue;
-        ck_ok(ssli_kernels_force((ssli_kernels)ks_i));
-        for (int r = 0; r < 3; r++) {
-            for (size_t i = 0; i < m * n; i++) C[r][i] = D[r][i] = 0.25;
-            sslk_ctx *ctx = r < 2 ? c2 : c1;
-            ssli_sgemm(ctx, false, true, m, n, k, 0.75f, A, k, B, k, -0.5f, C[r], n);
-            ssli_dgemm(ctx, true, false, m, n, k, 0.75, Ad, m, Bd, n, -0.5, D[r], n);
+    for (int ks_i = 0; ks_i < SSLI_KERNELS_COUNT; ks_i++)
+        for (int mode = SSLI_GEMM_THREADING_SPLIT; mode <= SSLI_GEMM_THREADING_BLIS; mode++) {
+            if (!ssli_kernels_supported((ssli_kernels)ks_i)) continue;
+            ck_ok(ssli_kernels_force((ssli_kernels)ks_i));
+            ck_ok(ssli_gemm_threading_force((ssli_gemm_threading)mode)); /* blocks, or BLIS's own threads */
+            const char *nm = ssli_kernels_name((ssli_kernels)ks_i), *tm = ssli_gemm_threading_name(mode);
+            for (int r = 0; r < 3; r++) {
+                for (size_t i = 0; i < m * n; i++) C[r][i] = D[r][i] = 0.25;
+                sslk_ctx *ctx = r < 2 ? c2 : c1;
+                ssli_sgemm(ctx, false, true, m, n, k, 0.75f, A, k, B, k, -0.5f, C[r], n);
+                ssli_dgemm(ctx, true, false, m, n, k, 0.75, Ad, m, Bd, n, -0.5, D[r], n);
+            }
+            ck_assert_msg(memcmp(C[0], C[1], m * n * sizeof(float)) == 0, "%s, %s: float runs differ", nm, tm);
+            ck_assert_msg(memcmp(D[0], D[1], m * n * sizeof(double)) == 0, "%s, %s: double runs differ", nm, tm);
+            ck_assert_msg(memcmp(C[0], C[2], m * n * sizeof(float)) == 0, "%s, %s: float 1 vs 2 threads", nm, tm);
+            ck_assert_msg(memcmp(D[0], D[2], m * n * sizeof(double)) == 0, "%s, %s: double 1 vs 2 threads", nm,
+                          tm);
         }
-        ck_assert_msg(memcmp(C[0], C[1], m * n * sizeof(float)) == 0, "%s: float runs differ",
-                      ssli_kernels_name((ssli_kernels)ks_i));
-        ck_assert_msg(memcmp(D[0], D[1], m * n * sizeof(double)) == 0, "%s: double runs differ",
-                      ssli_kernels_name((ssli_kernels)ks_i));
-        ck_assert_msg(memcmp(C[0], C[2], m * n * sizeof(float)) == 0, "%s: float 1 vs 2 threads",
-                      ssli_kernels_name((ssli_kernels)ks_i));
-        ck_assert_msg(memcmp(D[0], D[2], m * n * sizeof(double)) == 0, "%s: double 1 vs 2 threads",
-                      ssli_kernels_name((ssli_kernels)ks_i));
-    }
+    ck_ok(ssli_gemm_threading_force(SSLI_GEMM_THREADING_AUTO));
     for (int r = 0; r < 3; r++) {
         free(C[r]);
         free(D[r]);

@@ -238,7 +238,12 @@ END_TEST
 /* C = A B^T with C 512 x 512 (the default encoder's linear layer at batch 512):
  * at 16 threads the 64-row split alone gives 8 blocks; the 2-D grid must give
  * the same bits as 1 thread, and both the double reference. */
+/* Both threading modes (blocks of single-thread calls; one BLIS call with the
+ * threads) at 1, 2, 3, 8 and 16 threads: the same bits as one thread. */
 START_TEST(gemm_2d_split_same_bits_at_any_thread_count) {
+    const ssli_gemm_threading mode = _i ? SSLI_GEMM_THREADING_BLIS : SSLI_GEMM_THREADING_SPLIT;
+    ck_ok(ssli_gemm_threading_force(mode));
+    ck_assert_int_eq(ssli_gemm_threading_for(8), mode);
     const size_t M = 512, N = 512, K = 300;
     float *A = malloc(M * K * sizeof(float)), *B = malloc(N * K * sizeof(float));
     float *C1 = malloc(M * N * sizeof(float)), *C = malloc(M * N * sizeof(float));
@@ -258,7 +263,7 @@ START_TEST(gemm_2d_split_same_bits_at_any_thread_count) {
                     ck_close(C1[i * N + j], r, 1e-5, 1e-4);
                 }
         } else {
-            ck_assert_msg(memcmp(C1, C, M * N * sizeof(float)) == 0, "%d threads differ from 1", threads[q]);
+            ck_assert_msg(memcmp(C1, C, M * N * sizeof(float)) == 0, "%s: %d threads differ from 1", ssli_gemm_threading_name(mode), threads[q]);
         }
         sslk_ctx_destroy(c);
     }
@@ -279,11 +284,28 @@ START_TEST(gemm_2d_split_same_bits_at_any_thread_count) {
                     ck_close(D1[i * n2 + j], r, 1e-5, 1e-4);
                 }
         } else {
-            ck_assert_msg(memcmp(D1, D, m2 * n2 * sizeof(float)) == 0, "A^T: %d threads differ", threads[q]);
+            ck_assert_msg(memcmp(D1, D, m2 * n2 * sizeof(float)) == 0, "%s, A^T: %d threads differ", ssli_gemm_threading_name(mode), threads[q]);
         }
         sslk_ctx_destroy(c);
     }
     free(A), free(B), free(C1), free(C), free(At), free(B2), free(D1), free(D);
+    ck_ok(ssli_gemm_threading_force(SSLI_GEMM_THREADING_AUTO));
+}
+END_TEST
+
+START_TEST(gemm_threading_auto_rule_and_force) {
+    ck_ok(ssli_gemm_threading_force(SSLI_GEMM_THREADING_AUTO));
+    ck_assert_int_eq(ssli_gemm_threading_for(1), SSLI_GEMM_THREADING_SPLIT);
+    ck_assert_int_eq(ssli_gemm_threading_for(3), SSLI_GEMM_THREADING_SPLIT);
+    ck_assert_int_eq(ssli_gemm_threading_for(4), SSLI_GEMM_THREADING_BLIS);
+    ck_assert_int_eq(ssli_gemm_threading_for(16), SSLI_GEMM_THREADING_BLIS);
+    ck_status(ssli_gemm_threading_force(SSLI_GEMM_THREADING_COUNT), SSLK_E_INVALID_ARG);
+    ck_assert_int_eq(ssli_gemm_threading_setting(), SSLI_GEMM_THREADING_AUTO);
+    ck_assert_str_eq(ssli_gemm_threading_name(SSLI_GEMM_THREADING_BLIS), "blis");
+    ck_ok(ssli_gemm_threading_force(SSLI_GEMM_THREADING_SPLIT));
+    ck_assert_int_eq(ssli_gemm_threading_for(16), SSLI_GEMM_THREADING_SPLIT);
+    ck_assert_ptr_nonnull(strstr(sslk_linalg_info(), "gemm_threading=split"));
+    ck_ok(ssli_gemm_threading_force(SSLI_GEMM_THREADING_AUTO));
 }
 END_TEST
 
@@ -419,7 +441,8 @@ int main(void) {
     tcase_add_test(tc, optim_gate_names_first_bad_value);
     tcase_add_test(tc, par_check_finds_first_and_copies);
     tcase_add_test(tc, model_forward_backward_checks_name_row_and_column);
-    tcase_add_test(tc, gemm_2d_split_same_bits_at_any_thread_count);
+    tcase_add_loop_test(tc, gemm_2d_split_same_bits_at_any_thread_count, 0, 2);
+    tcase_add_test(tc, gemm_threading_auto_rule_and_force);
     tcase_add_test(tc, team_pinning_applies_and_restores);
     tcase_add_test(tc, trainer_pin_threads_setting);
     suite_add_tcase(s, tc);
