@@ -159,7 +159,9 @@ static void phases(sslk_dataset *ds, const char *spec, int threads, int steps, d
  * f = (N T_N / T_1 - 1) / (N - 1) (clamped to [0, 1]).  Applied to the
  * calling thread's CPU time: the work left on it at N threads is the serial
  * part plus its 1/N of the rest (plus any spinning at barriers and any
- * imbalance, which count as serial here). */
+ * imbalance, which count as serial here).  Applied to wall time (the "f
+ * (wall)" column, for an otherwise idle machine) it also counts what slows
+ * every thread when they run together (shared memory bandwidth, caches). */
 static double serial_fraction(double t1, double tn, int n) {
     double f = ((double)n * tn / t1 - 1.0) / (double)(n - 1);
     return f < 0 ? 0 : f > 1 ? 1 : f;
@@ -175,22 +177,23 @@ static void print_phases(sslk_dataset *ds, const char *spec, int steps, const in
         phases(ds, spec, N, steps, w2, c2);
         printf("\nthe step taken apart, median of %d steps: wall ms, and CPU ms of the thread that runs the step\n",
                steps);
-        printf("%-28s %9s %8s%-2d %9s %8s%-2d %9s\n", "phase", "wall 1thr", "wall ", N, "cpu 1thr", "cpu ", N,
-               "serial f");
+        printf("%-28s %9s %8s%-2d %9s %8s%-2d %9s %9s\n", "phase", "wall 1thr", "wall ", N, "cpu 1thr", "cpu ", N,
+               "f (cpu)", "f (wall)");
         for (int k = 0; k < NPHASE; k++) {
-            printf("%-28s %9.2f %10.2f %9.2f %10.2f %9.2f\n", PHASE[k], w1[k] * 1e3, w2[k] * 1e3, c1[k] * 1e3,
-                   c2[k] * 1e3, k == P_LOAD ? 0.0 : serial_fraction(c1[k], c2[k], N));
+            printf("%-28s %9.2f %10.2f %9.2f %10.2f %9.2f %9.2f\n", PHASE[k], w1[k] * 1e3, w2[k] * 1e3, c1[k] * 1e3,
+                   c2[k] * 1e3, k == P_LOAD ? 0.0 : serial_fraction(c1[k], c2[k], N),
+                   k == P_LOAD ? 0.0 : serial_fraction(w1[k], w2[k], N));
             if (k != P_LOAD) s1 += c1[k], s2 += c2[k], v1 += w1[k], v2 += w2[k];
         }
-        const double f = serial_fraction(s1, s2, N);
-        printf("%-28s %9.2f %10.2f %9.2f %10.2f %9.2f\n", "compute (all but load)", v1 * 1e3, v2 * 1e3, s1 * 1e3,
-               s2 * 1e3, f);
+        const double f = serial_fraction(s1, s2, N), fw = serial_fraction(v1, v2, N);
+        printf("%-28s %9.2f %10.2f %9.2f %10.2f %9.2f %9.2f\n", "compute (all but load)", v1 * 1e3, v2 * 1e3,
+               s1 * 1e3, s2 * 1e3, f, fw);
         printf("whole step: wall %.2f / %.2f ms (speedup %.2fx), process CPU %.2f / %.2f ms (1 / %d threads)\n",
                w1[NPHASE] * 1e3, w2[NPHASE] * 1e3, w1[NPHASE] / w2[NPHASE], c1[NPHASE] * 1e3, c2[NPHASE] * 1e3, N);
         printf("loader worker CPU per step at 1 thread (process - step thread): %.2f ms\n",
                (c1[NPHASE] - s1 - c1[P_LOAD]) * 1e3);
-        printf("Amdahl estimate at 16 threads from the compute serial fraction: %.1fx\n",
-               1.0 / (f + (1.0 - f) / 16.0));
+        printf("Amdahl estimate at 16 threads from the compute serial fraction: %.1fx (cpu f), %.1fx (wall f)\n",
+               1.0 / (f + (1.0 - f) / 16.0), 1.0 / (fw + (1.0 - fw) / 16.0));
     }
 }
 
