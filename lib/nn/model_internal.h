@@ -65,8 +65,8 @@ typedef struct ssli_layer {
     float *out_buf;   /* rows x numel(out): this layer's output of the last forward
                          (flatten has none: its output is its input) */
     size_t out_cap;   /* bytes */
-    void *aux;        /* batch-norm: xhat (rows x numel floats); maxpool: argmax (rows x
-                         numel(out) int32); residual: gradient scratch */
+    void *aux;        /* maxpool: argmax (rows x numel(out) int32); conv2d: cached
+                         columns; residual: gradient scratch */
     size_t aux_cap;   /* bytes */
     size_t cols_rows, cols_chunk; /* conv2d: aux holds the forward's columns of this many rows in
                                      chunks of cols_chunk samples (0: none; layer_conv2d.c) */
