@@ -5,7 +5,9 @@
 # Amdahl), then the full trainer step (load + augment + forward + backward +
 # update) at 1, 2, 4, 8, 16 threads, unpinned, and pinned with the
 # recommended split (compute threads on their own cores, the loader's
-# workers on the rest: SSLK_TRAIN_PIN_THREADS).  Prints the speedup tables.
+# workers on the rest: SSLK_TRAIN_PIN_THREADS); then the GEMM threading
+# modes (bench_gemm_threading, and the step at 16 threads in each mode).
+# Prints the speedup tables.
 #
 # Usage: bench/scale16.sh BUILD_DIR [STEPS=20] [WORKERS=2]
 #   Needs Fashion-MNIST (apt-get install fashion-mnist, or SSLKIT_DATASETS_DIR).
@@ -37,3 +39,18 @@ for t in 1 2 4 8; do [ "$t" -le "$last" ] && list="$list $t"; done
 if [ "$last" -gt 8 ]; then list="$list $last"; fi
 echo; echo "== full trainer step, $workers loader workers, pinned (pin_threads), threads up to $last =="
 SSLK_BENCH_WORKERS=$workers SSLK_BENCH_PIN=1 "$bench" "$steps" default steps $list
+
+# GEMM threading (lib/linalg/gemm_threading.c): BLIS's own threads (the
+# default from 4 threads) against blocks of single-thread calls, per product
+# and in the whole step, and the work the blocks add (one core)
+gt="$build/bench/bench_gemm_threading"
+if [ -x "$gt" ]; then
+    echo; echo "== GEMM threading: split blocks vs BLIS's threads, and the split's extra work =="
+    "$gt" 7 2 4 8 16
+fi
+echo; echo "== full trainer step at 16 threads (or all CPUs), GEMM threading split vs blis =="
+top=$([ "$cores" -lt 16 ] && echo "$cores" || echo 16)
+for mode in split blis; do
+    echo "-- SSLKIT_GEMM_THREADING=$mode"
+    SSLKIT_GEMM_THREADING=$mode SSLK_BENCH_WORKERS=1 "$bench" "$steps" default steps 1 "$top"
+done
