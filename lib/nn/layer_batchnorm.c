@@ -78,102 +78,170 @@ static void relu_mask_inplace(float *g, const float *ry, size_t n) {
     }
 }
 
-/* Channel range [c0, c1) of thread t among nt. */
-static void channel_range(size_t c, int t, int nt, size_t *c0, size_t *c1) {
-    *c0 = c * (size_t)t / (size_t)nt;
-    *c1 = c * (size_t)(t + 1) / (size_t)nt;
+/* Threads for a pass over `values` floats. */
+static int bn_threads(const sslk_model *m, size_t values) {
+    return values < 32768 ? 1 : ssli_threads(m->ctx);
 }
 
-/* BatchNorm1d: rows x c with channels contiguous, so loops run rows outer and
- * channels inner (vectorised), each thread owning a channel range. */
-static void bn1d_forward(ssli_layer *L, const float *x, size_t rows, size_t nstat, sslk_mode mode,
-                         double eps, double mom, bool relu, size_t c0, size_t c1) {
-    const size_t c = L->in.c;
-    double *mean = L->stat, *istd = L->stat + c;
-    if (mode == SSLK_MODE_TRAIN) {
-        const double M = (double)nstat;
-        for (size_t j = c0; j < c1; j++) mean[j] = istd[j] = 0.0;
-        for (size_t r = 0; r < nstat; r++) {
-            const float *xr = x + r * c;
-            for (size_t j = c0; j < c1; j++) mean[j] += xr[j];
-        }
-        for (size_t j = c0; j < c1; j++) mean[j] /= M;
-        for (size_t r = 0; r < nstat; r++) {
-            const float *xr = x + r * c;
-            for (size_t j = c0; j < c1; j++) {
-                double d = xr[j] - mean[j];
-                istd[j] += d * d;
-            }
-        }
-        for (size_t j = c0; j < c1; j++) {
-            double var = istd[j] / M;
-            istd[j] = 1.0 / sqrt(var + eps);
-            L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean[j]);
-            L->running_var[j] = (float)((1.0 - mom) * L->running_var[j] + mom * var * M / (M - 1.0));
-        }
-    } else {
-        for (size_t j = c0; j < c1; j++) {
-            mean[j] = L->running_mean[j];
-            istd[j] = 1.0 / sqrt((double)L->running_var[j] + eps);
-        }
-    }
-    /* float copies of the per-channel constants (their own slot: no thread shares bytes) */
-    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
-    for (size_t j = c0; j < c1; j++) mu[j] = (float)mean[j], is[j] = (float)istd[j];
-    for (size_t r = 0; r < rows; r++) {
-        const float *xr = x + r * c;
-        float *yr = L->out_buf + r * c;
-        for (size_t j = c0; j < c1; j++) yr[j] = bn_affine(xr[j], mu[j], is[j], L->weight[j], L->bias[j]);
-        if (relu)
-            for (size_t j = c0; j < c1; j++) yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
-    }
+/* BatchNorm1d: rows x c with channels contiguous.  Every pass splits the rows
+ * over the threads (each thread streams whole rows); the per-channel sums are
+ * taken per block of SSLI_BN1D_ROWS rows (vectorised over the channels, in
+ * row order within the block) and the blocks added in order, so results do
+ * not depend on the thread count.  The first version gave each thread a
+ * channel range of every row: two threads then took alternate 1 KB runs of
+ * each 2 KB row of the projector's 512 features, and perf showed 1.7-1.8x the
+ * one-thread CPU at 2 threads (the hardware prefetchers pulling in the other
+ * thread's half), so the layer got no faster with threads. */
+#define SSLI_BN1D_ROWS 16
+#define SSLI_BN1D_COLS 64 /* channels per task when the blocks are added */
+
+/* t[j - j0] += P[q ld + j] for the blocks q in order and j in [j0, j1): rows
+ * of P read contiguously (a column walk strides 4 KB for 512 features, which
+ * maps every load to one L1 set). */
+static void bn1d_block_add(const double *P, size_t ld, size_t nb, size_t j0, size_t j1, double *t) {
+    for (size_t q = 0; q < nb; q++)
+        for (size_t j = j0; j < j1; j++) t[j - j0] += P[q * ld + j];
 }
 
-
-static void bn1d_backward(ssli_layer *L, const float *x, size_t rows, size_t nstat,
-                          sslk_mode mode, const float *ry, float *gy, float *gx, size_t c0, size_t c1) {
-    const size_t c = L->in.c;
-    const double *mean = L->stat, *istd = L->stat + c;
-    double *s1 = L->stat + 2 * c, *s2 = L->stat + 3 * c;
-    /* the forward's float constants, rebuilt (a, b1, b2 reuse their slot below) */
-    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
-    for (size_t j = c0; j < c1; j++) mu[j] = (float)mean[j], is[j] = (float)istd[j], s1[j] = s2[j] = 0.0;
-    for (size_t r = 0; r < rows; r++) {
-        float *g = gy + r * c;
+/* Adds block q's rows of x (deviations from mean when mean != NULL, squared)
+ * into P[j] (c doubles, zeroed here). */
+static void bn1d_block_sum(const float *x, size_t c, size_t r0, size_t r1, const double *mean, double *P) {
+    for (size_t j = 0; j < c; j++) P[j] = 0.0;
+    for (size_t r = r0; r < r1; r++) {
         const float *xr = x + r * c;
-        if (ry) relu_mask_inplace(g + c0, ry + r * c + c0, c1 - c0);
-        for (size_t j = c0; j < c1; j++) {
-            const float h = (xr[j] - mu[j]) * is[j];
-            s1[j] += g[j];
-            s2[j] += (double)g[j] * h;
-        }
-    }
-    for (size_t j = c0; j < c1; j++) {
-        L->gbias[j] += (float)s1[j];
-        L->gweight[j] += (float)s2[j];
-    }
-    if (!gx) return;
-    /* per-channel float constants: a = gamma istd, b1 = S1 / M, b2 = S2 / M (train);
-     * the stat block holds 4c floats after the 4c doubles: a and b1 take the
-     * slots of mu and is, which the loop below rebuilds in registers */
-    float *a = (float *)(L->stat + 4 * c), *b1 = a + c, *b2 = b1 + c;
-    const double M = (double)nstat;
-    for (size_t j = c0; j < c1; j++) {
-        a[j] = (float)((double)L->weight[j] * istd[j]);
-        b1[j] = mode == SSLK_MODE_TRAIN ? (float)(s1[j] / M) : 0.0f;
-        b2[j] = mode == SSLK_MODE_TRAIN ? (float)(s2[j] / M) : 0.0f;
-    }
-    for (size_t r = 0; r < rows; r++) {
-        const float *g = gy + r * c, *xr = x + r * c;
-        float *o = gx + r * c;
-        if (r < nstat)
-            for (size_t j = c0; j < c1; j++) {
-                const float h = (xr[j] - (float)mean[j]) * (float)istd[j];
-                o[j] = a[j] * (g[j] - b1[j] - h * b2[j]);
+        if (mean)
+            for (size_t j = 0; j < c; j++) {
+                const double d = xr[j] - mean[j];
+                P[j] += d * d;
             }
         else
-            for (size_t j = c0; j < c1; j++) o[j] = a[j] * g[j];
+            for (size_t j = 0; j < c; j++) P[j] += xr[j];
     }
+}
+
+static sslk_status bn1d_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows, size_t nstat,
+                                sslk_mode mode, double eps, double mom, bool relu) {
+    const size_t c = L->in.c, nb = (nstat + SSLI_BN1D_ROWS - 1) / SSLI_BN1D_ROWS;
+    const bool train = mode == SSLK_MODE_TRAIN;
+    double *mean = L->stat, *istd = L->stat + c, *P = NULL;
+    if (train) SSLI_TRY(ssli_nn_scratch(m, nb * c * sizeof(double), (void **)&P));
+    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
+    const double M = (double)nstat;
+#pragma omp parallel num_threads(bn_threads(m, rows * c))
+    {
+        if (train) {
+            for (int pass = 0; pass < 2; pass++) { /* sums, then squared deviations from the mean */
+#pragma omp for schedule(static)
+                for (long long q = 0; q < (long long)nb; q++) {
+                    const size_t r0 = (size_t)q * SSLI_BN1D_ROWS;
+                    bn1d_block_sum(x, c, r0, r0 + SSLI_BN1D_ROWS < nstat ? r0 + SSLI_BN1D_ROWS : nstat,
+                                   pass ? mean : NULL, P + (size_t)q * c);
+                }
+#pragma omp for schedule(static)
+                for (size_t j0 = 0; j0 < c; j0 += SSLI_BN1D_COLS) {
+                    const size_t j1 = j0 + SSLI_BN1D_COLS < c ? j0 + SSLI_BN1D_COLS : c;
+                    double t[SSLI_BN1D_COLS] = {0};
+                    bn1d_block_add(P, c, nb, j0, j1, t);
+                    for (size_t j = j0; j < j1; j++) {
+                        if (!pass) {
+                            mean[j] = t[j - j0] / M;
+                            continue;
+                        }
+                        const double var = t[j - j0] / M;
+                        istd[j] = 1.0 / sqrt(var + eps);
+                        L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean[j]);
+                        L->running_var[j] =
+                            (float)((1.0 - mom) * L->running_var[j] + mom * var * M / (M - 1.0));
+                        mu[j] = (float)mean[j], is[j] = (float)istd[j];
+                    }
+                }
+            }
+        } else {
+#pragma omp for schedule(static)
+            for (size_t j = 0; j < c; j++) {
+                mean[j] = L->running_mean[j];
+                istd[j] = 1.0 / sqrt((double)L->running_var[j] + eps);
+                mu[j] = (float)mean[j], is[j] = (float)istd[j];
+            }
+        }
+#pragma omp for schedule(static)
+        for (size_t r = 0; r < rows; r++) {
+            const float *xr = x + r * c;
+            float *yr = L->out_buf + r * c;
+            if (relu) /* the same values as a ReLU pass over the output, one pass less */
+                for (size_t j = 0; j < c; j++) {
+                    const float v = bn_affine(xr[j], mu[j], is[j], L->weight[j], L->bias[j]);
+                    yr[j] = v > 0.0f ? v : 0.0f;
+                }
+            else
+                for (size_t j = 0; j < c; j++) yr[j] = bn_affine(xr[j], mu[j], is[j], L->weight[j], L->bias[j]);
+        }
+    }
+    return SSLK_OK;
+}
+
+static sslk_status bn1d_backward(sslk_model *m, ssli_layer *L, const float *x, size_t rows, size_t nstat,
+                                 sslk_mode mode, const float *ry, float *gy, float *gx) {
+    const size_t c = L->in.c, nb = (rows + SSLI_BN1D_ROWS - 1) / SSLI_BN1D_ROWS;
+    const double *mean = L->stat, *istd = L->stat + c;
+    double *P;
+    SSLI_TRY(ssli_nn_scratch(m, nb * c * 2 * sizeof(double), (void **)&P));
+    /* the forward's float constants, rebuilt; then a = gamma istd, b1 = S1 / M,
+     * b2 = S2 / M in the stat block's float slots (a, b1 over mu, is) */
+    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
+    float *A = mu, *B1 = mu + c, *B2 = B1 + c;
+    const double M = (double)nstat;
+    const bool train = mode == SSLK_MODE_TRAIN;
+    for (size_t j = 0; j < c; j++) mu[j] = (float)mean[j], is[j] = (float)istd[j];
+#pragma omp parallel num_threads(bn_threads(m, rows * c))
+    {
+        /* per block: S1 = sum g, S2 = sum g xhat over every row (extra rows included) */
+#pragma omp for schedule(static)
+        for (long long q = 0; q < (long long)nb; q++) {
+            const size_t r0 = (size_t)q * SSLI_BN1D_ROWS, r1 = r0 + SSLI_BN1D_ROWS < rows ? r0 + SSLI_BN1D_ROWS : rows;
+            double *p1 = P + (size_t)q * 2 * c, *p2 = p1 + c;
+            for (size_t j = 0; j < c; j++) p1[j] = p2[j] = 0.0;
+            for (size_t r = r0; r < r1; r++) {
+                float *g = gy + r * c;
+                const float *xr = x + r * c;
+                if (ry) relu_mask_inplace(g, ry + r * c, c);
+                for (size_t j = 0; j < c; j++) {
+                    const float h = (xr[j] - mu[j]) * is[j];
+                    p1[j] += g[j];
+                    p2[j] += (double)g[j] * h;
+                }
+            }
+        }
+#pragma omp for schedule(static)
+        for (size_t j0 = 0; j0 < c; j0 += SSLI_BN1D_COLS) {
+            const size_t j1 = j0 + SSLI_BN1D_COLS < c ? j0 + SSLI_BN1D_COLS : c;
+            double s1[SSLI_BN1D_COLS] = {0}, s2[SSLI_BN1D_COLS] = {0};
+            bn1d_block_add(P, 2 * c, nb, j0, j1, s1);
+            bn1d_block_add(P + c, 2 * c, nb, j0, j1, s2);
+            for (size_t j = j0; j < j1; j++) {
+                L->gbias[j] += (float)s1[j - j0];
+                L->gweight[j] += (float)s2[j - j0];
+                B2[j] = train ? (float)(s2[j - j0] / M) : 0.0f;
+                B1[j] = train ? (float)(s1[j - j0] / M) : 0.0f; /* over is[j]: nothing reads it after this loop */
+                A[j] = (float)((double)L->weight[j] * istd[j]);
+            }
+        }
+        if (gx) {
+#pragma omp for schedule(static)
+            for (size_t r = 0; r < rows; r++) {
+                const float *g = gy + r * c, *xr = x + r * c;
+                float *o = gx + r * c;
+                if (train && r < nstat)
+                    for (size_t j = 0; j < c; j++) {
+                        const float h = (xr[j] - (float)mean[j]) * (float)istd[j];
+                        o[j] = A[j] * (g[j] - B1[j] - h * B2[j]);
+                    }
+                else
+                    for (size_t j = 0; j < c; j++) o[j] = A[j] * g[j];
+            }
+        }
+    }
+    return SSLK_OK;
 }
 
 /* Batch-norm 2d over planes: a plane is one sample's channel (hw values,
@@ -215,11 +283,6 @@ static void channel_moments(const double *P, size_t c, size_t j, size_t nstat, s
     *mean = mu, *m2 = q;
 }
 
-/* Threads for a pass over `values` floats. */
-static int bn_threads(const sslk_model *m, size_t values) {
-    return values < 32768 ? 1 : ssli_threads(m->ctx);
-}
-
 sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x, size_t rows,
                                    size_t nstat, sslk_mode mode, bool relu) {
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
@@ -234,14 +297,7 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
     const double mom = m->settings[SSLI_MODEL_S_BN_MOMENTUM];
     const bool train = mode == SSLK_MODE_TRAIN;
     if (hw == 1) {
-        int nt = bn_threads(m, rows * numel);
-        if ((size_t)nt > c) nt = (int)c;
-#pragma omp parallel num_threads(nt)
-        {
-            size_t c0, c1;
-            channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
-            bn1d_forward(L, x, rows, nstat, mode, eps, mom, relu, c0, c1);
-        }
+        SSLI_TRY(bn1d_forward(m, L, x, rows, nstat, mode, eps, mom, relu));
         if (train) L->num_batches_tracked++;
         return SSLK_OK;
     }
@@ -298,17 +354,7 @@ sslk_status ssli_batchnorm_backward(sslk_model *m, ssli_layer *L, const float *x
     const size_t c = L->in.c, hw = L->in.h * L->in.w, numel = c * hw;
     const double M = (double)(nstat * hw);
     const double *mean = L->stat, *istd = L->stat + c;
-    if (hw == 1) {
-        int nt = bn_threads(m, rows * numel);
-        if ((size_t)nt > c) nt = (int)c;
-#pragma omp parallel num_threads(nt)
-        {
-            size_t c0, c1;
-            channel_range(c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
-            bn1d_backward(L, x, rows, nstat, mode, ry, gy, gx, c0, c1);
-        }
-        return SSLK_OK;
-    }
+    if (hw == 1) return bn1d_backward(m, L, x, rows, nstat, mode, ry, gy, gx);
     /* per-plane (sum g, sum g xhat) over every row (extra rows included) */
     double *P;
     SSLI_TRY(ssli_nn_scratch(m, rows * c * 2 * sizeof(double), (void **)&P));

@@ -275,9 +275,9 @@ START_TEST(conv_cache_budget_and_fallbacks) {
 }
 END_TEST
 
-/* Batch-norm 2d over planes split by plane index (issue 16): the same bits
- * at 1, 2, 3 and 5 threads, also with fewer channels than threads and above
- * the threading threshold, train and eval (conv layers are left out: their
+/* Batch-norm 2d over planes split by plane index, 1d over blocks of rows
+ * (issue 16): the same bits at 1, 2, 3 and 5 threads, also with fewer
+ * channels than threads and above the threading threshold, train and eval (conv layers are left out: their
  * weight-gradient partials are summed per thread, by design); train statistics of values far
  * from zero (1000 + U(-1, 1): the per-plane moments combined in double must
  * keep the small variance) against a double reference. */
@@ -286,6 +286,9 @@ START_TEST(bn_planes_thread_invariant_and_stable) {
         {"bn,relu", 3, 3, 32, 32, 16},  /* 48 planes of 1024, 3 channels */
         {"bn", 3, 1, 64, 64, 9},        /* one channel: every plane on its own */
         {"bn,relu,bn", 3, 5, 24, 24, 12}, /* two in a row; 60 planes */
+        /* batch-norm 1d, rows split in blocks of 16: a partial last block, above the threshold */
+        {"bn,relu", 1, 512, 1, 1, 70},
+        {"linear:600,bn,relu,linear:3,bn", 1, 7, 1, 1, 61},
     };
     for (size_t t = 0; t < sizeof K / sizeof K[0]; t++) {
         const shape_case *k = &K[t];
@@ -298,7 +301,7 @@ START_TEST(bn_planes_thread_invariant_and_stable) {
                 ck_ok(sslk_ctx_create(&c));
                 ck_ok(sslk_ctx_set_threads(c, threads));
                 step_out o;
-                sslk_model_destroy(run_step(c, k->spec, 3, shape, k->n, md, true, false, 31 + (unsigned)t, &o));
+                sslk_model_destroy(run_step(c, k->spec, k->ndim, shape, k->n, md, true, false, 31 + (unsigned)t, &o));
                 if (threads == 1) ref = o;
                 else ck_same_out(&ref, &o, k->spec), out_free(&o);
                 sslk_ctx_destroy(c);
@@ -332,6 +335,24 @@ START_TEST(bn_planes_thread_invariant_and_stable) {
                 const size_t i = r * CHW + j * HW + p;
                 ck_close(y[i], (x[i] - mu) * is, 1e-3, 1e-3);
             }
+    }
+    free(x), free(y);
+    sslk_model_destroy(m);
+    /* 1d, 3 threads, 75 rows (blocks of 16 and a partial one) x 500 features */
+    const size_t R = 75, F = 500, shape1[1] = {F};
+    ck_ok(sslk_ctx_set_threads(c, 3));
+    ck_ok(sslk_model_from_spec(c, "bn", 1, shape1, 3, &m));
+    x = malloc(R * F * sizeof(float)), y = malloc(R * F * sizeof(float));
+    tu_fill_uniform(x, R * F, 6, -1.0f, 1.0f);
+    for (size_t i = 0; i < R * F; i++) x[i] += 1000.0f + (float)(i % F % 5);
+    ck_ok(sslk_model_forward(m, x, R, y, SSLK_MODE_TRAIN));
+    for (size_t j = 0; j < F; j += 3) {
+        double mu = 0, var = 0;
+        for (size_t r = 0; r < R; r++) mu += x[r * F + j];
+        mu /= (double)R;
+        for (size_t r = 0; r < R; r++) var += pow(x[r * F + j] - mu, 2);
+        var /= (double)R;
+        for (size_t r = 0; r < R; r++) ck_close(y[r * F + j], (x[r * F + j] - mu) / sqrt(var + 1e-5), 1e-3, 1e-3);
     }
     free(x), free(y);
     sslk_model_destroy(m);
