@@ -2,8 +2,9 @@
  * Train: statistics over the first `nstat` rows (all rows when no
  * constraint hook adds rows), biased variance for normalising, unbiased for
  * the running average (PyTorch: running = (1 - momentum) running + momentum
- * batch).  Eval: running statistics.  Sums in double, per channel in row
- * order, so results do not depend on the thread count.  The normalised
+ * batch).  Eval: running statistics.  Sums in double, per plane (2d) or per
+ * block of rows (1d) and then per channel in row order, so results do not
+ * depend on the thread count.  The normalised
  * values are not stored: backward recomputes them from the input, bit for bit
  * (one activation-sized buffer less per batch-norm, one write pass less).
  * A ReLU after the batch-norm is fused into both passes: the forward

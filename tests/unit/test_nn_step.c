@@ -88,7 +88,7 @@ static const shape_case FUSE_CASES[] = {
     {"bn,relu", 3, 3, 4, 4, 1},                          /* batch 1 (statistics over the plane) */
     {"linear:6,bn,relu,linear:3", 1, 5, 1, 1, 7},        /* batch-norm 1d */
     {"conv:3:3:1:1,bn,relu,res(conv:3:3:1:1,bn,relu,conv:3:3:1:1,bn),relu,gap,linear:2", 3, 2, 6, 6, 3},
-    {"bn,relu", 3, 20, 32, 32, 3}, /* above the threading threshold: channels split over threads */
+    {"bn,relu", 3, 20, 32, 32, 3}, /* above the threading threshold: planes split over threads */
 };
 
 START_TEST(bn_relu_fused_matches_unfused) {
