@@ -42,11 +42,27 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
 #endif
 #define SPLIT_MIN_BLOCK 64
 
-static size_t split_block(size_t len, int nt) {
-    size_t parts = SPLIT_PER_THREAD * (size_t)nt;
+static size_t split_block_for(size_t len, size_t parts) {
     size_t blk = (len + parts - 1) / parts;
     blk = (blk + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
     return blk < SPLIT_MIN_BLOCK ? SPLIT_MIN_BLOCK : blk;
+}
+
+/* Block length along C's longer side: 2 to SPLIT_PER_THREAD + 1 blocks per
+ * thread, whichever leaves the busiest thread the least work (blocks taken in
+ * turn: ceil(blocks / nt) blocks each), ties to fewer blocks (each block packs
+ * its panels again).  Rounding to the
+ * alignment used to unbalance common shapes: 512 rows at 2 threads gave 5
+ * blocks of 96 and one of 32, one thread 288 rows and the other 224 (an idle
+ * eighth of the encoder's linear layer); 2 blocks per thread give 128 each. */
+static size_t split_block(size_t len, int nt) {
+    size_t best = 0, best_span = SIZE_MAX;
+    for (size_t k = 2; k <= SPLIT_PER_THREAD + 1; k++) {
+        const size_t blk = split_block_for(len, k * (size_t)nt), nb = (len + blk - 1) / blk;
+        const size_t span = (nb + (size_t)nt - 1) / (size_t)nt * blk;
+        if (span < best_span) best = blk, best_span = span;
+    }
+    return best;
 }
 
 /* BLIS 0.9.0 (Debian 12) has out-of-bounds reads in several single-precision
