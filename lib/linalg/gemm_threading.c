@@ -1,17 +1,17 @@
 /* How a multi-threaded GEMM is spread over the context's threads (issue 16).
  *
- * split: C cut into about 3 blocks per thread, each block one single-thread
+ * split: C cut into 2-4 blocks per thread, each block one single-thread
  *   BLIS call, taken dynamically (blas.c).  Robust when other processes
  *   compete for the cores (one barrier per product), but every block packs
  *   its own panels of A and B: run one block after another on one core, the
- *   blocks of a 16-thread split do 1.05-1.4x the work of one call (the
- *   encoder's linear layer, 512 x 512 x 3136: 77 against 103 GFLOP/s;
- *   docs/performance.md), which a 16-core step pays on every linear layer.
+ *   blocks of a 16-thread split do 1.12-1.42x the work of one call on the
+ *   encoder's and projector's products (docs/performance.md: 13% more work
+ *   for a whole VICReg step), which a 16-core step pays on every linear layer.
  * blis: one BLIS call with the threads (BLIS's own ic / jr loops, packed
  *   panels shared by the threads): no repeated packing, but BLIS's barriers
  *   spin, so it loses most of its rate when the cores are oversubscribed.
  * auto (default): blis from 4 threads, split at 2 and 3, where machines are
- *   more often shared and the split costs little (1.0-1.1x the work).
+ *   more often shared and the split costs less (1.04-1.14x the work).
  * Both give the same bits at every thread count (BLIS never splits the k
  * loop and keeps its micro-tiles on one grid; tested), so the choice changes
  * speed only.  $SSLKIT_GEMM_THREADING=split|blis|auto overrides, read once.
