@@ -17,8 +17,9 @@ static void rntm_for(const sslk_ctx *ctx, rntm_t *r) {
  * each a single-threaded BLIS call, taken dynamically inside one OpenMP
  * region.  Measured here: BLIS's own threading synchronises many times per
  * call and fell from ~195 to 4-90 GFLOP/s when another process competed for
- * the 2 cores, while one barrier per product keeps one core's worth; about 3
- * blocks per thread let the others carry on while the OS deschedules one.
+ * the 2 cores, while one barrier per product keeps one core's worth; 2-4
+ * blocks per thread (split_block) let the others carry on while the OS
+ * deschedules one.
  * Blocks are multiples of 32 (96 on AArch64: the micro-kernel widths) and at
  * least 64 rows or columns; when the longer side gives fewer than 3 blocks per
  * thread, the other side is split as well (a 2-D grid of blocks, issue 16).
