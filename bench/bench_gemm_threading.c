@@ -119,8 +119,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     printf("machine: %d CPUs usable; %s\n", cpus, sslk_linalg_info());
-    printf("\nwall: GFLOP/s at T threads, best of %d\n| shape | T | split | blis | blis / split |\n|---|---|---|---|---|\n",
-           reps);
+    printf("\nwall: GFLOP/s at T threads, best of %d\n", reps);
+    printf("| shape | T | split | blis | blis / split |\n|---|---|---|---|---|\n");
     for (size_t i = 0; i < NSHAPES; i++)
         for (int t = 0; t < nts; t++) {
             if (ts[t] > cpus) continue;

@@ -79,6 +79,28 @@ static void relu_mask_inplace(float *g, const float *ry, size_t n) {
     }
 }
 
+/* Channel j's constants from its batch statistics (train: mean, biased
+ * variance over M values; the running averages take the unbiased one) or
+ * from the running statistics (eval): the double mean and 1 / std in the stat
+ * block, and their float copies the passes use. */
+static void channel_train(ssli_layer *L, size_t j, double mean, double var, double M, double eps, double mom) {
+    const size_t c = L->in.c;
+    L->stat[j] = mean;
+    L->stat[c + j] = 1.0 / sqrt(var + eps);
+    L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean);
+    L->running_var[j] = (float)((1.0 - mom) * L->running_var[j] + mom * var * M / (M - 1.0));
+    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
+    mu[j] = (float)L->stat[j], is[j] = (float)L->stat[c + j];
+}
+
+static void channel_eval(ssli_layer *L, size_t j, double eps) {
+    const size_t c = L->in.c;
+    L->stat[j] = L->running_mean[j];
+    L->stat[c + j] = 1.0 / sqrt((double)L->running_var[j] + eps);
+    float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
+    mu[j] = (float)L->stat[j], is[j] = (float)L->stat[c + j];
+}
+
 /* Threads for a pass over `values` floats. */
 static int bn_threads(const sslk_model *m, size_t values) {
     return values < 32768 ? 1 : ssli_threads(m->ctx);
@@ -124,7 +146,7 @@ static sslk_status bn1d_forward(sslk_model *m, ssli_layer *L, const float *x, si
                                 sslk_mode mode, double eps, double mom, bool relu) {
     const size_t c = L->in.c, nb = (nstat + SSLI_BN1D_ROWS - 1) / SSLI_BN1D_ROWS;
     const bool train = mode == SSLK_MODE_TRAIN;
-    double *mean = L->stat, *istd = L->stat + c, *P = NULL;
+    double *mean = L->stat, *P = NULL;
     if (train) SSLI_TRY(ssli_nn_scratch(m, nb * c * sizeof(double), (void **)&P));
     float *mu = (float *)(L->stat + 4 * c), *is = mu + c;
     const double M = (double)nstat;
@@ -144,26 +166,14 @@ static sslk_status bn1d_forward(sslk_model *m, ssli_layer *L, const float *x, si
                     double t[SSLI_BN1D_COLS] = {0};
                     bn1d_block_add(P, c, nb, j0, j1, t);
                     for (size_t j = j0; j < j1; j++) {
-                        if (!pass) {
-                            mean[j] = t[j - j0] / M;
-                            continue;
-                        }
-                        const double var = t[j - j0] / M;
-                        istd[j] = 1.0 / sqrt(var + eps);
-                        L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean[j]);
-                        L->running_var[j] =
-                            (float)((1.0 - mom) * L->running_var[j] + mom * var * M / (M - 1.0));
-                        mu[j] = (float)mean[j], is[j] = (float)istd[j];
+                        if (!pass) mean[j] = t[j - j0] / M;
+                        else channel_train(L, j, mean[j], t[j - j0] / M, M, eps, mom);
                     }
                 }
             }
         } else {
 #pragma omp for schedule(static)
-            for (size_t j = 0; j < c; j++) {
-                mean[j] = L->running_mean[j];
-                istd[j] = 1.0 / sqrt((double)L->running_var[j] + eps);
-                mu[j] = (float)mean[j], is[j] = (float)istd[j];
-            }
+            for (size_t j = 0; j < c; j++) channel_eval(L, j, eps);
         }
 #pragma omp for schedule(static)
         for (size_t r = 0; r < rows; r++) {
@@ -293,7 +303,6 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
                         "sslk_model_forward: batch-norm layer '%s' needs more than 1 value per "
                         "channel in train mode (batch %zu x %zu spatial)",
                         L->name, nstat, hw);
-    double *mean = L->stat, *istd = L->stat + c;
     const double eps = m->settings[SSLI_MODEL_S_BN_EPS];
     const double mom = m->settings[SSLI_MODEL_S_BN_MOMENTUM];
     const bool train = mode == SSLK_MODE_TRAIN;
@@ -314,22 +323,13 @@ sslk_status ssli_batchnorm_forward(sslk_model *m, ssli_layer *L, const float *x,
             for (long long p = 0; p < nsp; p++) plane_stats(x + (size_t)p * hw, hw, &P[2 * p], &P[2 * p + 1]);
 #pragma omp for schedule(static)
             for (size_t j = 0; j < c; j++) {
-                double m2;
-                channel_moments(P, c, j, nstat, hw, &mean[j], &m2);
-                const double var = m2 / (double)M;
-                istd[j] = 1.0 / sqrt(var + eps);
-                L->running_mean[j] = (float)((1.0 - mom) * L->running_mean[j] + mom * mean[j]);
-                L->running_var[j] =
-                    (float)((1.0 - mom) * L->running_var[j] + mom * var * (double)M / (double)(M - 1));
-                mu[j] = (float)mean[j], is[j] = (float)istd[j];
+                double mj, m2;
+                channel_moments(P, c, j, nstat, hw, &mj, &m2);
+                channel_train(L, j, mj, m2 / (double)M, (double)M, eps, mom);
             }
         } else {
 #pragma omp for schedule(static)
-            for (size_t j = 0; j < c; j++) {
-                mean[j] = L->running_mean[j];
-                istd[j] = 1.0 / sqrt((double)L->running_var[j] + eps);
-                mu[j] = (float)mean[j], is[j] = (float)istd[j];
-            }
+            for (size_t j = 0; j < c; j++) channel_eval(L, j, eps);
         }
 #pragma omp for schedule(static)
         for (long long p = 0; p < nplanes; p++) {

@@ -263,7 +263,8 @@ START_TEST(gemm_2d_split_same_bits_at_any_thread_count) {
                     ck_close(C1[i * N + j], r, 1e-5, 1e-4);
                 }
         } else {
-            ck_assert_msg(memcmp(C1, C, M * N * sizeof(float)) == 0, "%s: %d threads differ from 1", ssli_gemm_threading_name(mode), threads[q]);
+            ck_assert_msg(memcmp(C1, C, M * N * sizeof(float)) == 0, "%s: %d threads differ from 1",
+                          ssli_gemm_threading_name(mode), threads[q]);
         }
         sslk_ctx_destroy(c);
     }
@@ -284,7 +285,8 @@ START_TEST(gemm_2d_split_same_bits_at_any_thread_count) {
                     ck_close(D1[i * n2 + j], r, 1e-5, 1e-4);
                 }
         } else {
-            ck_assert_msg(memcmp(D1, D, m2 * n2 * sizeof(float)) == 0, "%s, A^T: %d threads differ", ssli_gemm_threading_name(mode), threads[q]);
+            ck_assert_msg(memcmp(D1, D, m2 * n2 * sizeof(float)) == 0, "%s, A^T: %d threads differ",
+                          ssli_gemm_threading_name(mode), threads[q]);
         }
         sslk_ctx_destroy(c);
     }
